@@ -1,0 +1,33 @@
+import type { RatelimitConfig } from '../domain/keys/key.js';
+
+export interface RatelimitOutcome {
+  allowed: boolean;
+  /** One entry per configured limit, in order: what is left after this request. */
+  states: { name: string; limit: number; remaining: number; resetAt: number }[];
+}
+
+/**
+ * Named sliding-window limits per key. All of a key's limits are checked and consumed as one
+ * atomic step: a request denied by one limit consumes none of the others.
+ */
+export interface RateLimiter {
+  limit(keyId: string, limits: readonly RatelimitConfig[], now: number): RatelimitOutcome | Promise<RatelimitOutcome>;
+  close(): Promise<void>;
+}
+
+/**
+ * Fan-out of cache invalidations between Keygate instances. In one process the cache is
+ * invalidated directly; the bus carries the same key ids to every other instance.
+ */
+export interface InvalidationBus {
+  publish(keyIds: readonly string[]): Promise<void>;
+  subscribe(listener: (keyIds: string[]) => void): void;
+  close(): Promise<void>;
+}
+
+export interface Cluster {
+  readonly kind: 'memory' | 'redis';
+  readonly rateLimiter: RateLimiter;
+  readonly bus: InvalidationBus;
+  close(): Promise<void>;
+}

@@ -1,0 +1,14 @@
+import type { Cluster, InvalidationBus } from '../cluster.js';
+import { MemoryRateLimiter } from './memory-rate-limiter.js';
+
+/** One process: the cache is invalidated directly, so there is nobody else to tell. */
+const noBus: InvalidationBus = {
+  publish: async () => {},
+  subscribe: () => {},
+  close: async () => {},
+};
+
+export function createMemoryCluster(): Cluster {
+  const rateLimiter = new MemoryRateLimiter();
+  return { kind: 'memory', rateLimiter, bus: noBus, close: () => rateLimiter.close() };
+}

@@ -1,0 +1,116 @@
+/**
+ * Every setting Keygate reads, in one place: its env var, its `keygate start` flag, its type,
+ * default and description. `loadConfig` validates all of them once at start and fails loudly;
+ * `docs/configuration.md` is generated from this table (`npm run docs:config`) and a test
+ * fails when the two drift apart.
+ */
+export interface Setting {
+  key: keyof Config;
+  env: string;
+  flag: string;
+  type: 'integer' | 'string' | 'url';
+  default: string | number | undefined;
+  description: string;
+  /** Never printed back (errors say the value is invalid, not what it was). */
+  secret?: boolean;
+  min?: number;
+  max?: number;
+}
+
+export interface Config {
+  port: number;
+  host: string;
+  publicUrl: string;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  redisUrl: string | undefined;
+  rootKey: string | undefined;
+  trustProxy: string;
+  bodyLimit: number;
+  logLevel: string;
+  cacheTtlMs: number;
+  cacheMaxEntries: number;
+}
+
+export const SETTINGS: readonly Setting[] = [
+  { key: 'port', env: 'PORT', flag: '--port', type: 'integer', default: 4000, min: 0, max: 65535, description: 'TCP port to listen on (0 picks a free port).' },
+  { key: 'host', env: 'HOST', flag: '--host', type: 'string', default: '127.0.0.1', description: 'Interface to listen on; `0.0.0.0` for all.' },
+  { key: 'publicUrl', env: 'PUBLIC_URL', flag: '--public-url', type: 'url', default: undefined, description: 'The URL callers use to reach Keygate; tenant issuers are `{PUBLIC_URL}/t/{slug}`. Default `http://HOST:PORT`.' },
+  { key: 'dataDir', env: 'KEYGATE_DATA_DIR', flag: '--data-dir', type: 'string', default: './.keygate', description: 'Directory for the embedded SQLite database (`keygate.db`).' },
+  { key: 'databaseUrl', env: 'DATABASE_URL', flag: '--database-url', type: 'url', default: undefined, secret: true, description: 'PostgreSQL URL (`postgres://…`). Unset: SQLite in the data directory.' },
+  { key: 'redisUrl', env: 'REDIS_URL', flag: '--redis-url', type: 'url', default: undefined, secret: true, description: 'Redis URL for rate limits and cache invalidation shared by several instances. Unset: in-process.' },
+  { key: 'rootKey', env: 'KEYGATE_ROOT_KEY', flag: '--root-key', type: 'string', default: undefined, secret: true, min: 32, description: 'Seeds a root key with every management scope at start (at least 32 characters). With no root key at all, Keygate creates one at first start and prints it once.' },
+  { key: 'trustProxy', env: 'KEYGATE_TRUST_PROXY', flag: '--trust-proxy', type: 'string', default: 'false', description: 'Whose `X-Forwarded-For` to believe for the caller IP: `false`, `true`, a hop count, or a comma-separated list of proxy IPs/CIDRs.' },
+  { key: 'bodyLimit', env: 'KEYGATE_BODY_LIMIT', flag: '--body-limit', type: 'integer', default: 1_048_576, min: 1024, max: 104_857_600, description: 'Largest accepted request body in bytes; larger bodies get 413.' },
+  { key: 'logLevel', env: 'LOG_LEVEL', flag: '--log-level', type: 'string', default: 'info', description: 'One of `fatal error warn info debug trace silent`.' },
+  { key: 'cacheTtlMs', env: 'KEYGATE_CACHE_TTL_MS', flag: '--cache-ttl-ms', type: 'integer', default: 60_000, min: 0, max: 86_400_000, description: 'How long verify may serve a key from memory. Changes made through this instance invalidate at once; the TTL bounds staleness from other instances when no Redis is configured.' },
+  { key: 'cacheMaxEntries', env: 'KEYGATE_CACHE_MAX_ENTRIES', flag: '--cache-max-entries', type: 'integer', default: 100_000, min: 1, max: 100_000_000, description: 'Most secrets (found or not) the verify cache holds.' },
+];
+
+const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Builds the configuration from flags (highest precedence), then env vars, then defaults.
+ *
+ * @example
+ * loadConfig({ env: process.env, flags: { port: '0' } })
+ */
+export function loadConfig(input: { env: Record<string, string | undefined>; flags?: Partial<Record<keyof Config, string>> }): Config {
+  const problems: string[] = [];
+  const values: Record<string, unknown> = {};
+  for (const setting of SETTINGS) {
+    const raw = input.flags?.[setting.key] ?? emptyToUndefined(input.env[setting.env]);
+    const source = input.flags?.[setting.key] !== undefined ? setting.flag : setting.env;
+    if (raw === undefined) {
+      values[setting.key] = setting.default;
+      continue;
+    }
+    const shown = setting.secret ? 'the given value' : `"${raw}"`;
+    if (setting.type === 'integer') {
+      const n = /^-?\d+$/.test(raw) ? Number(raw) : NaN;
+      if (!Number.isSafeInteger(n) || (setting.min !== undefined && n < setting.min) || (setting.max !== undefined && n > setting.max)) {
+        problems.push(`${source}: ${shown} is not an integer in ${setting.min}–${setting.max}`);
+      }
+      values[setting.key] = n;
+    } else if (setting.type === 'url') {
+      if (!URL.canParse(raw)) problems.push(`${source}: ${shown} is not a URL`);
+      values[setting.key] = raw;
+    } else {
+      if (setting.min !== undefined && raw.length < setting.min) {
+        problems.push(`${source}: must be at least ${setting.min} characters`);
+      }
+      values[setting.key] = raw;
+    }
+  }
+  const config = values as unknown as Config;
+  if (config.databaseUrl && !/^postgres(ql)?:\/\//.test(config.databaseUrl)) {
+    problems.push('DATABASE_URL: only postgres:// URLs are supported (leave it unset for SQLite)');
+  }
+  if (config.redisUrl && !/^rediss?:\/\//.test(config.redisUrl)) problems.push('REDIS_URL: must start with redis:// or rediss://');
+  if (!LOG_LEVELS.has(config.logLevel)) problems.push(`LOG_LEVEL: "${config.logLevel}" is not one of ${[...LOG_LEVELS].join(' ')}`);
+  if (!/^(true|false|\d+|[0-9a-fA-F.:/, ]+)$/.test(config.trustProxy)) {
+    problems.push(`KEYGATE_TRUST_PROXY: "${config.trustProxy}" is not true, false, a hop count or a list of IPs/CIDRs`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  config.publicUrl = (config.publicUrl ?? `http://${config.host}:${config.port}`).replace(/\/+$/, '');
+  return config;
+}
+
+/** The value Fastify's `trustProxy` option takes for the setting. */
+export function trustProxyOption(value: string): boolean | number | string[] {
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  if (/^\d+$/.test(value)) return Number(value);
+  return value.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+function emptyToUndefined(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}

@@ -1,0 +1,59 @@
+/**
+ * Every error Keygate raises on purpose has a stable `code`. Callers switch on `err.code`;
+ * `docs/errors.md` lists the same registry and a test fails when the two disagree.
+ *
+ * OAuth codes (added with the token endpoints) are spelled exactly as the RFCs spell them;
+ * management codes are UPPER_SNAKE.
+ */
+export const ERROR_REGISTRY = {
+  MALFORMED_JSON: { status: 400, title: 'The request body is not valid JSON' },
+  INVALID_REQUEST: { status: 400, title: 'The request does not match the schema' },
+  BODY_TOO_LARGE: { status: 413, title: 'The request body is larger than the limit' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'The request body must be application/json' },
+  UNAUTHORIZED: { status: 401, title: 'A valid root key is required' },
+  FORBIDDEN: { status: 403, title: 'The root key lacks the scope this action needs' },
+  ROUTE_NOT_FOUND: { status: 404, title: 'No such route' },
+  TENANT_NOT_FOUND: { status: 404, title: 'No such tenant' },
+  API_NOT_FOUND: { status: 404, title: 'No such API in this tenant' },
+  KEY_NOT_FOUND: { status: 404, title: 'No such key in this tenant' },
+  TENANT_EXISTS: { status: 409, title: 'A tenant with this slug already exists' },
+  API_EXISTS: { status: 409, title: 'An API with this identifier already exists in the tenant' },
+  INVALID_SCOPE: { status: 400, title: 'A scope name is not a valid scope token' },
+  UNKNOWN_SCOPE: { status: 400, title: 'A scope is not in the API scope catalog' },
+  SCOPE_NOT_ALLOWED: { status: 403, title: 'A sub-key may not have scopes its parent lacks' },
+  EXPIRY_IN_PAST: { status: 400, title: 'expiresAt must be in the future' },
+  EXPIRY_AFTER_PARENT: { status: 400, title: 'A sub-key may not outlive its parent' },
+  INVALID_CIDR: { status: 400, title: 'An IP allowlist entry is not a valid CIDR' },
+  INVALID_CURSOR: { status: 400, title: 'The pagination cursor is not valid' },
+  KEY_REVOKED: { status: 409, title: 'The key is revoked and cannot be changed' },
+  STORE_UNAVAILABLE: { status: 503, title: 'The store is unreachable; retry shortly' },
+  INTERNAL: { status: 500, title: 'Internal error' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ErrorCode = keyof typeof ERROR_REGISTRY;
+
+/**
+ * The one error type Keygate throws for expected failures.
+ *
+ * @example
+ * throw new KeygateError('TENANT_NOT_FOUND', `no tenant "${slug}"`);
+ */
+export class KeygateError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  /** Whether `message` may be shown to the caller; 5xx details stay in the log. */
+  readonly expose: boolean;
+
+  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown }) {
+    const entry = ERROR_REGISTRY[code];
+    super(message ?? entry.title, options);
+    this.name = 'KeygateError';
+    this.code = code;
+    this.status = entry.status;
+    this.expose = entry.status < 500 || entry.status === 503;
+  }
+}
+
+export function isKeygateError(value: unknown): value is KeygateError {
+  return value instanceof KeygateError;
+}

@@ -1,0 +1,67 @@
+import type { ScopeDefinition } from '../scopes.js';
+
+export interface RatelimitConfig {
+  name: string;
+  limit: number;
+  /** Window length in milliseconds. */
+  duration: number;
+}
+
+export type RefillInterval = 'daily' | 'monthly';
+
+export interface CreditsConfig {
+  remaining: number;
+  refill: { amount: number; interval: RefillInterval } | null;
+}
+
+/** An API key as stored (never its secret). Times are ms since the epoch. */
+export interface ApiKey {
+  id: string;
+  tenantId: string;
+  apiId: string;
+  parentId: string | null;
+  start: string;
+  name: string | null;
+  consumer: string | null;
+  scopes: string[];
+  meta: Record<string, unknown>;
+  expiresAt: number | null;
+  enabled: boolean;
+  revokedAt: number | null;
+  ratelimits: RatelimitConfig[];
+  credits: CreditsConfig | null;
+  /** When credits were last refilled (ms); null until the first refill. */
+  creditsRefilledAt: number | null;
+  ipAllowlist: string[] | null;
+  createdAt: number;
+  updatedAt: number;
+  lastUsedAt: number | null;
+}
+
+export interface Tenant {
+  id: string;
+  slug: string;
+  name: string;
+  createdAt: number;
+}
+
+export interface Api {
+  id: string;
+  tenantId: string;
+  identifier: string;
+  name: string;
+  keyPrefix: string;
+  scopes: ScopeDefinition[];
+  createdAt: number;
+}
+
+/**
+ * Start of the refill period that contains `now` (UTC midnight, or the first of the month).
+ * Credits refilled before this instant are due for a refill.
+ */
+export function refillPeriodStart(interval: RefillInterval, now: number): number {
+  const d = new Date(now);
+  return interval === 'daily'
+    ? Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate())
+    : Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+}

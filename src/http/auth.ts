@@ -1,0 +1,47 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { KeygateError } from '../domain/errors.js';
+import type { Actor } from '../services/context.js';
+import type { Principal } from '../services/management-auth.js';
+import type { Keygate } from '../services/keygate.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+}
+
+/** Reads `Authorization: Bearer <secret>`; anything else is no credential. */
+export function bearerOf(request: FastifyRequest): string | null {
+  const header = request.headers.authorization;
+  if (header === undefined || header.length < 8 || header.slice(0, 7).toLowerCase() !== 'bearer ') return null;
+  return header.slice(7).trim();
+}
+
+/**
+ * A preHandler that authenticates the caller and requires a management scope. With a `slug`
+ * route param, a root key limited to another tenant gets 404, as if the tenant did not exist.
+ * `allowKeyHolder` lets an ordinary key through (sub-key creation checks the rest itself).
+ */
+export function requireScope(keygate: Keygate, scope: string, options: { allowKeyHolder?: boolean } = {}) {
+  return async function authenticate(request: FastifyRequest, _reply: FastifyReply): Promise<void> {
+    const bearer = bearerOf(request);
+    const principal = bearer === null ? null : await keygate.auth.authenticate(bearer);
+    if (principal === null) throw new KeygateError('UNAUTHORIZED', 'send a valid root key as "Authorization: Bearer <key>"');
+    const slug = (request.params as { slug?: string } | undefined)?.slug;
+    if (principal.kind === 'key') {
+      if (!options.allowKeyHolder) throw new KeygateError('FORBIDDEN', 'this route needs a root key, not an API key');
+      if (slug !== principal.tenant) throw new KeygateError('TENANT_NOT_FOUND', `no tenant "${slug}"`);
+    } else {
+      if (slug !== undefined && principal.tenant !== null && principal.tenant !== slug) {
+        throw new KeygateError('TENANT_NOT_FOUND', `no tenant "${slug}"`);
+      }
+      if (!principal.scopes.has(scope)) throw new KeygateError('FORBIDDEN', `this root key lacks the "${scope}" scope`);
+    }
+    request.principal = principal;
+  };
+}
+
+/** The audit actor for an authenticated request. */
+export function actorOf(request: FastifyRequest): Actor {
+  return { id: request.principal?.keyId ?? 'anonymous', requestId: request.id, ip: request.ip };
+}

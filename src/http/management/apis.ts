@@ -1,0 +1,71 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { Keygate } from '../../services/keygate.js';
+import { actorOf, requireScope } from '../auth.js';
+import { pageRequest, pageResponse } from '../pagination.js';
+import { ApiView, ERROR_RESPONSES, PageQuery, Problem, ScopeDefinition, TenantParams, pageOf } from '../schemas.js';
+import { apiView } from './views.js';
+
+export const apiRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => async (app) => {
+  app.post(
+    '/v1/tenants/:slug/apis',
+    {
+      onRequest: requireScope(keygate, 'apis:write'),
+      schema: {
+        tags: ['apis'],
+        summary: 'Create an API with its scope catalog',
+        params: TenantParams,
+        body: Type.Object(
+          {
+            identifier: Type.String({ minLength: 1, maxLength: 512, description: 'The audience, e.g. `https://api.example.com`.' }),
+            name: Type.String({ minLength: 1, maxLength: 200 }),
+            scopes: Type.Array(ScopeDefinition, { maxItems: 1000 }),
+            keyPrefix: Type.Optional(Type.String({ pattern: '^[a-z][a-z0-9]{0,15}$', description: 'Prefix of this API\'s keys (default `kg`).' })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 201: ApiView, 409: Problem, ...ERROR_RESPONSES },
+      },
+    },
+    async (request, reply) => {
+      const tenant = await keygate.tenants.get(request.params.slug);
+      const api = await keygate.apis.create(actorOf(request), tenant, request.body);
+      return reply.code(201).send(apiView(api, tenant.slug));
+    },
+  );
+
+  app.get(
+    '/v1/tenants/:slug/apis',
+    {
+      onRequest: requireScope(keygate, 'apis:read'),
+      schema: {
+        tags: ['apis'],
+        summary: 'List APIs',
+        params: TenantParams,
+        querystring: Type.Object(PageQuery, { additionalProperties: false }),
+        response: { 200: pageOf(ApiView), ...ERROR_RESPONSES },
+      },
+    },
+    async (request) => {
+      const tenant = await keygate.tenants.get(request.params.slug);
+      return pageResponse(await keygate.apis.list(tenant, pageRequest(request.query)), (api) => apiView(api, tenant.slug));
+    },
+  );
+
+  app.get(
+    '/v1/tenants/:slug/apis/:identifier',
+    {
+      onRequest: requireScope(keygate, 'apis:read'),
+      schema: {
+        tags: ['apis'],
+        summary: 'Get an API by its identifier (URL-encoded)',
+        params: Type.Object({ slug: Type.String({ maxLength: 64 }), identifier: Type.String({ maxLength: 512 }) }),
+        response: { 200: ApiView, ...ERROR_RESPONSES },
+      },
+    },
+    async (request) => {
+      const tenant = await keygate.tenants.get(request.params.slug);
+      return apiView(await keygate.apis.get(tenant, request.params.identifier), tenant.slug);
+    },
+  );
+};

@@ -1,0 +1,63 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { KeygateError } from '../../domain/errors.js';
+import { TENANT_SLUG_PATTERN } from '../../services/tenants-service.js';
+import type { Keygate } from '../../services/keygate.js';
+import { actorOf, requireScope } from '../auth.js';
+import { pageRequest, pageResponse } from '../pagination.js';
+import { ERROR_RESPONSES, PageQuery, Problem, TenantParams, TenantView, pageOf } from '../schemas.js';
+import { tenantView } from './views.js';
+
+export const tenantRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => async (app) => {
+  app.post(
+    '/v1/tenants',
+    {
+      onRequest: requireScope(keygate, 'tenants:write'),
+      schema: {
+        tags: ['tenants'],
+        summary: 'Create a tenant',
+        body: Type.Object(
+          {
+            slug: Type.String({ pattern: TENANT_SLUG_PATTERN, description: 'URL name: lowercase letters, digits, dashes.' }),
+            name: Type.String({ minLength: 1, maxLength: 200 }),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 201: TenantView, 409: Problem, ...ERROR_RESPONSES },
+      },
+    },
+    async (request, reply) => {
+      const principal = request.principal!;
+      if (principal.kind === 'root' && principal.tenant !== null) {
+        throw new KeygateError('FORBIDDEN', 'a root key limited to one tenant cannot create tenants');
+      }
+      const tenant = await keygate.tenants.create(actorOf(request), request.body);
+      return reply.code(201).send(tenantView(tenant));
+    },
+  );
+
+  app.get(
+    '/v1/tenants',
+    {
+      onRequest: requireScope(keygate, 'tenants:read'),
+      schema: { tags: ['tenants'], summary: 'List tenants', querystring: Type.Object(PageQuery, { additionalProperties: false }), response: { 200: pageOf(TenantView), ...ERROR_RESPONSES } },
+    },
+    async (request) => {
+      const principal = request.principal!;
+      if (principal.kind === 'root' && principal.tenant !== null) {
+        const own = await keygate.tenants.get(principal.tenant);
+        return { items: [tenantView(own)], nextCursor: null };
+      }
+      return pageResponse(await keygate.tenants.list(pageRequest(request.query)), tenantView);
+    },
+  );
+
+  app.get(
+    '/v1/tenants/:slug',
+    {
+      onRequest: requireScope(keygate, 'tenants:read'),
+      schema: { tags: ['tenants'], summary: 'Get a tenant', params: TenantParams, response: { 200: TenantView, ...ERROR_RESPONSES } },
+    },
+    async (request) => tenantView(await keygate.tenants.get(request.params.slug)),
+  );
+};

@@ -1,0 +1,57 @@
+import type { AuditEvent } from '../../domain/audit.js';
+import { isoOrNull } from '../../domain/clock.js';
+import type { Api, ApiKey, Tenant } from '../../domain/keys/key.js';
+import type { KeyViewType } from '../schemas.js';
+
+/** Domain objects as the management API shows them: ISO times, API identifiers, no secrets. */
+export function keyView(key: ApiKey, api: Api, tenantSlug: string): KeyViewType {
+  return {
+    id: key.id,
+    start: key.start,
+    api: api.identifier,
+    tenant: tenantSlug,
+    parentId: key.parentId,
+    name: key.name,
+    consumer: key.consumer,
+    scopes: key.scopes,
+    meta: key.meta,
+    expiresAt: isoOrNull(key.expiresAt),
+    enabled: key.enabled,
+    revokedAt: isoOrNull(key.revokedAt),
+    ratelimits: key.ratelimits,
+    credits: key.credits,
+    ipAllowlist: key.ipAllowlist,
+    createdAt: new Date(key.createdAt).toISOString(),
+    updatedAt: new Date(key.updatedAt).toISOString(),
+    lastUsedAt: isoOrNull(key.lastUsedAt),
+  };
+}
+
+export function apiView(api: Api, tenantSlug: string) {
+  return {
+    id: api.id,
+    tenant: tenantSlug,
+    identifier: api.identifier,
+    name: api.name,
+    keyPrefix: api.keyPrefix,
+    scopes: api.scopes,
+    createdAt: new Date(api.createdAt).toISOString(),
+  };
+}
+
+export function tenantView(tenant: Tenant) {
+  return { id: tenant.id, slug: tenant.slug, name: tenant.name, createdAt: new Date(tenant.createdAt).toISOString() };
+}
+
+export function eventView(event: AuditEvent) {
+  return {
+    id: event.id,
+    at: new Date(event.at).toISOString(),
+    actor: event.actor,
+    action: event.action,
+    target: event.target,
+    requestId: event.requestId,
+    ip: event.ip,
+    data: event.data,
+  };
+}

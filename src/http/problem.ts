@@ -1,0 +1,66 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { ERROR_REGISTRY, KeygateError, type ErrorCode } from '../domain/errors.js';
+
+export interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  code: string;
+  detail: string;
+  requestId: string;
+  errors?: { path: string; message: string }[];
+}
+
+/** RFC 9457 problem details; `type` points at the code's entry in docs/errors.md. */
+export function problem(code: ErrorCode, detail: string, requestId: string, errors?: ProblemBody['errors']): ProblemBody {
+  const entry = ERROR_REGISTRY[code];
+  return {
+    type: `https://keygate.dev/errors#${code.toLowerCase()}`,
+    title: entry.title,
+    status: entry.status,
+    code,
+    detail,
+    requestId,
+    ...(errors ? { errors } : {}),
+  };
+}
+
+/**
+ * Turns anything thrown by a route into a problem: our own errors as they are, Fastify's
+ * parse/validation/size errors into stable codes, everything else into a generic 500 whose
+ * detail stays in the log.
+ */
+export function toProblem(err: unknown, request: FastifyRequest): ProblemBody {
+  const id = request.id;
+  if (err instanceof KeygateError) {
+    return problem(err.code, err.expose ? err.message : ERROR_REGISTRY[err.code].title, id);
+  }
+  const fe = err as FastifyError & { validation?: { instancePath: string; message?: string; params?: Record<string, unknown> }[] };
+  if (fe.validation) {
+    const errors = fe.validation.map((v) => ({
+      path: v.params?.['additionalProperty'] ? `${v.instancePath}/${String(v.params['additionalProperty'])}` : v.instancePath || '/',
+      message: v.params?.['additionalProperty'] ? 'unknown field' : (v.message ?? 'invalid'),
+    }));
+    const where = fe.validationContext ?? 'body';
+    return problem('INVALID_REQUEST', `${where} ${errors[0]?.path ?? ''}: ${errors[0]?.message ?? 'invalid'}`, id, errors);
+  }
+  switch (fe.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return problem('BODY_TOO_LARGE', 'the request body is larger than the configured limit', id);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return problem('UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json', id);
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return problem('MALFORMED_JSON', 'the body is empty; send a JSON object', id);
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return problem('MALFORMED_JSON', 'the body is not valid JSON', id);
+  }
+  if (err instanceof SyntaxError || (fe.statusCode === 400 && /JSON|prototype/i.test(fe.message))) {
+    return problem('MALFORMED_JSON', 'the body is not valid JSON', id);
+  }
+  return problem('INTERNAL', 'something went wrong; the request id is in the server log', id);
+}
+
+export function sendProblem(reply: FastifyReply, body: ProblemBody): FastifyReply {
+  if (body.status === 401) reply.header('www-authenticate', 'Bearer realm="keygate"');
+  return reply.code(body.status).type('application/problem+json').send(body);
+}

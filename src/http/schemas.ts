@@ -1,0 +1,141 @@
+import { Type, type Static } from 'typebox';
+
+/**
+ * Shared request and response schemas. Each is at once the validator (Ajv, with unknown fields
+ * rejected), the OpenAPI 3.1 document and the TypeScript type.
+ */
+const SCOPE_TOKEN = '^[\\x21\\x23-\\x5b\\x5d-\\x7e]{1,128}$';
+
+export const ScopeName = Type.String({ pattern: SCOPE_TOKEN, description: 'An RFC 6749 scope token, by convention `action:resource`.', examples: ['read:users'] });
+export const Timestamp = Type.String({ format: 'date-time', description: 'UTC ISO-8601.' });
+export const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);
+export const Meta = Type.Record(Type.String(), Type.Unknown(), { description: 'Free-form JSON returned by verify (at most 16 KiB).' });
+
+export const Problem = Type.Object(
+  {
+    type: Type.String(),
+    title: Type.String(),
+    status: Type.Integer(),
+    code: Type.String({ description: 'Stable machine-readable code; see docs/errors.md.' }),
+    detail: Type.String(),
+    requestId: Type.String(),
+    errors: Type.Optional(Type.Array(Type.Object({ path: Type.String(), message: Type.String() }))),
+  },
+  { description: 'RFC 9457 problem details.' },
+);
+
+export const Ratelimit = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 64 }),
+    limit: Type.Integer({ minimum: 1 }),
+    duration: Type.Integer({ minimum: 1, description: 'Window length in milliseconds.' }),
+  },
+  { additionalProperties: false },
+);
+
+export const Refill = Type.Object(
+  {
+    amount: Type.Integer({ minimum: 1 }),
+    interval: Type.Union([Type.Literal('daily'), Type.Literal('monthly')]),
+  },
+  { additionalProperties: false },
+);
+
+export const CreditsInput = Type.Object(
+  {
+    remaining: Type.Integer({ minimum: 0 }),
+    refill: Type.Optional(Type.Union([Refill, Type.Null()])),
+  },
+  { additionalProperties: false },
+);
+
+export const Cidr = Type.String({ minLength: 2, maxLength: 64, description: 'IPv4 or IPv6 address or CIDR.' });
+
+export const KeyView = Type.Object({
+  id: Type.String(),
+  start: Type.String({ description: 'The first characters of the secret, for display.' }),
+  api: Type.String(),
+  tenant: Type.String(),
+  parentId: Type.Union([Type.String(), Type.Null()]),
+  name: Type.Union([Type.String(), Type.Null()]),
+  consumer: Type.Union([Type.String(), Type.Null()]),
+  scopes: Type.Array(Type.String()),
+  meta: Meta,
+  expiresAt: NullableTimestamp,
+  enabled: Type.Boolean(),
+  revokedAt: NullableTimestamp,
+  ratelimits: Type.Array(Ratelimit),
+  credits: Type.Union([
+    Type.Object({ remaining: Type.Integer(), refill: Type.Union([Refill, Type.Null()]) }),
+    Type.Null(),
+  ]),
+  ipAllowlist: Type.Union([Type.Array(Type.String()), Type.Null()]),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+  lastUsedAt: NullableTimestamp,
+});
+export type KeyViewType = Static<typeof KeyView>;
+
+export const IssuedKeyView = Type.Intersect([
+  KeyView,
+  Type.Object({ key: Type.String({ description: 'The secret. Shown only in this response.' }) }),
+]);
+
+export const ScopeDefinition = Type.Object(
+  {
+    name: ScopeName,
+    description: Type.String({ maxLength: 1024 }),
+    implies: Type.Optional(Type.Array(ScopeName, { maxItems: 64 })),
+  },
+  { additionalProperties: false },
+);
+
+export const ApiView = Type.Object({
+  id: Type.String(),
+  tenant: Type.String(),
+  identifier: Type.String(),
+  name: Type.String(),
+  keyPrefix: Type.String(),
+  scopes: Type.Array(ScopeDefinition),
+  createdAt: Timestamp,
+});
+
+export const TenantView = Type.Object({
+  id: Type.String(),
+  slug: Type.String(),
+  name: Type.String(),
+  createdAt: Timestamp,
+});
+
+export const AuditEventView = Type.Object({
+  id: Type.String(),
+  at: Timestamp,
+  actor: Type.String(),
+  action: Type.String(),
+  target: Type.Union([Type.String(), Type.Null()]),
+  requestId: Type.Union([Type.String(), Type.Null()]),
+  ip: Type.Union([Type.String(), Type.Null()]),
+  data: Type.Record(Type.String(), Type.Unknown()),
+});
+
+export const PageQuery = {
+  cursor: Type.Optional(Type.String({ maxLength: 200, description: 'The `nextCursor` of the previous page.' })),
+  limit: Type.Optional(Type.String({ pattern: '^(100|[1-9][0-9]?)$', description: 'Items per page, 1–100 (default 50).' })),
+};
+
+export function pageOf<T extends Parameters<typeof Type.Array>[0]>(item: T) {
+  return Type.Object({ items: Type.Array(item), nextCursor: Type.Union([Type.String(), Type.Null()]) });
+}
+
+export const TenantParams = Type.Object({ slug: Type.String({ maxLength: 64 }) });
+export const KeyParams = Type.Object({ slug: Type.String({ maxLength: 64 }), id: Type.String({ maxLength: 64 }) });
+
+/** Response schemas every authenticated route shares, for the OpenAPI document. */
+export const ERROR_RESPONSES = {
+  400: Problem,
+  401: Problem,
+  403: Problem,
+  404: Problem,
+  413: Problem,
+  503: Problem,
+};

@@ -1,0 +1,11 @@
+/**
+ * `keygate`: the in-process verifier, its types and its errors.
+ * Middleware lives at `keygate/middleware/{express,fastify,hono}`.
+ */
+export { createKeygate, type Keygate, type KeygateOptions } from './services/keygate.js';
+export type { VerifyRequest, VerifyOptions } from './services/verify-service.js';
+export { VERIFICATION_CODES, type VerificationCode, type VerificationResult, type RatelimitState } from './domain/verification.js';
+export { KeygateError, ERROR_REGISTRY, type ErrorCode } from './domain/errors.js';
+export { parseKey } from './domain/keys/format.js';
+export { toStructured, fromStructured, type StructuredScopes } from './domain/scopes.js';
+export type { Config } from './config/schema.js';

@@ -1,0 +1,23 @@
+import type { Cluster } from '../cluster/cluster.js';
+import type { Clock } from '../domain/clock.js';
+import type { Store } from '../store/store.js';
+import type { AuditLog } from './audit-log.js';
+import type { KeyLookup } from './key-lookup.js';
+
+/** Who is acting, for audit events: a root key id (or a key id for sub-keys), and the request. */
+export interface Actor {
+  id: string;
+  requestId: string | null;
+  ip: string | null;
+}
+
+export const SYSTEM_ACTOR: Actor = { id: 'system', requestId: null, ip: null };
+
+/** What every service gets: the store, the clock, the cluster parts and the shared key lookup. */
+export interface ServiceContext {
+  store: Store;
+  clock: Clock;
+  cluster: Cluster;
+  audit: AuditLog;
+  lookup: KeyLookup;
+}

@@ -1,0 +1,96 @@
+import type { Cluster } from '../cluster/cluster.js';
+import { openCluster } from '../cluster/open-cluster.js';
+import { loadConfig, type Config } from '../config/schema.js';
+import { systemClock, type Clock } from '../domain/clock.js';
+import type { VerificationResult } from '../domain/verification.js';
+import { openStore } from '../store/open-store.js';
+import type { Store } from '../store/store.js';
+import { ApisService } from './apis-service.js';
+import { AuditLog } from './audit-log.js';
+import type { ServiceContext } from './context.js';
+import { KeyLookup } from './key-lookup.js';
+import { KeysService } from './keys-service.js';
+import { ManagementAuth } from './management-auth.js';
+import { RootKeysService } from './root-keys-service.js';
+import { TenantsService } from './tenants-service.js';
+import { UsageRecorder } from './usage-recorder.js';
+import { VerifyService, type VerifyOptions, type VerifyRequest } from './verify-service.js';
+
+export interface KeygateOptions {
+  /** Settings as in docs/configuration.md; unset ones come from the environment, then defaults. */
+  config?: Partial<Config>;
+  /** An already opened store (tests, embedding); otherwise opened from the config. */
+  store?: Store;
+  cluster?: Cluster;
+  clock?: Clock;
+  /** Where background failures (batched audit and usage writes) are reported. */
+  onError?: (err: unknown) => void;
+}
+
+export interface Keygate {
+  readonly config: Config;
+  readonly store: Store;
+  readonly cluster: Cluster;
+  readonly tenants: TenantsService;
+  readonly apis: ApisService;
+  readonly keys: KeysService;
+  readonly rootKeys: RootKeysService;
+  readonly auth: ManagementAuth;
+  readonly audit: AuditLog;
+  /** Verifies a credential exactly as `POST /v1/verify` does. */
+  verify(request: VerifyRequest, options?: VerifyOptions): Promise<VerificationResult>;
+  /** Writes batched usage and audit events now (tests, shutdown). */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the store (running migrations) and the cluster parts, and wires the services.
+ * The in-process verifier of the package's main export.
+ *
+ * @example
+ * const keygate = await createKeygate({ config: { dataDir: './.keygate' } });
+ * const result = await keygate.verify({ credential: 'kg_…', api: 'https://api.example.com', scopes: ['read:users'] });
+ * if (!result.valid) console.log(result.code); // "EXPIRED", "INSUFFICIENT_SCOPE", …
+ */
+export async function createKeygate(options: KeygateOptions = {}): Promise<Keygate> {
+  const config = { ...loadConfig({ env: process.env }), ...stripUndefined(options.config ?? {}) };
+  const onError = options.onError ?? ((err: unknown) => console.error('keygate: background write failed', err));
+  const store = options.store ?? openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  await store.migrate();
+  const cluster = options.cluster ?? openCluster({ redisUrl: config.redisUrl });
+  const clock = options.clock ?? systemClock;
+  const audit = new AuditLog(store, clock, onError, { flushIntervalMs: 250 });
+  const usage = new UsageRecorder(store, onError, { flushIntervalMs: 1000 });
+  const lookup = new KeyLookup(store, cluster.bus, { maxEntries: config.cacheMaxEntries, ttlMs: config.cacheTtlMs });
+  const ctx: ServiceContext = { store, clock, cluster, audit, lookup };
+  const verifier = new VerifyService(ctx, usage);
+  const rootKeys = new RootKeysService(ctx);
+  await rootKeys.ensureSystem();
+  if (config.rootKey) await rootKeys.seed(config.rootKey);
+
+  return {
+    config,
+    store,
+    cluster,
+    tenants: new TenantsService(ctx),
+    apis: new ApisService(ctx),
+    keys: new KeysService(ctx),
+    rootKeys,
+    auth: new ManagementAuth(ctx),
+    audit,
+    verify: (request, verifyOptions) => verifier.verify(request, verifyOptions),
+    async flush() {
+      await Promise.all([audit.flush(), usage.flush()]);
+    },
+    async close() {
+      await Promise.all([audit.close(), usage.close()]);
+      await cluster.close();
+      await store.close();
+    },
+  };
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,284 @@
+import { hashSecret, newId, random } from '../crypto/secrets.js';
+import { KeygateError } from '../domain/errors.js';
+import { validateAllowlist } from '../domain/ip-allowlist.js';
+import { displayStart, generateKey } from '../domain/keys/format.js';
+import type { Api, ApiKey, CreditsConfig, RatelimitConfig, Tenant } from '../domain/keys/key.js';
+import { assertInCatalog, expandScopes, isSubset } from '../domain/scopes.js';
+import type { KeyFilter, Page, PageRequest } from '../store/store.js';
+import type { Actor, ServiceContext } from './context.js';
+
+/** Settings a key can be created or updated with. Times are ms since the epoch. */
+export interface KeySettings {
+  name?: string | null;
+  consumer?: string | null;
+  scopes?: string[];
+  expiresAt?: number | null;
+  enabled?: boolean;
+  meta?: Record<string, unknown>;
+  ratelimits?: RatelimitConfig[];
+  credits?: { remaining: number; refill?: CreditsConfig['refill'] } | null;
+  ipAllowlist?: string[] | null;
+}
+
+export interface CreateKeyInput extends KeySettings {
+  api: string;
+  scopes: string[];
+}
+
+export interface SubkeyInput {
+  scopes: string[];
+  expiresAt?: number | null;
+  name?: string | null;
+  meta?: Record<string, unknown>;
+}
+
+export interface KeyWithApi {
+  key: ApiKey;
+  api: Api;
+}
+
+export interface IssuedKey extends KeyWithApi {
+  /** The secret: returned once, never stored. */
+  secret: string;
+}
+
+const MAX_META_BYTES = 16_384;
+
+/** Key lifecycle: create, read, update, roll, revoke, delete, and sub-keys. */
+export class KeysService {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  async create(actor: Actor, tenant: Tenant, input: CreateKeyInput): Promise<IssuedKey> {
+    const api = await this.findApi(tenant, input.api);
+    const now = this.ctx.clock();
+    const key = this.applySettings(this.blankKey(tenant, api, null, now), input, api, now);
+    return this.issue(actor, tenant, api, key, 'key.create');
+  }
+
+  async createSubkey(actor: Actor, tenant: Tenant, parentId: string, input: SubkeyInput): Promise<IssuedKey> {
+    const { key: parent, api } = await this.get(tenant, parentId);
+    const now = this.ctx.clock();
+    if (parent.revokedAt !== null) throw new KeygateError('KEY_REVOKED', 'a revoked key cannot have new sub-keys');
+    if (parent.expiresAt !== null && parent.expiresAt <= now) throw new KeygateError('KEY_REVOKED', 'an expired key cannot have new sub-keys');
+    const base: ApiKey = {
+      ...this.blankKey(tenant, api, parent.id, now),
+      consumer: parent.consumer,
+      // A child never escapes its parent's network restriction; it gets its own rate-limit counters.
+      ipAllowlist: parent.ipAllowlist,
+      ratelimits: parent.ratelimits,
+    };
+    const key = this.applySettings(base, { ...input, expiresAt: input.expiresAt ?? parent.expiresAt }, api, now);
+    assertWithinParent(key, parent, api);
+    return this.issue(actor, tenant, api, key, 'key.subkey.create');
+  }
+
+  async get(tenant: Tenant, id: string): Promise<KeyWithApi> {
+    const key = await this.ctx.store.findKey(tenant.id, id);
+    if (key === null) throw new KeygateError('KEY_NOT_FOUND', `no key "${id}" in tenant "${tenant.slug}"`);
+    const api = await this.ctx.store.findApiById(key.apiId);
+    return { key, api: api! };
+  }
+
+  async list(tenant: Tenant, filter: { api?: string; consumer?: string }, page: PageRequest): Promise<Page<KeyWithApi>> {
+    const storeFilter: KeyFilter = {};
+    const apis = new Map<string, Api>();
+    if (filter.api !== undefined) {
+      const api = await this.findApi(tenant, filter.api);
+      apis.set(api.id, api);
+      storeFilter.apiId = api.id;
+    }
+    if (filter.consumer !== undefined) storeFilter.consumer = filter.consumer;
+    const result = await this.ctx.store.listKeys(tenant.id, storeFilter, page);
+    for (const key of result.items) {
+      if (!apis.has(key.apiId)) apis.set(key.apiId, (await this.ctx.store.findApiById(key.apiId))!);
+    }
+    return { items: result.items.map((key) => ({ key, api: apis.get(key.apiId)! })), next: result.next };
+  }
+
+  /**
+   * Applies the changes; narrowing a key's scopes or expiry narrows its descendants too, so no
+   * sub-key ever holds more than its parent.
+   */
+  async update(actor: Actor, tenant: Tenant, id: string, changes: KeySettings): Promise<KeyWithApi> {
+    const tree = await this.ctx.store.findKeyTree(tenant.id, id);
+    const current = tree[0];
+    if (current === undefined) throw new KeygateError('KEY_NOT_FOUND', `no key "${id}" in tenant "${tenant.slug}"`);
+    if (current.revokedAt !== null) throw new KeygateError('KEY_REVOKED', 'a revoked key cannot be changed');
+    const api = (await this.ctx.store.findApiById(current.apiId))!;
+    const now = this.ctx.clock();
+    const updated = this.applySettings({ ...current, updatedAt: now }, changes, api, now);
+    if (current.parentId !== null) {
+      const parent = await this.ctx.store.findKey(tenant.id, current.parentId);
+      if (parent !== null) assertWithinParent(updated, parent, api);
+    }
+    const changed = [updated, ...narrowDescendants(updated, tree.slice(1), api, now)];
+    const event = this.ctx.audit.event(tenant.id, actor, 'key.update', id, {
+      fields: Object.keys(changes),
+      descendantsNarrowed: changed.length - 1,
+    });
+    await this.ctx.store.updateKeys(changed, event);
+    await this.ctx.lookup.invalidate(changed.map((k) => k.id));
+    return { key: updated, api };
+  }
+
+  async revoke(actor: Actor, tenant: Tenant, id: string): Promise<string[]> {
+    const now = this.ctx.clock();
+    const ids = await this.ctx.store.revokeKeyTree(tenant.id, id, now, this.ctx.audit.event(tenant.id, actor, 'key.revoke', id));
+    if (ids.length === 0) throw new KeygateError('KEY_NOT_FOUND', `no key "${id}" in tenant "${tenant.slug}"`);
+    await this.ctx.lookup.invalidate(ids);
+    return ids;
+  }
+
+  async delete(actor: Actor, tenant: Tenant, id: string): Promise<string[]> {
+    const ids = await this.ctx.store.deleteKeyTree(tenant.id, id, this.ctx.audit.event(tenant.id, actor, 'key.delete', id));
+    if (ids.length === 0) throw new KeygateError('KEY_NOT_FOUND', `no key "${id}" in tenant "${tenant.slug}"`);
+    await this.ctx.lookup.invalidate(ids);
+    return ids;
+  }
+
+  /** A new secret for the same key; the old one keeps working for `gracePeriodMs`, then is REVOKED. */
+  async roll(actor: Actor, tenant: Tenant, id: string, gracePeriodMs: number): Promise<IssuedKey> {
+    if (!Number.isSafeInteger(gracePeriodMs) || gracePeriodMs < 0) {
+      throw new KeygateError('INVALID_REQUEST', 'gracePeriodMs must be a non-negative integer');
+    }
+    const { key, api } = await this.get(tenant, id);
+    if (key.revokedAt !== null) throw new KeygateError('KEY_REVOKED', 'a revoked key cannot be rolled');
+    const now = this.ctx.clock();
+    const secret = generateKey(api.keyPrefix, random);
+    const start = displayStart(secret);
+    const event = this.ctx.audit.event(tenant.id, actor, 'key.roll', id, { gracePeriodMs });
+    await this.ctx.store.rollKeySecret(id, hashSecret(secret), start, now + gracePeriodMs, event);
+    await this.ctx.lookup.invalidate([id]);
+    return { key: { ...key, start, updatedAt: now }, api, secret };
+  }
+
+  private async issue(actor: Actor, tenant: Tenant, api: Api, key: ApiKey, action: string): Promise<IssuedKey> {
+    const secret = generateKey(api.keyPrefix, random);
+    key.start = displayStart(secret);
+    const event = this.ctx.audit.event(tenant.id, actor, action, key.id, {
+      api: api.identifier,
+      scopes: key.scopes,
+      parentId: key.parentId,
+    });
+    await this.ctx.store.createKey(key, hashSecret(secret), event);
+    return { key, api, secret };
+  }
+
+  private async findApi(tenant: Tenant, identifier: string): Promise<Api> {
+    const api = await this.ctx.store.findApi(tenant.id, identifier);
+    if (api === null) throw new KeygateError('API_NOT_FOUND', `no API "${identifier}" in tenant "${tenant.slug}"`);
+    return api;
+  }
+
+  private blankKey(tenant: Tenant, api: Api, parentId: string | null, now: number): ApiKey {
+    return {
+      id: newId('key', now),
+      tenantId: tenant.id,
+      apiId: api.id,
+      parentId,
+      start: '',
+      name: null,
+      consumer: null,
+      scopes: [],
+      meta: {},
+      expiresAt: null,
+      enabled: true,
+      revokedAt: null,
+      ratelimits: [],
+      credits: null,
+      creditsRefilledAt: null,
+      ipAllowlist: null,
+      createdAt: now,
+      updatedAt: now,
+      lastUsedAt: null,
+    };
+  }
+
+  /** Validates every given setting against the API and the clock; returns the changed key. */
+  private applySettings(key: ApiKey, settings: KeySettings, api: Api, now: number): ApiKey {
+    const next: ApiKey = { ...key };
+    if (settings.scopes !== undefined) {
+      assertInCatalog(settings.scopes, api.scopes);
+      next.scopes = [...new Set(settings.scopes)];
+    }
+    if (settings.expiresAt !== undefined) {
+      if (settings.expiresAt !== null && !(settings.expiresAt > now)) {
+        throw new KeygateError('EXPIRY_IN_PAST', 'expiresAt must be a time in the future');
+      }
+      next.expiresAt = settings.expiresAt;
+    }
+    if (settings.name !== undefined) next.name = settings.name;
+    if (settings.consumer !== undefined) next.consumer = settings.consumer;
+    if (settings.enabled !== undefined) next.enabled = settings.enabled;
+    if (settings.meta !== undefined) {
+      if (Buffer.byteLength(JSON.stringify(settings.meta)) > MAX_META_BYTES) {
+        throw new KeygateError('INVALID_REQUEST', `meta must serialise to at most ${MAX_META_BYTES} bytes`);
+      }
+      next.meta = settings.meta;
+    }
+    if (settings.ratelimits !== undefined) next.ratelimits = validRatelimits(settings.ratelimits);
+    if (settings.credits !== undefined) {
+      next.credits = settings.credits === null ? null : validCredits(settings.credits);
+      next.creditsRefilledAt = settings.credits === null ? null : now;
+    }
+    if (settings.ipAllowlist !== undefined) {
+      if (settings.ipAllowlist !== null) validateAllowlist(settings.ipAllowlist);
+      next.ipAllowlist = settings.ipAllowlist;
+    }
+    return next;
+  }
+}
+
+function validRatelimits(limits: RatelimitConfig[]): RatelimitConfig[] {
+  const names = new Set<string>();
+  for (const { name, limit, duration } of limits) {
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new KeygateError('INVALID_REQUEST', `ratelimit "${name}": limit must be an integer ≥ 1`);
+    if (!Number.isSafeInteger(duration) || duration < 1) throw new KeygateError('INVALID_REQUEST', `ratelimit "${name}": duration must be ≥ 1 ms`);
+    if (names.has(name)) throw new KeygateError('INVALID_REQUEST', `ratelimit "${name}" is listed twice`);
+    names.add(name);
+  }
+  return limits.map(({ name, limit, duration }) => ({ name, limit, duration }));
+}
+
+function validCredits(credits: { remaining: number; refill?: CreditsConfig['refill'] }): CreditsConfig {
+  if (!Number.isSafeInteger(credits.remaining) || credits.remaining < 0) {
+    throw new KeygateError('INVALID_REQUEST', 'credits.remaining must be an integer ≥ 0');
+  }
+  const refill = credits.refill ?? null;
+  if (refill !== null && (!Number.isSafeInteger(refill.amount) || refill.amount < 1)) {
+    throw new KeygateError('INVALID_REQUEST', 'credits.refill.amount must be an integer ≥ 1');
+  }
+  return { remaining: credits.remaining, refill: refill === null ? null : { amount: refill.amount, interval: refill.interval } };
+}
+
+function assertWithinParent(child: ApiKey, parent: ApiKey, api: Api): void {
+  const extra = isSubset(child.scopes, expandScopes(parent.scopes, api.scopes));
+  if (extra !== null) throw new KeygateError('SCOPE_NOT_ALLOWED', `the parent key does not hold "${extra}"`);
+  if (parent.expiresAt !== null && (child.expiresAt === null || child.expiresAt > parent.expiresAt)) {
+    throw new KeygateError('EXPIRY_AFTER_PARENT', `a sub-key must expire by ${new Date(parent.expiresAt).toISOString()}`);
+  }
+}
+
+/** Descendants whose scopes or expiry exceed their (possibly narrowed) parent, narrowed. */
+function narrowDescendants(root: ApiKey, descendants: ApiKey[], api: Api, now: number): ApiKey[] {
+  const byParent = new Map<string, ApiKey[]>();
+  for (const key of descendants) {
+    const siblings = byParent.get(key.parentId!) ?? [];
+    siblings.push(key);
+    byParent.set(key.parentId!, siblings);
+  }
+  const changed: ApiKey[] = [];
+  const visit = (parent: ApiKey): void => {
+    const held = expandScopes(parent.scopes, api.scopes);
+    for (const child of byParent.get(parent.id) ?? []) {
+      const scopes = child.scopes.filter((s) => held.has(s));
+      const expiresAt =
+        parent.expiresAt !== null && (child.expiresAt === null || child.expiresAt > parent.expiresAt) ? parent.expiresAt : child.expiresAt;
+      const next = scopes.length !== child.scopes.length || expiresAt !== child.expiresAt ? { ...child, scopes, expiresAt, updatedAt: now } : child;
+      if (next !== child) changed.push(next);
+      visit(next);
+    }
+  };
+  visit(root);
+  return changed;
+}

@@ -1,0 +1,32 @@
+import { newId } from '../crypto/secrets.js';
+import { KeygateError } from '../domain/errors.js';
+import type { Tenant } from '../domain/keys/key.js';
+import type { Page, PageRequest } from '../store/store.js';
+import type { Actor, ServiceContext } from './context.js';
+
+export const TENANT_SLUG_PATTERN = '^[a-z0-9][a-z0-9-]{0,62}$';
+
+export class TenantsService {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  async create(actor: Actor, input: { slug: string; name: string }): Promise<Tenant> {
+    if (!new RegExp(TENANT_SLUG_PATTERN).test(input.slug)) {
+      throw new KeygateError('INVALID_REQUEST', 'slug must be lowercase letters, digits and dashes, starting with a letter or digit');
+    }
+    const now = this.ctx.clock();
+    const tenant: Tenant = { id: newId('tenant', now), slug: input.slug, name: input.name, createdAt: now };
+    await this.ctx.store.createTenant(tenant, this.ctx.audit.event(tenant.id, actor, 'tenant.create', tenant.id, { slug: tenant.slug }));
+    return tenant;
+  }
+
+  /** The tenant, or TENANT_NOT_FOUND. */
+  async get(slug: string): Promise<Tenant> {
+    const tenant = await this.ctx.store.findTenantBySlug(slug);
+    if (tenant === null) throw new KeygateError('TENANT_NOT_FOUND', `no tenant "${slug}"`);
+    return tenant;
+  }
+
+  list(page: PageRequest): Promise<Page<Tenant>> {
+    return this.ctx.store.listTenants(page);
+  }
+}

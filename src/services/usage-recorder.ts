@@ -1,0 +1,40 @@
+import type { Store, UsageEntry } from '../store/store.js';
+
+/**
+ * Counts verifications per key in memory and writes them in one batch per interval, so the
+ * hot path does no store write for usage (credits, which must be exact, are written at once).
+ */
+export class UsageRecorder {
+  private pending = new Map<string, UsageEntry>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly store: Store,
+    private readonly onError: (err: unknown) => void,
+    options: { flushIntervalMs: number },
+  ) {
+    this.timer = setInterval(() => void this.flush(), options.flushIntervalMs);
+    this.timer.unref();
+  }
+
+  record(keyId: string, at: number): void {
+    const entry = this.pending.get(keyId);
+    if (entry === undefined) this.pending.set(keyId, { keyId, lastUsedAt: at, count: 1 });
+    else {
+      entry.count += 1;
+      entry.lastUsedAt = at;
+    }
+  }
+
+  async flush(): Promise<void> {
+    if (this.pending.size === 0) return;
+    const batch = [...this.pending.values()];
+    this.pending = new Map();
+    await this.store.recordUsage(batch).catch(this.onError);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flush();
+  }
+}

@@ -1,0 +1,134 @@
+import { hashSecret } from '../crypto/secrets.js';
+import type { AuditEvent } from '../domain/audit.js';
+import { checkKey } from '../domain/keys/check-key.js';
+import { parseKey } from '../domain/keys/format.js';
+import { refillPeriodStart } from '../domain/keys/key.js';
+import type { ScopeMatch } from '../domain/scopes.js';
+import { emptyResult, type RatelimitState, type VerificationCode, type VerificationResult } from '../domain/verification.js';
+import type { ServiceContext } from './context.js';
+import type { CachedKey } from './key-lookup.js';
+import type { UsageRecorder } from './usage-recorder.js';
+
+export interface VerifyRequest {
+  credential: string;
+  /** The API identifier (audience) the credential is presented to. */
+  api: string;
+  scopes?: readonly string[];
+  match?: ScopeMatch;
+  /** Credits to spend on success (default 1; 0 checks without spending). */
+  cost?: number;
+  /** The caller's IP, required for keys with an allowlist. */
+  ip?: string;
+}
+
+export interface VerifyOptions {
+  /** Only keys of this tenant are found (a tenant-scoped root key is verifying). */
+  tenant?: string;
+  /** Request id for the audit event of a denial. */
+  requestId?: string;
+}
+
+const NO_SCOPES: readonly string[] = Object.freeze([]);
+const NO_RATELIMITS: RatelimitState[] = [];
+
+/**
+ * The verify use case, shared by `POST /v1/verify` and the in-process verifier. A bad
+ * credential is a result, never an exception; only faults (store down) throw.
+ *
+ * Hot path for a cached key without credits: shape + checksum, one SHA-256, one Map lookup,
+ * the stateless checks, and in-memory rate-limit counters. No store I/O.
+ */
+export class VerifyService {
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly usage: UsageRecorder,
+  ) {}
+
+  async verify(request: VerifyRequest, options: VerifyOptions = {}): Promise<VerificationResult> {
+    const { credential } = request;
+    if (typeof credential !== 'string' || parseKey(credential) === null) return emptyResult('MALFORMED');
+    const now = this.ctx.clock();
+    const hash = hashSecret(credential);
+    const cached = this.ctx.lookup.cached(hash, now);
+    const facts = cached === undefined ? await this.ctx.lookup.load(hash, now) : cached;
+    if (facts === null || (options.tenant !== undefined && facts.tenantSlug !== options.tenant)) {
+      return emptyResult('NOT_FOUND');
+    }
+    const code = checkKey(
+      facts,
+      { api: request.api, scopes: request.scopes ?? NO_SCOPES, match: request.match ?? 'all', ip: request.ip },
+      now,
+    );
+    if (code !== 'VALID') return this.deny(facts, code, request, options, NO_RATELIMITS, null);
+
+    const { key } = facts;
+    let ratelimits = NO_RATELIMITS;
+    if (key.ratelimits.length > 0) {
+      const outcome = await this.ctx.cluster.rateLimiter.limit(key.id, key.ratelimits, now);
+      ratelimits = outcome.states.map((s) => ({
+        name: s.name,
+        limit: s.limit,
+        remaining: s.remaining,
+        reset: new Date(s.resetAt).toISOString(),
+      }));
+      if (!outcome.allowed) return this.deny(facts, 'RATE_LIMITED', request, options, ratelimits, null);
+    }
+
+    let credits: { remaining: number } | null = null;
+    if (key.credits !== null) {
+      const cost = request.cost ?? 1;
+      const refill = key.credits.refill;
+      const dueBefore = refill === null ? null : refillPeriodStart(refill.interval, now);
+      const remaining =
+        cost > 0 ? await this.ctx.store.spendCredits(key.id, cost, now, dueBefore) : await this.ctx.store.readCredits(key.id);
+      if (remaining === null) {
+        const left = { remaining: (await this.ctx.store.readCredits(key.id)) ?? 0 };
+        return this.deny(facts, 'USAGE_EXCEEDED', request, options, ratelimits, left);
+      }
+      credits = { remaining };
+    }
+
+    this.usage.record(key.id, now);
+    return result(facts, 'VALID', ratelimits, credits);
+  }
+
+  private deny(
+    facts: CachedKey,
+    code: VerificationCode,
+    request: VerifyRequest,
+    options: VerifyOptions,
+    ratelimits: RatelimitState[],
+    credits: { remaining: number } | null,
+  ): VerificationResult {
+    const event: AuditEvent = this.ctx.audit.event(
+      facts.key.tenantId,
+      { id: 'verify', requestId: options.requestId ?? null, ip: request.ip ?? null },
+      'key.verify.denied',
+      facts.key.id,
+      { code, api: request.api, requiredScopes: request.scopes ?? [] },
+    );
+    this.ctx.audit.enqueue(event);
+    return result(facts, code, ratelimits, credits);
+  }
+}
+
+function result(
+  facts: CachedKey,
+  code: VerificationCode,
+  ratelimits: RatelimitState[],
+  credits: { remaining: number } | null,
+): VerificationResult {
+  return {
+    valid: code === 'VALID',
+    code,
+    keyId: facts.key.id,
+    tenant: facts.tenantSlug,
+    api: facts.apiIdentifier,
+    consumer: facts.key.consumer,
+    scopes: facts.scopeList as string[],
+    meta: facts.key.meta,
+    expiresAt: facts.expiresAtIso,
+    ratelimits,
+    credits,
+  };
+}

@@ -1,0 +1,375 @@
+import { Migrator, sql, type Kysely, type Transaction } from 'kysely';
+import type { AuditEvent } from '../domain/audit.js';
+import { KeygateError } from '../domain/errors.js';
+import { SYSTEM_TENANT_SLUG } from '../domain/management.js';
+import type { Api, ApiKey, Tenant } from '../domain/keys/key.js';
+import { migrationProvider } from './migrations.js';
+import { apiToRow, eventToRow, keyToRow, rowToApi, rowToEvent, rowToKey } from './rows.js';
+import type { Database } from './schema.js';
+import type { KeyBySecret, KeyFilter, Page, PageRequest, Store, UsageEntry } from './store.js';
+
+/** How a backend classifies its driver's errors. */
+export interface ErrorClassifier {
+  isUniqueViolation(err: unknown): boolean;
+  isUnavailable(err: unknown): boolean;
+}
+
+const UNIQUE_CODES: Record<string, 'TENANT_EXISTS' | 'API_EXISTS'> = {
+  tenants: 'TENANT_EXISTS',
+  apis: 'API_EXISTS',
+};
+
+/**
+ * The Store written once over Kysely. Both backends use the same SQL (JSON as text, times as
+ * integers, recursive CTEs, RETURNING); `sqlite/` and `postgres/` only open the connection
+ * and classify driver errors.
+ */
+export class KyselyStore implements Store {
+  constructor(
+    readonly backend: 'sqlite' | 'postgres',
+    private readonly db: Kysely<Database>,
+    private readonly errors: ErrorClassifier,
+    private readonly onClose: () => Promise<void>,
+  ) {}
+
+  async migrate(): Promise<void> {
+    const migrator = new Migrator({ db: this.db, provider: migrationProvider });
+    const { error } = await migrator.migrateToLatest();
+    if (error) throw this.translate(error, 'migrate');
+  }
+
+  ping(): Promise<void> {
+    return this.guard('ping', async () => {
+      await sql`select 1`.execute(this.db);
+    });
+  }
+
+  close(): Promise<void> {
+    return this.onClose();
+  }
+
+  createTenant(tenant: Tenant, event: AuditEvent): Promise<void> {
+    return this.guard('tenants', () =>
+      this.db.transaction().execute(async (trx) => {
+        await trx
+          .insertInto('tenants')
+          .values({ id: tenant.id, slug: tenant.slug, name: tenant.name, created_at: tenant.createdAt })
+          .execute();
+        await insertEvents(trx, [event]);
+      }),
+    );
+  }
+
+  findTenantBySlug(slug: string): Promise<Tenant | null> {
+    return this.guard('tenants', async () => {
+      const row = await this.db.selectFrom('tenants').selectAll().where('slug', '=', slug).executeTakeFirst();
+      return row ? { id: row.id, slug: row.slug, name: row.name, createdAt: Number(row.created_at) } : null;
+    });
+  }
+
+  listTenants(page: PageRequest): Promise<Page<Tenant>> {
+    return this.guard('tenants', async () => {
+      let query = this.db.selectFrom('tenants').selectAll().where('slug', '!=', SYSTEM_TENANT_SLUG);
+      if (page.after !== null) query = query.where('id', '>', page.after);
+      const rows = await query.orderBy('id').limit(page.limit + 1).execute();
+      return paginate(rows, page.limit, (r) => ({ id: r.id, slug: r.slug, name: r.name, createdAt: Number(r.created_at) }));
+    });
+  }
+
+  createApi(api: Api, event: AuditEvent): Promise<void> {
+    return this.guard('apis', () =>
+      this.db.transaction().execute(async (trx) => {
+        await trx.insertInto('apis').values(apiToRow(api)).execute();
+        await insertEvents(trx, [event]);
+      }),
+    );
+  }
+
+  findApi(tenantId: string, identifier: string): Promise<Api | null> {
+    return this.guard('apis', async () => {
+      const row = await this.db
+        .selectFrom('apis')
+        .selectAll()
+        .where('tenant_id', '=', tenantId)
+        .where('identifier', '=', identifier)
+        .executeTakeFirst();
+      return row ? rowToApi(row) : null;
+    });
+  }
+
+  findApiById(id: string): Promise<Api | null> {
+    return this.guard('apis', async () => {
+      const row = await this.db.selectFrom('apis').selectAll().where('id', '=', id).executeTakeFirst();
+      return row ? rowToApi(row) : null;
+    });
+  }
+
+  listApis(tenantId: string, page: PageRequest): Promise<Page<Api>> {
+    return this.guard('apis', async () => {
+      let query = this.db.selectFrom('apis').selectAll().where('tenant_id', '=', tenantId);
+      if (page.after !== null) query = query.where('id', '>', page.after);
+      const rows = await query.orderBy('id').limit(page.limit + 1).execute();
+      return paginate(rows, page.limit, rowToApi);
+    });
+  }
+
+  createKey(key: ApiKey, secretHash: string, event: AuditEvent): Promise<void> {
+    return this.guard('keys', () =>
+      this.db.transaction().execute(async (trx) => {
+        await trx.insertInto('keys').values(keyToRow(key)).execute();
+        await trx
+          .insertInto('key_secrets')
+          .values({ hash: secretHash, key_id: key.id, retired_at: null, created_at: key.createdAt })
+          .execute();
+        await insertEvents(trx, [event]);
+      }),
+    );
+  }
+
+  findKey(tenantId: string, id: string): Promise<ApiKey | null> {
+    return this.guard('keys', async () => {
+      const row = await this.db
+        .selectFrom('keys')
+        .selectAll()
+        .where('tenant_id', '=', tenantId)
+        .where('id', '=', id)
+        .executeTakeFirst();
+      return row ? rowToKey(row) : null;
+    });
+  }
+
+  findKeyBySecret(hash: string): Promise<KeyBySecret | null> {
+    return this.guard('keys', async () => {
+      const secret = await this.db
+        .selectFrom('key_secrets')
+        .innerJoin('keys', 'keys.id', 'key_secrets.key_id')
+        .innerJoin('apis', 'apis.id', 'keys.api_id')
+        .innerJoin('tenants', 'tenants.id', 'keys.tenant_id')
+        .selectAll('keys')
+        .select([
+          'key_secrets.retired_at as secret_retired_at',
+          'tenants.slug as tenant_slug',
+          'apis.identifier as api_identifier',
+          'apis.name as api_name',
+          'apis.key_prefix as api_key_prefix',
+          'apis.scopes as api_scopes',
+          'apis.created_at as api_created_at',
+        ])
+        .where('key_secrets.hash', '=', hash)
+        .executeTakeFirst();
+      if (!secret) return null;
+      return {
+        key: rowToKey(secret),
+        api: rowToApi({
+          id: secret.api_id,
+          tenant_id: secret.tenant_id,
+          identifier: secret.api_identifier,
+          name: secret.api_name,
+          key_prefix: secret.api_key_prefix,
+          scopes: secret.api_scopes,
+          created_at: secret.api_created_at,
+        }),
+        tenantSlug: secret.tenant_slug,
+        secretRetiredAt: secret.secret_retired_at === null ? null : Number(secret.secret_retired_at),
+      };
+    });
+  }
+
+  listKeys(tenantId: string, filter: KeyFilter, page: PageRequest): Promise<Page<ApiKey>> {
+    return this.guard('keys', async () => {
+      let query = this.db.selectFrom('keys').selectAll().where('tenant_id', '=', tenantId);
+      if (filter.apiId !== undefined) query = query.where('api_id', '=', filter.apiId);
+      if (filter.consumer !== undefined) query = query.where('consumer', '=', filter.consumer);
+      if (page.after !== null) query = query.where('id', '>', page.after);
+      const rows = await query.orderBy('id').limit(page.limit + 1).execute();
+      return paginate(rows, page.limit, rowToKey);
+    });
+  }
+
+  findKeyTree(tenantId: string, id: string): Promise<ApiKey[]> {
+    return this.guard('keys', () =>
+      this.db.transaction().execute(async (trx) => {
+        const ids = await subtreeIds(trx, tenantId, id);
+        if (ids.length === 0) return [];
+        const rows = await trx.selectFrom('keys').selectAll().where('id', 'in', ids).execute();
+        const byId = new Map(rows.map((r) => [r.id, rowToKey(r)]));
+        return ids.map((i) => byId.get(i)!);
+      }),
+    );
+  }
+
+  updateKeys(keys: readonly ApiKey[], event: AuditEvent): Promise<void> {
+    return this.guard('keys', () =>
+      this.db.transaction().execute(async (trx) => {
+        for (const key of keys) {
+          const { id, tenant_id, api_id, parent_id, start, created_at, usage_count, last_used_at, ...changes } =
+            keyToRow(key);
+          await trx.updateTable('keys').set(changes).where('id', '=', id).where('tenant_id', '=', tenant_id).execute();
+        }
+        await insertEvents(trx, [event]);
+      }),
+    );
+  }
+
+  revokeKeyTree(tenantId: string, id: string, at: number, event: AuditEvent): Promise<string[]> {
+    return this.guard('keys', () =>
+      this.db.transaction().execute(async (trx) => {
+        const ids = await subtreeIds(trx, tenantId, id);
+        if (ids.length > 0) {
+          await trx
+            .updateTable('keys')
+            .set({ revoked_at: at, updated_at: at })
+            .where('id', 'in', ids)
+            .where('revoked_at', 'is', null)
+            .execute();
+        }
+        await insertEvents(trx, [{ ...event, data: { ...event.data, keyIds: ids } }]);
+        return ids;
+      }),
+    );
+  }
+
+  deleteKeyTree(tenantId: string, id: string, event: AuditEvent): Promise<string[]> {
+    return this.guard('keys', () =>
+      this.db.transaction().execute(async (trx) => {
+        const ids = await subtreeIds(trx, tenantId, id);
+        if (ids.length > 0) {
+          await trx.deleteFrom('key_secrets').where('key_id', 'in', ids).execute();
+          await trx.deleteFrom('keys').where('id', 'in', ids).execute();
+        }
+        await insertEvents(trx, [{ ...event, data: { ...event.data, keyIds: ids } }]);
+        return ids;
+      }),
+    );
+  }
+
+  rollKeySecret(keyId: string, newHash: string, start: string, retireAt: number, event: AuditEvent): Promise<void> {
+    return this.guard('keys', () =>
+      this.db.transaction().execute(async (trx) => {
+        // A secret already retiring keeps its earlier deadline; a grace period only shortens.
+        await trx
+          .updateTable('key_secrets')
+          .set({ retired_at: sql<number>`case when retired_at is null or retired_at > ${retireAt} then ${retireAt} else retired_at end` })
+          .where('key_id', '=', keyId)
+          .execute();
+        await trx
+          .insertInto('key_secrets')
+          .values({ hash: newHash, key_id: keyId, retired_at: null, created_at: event.at })
+          .execute();
+        await trx.updateTable('keys').set({ start, updated_at: event.at }).where('id', '=', keyId).execute();
+        await insertEvents(trx, [event]);
+      }),
+    );
+  }
+
+  spendCredits(keyId: string, cost: number, now: number, refillDueBefore: number | null): Promise<number | null> {
+    return this.guard('keys', async () => {
+      const due =
+        refillDueBefore === null
+          ? sql<boolean>`false`
+          : sql<boolean>`(credits_refill_amount is not null and coalesce(credits_refilled_at, created_at) < ${refillDueBefore})`;
+      const available = sql<number>`(case when ${due} then credits_refill_amount else credits_remaining end)`;
+      const row = await this.db
+        .updateTable('keys')
+        .set({
+          credits_remaining: sql<number>`${available} - ${cost}`,
+          credits_refilled_at: sql<number>`case when ${due} then ${now} else credits_refilled_at end`,
+        })
+        .where('id', '=', keyId)
+        .where('credits_remaining', 'is not', null)
+        .where(sql<boolean>`${available} >= ${cost}`)
+        .returning('credits_remaining')
+        .executeTakeFirst();
+      return row ? Number(row.credits_remaining) : null;
+    });
+  }
+
+  readCredits(keyId: string): Promise<number | null> {
+    return this.guard('keys', async () => {
+      const row = await this.db
+        .selectFrom('keys')
+        .select('credits_remaining')
+        .where('id', '=', keyId)
+        .executeTakeFirst();
+      return row?.credits_remaining == null ? null : Number(row.credits_remaining);
+    });
+  }
+
+  recordUsage(entries: readonly UsageEntry[]): Promise<void> {
+    return this.guard('keys', async () => {
+      if (entries.length === 0) return;
+      await this.db.transaction().execute(async (trx) => {
+        for (const entry of entries) {
+          await trx
+            .updateTable('keys')
+            .set({
+              last_used_at: sql<number>`case when last_used_at is null or last_used_at < ${entry.lastUsedAt} then ${entry.lastUsedAt} else last_used_at end`,
+              usage_count: sql<number>`usage_count + ${entry.count}`,
+            })
+            .where('id', '=', entry.keyId)
+            .execute();
+        }
+      });
+    });
+  }
+
+  appendAudit(events: readonly AuditEvent[]): Promise<void> {
+    return this.guard('audit', async () => {
+      if (events.length > 0) await insertEvents(this.db, events);
+    });
+  }
+
+  listAudit(tenantId: string, page: PageRequest): Promise<Page<AuditEvent>> {
+    return this.guard('audit', async () => {
+      let query = this.db.selectFrom('audit_events').selectAll().where('tenant_id', '=', tenantId);
+      if (page.after !== null) query = query.where('id', '>', page.after);
+      const rows = await query.orderBy('id').limit(page.limit + 1).execute();
+      return paginate(rows, page.limit, rowToEvent);
+    });
+  }
+
+  private async guard<T>(table: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (err) {
+      throw this.translate(err, table);
+    }
+  }
+
+  private translate(err: unknown, table: string): unknown {
+    if (err instanceof KeygateError) return err;
+    if (this.errors.isUniqueViolation(err) && UNIQUE_CODES[table]) {
+      return new KeygateError(UNIQUE_CODES[table]!);
+    }
+    if (this.errors.isUnavailable(err)) {
+      return new KeygateError('STORE_UNAVAILABLE', undefined, { cause: err });
+    }
+    return err;
+  }
+}
+
+async function insertEvents(db: Kysely<Database> | Transaction<Database>, events: readonly AuditEvent[]): Promise<void> {
+  await db.insertInto('audit_events').values(events.map(eventToRow)).execute();
+}
+
+async function subtreeIds(trx: Transaction<Database>, tenantId: string, rootId: string): Promise<string[]> {
+  const rows = await trx
+    .withRecursive('tree(id)', (qb) =>
+      qb
+        .selectFrom('keys')
+        .select('id')
+        .where('id', '=', rootId)
+        .where('tenant_id', '=', tenantId)
+        .unionAll(qb.selectFrom('keys').innerJoin('tree', 'tree.id', 'keys.parent_id').select('keys.id')),
+    )
+    .selectFrom('tree')
+    .select('id')
+    .execute();
+  return rows.map((r) => r.id);
+}
+
+function paginate<R extends { id: string }, T>(rows: R[], limit: number, map: (row: R) => T): Page<T> {
+  const more = rows.length > limit;
+  const items = (more ? rows.slice(0, limit) : rows).map(map);
+  return { items, next: more ? rows[limit - 1]!.id : null };
+}

@@ -1,0 +1,51 @@
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import { KyselyStore } from '../kysely-store.js';
+import type { Database } from '../schema.js';
+import type { Store } from '../store.js';
+
+const INT8_OID = 20;
+const SOCKET_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN']);
+
+/** SQLSTATE classes that mean "the server is not there for us", not "the query was wrong". */
+const UNAVAILABLE_SQLSTATE = /^(08|53|57P)/;
+
+/**
+ * PostgreSQL for scale-out: any number of Keygate instances share it. Timeouts are short so a
+ * dead database answers 503 quickly instead of hanging requests.
+ *
+ * @example
+ * const store = openPostgresStore({ url: 'postgres://postgres@127.0.0.1:5432/keygate' });
+ */
+export function openPostgresStore(options: { url: string; poolSize?: number }): Store {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolSize ?? 10,
+    connectionTimeoutMillis: 3000,
+    query_timeout: 5000,
+    idleTimeoutMillis: 30_000,
+    // Times and counters are bigint columns; their values fit in a double.
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+    },
+  });
+  // An idle client losing its connection must not crash the process; the next query reports it.
+  pool.on('error', () => {});
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return new KyselyStore(
+    'postgres',
+    db,
+    {
+      isUniqueViolation: (err) => (err as { code?: unknown })?.code === '23505',
+      isUnavailable: (err) => {
+        const code = (err as { code?: unknown })?.code;
+        if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return UNAVAILABLE_SQLSTATE.test(code);
+        if (typeof code === 'string' && SOCKET_ERRORS.has(code)) return true;
+        // pg reports pool and query timeouts and dropped connections by message only.
+        return err instanceof Error && /timeout|Connection terminated|not queryable|Client has encountered a connection error/i.test(err.message);
+      },
+    },
+    () => db.destroy(),
+  );
+}

@@ -1,0 +1,39 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, SqliteDialect } from 'kysely';
+import { KyselyStore } from '../kysely-store.js';
+import type { Database } from '../schema.js';
+import type { Store } from '../store.js';
+
+/**
+ * The embedded default: one SQLite file in WAL mode. better-sqlite3 is synchronous, so a query
+ * costs no event-loop round trip; a busy timeout covers a second process (the CLI) writing.
+ *
+ * @example
+ * const store = openSqliteStore({ file: '.keygate/keygate.db' });
+ */
+export function openSqliteStore(options: { file: string }): Store {
+  if (options.file !== ':memory:') mkdirSync(dirname(options.file), { recursive: true });
+  const database = new SQLite(options.file);
+  database.pragma('journal_mode = WAL');
+  database.pragma('synchronous = NORMAL');
+  database.pragma('busy_timeout = 5000');
+  database.pragma('foreign_keys = ON');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  return new KyselyStore(
+    'sqlite',
+    db,
+    {
+      isUniqueViolation: (err) => {
+        const code = String((err as { code?: unknown })?.code ?? '');
+        return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+      },
+      isUnavailable: (err) => {
+        const code = String((err as { code?: unknown })?.code ?? '');
+        return code === 'SQLITE_BUSY' || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_IOERR' || !database.open;
+      },
+    },
+    () => db.destroy(),
+  );
+}
