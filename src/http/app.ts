@@ -2,7 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import addFormats from 'ajv-formats';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { trustProxyOption } from '../config/schema.js';
 import { newId } from '../crypto/secrets.js';
 import type { Keygate } from '../services/keygate.js';
@@ -35,7 +35,8 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
       options.logger === false
         ? false
         : { level: typeof options.logger === 'object' ? options.logger.level : config.logLevel, redact: ['req.headers.authorization'] },
-    disableRequestLogging: true,
+    // Per-request log lines would cost more than verify itself; failures are logged by the error handler.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimit,
     // Fastify also takes a hop count here; its type omits it.
     trustProxy: trustProxyOption(config.trustProxy) as boolean | string[],
