@@ -1,0 +1,73 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RateLimiter } from '../../src/cluster/cluster.js';
+import { MemoryRateLimiter } from '../../src/cluster/memory/memory-rate-limiter.js';
+import { RedisRateLimiter } from '../../src/cluster/redis/redis-rate-limiter.js';
+import { REDIS_URL } from '../helpers/backends.js';
+
+const IMPLEMENTATIONS = ['memory', 'redis'] as const;
+
+/** One contract for every rate limiter: in-process and Redis must count the same. */
+describe.each(IMPLEMENTATIONS)('RateLimiter contract (%s)', (kind) => {
+  let limiter: RateLimiter;
+  let redis: Redis | null = null;
+  const prefix = `kgtest:${process.pid}:${Math.random().toString(36).slice(2)}:`;
+
+  beforeAll(() => {
+    if (kind === 'memory') limiter = new MemoryRateLimiter();
+    else {
+      redis = new Redis(REDIS_URL);
+      limiter = new RedisRateLimiter(redis, prefix);
+    }
+  });
+
+  afterAll(async () => {
+    await limiter.close();
+    if (redis) {
+      const keys = await redis.keys(`${prefix}*`);
+      if (keys.length > 0) await redis.del(...keys);
+      redis.disconnect();
+    }
+  });
+
+  const t0 = Date.UTC(2026, 0, 1); // window-aligned for every duration used here
+
+  it('lets exactly `limit` requests through in a window, however concurrent', async () => {
+    const limits = [{ name: 'rps', limit: 50, duration: 10_000 }];
+    const outcomes = await Promise.all(Array.from({ length: 200 }, () => limiter.limit('key_a', limits, t0 + 10)));
+    expect(outcomes.filter((o) => o.allowed)).toHaveLength(50);
+    const remaining = outcomes.filter((o) => o.allowed).map((o) => o.states[0]!.remaining).sort((a, b) => a - b);
+    expect(remaining).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect(outcomes.find((o) => !o.allowed)!.states[0]).toMatchObject({ name: 'rps', limit: 50, remaining: 0, resetAt: t0 + 10_000 });
+  });
+
+  it('checks all limits before consuming any', async () => {
+    const limits = [
+      { name: 'burst', limit: 3, duration: 1_000 },
+      { name: 'hour', limit: 100, duration: 3_600_000 },
+    ];
+    for (let i = 0; i < 3; i++) expect((await limiter.limit('key_b', limits, t0 + i)).allowed).toBe(true);
+    const denied = await limiter.limit('key_b', limits, t0 + 5);
+    expect(denied.allowed).toBe(false);
+    expect(denied.states.map((s) => s.remaining)).toEqual([0, 97]);
+  });
+
+  it('slides: the previous window still counts in proportion to its overlap', async () => {
+    const limits = [{ name: 'w', limit: 10, duration: 1_000 }];
+    for (let i = 0; i < 10; i++) expect((await limiter.limit('key_c', limits, t0 + 500)).allowed).toBe(true);
+    // 25% into the next window, 75% of the previous 10 still count: 7 used, 3 left.
+    const results = [];
+    for (let i = 0; i < 5; i++) results.push((await limiter.limit('key_c', limits, t0 + 1_250)).allowed);
+    expect(results).toEqual([true, true, true, false, false]);
+    // Two windows later the past no longer counts.
+    expect((await limiter.limit('key_c', limits, t0 + 3_000)).states[0]!.remaining).toBe(9);
+  });
+
+  it('keeps separate counters per key and per limit name', async () => {
+    const limits = [{ name: 'one', limit: 1, duration: 60_000 }];
+    expect((await limiter.limit('key_d', limits, t0)).allowed).toBe(true);
+    expect((await limiter.limit('key_d', limits, t0)).allowed).toBe(false);
+    expect((await limiter.limit('key_e', limits, t0)).allowed).toBe(true);
+    expect((await limiter.limit('key_d', [{ name: 'two', limit: 1, duration: 60_000 }], t0)).allowed).toBe(true);
+  });
+});

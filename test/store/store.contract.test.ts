@@ -1,0 +1,203 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashSecret, newId } from '../../src/crypto/secrets.js';
+import type { AuditEvent } from '../../src/domain/audit.js';
+import type { Api, ApiKey, Tenant } from '../../src/domain/keys/key.js';
+import type { Store } from '../../src/store/store.js';
+import { BACKENDS, createBackend, type Backend } from '../helpers/backends.js';
+
+/** One contract, every backend: the same assertions against SQLite and PostgreSQL. */
+describe.each(BACKENDS)('Store contract (%s)', (backendName) => {
+  let backend: Backend;
+  let store: Store;
+  let tenant: Tenant;
+  let api: Api;
+  const now = Date.UTC(2026, 10, 23, 12);
+
+  const event = (action: string, target: string | null = null): AuditEvent => ({
+    id: newId('event', now),
+    tenantId: tenant.id,
+    at: now,
+    actor: 'test',
+    action,
+    target,
+    requestId: null,
+    ip: null,
+    data: {},
+  });
+
+  const makeKey = (overrides: Partial<ApiKey> = {}): ApiKey => ({
+    id: newId('key', now),
+    tenantId: tenant.id,
+    apiId: api.id,
+    parentId: null,
+    start: 'kg_abcd',
+    name: null,
+    consumer: 'cus_1',
+    scopes: ['read:users'],
+    meta: { plan: 'pro' },
+    expiresAt: null,
+    enabled: true,
+    revokedAt: null,
+    ratelimits: [],
+    credits: null,
+    creditsRefilledAt: null,
+    ipAllowlist: null,
+    createdAt: now,
+    updatedAt: now,
+    lastUsedAt: null,
+    ...overrides,
+  });
+
+  beforeAll(async () => {
+    backend = await createBackend(backendName);
+    store = backend.openStore();
+    await store.migrate();
+    await store.migrate(); // idempotent
+    tenant = { id: newId('tenant', now), slug: 'acme', name: 'Acme', createdAt: now };
+    await store.createTenant(tenant, event('tenant.create'));
+    api = { id: newId('api', now), tenantId: tenant.id, identifier: 'https://api.acme.test', name: 'Acme', keyPrefix: 'kg', scopes: [{ name: 'read:users', description: 'r' }], createdAt: now };
+    await store.createApi(api, event('api.create'));
+  });
+
+  afterAll(async () => {
+    await store.close();
+    await backend.destroy();
+  });
+
+  it('answers ping and reports its backend', async () => {
+    await store.ping();
+    expect(store.backend).toBe(backendName);
+  });
+
+  it('finds tenants and APIs, and reports duplicates with stable codes', async () => {
+    expect(await store.findTenantBySlug('acme')).toEqual(tenant);
+    expect(await store.findTenantBySlug('nope')).toBeNull();
+    await expect(store.createTenant({ ...tenant, id: newId('tenant', now) }, event('dup'))).rejects.toMatchObject({ code: 'TENANT_EXISTS' });
+    await expect(store.createApi({ ...api, id: newId('api', now) }, event('dup'))).rejects.toMatchObject({ code: 'API_EXISTS' });
+    expect(await store.findApi(tenant.id, api.identifier)).toEqual(api);
+    expect(await store.findApiById(api.id)).toEqual(api);
+  });
+
+  it('writes a change and its audit event in one transaction: a failed change leaves no event', async () => {
+    const before = await store.listAudit(tenant.id, { after: null, limit: 100 });
+    await expect(store.createTenant({ ...tenant, id: newId('tenant', now) }, event('should.not.exist'))).rejects.toThrow();
+    const after = await store.listAudit(tenant.id, { after: null, limit: 100 });
+    expect(after.items.length).toBe(before.items.length);
+  });
+
+  it('stores a key with its secret hash and finds it by that hash, with API and tenant', async () => {
+    const key = makeKey({ ratelimits: [{ name: 'rps', limit: 5, duration: 1000 }], ipAllowlist: ['10.0.0.0/8'], credits: { remaining: 3, refill: { amount: 10, interval: 'daily' } }, creditsRefilledAt: now });
+    await store.createKey(key, hashSecret('secret-1'), event('key.create', key.id));
+    const found = await store.findKeyBySecret(hashSecret('secret-1'));
+    expect(found).toEqual({ key, api, tenantSlug: 'acme', secretRetiredAt: null });
+    expect(await store.findKeyBySecret(hashSecret('secret-2'))).toBeNull();
+    expect(await store.findKey(tenant.id, key.id)).toEqual(key);
+    expect(await store.findKey('ten_other', key.id)).toBeNull();
+  });
+
+  it('paginates keys by id with a filter on API and consumer', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const key = makeKey({ id: newId('key', now + i + 1), consumer: 'cus_page' });
+      ids.push(key.id);
+      await store.createKey(key, hashSecret(`page-${i}`), event('key.create', key.id));
+    }
+    const first = await store.listKeys(tenant.id, { consumer: 'cus_page' }, { after: null, limit: 2 });
+    expect(first.items.map((k) => k.id)).toEqual(ids.slice(0, 2));
+    const second = await store.listKeys(tenant.id, { consumer: 'cus_page', apiId: api.id }, { after: first.next, limit: 2 });
+    expect(second.items.map((k) => k.id)).toEqual(ids.slice(2, 4));
+    const last = await store.listKeys(tenant.id, { consumer: 'cus_page' }, { after: second.next, limit: 2 });
+    expect(last.items.map((k) => k.id)).toEqual(ids.slice(4));
+    expect(last.next).toBeNull();
+  });
+
+  it('revokes and deletes a whole key tree, and nothing outside it', async () => {
+    const root = makeKey({ id: newId('key', now + 100) });
+    const child = makeKey({ id: newId('key', now + 101), parentId: root.id });
+    const grandchild = makeKey({ id: newId('key', now + 102), parentId: child.id });
+    const bystander = makeKey({ id: newId('key', now + 103) });
+    for (const [i, key] of [root, child, grandchild, bystander].entries()) {
+      await store.createKey(key, hashSecret(`tree-${i}`), event('key.create', key.id));
+    }
+    expect((await store.findKeyTree(tenant.id, root.id)).map((k) => k.id)).toEqual(expect.arrayContaining([root.id, child.id, grandchild.id]));
+    expect((await store.findKeyTree(tenant.id, root.id))[0]!.id).toBe(root.id);
+    const revoked = await store.revokeKeyTree(tenant.id, child.id, now + 5, event('key.revoke', child.id));
+    expect(revoked.sort()).toEqual([child.id, grandchild.id].sort());
+    expect((await store.findKey(tenant.id, grandchild.id))!.revokedAt).toBe(now + 5);
+    expect((await store.findKey(tenant.id, root.id))!.revokedAt).toBeNull();
+    expect(await store.revokeKeyTree('ten_other', root.id, now, event('x'))).toEqual([]);
+
+    const deleted = await store.deleteKeyTree(tenant.id, root.id, event('key.delete', root.id));
+    expect(deleted.sort()).toEqual([root.id, child.id, grandchild.id].sort());
+    expect(await store.findKeyBySecret(hashSecret('tree-2'))).toBeNull();
+    expect(await store.findKey(tenant.id, bystander.id)).not.toBeNull();
+  });
+
+  it('rolls a secret: the old one retires at the grace deadline, the new one is current', async () => {
+    const key = makeKey({ id: newId('key', now + 200) });
+    await store.createKey(key, hashSecret('roll-old'), event('key.create', key.id));
+    await store.rollKeySecret(key.id, hashSecret('roll-new'), 'kg_new1', now + 60_000, event('key.roll', key.id));
+    expect((await store.findKeyBySecret(hashSecret('roll-old')))!.secretRetiredAt).toBe(now + 60_000);
+    const current = (await store.findKeyBySecret(hashSecret('roll-new')))!;
+    expect(current.secretRetiredAt).toBeNull();
+    expect(current.key.start).toBe('kg_new1');
+    // A second roll with a longer grace does not extend the first secret's life.
+    await store.rollKeySecret(key.id, hashSecret('roll-newer'), 'kg_new2', now + 120_000, event('key.roll', key.id));
+    expect((await store.findKeyBySecret(hashSecret('roll-old')))!.secretRetiredAt).toBe(now + 60_000);
+    expect((await store.findKeyBySecret(hashSecret('roll-new')))!.secretRetiredAt).toBe(now + 120_000);
+  });
+
+  it('spends credits atomically: 40 concurrent spends of 1 from 25 leave exactly 0 and 15 refusals', async () => {
+    const key = makeKey({ id: newId('key', now + 300), credits: { remaining: 25, refill: null } });
+    await store.createKey(key, hashSecret('credits'), event('key.create', key.id));
+    const results = await Promise.all(Array.from({ length: 40 }, () => store.spendCredits(key.id, 1, now, null)));
+    expect(results.filter((r) => r === null)).toHaveLength(15);
+    expect(results.filter((r) => r !== null).sort((a, b) => a! - b!)).toEqual(Array.from({ length: 25 }, (_, i) => i));
+    expect(await store.readCredits(key.id)).toBe(0);
+    expect(await store.spendCredits(key.id, 0, now, null)).toBe(0);
+  });
+
+  it('refills credits when the period has turned, once', async () => {
+    const key = makeKey({ id: newId('key', now + 400), credits: { remaining: 1, refill: { amount: 10, interval: 'daily' } }, creditsRefilledAt: now - 86_400_000 });
+    await store.createKey(key, hashSecret('refill'), event('key.create', key.id));
+    expect(await store.spendCredits(key.id, 3, now, now - 1000)).toBe(7);
+    expect(await store.spendCredits(key.id, 3, now, now - 1000)).toBe(4);
+    expect(await store.spendCredits(key.id, 5, now, now - 1000)).toBeNull();
+    expect(await store.readCredits(key.id)).toBe(4);
+  });
+
+  it('never spends below zero or on a key without credits', async () => {
+    const key = makeKey({ id: newId('key', now + 500) });
+    await store.createKey(key, hashSecret('no-credits'), event('key.create', key.id));
+    expect(await store.spendCredits(key.id, 1, now, null)).toBeNull();
+    expect(await store.readCredits(key.id)).toBeNull();
+  });
+
+  it('updates keys and records batched usage', async () => {
+    const key = makeKey({ id: newId('key', now + 600) });
+    await store.createKey(key, hashSecret('update'), event('key.create', key.id));
+    const changed = { ...key, scopes: [], enabled: false, meta: { a: 1 }, expiresAt: now + 10, updatedAt: now + 1 };
+    await store.updateKeys([changed], event('key.update', key.id));
+    expect(await store.findKey(tenant.id, key.id)).toEqual(changed);
+    await store.recordUsage([{ keyId: key.id, lastUsedAt: now + 50, count: 3 }]);
+    await store.recordUsage([{ keyId: key.id, lastUsedAt: now + 20, count: 1 }]);
+    expect((await store.findKey(tenant.id, key.id))!.lastUsedAt).toBe(now + 50);
+  });
+
+  it('lists audit events of one tenant in order, paginated', async () => {
+    const all = await store.listAudit(tenant.id, { after: null, limit: 1000 });
+    expect(all.items.length).toBeGreaterThan(5);
+    const ids = all.items.map((e) => e.id);
+    expect([...ids].sort()).toEqual(ids);
+    const page = await store.listAudit(tenant.id, { after: ids[1]!, limit: 2 });
+    expect(page.items.map((e) => e.id)).toEqual(ids.slice(2, 4));
+    expect((await store.listAudit('ten_other', { after: null, limit: 10 })).items).toEqual([]);
+  });
+
+  it('keeps the internal system tenant out of tenant listings', async () => {
+    await store.createTenant({ id: newId('tenant', now), slug: '_system', name: 'system', createdAt: now }, event('tenant.create'));
+    const slugs = (await store.listTenants({ after: null, limit: 100 })).items.map((t) => t.slug);
+    expect(slugs).toContain('acme');
+    expect(slugs).not.toContain('_system');
+  });
+});
