@@ -67,7 +67,8 @@ export class KeysService {
       ipAllowlist: parent.ipAllowlist,
       ratelimits: parent.ratelimits,
     };
-    const key = this.applySettings(base, { ...input, expiresAt: input.expiresAt ?? parent.expiresAt }, api, now);
+    const expiresAt = input.expiresAt === undefined ? parent.expiresAt : input.expiresAt;
+    const key = this.applySettings(base, { ...input, expiresAt }, api, now);
     assertWithinParent(key, parent, api);
     return this.issue(actor, tenant, api, key, 'key.subkey.create');
   }

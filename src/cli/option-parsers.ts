@@ -1,0 +1,167 @@
+import { InvalidArgumentError, Option } from 'commander';
+import type { Ratelimit, Refill, ScopeDefinition } from './api-types.js';
+import { UsageError } from './cli-errors.js';
+import { parseDuration, parseExpiry } from './durations.js';
+
+/**
+ * Commander argument parsers for the values the management commands take. Each throws
+ * `InvalidArgumentError`, which commander reports as `option '--x <v>' argument 'y' is
+ * invalid. <why>` and which ends in exit code 2.
+ */
+
+/**
+ * Collects a repeatable option into a list.
+ *
+ * @example
+ * new Option('--scope <scope>').argParser(collect).default([])
+ */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/**
+ * A non-negative integer.
+ *
+ * @example
+ * parseCount('10'); // 10
+ */
+export function parseCount(value: string): number {
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(Number(value))) {
+    throw new InvalidArgumentError('Give a whole number, 0 or more.');
+  }
+  return Number(value);
+}
+
+/**
+ * A duration in milliseconds (`1h`, `30s`, `500`).
+ *
+ * @example
+ * parseDurationArg('1h'); // 3_600_000
+ */
+export function parseDurationArg(value: string): number {
+  return wrap(() => parseDuration(value));
+}
+
+/**
+ * An expiry as UTC ISO-8601: an ISO date or a duration from now (`30d`).
+ *
+ * @example
+ * parseExpiryArg('12h'); // twelve hours from now, e.g. '2030-01-01T12:00:00.000Z'
+ */
+export function parseExpiryArg(value: string): string {
+  return wrap(() => parseExpiry(value, { now: Date.now() }));
+}
+
+/**
+ * A JSON object, for `--meta`.
+ *
+ * @example
+ * parseJsonObject('{"plan":"pro"}'); // { plan: 'pro' }
+ */
+export function parseJsonObject(value: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch (err) {
+    throw new InvalidArgumentError(`Not valid JSON (${err instanceof Error ? err.message : String(err)}).`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new InvalidArgumentError('Give a JSON object, e.g. \'{"plan":"pro"}\'.');
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/**
+ * One `name:limit:duration` rate limit, collected into a list. The name may itself contain
+ * colons: the last two fields are the limit and the window.
+ *
+ * @example
+ * collectRatelimit('requests:100:1m', []); // [{ name: 'requests', limit: 100, duration: 60_000 }]
+ */
+export function collectRatelimit(value: string, previous: Ratelimit[] | undefined): Ratelimit[] {
+  const parts = value.split(':');
+  if (parts.length < 3) throw new InvalidArgumentError('Write name:limit:window, e.g. requests:100:1m.');
+  const window = parts.pop()!;
+  const limit = parts.pop()!;
+  const name = parts.join(':');
+  if (!name) throw new InvalidArgumentError('The rate limit needs a name, e.g. requests:100:1m.');
+  if (!/^[1-9]\d*$/.test(limit)) throw new InvalidArgumentError(`The limit "${limit}" must be a whole number above 0.`);
+  const duration = wrap(() => parseDuration(window));
+  if (duration < 1) throw new InvalidArgumentError('The window must be at least 1 ms.');
+  return [...(previous ?? []), { name, limit: Number(limit), duration }];
+}
+
+/**
+ * A credit refill, `amount/daily` or `amount/monthly`.
+ *
+ * @example
+ * parseRefill('1000/monthly'); // { amount: 1000, interval: 'monthly' }
+ */
+export function parseRefill(value: string): Refill {
+  const match = /^([1-9]\d*)\/(daily|monthly)$/.exec(value.trim());
+  if (!match) throw new InvalidArgumentError('Write amount/daily or amount/monthly, e.g. 1000/monthly.');
+  return { amount: Number(match[1]), interval: match[2] as Refill['interval'] };
+}
+
+/**
+ * One `name=description` scope of an API's catalog, collected into a list; the description
+ * may be left out.
+ *
+ * @example
+ * collectScopeDefinition('read:users=Read users', []); // [{ name: 'read:users', description: 'Read users' }]
+ */
+export function collectScopeDefinition(value: string, previous: ScopeDefinition[] | undefined): ScopeDefinition[] {
+  const at = value.indexOf('=');
+  const name = (at === -1 ? value : value.slice(0, at)).trim();
+  const description = at === -1 ? '' : value.slice(at + 1).trim();
+  if (!name) throw new InvalidArgumentError('Write name or name=description, e.g. "read:users=Read users".');
+  if ((previous ?? []).some((s) => s.name === name)) throw new InvalidArgumentError(`Scope "${name}" is given twice.`);
+  return [...(previous ?? []), { name, description }];
+}
+
+/**
+ * One `scope=implied[,implied...]` implication, merged into a map.
+ *
+ * @example
+ * collectImplication('write:users=read:users', {}); // { 'write:users': ['read:users'] }
+ */
+export function collectImplication(value: string, previous: Record<string, string[]> | undefined): Record<string, string[]> {
+  const at = value.indexOf('=');
+  const scope = at === -1 ? '' : value.slice(0, at).trim();
+  const implied = at === -1 ? [] : value.slice(at + 1).split(',').map((s) => s.trim()).filter(Boolean);
+  if (!scope || implied.length === 0) throw new InvalidArgumentError('Write scope=implied[,implied], e.g. write:users=read:users.');
+  const merged = { ...(previous ?? {}) };
+  merged[scope] = [...new Set([...(merged[scope] ?? []), ...implied])];
+  return merged;
+}
+
+/**
+ * `--tenant <slug>`, which may also come from KEYGATE_TENANT.
+ *
+ * @example
+ * command.addOption(tenantOption())
+ */
+export function tenantOption(description = 'tenant slug (required)'): Option {
+  return new Option('--tenant <slug>', description).env('KEYGATE_TENANT');
+}
+
+/**
+ * Returns a required flag's value or stops with a usage error that names the flag and its
+ * env var. Commander's own mandatory options cannot mention the env var, hence this.
+ *
+ * @example
+ * const slug = required(flags.tenant, { flag: '--tenant <slug>', env: 'KEYGATE_TENANT' });
+ */
+export function required<T>(value: T | undefined, spec: { flag: string; env?: string }): T {
+  const missing = value === undefined || (typeof value === 'string' && value.trim() === '') || (Array.isArray(value) && value.length === 0);
+  if (missing) throw new UsageError(`missing required option ${spec.flag}${spec.env ? ` (or set ${spec.env})` : ''}`);
+  return value;
+}
+
+function wrap<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    throw new InvalidArgumentError(err instanceof Error ? `${err.message}.` : String(err));
+  }
+}
