@@ -54,7 +54,8 @@ export interface Keygate {
  * if (!result.valid) console.log(result.code); // "EXPIRED", "INSUFFICIENT_SCOPE", …
  */
 export async function createKeygate(options: KeygateOptions = {}): Promise<Keygate> {
-  const config = { ...loadConfig({ env: process.env }), ...stripUndefined(options.config ?? {}) };
+  // A key given as undefined means unset (SQLite, no Redis), not "fall back to the environment".
+  const config: Config = { ...loadConfig({ env: process.env }), ...options.config };
   const onError = options.onError ?? ((err: unknown) => console.error('keygate: background write failed', err));
   const store = options.store ?? openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   await store.migrate();
@@ -89,8 +90,4 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
       await store.close();
     },
   };
-}
-
-function stripUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

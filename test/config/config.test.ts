@@ -1,0 +1,42 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { renderConfigDoc } from '../../src/config/render-doc.js';
+import { ConfigError, loadConfig, trustProxyOption } from '../../src/config/schema.js';
+
+describe('configuration', () => {
+  it('docs/configuration.md is what the schema generates (run `npm run docs:config`)', () => {
+    expect(readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8')).toBe(renderConfigDoc());
+  });
+
+  it('has working defaults', () => {
+    const config = loadConfig({ env: {} });
+    expect(config).toMatchObject({ port: 4000, host: '127.0.0.1', publicUrl: 'http://127.0.0.1:4000', dataDir: './.keygate', databaseUrl: undefined, bodyLimit: 1_048_576 });
+  });
+
+  it('takes flags over env vars over defaults', () => {
+    const config = loadConfig({ env: { PORT: '5000', HOST: '0.0.0.0' }, flags: { port: '6000' } });
+    expect(config.port).toBe(6000);
+    expect(config.host).toBe('0.0.0.0');
+    expect(config.publicUrl).toBe('http://0.0.0.0:6000');
+  });
+
+  it('reports every invalid setting at once, by name, without echoing secrets', () => {
+    try {
+      loadConfig({ env: { PORT: 'eighty', DATABASE_URL: 'mysql://user:hunter2@db/x', KEYGATE_ROOT_KEY: 'short', LOG_LEVEL: 'loud', KEYGATE_BODY_LIMIT: '1' } });
+      expect.unreachable('invalid config was accepted');
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      const message = (err as Error).message;
+      for (const name of ['PORT', 'DATABASE_URL', 'KEYGATE_ROOT_KEY', 'LOG_LEVEL', 'KEYGATE_BODY_LIMIT']) expect(message).toContain(name);
+      expect(message).not.toContain('hunter2');
+      expect(message).not.toContain('short');
+    }
+  });
+
+  it('maps the trust-proxy setting to what Fastify takes', () => {
+    expect(trustProxyOption('false')).toBe(false);
+    expect(trustProxyOption('true')).toBe(true);
+    expect(trustProxyOption('2')).toBe(2);
+    expect(trustProxyOption('10.0.0.1, 10.1.0.0/16')).toEqual(['10.0.0.1', '10.1.0.0/16']);
+  });
+});
