@@ -67,7 +67,7 @@ describe('a store that goes away', () => {
     cutStore();
     const health = await fetch(`${server.url}/healthz`, { signal: AbortSignal.timeout(15_000) });
     expect(health.status).toBe(503);
-    expect((await health.json()).code).toBe('STORE_UNAVAILABLE');
+    expect(((await health.json()) as { code: string }).code).toBe('STORE_UNAVAILABLE');
     const create = await fetch(`${server.url}/v1/tenants`, {
       method: 'POST',
       headers: { authorization: `Bearer ${ROOT_KEY}`, 'content-type': 'application/json' },
@@ -76,7 +76,7 @@ describe('a store that goes away', () => {
     });
     // Authenticating the root key needs the store too: a fault is 503, never a misleading 401.
     expect(create.status).toBe(503);
-    const body = await create.json();
+    const body = (await create.json()) as { code: string };
     expect(body.code).toBe('STORE_UNAVAILABLE');
     expect(JSON.stringify(body)).not.toMatch(/ECONN|postgres|127\.0\.0\.1/);
   });
