@@ -25,7 +25,7 @@ export function bearerOf(request: FastifyRequest): string | null {
 export function requireScope(keygate: Keygate, scope: string, options: { allowKeyHolder?: boolean } = {}) {
   return async function authenticate(request: FastifyRequest, _reply: FastifyReply): Promise<void> {
     const bearer = bearerOf(request);
-    const principal = bearer === null ? null : await keygate.auth.authenticate(bearer);
+    const principal = bearer === null ? null : await keygate.auth.authenticate(bearer, request.ip);
     if (principal === null) throw new KeygateError('UNAUTHORIZED', 'send a valid root key as "Authorization: Bearer <key>"');
     const slug = (request.params as { slug?: string } | undefined)?.slug;
     if (principal.kind === 'key') {

@@ -18,12 +18,13 @@ const MAX_BEARER_LENGTH = 512;
 export class ManagementAuth {
   constructor(private readonly ctx: ServiceContext) {}
 
-  async authenticate(bearer: string): Promise<Principal | null> {
+  /** `ip` is the caller's address, checked against an API key's allowlist. */
+  async authenticate(bearer: string, ip?: string): Promise<Principal | null> {
     if (bearer.length === 0 || bearer.length > MAX_BEARER_LENGTH) return null;
     const now = this.ctx.clock();
     const facts = await this.ctx.lookup.find(hashSecret(bearer), now);
     if (facts === null) return null;
-    const code = checkKey(facts, { api: facts.apiIdentifier, scopes: [], match: 'all', ip: undefined }, now);
+    const code = checkKey(facts, { api: facts.apiIdentifier, scopes: [], match: 'all', ip }, now);
     if (code !== 'VALID') return null;
     if (facts.tenantSlug === SYSTEM_TENANT_SLUG && facts.apiIdentifier === MANAGEMENT_API) {
       return { kind: 'root', keyId: facts.key.id, scopes: facts.heldScopes, tenant: facts.key.consumer };

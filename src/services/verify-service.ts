@@ -3,6 +3,7 @@ import type { AuditEvent } from '../domain/audit.js';
 import { checkKey } from '../domain/keys/check-key.js';
 import { parseKey } from '../domain/keys/format.js';
 import { refillPeriodStart } from '../domain/keys/key.js';
+import { SYSTEM_TENANT_SLUG } from '../domain/management.js';
 import type { ScopeMatch } from '../domain/scopes.js';
 import { emptyResult, type RatelimitState, type VerificationCode, type VerificationResult } from '../domain/verification.js';
 import type { ServiceContext } from './context.js';
@@ -51,7 +52,8 @@ export class VerifyService {
     const hash = hashSecret(credential);
     const cached = this.ctx.lookup.cached(hash, now);
     const facts = cached === undefined ? await this.ctx.lookup.load(hash, now) : cached;
-    if (facts === null || (options.tenant !== undefined && facts.tenantSlug !== options.tenant)) {
+    // Root keys live in the system tenant; verify never reveals them.
+    if (facts === null || facts.tenantSlug === SYSTEM_TENANT_SLUG || (options.tenant !== undefined && facts.tenantSlug !== options.tenant)) {
       return emptyResult('NOT_FOUND');
     }
     const code = checkKey(

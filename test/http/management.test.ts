@@ -160,6 +160,14 @@ describe.each(BACKENDS)('management API (%s)', (backend) => {
       expect((await verify(child.body.key, ['read:billing'])).code).toBe('INSUFFICIENT_SCOPE');
     });
 
+    it('holds a key-holder to its own IP allowlist when it mints sub-keys', async () => {
+      const fenced = (await t.call('POST', '/v1/tenants/acme/keys', { api, scopes: ['read:users'], ipAllowlist: ['10.0.0.0/8'] })).body;
+      const fromLoopback = await t.call('POST', `/v1/tenants/acme/keys/${fenced.id}/subkeys`, { scopes: [] }, { auth: fenced.key });
+      expect(fromLoopback.status).toBe(401);
+      const open = (await t.call('POST', '/v1/tenants/acme/keys', { api, scopes: ['read:users'], ipAllowlist: ['127.0.0.1', '::1'] })).body;
+      expectStatus(await t.call('POST', `/v1/tenants/acme/keys/${open.id}/subkeys`, { scopes: [] }, { auth: open.key }), 201);
+    });
+
     it('refuses a child with more scopes than its parent (403) or outliving it (400), writing nothing', async () => {
       const expiresAt = new Date(Date.now() + 3_600_000).toISOString();
       const parent = (await t.call('POST', '/v1/tenants/acme/keys', { api, scopes: ['read:users'], expiresAt })).body;

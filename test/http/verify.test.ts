@@ -64,6 +64,11 @@ describe.each(BACKENDS)('POST /v1/verify (%s)', (backend) => {
     expect((await verify({ credential: generateKey('kg', randomBytes) })).code).toBe('NOT_FOUND');
   });
 
+  it('never reveals root keys: verifying one is NOT_FOUND', async () => {
+    const root = await t.call('POST', '/v1/root-keys', { scopes: ['keys:read'] });
+    expect((await verify({ credential: root.body.key, api: 'keygate:management' })).code).toBe('NOT_FOUND');
+  });
+
   it('answers WRONG_AUDIENCE for a key of another API', async () => {
     const { key } = await createKey();
     expect((await verify({ credential: key, api: 'https://other.example' })).code).toBe('WRONG_AUDIENCE');

@@ -31,7 +31,9 @@ const TENANT = { flag: '--tenant <slug>', env: 'KEYGATE_TENANT' };
 export function registerApiCommands(program: Command): void {
   const api = commandGroup(program, 'api', 'Create and list APIs (resource servers) and their scope catalogs');
 
-  withConnection(api.command('create').description('Create an API with its scope catalog'))
+  const create = api
+    .command('create')
+    .description('Create an API with its scope catalog')
     .addOption(tenantOption())
     .option('--identifier <audience>', 'the API identifier (audience), e.g. https://api.example.com (required)')
     .option('--name <name>', 'display name (required)')
@@ -39,44 +41,41 @@ export function registerApiCommands(program: Command): void {
     .addOption(
       new Option('--implies <scope=implied[,implied]>', 'holding scope also grants the implied ones; repeatable').argParser(collectImplication),
     )
-    .option('--key-prefix <prefix>', 'prefix of this API\'s keys: a-z then up to 15 of a-z0-9 (default kg)')
-    .action(
-      runAction(async (flags: CreateFlags) => {
-        const slug = required(flags.tenant, TENANT);
-        const body = {
-          identifier: required(flags.identifier, { flag: '--identifier <audience>' }),
-          name: required(flags.name, { flag: '--name <name>' }),
-          scopes: catalog(flags.scope ?? [], flags.implies ?? {}),
-          ...(flags.keyPrefix !== undefined ? { keyPrefix: flags.keyPrefix } : {}),
-        };
-        const created = await connect(flags).request<Api>('POST', `/v1/tenants/${encodeURIComponent(slug)}/apis`, { body });
-        showApi(created, flags);
-      }),
-    );
+    .option('--key-prefix <prefix>', 'prefix of this API\'s keys: a-z then up to 15 of a-z0-9 (default kg)');
+  withConnection(create).action(
+    runAction(async (flags: CreateFlags) => {
+      const slug = required(flags.tenant, TENANT);
+      const body = {
+        identifier: required(flags.identifier, { flag: '--identifier <audience>' }),
+        name: required(flags.name, { flag: '--name <name>' }),
+        scopes: catalog(flags.scope ?? [], flags.implies ?? {}),
+        ...(flags.keyPrefix !== undefined ? { keyPrefix: flags.keyPrefix } : {}),
+      };
+      const created = await connect(flags).request<Api>('POST', `/v1/tenants/${encodeURIComponent(slug)}/apis`, { body });
+      showApi(created, flags);
+    }),
+  );
 
-  withPaging(withConnection(api.command('list').description('List the APIs of a tenant')))
-    .addOption(tenantOption())
-    .action(
-      runAction(async (flags: TenantFlags & PagingFlags) => {
-        const slug = required(flags.tenant, TENANT);
-        const page = await fetchList<Api>(connect(flags), `/v1/tenants/${encodeURIComponent(slug)}/apis`, {}, flags);
-        printPage(page, flags, {
-          empty: 'No APIs.',
-          headers: ['IDENTIFIER', 'NAME', 'PREFIX', 'SCOPES', 'ID'],
-          row: (a) => [a.identifier, a.name, a.keyPrefix, a.scopes.map((s) => s.name).join(' '), a.id],
-        });
-      }),
-    );
+  withConnection(withPaging(api.command('list').description('List the APIs of a tenant').addOption(tenantOption()))).action(
+    runAction(async (flags: TenantFlags & PagingFlags) => {
+      const slug = required(flags.tenant, TENANT);
+      const page = await fetchList<Api>(connect(flags), `/v1/tenants/${encodeURIComponent(slug)}/apis`, {}, flags);
+      printPage(page, flags, {
+        empty: 'No APIs.',
+        headers: ['IDENTIFIER', 'NAME', 'PREFIX', 'SCOPES', 'ID'],
+        row: (a) => [a.identifier, a.name, a.keyPrefix, a.scopes.map((s) => s.name).join(' '), a.id],
+      });
+    }),
+  );
 
-  withConnection(api.command('get').description('Show one API and its scope catalog').argument('<identifier>', 'API identifier'))
-    .addOption(tenantOption())
-    .action(
-      runAction(async (identifier: string, flags: TenantFlags) => {
-        const slug = required(flags.tenant, TENANT);
-        const path = `/v1/tenants/${encodeURIComponent(slug)}/apis/${encodeURIComponent(identifier)}`;
-        showApi(await connect(flags).request<Api>('GET', path), flags);
-      }),
-    );
+  const get = api.command('get').description('Show one API and its scope catalog').argument('<identifier>', 'API identifier').addOption(tenantOption());
+  withConnection(get).action(
+    runAction(async (identifier: string, flags: TenantFlags) => {
+      const slug = required(flags.tenant, TENANT);
+      const path = `/v1/tenants/${encodeURIComponent(slug)}/apis/${encodeURIComponent(identifier)}`;
+      showApi(await connect(flags).request<Api>('GET', path), flags);
+    }),
+  );
 }
 
 /** Attaches `--implies` to the scopes given with `--scope`; an implication of an unlisted scope is a typo. */

@@ -21,18 +21,19 @@ interface CreateFlags extends ConnectionFlags {
 export function registerTenantCommands(program: Command): void {
   const tenant = commandGroup(program, 'tenant', 'Create and list tenants');
 
-  withConnection(tenant.command('create').description('Create a tenant'))
+  const create = tenant
+    .command('create')
+    .description('Create a tenant')
     .option('--slug <slug>', 'URL name: lowercase letters, digits, dashes (required)')
-    .option('--name <name>', 'display name (required)')
-    .action(
-      runAction(async (flags: CreateFlags) => {
-        const body = { slug: required(flags.slug, { flag: '--slug <slug>' }), name: required(flags.name, { flag: '--name <name>' }) };
-        const created = await connect(flags).request<Tenant>('POST', '/v1/tenants', { body });
-        showTenant(created, flags);
-      }),
-    );
+    .option('--name <name>', 'display name (required)');
+  withConnection(create).action(
+    runAction(async (flags: CreateFlags) => {
+      const body = { slug: required(flags.slug, { flag: '--slug <slug>' }), name: required(flags.name, { flag: '--name <name>' }) };
+      showTenant(await connect(flags).request<Tenant>('POST', '/v1/tenants', { body }), flags);
+    }),
+  );
 
-  withPaging(withConnection(tenant.command('list').description('List tenants'))).action(
+  withConnection(withPaging(tenant.command('list').description('List tenants'))).action(
     runAction(async (flags: ConnectionFlags & PagingFlags) => {
       const page = await fetchList<Tenant>(connect(flags), '/v1/tenants', {}, flags);
       printPage(page, flags, { empty: 'No tenants.', headers: ['SLUG', 'NAME', 'ID', 'CREATED'], row: (t) => [t.slug, t.name, t.id, t.createdAt] });
