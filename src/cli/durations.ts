@@ -47,6 +47,7 @@ export function parseExpiry(text: string, options: { now: number }): string {
   const trimmed = text.trim();
   const iso = ISO_DATE.exec(trimmed);
   if (iso) {
+    if (!isCalendarDate(trimmed.slice(0, 10))) throw new RangeError(`"${text}" is not a valid date`);
     const hasTime = trimmed.length > 10;
     const withZone = hasTime && iso[1] === undefined ? `${trimmed}Z` : trimmed;
     const ms = Date.parse(withZone.replace(' ', 'T'));
@@ -77,6 +78,13 @@ export function formatDuration(ms: number): string {
     if (ms >= UNIT_MS[unit] && ms % UNIT_MS[unit] === 0) return `${ms / UNIT_MS[unit]}${unit}`;
   }
   return `${ms}ms`;
+}
+
+/** `Date.parse` rolls 2030-02-30 over to March 2nd; a typo should be an error instead. */
+function isCalendarDate(ymd: string): boolean {
+  const [y, m, d] = ymd.split('-').map(Number) as [number, number, number];
+  const date = new Date(Date.UTC(y, m - 1, d));
+  return date.getUTCFullYear() === y && date.getUTCMonth() === m - 1 && date.getUTCDate() === d;
 }
 
 function checkedMs(ms: number, text: string): number {

@@ -79,8 +79,13 @@ export function expandScopes(granted: readonly string[], catalog: readonly Scope
 /** Whether `held` satisfies `required` under `match`; an empty requirement is always met. */
 export function satisfies(held: ReadonlySet<string>, required: readonly string[], match: ScopeMatch): boolean {
   if (required.length === 0) return true;
-  if (match === 'any') return required.some((s) => held.has(s));
-  return required.every((s) => held.has(s));
+  // Plain loops: this runs on every verify.
+  if (match === 'any') {
+    for (let i = 0; i < required.length; i++) if (held.has(required[i]!)) return true;
+    return false;
+  }
+  for (let i = 0; i < required.length; i++) if (!held.has(required[i]!)) return false;
+  return true;
 }
 
 /**

@@ -4,6 +4,7 @@ import { compileAllowlist } from '../domain/ip-allowlist.js';
 import type { KeyFacts } from '../domain/keys/check-key.js';
 import type { Api } from '../domain/keys/key.js';
 import { expandScopes } from '../domain/scopes.js';
+import type { VerificationResult } from '../domain/verification.js';
 import type { Store } from '../store/store.js';
 
 /** What verify and management auth know about a found secret, ready for the hot path. */
@@ -13,6 +14,8 @@ export interface CachedKey extends KeyFacts {
   /** Frozen copies handed out in results, so callers cannot alter the cache. */
   scopeList: readonly string[];
   expiresAtIso: string | null;
+  /** The VALID answer for a key without rate limits or credits, built at its first use. */
+  validResult?: Readonly<VerificationResult>;
 }
 
 /**

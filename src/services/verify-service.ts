@@ -1,7 +1,7 @@
 import { hashSecret } from '../crypto/secrets.js';
 import type { AuditEvent } from '../domain/audit.js';
 import { checkKey } from '../domain/keys/check-key.js';
-import { parseKey } from '../domain/keys/format.js';
+import { checkKeyShape } from '../domain/keys/format.js';
 import { refillPeriodStart } from '../domain/keys/key.js';
 import { SYSTEM_TENANT_SLUG } from '../domain/management.js';
 import type { ScopeMatch } from '../domain/scopes.js';
@@ -37,7 +37,8 @@ const NO_RATELIMITS: RatelimitState[] = [];
  * credential is a result, never an exception; only faults (store down) throw.
  *
  * Hot path for a cached key without credits: shape + checksum, one SHA-256, one Map lookup,
- * the stateless checks, and in-memory rate-limit counters. No store I/O.
+ * the stateless checks, and in-memory rate-limit counters. No store I/O. Results are read-only
+ * (frozen): a key's unchanging VALID answer is built once and shared.
  */
 export class VerifyService {
   constructor(
@@ -47,7 +48,7 @@ export class VerifyService {
 
   async verify(request: VerifyRequest, options: VerifyOptions = {}): Promise<VerificationResult> {
     const { credential } = request;
-    if (typeof credential !== 'string' || parseKey(credential) === null) return emptyResult('MALFORMED');
+    if (typeof credential !== 'string' || checkKeyShape(credential) === 0) return emptyResult('MALFORMED');
     const now = this.ctx.clock();
     const hash = hashSecret(credential);
     const cached = this.ctx.lookup.cached(hash, now);
@@ -91,6 +92,10 @@ export class VerifyService {
     }
 
     this.usage.record(key.id, now);
+    if (ratelimits === NO_RATELIMITS && credits === null) {
+      // Nothing in this answer varies between calls: build it once per cached key.
+      return (facts.validResult ??= Object.freeze(result(facts, 'VALID', NO_RATELIMITS, null)));
+    }
     return result(facts, 'VALID', ratelimits, credits);
   }
 

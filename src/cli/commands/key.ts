@@ -76,43 +76,48 @@ const TENANT = { flag: '--tenant <slug>', env: 'KEYGATE_TENANT' };
 export function registerKeyCommands(program: Command): void {
   const key = commandGroup(program, 'key', 'Create, inspect, change, revoke and verify API keys');
 
-  withSettings(withConnection(key.command('create').description('Create an API key (its secret is shown once)')))
+  const create = key
+    .command('create')
+    .description('Create an API key (its secret is shown once)')
     .addOption(tenantOption())
-    .option('--api <identifier>', 'the API the key is for (required)')
-    .option('--disabled', 'create the key disabled (enable it later with key update --enable)')
-    .action(
-      runAction(async (flags: CreateFlags) => {
-        const slug = required(flags.tenant, TENANT);
-        const body = { api: required(flags.api, { flag: '--api <identifier>' }), scopes: [], ...settingsBody(flags), ...(flags.disabled ? { enabled: false } : {}) };
-        const issued = await connect(flags).request<IssuedKey>('POST', keysPath(slug), { body });
-        showIssued(issued, flags, 'API key');
-      }),
-    );
+    .option('--api <identifier>', 'the API the key is for (required)');
+  withSettings(create, { mode: 'create' }).option('--disabled', 'create the key disabled (enable it later with key update --enable)');
+  withConnection(create).action(
+    runAction(async (flags: CreateFlags) => {
+      const slug = required(flags.tenant, TENANT);
+      const api = required(flags.api, { flag: '--api <identifier>' });
+      const body = { api, scopes: [], ...settingsBody(flags), ...(flags.disabled ? { enabled: false } : {}) };
+      showIssued(await connect(flags).request<IssuedKey>('POST', keysPath(slug), { body }), flags, 'API key');
+    }),
+  );
 
-  withPaging(withConnection(key.command('list').description('List keys, optionally of one API or consumer')))
+  const list = key
+    .command('list')
+    .description('List keys, optionally of one API or consumer')
     .addOption(tenantOption())
     .option('--api <identifier>', 'only keys of this API')
-    .option('--consumer <id>', 'only keys of this consumer')
-    .action(
-      runAction(async (flags: ListFlags) => {
-        const slug = required(flags.tenant, TENANT);
-        const page = await fetchList<KeyView>(connect(flags), keysPath(slug), { api: flags.api, consumer: flags.consumer }, flags);
-        const now = Date.now();
-        printPage(page, flags, {
-          empty: 'No keys.',
-          headers: ['ID', 'START', 'STATUS', 'API', 'CONSUMER', 'NAME', 'SCOPES', 'EXPIRES', 'LAST USED'],
-          row: (k) => [k.id, k.start, keyStatus(k, { now }), k.api, k.consumer, k.name, k.scopes.join(' '), k.expiresAt ?? 'never', k.lastUsedAt ?? 'never'],
-        });
-      }),
-    );
+    .option('--consumer <id>', 'only keys of this consumer');
+  withConnection(withPaging(list)).action(
+    runAction(async (flags: ListFlags) => {
+      const slug = required(flags.tenant, TENANT);
+      const page = await fetchList<KeyView>(connect(flags), keysPath(slug), { api: flags.api, consumer: flags.consumer }, flags);
+      const now = Date.now();
+      printPage(page, flags, {
+        empty: 'No keys.',
+        headers: ['ID', 'START', 'STATUS', 'API', 'CONSUMER', 'NAME', 'SCOPES', 'EXPIRES', 'LAST USED'],
+        row: (k) => [k.id, k.start, keyStatus(k, { now }), k.api, k.consumer, k.name, k.scopes.join(' '), k.expiresAt ?? 'never', k.lastUsedAt ?? 'never'],
+      });
+    }),
+  );
 
-  withKeyId(withConnection(key.command('get').description('Show one key (never its secret)'))).action(
+  withConnection(withKeyId(key.command('get').description('Show one key (never its secret)'))).action(
     runAction(async (id: string, flags: TenantFlags) => {
       showKey(await connect(flags).request<KeyView>('GET', keyPath(flags, id)), flags);
     }),
   );
 
-  withKeyId(withSettings(withConnection(key.command('update').description('Change a key; takes effect on the next verify'))))
+  const update = withKeyId(key.command('update').description('Change a key; takes effect on the next verify'));
+  withSettings(update, { mode: 'update' })
     .addOption(new Option('--enable', 'enable the key').conflicts('disable'))
     .addOption(new Option('--disable', 'disable the key (verify answers DISABLED until enabled)'))
     .addOption(new Option('--clear-expiry', 'make the key never expire').conflicts('expiresAt'))
@@ -120,16 +125,15 @@ export function registerKeyCommands(program: Command): void {
     .addOption(new Option('--clear-ips', 'remove the IP allowlist').conflicts('ip'))
     .addOption(new Option('--clear-ratelimits', 'remove every rate limit').conflicts('ratelimit'))
     .addOption(new Option('--clear-name', 'remove the name').conflicts('name'))
-    .addOption(new Option('--clear-consumer', 'remove the consumer').conflicts('consumer'))
-    .action(
-      runAction(async (id: string, flags: UpdateFlags) => {
-        const path = keyPath(flags, id);
-        const body = updateBody(flags);
-        showKey(await connect(flags).request<KeyView>('PATCH', path, { body }), flags);
-      }),
-    );
+    .addOption(new Option('--clear-consumer', 'remove the consumer').conflicts('consumer'));
+  withConnection(update).action(
+    runAction(async (id: string, flags: UpdateFlags) => {
+      const path = keyPath(flags, id);
+      showKey(await connect(flags).request<KeyView>('PATCH', path, { body: updateBody(flags) }), flags);
+    }),
+  );
 
-  withKeyId(withConnection(key.command('revoke').description('Revoke a key and all its sub-keys'))).action(
+  withConnection(withKeyId(key.command('revoke').description('Revoke a key and all its sub-keys'))).action(
     runAction(async (id: string, flags: TenantFlags) => {
       const answer = await connect(flags).request<{ revoked: string[] }>('POST', `${keyPath(flags, id)}/revoke`);
       if (flags.json) return printJson(answer);
@@ -137,61 +141,63 @@ export function registerKeyCommands(program: Command): void {
     }),
   );
 
-  withKeyId(withConnection(key.command('delete').description('Delete a key and its sub-keys for good'))).action(
+  withConnection(withKeyId(key.command('delete').description('Delete a key and its sub-keys for good'))).action(
     runAction(async (id: string, flags: TenantFlags) => {
       await connect(flags).request<undefined>('DELETE', keyPath(flags, id));
-      // The server answers 204 without a body; scripts still get one JSON line to parse.
+      // The server answers 204 without a body; scripts still get one JSON value to parse.
       if (flags.json) return printJson({ deleted: id });
       print(`Deleted key ${id} and its sub-keys.`);
     }),
   );
 
-  withKeyId(withConnection(key.command('roll').description('Issue a new secret for a key; the old one works for the grace period')))
-    .addOption(new Option('--grace <duration>', 'how long the old secret keeps working, e.g. 1h').argParser(parseDurationArg).default(0, '0: stops now'))
-    .action(
-      runAction(async (id: string, flags: TenantFlags & { grace: number }) => {
-        const path = `${keyPath(flags, id)}/roll`;
-        const issued = await connect(flags).request<IssuedKey>('POST', path, { body: { gracePeriodMs: flags.grace } });
-        showIssued(issued, flags, 'New secret');
-        if (!flags.json) {
-          print(flags.grace > 0 ? `The previous secret keeps working for ${formatDuration(flags.grace)}.` : 'The previous secret no longer works.');
-        }
-      }),
-    );
+  const roll = withKeyId(key.command('roll').description('Issue a new secret for a key; the old one works for the grace period')).addOption(
+    new Option('--grace <duration>', 'how long the old secret keeps working, e.g. 1h').argParser(parseDurationArg).default(0, '0, it stops now'),
+  );
+  withConnection(roll).action(
+    runAction(async (id: string, flags: TenantFlags & { grace: number }) => {
+      const path = `${keyPath(flags, id)}/roll`;
+      const issued = await connect(flags).request<IssuedKey>('POST', path, { body: { gracePeriodMs: flags.grace } });
+      showIssued(issued, flags, 'New secret');
+      if (!flags.json) {
+        print(flags.grace > 0 ? `The previous secret keeps working for ${formatDuration(flags.grace)}.` : 'The previous secret no longer works.');
+      }
+    }),
+  );
 
-  withKeyId(withConnection(key.command('subkey').description('Create a sub-key with at most the parent\'s scopes and lifetime')), 'parent key id')
-    .addOption(new Option('--scope <scope>', 'scope of the sub-key (the parent must have it); repeatable').argParser(collect))
+  const subkey = withKeyId(key.command('subkey').description('Create a sub-key with at most the parent\'s scopes and lifetime'), 'parent key id')
+    .addOption(new Option('--scope <scope>', 'a scope of the sub-key, one the parent has; repeatable').argParser(collect))
     .addOption(new Option('--expires-at <when>', 'ISO-8601 date-time or a duration from now (30d); not after the parent\'s').argParser(parseExpiryArg))
     .option('--name <name>', 'display name')
-    .addOption(new Option('--meta <json>', 'JSON object returned by verify').argParser(parseJsonObject))
-    .action(
-      runAction(async (parentId: string, flags: SubkeyFlags) => {
-        const path = `${keyPath(flags, parentId)}/subkeys`;
-        const body = {
-          scopes: flags.scope ?? [],
-          ...(flags.expiresAt !== undefined ? { expiresAt: flags.expiresAt } : {}),
-          ...(flags.name !== undefined ? { name: flags.name } : {}),
-          ...(flags.meta !== undefined ? { meta: flags.meta } : {}),
-        };
-        showIssued(await connect(flags).request<IssuedKey>('POST', path, { body }), flags, 'Sub-key');
-      }),
-    );
+    .addOption(new Option('--meta <json>', 'JSON object returned by verify').argParser(parseJsonObject));
+  withConnection(subkey).action(
+    runAction(async (parentId: string, flags: SubkeyFlags) => {
+      const path = `${keyPath(flags, parentId)}/subkeys`;
+      const body = {
+        scopes: flags.scope ?? [],
+        ...(flags.expiresAt !== undefined ? { expiresAt: flags.expiresAt } : {}),
+        ...(flags.name !== undefined ? { name: flags.name } : {}),
+        ...(flags.meta !== undefined ? { meta: flags.meta } : {}),
+      };
+      showIssued(await connect(flags).request<IssuedKey>('POST', path, { body }), flags, 'Sub-key');
+    }),
+  );
 
   registerKeyVerify(key);
 }
 
-/** Adds the flags that map to key settings. */
-function withSettings(command: Command): Command {
+/** Adds the flags that map to key settings; on update a list flag replaces the whole list. */
+function withSettings(command: Command, options: { mode: 'create' | 'update' }): Command {
+  const replaces = options.mode === 'update' ? ' (replaces the current ones)' : '';
   return command
-    .addOption(new Option('--scope <scope>', 'a scope of the key, from the API catalog; repeatable (update: replaces all)').argParser(collect))
+    .addOption(new Option('--scope <scope>', `a scope from the API catalog; repeatable${replaces}`).argParser(collect))
     .option('--consumer <id>', 'who owns the key, e.g. a customer account id')
     .option('--name <name>', 'display name')
     .addOption(new Option('--expires-at <when>', 'ISO-8601 date-time (UTC unless an offset is given) or a duration from now: 30d, 12h').argParser(parseExpiryArg))
-    .addOption(new Option('--meta <json>', 'JSON object returned by verify (update: replaces it)').argParser(parseJsonObject))
-    .addOption(new Option('--ratelimit <name:limit:window>', 'window in ms or 1s/1m/1h, e.g. requests:100:1m; repeatable (update: replaces all)').argParser(collectRatelimit))
+    .addOption(new Option('--meta <json>', `JSON object returned by verify${options.mode === 'update' ? ' (replaces the current one)' : ''}`).argParser(parseJsonObject))
+    .addOption(new Option('--ratelimit <name:limit:window>', `window in ms or 1s/1m/1h, e.g. requests:100:1m; repeatable${replaces}`).argParser(collectRatelimit))
     .addOption(new Option('--credits <n>', 'uses left; each verify spends its cost').argParser(parseCount))
     .addOption(new Option('--refill <amount/interval>', 'refill credits: N/daily or N/monthly (with --credits)').argParser(parseRefill))
-    .addOption(new Option('--ip <cidr>', 'allow only this address or CIDR; repeatable (update: replaces all)').argParser(collect));
+    .addOption(new Option('--ip <cidr>', `allow only this address or CIDR; repeatable${replaces}`).argParser(collect));
 }
 
 /** Adds the `<id>` argument and `--tenant`. */

@@ -65,24 +65,57 @@ export function generateKey(prefix: string, random: (size: number) => Uint8Array
   return head + checksumOf(head, head.length);
 }
 
-function isBase62(code: number): boolean {
-  return (code >= 48 && code <= 57) || (code >= 65 && code <= 90) || (code >= 97 && code <= 122);
+/** Value of a base62 digit, or -1. */
+function base62Value(code: number): number {
+  if (code >= 48 && code <= 57) return code - 48;
+  if (code >= 65 && code <= 90) return code - 55;
+  if (code >= 97 && code <= 122) return code - 61;
+  return -1;
+}
+
+/**
+ * Checks shape and checksum without any I/O, in one pass over the string (this runs on every
+ * verify, so it builds no strings and compares the checksum as a number). Returns the prefix
+ * length, or 0 when the string cannot be a Keygate key.
+ */
+export function checkKeyShape(candidate: string): number {
+  const length = candidate.length;
+  if (length > MAX_KEY_LENGTH) return 0;
+  const sep = length - KEY_RANDOM_LENGTH - KEY_CHECKSUM_LENGTH - 1;
+  if (sep < 1 || candidate.charCodeAt(sep) !== 95) return 0;
+  let crc = -1;
+  for (let i = 0; i < sep; i++) {
+    const code = candidate.charCodeAt(i);
+    const lower = code >= 97 && code <= 122;
+    if (!(lower || (i > 0 && code >= 48 && code <= 57))) return 0;
+    crc = CRC_TABLE[(crc ^ code) & 0xff]! ^ (crc >>> 8);
+  }
+  crc = CRC_TABLE[(crc ^ 95) & 0xff]! ^ (crc >>> 8);
+  const end = length - KEY_CHECKSUM_LENGTH;
+  for (let i = sep + 1; i < end; i++) {
+    const code = candidate.charCodeAt(i);
+    if (base62Value(code) < 0) return 0;
+    crc = CRC_TABLE[(crc ^ code) & 0xff]! ^ (crc >>> 8);
+  }
+  let checksum = 0;
+  for (let i = end; i < length; i++) {
+    const digit = base62Value(candidate.charCodeAt(i));
+    if (digit < 0) return 0;
+    checksum = checksum * 62 + digit;
+  }
+  return checksum === (crc ^ -1) >>> 0 ? sep : 0;
 }
 
 /**
  * Checks shape and checksum without any I/O. Returns the prefix, or null when the string
  * cannot be a Keygate key.
+ *
+ * @example
+ * parseKey('kg_u96tTUX5ETcKkTyfSoCesc1Uy8W5') // "kg"
  */
 export function parseKey(candidate: string): string | null {
-  const length = candidate.length;
-  if (length > MAX_KEY_LENGTH) return null;
-  const sep = candidate.indexOf('_');
-  if (sep < 1 || length - sep - 1 !== KEY_RANDOM_LENGTH + KEY_CHECKSUM_LENGTH) return null;
-  const prefix = candidate.slice(0, sep);
-  if (!KEY_PREFIX_PATTERN.test(prefix)) return null;
-  for (let i = sep + 1; i < length; i++) if (!isBase62(candidate.charCodeAt(i))) return null;
-  const end = length - KEY_CHECKSUM_LENGTH;
-  return candidate.endsWith(checksumOf(candidate, end)) ? prefix : null;
+  const sep = checkKeyShape(candidate);
+  return sep === 0 ? null : candidate.slice(0, sep);
 }
 
 /** The part of a key that may be displayed: prefix and the first four random characters. */
