@@ -1,4 +1,4 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { KeygateClient, Page } from './client.js';
 import { formatTable, type Cell } from './format-table.js';
 import { print, printJson } from './output.js';
@@ -21,7 +21,7 @@ export function withPaging(command: Command): Command {
   return command
     .option('--limit <n>', 'items per page, 1-100 (server default 50)', parseLimit)
     .option('--cursor <cursor>', 'continue from the nextCursor of an earlier page')
-    .option('--all', 'follow nextCursor and list every item');
+    .addOption(new Option('--all', 'follow nextCursor and list every item').conflicts('cursor'));
 }
 
 /**
