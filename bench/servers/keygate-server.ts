@@ -1,0 +1,25 @@
+/**
+ * The Keygate server for bench/verify-http.ts, in its own process: the real `startServer` with
+ * SQLite in a temp dir, a random root key, one tenant, one API and one plain key (no rate
+ * limits, no credits). Prints one JSON line (BenchServerInfo) on stdout when listening; on
+ * SIGTERM or stdin end it closes and deletes its data directory.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startServer } from '../../src/server.js';
+import { isolateEnv } from '../lib/common.js';
+import { BENCH_API, BENCH_SCOPES, benchRootKey, createBenchKey, stopOnParentExit, type BenchServerInfo } from './bench-key.js';
+
+isolateEnv();
+const dataDir = await mkdtemp(join(tmpdir(), 'kg-bench-http-'));
+const rootKey = benchRootKey();
+const server = await startServer({ port: 0, host: '127.0.0.1', dataDir, rootKey }, { logger: false, env: {} });
+const credential = await createBenchKey(server.keygate);
+const info: BenchServerInfo = { url: server.url, rootKey, credential, api: BENCH_API, scopes: BENCH_SCOPES };
+process.stdout.write(`${JSON.stringify(info)}\n`);
+
+stopOnParentExit(async () => {
+  await server.close();
+  await rm(dataDir, { recursive: true, force: true });
+});

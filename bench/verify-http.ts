@@ -1,0 +1,199 @@
+/**
+ * POST /v1/verify over HTTP against a bare Fastify 5 route that parses the same JSON body and
+ * answers {ok:true}. Every server runs in its own child process; autocannon runs here, and sends
+ * load to 127.0.0.1 only.
+ *
+ *   tsx bench/verify-http.ts [--quick] [--duration 10] [--rounds 2] [--connections 50] [--diagnose] [--profile-dir DIR] [--max-wait 60]
+ *
+ * Each round runs every server back to back (the order rotates between rounds) with the same
+ * autocannon settings: keep-alive, no pipelining, same headers and same body size (each server
+ * gets its own valid credential; key strings have a fixed length). Figures are medians over
+ * rounds; the ratio is the median of per-round req/s ratios. Target: ratio >= 0.70.
+ *
+ * `--diagnose` adds the steps of bench/servers/fastify-variant.ts between baseline and Keygate
+ * (request ids, bare route + verify, Keygate's verify route plugin) to show where the cost is.
+ * Waits (at most --max-wait s) for a quiet machine first, and prints the CPU other processes
+ * used during each run next to the figures.
+ * `--profile-dir DIR` runs every server under `node --cpu-prof` (profiles in DIR/<server>/;
+ * read them with `tsx bench/lib/profile-top.ts <file>`).
+ */
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { startChild, type ChildServer } from './lib/child.js';
+import { fmtCores, fmtInt, fmtRatio, machineNote, median, NoiseMeter, numberArg, parseArgs, selfCpuSeconds, waitForQuiet } from './lib/common.js';
+import type { BenchServerInfo } from './servers/bench-key.js';
+
+type Result = Awaited<ReturnType<typeof autocannon>>;
+
+const TARGET = 0.7;
+
+const args = parseArgs(process.argv.slice(2), {
+  quick: 'flag',
+  duration: 'value',
+  rounds: 'value',
+  connections: 'value',
+  warmup: 'value',
+  diagnose: 'flag',
+  'profile-dir': 'value',
+  'max-wait': 'value',
+});
+const quick = args.has('quick');
+const duration = numberArg(args, 'duration', quick ? 3 : 10);
+const rounds = numberArg(args, 'rounds', quick ? 1 : 2);
+const warmup = numberArg(args, 'warmup', quick ? 1 : 2);
+const connections = numberArg(args, 'connections', 50);
+const diagnose = args.has('diagnose');
+const profileDir = args.get('profile-dir');
+const maxWaitMs = numberArg(args, 'max-wait', quick ? 10 : 60) * 1000;
+
+const script = (name: string): string => fileURLToPath(new URL(`./servers/${name}`, import.meta.url));
+
+interface Target {
+  name: string;
+  description: string;
+  server: ChildServer<{ url: string }>;
+  body: string;
+  headers: Record<string, string>;
+  /** What a correct answer looks like, checked once before the load. */
+  expect: 'valid' | 'ok';
+}
+
+interface Run {
+  rps: number;
+  p50: number;
+  p99: number;
+  serverCpu: number | null;
+  loadCpu: number;
+  /** Cores used by processes other than this one and the server under load. */
+  others: number | null;
+}
+
+const children: ChildServer<{ url: string }>[] = [];
+async function start<T extends { url: string }>(name: string, file: string, argv: string[] = []): Promise<ChildServer<T>> {
+  const child = await startChild<T>(file, {
+    nodeArgs: typeof profileDir === 'string' ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}/${name}`] : [],
+    args: argv,
+  });
+  children.push(child);
+  return child;
+}
+
+function requestFor(info: BenchServerInfo): { body: string; headers: Record<string, string> } {
+  return {
+    body: JSON.stringify({ credential: info.credential, api: info.api, scopes: info.scopes }),
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${info.rootKey}` },
+  };
+}
+
+async function preflight(target: Target): Promise<void> {
+  const response = await fetch(`${target.server.info.url}/v1/verify`, { method: 'POST', headers: target.headers, body: target.body });
+  const json = (await response.json()) as { valid?: boolean; ok?: boolean };
+  const good = response.status === 200 && (target.expect === 'valid' ? json.valid === true : json.ok === true);
+  if (!good) throw new Error(`pre-flight: ${target.name} answered ${response.status} ${JSON.stringify(json)}`);
+}
+
+async function load(target: Target, seconds: number): Promise<Run> {
+  const cpuBefore = target.server.cpuSeconds();
+  const selfBefore = process.cpuUsage();
+  const meter = new NoiseMeter([selfCpuSeconds, () => target.server.cpuSeconds()]);
+  const result: Result = await autocannon({
+    url: `${target.server.info.url}/v1/verify`,
+    method: 'POST',
+    headers: target.headers,
+    body: target.body,
+    connections,
+    pipelining: 1,
+    duration: seconds,
+    timeout: 10,
+  });
+  const cpuAfter = target.server.cpuSeconds();
+  const self = process.cpuUsage(selfBefore);
+  const others = meter.othersCores();
+  const bad = result.errors + result.timeouts + result.non2xx;
+  if (bad > 0) throw new Error(`${target.name}: ${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx`);
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    serverCpu: cpuBefore === null || cpuAfter === null ? null : (cpuAfter - cpuBefore) / result.duration,
+    loadCpu: (self.user + self.system) / 1e6 / result.duration,
+    others,
+  };
+}
+
+const pct = (c: number | null): string => (c === null ? '?' : `${Math.round(c * 100)}%`);
+
+try {
+  const keygate = await start<BenchServerInfo>('keygate', script('keygate-server.ts'));
+  const bare = await start<{ url: string }>('baseline', script('fastify-baseline.ts'));
+  const keygateRequest = requestFor(keygate.info);
+  const targets: Target[] = [
+    { name: 'baseline', description: 'bare Fastify 5, parse JSON, {ok:true}', server: bare, ...keygateRequest, expect: 'ok' },
+  ];
+  if (diagnose) {
+    const steps = [
+      ['reqid', 'baseline + Keygate request ids (newId)', 'ok'],
+      ['verify', 'bare route: await keygate.verify(body)', 'valid'],
+      ['route', "Keygate's verify route plugin (auth, schemas)", 'valid'],
+    ] as const;
+    for (const [name, description, expect] of steps) {
+      const server = await start<BenchServerInfo>(name, script('fastify-variant.ts'), [name]);
+      targets.push({ name, description, server, ...requestFor(server.info), expect });
+    }
+  }
+  targets.push({ name: 'keygate', description: 'Keygate server (startServer)', server: keygate, ...keygateRequest, expect: 'valid' });
+
+  const size = Buffer.byteLength(targets[0]!.body);
+  for (const target of targets) {
+    if (Buffer.byteLength(target.body) !== size) throw new Error(`${target.name}: body size differs from the baseline's`);
+    await preflight(target);
+  }
+
+  const quietBefore = await waitForQuiet({ maxWaitMs });
+  process.stderr.write(`warm-up ${warmup} s each…\n`);
+  for (const target of targets) await load(target, warmup);
+
+  const runs = new Map<string, Run[]>(targets.map((t) => [t.name, []]));
+  for (let round = 0; round < rounds; round++) {
+    const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
+    if (round % 2 === 1) order.reverse();
+    for (const target of order) {
+      const run = await load(target, duration);
+      runs.get(target.name)!.push(run);
+      process.stderr.write(
+        `round ${round + 1}/${rounds} ${target.name}: ${fmtInt(run.rps)} req/s, p50 ${run.p50} ms, p99 ${run.p99} ms, ` +
+          `server CPU ${pct(run.serverCpu)}, autocannon CPU ${pct(run.loadCpu)}, other processes ${fmtCores(run.others)} cores\n`,
+      );
+    }
+  }
+
+  const base = runs.get('baseline')!;
+  console.log('verify-http: POST /v1/verify, valid key (SQLite, cached), vs bare Fastify 5 JSON route');
+  console.log(
+    `  autocannon: ${connections} connections, keep-alive, pipelining 1, ${rounds} round(s) × ${duration} s per server, ` +
+      `body ${size} bytes; latency resolution 1 ms`,
+  );
+  console.log(`  ${''.padEnd(10)}${'req/s'.padStart(10)}${'p50'.padStart(8)}${'p99'.padStart(8)}${'ratio'.padStart(8)}${'srv CPU'.padStart(9)}${'ac CPU'.padStart(8)}${'others'.padStart(8)}   what`);
+  for (const target of targets) {
+    const rs = runs.get(target.name)!;
+    const cpu = rs.map((r) => r.serverCpu).filter((c): c is number => c !== null);
+    const ratio = median(rs.map((r, i) => r.rps / base[i]!.rps));
+    console.log(
+      `  ${target.name.padEnd(10)}${fmtInt(median(rs.map((r) => r.rps))).padStart(10)}${`${median(rs.map((r) => r.p50))} ms`.padStart(8)}` +
+        `${`${median(rs.map((r) => r.p99))} ms`.padStart(8)}${fmtRatio(ratio).padStart(8)}` +
+        `${pct(cpu.length > 0 ? median(cpu) : null).padStart(9)}${pct(median(rs.map((r) => r.loadCpu))).padStart(8)}` +
+        `${fmtCores(median(rs.map((r) => r.others ?? Number.NaN))).padStart(8)}   ${target.description}`,
+    );
+  }
+  const kg = runs.get('keygate')!;
+  const ratio = median(kg.map((r, i) => r.rps / base[i]!.rps));
+  console.log(`  ratio keygate/baseline req/s: ${fmtRatio(ratio)} (per round: ${kg.map((r, i) => fmtRatio(r.rps / base[i]!.rps)).join(', ')})`);
+  console.log(
+    '  srv CPU / ac CPU: cores used by the server / by autocannon (this process); others: cores used by every other process ' +
+      `(${fmtCores(quietBefore)} before start)`,
+  );
+  console.log(`  target ratio >= ${TARGET}: ${ratio >= TARGET ? 'MET' : 'MISSED'}`);
+  console.log(`  ${machineNote()}`);
+} finally {
+  for (const child of children) await child.stop();
+}
