@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { ConfigError, SETTINGS, loadConfig, type Config } from '../config/schema.js';
-import { startServer } from '../server.js';
 
 /** `keygate start`: one flag per setting of the config schema, env vars as fallback. */
 export function registerStart(program: Command): void {
@@ -22,6 +21,8 @@ export function registerStart(program: Command): void {
       }
       throw err;
     }
+    // Loaded here, not at the top: management subcommands should not pay for the server's imports.
+    const { startServer } = await import('../server.js');
     const server = await startServer(config);
     const { keygate } = server;
     const log = server.app.log;
