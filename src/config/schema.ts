@@ -1,3 +1,5 @@
+import { parseMasterKey } from '../crypto/master-key.js';
+
 /**
  * Every setting Keygate reads, in one place: its env var, its `keygate start` flag, its type,
  * default and description. `loadConfig` validates all of them once at start and fails loudly;
@@ -25,6 +27,7 @@ export interface Config {
   databaseUrl: string | undefined;
   redisUrl: string | undefined;
   rootKey: string | undefined;
+  masterKey: string | undefined;
   trustProxy: string;
   bodyLimit: number;
   logLevel: string;
@@ -40,6 +43,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'databaseUrl', env: 'DATABASE_URL', flag: '--database-url', type: 'url', default: undefined, secret: true, description: 'PostgreSQL URL (`postgres://…`). Unset: SQLite in the data directory.' },
   { key: 'redisUrl', env: 'REDIS_URL', flag: '--redis-url', type: 'url', default: undefined, secret: true, description: 'Redis URL for rate limits and cache invalidation shared by several instances. Unset: in-process.' },
   { key: 'rootKey', env: 'KEYGATE_ROOT_KEY', flag: '--root-key', type: 'string', default: undefined, secret: true, min: 32, description: 'Seeds a root key with every management scope at start (at least 32 characters). With no root key at all, Keygate creates one at first start and prints it once.' },
+  { key: 'masterKey', env: 'KEYGATE_MASTER_KEY', flag: '--master-key', type: 'string', default: undefined, secret: true, description: 'Encrypts signing keys and HS256 secrets at rest: 32 bytes as 64 hex digits or 43 base64url characters. Unset: generated into `{data dir}/master.key` at first start, with a warning. Instances sharing a database must share it.' },
   { key: 'trustProxy', env: 'KEYGATE_TRUST_PROXY', flag: '--trust-proxy', type: 'string', default: 'false', description: 'Whose `X-Forwarded-For` to believe for the caller IP: `false`, `true`, a hop count, or a comma-separated list of proxy IPs/CIDRs.' },
   { key: 'bodyLimit', env: 'KEYGATE_BODY_LIMIT', flag: '--body-limit', type: 'integer', default: 1_048_576, min: 1024, max: 104_857_600, description: 'Largest accepted request body in bytes; larger bodies get 413.' },
   { key: 'logLevel', env: 'LOG_LEVEL', flag: '--log-level', type: 'string', default: 'info', description: 'One of `fatal error warn info debug trace silent`.' },
@@ -94,6 +98,13 @@ export function loadConfig(input: { env: Record<string, string | undefined>; fla
     problems.push('DATABASE_URL: only postgres:// URLs are supported (leave it unset for SQLite)');
   }
   if (config.redisUrl && !/^rediss?:\/\//.test(config.redisUrl)) problems.push('REDIS_URL: must start with redis:// or rediss://');
+  if (config.masterKey) {
+    try {
+      parseMasterKey(config.masterKey);
+    } catch {
+      problems.push('KEYGATE_MASTER_KEY: must be 32 bytes, as 64 hex digits or 43 base64url characters');
+    }
+  }
   if (!LOG_LEVELS.has(config.logLevel)) problems.push(`LOG_LEVEL: "${config.logLevel}" is not one of ${[...LOG_LEVELS].join(' ')}`);
   if (!/^(true|false|\d+|[0-9a-fA-F.:/, ]+)$/.test(config.trustProxy)) {
     problems.push(`KEYGATE_TRUST_PROXY: "${config.trustProxy}" is not true, false, a hop count or a list of IPs/CIDRs`);

@@ -8,6 +8,11 @@ export const ID_PREFIXES = {
   key: 'key',
   event: 'evt',
   request: 'req',
+  client: 'cli',
+  signingKey: 'sk',
+  token: 'tok',
+  revocation: 'rev',
+  hs256Secret: 'hs',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

@@ -1,7 +1,7 @@
 import { newId } from '../crypto/secrets.js';
 import { KeygateError } from '../domain/errors.js';
 import { KEY_PREFIX_PATTERN } from '../domain/keys/format.js';
-import type { Api, Tenant } from '../domain/keys/key.js';
+import { DEFAULT_REFRESH_TOKENS, type Api, type RefreshTokenSettings, type Tenant } from '../domain/keys/key.js';
 import { validateCatalog, type ScopeDefinition } from '../domain/scopes.js';
 import type { Page, PageRequest } from '../store/store.js';
 import type { Actor, ServiceContext } from './context.js';
@@ -11,6 +11,15 @@ export interface CreateApiInput {
   name: string;
   scopes: ScopeDefinition[];
   keyPrefix?: string;
+  accessTokenTtl?: number;
+  refreshTokens?: Partial<RefreshTokenSettings>;
+}
+
+export interface UpdateApiInput {
+  name?: string;
+  scopes?: ScopeDefinition[];
+  accessTokenTtl?: number;
+  refreshTokens?: Partial<RefreshTokenSettings>;
 }
 
 export class ApisService {
@@ -29,7 +38,9 @@ export class ApisService {
       identifier: input.identifier,
       name: input.name,
       keyPrefix,
-      scopes: input.scopes.map((s) => (s.implies?.length ? { ...s } : { name: s.name, description: s.description })),
+      scopes: normaliseCatalog(input.scopes),
+      accessTokenTtl: validTtl(input.accessTokenTtl ?? 3600),
+      refreshTokens: refreshSettings(DEFAULT_REFRESH_TOKENS, input.refreshTokens),
       createdAt: now,
     };
     await this.ctx.store.createApi(api, this.ctx.audit.event(tenant.id, actor, 'api.create', api.id, { identifier: api.identifier }));
@@ -46,4 +57,43 @@ export class ApisService {
   list(tenant: Tenant, page: PageRequest): Promise<Page<Api>> {
     return this.ctx.store.listApis(tenant.id, page);
   }
+
+  /**
+   * Changes settings. A catalog change may drop scopes keys still hold; they simply stop
+   * matching. Cached keys are dropped because implications are baked into the cache.
+   */
+  async update(actor: Actor, tenant: Tenant, identifier: string, input: UpdateApiInput): Promise<Api> {
+    const api = await this.get(tenant, identifier);
+    if (input.scopes !== undefined) validateCatalog(input.scopes);
+    const updated: Api = {
+      ...api,
+      ...(input.name !== undefined ? { name: input.name } : {}),
+      ...(input.scopes !== undefined ? { scopes: normaliseCatalog(input.scopes) } : {}),
+      ...(input.accessTokenTtl !== undefined ? { accessTokenTtl: validTtl(input.accessTokenTtl) } : {}),
+      refreshTokens: refreshSettings(api.refreshTokens, input.refreshTokens),
+    };
+    await this.ctx.store.updateApi(updated, this.ctx.audit.event(tenant.id, actor, 'api.update', api.id, { fields: Object.keys(input) }));
+    this.ctx.lookup.clear();
+    return updated;
+  }
+}
+
+function normaliseCatalog(scopes: ScopeDefinition[]): ScopeDefinition[] {
+  return scopes.map((s) => (s.implies?.length ? { name: s.name, description: s.description, implies: s.implies } : { name: s.name, description: s.description }));
+}
+
+function validTtl(seconds: number): number {
+  if (!Number.isSafeInteger(seconds) || seconds < 1 || seconds > 31_536_000) {
+    throw new KeygateError('INVALID_REQUEST', 'accessTokenTtl must be 1–31536000 seconds');
+  }
+  return seconds;
+}
+
+function refreshSettings(base: RefreshTokenSettings, change: Partial<RefreshTokenSettings> | undefined): RefreshTokenSettings {
+  const next = { ...base, ...change };
+  for (const field of ['idleTtl', 'absoluteTtl'] as const) {
+    if (!Number.isSafeInteger(next[field]) || next[field] < 1) throw new KeygateError('INVALID_REQUEST', `refreshTokens.${field} must be a positive number of seconds`);
+  }
+  if (next.idleTtl > next.absoluteTtl) throw new KeygateError('INVALID_REQUEST', 'refreshTokens.idleTtl cannot exceed absoluteTtl');
+  return { enabled: next.enabled === true, idleTtl: next.idleTtl, absoluteTtl: next.absoluteTtl };
 }

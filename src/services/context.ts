@@ -1,5 +1,6 @@
 import type { Cluster } from '../cluster/cluster.js';
 import type { Clock } from '../domain/clock.js';
+import type { Envelope } from '../crypto/envelope.js';
 import type { Store } from '../store/store.js';
 import type { AuditLog } from './audit-log.js';
 import type { KeyLookup } from './key-lookup.js';
@@ -20,4 +21,8 @@ export interface ServiceContext {
   cluster: Cluster;
   audit: AuditLog;
   lookup: KeyLookup;
+  /** Seals and opens secrets Keygate must read back (signing keys, HS256 secrets). */
+  envelope: Envelope;
+  /** `{PUBLIC_URL}`: tenant issuers are `{publicUrl}/t/{slug}`. */
+  publicUrl: string;
 }

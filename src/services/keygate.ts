@@ -1,6 +1,8 @@
 import type { Cluster } from '../cluster/cluster.js';
 import { openCluster } from '../cluster/open-cluster.js';
 import { loadConfig, type Config } from '../config/schema.js';
+import { Envelope } from '../crypto/envelope.js';
+import { MASTER_KEY_FILE, loadMasterKey } from '../crypto/master-key.js';
 import { systemClock, type Clock } from '../domain/clock.js';
 import type { VerificationResult } from '../domain/verification.js';
 import { openStore } from '../store/open-store.js';
@@ -64,7 +66,14 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
   const audit = new AuditLog(store, clock, onError, { flushIntervalMs: 250 });
   const usage = new UsageRecorder(store, onError, { flushIntervalMs: 1000 });
   const lookup = new KeyLookup(store, cluster.bus, { maxEntries: config.cacheMaxEntries, ttlMs: config.cacheTtlMs });
-  const ctx: ServiceContext = { store, clock, cluster, audit, lookup };
+  const master = loadMasterKey({ configured: config.masterKey, dataDir: config.dataDir });
+  if (master.generated) {
+    console.warn(
+      `keygate: generated a master key in ${config.dataDir}/${MASTER_KEY_FILE}. It encrypts signing keys at rest: back it up, ` +
+        'and set KEYGATE_MASTER_KEY instead when instances share a database.',
+    );
+  }
+  const ctx: ServiceContext = { store, clock, cluster, audit, lookup, envelope: new Envelope(master.key), publicUrl: config.publicUrl };
   const verifier = new VerifyService(ctx, usage);
   const rootKeys = new RootKeysService(ctx);
   await rootKeys.ensureSystem();

@@ -1,7 +1,7 @@
 import { hashSecret, newId, random } from '../crypto/secrets.js';
 import { KeygateError, isKeygateError } from '../domain/errors.js';
 import { displayStart, generateKey } from '../domain/keys/format.js';
-import type { Api, ApiKey, Tenant } from '../domain/keys/key.js';
+import { DEFAULT_REFRESH_TOKENS, type Api, type ApiKey, type Tenant } from '../domain/keys/key.js';
 import { MANAGEMENT_API, MANAGEMENT_SCOPES, ROOT_KEY_PREFIX, SYSTEM_TENANT_SLUG } from '../domain/management.js';
 import { assertInCatalog } from '../domain/scopes.js';
 import { SYSTEM_ACTOR, type Actor, type ServiceContext } from './context.js';
@@ -22,7 +22,7 @@ export class RootKeysService {
     let tenant = await store.findTenantBySlug(SYSTEM_TENANT_SLUG);
     if (tenant === null) {
       const now = clock();
-      const created: Tenant = { id: newId('tenant', now), slug: SYSTEM_TENANT_SLUG, name: 'Keygate management', createdAt: now };
+      const created: Tenant = { id: newId('tenant', now), slug: SYSTEM_TENANT_SLUG, name: 'Keygate management', signingAlg: 'EdDSA', createdAt: now };
       await ignoreExists(store.createTenant(created, audit.event(created.id, SYSTEM_ACTOR, 'tenant.create', created.id)));
       tenant = (await store.findTenantBySlug(SYSTEM_TENANT_SLUG))!;
     }
@@ -36,6 +36,8 @@ export class RootKeysService {
         name: 'Keygate management API',
         keyPrefix: ROOT_KEY_PREFIX,
         scopes: [...MANAGEMENT_SCOPES],
+        accessTokenTtl: 3600,
+        refreshTokens: DEFAULT_REFRESH_TOKENS,
         createdAt: now,
       };
       await ignoreExists(store.createApi(created, audit.event(tenant.id, SYSTEM_ACTOR, 'api.create', created.id)));

@@ -1,7 +1,9 @@
 import { newId } from '../crypto/secrets.js';
 import { KeygateError } from '../domain/errors.js';
 import type { Tenant } from '../domain/keys/key.js';
+import { SIGNING_ALGORITHMS, type SigningAlgorithm } from '../domain/tokens/jwt.js';
 import type { Page, PageRequest } from '../store/store.js';
+import { newSigningKey } from './signing-keys-service.js';
 import type { Actor, ServiceContext } from './context.js';
 
 export const TENANT_SLUG_PATTERN = '^[a-z0-9][a-z0-9-]{0,62}$';
@@ -9,13 +11,17 @@ export const TENANT_SLUG_PATTERN = '^[a-z0-9][a-z0-9-]{0,62}$';
 export class TenantsService {
   constructor(private readonly ctx: ServiceContext) {}
 
-  async create(actor: Actor, input: { slug: string; name: string }): Promise<Tenant> {
+  async create(actor: Actor, input: { slug: string; name: string; signingAlg?: SigningAlgorithm }): Promise<Tenant> {
     if (!new RegExp(TENANT_SLUG_PATTERN).test(input.slug)) {
       throw new KeygateError('INVALID_REQUEST', 'slug must be lowercase letters, digits and dashes, starting with a letter or digit');
     }
     const now = this.ctx.clock();
-    const tenant: Tenant = { id: newId('tenant', now), slug: input.slug, name: input.name, createdAt: now };
-    await this.ctx.store.createTenant(tenant, this.ctx.audit.event(tenant.id, actor, 'tenant.create', tenant.id, { slug: tenant.slug }));
+    const signingAlg = input.signingAlg ?? 'EdDSA';
+    if (!SIGNING_ALGORITHMS.includes(signingAlg)) throw new KeygateError('INVALID_REQUEST', `signingAlg must be one of ${SIGNING_ALGORITHMS.join(', ')}`);
+    const tenant: Tenant = { id: newId('tenant', now), slug: input.slug, name: input.name, signingAlg, createdAt: now };
+    const firstKey = newSigningKey(this.ctx.envelope, tenant.id, signingAlg, now, now);
+    const event = this.ctx.audit.event(tenant.id, actor, 'tenant.create', tenant.id, { slug: tenant.slug, signingAlg });
+    await this.ctx.store.createTenant(tenant, event, firstKey);
     return tenant;
   }
 

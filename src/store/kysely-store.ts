@@ -4,14 +4,33 @@ import { KeygateError } from '../domain/errors.js';
 import { SYSTEM_TENANT_SLUG } from '../domain/management.js';
 import type { Api, ApiKey, Tenant } from '../domain/keys/key.js';
 import { migrationProvider } from './migrations.js';
-import { apiToRow, eventToRow, keyToRow, rowToApi, rowToEvent, rowToKey } from './rows.js';
-import type { Database } from './schema.js';
-import type { KeyBySecret, KeyFilter, Page, PageRequest, Store, UsageEntry } from './store.js';
+import type { Client, Hs256Secret, IssuedToken, Revocation } from '../domain/clients.js';
+import * as tokenQueries from './kysely-token-queries.js';
+import {
+  apiToRow,
+  clientToRow,
+  eventToRow,
+  keyToRow,
+  rowToApi,
+  rowToClient,
+  rowToEvent,
+  rowToIssuedToken,
+  rowToKey,
+  rowToRevocation,
+  rowToTenant,
+} from './rows.js';
+import type { Database, Hs256SecretsTable } from './schema.js';
+import type { ClientSecretRecord, KeyBySecret, KeyFilter, Page, PageRequest, StoredSigningKey, Store, UsageEntry } from './store.js';
+import { signingKeyToRow } from './kysely-token-queries.js';
 
 /** How a backend classifies its driver's errors. */
 export interface ErrorClassifier {
   isUniqueViolation(err: unknown): boolean;
   isUnavailable(err: unknown): boolean;
+}
+
+function rowToHs256(row: Hs256SecretsTable): Hs256Secret {
+  return { kid: row.kid, tenantId: row.tenant_id, createdAt: Number(row.created_at), revokedAt: row.revoked_at === null ? null : Number(row.revoked_at) };
 }
 
 const UNIQUE_CODES: Record<string, 'TENANT_EXISTS' | 'API_EXISTS'> = {
@@ -48,13 +67,14 @@ export class KyselyStore implements Store {
     return this.onClose();
   }
 
-  createTenant(tenant: Tenant, event: AuditEvent): Promise<void> {
+  createTenant(tenant: Tenant, event: AuditEvent, signingKey?: StoredSigningKey): Promise<void> {
     return this.guard('tenants', () =>
       this.db.transaction().execute(async (trx) => {
         await trx
           .insertInto('tenants')
-          .values({ id: tenant.id, slug: tenant.slug, name: tenant.name, created_at: tenant.createdAt })
+          .values({ id: tenant.id, slug: tenant.slug, name: tenant.name, signing_alg: tenant.signingAlg, created_at: tenant.createdAt })
           .execute();
+        if (signingKey) await trx.insertInto('signing_keys').values(signingKeyToRow(signingKey)).execute();
         await insertEvents(trx, [event]);
       }),
     );
@@ -63,7 +83,7 @@ export class KyselyStore implements Store {
   findTenantBySlug(slug: string): Promise<Tenant | null> {
     return this.guard('tenants', async () => {
       const row = await this.db.selectFrom('tenants').selectAll().where('slug', '=', slug).executeTakeFirst();
-      return row ? { id: row.id, slug: row.slug, name: row.name, createdAt: Number(row.created_at) } : null;
+      return row ? rowToTenant(row) : null;
     });
   }
 
@@ -72,7 +92,7 @@ export class KyselyStore implements Store {
       let query = this.db.selectFrom('tenants').selectAll().where('slug', '!=', SYSTEM_TENANT_SLUG);
       if (page.after !== null) query = query.where('id', '>', page.after);
       const rows = await query.orderBy('id').limit(page.limit + 1).execute();
-      return paginate(rows, page.limit, (r) => ({ id: r.id, slug: r.slug, name: r.name, createdAt: Number(r.created_at) }));
+      return paginate(rows, page.limit, rowToTenant);
     });
   }
 
@@ -111,6 +131,203 @@ export class KyselyStore implements Store {
       const rows = await query.orderBy('id').limit(page.limit + 1).execute();
       return paginate(rows, page.limit, rowToApi);
     });
+  }
+
+  updateApi(api: Api, event: AuditEvent): Promise<void> {
+    return this.guard('apis', () =>
+      this.db.transaction().execute(async (trx) => {
+        const { id, tenant_id, identifier, created_at, ...changes } = apiToRow(api);
+        await trx.updateTable('apis').set(changes).where('id', '=', id).where('tenant_id', '=', tenant_id).execute();
+        await insertEvents(trx, [event]);
+      }),
+    );
+  }
+
+  maxAccessTokenTtl(tenantId: string): Promise<number> {
+    return this.guard('apis', async () => {
+      const row = await this.db
+        .selectFrom('apis')
+        .select((eb) => eb.fn.max('access_token_ttl').as('ttl'))
+        .where('tenant_id', '=', tenantId)
+        .executeTakeFirst();
+      return Number(row?.ttl ?? 0);
+    });
+  }
+
+  listSigningKeys(tenantId: string): Promise<StoredSigningKey[]> {
+    return this.guard('signing_keys', () => tokenQueries.listSigningKeys(this.db, tenantId));
+  }
+
+  addSigningKey(key: StoredSigningKey, retire: { kids: string[]; retiredAt: number }, event: AuditEvent): Promise<void> {
+    return this.guard('signing_keys', () =>
+      this.db.transaction().execute(async (trx) => {
+        await tokenQueries.addSigningKey(trx, key, retire);
+        await insertEvents(trx, [event]);
+      }),
+    );
+  }
+
+  setPublishUntil(kid: string, publishUntil: number): Promise<void> {
+    return this.guard('signing_keys', async () => {
+      await this.db.updateTable('signing_keys').set({ publish_until: publishUntil }).where('kid', '=', kid).execute();
+    });
+  }
+
+  createClient(client: Client, secretHash: string | null, event: AuditEvent): Promise<void> {
+    return this.guard('clients', () =>
+      this.db.transaction().execute(async (trx) => {
+        await tokenQueries.createClient(trx, client, secretHash);
+        await insertEvents(trx, [event]);
+      }),
+    );
+  }
+
+  findClient(tenantId: string, id: string): Promise<Client | null> {
+    return this.guard('clients', () => tokenQueries.findClient(this.db, tenantId, id));
+  }
+
+  listClients(tenantId: string, page: PageRequest): Promise<Page<Client>> {
+    return this.guard('clients', async () => {
+      let query = this.db.selectFrom('clients').selectAll().where('tenant_id', '=', tenantId);
+      if (page.after !== null) query = query.where('id', '>', page.after);
+      return paginate(await query.orderBy('id').limit(page.limit + 1).execute(), page.limit, rowToClient);
+    });
+  }
+
+  updateClient(client: Client, event: AuditEvent): Promise<void> {
+    return this.guard('clients', () =>
+      this.db.transaction().execute(async (trx) => {
+        const { id, tenant_id, created_at, ...changes } = clientToRow(client);
+        await trx.updateTable('clients').set(changes).where('id', '=', id).where('tenant_id', '=', tenant_id).execute();
+        await insertEvents(trx, [event]);
+      }),
+    );
+  }
+
+  deleteClient(tenantId: string, id: string, event: AuditEvent): Promise<boolean> {
+    return this.guard('clients', () =>
+      this.db.transaction().execute(async (trx) => {
+        const found = await trx.selectFrom('clients').select('id').where('tenant_id', '=', tenantId).where('id', '=', id).executeTakeFirst();
+        if (!found) return false;
+        await trx.deleteFrom('client_secrets').where('client_id', '=', id).execute();
+        await trx.deleteFrom('clients').where('id', '=', id).execute();
+        await insertEvents(trx, [event]);
+        return true;
+      }),
+    );
+  }
+
+  clientSecrets(clientId: string): Promise<ClientSecretRecord[]> {
+    return this.guard('clients', async () => {
+      const rows = await this.db.selectFrom('client_secrets').select(['hash', 'expires_at']).where('client_id', '=', clientId).execute();
+      return rows.map((r) => ({ hash: r.hash, expiresAt: r.expires_at === null ? null : Number(r.expires_at) }));
+    });
+  }
+
+  addClientSecret(clientId: string, hash: string, expireOthersAt: number, event: AuditEvent): Promise<void> {
+    return this.guard('clients', () =>
+      this.db.transaction().execute(async (trx) => {
+        await trx
+          .updateTable('client_secrets')
+          .set({ expires_at: sql<number>`case when expires_at is null or expires_at > ${expireOthersAt} then ${expireOthersAt} else expires_at end` })
+          .where('client_id', '=', clientId)
+          .execute();
+        await trx.insertInto('client_secrets').values({ hash, client_id: clientId, created_at: event.at, expires_at: null }).execute();
+        await insertEvents(trx, [event]);
+      }),
+    );
+  }
+
+  createIssuedToken(token: IssuedToken, event: AuditEvent): Promise<void> {
+    return this.guard('issued_tokens', () =>
+      this.db.transaction().execute(async (trx) => {
+        await tokenQueries.createIssuedToken(trx, token);
+        await insertEvents(trx, [event]);
+      }),
+    );
+  }
+
+  findIssuedToken(tenantId: string, jti: string): Promise<IssuedToken | null> {
+    return this.guard('issued_tokens', async () => {
+      const row = await this.db.selectFrom('issued_tokens').selectAll().where('tenant_id', '=', tenantId).where('jti', '=', jti).executeTakeFirst();
+      return row ? rowToIssuedToken(row) : null;
+    });
+  }
+
+  listIssuedTokens(tenantId: string, filter: { apiId?: string; consumer?: string }, page: PageRequest): Promise<Page<IssuedToken>> {
+    return this.guard('issued_tokens', async () => {
+      let query = this.db.selectFrom('issued_tokens').selectAll().where('tenant_id', '=', tenantId);
+      if (filter.apiId !== undefined) query = query.where('api_id', '=', filter.apiId);
+      if (filter.consumer !== undefined) query = query.where('consumer', '=', filter.consumer);
+      if (page.after !== null) query = query.where('jti', '>', page.after);
+      const rows = await query.orderBy('jti').limit(page.limit + 1).execute();
+      return paginate(rows.map((r) => ({ ...r, id: r.jti })), page.limit, rowToIssuedToken);
+    });
+  }
+
+  lastIssuedTokenExpiry(kid: string): Promise<number | null> {
+    return this.guard('issued_tokens', () => tokenQueries.lastIssuedTokenExpiry(this.db, kid));
+  }
+
+  addRevocation(revocation: Revocation, event: AuditEvent): Promise<boolean> {
+    return this.guard('revocations', () =>
+      this.db.transaction().execute(async (trx) => {
+        const added = await tokenQueries.addRevocation(trx, revocation);
+        if (added) await insertEvents(trx, [event]);
+        return added;
+      }),
+    );
+  }
+
+  listRevocations(tenantId: string, page: PageRequest): Promise<Page<Revocation>> {
+    return this.guard('revocations', async () => {
+      let query = this.db.selectFrom('revocations').selectAll().where('tenant_id', '=', tenantId);
+      if (page.after !== null) query = query.where('id', '>', page.after);
+      return paginate(await query.orderBy('id').limit(page.limit + 1).execute(), page.limit, rowToRevocation);
+    });
+  }
+
+  createHs256Secret(secret: Hs256Secret, sealed: string, event: AuditEvent): Promise<void> {
+    return this.guard('hs256_secrets', () =>
+      this.db.transaction().execute(async (trx) => {
+        await trx
+          .insertInto('hs256_secrets')
+          .values({ kid: secret.kid, tenant_id: secret.tenantId, secret: sealed, created_at: secret.createdAt, revoked_at: null })
+          .execute();
+        await insertEvents(trx, [event]);
+      }),
+    );
+  }
+
+  findHs256Secret(kid: string): Promise<(Hs256Secret & { sealed: string }) | null> {
+    return this.guard('hs256_secrets', async () => {
+      const row = await this.db.selectFrom('hs256_secrets').selectAll().where('kid', '=', kid).executeTakeFirst();
+      return row ? { ...rowToHs256(row), sealed: row.secret } : null;
+    });
+  }
+
+  listHs256Secrets(tenantId: string): Promise<Hs256Secret[]> {
+    return this.guard('hs256_secrets', async () => {
+      const rows = await this.db.selectFrom('hs256_secrets').selectAll().where('tenant_id', '=', tenantId).orderBy('kid').execute();
+      return rows.map(rowToHs256);
+    });
+  }
+
+  revokeHs256Secret(tenantId: string, kid: string, at: number, event: AuditEvent): Promise<boolean> {
+    return this.guard('hs256_secrets', () =>
+      this.db.transaction().execute(async (trx) => {
+        const result = await trx
+          .updateTable('hs256_secrets')
+          .set({ revoked_at: at })
+          .where('tenant_id', '=', tenantId)
+          .where('kid', '=', kid)
+          .where('revoked_at', 'is', null)
+          .executeTakeFirst();
+        const changed = Number(result.numUpdatedRows) > 0;
+        if (changed) await insertEvents(trx, [event]);
+        return changed;
+      }),
+    );
   }
 
   createKey(key: ApiKey, secretHash: string, event: AuditEvent): Promise<void> {
@@ -153,6 +370,8 @@ export class KyselyStore implements Store {
           'apis.name as api_name',
           'apis.key_prefix as api_key_prefix',
           'apis.scopes as api_scopes',
+          'apis.access_token_ttl as api_access_token_ttl',
+          'apis.refresh_tokens as api_refresh_tokens',
           'apis.created_at as api_created_at',
         ])
         .where('key_secrets.hash', '=', hash)
@@ -167,6 +386,8 @@ export class KyselyStore implements Store {
           name: secret.api_name,
           key_prefix: secret.api_key_prefix,
           scopes: secret.api_scopes,
+          access_token_ttl: secret.api_access_token_ttl,
+          refresh_tokens: secret.api_refresh_tokens,
           created_at: secret.api_created_at,
         }),
         tenantSlug: secret.tenant_slug,

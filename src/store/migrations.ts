@@ -77,6 +77,87 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('audit_events_tenant').on('audit_events').columns(['tenant_id', 'id']).execute();
     },
   },
+  '0002_tokens': {
+    async up(db: Kysely<any>): Promise<void> {
+      await db.schema.alterTable('tenants').addColumn('signing_alg', 'text', (c) => c.notNull().defaultTo('EdDSA')).execute();
+      await db.schema.alterTable('apis').addColumn('access_token_ttl', 'bigint', (c) => c.notNull().defaultTo(3600)).execute();
+      await db.schema
+        .alterTable('apis')
+        .addColumn('refresh_tokens', 'text', (c) => c.notNull().defaultTo('{"enabled":false,"idleTtl":1209600,"absoluteTtl":7776000}'))
+        .execute();
+      await db.schema
+        .createTable('signing_keys')
+        .addColumn('kid', 'text', (c) => c.primaryKey())
+        .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id'))
+        .addColumn('alg', 'text', (c) => c.notNull())
+        .addColumn('public_jwk', 'text', (c) => c.notNull())
+        .addColumn('private_key', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('activates_at', 'bigint', (c) => c.notNull())
+        .addColumn('retired_at', 'bigint')
+        .addColumn('publish_until', 'bigint')
+        .execute();
+      await db.schema.createIndex('signing_keys_tenant').on('signing_keys').column('tenant_id').execute();
+      await db.schema
+        .createTable('clients')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('grant_types', 'text', (c) => c.notNull())
+        .addColumn('scopes', 'text', (c) => c.notNull())
+        .addColumn('token_endpoint_auth_method', 'text', (c) => c.notNull())
+        .addColumn('jwks', 'text')
+        .addColumn('redirect_uris', 'text', (c) => c.notNull())
+        .addColumn('can_introspect', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('clients_tenant').on('clients').columns(['tenant_id', 'id']).execute();
+      await db.schema
+        .createTable('client_secrets')
+        .addColumn('hash', 'text', (c) => c.primaryKey())
+        .addColumn('client_id', 'text', (c) => c.notNull().references('clients.id'))
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint')
+        .execute();
+      await db.schema.createIndex('client_secrets_client').on('client_secrets').column('client_id').execute();
+      await db.schema
+        .createTable('issued_tokens')
+        .addColumn('jti', 'text', (c) => c.primaryKey())
+        .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id'))
+        .addColumn('api_id', 'text', (c) => c.notNull().references('apis.id'))
+        .addColumn('consumer', 'text', (c) => c.notNull())
+        .addColumn('scopes', 'text', (c) => c.notNull())
+        .addColumn('claims_format', 'text', (c) => c.notNull())
+        .addColumn('kid', 'text', (c) => c.notNull())
+        .addColumn('issued_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint')
+        .addColumn('revoked_at', 'bigint')
+        .execute();
+      await db.schema.createIndex('issued_tokens_tenant').on('issued_tokens').columns(['tenant_id', 'jti']).execute();
+      await db.schema.createIndex('issued_tokens_kid').on('issued_tokens').column('kid').execute();
+      await db.schema
+        .createTable('revocations')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id'))
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('subject', 'text', (c) => c.notNull())
+        .addColumn('not_before', 'bigint')
+        .addColumn('expires_at', 'bigint')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('revocations_tenant').on('revocations').columns(['tenant_id', 'id']).execute();
+      await db.schema
+        .createTable('hs256_secrets')
+        .addColumn('kid', 'text', (c) => c.primaryKey())
+        .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id'))
+        .addColumn('secret', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('revoked_at', 'bigint')
+        .execute();
+      await db.schema.createIndex('hs256_secrets_tenant').on('hs256_secrets').column('tenant_id').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,6 +1,18 @@
 import type { AuditEvent } from '../domain/audit.js';
-import type { Api, ApiKey, RefillInterval } from '../domain/keys/key.js';
-import type { ApisTable, AuditEventsTable, KeysTable } from './schema.js';
+import type { Client, IssuedToken, Revocation } from '../domain/clients.js';
+import type { Api, ApiKey, RefillInterval, Tenant } from '../domain/keys/key.js';
+import type { SigningAlgorithm } from '../domain/tokens/jwt.js';
+import type {
+  ApisTable,
+  AuditEventsTable,
+  ClientsTable,
+  IssuedTokensTable,
+  KeysTable,
+  RevocationsTable,
+  SigningKeysTable,
+  TenantsTable,
+} from './schema.js';
+import type { StoredSigningKey } from './store.js';
 
 /** Conversions between domain objects and rows; the only place that knows the column layout. */
 export function keyToRow(key: ApiKey): KeysTable {
@@ -66,6 +78,8 @@ export function apiToRow(api: Api): ApisTable {
     name: api.name,
     key_prefix: api.keyPrefix,
     scopes: JSON.stringify(api.scopes),
+    access_token_ttl: api.accessTokenTtl,
+    refresh_tokens: JSON.stringify(api.refreshTokens),
     created_at: api.createdAt,
   };
 }
@@ -78,7 +92,86 @@ export function rowToApi(row: ApisTable): Api {
     name: row.name,
     keyPrefix: row.key_prefix,
     scopes: JSON.parse(row.scopes) as Api['scopes'],
+    accessTokenTtl: Number(row.access_token_ttl),
+    refreshTokens: JSON.parse(row.refresh_tokens) as Api['refreshTokens'],
     createdAt: Number(row.created_at),
+  };
+}
+
+export function rowToTenant(row: TenantsTable): Tenant {
+  return { id: row.id, slug: row.slug, name: row.name, signingAlg: row.signing_alg as SigningAlgorithm, createdAt: Number(row.created_at) };
+}
+
+export function rowToClient(row: ClientsTable): Client {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    name: row.name,
+    grantTypes: JSON.parse(row.grant_types) as Client['grantTypes'],
+    scopes: JSON.parse(row.scopes) as Client['scopes'],
+    tokenEndpointAuthMethod: row.token_endpoint_auth_method as Client['tokenEndpointAuthMethod'],
+    jwks: row.jwks === null ? null : (JSON.parse(row.jwks) as Client['jwks']),
+    redirectUris: JSON.parse(row.redirect_uris) as string[],
+    canIntrospect: Number(row.can_introspect) === 1,
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+export function clientToRow(client: Client): ClientsTable {
+  return {
+    id: client.id,
+    tenant_id: client.tenantId,
+    name: client.name,
+    grant_types: JSON.stringify(client.grantTypes),
+    scopes: JSON.stringify(client.scopes),
+    token_endpoint_auth_method: client.tokenEndpointAuthMethod,
+    jwks: client.jwks === null ? null : JSON.stringify(client.jwks),
+    redirect_uris: JSON.stringify(client.redirectUris),
+    can_introspect: client.canIntrospect ? 1 : 0,
+    created_at: client.createdAt,
+    updated_at: client.updatedAt,
+  };
+}
+
+export function rowToIssuedToken(row: IssuedTokensTable): IssuedToken {
+  return {
+    jti: row.jti,
+    tenantId: row.tenant_id,
+    apiId: row.api_id,
+    consumer: row.consumer,
+    scopes: JSON.parse(row.scopes) as string[],
+    claimsFormat: row.claims_format as IssuedToken['claimsFormat'],
+    kid: row.kid,
+    issuedAt: Number(row.issued_at),
+    expiresAt: numberOrNull(row.expires_at),
+    revokedAt: numberOrNull(row.revoked_at),
+  };
+}
+
+export function rowToRevocation(row: RevocationsTable): Revocation {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    kind: row.kind as Revocation['kind'],
+    subject: row.subject,
+    notBefore: numberOrNull(row.not_before),
+    expiresAt: numberOrNull(row.expires_at),
+    createdAt: Number(row.created_at),
+  };
+}
+
+export function rowToSigningKey(row: SigningKeysTable): StoredSigningKey {
+  return {
+    kid: row.kid,
+    tenantId: row.tenant_id,
+    alg: row.alg as SigningAlgorithm,
+    publicJwk: JSON.parse(row.public_jwk) as Record<string, unknown>,
+    sealedPrivateKey: row.private_key,
+    createdAt: Number(row.created_at),
+    activatesAt: Number(row.activates_at),
+    retiredAt: numberOrNull(row.retired_at),
+    publishUntil: numberOrNull(row.publish_until),
   };
 }
 

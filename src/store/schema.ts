@@ -3,6 +3,7 @@ export interface TenantsTable {
   id: string;
   slug: string;
   name: string;
+  signing_alg: string;
   created_at: number;
 }
 
@@ -13,6 +14,8 @@ export interface ApisTable {
   name: string;
   key_prefix: string;
   scopes: string;
+  access_token_ttl: number;
+  refresh_tokens: string;
   created_at: number;
 }
 
@@ -62,10 +65,84 @@ export interface AuditEventsTable {
   data: string;
 }
 
+export interface SigningKeysTable {
+  kid: string;
+  tenant_id: string;
+  alg: string;
+  public_jwk: string;
+  /** The PKCS#8 PEM, sealed by crypto/envelope.ts under the master key. */
+  private_key: string;
+  created_at: number;
+  activates_at: number;
+  retired_at: number | null;
+  publish_until: number | null;
+}
+
+export interface ClientsTable {
+  id: string;
+  tenant_id: string;
+  name: string;
+  grant_types: string;
+  scopes: string;
+  token_endpoint_auth_method: string;
+  jwks: string | null;
+  redirect_uris: string;
+  can_introspect: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ClientSecretsTable {
+  /** SHA-256 of the secret, base64url. */
+  hash: string;
+  client_id: string;
+  created_at: number;
+  /** After a rotation, when this secret stops working; null while current. */
+  expires_at: number | null;
+}
+
+export interface IssuedTokensTable {
+  jti: string;
+  tenant_id: string;
+  api_id: string;
+  consumer: string;
+  scopes: string;
+  claims_format: string;
+  kid: string;
+  issued_at: number;
+  expires_at: number | null;
+  revoked_at: number | null;
+}
+
+export interface RevocationsTable {
+  id: string;
+  tenant_id: string;
+  kind: string;
+  subject: string;
+  not_before: number | null;
+  expires_at: number | null;
+  created_at: number;
+}
+
+export interface Hs256SecretsTable {
+  kid: string;
+  tenant_id: string;
+  /** The secret, sealed under the master key: HMAC needs it back, so it cannot be hashed. */
+  secret: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
 export interface Database {
   tenants: TenantsTable;
   apis: ApisTable;
   keys: KeysTable;
   key_secrets: KeySecretsTable;
   audit_events: AuditEventsTable;
+  signing_keys: SigningKeysTable;
+  clients: ClientsTable;
+  client_secrets: ClientSecretsTable;
+  issued_tokens: IssuedTokensTable;
+  revocations: RevocationsTable;
+  hs256_secrets: Hs256SecretsTable;
 }

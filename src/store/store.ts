@@ -1,5 +1,7 @@
 import type { AuditEvent } from '../domain/audit.js';
+import type { Client, Hs256Secret, IssuedToken, Revocation } from '../domain/clients.js';
 import type { Api, ApiKey, Tenant } from '../domain/keys/key.js';
+import type { SigningKey } from '../domain/signing-keys.js';
 
 export interface PageRequest {
   /** The id of the last item of the previous page; null for the first page. */
@@ -26,6 +28,16 @@ export interface KeyFilter {
   consumer?: string;
 }
 
+/** A signing key as stored: its private key sealed under the master key. */
+export interface StoredSigningKey extends SigningKey {
+  sealedPrivateKey: string;
+}
+
+export interface ClientSecretRecord {
+  hash: string;
+  expiresAt: number | null;
+}
+
 export interface UsageEntry {
   keyId: string;
   lastUsedAt: number;
@@ -44,7 +56,8 @@ export interface Store {
   ping(): Promise<void>;
   close(): Promise<void>;
 
-  createTenant(tenant: Tenant, event: AuditEvent): Promise<void>;
+  /** Creates the tenant, with its first signing key when given. */
+  createTenant(tenant: Tenant, event: AuditEvent, signingKey?: StoredSigningKey): Promise<void>;
   findTenantBySlug(slug: string): Promise<Tenant | null>;
   listTenants(page: PageRequest): Promise<Page<Tenant>>;
 
@@ -52,6 +65,39 @@ export interface Store {
   findApi(tenantId: string, identifier: string): Promise<Api | null>;
   findApiById(id: string): Promise<Api | null>;
   listApis(tenantId: string, page: PageRequest): Promise<Page<Api>>;
+  updateApi(api: Api, event: AuditEvent): Promise<void>;
+  /** The longest access-token lifetime (s) among the tenant's APIs. */
+  maxAccessTokenTtl(tenantId: string): Promise<number>;
+
+  listSigningKeys(tenantId: string): Promise<StoredSigningKey[]>;
+  /** Adds a key; the keys in `retire` stop signing at `retiredAt`. */
+  addSigningKey(key: StoredSigningKey, retire: { kids: string[]; retiredAt: number }, event: AuditEvent): Promise<void>;
+  setPublishUntil(kid: string, publishUntil: number): Promise<void>;
+
+  createClient(client: Client, secretHash: string | null, event: AuditEvent): Promise<void>;
+  findClient(tenantId: string, id: string): Promise<Client | null>;
+  listClients(tenantId: string, page: PageRequest): Promise<Page<Client>>;
+  updateClient(client: Client, event: AuditEvent): Promise<void>;
+  deleteClient(tenantId: string, id: string, event: AuditEvent): Promise<boolean>;
+  clientSecrets(clientId: string): Promise<ClientSecretRecord[]>;
+  /** Adds a current secret; the existing ones expire at `expireOthersAt`. */
+  addClientSecret(clientId: string, hash: string, expireOthersAt: number, event: AuditEvent): Promise<void>;
+
+  createIssuedToken(token: IssuedToken, event: AuditEvent): Promise<void>;
+  findIssuedToken(tenantId: string, jti: string): Promise<IssuedToken | null>;
+  listIssuedTokens(tenantId: string, filter: { apiId?: string; consumer?: string }, page: PageRequest): Promise<Page<IssuedToken>>;
+  /** Latest expiry of live JWT API keys signed by `kid`: null if none, Infinity if one never expires. */
+  lastIssuedTokenExpiry(kid: string): Promise<number | null>;
+
+  /** Records a revocation (marking an issued JWT API key revoked too). Returns false for a jti already revoked. */
+  addRevocation(revocation: Revocation, event: AuditEvent): Promise<boolean>;
+  /** Revocations of a tenant after `after` (a revocation id), oldest first: the feed verifiers follow. */
+  listRevocations(tenantId: string, page: PageRequest): Promise<Page<Revocation>>;
+
+  createHs256Secret(secret: Hs256Secret, sealed: string, event: AuditEvent): Promise<void>;
+  findHs256Secret(kid: string): Promise<(Hs256Secret & { sealed: string }) | null>;
+  listHs256Secrets(tenantId: string): Promise<Hs256Secret[]>;
+  revokeHs256Secret(tenantId: string, kid: string, at: number, event: AuditEvent): Promise<boolean>;
 
   createKey(key: ApiKey, secretHash: string, event: AuditEvent): Promise<void>;
   findKey(tenantId: string, id: string): Promise<ApiKey | null>;

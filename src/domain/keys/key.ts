@@ -1,4 +1,5 @@
 import type { ScopeDefinition } from '../scopes.js';
+import type { SigningAlgorithm } from '../tokens/jwt.js';
 
 export interface RatelimitConfig {
   name: string;
@@ -42,6 +43,7 @@ export interface Tenant {
   id: string;
   slug: string;
   name: string;
+  signingAlg: SigningAlgorithm;
   createdAt: number;
 }
 
@@ -52,8 +54,20 @@ export interface Api {
   name: string;
   keyPrefix: string;
   scopes: ScopeDefinition[];
+  /** Lifetime of access tokens for this API, in seconds. */
+  accessTokenTtl: number;
+  refreshTokens: RefreshTokenSettings;
   createdAt: number;
 }
+
+/** Whether refresh tokens are issued for this API, and their lifetimes in seconds. */
+export interface RefreshTokenSettings {
+  enabled: boolean;
+  idleTtl: number;
+  absoluteTtl: number;
+}
+
+export const DEFAULT_REFRESH_TOKENS: RefreshTokenSettings = { enabled: false, idleTtl: 1_209_600, absoluteTtl: 7_776_000 };
 
 /**
  * Start of the refill period that contains `now` (UTC midnight, or the first of the month).

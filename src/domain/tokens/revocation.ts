@@ -1,0 +1,37 @@
+/**
+ * How a JWT is revoked without changing it: by its `jti`, or by a not-before mark on everything
+ * a client or a consumer was issued before an instant. Verifiers hold this state in memory.
+ */
+export interface RevocationState {
+  /** Revoked jtis. */
+  jtis: ReadonlySet<string>;
+  /**
+   * `client:{id}` or `consumer:{id}` → tokens whose `iat` (seconds) is at or before this second are
+   * revoked. `iat` has one-second resolution, so the mark's own second counts as before: a token
+   * issued in that second after the mark is revoked too, never the other way round.
+   */
+  notBefore: ReadonlyMap<string, number>;
+}
+
+export function markKey(kind: 'client' | 'consumer', subject: string): string {
+  return `${kind}:${subject}`;
+}
+
+/**
+ * @example
+ * isRevoked({ jti: 'a', iat: 10, client_id: 'cli_1' }, state) // true if cli_1 was cut off after 10
+ */
+export function isRevoked(claims: { jti?: string; iat?: number; client_id?: string; sub?: string }, state: RevocationState): boolean {
+  if (claims.jti !== undefined && state.jtis.has(claims.jti)) return true;
+  if (state.notBefore.size === 0) return false;
+  const iat = claims.iat ?? 0;
+  if (claims.client_id !== undefined) {
+    const mark = state.notBefore.get(markKey('client', claims.client_id));
+    if (mark !== undefined && iat <= mark) return true;
+  }
+  if (claims.sub !== undefined) {
+    const mark = state.notBefore.get(markKey('consumer', claims.sub));
+    if (mark !== undefined && iat <= mark) return true;
+  }
+  return false;
+}
