@@ -25,9 +25,23 @@ export interface InvalidationBus {
   close(): Promise<void>;
 }
 
+/**
+ * Small shared state with expiry: one-time claims (replayed assertions) and failure counters
+ * (client-authentication lockout).
+ */
+export interface SharedCounters {
+  /** True the first time `key` is claimed within `ttlMs`, false after. */
+  claimOnce(key: string, ttlMs: number): Promise<boolean>;
+  /** Adds one to a counter that lives `ttlMs` from its first increment; returns the new value. */
+  increment(key: string, ttlMs: number): Promise<{ count: number; expiresAt: number }>;
+  /** The counter's value and expiry, or zero. */
+  read(key: string): Promise<{ count: number; expiresAt: number }>;
+}
+
 export interface Cluster {
   readonly kind: 'memory' | 'redis';
   readonly rateLimiter: RateLimiter;
   readonly bus: InvalidationBus;
+  readonly counters: SharedCounters;
   close(): Promise<void>;
 }

@@ -1,4 +1,5 @@
 import type { Cluster, InvalidationBus } from '../cluster.js';
+import { MemoryCounters } from './memory-counters.js';
 import { MemoryRateLimiter } from './memory-rate-limiter.js';
 
 /** One process: the cache is invalidated directly, so there is nobody else to tell. */
@@ -10,5 +11,15 @@ const noBus: InvalidationBus = {
 
 export function createMemoryCluster(): Cluster {
   const rateLimiter = new MemoryRateLimiter();
-  return { kind: 'memory', rateLimiter, bus: noBus, close: () => rateLimiter.close() };
+  const counters = new MemoryCounters();
+  return {
+    kind: 'memory',
+    rateLimiter,
+    bus: noBus,
+    counters,
+    async close() {
+      counters.close();
+      await rateLimiter.close();
+    },
+  };
 }

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import type { Cluster } from '../cluster.js';
 import { RedisBus } from './redis-bus.js';
+import { RedisCounters } from './redis-counters.js';
 import { RedisRateLimiter } from './redis-rate-limiter.js';
 
 /**
@@ -17,6 +18,7 @@ export function createRedisCluster(options: { url: string; prefix?: string }): C
     kind: 'redis',
     rateLimiter,
     bus,
+    counters: new RedisCounters(client, prefix),
     async close() {
       await bus.close();
       client.disconnect();
