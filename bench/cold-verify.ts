@@ -63,6 +63,8 @@ interface Row {
   raw: number[];
   keygate: number[];
   flushMs: number;
+  /** How long the flush blocked the event loop (a server answers nothing meanwhile). */
+  flushBlockedMs: number;
   flushKeys: number;
   /** Cores used by other processes (PostgreSQL's own backends included) while sampling. */
   others: number | null;
@@ -106,14 +108,19 @@ async function measure(seeder: Seeder, config: { dataDir: string; databaseUrl?: 
     if (invalid > 0) throw new Error(`${seeder.backend} ${size}: ${invalid} lookups or verifies failed to find a seeded key`);
     // The usage counts of up to `samples` distinct keys, written in one batch: on SQLite this
     // runs on the event loop, so it is a pause every server sees once per flush interval.
+    // A setImmediate probe shows how long the flush kept the event loop from running anything else.
     const t0 = now();
+    let probeAt = Number.NaN;
+    setImmediate(() => (probeAt = now()));
     await kg.flush();
     const flushMs = now() - t0;
-    rows.push({ backend: seeder.backend, size, seedSeconds, raw, keygate, flushMs, flushKeys: samples, others });
+    await yieldToLoop();
+    const flushBlockedMs = probeAt - t0;
+    rows.push({ backend: seeder.backend, size, seedSeconds, raw, keygate, flushMs, flushBlockedMs, flushKeys: samples, others });
     const last = rows.at(-1)!;
     process.stderr.write(
       `  ${seeder.backend} ${fmtInt(size)} keys: raw p50 ${fmtMs(percentile(raw, 50))} p99 ${fmtMs(percentile(raw, 99))}; ` +
-        `keygate p50 ${fmtMs(percentile(keygate, 50))} p99 ${fmtMs(percentile(keygate, 99))}; usage flush ${last.flushMs.toFixed(1)} ms; other processes ${fmtCores(others)} cores\n`,
+        `keygate p50 ${fmtMs(percentile(keygate, 50))} p99 ${fmtMs(percentile(keygate, 99))}; usage flush ${last.flushMs.toFixed(1)} ms (event loop blocked ${last.flushBlockedMs.toFixed(1)} ms); other processes ${fmtCores(others)} cores\n`,
     );
   } finally {
     await kg.close();
@@ -149,7 +156,7 @@ try {
   console.log('  baseline "raw" = the same indexed join by hash through better-sqlite3 / pg directly, interleaved with Keygate');
   console.log(
     `  ${'backend'.padEnd(9)}${'keys'.padStart(10)}${'seed s'.padStart(8)}${'raw p50'.padStart(11)}${'raw p99'.padStart(11)}` +
-      `${'kg p50'.padStart(11)}${'kg p99'.padStart(11)}${'p50 overhead'.padStart(14)}${'usage flush'.padStart(20)}${'others'.padStart(8)}`,
+      `${'kg p50'.padStart(11)}${'kg p99'.padStart(11)}${'p50 overhead'.padStart(14)}${'usage flush (blocked)'.padStart(30)}${'others'.padStart(8)}`,
   );
   for (const r of rows) {
     console.log(
@@ -157,10 +164,13 @@ try {
         `${fmtMs(percentile(r.raw, 50)).padStart(11)}${fmtMs(percentile(r.raw, 99)).padStart(11)}` +
         `${fmtMs(percentile(r.keygate, 50)).padStart(11)}${fmtMs(percentile(r.keygate, 99)).padStart(11)}` +
         `${`×${fmtRatio(median(r.keygate) / median(r.raw))}`.padStart(14)}` +
-        `${`${r.flushMs.toFixed(1)} ms/${fmtInt(r.flushKeys)} keys`.padStart(20)}${fmtCores(r.others).padStart(8)}`,
+        `${`${r.flushMs.toFixed(1)} (${r.flushBlockedMs.toFixed(1)}) ms/${fmtInt(r.flushKeys)} keys`.padStart(30)}${fmtCores(r.others).padStart(8)}`,
     );
   }
-  console.log('  usage flush: kg.flush() after the samples, writing the usage counts of that many distinct keys in one batch');
+  console.log(
+    '  usage flush: kg.flush() after the samples, writing the usage counts of that many distinct keys in one batch; ' +
+      '(blocked): how long it kept the event loop from running anything else',
+  );
   console.log('  others: cores used by other processes while sampling (for postgres this includes its own backend process)');
   for (const backend of backends) {
     const mine = rows.filter((r) => r.backend === backend);
