@@ -2,14 +2,18 @@
  * Small helpers shared by the benchmarks: statistics, argument parsing, the machine note and
  * environment hygiene. Nothing here touches Keygate itself.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 
 export const now = (): number => performance.now();
 
+/** The middle value; the mean of the two middle values for an even count. */
 export function median(values: readonly number[]): number {
-  return percentile(values, 50);
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 /** Nearest-rank percentile (p in 0–100) of an unsorted sample. */
@@ -158,4 +162,54 @@ export async function waitForQuiet(options: { maxWaitMs: number; maxCores?: numb
 
 export function fmtCores(cores: number | null): string {
   return cores === null ? '?' : cores.toFixed(2);
+}
+
+/** CPU seconds used so far by every process whose command name is `name` (e.g. "postgres"). */
+export function processesCpuSeconds(name: string): number | null {
+  try {
+    let total = 0;
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      let stat: string;
+      try {
+        stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      } catch {
+        continue; // exited meanwhile
+      }
+      const open = stat.indexOf('(');
+      const close = stat.lastIndexOf(')');
+      if (stat.slice(open + 1, close) !== name) continue;
+      const fields = stat.slice(close + 2).split(' ');
+      total += (Number(fields[11]) + Number(fields[12])) / 100;
+    }
+    return total;
+  } catch {
+    return null;
+  }
+}
+
+/** Noise above which a measurement is repeated (cores used by other processes). */
+export const NOISY_CORES = 0.3;
+
+/**
+ * Runs a measurement up to `attempts` times until other processes stayed under NOISY_CORES
+ * during it, and returns the quietest attempt. The shared machine's neighbours come and go;
+ * a bounded retry keeps their bursts out of the figures without hiding them (the noise of the
+ * kept attempt is reported with it).
+ */
+export async function quietest<T>(
+  label: string,
+  attempts: number,
+  measure: () => Promise<{ value: T; others: number | null }>,
+): Promise<{ value: T; others: number | null; tries: number }> {
+  let best: { value: T; others: number | null } | null = null;
+  let tries = 0;
+  for (let i = 0; i < attempts; i++) {
+    tries++;
+    const result = await measure();
+    if (best === null || (result.others ?? 0) < (best.others ?? 0)) best = result;
+    if (result.others === null || result.others < NOISY_CORES) break;
+    if (i + 1 < attempts) process.stderr.write(`  ${label}: other processes used ${result.others.toFixed(2)} cores; measuring again\n`);
+  }
+  return { ...best!, tries };
 }
