@@ -26,6 +26,10 @@ export const ERROR_REGISTRY = {
   INVALID_CIDR: { status: 400, title: 'An IP allowlist entry is not a valid CIDR' },
   INVALID_CURSOR: { status: 400, title: 'The pagination cursor is not valid' },
   KEY_REVOKED: { status: 409, title: 'The key is revoked and cannot be changed' },
+  CLIENT_NOT_FOUND: { status: 404, title: 'No such client in this tenant' },
+  TOKEN_NOT_FOUND: { status: 404, title: 'No such issued token in this tenant' },
+  SECRET_NOT_FOUND: { status: 404, title: 'No such HS256 secret in this tenant' },
+  INVALID_CLIENT_METADATA: { status: 400, title: 'The client registration is not consistent' },
   STORE_UNAVAILABLE: { status: 503, title: 'The store is unreachable; retry shortly' },
   INTERNAL: { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: number; title: string }>;

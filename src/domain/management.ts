@@ -19,6 +19,10 @@ export const MANAGEMENT_SCOPES: readonly ScopeDefinition[] = [
   { name: 'keys:write', description: 'Create, update, roll, revoke and delete API keys', implies: ['keys:read'] },
   { name: 'keys:verify', description: 'Verify credentials with POST /v1/verify' },
   { name: 'audit:read', description: 'Read the audit log' },
+  { name: 'clients:read', description: 'List and read OAuth clients (never their secrets)' },
+  { name: 'clients:write', description: 'Create, update, delete OAuth clients and rotate their secrets', implies: ['clients:read'] },
+  { name: 'tokens:read', description: 'List JWT API keys, signing keys and HS256 secrets' },
+  { name: 'tokens:write', description: 'Issue and revoke JWT API keys and HS256 secrets, revoke tokens, rotate signing keys', implies: ['tokens:read'] },
   { name: 'root_keys:write', description: 'Create root keys (with at most the scopes of the caller)' },
 ];
 

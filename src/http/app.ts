@@ -9,9 +9,14 @@ import type { Keygate } from '../services/keygate.js';
 import { healthRoutes } from './health.js';
 import { apiRoutes } from './management/apis.js';
 import { auditRoutes } from './management/audit.js';
+import { clientRoutes } from './management/clients.js';
+import { hs256SecretRoutes } from './management/hs256-secrets.js';
+import { signingKeyRoutes } from './management/signing-keys.js';
+import { tokenRoutes } from './management/tokens.js';
 import { keyRoutes } from './management/keys.js';
 import { rootKeyRoutes } from './management/root-keys.js';
 import { tenantRoutes } from './management/tenants.js';
+import { oauthRoutes } from './oauth/routes.js';
 import { problem, sendProblem, toProblem } from './problem.js';
 import { verifyRoutes } from './verify.js';
 
@@ -77,5 +82,10 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
   await app.register(keyRoutes(keygate));
   await app.register(rootKeyRoutes(keygate));
   await app.register(auditRoutes(keygate));
+  await app.register(clientRoutes(keygate));
+  await app.register(tokenRoutes(keygate));
+  await app.register(signingKeyRoutes(keygate));
+  await app.register(hs256SecretRoutes(keygate));
+  await app.register(oauthRoutes(keygate));
   return app;
 }

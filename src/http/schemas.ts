@@ -97,6 +97,8 @@ export const ApiView = Type.Object({
   name: Type.String(),
   keyPrefix: Type.String(),
   scopes: Type.Array(ScopeDefinition),
+  accessTokenTtl: Type.Integer(),
+  refreshTokens: Type.Object({ enabled: Type.Boolean(), idleTtl: Type.Integer(), absoluteTtl: Type.Integer() }),
   createdAt: Timestamp,
 });
 
@@ -104,8 +106,19 @@ export const TenantView = Type.Object({
   id: Type.String(),
   slug: Type.String(),
   name: Type.String(),
+  signingAlg: Type.String(),
+  issuer: Type.String({ description: 'The tenant\'s OAuth issuer: `{PUBLIC_URL}/t/{slug}`.' }),
   createdAt: Timestamp,
 });
+
+export const RefreshTokensSettings = Type.Object(
+  {
+    enabled: Type.Optional(Type.Boolean()),
+    idleTtl: Type.Optional(Type.Integer({ minimum: 1, description: 'Seconds a refresh token may go unused.' })),
+    absoluteTtl: Type.Optional(Type.Integer({ minimum: 1, description: 'Seconds a refresh-token family may live.' })),
+  },
+  { additionalProperties: false },
+);
 
 export const AuditEventView = Type.Object({
   id: Type.String(),

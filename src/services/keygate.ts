@@ -8,6 +8,13 @@ import type { VerificationResult } from '../domain/verification.js';
 import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
 import { ApisService } from './apis-service.js';
+import { ClientAuthenticator } from './client-authenticator.js';
+import { ClientsService } from './clients-service.js';
+import { Hs256SecretsService } from './hs256-secrets-service.js';
+import { JwtVerifier } from './jwt-verifier.js';
+import { RevocationsService } from './revocations-service.js';
+import { SigningKeysService } from './signing-keys-service.js';
+import { TokensService } from './tokens-service.js';
 import { AuditLog } from './audit-log.js';
 import type { ServiceContext } from './context.js';
 import { KeyLookup } from './key-lookup.js';
@@ -39,6 +46,14 @@ export interface Keygate {
   readonly rootKeys: RootKeysService;
   readonly auth: ManagementAuth;
   readonly audit: AuditLog;
+  readonly signingKeys: SigningKeysService;
+  readonly hs256Secrets: Hs256SecretsService;
+  readonly revocations: RevocationsService;
+  readonly jwts: JwtVerifier;
+  readonly clients: ClientsService;
+  readonly tokens: TokensService;
+  readonly clientAuth: ClientAuthenticator;
+  readonly publicUrl: string;
   /** Verifies a credential exactly as `POST /v1/verify` does. */
   verify(request: VerifyRequest, options?: VerifyOptions): Promise<VerificationResult>;
   /** Writes batched usage and audit events now (tests, shutdown). */
@@ -74,7 +89,11 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
     );
   }
   const ctx: ServiceContext = { store, clock, cluster, audit, lookup, envelope: new Envelope(master.key), publicUrl: config.publicUrl };
-  const verifier = new VerifyService(ctx, usage);
+  const signingKeys = new SigningKeysService(ctx);
+  const hs256Secrets = new Hs256SecretsService(ctx);
+  const revocations = new RevocationsService(ctx);
+  const jwts = new JwtVerifier(ctx, signingKeys, hs256Secrets, revocations);
+  const verifier = new VerifyService(ctx, usage, jwts);
   const rootKeys = new RootKeysService(ctx);
   await rootKeys.ensureSystem();
   if (config.rootKey) await rootKeys.seed(config.rootKey);
@@ -89,6 +108,14 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
     rootKeys,
     auth: new ManagementAuth(ctx),
     audit,
+    signingKeys,
+    hs256Secrets,
+    revocations,
+    jwts,
+    clients: new ClientsService(ctx),
+    tokens: new TokensService(ctx, signingKeys),
+    clientAuth: new ClientAuthenticator(ctx),
+    publicUrl: config.publicUrl,
     verify: (request, verifyOptions) => verifier.verify(request, verifyOptions),
     async flush() {
       await Promise.all([audit.flush(), usage.flush()]);

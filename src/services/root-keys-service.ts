@@ -43,6 +43,11 @@ export class RootKeysService {
       await ignoreExists(store.createApi(created, audit.event(tenant.id, SYSTEM_ACTOR, 'api.create', created.id)));
       api = (await store.findApi(tenant.id, MANAGEMENT_API))!;
     }
+    if (JSON.stringify(api.scopes) !== JSON.stringify(MANAGEMENT_SCOPES)) {
+      // A newer Keygate knows more management scopes: the catalog follows the code.
+      api = { ...api, scopes: [...MANAGEMENT_SCOPES] };
+      await store.updateApi(api, audit.event(tenant.id, SYSTEM_ACTOR, 'api.update', api.id, { fields: ['scopes'] }));
+    }
     this.system = { tenant, api };
     return this.system;
   }
@@ -50,9 +55,17 @@ export class RootKeysService {
   /** Registers an operator-chosen secret (KEYGATE_ROOT_KEY) as a root key with every scope, once. */
   async seed(secret: string): Promise<void> {
     const hash = hashSecret(secret);
-    if ((await this.ctx.store.findKeyBySecret(hash)) !== null) return;
     const { tenant, api } = await this.ensureSystem();
-    const key = this.rootKey(tenant, api, api.scopes.map((s) => s.name), null, 'KEYGATE_ROOT_KEY');
+    const existing = await this.ctx.store.findKeyBySecret(hash);
+    const all = api.scopes.map((s) => s.name);
+    if (existing !== null) {
+      if (existing.key.scopes.length !== all.length && existing.api.id === api.id) {
+        const key = { ...existing.key, scopes: all, updatedAt: this.ctx.clock() };
+        await this.ctx.store.updateKeys([key], this.ctx.audit.event(tenant.id, SYSTEM_ACTOR, 'root_key.seed', key.id, { fields: ['scopes'] }));
+      }
+      return;
+    }
+    const key = this.rootKey(tenant, api, all, null, 'KEYGATE_ROOT_KEY');
     key.start = 'KEYGATE_ROOT_KEY';
     await this.ctx.store.createKey(key, hash, this.ctx.audit.event(tenant.id, SYSTEM_ACTOR, 'root_key.seed', key.id));
   }

@@ -2,15 +2,18 @@ import { hashSecret } from '../crypto/secrets.js';
 import type { AuditEvent } from '../domain/audit.js';
 import { checkKey } from '../domain/keys/check-key.js';
 import { checkKeyShape } from '../domain/keys/format.js';
+import { looksLikeJwt } from '../domain/tokens/jwt.js';
 import { refillPeriodStart } from '../domain/keys/key.js';
 import { SYSTEM_TENANT_SLUG } from '../domain/management.js';
 import type { ScopeMatch } from '../domain/scopes.js';
 import { emptyResult, type RatelimitState, type VerificationCode, type VerificationResult } from '../domain/verification.js';
 import type { ServiceContext } from './context.js';
+import type { JwtVerifier } from './jwt-verifier.js';
 import type { CachedKey } from './key-lookup.js';
 import type { UsageRecorder } from './usage-recorder.js';
 
 export interface VerifyRequest {
+  /** An API key, or a JWT (Keygate-issued or self-issued HS256). */
   credential: string;
   /** The API identifier (audience) the credential is presented to. */
   api: string;
@@ -44,11 +47,15 @@ export class VerifyService {
   constructor(
     private readonly ctx: ServiceContext,
     private readonly usage: UsageRecorder,
+    private readonly jwts: JwtVerifier,
   ) {}
 
   async verify(request: VerifyRequest, options: VerifyOptions = {}): Promise<VerificationResult> {
     const { credential } = request;
-    if (typeof credential !== 'string' || checkKeyShape(credential) === 0) return emptyResult('MALFORMED');
+    if (typeof credential !== 'string') return emptyResult('MALFORMED');
+    if (checkKeyShape(credential) === 0) {
+      return looksLikeJwt(credential) ? this.verifyJwt(credential, request, options) : emptyResult('MALFORMED');
+    }
     const now = this.ctx.clock();
     const hash = hashSecret(credential);
     const cached = this.ctx.lookup.cached(hash, now);
@@ -97,6 +104,25 @@ export class VerifyService {
       return (facts.validResult ??= Object.freeze(result(facts, 'VALID', NO_RATELIMITS, null)));
     }
     return result(facts, 'VALID', ratelimits, credits);
+  }
+
+  private async verifyJwt(token: string, request: VerifyRequest, options: VerifyOptions): Promise<VerificationResult> {
+    const { result, tenant } = await this.jwts.verify(token, {
+      api: request.api,
+      scopes: request.scopes ?? NO_SCOPES,
+      match: request.match ?? 'all',
+      ...(options.tenant !== undefined ? { tenant: options.tenant } : {}),
+    });
+    if (!result.valid && tenant !== null) {
+      this.ctx.audit.enqueue(
+        this.ctx.audit.event(tenant.id, { id: 'verify', requestId: options.requestId ?? null, ip: request.ip ?? null }, 'token.verify.denied', result.keyId, {
+          code: result.code,
+          api: request.api,
+          requiredScopes: request.scopes ?? [],
+        }),
+      );
+    }
+    return result;
   }
 
   private deny(

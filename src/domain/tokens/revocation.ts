@@ -3,8 +3,8 @@
  * a client or a consumer was issued before an instant. Verifiers hold this state in memory.
  */
 export interface RevocationState {
-  /** Revoked jtis. */
-  jtis: ReadonlySet<string>;
+  /** Revoked jtis (a Set, or a Map keyed by jti). */
+  jtis: { has(jti: string): boolean };
   /**
    * `client:{id}` or `consumer:{id}` → tokens whose `iat` (seconds) is at or before this second are
    * revoked. `iat` has one-second resolution, so the mark's own second counts as before: a token

@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import type { Keygate } from '../../services/keygate.js';
 import { actorOf, requireScope } from '../auth.js';
 import { pageRequest, pageResponse } from '../pagination.js';
-import { ApiView, ERROR_RESPONSES, PageQuery, Problem, ScopeDefinition, TenantParams, pageOf } from '../schemas.js';
+import { ApiView, ERROR_RESPONSES, PageQuery, Problem, RefreshTokensSettings, ScopeDefinition, TenantParams, pageOf } from '../schemas.js';
 import { apiView } from './views.js';
 
 export const apiRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => async (app) => {
@@ -21,6 +21,8 @@ export const apiRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => async 
             name: Type.String({ minLength: 1, maxLength: 200 }),
             scopes: Type.Array(ScopeDefinition, { maxItems: 1000 }),
             keyPrefix: Type.Optional(Type.String({ pattern: '^[a-z][a-z0-9]{0,15}$', description: 'Prefix of this API\'s keys (default `kg`).' })),
+            accessTokenTtl: Type.Optional(Type.Integer({ minimum: 1, maximum: 31_536_000, description: 'Access-token lifetime in seconds (default 3600).' })),
+            refreshTokens: Type.Optional(RefreshTokensSettings),
           },
           { additionalProperties: false },
         ),
@@ -49,6 +51,32 @@ export const apiRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => async 
     async (request) => {
       const tenant = await keygate.tenants.get(request.params.slug);
       return pageResponse(await keygate.apis.list(tenant, pageRequest(request.query)), (api) => apiView(api, tenant.slug));
+    },
+  );
+
+  app.patch(
+    '/v1/tenants/:slug/apis/:identifier',
+    {
+      onRequest: requireScope(keygate, 'apis:write'),
+      schema: {
+        tags: ['apis'],
+        summary: 'Update an API: name, scope catalog, token lifetimes',
+        params: Type.Object({ slug: Type.String({ maxLength: 64 }), identifier: Type.String({ maxLength: 512 }) }),
+        body: Type.Object(
+          {
+            name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+            scopes: Type.Optional(Type.Array(ScopeDefinition, { maxItems: 1000 })),
+            accessTokenTtl: Type.Optional(Type.Integer({ minimum: 1, maximum: 31_536_000 })),
+            refreshTokens: Type.Optional(RefreshTokensSettings),
+          },
+          { additionalProperties: false, minProperties: 1 },
+        ),
+        response: { 200: ApiView, ...ERROR_RESPONSES },
+      },
+    },
+    async (request) => {
+      const tenant = await keygate.tenants.get(request.params.slug);
+      return apiView(await keygate.apis.update(actorOf(request), tenant, request.params.identifier, request.body), tenant.slug);
     },
   );
 

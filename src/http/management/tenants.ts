@@ -20,6 +20,7 @@ export const tenantRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => asy
           {
             slug: Type.String({ pattern: TENANT_SLUG_PATTERN, description: 'URL name: lowercase letters, digits, dashes.' }),
             name: Type.String({ minLength: 1, maxLength: 200 }),
+            signingAlg: Type.Optional(Type.Union([Type.Literal('EdDSA'), Type.Literal('ES256'), Type.Literal('RS256')], { description: 'Algorithm of the tenant\'s signing keys (default EdDSA).' })),
           },
           { additionalProperties: false },
         ),
@@ -32,7 +33,7 @@ export const tenantRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => asy
         throw new KeygateError('FORBIDDEN', 'a root key limited to one tenant cannot create tenants');
       }
       const tenant = await keygate.tenants.create(actorOf(request), request.body);
-      return reply.code(201).send(tenantView(tenant));
+      return reply.code(201).send(tenantView(tenant, keygate.publicUrl));
     },
   );
 
@@ -46,9 +47,9 @@ export const tenantRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => asy
       const principal = request.principal!;
       if (principal.kind === 'root' && principal.tenant !== null) {
         const own = await keygate.tenants.get(principal.tenant);
-        return { items: [tenantView(own)], nextCursor: null };
+        return { items: [tenantView(own, keygate.publicUrl)], nextCursor: null };
       }
-      return pageResponse(await keygate.tenants.list(pageRequest(request.query)), tenantView);
+      return pageResponse(await keygate.tenants.list(pageRequest(request.query)), (t) => tenantView(t, keygate.publicUrl));
     },
   );
 
@@ -58,6 +59,6 @@ export const tenantRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => asy
       onRequest: requireScope(keygate, 'tenants:read'),
       schema: { tags: ['tenants'], summary: 'Get a tenant', params: TenantParams, response: { 200: TenantView, ...ERROR_RESPONSES } },
     },
-    async (request) => tenantView(await keygate.tenants.get(request.params.slug)),
+    async (request) => tenantView(await keygate.tenants.get(request.params.slug), keygate.publicUrl),
   );
 };

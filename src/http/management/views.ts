@@ -1,6 +1,7 @@
 import type { AuditEvent } from '../../domain/audit.js';
 import { isoOrNull } from '../../domain/clock.js';
 import type { Api, ApiKey, Tenant } from '../../domain/keys/key.js';
+import { issuerOf } from '../../services/tokens-service.js';
 import type { KeyViewType } from '../schemas.js';
 
 /** Domain objects as the management API shows them: ISO times, API identifiers, no secrets. */
@@ -35,12 +36,21 @@ export function apiView(api: Api, tenantSlug: string) {
     name: api.name,
     keyPrefix: api.keyPrefix,
     scopes: api.scopes,
+    accessTokenTtl: api.accessTokenTtl,
+    refreshTokens: api.refreshTokens,
     createdAt: new Date(api.createdAt).toISOString(),
   };
 }
 
-export function tenantView(tenant: Tenant) {
-  return { id: tenant.id, slug: tenant.slug, name: tenant.name, createdAt: new Date(tenant.createdAt).toISOString() };
+export function tenantView(tenant: Tenant, publicUrl: string) {
+  return {
+    id: tenant.id,
+    slug: tenant.slug,
+    name: tenant.name,
+    signingAlg: tenant.signingAlg,
+    issuer: issuerOf(publicUrl, tenant.slug),
+    createdAt: new Date(tenant.createdAt).toISOString(),
+  };
 }
 
 export function eventView(event: AuditEvent) {

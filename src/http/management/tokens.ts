@@ -1,0 +1,176 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { IssuedToken } from '../../domain/clients.js';
+import type { Keygate } from '../../services/keygate.js';
+import { actorOf, requireScope } from '../auth.js';
+import { pageRequest, pageResponse } from '../pagination.js';
+import { ERROR_RESPONSES, NullableTimestamp, PageQuery, ScopeName, TenantParams, pageOf } from '../schemas.js';
+
+const TokenView = Type.Object({
+  jti: Type.String(),
+  tenant: Type.String(),
+  api: Type.String(),
+  consumer: Type.String(),
+  scopes: Type.Array(Type.String()),
+  claimsFormat: Type.String(),
+  kid: Type.String(),
+  issuedAt: Type.String(),
+  expiresAt: Type.Union([Type.String(), Type.Null()]),
+  revokedAt: Type.Union([Type.String(), Type.Null()]),
+});
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+export const tokenRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => async (app) => {
+  const tags = ['tokens'];
+  const apiIdentifiers = new Map<string, string>();
+  const apiOf = async (token: IssuedToken): Promise<string> => {
+    let identifier = apiIdentifiers.get(token.apiId);
+    if (identifier === undefined) {
+      identifier = (await keygate.store.findApiById(token.apiId))?.identifier ?? '';
+      apiIdentifiers.set(token.apiId, identifier);
+    }
+    return identifier;
+  };
+  const view = async (token: IssuedToken, slug: string) => ({
+    jti: token.jti,
+    tenant: slug,
+    api: await apiOf(token),
+    consumer: token.consumer,
+    scopes: token.scopes,
+    claimsFormat: token.claimsFormat,
+    kid: token.kid,
+    issuedAt: new Date(token.issuedAt).toISOString(),
+    expiresAt: iso(token.expiresAt),
+    revokedAt: iso(token.revokedAt),
+  });
+
+  app.post(
+    '/v1/tenants/:slug/tokens',
+    {
+      onRequest: requireScope(keygate, 'tokens:write'),
+      schema: {
+        tags,
+        summary: 'Issue a JWT API key for a consumer (the token is in this response only)',
+        params: TenantParams,
+        body: Type.Object(
+          {
+            api: Type.String({ minLength: 1, maxLength: 512 }),
+            consumer: Type.String({ minLength: 1, maxLength: 256 }),
+            scopes: Type.Array(ScopeName, { maxItems: 1000 }),
+            expiresAt: Type.Optional(NullableTimestamp),
+            claimsFormat: Type.Optional(Type.Union([Type.Literal('scope'), Type.Literal('scopes')])),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 201: Type.Intersect([TokenView, Type.Object({ token: Type.String() })]), ...ERROR_RESPONSES },
+      },
+    },
+    async (request, reply) => {
+      const tenant = await keygate.tenants.get(request.params.slug);
+      const { expiresAt, ...rest } = request.body;
+      const { record, token } = await keygate.tokens.issueApiKeyToken(actorOf(request), tenant, {
+        ...rest,
+        ...(expiresAt ? { expiresAt: Date.parse(expiresAt) } : {}),
+      });
+      return reply.code(201).send({ ...(await view(record, tenant.slug)), token });
+    },
+  );
+
+  app.get(
+    '/v1/tenants/:slug/tokens',
+    {
+      onRequest: requireScope(keygate, 'tokens:read'),
+      schema: {
+        tags,
+        summary: 'List JWT API keys',
+        params: TenantParams,
+        querystring: Type.Object({ api: Type.Optional(Type.String({ maxLength: 512 })), consumer: Type.Optional(Type.String({ maxLength: 256 })), ...PageQuery }, { additionalProperties: false }),
+        response: { 200: pageOf(TokenView), ...ERROR_RESPONSES },
+      },
+    },
+    async (request) => {
+      const tenant = await keygate.tenants.get(request.params.slug);
+      const { api, consumer } = request.query;
+      const page = await keygate.tokens.listIssued(tenant, { ...(api ? { api } : {}), ...(consumer ? { consumer } : {}) }, pageRequest(request.query));
+      const items = await Promise.all(page.items.map((t) => view(t, tenant.slug)));
+      return { ...pageResponse(page, (x) => x), items };
+    },
+  );
+
+  app.post(
+    '/v1/tenants/:slug/tokens/:jti/revoke',
+    {
+      onRequest: requireScope(keygate, 'tokens:write'),
+      schema: {
+        tags,
+        summary: 'Revoke a JWT by jti (JWT API keys and OAuth access tokens alike)',
+        description: 'Any jti of the tenant can be revoked, issued here or not; verify then answers REVOKED for it.',
+        params: Type.Object({ slug: Type.String({ maxLength: 64 }), jti: Type.String({ minLength: 1, maxLength: 256 }) }),
+        response: { 200: Type.Object({ jti: Type.String(), revoked: Type.Boolean() }), ...ERROR_RESPONSES },
+      },
+    },
+    async (request) => {
+      const tenant = await keygate.tenants.get(request.params.slug);
+      const { jti } = request.params;
+      const issued = await keygate.store.findIssuedToken(tenant.id, jti);
+      const added = await keygate.revocations.revokeJti(actorOf(request), tenant, jti, issued?.expiresAt ?? null);
+      return { jti, revoked: added };
+    },
+  );
+
+  app.post(
+    '/v1/tenants/:slug/consumers/:consumer/revoke-tokens',
+    {
+      onRequest: requireScope(keygate, 'tokens:write'),
+      schema: {
+        tags,
+        summary: 'Revoke every JWT issued to a consumer until now',
+        params: Type.Object({ slug: Type.String({ maxLength: 64 }), consumer: Type.String({ minLength: 1, maxLength: 256 }) }),
+        response: { 200: Type.Object({ notBefore: Type.String() }), ...ERROR_RESPONSES },
+      },
+    },
+    async (request) => {
+      const tenant = await keygate.tenants.get(request.params.slug);
+      const { notBefore } = await keygate.revocations.cutOff(actorOf(request), tenant, 'consumer', request.params.consumer);
+      return { notBefore: new Date(notBefore * 1000).toISOString() };
+    },
+  );
+
+  app.get(
+    '/v1/tenants/:slug/revocations',
+    {
+      onRequest: requireScope(keygate, 'keys:verify'),
+      schema: {
+        tags,
+        summary: 'The revocation feed verifiers follow: revoked jtis and not-before marks, oldest first',
+        params: TenantParams,
+        querystring: Type.Object(PageQuery, { additionalProperties: false }),
+        response: {
+          200: pageOf(
+            Type.Object({
+              id: Type.String(),
+              kind: Type.String(),
+              subject: Type.String(),
+              notBefore: Type.Union([Type.Integer(), Type.Null()]),
+              expiresAt: Type.Union([Type.String(), Type.Null()]),
+              createdAt: Type.String(),
+            }),
+          ),
+          ...ERROR_RESPONSES,
+        },
+      },
+    },
+    async (request) => {
+      const tenant = await keygate.tenants.get(request.params.slug);
+      return pageResponse(await keygate.revocations.feed(tenant, pageRequest(request.query)), (r) => ({
+        id: r.id,
+        kind: r.kind,
+        subject: r.subject,
+        notBefore: r.notBefore,
+        expiresAt: iso(r.expiresAt),
+        createdAt: new Date(r.createdAt).toISOString(),
+      }));
+    },
+  );
+};

@@ -1,0 +1,28 @@
+import type { FastifyInstance } from 'fastify';
+import type { Keygate } from '../../services/keygate.js';
+import { presentedClient } from './client-auth.js';
+import { endpointsOf } from './endpoints.js';
+import { formOf, param, requiredParam } from './form.js';
+import { tenantOf } from './tenant-of.js';
+
+/**
+ * POST /t/{slug}/oauth/revoke — RFC 7009. A client revokes a token issued to it; anything
+ * else (unknown, invalid, someone else's) is answered 200 the same way, as §2.2 requires, so the
+ * endpoint reveals nothing about tokens.
+ */
+export function revokeRoute(app: FastifyInstance, keygate: Keygate): void {
+  app.post('/t/:slug/oauth/revoke', { schema: { hide: true } }, async (request, reply) => {
+    const tenant = await tenantOf(keygate, request);
+    const form = formOf(request.body);
+    const token = requiredParam(form, 'token');
+    param(form, 'token_type_hint');
+    const endpoints = endpointsOf(keygate, tenant.slug);
+    const client = await keygate.clientAuth.authenticate(tenant, presentedClient(request, form), [endpoints.revocation, endpoints.token, endpoints.issuer]);
+    const { claims } = await keygate.jwts.verify(token, { api: null, scopes: [], match: 'all', tenant: tenant.slug });
+    if (claims !== null && typeof claims.jti === 'string' && claims.client_id === client.id) {
+      const actor = { id: client.id, requestId: request.id, ip: request.ip };
+      await keygate.revocations.revokeJti(actor, tenant, claims.jti, typeof claims.exp === 'number' ? claims.exp * 1000 : null);
+    }
+    return reply.header('cache-control', 'no-store').code(200).send();
+  });
+}

@@ -1,0 +1,38 @@
+import type { FastifyInstance } from 'fastify';
+import type { Client, GrantType } from '../../domain/clients.js';
+import type { Tenant } from '../../domain/keys/key.js';
+import { OAuthError } from '../../domain/oauth/errors.js';
+import type { Keygate } from '../../services/keygate.js';
+import { presentedClient } from './client-auth.js';
+import { endpointsOf } from './endpoints.js';
+import { formOf, requiredParam, type Form } from './form.js';
+import { clientCredentialsGrant, type TokenResponse } from './grants/client-credentials.js';
+import { tenantOf } from './tenant-of.js';
+
+type Grant = (keygate: Keygate, tenant: Tenant, client: Client, form: Form) => Promise<TokenResponse>;
+
+/** Grant handlers by grant_type. The implicit and password grants are deliberately absent. */
+const GRANTS: Partial<Record<GrantType, Grant>> = {
+  client_credentials: clientCredentialsGrant,
+};
+
+/**
+ * POST /t/{slug}/oauth/token — a pipeline: tenant → form → client authentication → grant type
+ * allowed for the client → grant handler → RFC 6749 §5.1 response with `Cache-Control: no-store`.
+ */
+export function tokenRoute(app: FastifyInstance, keygate: Keygate): void {
+  app.post('/t/:slug/oauth/token', { schema: { hide: true } }, async (request, reply) => {
+    const tenant = await tenantOf(keygate, request);
+    const form = formOf(request.body);
+    const grantType = requiredParam(form, 'grant_type');
+    const grant = GRANTS[grantType as GrantType];
+    if (grant === undefined) throw new OAuthError('unsupported_grant_type', `grant_type "${grantType}" is not supported`);
+    const endpoints = endpointsOf(keygate, tenant.slug);
+    const client = await keygate.clientAuth.authenticate(tenant, presentedClient(request, form), [endpoints.token, endpoints.issuer]);
+    if (!client.grantTypes.includes(grantType as GrantType)) {
+      throw new OAuthError('unauthorized_client', `the client may not use the ${grantType} grant`);
+    }
+    const response = await grant(keygate, tenant, client, form);
+    return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').send(response);
+  });
+}

@@ -1,0 +1,94 @@
+import { createLocalJWKSet, jwtVerify } from 'jose';
+import { hashSecret, safeEqual } from '../crypto/secrets.js';
+import type { Client, TokenEndpointAuthMethod } from '../domain/clients.js';
+import type { Tenant } from '../domain/keys/key.js';
+import { OAuthError } from '../domain/oauth/errors.js';
+import type { ServiceContext } from './context.js';
+import { usesSecret } from './clients-service.js';
+
+/** What a request presented to authenticate a client (RFC 6749 §2.3, RFC 7523 §2.2). */
+export interface PresentedClient {
+  method: TokenEndpointAuthMethod;
+  clientId: string;
+  secret?: string;
+  assertion?: string;
+}
+
+export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+/** Failed authentications of one client id that trigger a cool-down, and its length. */
+export const LOCKOUT_FAILURES = 10;
+export const LOCKOUT_WINDOW_MS = 60_000;
+const ASSERTION_ALGORITHMS = ['EdDSA', 'ES256', 'ES384', 'RS256', 'PS256'];
+const MAX_ASSERTION_LIFETIME_S = 600;
+const DUMMY_HASH = hashSecret('keygate-no-such-client');
+
+/**
+ * Client authentication for the token, revocation and introspection endpoints. Every failure is
+ * the same `invalid_client` (which check failed goes to the audit log only); secrets are compared
+ * by hash in constant time; ten failures for one client id within a minute lock it out for the
+ * rest of that minute (429 with Retry-After), whether or not the next attempt is right.
+ */
+export class ClientAuthenticator {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  async authenticate(tenant: Tenant, presented: PresentedClient, audiences: readonly string[]): Promise<Client> {
+    const lockKey = `authfail:${tenant.id}:${presented.clientId}`;
+    const now = this.ctx.clock();
+    const failures = await this.ctx.cluster.counters.read(lockKey);
+    if (failures.count >= LOCKOUT_FAILURES) {
+      throw new OAuthError('invalid_client', 'too many failed authentications; wait before retrying', {
+        status: 429,
+        retryAfter: Math.max(1, Math.ceil((failures.expiresAt - now) / 1000)),
+      });
+    }
+    const client = presented.clientId.length <= 128 ? await this.ctx.store.findClient(tenant.id, presented.clientId) : null;
+    const reason = await this.check(tenant, client, presented, audiences, now);
+    if (reason === null) return client!;
+    await this.ctx.cluster.counters.increment(lockKey, LOCKOUT_WINDOW_MS);
+    this.ctx.audit.enqueue(
+      this.ctx.audit.event(tenant.id, { id: 'oauth', requestId: null, ip: null }, 'client.auth.denied', presented.clientId.slice(0, 128), { reason, method: presented.method }),
+    );
+    throw new OAuthError('invalid_client', 'client authentication failed');
+  }
+
+  /** Null when the client is authenticated, else the reason (for the audit log only). */
+  private async check(tenant: Tenant, client: Client | null, presented: PresentedClient, audiences: readonly string[], now: number): Promise<string | null> {
+    if (presented.method === 'none') {
+      return client !== null && client.tokenEndpointAuthMethod === 'none' ? null : 'public client not allowed';
+    }
+    if (presented.method === 'private_key_jwt') return this.checkAssertion(tenant, client, presented, audiences, now);
+    // Hash and compare even for an unknown client, so timing does not reveal which ids exist.
+    const presentedHash = hashSecret(presented.secret ?? '');
+    const records = client !== null && usesSecret(client) ? await this.ctx.store.clientSecrets(client.id) : [];
+    let match = false;
+    for (const record of records.length > 0 ? records : [{ hash: DUMMY_HASH, expiresAt: null }]) {
+      const live = record.expiresAt === null || record.expiresAt > now;
+      if (safeEqual(presentedHash, record.hash) && live) match = true;
+    }
+    if (client === null) return 'unknown client';
+    if (client.tokenEndpointAuthMethod !== presented.method) return `client is registered for ${client.tokenEndpointAuthMethod}`;
+    return match ? null : 'wrong secret';
+  }
+
+  private async checkAssertion(tenant: Tenant, client: Client | null, presented: PresentedClient, audiences: readonly string[], now: number): Promise<string | null> {
+    if (client === null) return 'unknown client';
+    if (client.tokenEndpointAuthMethod !== 'private_key_jwt' || client.jwks === null) return `client is registered for ${client.tokenEndpointAuthMethod}`;
+    try {
+      const { payload } = await jwtVerify(presented.assertion ?? '', createLocalJWKSet(client.jwks as never), {
+        issuer: client.id,
+        subject: client.id,
+        audience: [...audiences],
+        algorithms: ASSERTION_ALGORITHMS,
+        requiredClaims: ['exp', 'jti'],
+        currentDate: new Date(now),
+        clockTolerance: 5,
+      });
+      if (payload.exp! - Math.floor(now / 1000) > MAX_ASSERTION_LIFETIME_S) return 'assertion lives too long';
+      const ttl = (payload.exp! + 5) * 1000 - now;
+      const fresh = await this.ctx.cluster.counters.claimOnce(`assertion:${tenant.id}:${client.id}:${payload.jti}`, Math.max(ttl, 1000));
+      return fresh ? null : 'assertion replayed';
+    } catch (err) {
+      return `assertion rejected: ${(err as { code?: string }).code ?? 'invalid'}`;
+    }
+  }
+}

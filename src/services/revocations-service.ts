@@ -1,0 +1,102 @@
+import { newId } from '../crypto/secrets.js';
+import type { Revocation } from '../domain/clients.js';
+import type { Tenant } from '../domain/keys/key.js';
+import { markKey, type RevocationState } from '../domain/tokens/revocation.js';
+import type { Page, PageRequest } from '../store/store.js';
+import type { Actor, ServiceContext } from './context.js';
+
+interface TenantState {
+  jtis: Map<string, number | null>;
+  notBefore: Map<string, number>;
+  view: RevocationState;
+  cursor: string | null;
+  syncedAt: number;
+  syncing: Promise<void> | null;
+}
+
+/** How often a verifier catches up with revocations made by other instances. */
+export const REVOCATION_SYNC_MS = 1000;
+
+/**
+ * JWT revocation: by jti, or by a not-before mark on a client's or a consumer's tokens. Each
+ * process keeps the tenant's revocations in memory; its own revocations apply at once, those of
+ * other instances within `REVOCATION_SYNC_MS` (it follows the store's revocation feed).
+ */
+export class RevocationsService {
+  private readonly tenants = new Map<string, TenantState>();
+
+  constructor(private readonly ctx: ServiceContext) {}
+
+  /** Revokes one token. `expiresAt` (ms) lets the entry be forgotten once the token is dead anyway. */
+  async revokeJti(actor: Actor, tenant: Tenant, jti: string, expiresAt: number | null): Promise<boolean> {
+    return this.add(actor, tenant, { kind: 'jti', subject: jti, notBefore: null, expiresAt });
+  }
+
+  /** Revokes every token issued to the client (or the consumer) up to now. */
+  async cutOff(actor: Actor, tenant: Tenant, kind: 'client' | 'consumer', subject: string): Promise<{ notBefore: number }> {
+    const notBefore = Math.floor(this.ctx.clock() / 1000);
+    await this.add(actor, tenant, { kind, subject, notBefore, expiresAt: null });
+    return { notBefore };
+  }
+
+  feed(tenant: Tenant, page: PageRequest): Promise<Page<Revocation>> {
+    return this.ctx.store.listRevocations(tenant.id, page);
+  }
+
+  /** The tenant's revocations as of at most `REVOCATION_SYNC_MS` ago. */
+  async state(tenantId: string): Promise<RevocationState> {
+    const now = this.ctx.clock();
+    let state = this.tenants.get(tenantId);
+    if (state === undefined) {
+      state = this.empty();
+      this.tenants.set(tenantId, state);
+      await this.sync(tenantId, state);
+    } else if (now - state.syncedAt > REVOCATION_SYNC_MS && state.syncing === null) {
+      // Catching up runs beside the request: the answer uses what is known now.
+      state.syncing = this.sync(tenantId, state).finally(() => {
+        state!.syncing = null;
+      });
+      state.syncing.catch(() => {});
+    }
+    return state.view;
+  }
+
+  private async add(actor: Actor, tenant: Tenant, input: Omit<Revocation, 'id' | 'tenantId' | 'createdAt'>): Promise<boolean> {
+    const now = this.ctx.clock();
+    const revocation: Revocation = { id: newId('revocation', now), tenantId: tenant.id, createdAt: now, ...input };
+    const action = input.kind === 'jti' ? 'token.revoke' : `${input.kind}.tokens.revoke`;
+    const added = await this.ctx.store.addRevocation(revocation, this.ctx.audit.event(tenant.id, actor, action, input.subject));
+    const state = this.tenants.get(tenant.id);
+    if (state) apply(state, revocation, now);
+    return added;
+  }
+
+  private async sync(tenantId: string, state: TenantState): Promise<void> {
+    const now = this.ctx.clock();
+    for (;;) {
+      const page = await this.ctx.store.listRevocations(tenantId, { after: state.cursor, limit: 1000 });
+      for (const revocation of page.items) apply(state, revocation, now);
+      if (page.items.length > 0) state.cursor = page.items[page.items.length - 1]!.id;
+      if (page.next === null) break;
+    }
+    for (const [jti, expiresAt] of state.jtis) if (expiresAt !== null && expiresAt < now) state.jtis.delete(jti);
+    state.syncedAt = now;
+  }
+
+  private empty(): TenantState {
+    const jtis = new Map<string, number | null>();
+    const notBefore = new Map<string, number>();
+    const view: RevocationState = { jtis, notBefore };
+    return { jtis, notBefore, view, cursor: null, syncedAt: 0, syncing: null };
+  }
+}
+
+function apply(state: TenantState, revocation: Revocation, now: number): void {
+  if (revocation.kind === 'jti') {
+    if (revocation.expiresAt === null || revocation.expiresAt >= now) state.jtis.set(revocation.subject, revocation.expiresAt);
+    return;
+  }
+  const key = markKey(revocation.kind, revocation.subject);
+  const previous = state.notBefore.get(key) ?? -Infinity;
+  if (revocation.notBefore !== null && revocation.notBefore > previous) state.notBefore.set(key, revocation.notBefore);
+}

@@ -1,0 +1,111 @@
+import { randomBytes } from 'node:crypto';
+import { newId } from '../crypto/secrets.js';
+import type { IssuedToken } from '../domain/clients.js';
+import { KeygateError } from '../domain/errors.js';
+import type { Api, Tenant } from '../domain/keys/key.js';
+import { assertInCatalog, toStructured } from '../domain/scopes.js';
+import type { Page, PageRequest } from '../store/store.js';
+import type { Actor, ServiceContext } from './context.js';
+import type { SigningKeysService } from './signing-keys-service.js';
+
+/** JWT API keys without an explicit expiry live this long: every Keygate JWT has an `exp`. */
+export const DEFAULT_JWT_KEY_LIFETIME_MS = 365 * 86_400_000;
+
+export interface AccessTokenRequest {
+  tenant: Tenant;
+  api: Api;
+  subject: string;
+  clientId: string;
+  scopes: readonly string[];
+  /** RFC 8693 actor, for exchanged tokens. */
+  act?: { sub: string };
+}
+
+export interface IssuedAccessToken {
+  token: string;
+  jti: string;
+  expiresIn: number;
+  scope: string;
+}
+
+export function issuerOf(publicUrl: string, slug: string): string {
+  return `${publicUrl}/t/${slug}`;
+}
+
+/** Signs tokens: RFC 9068 access tokens for OAuth grants, and JWT API keys for consumers. */
+export class TokensService {
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly signingKeys: SigningKeysService,
+  ) {}
+
+  /** An RFC 9068 access token (`typ: at+jwt`) with the API's lifetime. Not stored: it is self-contained. */
+  async issueAccessToken(request: AccessTokenRequest): Promise<IssuedAccessToken> {
+    const { sign } = await this.signingKeys.signer(request.tenant.id, 'at+jwt');
+    const iat = Math.floor(this.ctx.clock() / 1000);
+    const jti = randomBytes(16).toString('base64url');
+    const scope = request.scopes.join(' ');
+    const token = sign({
+      iss: issuerOf(this.ctx.publicUrl, request.tenant.slug),
+      sub: request.subject,
+      aud: request.api.identifier,
+      exp: iat + request.api.accessTokenTtl,
+      iat,
+      jti,
+      client_id: request.clientId,
+      scope,
+      ...(request.act ? { act: request.act } : {}),
+    });
+    return { token, jti, expiresIn: request.api.accessTokenTtl, scope };
+  }
+
+  /**
+   * A long-lived JWT for a consumer: the self-contained alternative to an opaque key, listable
+   * and revocable by jti. Scopes go in the RFC `scope` string or Keygate's structured `scopes`.
+   */
+  async issueApiKeyToken(
+    actor: Actor,
+    tenant: Tenant,
+    input: { api: string; consumer: string; scopes: string[]; expiresAt?: number | null; claimsFormat?: 'scope' | 'scopes' },
+  ): Promise<{ record: IssuedToken; token: string }> {
+    const api = await this.ctx.store.findApi(tenant.id, input.api);
+    if (api === null) throw new KeygateError('API_NOT_FOUND', `no API "${input.api}" in tenant "${tenant.slug}"`);
+    assertInCatalog(input.scopes, api.scopes);
+    const now = this.ctx.clock();
+    const expiresAt = input.expiresAt ?? now + DEFAULT_JWT_KEY_LIFETIME_MS;
+    if (!(expiresAt > now)) throw new KeygateError('EXPIRY_IN_PAST', 'expiresAt must be a time in the future');
+    const claimsFormat = input.claimsFormat ?? 'scope';
+    const scopes = [...new Set(input.scopes)];
+    const { sign, kid } = await this.signingKeys.signer(tenant.id, 'at+jwt');
+    const jti = newId('token', now);
+    const iat = Math.floor(now / 1000);
+    const token = sign({
+      iss: issuerOf(this.ctx.publicUrl, tenant.slug),
+      sub: input.consumer,
+      aud: api.identifier,
+      exp: Math.floor(expiresAt / 1000),
+      iat,
+      jti,
+      ...(claimsFormat === 'scope' ? { scope: scopes.join(' ') } : { scopes: toStructured(scopes) }),
+    });
+    const record: IssuedToken = { jti, tenantId: tenant.id, apiId: api.id, consumer: input.consumer, scopes, claimsFormat, kid, issuedAt: now, expiresAt, revokedAt: null };
+    await this.ctx.store.createIssuedToken(record, this.ctx.audit.event(tenant.id, actor, 'token.issue', jti, { api: api.identifier, consumer: input.consumer, scopes }));
+    return { record, token };
+  }
+
+  async getIssued(tenant: Tenant, jti: string): Promise<IssuedToken> {
+    const token = await this.ctx.store.findIssuedToken(tenant.id, jti);
+    if (token === null) throw new KeygateError('TOKEN_NOT_FOUND', `no issued token "${jti}" in tenant "${tenant.slug}"`);
+    return token;
+  }
+
+  async listIssued(tenant: Tenant, filter: { api?: string; consumer?: string }, page: PageRequest): Promise<Page<IssuedToken>> {
+    let apiId: string | undefined;
+    if (filter.api !== undefined) {
+      const api = await this.ctx.store.findApi(tenant.id, filter.api);
+      if (api === null) throw new KeygateError('API_NOT_FOUND', `no API "${filter.api}" in tenant "${tenant.slug}"`);
+      apiId = api.id;
+    }
+    return this.ctx.store.listIssuedTokens(tenant.id, { ...(apiId ? { apiId } : {}), ...(filter.consumer ? { consumer: filter.consumer } : {}) }, page);
+  }
+}
