@@ -1,3 +1,4 @@
+import { createServer } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig, type Config } from './config/schema.js';
 import { buildApp } from './http/app.js';
@@ -24,8 +25,12 @@ export async function startServer(
   overrides: Partial<Config> = {},
   options: { logger?: boolean; env?: Record<string, string | undefined> } = {},
 ): Promise<RunningServer> {
-  const base = loadConfig({ env: options.env ?? process.env });
-  const keygate = await createKeygate({ config: { ...base, ...overrides } });
+  const env = options.env ?? process.env;
+  const config = { ...loadConfig({ env }), ...overrides };
+  // Issuer URLs must name the real port, so an ephemeral port is chosen before Keygate opens.
+  if (config.port === 0) config.port = await freePort(config.host);
+  if (overrides.publicUrl === undefined && !env['PUBLIC_URL']) config.publicUrl = `http://${hostForUrl(config.host)}:${config.port}`;
+  const keygate = await createKeygate({ config });
   const bootstrapRootKey = keygate.config.rootKey ? null : await keygate.rootKeys.bootstrapIfNone();
   const app = await buildApp(keygate, options.logger === false ? { logger: false } : {});
   try {
@@ -34,17 +39,30 @@ export async function startServer(
     await keygate.close();
     throw err;
   }
-  const address = app.server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : keygate.config.port;
-  const host = keygate.config.host.includes(':') ? `[${keygate.config.host}]` : keygate.config.host;
   return {
     keygate,
     app,
-    url: `http://${host}:${port}`,
+    url: `http://${hostForUrl(keygate.config.host)}:${keygate.config.port}`,
     bootstrapRootKey,
     async close() {
       await app.close();
       await keygate.close();
     },
   };
+}
+
+function hostForUrl(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, host, () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
 }

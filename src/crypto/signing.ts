@@ -43,7 +43,6 @@ export function tokenSigner(options: { alg: SigningAlgorithm | 'HS256'; kid: str
     key: options.key,
     algorithm: options.alg,
     kid: options.kid,
-    noTimestamp: true,
     header: { alg: options.alg, typ: options.typ },
   }) as TokenSigner;
 }
