@@ -44,6 +44,7 @@ export class ApisService {
       createdAt: now,
     };
     await this.ctx.store.createApi(api, this.ctx.audit.event(tenant.id, actor, 'api.create', api.id, { identifier: api.identifier }));
+    await this.ctx.directory.changed([api.id]);
     return api;
   }
 
@@ -74,6 +75,7 @@ export class ApisService {
     };
     await this.ctx.store.updateApi(updated, this.ctx.audit.event(tenant.id, actor, 'api.update', api.id, { fields: Object.keys(input) }));
     this.ctx.lookup.clear();
+    await this.ctx.directory.changed([api.id]);
     return updated;
   }
 }

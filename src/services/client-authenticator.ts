@@ -3,6 +3,7 @@ import { hashSecret, safeEqual } from '../crypto/secrets.js';
 import type { Client, TokenEndpointAuthMethod } from '../domain/clients.js';
 import type { Tenant } from '../domain/keys/key.js';
 import { OAuthError } from '../domain/oauth/errors.js';
+import type { ClientSecretRecord } from '../store/store.js';
 import type { ServiceContext } from './context.js';
 import { usesSecret } from './clients-service.js';
 
@@ -41,8 +42,9 @@ export class ClientAuthenticator {
         retryAfter: Math.max(1, Math.ceil((failures.expiresAt - now) / 1000)),
       });
     }
-    const client = presented.clientId.length <= 128 ? await this.ctx.store.findClient(tenant.id, presented.clientId) : null;
-    const reason = await this.check(tenant, client, presented, audiences, now);
+    const found = presented.clientId.length <= 128 ? await this.ctx.directory.client(tenant.id, presented.clientId) : null;
+    const client = found?.client ?? null;
+    const reason = await this.check(tenant, client, found?.secrets ?? [], presented, audiences, now);
     if (reason === null) return client!;
     await this.ctx.cluster.counters.increment(lockKey, LOCKOUT_WINDOW_MS);
     this.ctx.audit.enqueue(
@@ -52,14 +54,21 @@ export class ClientAuthenticator {
   }
 
   /** Null when the client is authenticated, else the reason (for the audit log only). */
-  private async check(tenant: Tenant, client: Client | null, presented: PresentedClient, audiences: readonly string[], now: number): Promise<string | null> {
+  private async check(
+    tenant: Tenant,
+    client: Client | null,
+    secrets: readonly ClientSecretRecord[],
+    presented: PresentedClient,
+    audiences: readonly string[],
+    now: number,
+  ): Promise<string | null> {
     if (presented.method === 'none') {
       return client !== null && client.tokenEndpointAuthMethod === 'none' ? null : 'public client not allowed';
     }
     if (presented.method === 'private_key_jwt') return this.checkAssertion(tenant, client, presented, audiences, now);
     // Hash and compare even for an unknown client, so timing does not reveal which ids exist.
     const presentedHash = hashSecret(presented.secret ?? '');
-    const records = client !== null && usesSecret(client) ? await this.ctx.store.clientSecrets(client.id) : [];
+    const records = client !== null && usesSecret(client) ? secrets : [];
     let match = false;
     for (const record of records.length > 0 ? records : [{ hash: DUMMY_HASH, expiresAt: null }]) {
       const live = record.expiresAt === null || record.expiresAt > now;

@@ -62,12 +62,14 @@ export class ClientsService {
     const defined = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined)) as Partial<ClientInput>;
     const client = await this.validated(tenant, { ...current, ...defined, jwks: defined.jwks === undefined ? current.jwks : defined.jwks, updatedAt: this.ctx.clock() });
     await this.ctx.store.updateClient(client, this.ctx.audit.event(tenant.id, actor, 'client.update', id, { fields: Object.keys(defined) }));
+    await this.ctx.directory.changed([id]);
     return client;
   }
 
   async delete(actor: Actor, tenant: Tenant, id: string): Promise<void> {
     const deleted = await this.ctx.store.deleteClient(tenant.id, id, this.ctx.audit.event(tenant.id, actor, 'client.delete', id));
     if (!deleted) throw new KeygateError('CLIENT_NOT_FOUND', `no client "${id}" in tenant "${tenant.slug}"`);
+    await this.ctx.directory.changed([id]);
   }
 
   /** A new secret; the old ones keep working for `gracePeriodMs` so deployments can roll over. */
@@ -78,6 +80,7 @@ export class ClientsService {
     const now = this.ctx.clock();
     const event = this.ctx.audit.event(tenant.id, actor, 'client.secret.rotate', id, { gracePeriodMs });
     await this.ctx.store.addClientSecret(id, hashSecret(secret), now + gracePeriodMs, event);
+    await this.ctx.directory.changed([id]);
     return { client, secret };
   }
 

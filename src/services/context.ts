@@ -3,6 +3,7 @@ import type { Clock } from '../domain/clock.js';
 import type { Envelope } from '../crypto/envelope.js';
 import type { Store } from '../store/store.js';
 import type { AuditLog } from './audit-log.js';
+import type { DirectoryCache } from './directory-cache.js';
 import type { KeyLookup } from './key-lookup.js';
 
 /** Who is acting, for audit events: a root key id (or a key id for sub-keys), and the request. */
@@ -23,6 +24,8 @@ export interface ServiceContext {
   lookup: KeyLookup;
   /** Seals and opens secrets Keygate must read back (signing keys, HS256 secrets). */
   envelope: Envelope;
+  /** Tenants, APIs and clients for the hot paths, cached with announced invalidation. */
+  directory: DirectoryCache;
   /** `{PUBLIC_URL}`: tenant issuers are `{publicUrl}/t/{slug}`. */
   publicUrl: string;
 }

@@ -1,4 +1,4 @@
-import type { Api, Tenant } from '../domain/keys/key.js';
+import type { Tenant } from '../domain/keys/key.js';
 import { SYSTEM_TENANT_SLUG } from '../domain/management.js';
 import { expandScopes, satisfies, type ScopeMatch } from '../domain/scopes.js';
 import { audienceOf, checkClaims, decodeJwt, headerProblem, scopesOf, type TokenClaims } from '../domain/tokens/jwt.js';
@@ -24,16 +24,12 @@ export interface JwtOutcome {
   tenant: Tenant | null;
 }
 
-const TENANT_CACHE_MS = 30_000;
-
 /**
  * Verifies a JWT presented as a credential — Keygate's own tokens and tenants' self-issued HS256
  * tokens — into the same result as an API key. The issuer names the tenant; the header's kid
  * names the key, and the token's `alg` must be that key's algorithm (no algorithm confusion).
  */
 export class JwtVerifier {
-  private readonly tenants = new Map<string, { tenant: Tenant | null; at: number }>();
-  private readonly apis = new Map<string, { api: Api | null; at: number }>();
   private readonly issuerPrefix: string;
 
   constructor(
@@ -53,7 +49,7 @@ export class JwtVerifier {
     if (typeof payload.iss !== 'string' || !payload.iss.startsWith(this.issuerPrefix)) return fail('NOT_FOUND');
     const slug = payload.iss.slice(this.issuerPrefix.length);
     if (slug === SYSTEM_TENANT_SLUG || (check.tenant !== undefined && slug !== check.tenant)) return fail('NOT_FOUND');
-    const tenant = await this.tenant(slug, now);
+    const tenant = await this.ctx.directory.tenant(slug);
     if (tenant === null) return fail('NOT_FOUND');
 
     const kid = typeof header.kid === 'string' ? header.kid : '';
@@ -69,7 +65,7 @@ export class JwtVerifier {
 
     const claimsCode = checkClaims(payload, { issuer: payload.iss, audience: check.api, now });
     const audience = audienceOf(payload);
-    const api = audience === null ? null : await this.api(tenant.id, audience, now);
+    const api = audience === null ? null : await this.ctx.directory.api(tenant.id, audience);
     const scopes = scopesOf(payload);
     const build = (code: VerificationCode): JwtOutcome => ({
       result: {
@@ -93,25 +89,6 @@ export class JwtVerifier {
     if (isRevoked(payload, await this.revocations.state(tenant.id))) return build('REVOKED');
     if (!satisfies(expandScopes(scopes, api.scopes), check.scopes, check.match)) return build('INSUFFICIENT_SCOPE');
     return build('VALID');
-  }
-
-  private async tenant(slug: string, now: number): Promise<Tenant | null> {
-    const cached = this.tenants.get(slug);
-    if (cached && now - cached.at < TENANT_CACHE_MS) return cached.tenant;
-    const tenant = await this.ctx.store.findTenantBySlug(slug);
-    if (this.tenants.size > 10_000) this.tenants.clear();
-    this.tenants.set(slug, { tenant, at: now });
-    return tenant;
-  }
-
-  private async api(tenantId: string, identifier: string, now: number): Promise<Api | null> {
-    const key = `${tenantId} ${identifier}`;
-    const cached = this.apis.get(key);
-    if (cached && now - cached.at < TENANT_CACHE_MS) return cached.api;
-    const api = await this.ctx.store.findApi(tenantId, identifier);
-    if (this.apis.size > 10_000) this.apis.clear();
-    this.apis.set(key, { api, at: now });
-    return api;
   }
 }
 

@@ -10,6 +10,7 @@ import type { Store } from '../store/store.js';
 import { ApisService } from './apis-service.js';
 import { ClientAuthenticator } from './client-authenticator.js';
 import { ClientsService } from './clients-service.js';
+import { DirectoryCache } from './directory-cache.js';
 import { Hs256SecretsService } from './hs256-secrets-service.js';
 import { JwtVerifier } from './jwt-verifier.js';
 import { RevocationsService } from './revocations-service.js';
@@ -54,6 +55,7 @@ export interface Keygate {
   readonly tokens: TokensService;
   readonly clientAuth: ClientAuthenticator;
   readonly publicUrl: string;
+  readonly directory: DirectoryCache;
   /** Verifies a credential exactly as `POST /v1/verify` does. */
   verify(request: VerifyRequest, options?: VerifyOptions): Promise<VerificationResult>;
   /** Writes batched usage and audit events now (tests, shutdown). */
@@ -88,7 +90,8 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
         'and set KEYGATE_MASTER_KEY instead when instances share a database.',
     );
   }
-  const ctx: ServiceContext = { store, clock, cluster, audit, lookup, envelope: new Envelope(master.key), publicUrl: config.publicUrl };
+  const directory = new DirectoryCache(store, clock, cluster.bus);
+  const ctx: ServiceContext = { store, clock, cluster, audit, lookup, directory, envelope: new Envelope(master.key), publicUrl: config.publicUrl };
   const signingKeys = new SigningKeysService(ctx);
   const hs256Secrets = new Hs256SecretsService(ctx);
   const revocations = new RevocationsService(ctx);
@@ -116,6 +119,7 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
     tokens: new TokensService(ctx, signingKeys),
     clientAuth: new ClientAuthenticator(ctx),
     publicUrl: config.publicUrl,
+    directory,
     verify: (request, verifyOptions) => verifier.verify(request, verifyOptions),
     async flush() {
       await Promise.all([audit.flush(), usage.flush()]);

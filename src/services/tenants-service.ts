@@ -22,6 +22,8 @@ export class TenantsService {
     const firstKey = newSigningKey(this.ctx.envelope, tenant.id, signingAlg, now, now);
     const event = this.ctx.audit.event(tenant.id, actor, 'tenant.create', tenant.id, { slug: tenant.slug, signingAlg });
     await this.ctx.store.createTenant(tenant, event, firstKey);
+    // A lookup of this slug before it existed may be cached as "no such tenant".
+    await this.ctx.directory.changed([tenant.id]);
     return tenant;
   }
 

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { newId } from '../crypto/secrets.js';
 import type { IssuedToken } from '../domain/clients.js';
 import { KeygateError } from '../domain/errors.js';
@@ -43,7 +43,8 @@ export class TokensService {
   async issueAccessToken(request: AccessTokenRequest): Promise<IssuedAccessToken> {
     const { sign } = await this.signingKeys.signer(request.tenant.id, 'at+jwt');
     const iat = Math.floor(this.ctx.clock() / 1000);
-    const jti = randomBytes(16).toString('base64url');
+    // randomUUID draws from a pre-filled entropy buffer: cheaper than randomBytes per token.
+    const jti = randomUUID();
     const scope = request.scopes.join(' ');
     const token = sign({
       iss: issuerOf(this.ctx.publicUrl, request.tenant.slug),

@@ -6,6 +6,35 @@ import { KyselyStore } from '../kysely-store.js';
 import type { Database } from '../schema.js';
 import type { Store } from '../store.js';
 
+const STATEMENT_CACHE_SIZE = 256;
+
+/**
+ * Kysely prepares a statement for every query; preparing costs more than running a point lookup.
+ * Queries are built from a fixed set of shapes, so their SQL strings repeat: keep the prepared
+ * statements, bounded.
+ */
+function withStatementCache(database: SQLite.Database): SQLite.Database {
+  const statements = new Map<string, SQLite.Statement>();
+  return new Proxy(database, {
+    get(target, property, receiver) {
+      if (property !== 'prepare') {
+        const value = Reflect.get(target, property, receiver) as unknown;
+        // Native methods check that `this` is the real database, not the proxy.
+        return typeof value === 'function' ? value.bind(target) : value;
+      }
+      return (sql: string) => {
+        let statement = statements.get(sql);
+        if (statement === undefined) {
+          if (statements.size >= STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value as string);
+          statement = target.prepare(sql);
+          statements.set(sql, statement);
+        }
+        return statement;
+      };
+    },
+  });
+}
+
 /**
  * The embedded default: one SQLite file in WAL mode. better-sqlite3 is synchronous, so a query
  * costs no event-loop round trip; a busy timeout covers a second process (the CLI) writing.
@@ -20,7 +49,7 @@ export function openSqliteStore(options: { file: string }): Store {
   database.pragma('synchronous = NORMAL');
   database.pragma('busy_timeout = 5000');
   database.pragma('foreign_keys = ON');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
   return new KyselyStore(
     'sqlite',
     db,

@@ -29,7 +29,7 @@ export async function targetApi(keygate: Keygate, tenant: Tenant, client: Client
     if (allowed.length !== 1) throw new OAuthError('invalid_target', 'name the API with the resource parameter');
     identifier = allowed[0]!;
   }
-  const api = client.scopes[identifier] === undefined ? null : await keygate.store.findApi(tenant.id, identifier);
+  const api = client.scopes[identifier] === undefined ? null : await keygate.directory.api(tenant.id, identifier);
   if (api === null) throw new OAuthError('invalid_target', 'the client may not get tokens for this resource');
   return api;
 }
