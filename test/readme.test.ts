@@ -36,4 +36,15 @@ describe('README walkthrough', () => {
     const printed = /prints\n\n```json\n([\s\S]*?)```/.exec(readme)![1]!.trim().split('\n');
     expect(Object.keys(JSON.parse(printed[3]!))).toEqual(Object.keys(result));
   });
+
+  it('continues with an OAuth client, a token, its verification and the client cut-off', async () => {
+    const m2m = /<!-- m2m:start -->\n```sh\n([\s\S]*?)```\n<!-- m2m:end -->/.exec(readme)![1]!;
+    const { stdout } = await run('bash', ['-euo', 'pipefail', '-c', m2m], {
+      env: { ...process.env, KEYGATE_URL: t.url, KEYGATE_ROOT_KEY: rootKey },
+    });
+    const lines = stdout.trim().split('\n');
+    expect(JSON.parse(lines[0]!)).toMatchObject({ valid: true, code: 'VALID', api: 'https://api.acme.com', scopes: ['read:users'] });
+    expect(JSON.parse(lines[1]!).notBefore).toMatch(/Z$/);
+    expect(lines[2]).toBe('REVOKED');
+  });
 });
