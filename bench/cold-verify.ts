@@ -45,6 +45,8 @@ import { BENCH_API, BENCH_SCOPES, createPostgresDatabase, PostgresSeeder, Sqlite
 
 const SQLITE_P99_TARGET_MS = 1;
 const WARMUP = 200;
+/** Distinct keys in the timed usage write (the batch the usage recorder writes once a second). */
+const USAGE_BATCH = 1000;
 
 const args = parseArgs(process.argv.slice(2), { quick: 'flag', sizes: 'value', backends: 'value', samples: 'value', 'max-wait': 'value' });
 const quick = args.has('quick');
@@ -110,12 +112,17 @@ async function measure(seeder: Seeder, config: { dataDir: string; databaseUrl?: 
         keygate.push(t2 - t1);
         await yieldToLoop();
       }
-      // The usage counts of up to `samples` distinct keys, written in one batch. A setImmediate
-      // probe shows how long the flush kept the event loop from running anything else.
+      // What the usage recorder's flush does once a second: one store.recordUsage batch, here
+      // with exactly USAGE_BATCH distinct keys. A setImmediate probe shows how long it kept the
+      // event loop from running anything else (a server answers nothing meanwhile).
+      const batchSize = Math.min(USAGE_BATCH, seeder.size);
+      const first = Math.floor(Math.random() * (seeder.size - batchSize + 1));
+      const at = Date.now();
+      const entries = seeder.keyIds.slice(first, first + batchSize).map((keyId) => ({ keyId, lastUsedAt: at, count: 1 }));
       const t0 = now();
       let probeAt = Number.NaN;
       setImmediate(() => (probeAt = now()));
-      await kg.flush();
+      await kg.store.recordUsage(entries);
       const flushMs = now() - t0;
       await yieldToLoop();
       const flushBlockedMs = probeAt - t0;
@@ -126,11 +133,11 @@ async function measure(seeder: Seeder, config: { dataDir: string; databaseUrl?: 
     if (invalid > 0) throw new Error(`${seeder.backend} ${size}: ${invalid} lookups or verifies failed to find a seeded key`);
     const { raw, keygate, flushMs, flushBlockedMs } = kept.value;
     const others = kept.others;
-    rows.push({ backend: seeder.backend, size, seedSeconds, raw, keygate, flushMs, flushBlockedMs, flushKeys: samples, others });
+    rows.push({ backend: seeder.backend, size, seedSeconds, raw, keygate, flushMs, flushBlockedMs, flushKeys: Math.min(USAGE_BATCH, seeder.size), others });
     const last = rows.at(-1)!;
     process.stderr.write(
       `  ${seeder.backend} ${fmtInt(size)} keys: raw p50 ${fmtMs(percentile(raw, 50))} p99 ${fmtMs(percentile(raw, 99))}; ` +
-        `keygate p50 ${fmtMs(percentile(keygate, 50))} p99 ${fmtMs(percentile(keygate, 99))}; usage flush ${last.flushMs.toFixed(1)} ms (event loop blocked ${last.flushBlockedMs.toFixed(1)} ms); other processes ${fmtCores(others)} cores\n`,
+        `keygate p50 ${fmtMs(percentile(keygate, 50))} p99 ${fmtMs(percentile(keygate, 99))}; usage write of ${fmtInt(last.flushKeys)} keys ${last.flushMs.toFixed(1)} ms (event loop blocked ${last.flushBlockedMs.toFixed(1)} ms); other processes ${fmtCores(others)} cores\n`,
     );
   } finally {
     await kg.close();
@@ -166,7 +173,7 @@ try {
   console.log('  baseline "raw" = the same indexed join by hash through better-sqlite3 / pg directly, interleaved with Keygate');
   console.log(
     `  ${'backend'.padEnd(9)}${'keys'.padStart(10)}${'seed s'.padStart(8)}${'raw p50'.padStart(11)}${'raw p99'.padStart(11)}` +
-      `${'kg p50'.padStart(11)}${'kg p99'.padStart(11)}${'p50 overhead'.padStart(14)}${'usage flush (blocked)'.padStart(30)}${'others'.padStart(8)}`,
+      `${'kg p50'.padStart(11)}${'kg p99'.padStart(11)}${'p50 overhead'.padStart(14)}${'usage write (blocked)'.padStart(30)}${'others'.padStart(8)}`,
   );
   for (const r of rows) {
     console.log(
@@ -178,7 +185,7 @@ try {
     );
   }
   console.log(
-    '  usage flush: kg.flush() after the samples, writing the usage counts of that many distinct keys in one batch; ' +
+    `  usage write: store.recordUsage of ${fmtInt(USAGE_BATCH)} distinct keys, the batch the usage recorder flushes once a second; ` +
       '(blocked): how long it kept the event loop from running anything else',
   );
   console.log('  others: cores used by other processes (not this one, not PostgreSQL) while sampling; a sampling run over 0.3 is repeated, at most 3 times, the quietest kept');

@@ -88,6 +88,8 @@ interface Batch {
 export abstract class Seeder {
   /** Every seeded key string, in insertion order (index i is the i-th seeded key). */
   readonly secrets: string[] = [];
+  /** The id of the key whose secret is `secrets[i]`. */
+  readonly keyIds: string[] = [];
   private readonly random = new RandomPool();
   /** Keys are dated over the last 30 days, one ms apart, as if issued over time. */
   private readonly epoch = Date.now() - 30 * 86_400_000;
@@ -159,6 +161,7 @@ export abstract class Seeder {
       keys[i] = keyToRow(key);
       secrets[i] = { hash: hashSecret(secret), key_id: key.id, retired_at: null, created_at: at };
       this.secrets.push(secret);
+      this.keyIds.push(key.id);
     }
     return { keys, secrets };
   }

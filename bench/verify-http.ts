@@ -64,6 +64,8 @@ interface Run {
   p50: number;
   p99: number;
   serverCpu: number | null;
+  /** Server CPU time per answered request, in µs: robust to neighbours taking the core away. */
+  cpuPerRequestUs: number | null;
   loadCpu: number;
   /** Cores used by processes other than this one and the server under load. */
   others: number | null;
@@ -117,6 +119,7 @@ async function load(target: Target, seconds: number): Promise<Run> {
     p50: result.latency.p50,
     p99: result.latency.p99,
     serverCpu: cpuBefore === null || cpuAfter === null ? null : (cpuAfter - cpuBefore) / result.duration,
+    cpuPerRequestUs: cpuBefore === null || cpuAfter === null || !result.requests.total ? null : ((cpuAfter - cpuBefore) / result.requests.total) * 1e6,
     loadCpu: (self.user + self.system) / 1e6 / result.duration,
     others,
   };
@@ -169,7 +172,7 @@ try {
       runs.get(target.name)!.push(run);
       process.stderr.write(
         `round ${round + 1}/${rounds} ${target.name}: ${fmtInt(run.rps)} req/s, p50 ${run.p50} ms, p99 ${run.p99} ms, ` +
-          `server CPU ${pct(run.serverCpu)}, autocannon CPU ${pct(run.loadCpu)}, other processes ${fmtCores(run.others)} cores\n`,
+          `server CPU ${pct(run.serverCpu)} (${run.cpuPerRequestUs?.toFixed(1) ?? '?'} µs/req), autocannon CPU ${pct(run.loadCpu)}, other processes ${fmtCores(run.others)} cores\n`,
       );
     }
   }
@@ -180,21 +183,29 @@ try {
     `  autocannon: ${connections} connections, keep-alive, pipelining 1, ${rounds} round(s) × ${duration} s per server, ` +
       `body ${size} bytes; latency resolution 1 ms`,
   );
-  console.log(`  ${''.padEnd(10)}${'req/s'.padStart(10)}${'p50'.padStart(8)}${'p99'.padStart(8)}${'ratio'.padStart(8)}${'srv CPU'.padStart(9)}${'ac CPU'.padStart(8)}${'others'.padStart(8)}   what`);
+  console.log(`  ${''.padEnd(10)}${'req/s'.padStart(10)}${'p50'.padStart(8)}${'p99'.padStart(8)}${'ratio'.padStart(8)}${'srv CPU'.padStart(9)}${'µs/req'.padStart(8)}${'cpu ratio'.padStart(10)}${'ac CPU'.padStart(8)}${'others'.padStart(8)}   what`);
   for (const target of targets) {
     const rs = runs.get(target.name)!;
     const cpu = rs.map((r) => r.serverCpu).filter((c): c is number => c !== null);
     const ratio = median(rs.map((r, i) => r.rps / base[i]!.rps));
+    const perReq = median(rs.map((r) => r.cpuPerRequestUs ?? Number.NaN));
+    const cpuRatio = median(base.map((r) => r.cpuPerRequestUs ?? Number.NaN)) / perReq;
     console.log(
       `  ${target.name.padEnd(10)}${fmtInt(median(rs.map((r) => r.rps))).padStart(10)}${`${median(rs.map((r) => r.p50))} ms`.padStart(8)}` +
         `${`${median(rs.map((r) => r.p99))} ms`.padStart(8)}${fmtRatio(ratio).padStart(8)}` +
-        `${pct(cpu.length > 0 ? median(cpu) : null).padStart(9)}${pct(median(rs.map((r) => r.loadCpu))).padStart(8)}` +
+        `${pct(cpu.length > 0 ? median(cpu) : null).padStart(9)}${perReq.toFixed(1).padStart(8)}${fmtRatio(cpuRatio).padStart(10)}` +
+        `${pct(median(rs.map((r) => r.loadCpu))).padStart(8)}` +
         `${fmtCores(median(rs.map((r) => r.others ?? Number.NaN))).padStart(8)}   ${target.description}`,
     );
   }
   const kg = runs.get('keygate')!;
   const ratio = median(kg.map((r, i) => r.rps / base[i]!.rps));
+  const kgCpuRatio = median(base.map((r) => r.cpuPerRequestUs ?? Number.NaN)) / median(kg.map((r) => r.cpuPerRequestUs ?? Number.NaN));
   console.log(`  ratio keygate/baseline req/s: ${fmtRatio(ratio)} (per round: ${kg.map((r, i) => fmtRatio(r.rps / base[i]!.rps)).join(', ')})`);
+  console.log(
+    `  ratio of server CPU per request (baseline µs/req ÷ keygate µs/req): ${fmtRatio(kgCpuRatio)}; the req/s ratio a quiet core would give, ` +
+      'and much less sensitive to neighbours than req/s',
+  );
   console.log(
     '  srv CPU / ac CPU: cores used by the server / by autocannon (this process); others: cores used by every other process ' +
       `(${fmtCores(quietBefore)} before start; ${retries} noisy run(s) measured again)`,
