@@ -4,8 +4,9 @@ import { expandScopes, satisfies, type ScopeMatch } from '../domain/scopes.js';
 import { audienceOf, checkClaims, decodeJwt, headerProblem, scopesOf, type TokenClaims } from '../domain/tokens/jwt.js';
 import { isRevoked } from '../domain/tokens/revocation.js';
 import { emptyResult, type VerificationCode, type VerificationResult } from '../domain/verification.js';
+import { hashSecret } from '../crypto/secrets.js';
 import type { ServiceContext } from './context.js';
-import { Hs256SecretsService, isHs256Kid } from './hs256-secrets-service.js';
+import { isHs256Kid, type Hs256SecretsService } from './hs256-secrets-service.js';
 import type { RevocationsService } from './revocations-service.js';
 import type { SigningKeysService } from './signing-keys-service.js';
 
@@ -24,13 +25,34 @@ export interface JwtOutcome {
   tenant: Tenant | null;
 }
 
+/** A token whose signature and shape were checked: what a second presentation may skip. */
+interface VerifiedToken {
+  payload: TokenClaims;
+  slug: string;
+  tenant: Tenant;
+  kid: string;
+  hs: boolean;
+  audience: string | null;
+  scopes: string[];
+  expiresAtIso: string | null;
+  /** When the cache entry dies: the token's exp. */
+  expiresAtMs: number;
+}
+
+const VERIFIED_CACHE_SIZE = 10_000;
+
 /**
  * Verifies a JWT presented as a credential — Keygate's own tokens and tenants' self-issued HS256
  * tokens — into the same result as an API key. The issuer names the tenant; the header's kid
  * names the key, and the token's `alg` must be that key's algorithm (no algorithm confusion).
+ *
+ * A token whose signature verified is remembered until its `exp`, keyed by its SHA-256 (never the
+ * token itself), so presenting it again skips decoding and the signature; the claim, revocation
+ * and scope checks run every time.
  */
 export class JwtVerifier {
   private readonly issuerPrefix: string;
+  private readonly verified = new Map<string, VerifiedToken>();
 
   constructor(
     private readonly ctx: ServiceContext,
@@ -42,52 +64,84 @@ export class JwtVerifier {
   }
 
   async verify(token: string, check: JwtCheck): Promise<JwtOutcome> {
-    const decoded = decodeJwt(token);
-    if (decoded === null) return fail('MALFORMED');
-    const { header, payload } = decoded;
     const now = this.ctx.clock();
-    if (typeof payload.iss !== 'string' || !payload.iss.startsWith(this.issuerPrefix)) return fail('NOT_FOUND');
-    const slug = payload.iss.slice(this.issuerPrefix.length);
-    if (slug === SYSTEM_TENANT_SLUG || (check.tenant !== undefined && slug !== check.tenant)) return fail('NOT_FOUND');
-    const tenant = await this.ctx.directory.tenant(slug);
-    if (tenant === null) return fail('NOT_FOUND');
+    const hash = hashSecret(token);
+    let verified = this.verified.get(hash);
+    if (verified !== undefined && (verified.expiresAtMs <= now || (verified.hs && (await this.hs256.verifier(verified.tenant.id, verified.kid)) === null))) {
+      this.verified.delete(hash);
+      verified = undefined;
+    }
+    if (verified === undefined) {
+      const authenticated = await this.authenticate(token);
+      if ('code' in authenticated) return fail(authenticated.code);
+      verified = authenticated;
+      if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value as string);
+      this.verified.set(hash, verified);
+    }
+    if (check.tenant !== undefined && verified.slug !== check.tenant) return fail('NOT_FOUND');
+    return this.evaluate(verified, check, now);
+  }
 
+  /** Issuer, key, header and signature: everything that does not change between presentations. */
+  private async authenticate(token: string): Promise<VerifiedToken | { code: 'MALFORMED' | 'NOT_FOUND' }> {
+    const decoded = decodeJwt(token);
+    if (decoded === null) return { code: 'MALFORMED' };
+    const { header, payload } = decoded;
+    if (typeof payload.iss !== 'string' || !payload.iss.startsWith(this.issuerPrefix)) return { code: 'NOT_FOUND' };
+    const slug = payload.iss.slice(this.issuerPrefix.length);
+    if (slug === SYSTEM_TENANT_SLUG) return { code: 'NOT_FOUND' };
+    const tenant = await this.ctx.directory.tenant(slug);
+    if (tenant === null) return { code: 'NOT_FOUND' };
     const kid = typeof header.kid === 'string' ? header.kid : '';
     const hs = isHs256Kid(kid);
     const key = hs ? { alg: 'HS256' as const, verify: await this.hs256.verifier(tenant.id, kid) } : await this.signingKeys.verifier(tenant.id, kid);
-    if (key === null || key.verify === null) return fail(kid === '' ? 'MALFORMED' : 'NOT_FOUND');
-    if (headerProblem(header, [key.alg], { requireAtJwt: !hs }) !== null) return fail('MALFORMED');
+    if (key === null || key.verify === null) return { code: kid === '' ? 'MALFORMED' : 'NOT_FOUND' };
+    if (headerProblem(header, [key.alg], { requireAtJwt: !hs }) !== null) return { code: 'MALFORMED' };
     try {
       key.verify(token);
     } catch {
-      return fail('MALFORMED');
+      return { code: 'MALFORMED' };
     }
+    if (typeof payload.exp !== 'number' || !Number.isFinite(payload.exp)) return { code: 'MALFORMED' };
+    return {
+      payload,
+      slug,
+      tenant,
+      kid,
+      hs,
+      audience: audienceOf(payload),
+      scopes: scopesOf(payload),
+      expiresAtIso: new Date(payload.exp * 1000).toISOString(),
+      expiresAtMs: payload.exp * 1000,
+    };
+  }
 
-    const claimsCode = checkClaims(payload, { issuer: payload.iss, audience: check.api, now });
-    const audience = audienceOf(payload);
-    const api = audience === null ? null : await this.ctx.directory.api(tenant.id, audience);
-    const scopes = scopesOf(payload);
+  /** Lifetime, audience, revocation and scopes: checked on every presentation. */
+  private async evaluate(token: VerifiedToken, check: JwtCheck, now: number): Promise<JwtOutcome> {
+    const { payload, tenant } = token;
     const build = (code: VerificationCode): JwtOutcome => ({
       result: {
         valid: code === 'VALID',
         code,
         keyId: typeof payload.jti === 'string' ? payload.jti : null,
-        tenant: slug,
-        api: audience,
+        tenant: token.slug,
+        api: token.audience,
         consumer: payload.sub ?? null,
-        scopes,
+        scopes: token.scopes,
         meta: typeof payload.client_id === 'string' ? { clientId: payload.client_id } : {},
-        expiresAt: typeof payload.exp === 'number' ? new Date(payload.exp * 1000).toISOString() : null,
+        expiresAt: token.expiresAtIso,
         ratelimits: [],
         credits: null,
       },
       claims: payload,
       tenant,
     });
+    const claimsCode = checkClaims(payload, { issuer: payload.iss, audience: check.api, now });
     if (claimsCode !== 'VALID') return build(claimsCode);
+    const api = token.audience === null ? null : await this.ctx.directory.api(tenant.id, token.audience);
     if (api === null) return build(check.api === null ? 'NOT_FOUND' : 'WRONG_AUDIENCE');
     if (isRevoked(payload, await this.revocations.state(tenant.id))) return build('REVOKED');
-    if (!satisfies(expandScopes(scopes, api.scopes), check.scopes, check.match)) return build('INSUFFICIENT_SCOPE');
+    if (!satisfies(expandScopes(token.scopes, api.scopes), check.scopes, check.match)) return build('INSUFFICIENT_SCOPE');
     return build('VALID');
   }
 }
