@@ -39,6 +39,12 @@ export class DirectoryCache {
     return this.read(this.apis, `${tenantId} ${identifier}`, () => this.store.findApi(tenantId, identifier));
   }
 
+  /** The API if it is in memory and fresh, else undefined: lets hot paths skip a promise. */
+  apiIfCached(tenantId: string, identifier: string): Api | null | undefined {
+    const hit = this.apis.get(`${tenantId} ${identifier}`);
+    return hit !== undefined && this.clock() - hit.at < DIRECTORY_TTL_MS ? hit.value : undefined;
+  }
+
   client(tenantId: string, id: string): Promise<{ client: Client; secrets: ClientSecretRecord[] } | null> {
     return this.read(this.clients, `${tenantId} ${id}`, async () => {
       const client = await this.store.findClient(tenantId, id);

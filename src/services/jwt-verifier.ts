@@ -1,4 +1,4 @@
-import type { Tenant } from '../domain/keys/key.js';
+import type { Api, Tenant } from '../domain/keys/key.js';
 import { SYSTEM_TENANT_SLUG } from '../domain/management.js';
 import { expandScopes, satisfies, type ScopeMatch } from '../domain/scopes.js';
 import { audienceOf, checkClaims, decodeJwt, headerProblem, scopesOf, type TokenClaims } from '../domain/tokens/jwt.js';
@@ -16,7 +16,7 @@ export interface JwtCheck {
   scopes: readonly string[];
   match: ScopeMatch;
   /** Only tokens of this tenant (a tenant-limited root key, or a tenant's own endpoint). */
-  tenant?: string;
+  tenant?: string | undefined;
 }
 
 export interface JwtOutcome {
@@ -37,6 +37,8 @@ interface VerifiedToken {
   expiresAtIso: string | null;
   /** When the cache entry dies: the token's exp. */
   expiresAtMs: number;
+  /** The scopes with the API's implications, for the API object they were computed from. */
+  held: { api: Api; scopes: ReadonlySet<string> } | null;
 }
 
 const VERIFIED_CACHE_SIZE = 10_000;
@@ -113,6 +115,7 @@ export class JwtVerifier {
       scopes: scopesOf(payload),
       expiresAtIso: new Date(payload.exp * 1000).toISOString(),
       expiresAtMs: payload.exp * 1000,
+      held: null,
     };
   }
 
@@ -138,10 +141,14 @@ export class JwtVerifier {
     });
     const claimsCode = checkClaims(payload, { issuer: payload.iss, audience: check.api, now });
     if (claimsCode !== 'VALID') return build(claimsCode);
-    const api = token.audience === null ? null : await this.ctx.directory.api(tenant.id, token.audience);
+    // The common case needs no promise: the API and the revocations are already in memory.
+    const cachedApi = token.audience === null ? null : this.ctx.directory.apiIfCached(tenant.id, token.audience);
+    const api = cachedApi !== undefined ? cachedApi : await this.ctx.directory.api(tenant.id, token.audience!);
     if (api === null) return build(check.api === null ? 'NOT_FOUND' : 'WRONG_AUDIENCE');
-    if (isRevoked(payload, await this.revocations.state(tenant.id))) return build('REVOKED');
-    if (!satisfies(expandScopes(token.scopes, api.scopes), check.scopes, check.match)) return build('INSUFFICIENT_SCOPE');
+    const revoked = this.revocations.stateIfLoaded(tenant.id) ?? (await this.revocations.state(tenant.id));
+    if (isRevoked(payload, revoked)) return build('REVOKED');
+    if (token.held === null || token.held.api !== api) token.held = { api, scopes: expandScopes(token.scopes, api.scopes) };
+    if (!satisfies(token.held.scopes, check.scopes, check.match)) return build('INSUFFICIENT_SCOPE');
     return build('VALID');
   }
 }

@@ -45,20 +45,26 @@ export class RevocationsService {
 
   /** The tenant's revocations as of at most `REVOCATION_SYNC_MS` ago. */
   async state(tenantId: string): Promise<RevocationState> {
-    const now = this.ctx.clock();
-    let state = this.tenants.get(tenantId);
-    if (state === undefined) {
-      state = this.empty();
-      this.tenants.set(tenantId, state);
-      await this.sync(tenantId, state);
-    } else if (now - state.syncedAt > REVOCATION_SYNC_MS && state.syncing === null) {
+    const known = this.stateIfLoaded(tenantId);
+    if (known !== undefined) return known;
+    const state = this.empty();
+    this.tenants.set(tenantId, state);
+    await this.sync(tenantId, state);
+    return state.view;
+  }
+
+  /** The state without waiting, once the tenant's revocations have been loaded; else undefined. */
+  stateIfLoaded(tenantId: string): RevocationState | undefined {
+    const state = this.tenants.get(tenantId);
+    if (state === undefined) return undefined;
+    if (this.ctx.clock() - state.syncedAt > REVOCATION_SYNC_MS && state.syncing === null) {
       // Catching up runs beside the request: the answer uses what is known now.
       state.syncing = this.sync(tenantId, state).finally(() => {
-        state!.syncing = null;
+        state.syncing = null;
       });
       state.syncing.catch(() => {});
     }
-    return state.view;
+    return state.syncedAt === 0 ? undefined : state.view;
   }
 
   private async add(actor: Actor, tenant: Tenant, input: Omit<Revocation, 'id' | 'tenantId' | 'createdAt'>): Promise<boolean> {

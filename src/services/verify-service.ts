@@ -111,7 +111,7 @@ export class VerifyService {
       api: request.api,
       scopes: request.scopes ?? NO_SCOPES,
       match: request.match ?? 'all',
-      ...(options.tenant !== undefined ? { tenant: options.tenant } : {}),
+      tenant: options.tenant,
     });
     if (!result.valid && tenant !== null) {
       this.ctx.audit.enqueue(
