@@ -64,7 +64,9 @@ interface Run {
   p50: number;
   p99: number;
   serverCpu: number | null;
-  /** Server CPU time per answered request, in µs: robust to neighbours taking the core away. */
+  /** Requests answered. */
+  total: number;
+  /** Server CPU time per answered request, in µs: less sensitive to neighbours than req/s. */
   cpuPerRequestUs: number | null;
   loadCpu: number;
   /** Cores used by processes other than this one and the server under load. */
@@ -119,6 +121,7 @@ async function load(target: Target, seconds: number): Promise<Run> {
     p50: result.latency.p50,
     p99: result.latency.p99,
     serverCpu: cpuBefore === null || cpuAfter === null ? null : (cpuAfter - cpuBefore) / result.duration,
+    total: result.requests.total ?? 0,
     cpuPerRequestUs: cpuBefore === null || cpuAfter === null || !result.requests.total ? null : ((cpuAfter - cpuBefore) / result.requests.total) * 1e6,
     loadCpu: (self.user + self.system) / 1e6 / result.duration,
     others,
@@ -155,7 +158,10 @@ try {
 
   const quietBefore = await waitForQuiet({ maxWaitMs });
   process.stderr.write(`warm-up ${warmup} s each…\n`);
-  for (const target of targets) await load(target, warmup);
+  for (const target of targets) {
+    const run = await load(target, warmup);
+    process.stderr.write(`  warm-up ${target.name}: ${fmtInt(run.total)} requests\n`);
+  }
 
   const runs = new Map<string, Run[]>(targets.map((t) => [t.name, []]));
   let retries = 0;
@@ -171,7 +177,7 @@ try {
       const run = kept.value;
       runs.get(target.name)!.push(run);
       process.stderr.write(
-        `round ${round + 1}/${rounds} ${target.name}: ${fmtInt(run.rps)} req/s, p50 ${run.p50} ms, p99 ${run.p99} ms, ` +
+        `round ${round + 1}/${rounds} ${target.name}: ${fmtInt(run.rps)} req/s (${fmtInt(run.total)} requests), p50 ${run.p50} ms, p99 ${run.p99} ms, ` +
           `server CPU ${pct(run.serverCpu)} (${run.cpuPerRequestUs?.toFixed(1) ?? '?'} µs/req), autocannon CPU ${pct(run.loadCpu)}, other processes ${fmtCores(run.others)} cores\n`,
       );
     }
@@ -204,7 +210,7 @@ try {
   console.log(`  ratio keygate/baseline req/s: ${fmtRatio(ratio)} (per round: ${kg.map((r, i) => fmtRatio(r.rps / base[i]!.rps)).join(', ')})`);
   console.log(
     `  ratio of server CPU per request (baseline µs/req ÷ keygate µs/req): ${fmtRatio(kgCpuRatio)}; the req/s ratio a quiet core would give, ` +
-      'and much less sensitive to neighbours than req/s',
+      'and less sensitive to neighbours than req/s',
   );
   console.log(
     '  srv CPU / ac CPU: cores used by the server / by autocannon (this process); others: cores used by every other process ' +

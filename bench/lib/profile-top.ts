@@ -2,10 +2,11 @@
  * Prints the top frames of a V8 .cpuprofile (from `node --cpu-prof`) by self time and by total
  * time, so a missed target can be explained without a GUI.
  *
- *   tsx bench/lib/profile-top.ts <file.cpuprofile> [--top 25] [--filter substring] [--under functionName]
+ *   tsx bench/lib/profile-top.ts <file.cpuprofile> [--top 25] [--filter substring] [--under functionName] [--per N]
  *
  * `--under verify` counts only samples with a frame of that function name on the stack, so the
- * percentages are shares of that function's inclusive time.
+ * percentages are shares of that function's inclusive time. `--per N` adds a column of µs per
+ * unit, e.g. per request when N is the number of requests the profiled server answered.
  */
 import { readFileSync } from 'node:fs';
 import { numberArg, parseArgs } from './common.js';
@@ -26,10 +27,11 @@ interface Profile {
 
 const [file, ...rest] = process.argv.slice(2);
 if (!file) throw new Error('usage: profile-top <file.cpuprofile> [--top N] [--filter text]');
-const args = parseArgs(rest, { top: 'value', filter: 'value', under: 'value' });
+const args = parseArgs(rest, { top: 'value', filter: 'value', under: 'value', per: 'value' });
 const top = numberArg(args, 'top', 25);
 const filter = args.get('filter');
 const under = args.get('under');
+const per = args.has('per') ? numberArg(args, 'per', 1) : null;
 
 const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
@@ -79,7 +81,8 @@ const print = (title: string, map: Map<string, number>): void => {
   console.log(`${title}${scope} (of ${(totalUs / 1000).toFixed(0)} ms sampled)`);
   const rows = [...map].filter(([l]) => (typeof filter === 'string' ? l.includes(filter) : true)).sort((a, b) => b[1] - a[1]);
   for (const [l, us] of rows.slice(0, top)) {
-    console.log(`  ${((100 * us) / totalUs).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(1).padStart(8)} ms  ${l}`);
+    const unit = per === null ? '' : `${(us / per).toFixed(2).padStart(8)} µs/unit`;
+    console.log(`  ${((100 * us) / totalUs).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(1).padStart(8)} ms${unit}  ${l}`);
   }
 };
 print('self time', self);
