@@ -120,7 +120,7 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
     clientAuth: new ClientAuthenticator(ctx),
     publicUrl: config.publicUrl,
     directory,
-    verify: (request, verifyOptions) => verifier.verify(request, verifyOptions),
+    verify: verifier.verify.bind(verifier),
     async flush() {
       await Promise.all([audit.flush(), usage.flush()]);
     },

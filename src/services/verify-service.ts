@@ -1,7 +1,7 @@
 import { hashSecret } from '../crypto/secrets.js';
 import type { AuditEvent } from '../domain/audit.js';
 import { checkKey } from '../domain/keys/check-key.js';
-import { checkKeyShape } from '../domain/keys/format.js';
+import { MAX_KEY_LENGTH, checkKeyShape } from '../domain/keys/format.js';
 import { looksLikeJwt } from '../domain/tokens/jwt.js';
 import { refillPeriodStart } from '../domain/keys/key.js';
 import { SYSTEM_TENANT_SLUG } from '../domain/management.js';
@@ -33,6 +33,7 @@ export interface VerifyOptions {
 }
 
 const NO_SCOPES: readonly string[] = Object.freeze([]);
+const NO_OPTIONS: VerifyOptions = Object.freeze({});
 const NO_RATELIMITS: RatelimitState[] = [];
 
 /**
@@ -50,16 +51,21 @@ export class VerifyService {
     private readonly jwts: JwtVerifier,
   ) {}
 
-  async verify(request: VerifyRequest, options: VerifyOptions = {}): Promise<VerificationResult> {
+  async verify(request: VerifyRequest, options: VerifyOptions = NO_OPTIONS): Promise<VerificationResult> {
     const { credential } = request;
     if (typeof credential !== 'string') return emptyResult('MALFORMED');
-    if (checkKeyShape(credential) === 0) {
+    if (credential.length > MAX_KEY_LENGTH) {
       return looksLikeJwt(credential) ? this.verifyJwt(credential, request, options) : emptyResult('MALFORMED');
     }
     const now = this.ctx.clock();
     const hash = hashSecret(credential);
-    const cached = this.ctx.lookup.cached(hash, now);
-    const facts = cached === undefined ? await this.ctx.lookup.load(hash, now) : cached;
+    let facts = this.ctx.lookup.cached(hash, now);
+    if (facts === undefined) {
+      // Only a secret that was issued can be in the cache, so the shape and checksum are checked
+      // on a miss: a typo or an invented string is MALFORMED before any store lookup.
+      if (checkKeyShape(credential) === 0) return emptyResult('MALFORMED');
+      facts = await this.ctx.lookup.load(hash, now);
+    }
     // Root keys live in the system tenant; verify never reveals them.
     if (facts === null || facts.tenantSlug === SYSTEM_TENANT_SLUG || (options.tenant !== undefined && facts.tenantSlug !== options.tenant)) {
       return emptyResult('NOT_FOUND');
