@@ -22,7 +22,7 @@ export class RootKeysService {
     let tenant = await store.findTenantBySlug(SYSTEM_TENANT_SLUG);
     if (tenant === null) {
       const now = clock();
-      const created: Tenant = { id: newId('tenant', now), slug: SYSTEM_TENANT_SLUG, name: 'Keygate management', signingAlg: 'EdDSA', createdAt: now };
+      const created: Tenant = { id: newId('tenant', now), slug: SYSTEM_TENANT_SLUG, name: 'Keygate management', signingAlg: 'EdDSA', selfSignup: false, createdAt: now };
       await ignoreExists(store.createTenant(created, audit.event(created.id, SYSTEM_ACTOR, 'tenant.create', created.id)));
       tenant = (await store.findTenantBySlug(SYSTEM_TENANT_SLUG))!;
     }

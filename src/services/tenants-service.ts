@@ -11,14 +11,14 @@ export const TENANT_SLUG_PATTERN = '^[a-z0-9][a-z0-9-]{0,62}$';
 export class TenantsService {
   constructor(private readonly ctx: ServiceContext) {}
 
-  async create(actor: Actor, input: { slug: string; name: string; signingAlg?: SigningAlgorithm }): Promise<Tenant> {
+  async create(actor: Actor, input: { slug: string; name: string; signingAlg?: SigningAlgorithm; selfSignup?: boolean }): Promise<Tenant> {
     if (!new RegExp(TENANT_SLUG_PATTERN).test(input.slug)) {
       throw new KeygateError('INVALID_REQUEST', 'slug must be lowercase letters, digits and dashes, starting with a letter or digit');
     }
     const now = this.ctx.clock();
     const signingAlg = input.signingAlg ?? 'EdDSA';
     if (!SIGNING_ALGORITHMS.includes(signingAlg)) throw new KeygateError('INVALID_REQUEST', `signingAlg must be one of ${SIGNING_ALGORITHMS.join(', ')}`);
-    const tenant: Tenant = { id: newId('tenant', now), slug: input.slug, name: input.name, signingAlg, createdAt: now };
+    const tenant: Tenant = { id: newId('tenant', now), slug: input.slug, name: input.name, signingAlg, selfSignup: input.selfSignup ?? false, createdAt: now };
     const firstKey = newSigningKey(this.ctx.envelope, tenant.id, signingAlg, now, now);
     const event = this.ctx.audit.event(tenant.id, actor, 'tenant.create', tenant.id, { slug: tenant.slug, signingAlg });
     await this.ctx.store.createTenant(tenant, event, firstKey);

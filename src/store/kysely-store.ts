@@ -72,7 +72,14 @@ export class KyselyStore implements Store {
       this.db.transaction().execute(async (trx) => {
         await trx
           .insertInto('tenants')
-          .values({ id: tenant.id, slug: tenant.slug, name: tenant.name, signing_alg: tenant.signingAlg, created_at: tenant.createdAt })
+          .values({
+            id: tenant.id,
+            slug: tenant.slug,
+            name: tenant.name,
+            signing_alg: tenant.signingAlg,
+            self_signup: tenant.selfSignup ? 1 : 0,
+            created_at: tenant.createdAt,
+          })
           .execute();
         if (signingKey) await trx.insertInto('signing_keys').values(signingKeyToRow(signingKey)).execute();
         await insertEvents(trx, [event]);

@@ -99,7 +99,14 @@ export function rowToApi(row: ApisTable): Api {
 }
 
 export function rowToTenant(row: TenantsTable): Tenant {
-  return { id: row.id, slug: row.slug, name: row.name, signingAlg: row.signing_alg as SigningAlgorithm, createdAt: Number(row.created_at) };
+  return {
+    id: row.id,
+    slug: row.slug,
+    name: row.name,
+    signingAlg: row.signing_alg as SigningAlgorithm,
+    selfSignup: Number(row.self_signup) === 1,
+    createdAt: Number(row.created_at),
+  };
 }
 
 export function rowToClient(row: ClientsTable): Client {

@@ -4,6 +4,7 @@ export interface TenantsTable {
   slug: string;
   name: string;
   signing_alg: string;
+  self_signup: number;
   created_at: number;
 }
 
@@ -133,6 +134,88 @@ export interface Hs256SecretsTable {
   revoked_at: number | null;
 }
 
+export interface UsersTable {
+  id: string;
+  tenant_id: string;
+  email: string;
+  name: string | null;
+  password_hash: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface SessionsTable {
+  /** SHA-256 of the session cookie's value. */
+  hash: string;
+  tenant_id: string;
+  user_id: string;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface InteractionsTable {
+  id: string;
+  tenant_id: string;
+  client_id: string;
+  api_id: string;
+  redirect_uri: string;
+  state: string | null;
+  code_challenge: string | null;
+  scopes: string;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface GrantsTable {
+  id: string;
+  tenant_id: string;
+  user_id: string;
+  client_id: string;
+  api_id: string;
+  scopes: string;
+  created_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
+export interface AuthorizationCodesTable {
+  hash: string;
+  tenant_id: string;
+  grant_id: string;
+  client_id: string;
+  user_id: string;
+  api_id: string;
+  redirect_uri: string;
+  code_challenge: string | null;
+  scopes: string;
+  expires_at: number;
+  used_at: number | null;
+}
+
+export interface RefreshTokensTable {
+  hash: string;
+  family_id: string;
+  tenant_id: string;
+  grant_id: string;
+  client_id: string;
+  user_id: string;
+  api_id: string;
+  scopes: string;
+  created_at: number;
+  expires_at: number;
+  family_expires_at: number;
+  rotated_at: number | null;
+  revoked_at: number | null;
+}
+
+export interface PasswordResetsTable {
+  hash: string;
+  tenant_id: string;
+  user_id: string;
+  expires_at: number;
+  used_at: number | null;
+}
+
 export interface Database {
   tenants: TenantsTable;
   apis: ApisTable;
@@ -145,4 +228,11 @@ export interface Database {
   issued_tokens: IssuedTokensTable;
   revocations: RevocationsTable;
   hs256_secrets: Hs256SecretsTable;
+  users: UsersTable;
+  sessions: SessionsTable;
+  interactions: InteractionsTable;
+  grants: GrantsTable;
+  authorization_codes: AuthorizationCodesTable;
+  refresh_tokens: RefreshTokensTable;
+  password_resets: PasswordResetsTable;
 }

@@ -44,6 +44,8 @@ export interface Tenant {
   slug: string;
   name: string;
   signingAlg: SigningAlgorithm;
+  /** People may create their own account on the tenant's sign-in page. */
+  selfSignup: boolean;
   createdAt: number;
 }
 

@@ -1,0 +1,90 @@
+/**
+ * People who sign in to a tenant and delegate access to apps: users, their sign-in sessions, the
+ * grants they gave, and the short-lived artefacts of the authorization-code flow. Times are ms.
+ */
+export interface User {
+  id: string;
+  tenantId: string;
+  /** Lower-cased; unique within the tenant. */
+  email: string;
+  name: string | null;
+  createdAt: number;
+}
+
+/** A person's consent to a client for some scopes of one API. Refresh tokens belong to a grant. */
+export interface Grant {
+  id: string;
+  tenantId: string;
+  userId: string;
+  clientId: string;
+  apiId: string;
+  scopes: string[];
+  createdAt: number;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+}
+
+/** A pending `/authorize` request while the person signs in and consents. */
+export interface Interaction {
+  id: string;
+  tenantId: string;
+  clientId: string;
+  apiId: string;
+  redirectUri: string;
+  state: string | null;
+  codeChallenge: string | null;
+  scopes: string[];
+  createdAt: number;
+  expiresAt: number;
+}
+
+/** An authorization code, stored by the hash of its value. Single use, bound to all of this. */
+export interface AuthorizationCode {
+  hash: string;
+  tenantId: string;
+  grantId: string;
+  clientId: string;
+  userId: string;
+  apiId: string;
+  redirectUri: string;
+  codeChallenge: string | null;
+  scopes: string[];
+  expiresAt: number;
+  usedAt: number | null;
+}
+
+/** A refresh token, stored by hash. Rotation keeps a family; reusing a rotated one kills it. */
+export interface RefreshToken {
+  hash: string;
+  familyId: string;
+  tenantId: string;
+  grantId: string;
+  clientId: string;
+  userId: string;
+  apiId: string;
+  scopes: string[];
+  createdAt: number;
+  /** Idle deadline: unused until then, it dies. */
+  expiresAt: number;
+  /** Absolute deadline of the whole family. */
+  familyExpiresAt: number;
+  rotatedAt: number | null;
+  revokedAt: number | null;
+}
+
+export const EMAIL_PATTERN = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
+export const MIN_PASSWORD_LENGTH = 10;
+export const AUTHORIZATION_CODE_TTL_MS = 60_000;
+export const INTERACTION_TTL_MS = 10 * 60_000;
+
+/** Emails compare case-insensitively; they are stored lower-cased. */
+export function normaliseEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+/** A problem with a proposed password, or null. Length is what matters (NIST SP 800-63B). */
+export function passwordProblem(password: string): string | null {
+  if (password.length < MIN_PASSWORD_LENGTH) return `a password needs at least ${MIN_PASSWORD_LENGTH} characters`;
+  if (password.length > 1024) return 'a password may have at most 1024 characters';
+  return null;
+}
