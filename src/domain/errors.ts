@@ -30,6 +30,10 @@ export const ERROR_REGISTRY = {
   TOKEN_NOT_FOUND: { status: 404, title: 'No such issued token in this tenant' },
   SECRET_NOT_FOUND: { status: 404, title: 'No such HS256 secret in this tenant' },
   INVALID_CLIENT_METADATA: { status: 400, title: 'The client registration is not consistent' },
+  USER_EXISTS: { status: 409, title: 'A user with this email already exists in the tenant' },
+  USER_NOT_FOUND: { status: 404, title: 'No such user in this tenant' },
+  GRANT_NOT_FOUND: { status: 404, title: 'No such grant of this user' },
+  WEAK_PASSWORD: { status: 400, title: 'The password does not meet the policy' },
   STORE_UNAVAILABLE: { status: 503, title: 'The store is unreachable; retry shortly' },
   INTERNAL: { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: number; title: string }>;

@@ -5,6 +5,8 @@ import { SYSTEM_TENANT_SLUG } from '../domain/management.js';
 import type { Api, ApiKey, Tenant } from '../domain/keys/key.js';
 import { migrationProvider } from './migrations.js';
 import type { Client, Hs256Secret, IssuedToken, Revocation } from '../domain/clients.js';
+import type { AuthorizationCode, Grant, Interaction, RefreshToken, User } from '../domain/people.js';
+import * as people from './kysely-people-queries.js';
 import * as tokenQueries from './kysely-token-queries.js';
 import {
   apiToRow,
@@ -33,9 +35,10 @@ function rowToHs256(row: Hs256SecretsTable): Hs256Secret {
   return { kid: row.kid, tenantId: row.tenant_id, createdAt: Number(row.created_at), revokedAt: row.revoked_at === null ? null : Number(row.revoked_at) };
 }
 
-const UNIQUE_CODES: Record<string, 'TENANT_EXISTS' | 'API_EXISTS'> = {
+const UNIQUE_CODES: Record<string, 'TENANT_EXISTS' | 'API_EXISTS' | 'USER_EXISTS'> = {
   tenants: 'TENANT_EXISTS',
   apis: 'API_EXISTS',
+  users: 'USER_EXISTS',
 };
 
 /**
@@ -291,6 +294,225 @@ export class KyselyStore implements Store {
       let query = this.db.selectFrom('revocations').selectAll().where('tenant_id', '=', tenantId);
       if (page.after !== null) query = query.where('id', '>', page.after);
       return paginate(await query.orderBy('id').limit(page.limit + 1).execute(), page.limit, rowToRevocation);
+    });
+  }
+
+  updateTenant(tenant: Tenant, event: AuditEvent): Promise<void> {
+    return this.guard('tenants', () =>
+      this.db.transaction().execute(async (trx) => {
+        await trx.updateTable('tenants').set({ name: tenant.name, self_signup: tenant.selfSignup ? 1 : 0 }).where('id', '=', tenant.id).execute();
+        await insertEvents(trx, [event]);
+      }),
+    );
+  }
+
+  createUser(user: User, passwordHash: string, event: AuditEvent): Promise<void> {
+    return this.guard('users', () =>
+      this.db.transaction().execute(async (trx) => {
+        await trx
+          .insertInto('users')
+          .values({ id: user.id, tenant_id: user.tenantId, email: user.email, name: user.name, password_hash: passwordHash, created_at: user.createdAt, updated_at: user.createdAt })
+          .execute();
+        await insertEvents(trx, [event]);
+      }),
+    );
+  }
+
+  findUser(tenantId: string, id: string): Promise<User | null> {
+    return this.guard('users', async () => {
+      const row = await this.db.selectFrom('users').selectAll().where('tenant_id', '=', tenantId).where('id', '=', id).executeTakeFirst();
+      return row ? people.rowToUser(row) : null;
+    });
+  }
+
+  findUserByEmail(tenantId: string, email: string): Promise<{ user: User; passwordHash: string } | null> {
+    return this.guard('users', async () => {
+      const row = await this.db.selectFrom('users').selectAll().where('tenant_id', '=', tenantId).where('email', '=', email).executeTakeFirst();
+      return row ? { user: people.rowToUser(row), passwordHash: row.password_hash } : null;
+    });
+  }
+
+  listUsers(tenantId: string, page: PageRequest): Promise<Page<User>> {
+    return this.guard('users', async () => {
+      let query = this.db.selectFrom('users').selectAll().where('tenant_id', '=', tenantId);
+      if (page.after !== null) query = query.where('id', '>', page.after);
+      return paginate(await query.orderBy('id').limit(page.limit + 1).execute(), page.limit, people.rowToUser);
+    });
+  }
+
+  setPassword(tenantId: string, userId: string, passwordHash: string, event: AuditEvent): Promise<void> {
+    return this.guard('users', () =>
+      this.db.transaction().execute(async (trx) => {
+        await trx.updateTable('users').set({ password_hash: passwordHash, updated_at: event.at }).where('tenant_id', '=', tenantId).where('id', '=', userId).execute();
+        // A new password ends every session of the account.
+        await trx.deleteFrom('sessions').where('user_id', '=', userId).execute();
+        await insertEvents(trx, [event]);
+      }),
+    );
+  }
+
+  createSession(hash: string, tenantId: string, userId: string, createdAt: number, expiresAt: number): Promise<void> {
+    return this.guard('sessions', async () => {
+      await this.db.insertInto('sessions').values({ hash, tenant_id: tenantId, user_id: userId, created_at: createdAt, expires_at: expiresAt }).execute();
+    });
+  }
+
+  findSession(hash: string): Promise<{ tenantId: string; userId: string; expiresAt: number } | null> {
+    return this.guard('sessions', async () => {
+      const row = await this.db.selectFrom('sessions').selectAll().where('hash', '=', hash).executeTakeFirst();
+      return row ? { tenantId: row.tenant_id, userId: row.user_id, expiresAt: Number(row.expires_at) } : null;
+    });
+  }
+
+  deleteSession(hash: string): Promise<void> {
+    return this.guard('sessions', async () => {
+      await this.db.deleteFrom('sessions').where('hash', '=', hash).execute();
+    });
+  }
+
+  createInteraction(interaction: Interaction): Promise<void> {
+    return this.guard('interactions', async () => {
+      await this.db.insertInto('interactions').values(people.interactionToRow(interaction)).execute();
+    });
+  }
+
+  findInteraction(tenantId: string, id: string): Promise<Interaction | null> {
+    return this.guard('interactions', () => people.findInteraction(this.db, tenantId, id));
+  }
+
+  deleteInteraction(id: string): Promise<void> {
+    return this.guard('interactions', async () => {
+      await this.db.deleteFrom('interactions').where('id', '=', id).execute();
+    });
+  }
+
+  findGrant(tenantId: string, userId: string, clientId: string, apiId: string): Promise<Grant | null> {
+    return this.guard('grants', async () => {
+      const row = await this.db
+        .selectFrom('grants')
+        .selectAll()
+        .where('tenant_id', '=', tenantId)
+        .where('user_id', '=', userId)
+        .where('client_id', '=', clientId)
+        .where('api_id', '=', apiId)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+      return row ? people.rowToGrant(row) : null;
+    });
+  }
+
+  findGrantById(tenantId: string, id: string): Promise<Grant | null> {
+    return this.guard('grants', async () => {
+      const row = await this.db.selectFrom('grants').selectAll().where('tenant_id', '=', tenantId).where('id', '=', id).executeTakeFirst();
+      return row ? people.rowToGrant(row) : null;
+    });
+  }
+
+  saveGrant(grant: Grant, event: AuditEvent): Promise<void> {
+    return this.guard('grants', () =>
+      this.db.transaction().execute(async (trx) => {
+        const existing = await trx.selectFrom('grants').select('id').where('id', '=', grant.id).executeTakeFirst();
+        if (existing) await trx.updateTable('grants').set({ scopes: JSON.stringify(grant.scopes) }).where('id', '=', grant.id).execute();
+        else {
+          await trx
+            .insertInto('grants')
+            .values({
+              id: grant.id,
+              tenant_id: grant.tenantId,
+              user_id: grant.userId,
+              client_id: grant.clientId,
+              api_id: grant.apiId,
+              scopes: JSON.stringify(grant.scopes),
+              created_at: grant.createdAt,
+              last_used_at: grant.lastUsedAt,
+              revoked_at: null,
+            })
+            .execute();
+        }
+        await insertEvents(trx, [event]);
+      }),
+    );
+  }
+
+  listGrants(tenantId: string, userId: string, page: PageRequest): Promise<Page<Grant>> {
+    return this.guard('grants', async () => {
+      let query = this.db.selectFrom('grants').selectAll().where('tenant_id', '=', tenantId).where('user_id', '=', userId).where('revoked_at', 'is', null);
+      if (page.after !== null) query = query.where('id', '>', page.after);
+      return paginate(await query.orderBy('id').limit(page.limit + 1).execute(), page.limit, people.rowToGrant);
+    });
+  }
+
+  revokeGrant(tenantId: string, id: string, at: number, event: AuditEvent): Promise<boolean> {
+    return this.guard('grants', () =>
+      this.db.transaction().execute(async (trx) => {
+        const result = await trx
+          .updateTable('grants')
+          .set({ revoked_at: at })
+          .where('tenant_id', '=', tenantId)
+          .where('id', '=', id)
+          .where('revoked_at', 'is', null)
+          .executeTakeFirst();
+        if (Number(result.numUpdatedRows) === 0) return false;
+        await people.revokeRefreshTokens(trx, 'grant_id', id, at);
+        await insertEvents(trx, [event]);
+        return true;
+      }),
+    );
+  }
+
+  touchGrant(grantId: string, at: number): Promise<void> {
+    return this.guard('grants', () => people.touchGrant(this.db, grantId, at));
+  }
+
+  createCode(code: AuthorizationCode): Promise<void> {
+    return this.guard('authorization_codes', async () => {
+      await this.db.insertInto('authorization_codes').values(people.codeToRow(code)).execute();
+    });
+  }
+
+  consumeCode(hash: string, now: number): Promise<{ code: AuthorizationCode; first: boolean } | null> {
+    return this.guard('authorization_codes', () => this.db.transaction().execute((trx) => people.consumeCode(trx, hash, now)));
+  }
+
+  createRefreshToken(token: RefreshToken): Promise<void> {
+    return this.guard('refresh_tokens', async () => {
+      await this.db.insertInto('refresh_tokens').values(people.refreshToRow(token)).execute();
+    });
+  }
+
+  rotateRefreshToken(hash: string, now: number): Promise<{ token: RefreshToken; won: boolean } | null> {
+    return this.guard('refresh_tokens', () => this.db.transaction().execute((trx) => people.rotateRefreshToken(trx, hash, now)));
+  }
+
+  findRefreshToken(hash: string): Promise<RefreshToken | null> {
+    return this.guard('refresh_tokens', async () => {
+      const row = await this.db.selectFrom('refresh_tokens').selectAll().where('hash', '=', hash).executeTakeFirst();
+      return row ? people.rowToRefreshToken(row) : null;
+    });
+  }
+
+  revokeRefreshFamily(familyId: string, at: number): Promise<void> {
+    return this.guard('refresh_tokens', () => people.revokeRefreshTokens(this.db, 'family_id', familyId, at));
+  }
+
+  createPasswordReset(hash: string, tenantId: string, userId: string, expiresAt: number): Promise<void> {
+    return this.guard('password_resets', async () => {
+      await this.db.insertInto('password_resets').values({ hash, tenant_id: tenantId, user_id: userId, expires_at: expiresAt, used_at: null }).execute();
+    });
+  }
+
+  consumePasswordReset(hash: string, now: number): Promise<{ tenantId: string; userId: string } | null> {
+    return this.guard('password_resets', async () => {
+      const result = await this.db
+        .updateTable('password_resets')
+        .set({ used_at: now })
+        .where('hash', '=', hash)
+        .where('used_at', 'is', null)
+        .where('expires_at', '>', now)
+        .executeTakeFirst();
+      if (Number(result.numUpdatedRows) === 0) return null;
+      const row = await this.db.selectFrom('password_resets').select(['tenant_id', 'user_id']).where('hash', '=', hash).executeTakeFirst();
+      return row ? { tenantId: row.tenant_id, userId: row.user_id } : null;
     });
   }
 

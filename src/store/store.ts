@@ -1,6 +1,7 @@
 import type { AuditEvent } from '../domain/audit.js';
 import type { Client, Hs256Secret, IssuedToken, Revocation } from '../domain/clients.js';
 import type { Api, ApiKey, Tenant } from '../domain/keys/key.js';
+import type { AuthorizationCode, Grant, Interaction, RefreshToken, User } from '../domain/people.js';
 import type { SigningKey } from '../domain/signing-keys.js';
 
 export interface PageRequest {
@@ -93,6 +94,46 @@ export interface Store {
   addRevocation(revocation: Revocation, event: AuditEvent): Promise<boolean>;
   /** Revocations of a tenant after `after` (a revocation id), oldest first: the feed verifiers follow. */
   listRevocations(tenantId: string, page: PageRequest): Promise<Page<Revocation>>;
+
+  updateTenant(tenant: Tenant, event: AuditEvent): Promise<void>;
+
+  createUser(user: User, passwordHash: string, event: AuditEvent): Promise<void>;
+  findUser(tenantId: string, id: string): Promise<User | null>;
+  findUserByEmail(tenantId: string, email: string): Promise<{ user: User; passwordHash: string } | null>;
+  listUsers(tenantId: string, page: PageRequest): Promise<Page<User>>;
+  setPassword(tenantId: string, userId: string, passwordHash: string, event: AuditEvent): Promise<void>;
+
+  createSession(hash: string, tenantId: string, userId: string, createdAt: number, expiresAt: number): Promise<void>;
+  findSession(hash: string): Promise<{ tenantId: string; userId: string; expiresAt: number } | null>;
+  deleteSession(hash: string): Promise<void>;
+
+  createInteraction(interaction: Interaction): Promise<void>;
+  findInteraction(tenantId: string, id: string): Promise<Interaction | null>;
+  deleteInteraction(id: string): Promise<void>;
+
+  /** The user's live grant to the client for the API, if any. */
+  findGrant(tenantId: string, userId: string, clientId: string, apiId: string): Promise<Grant | null>;
+  findGrantById(tenantId: string, id: string): Promise<Grant | null>;
+  /** Inserts the grant, or updates its scopes when it exists. */
+  saveGrant(grant: Grant, event: AuditEvent): Promise<void>;
+  listGrants(tenantId: string, userId: string, page: PageRequest): Promise<Page<Grant>>;
+  /** Revokes the grant and every refresh token of it. False when there was no live grant. */
+  revokeGrant(tenantId: string, id: string, at: number, event: AuditEvent): Promise<boolean>;
+  touchGrant(grantId: string, at: number): Promise<void>;
+
+  createCode(code: AuthorizationCode): Promise<void>;
+  /** Marks the code used; `first` is false when it had been used already (a replay). */
+  consumeCode(hash: string, now: number): Promise<{ code: AuthorizationCode; first: boolean } | null>;
+
+  createRefreshToken(token: RefreshToken): Promise<void>;
+  /** Marks the token rotated; `won` is false when it was already rotated or revoked. */
+  rotateRefreshToken(hash: string, now: number): Promise<{ token: RefreshToken; won: boolean } | null>;
+  findRefreshToken(hash: string): Promise<RefreshToken | null>;
+  revokeRefreshFamily(familyId: string, at: number): Promise<void>;
+
+  createPasswordReset(hash: string, tenantId: string, userId: string, expiresAt: number): Promise<void>;
+  /** The user id of a live reset token, which is used up by this call; else null. */
+  consumePasswordReset(hash: string, now: number): Promise<{ tenantId: string; userId: string } | null>;
 
   createHs256Secret(secret: Hs256Secret, sealed: string, event: AuditEvent): Promise<void>;
   findHs256Secret(kid: string): Promise<(Hs256Secret & { sealed: string }) | null>;
