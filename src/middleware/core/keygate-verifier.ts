@@ -1,0 +1,357 @@
+import { hashSecret } from '../../crypto/secrets.js';
+import { checkKeyShape } from '../../domain/keys/format.js';
+import { isScopeToken, satisfies, type ScopeMatch } from '../../domain/scopes.js';
+import {
+  MAX_TOKEN_LENGTH,
+  SIGNING_ALGORITHMS,
+  checkClaims,
+  decodeJwt,
+  headerProblem,
+  looksLikeJwt,
+  scopesOf,
+  type DecodedJwt,
+  type TokenClaims,
+} from '../../domain/tokens/jwt.js';
+import { isRevoked } from '../../domain/tokens/revocation.js';
+import type { VerificationCode, VerificationResult } from '../../domain/verification.js';
+import { isHs256Kid } from '../../services/hs256-secrets-service.js';
+import { BoundedCache } from './bounded-cache.js';
+import { bearerToken } from './denial-response.js';
+import { JwksCache } from './jwks-cache.js';
+import { KeygateHttp, KeygateUnavailableError } from './keygate-http.js';
+import {
+  INVALID_TOKEN,
+  MISSING_TOKEN,
+  UNAVAILABLE,
+  type Denial,
+  type DenialReason,
+  type KeygateIdentity,
+  type Requirement,
+  type VerificationOutcome,
+} from './outcome.js';
+import { RemoteVerifier } from './remote-verifier.js';
+import { RevocationFeed } from './revocation-feed.js';
+import { resolveOptions, type KeygateVerifierOptions, type ResolvedOptions } from './verifier-options.js';
+
+/** Checks the Authorization header of one request against the route's requirement. */
+export type ScopeGuard = (authorization: string | undefined) => Promise<VerificationOutcome>;
+
+export interface KeygateVerifier {
+  /**
+   * A guard for routes that need these scopes (all of them, or any with `match: 'any'`; none:
+   * any valid credential). The scopes are validated here: a bad one throws a TypeError.
+   */
+  requireScopes(scopes: readonly string[], options?: { match?: ScopeMatch }): ScopeGuard;
+  /** Verifies a bare token (for transports without an Authorization header). */
+  verify(token: string, requirement?: { scopes?: readonly string[]; match?: ScopeMatch }): Promise<VerificationOutcome>;
+  /** Stops the revocation poll and aborts calls to Keygate; later checks answer 503. */
+  close(): Promise<void>;
+}
+
+const MAX_CACHED_TOKENS = 10_000;
+/** As many scopes as `POST /v1/verify` accepts. */
+const MAX_REQUIRED_SCOPES = 100;
+const EMPTY_META: Readonly<Record<string, unknown>> = Object.freeze({});
+const RATE_LIMITED: Denial = Object.freeze({ ok: false, status: 429, error: 'rate_limited' });
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** A Keygate-signed token whose signature and claims passed, kept until its `exp`. */
+interface VerifiedToken {
+  identity: KeygateIdentity;
+  held: ReadonlySet<string>;
+  exp: number;
+  claims: { jti?: string; iat?: number; client_id?: string; sub?: string };
+}
+
+/**
+ * The framework-neutral verifier behind every middleware. Keygate-signed JWTs are verified
+ * offline against the tenant's JWKS and then cost a Map lookup; API keys and HS256 tokens are
+ * asked of `POST /v1/verify` (with the root key) and the answer reused for `apiKeyCacheMs`;
+ * JWT revocations come from the revocation feed, polled every `revocationPollMs`. A bad
+ * credential is an outcome, never an exception; options are checked here and throw TypeError.
+ *
+ * @example
+ * const verifier = createKeygateVerifier({ issuer: 'https://keygate.example.com/t/acme', audience: 'https://api.acme.com', rootKey });
+ * const canReadUsers = verifier.requireScopes(['read:users']);
+ * const outcome = await canReadUsers(request.headers.authorization);
+ * if (!outcome.ok) { const { status, headers, body } = denialResponse(outcome); … }
+ */
+export function createKeygateVerifier(options: KeygateVerifierOptions): KeygateVerifier {
+  return new Verifier(resolveOptions(options));
+}
+
+class Verifier implements KeygateVerifier {
+  private readonly tokens = new BoundedCache<VerifiedToken>(MAX_CACHED_TOKENS);
+  private readonly http: KeygateHttp;
+  private readonly jwks: JwksCache;
+  private readonly revocations: RevocationFeed | null = null;
+  private readonly remote: RemoteVerifier | null = null;
+  private closed = false;
+
+  constructor(private readonly config: ResolvedOptions) {
+    const { clock, onWarning: warn } = config;
+    this.http = new KeygateHttp(config.fetch, config.requestTimeoutMs);
+    this.jwks = new JwksCache({ url: `${config.issuer}/.well-known/jwks.json`, cooldownMs: config.jwksRefetchCooldownMs, http: this.http, clock });
+    for (const [name, url] of [['issuer', config.issuer], ['keygateUrl', config.keygateUrl]] as const) {
+      const { protocol, hostname } = new URL(url);
+      if (protocol === 'http:' && !LOOPBACK_HOSTS.has(hostname)) {
+        warn(`keygate: ${name} ${url} is plain http: anyone on the path can read the root key or swap the signing keys; use https`);
+        break;
+      }
+    }
+    if (config.rootKey === null) {
+      warn(
+        'keygate: no rootKey: revoked JWTs are accepted until they expire, and API keys and HS256 tokens cannot be verified (they get 401)',
+      );
+      return;
+    }
+    const tenantPath = `${config.keygateUrl}/v1/tenants/${encodeURIComponent(config.tenant)}`;
+    this.revocations = new RevocationFeed({ url: `${tenantPath}/revocations`, rootKey: config.rootKey, pollMs: config.revocationPollMs, http: this.http, clock, warn });
+    this.remote = new RemoteVerifier({
+      url: `${config.keygateUrl}/v1/verify`,
+      rootKey: config.rootKey,
+      audience: config.audience,
+      cacheMs: config.apiKeyCacheMs,
+      http: this.http,
+      clock,
+      warn,
+    });
+    this.revocations.start();
+  }
+
+  requireScopes(scopes: readonly string[], options: { match?: ScopeMatch } = {}): ScopeGuard {
+    const requirement = requirementOf(scopes, options);
+    return (authorization) => this.check(bearerToken(authorization), requirement);
+  }
+
+  verify(token: string, requirement: { scopes?: readonly string[]; match?: ScopeMatch } = {}): Promise<VerificationOutcome> {
+    if (typeof token !== 'string') throw new TypeError('keygate: verify() takes the token as a string');
+    return this.check(token, requirementOf(requirement.scopes ?? [], requirement.match === undefined ? {} : { match: requirement.match }));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.revocations?.stop();
+    this.http.close();
+  }
+
+  private async check(token: string | null, requirement: Requirement): Promise<VerificationOutcome> {
+    if (token === null) return this.deny(MISSING_TOKEN, { code: 'MISSING_TOKEN', detail: 'no bearer token in the request' });
+    if (this.closed) return this.deny(UNAVAILABLE, { code: 'CLOSED', detail: 'the verifier is closed' });
+    if (checkKeyShape(token) !== 0) return this.checkWithKeygate(token, requirement, 'api_key');
+    if (token.length > MAX_TOKEN_LENGTH || !looksLikeJwt(token)) return this.invalid('MALFORMED', 'neither an API key nor a compact JWT', null);
+    // A token verified before costs a hash and a Map lookup: no decoding, no signature.
+    const hash = hashSecret(token);
+    const cached = this.tokens.get(hash);
+    if (cached !== undefined) {
+      if (cached.exp > Math.floor(this.config.clock() / 1000) - this.config.clockToleranceSec) return this.admit(cached, requirement);
+      this.tokens.delete(hash);
+    }
+    const decoded = decodeJwt(token);
+    if (decoded === null) return this.invalid('MALFORMED', 'the header or payload is not a JSON object', null);
+    const { kid } = decoded.header;
+    if (typeof kid === 'string' && isHs256Kid(kid)) return this.checkSelfIssued(token, decoded, requirement);
+    const verified = await this.verifySigned(token, decoded);
+    if (!('identity' in verified)) return verified;
+    this.tokens.set(hash, verified);
+    return this.admit(verified, requirement);
+  }
+
+  /** A Keygate-signed JWT, offline: header, claims, then the signature with the JWKS key of its kid. */
+  private async verifySigned(token: string, { header, payload }: DecodedJwt): Promise<VerifiedToken | Denial> {
+    const { issuer, audience, clockToleranceSec } = this.config;
+    // Everything that needs no key comes first, so only a token that could be genuine may cause
+    // a JWKS fetch.
+    const problem = headerProblem(header, SIGNING_ALGORITHMS, { requireAtJwt: true });
+    if (problem !== null) return this.invalid('MALFORMED', problem, 'jwt');
+    const code = checkClaims(payload, { issuer, audience, now: this.config.clock(), clockToleranceSec });
+    if (code !== 'VALID') return this.invalid(code, CLAIM_PROBLEMS[code], 'jwt');
+    const kid = header.kid as string;
+    let key;
+    try {
+      key = await this.jwks.find(kid);
+    } catch (error) {
+      return this.unavailable(error, 'jwt');
+    }
+    if (key === null) return this.invalid('NOT_FOUND', `kid "${kid}" is not in the tenant's JWKS`, 'jwt');
+    const keyProblem = headerProblem(header, [key.alg], { requireAtJwt: true });
+    if (keyProblem !== null) return this.invalid('MALFORMED', `${keyProblem} (kid "${kid}" is ${key.alg})`, 'jwt');
+    try {
+      key.verify(token);
+    } catch {
+      return this.invalid('MALFORMED', 'the signature does not verify', 'jwt');
+    }
+    return verifiedToken(payload, this.config.tenant, audience);
+  }
+
+  /** A verified token, fresh or cached: revocations (on every request), then the route's scopes. */
+  private async admit(verified: VerifiedToken, requirement: Requirement): Promise<VerificationOutcome> {
+    const tokenId = verified.identity.tokenId;
+    if (this.revocations !== null) {
+      const state = this.revocations.isSynced ? this.revocations.state : await this.revocations.ready();
+      if (state === null) return this.deny(UNAVAILABLE, { code: 'KEYGATE_UNAVAILABLE', detail: 'the revocation feed has never been read', kind: 'jwt', tokenId });
+      if (isRevoked(verified.claims, state)) return this.invalid('REVOKED', 'revoked by jti or by a client or consumer cut-off', 'jwt', tokenId);
+    }
+    if (!satisfies(verified.held, requirement.scopes, requirement.match)) {
+      return this.deny(requirement.insufficient, { code: 'INSUFFICIENT_SCOPE', detail: `holds "${[...verified.held].join(' ')}"`, kind: 'jwt', tokenId });
+    }
+    return { ok: true, identity: verified.identity };
+  }
+
+  /**
+   * A tenant's self-issued HS256 token: only Keygate holds the secret. The checks that need no
+   * secret run here first, so a token that cannot pass costs no round trip.
+   */
+  private async checkSelfIssued(token: string, { header, payload }: DecodedJwt, requirement: Requirement): Promise<VerificationOutcome> {
+    const problem = headerProblem(header, ['HS256'], { requireAtJwt: false });
+    if (problem !== null) return this.invalid('MALFORMED', problem, 'jwt');
+    const { issuer, audience, clockToleranceSec } = this.config;
+    const code = checkClaims(payload, { issuer, audience, now: this.config.clock(), clockToleranceSec });
+    if (code !== 'VALID') return this.invalid(code, CLAIM_PROBLEMS[code], 'jwt');
+    // Keygate checks revocations too; this makes one seen by the feed count before a cached answer expires.
+    if (this.revocations?.isSynced === true && isRevoked(revocationClaims(payload), this.revocations.state)) {
+      return this.invalid('REVOKED', 'revoked by jti or by a client or consumer cut-off', 'jwt');
+    }
+    return this.checkWithKeygate(token, requirement, 'jwt');
+  }
+
+  /** API keys and HS256 tokens: `POST /v1/verify`, answers reused for `apiKeyCacheMs`. */
+  private async checkWithKeygate(token: string, requirement: Requirement, kind: 'jwt' | 'api_key'): Promise<VerificationOutcome> {
+    if (this.remote === null) return this.invalid('NO_ROOT_KEY', 'verifying API keys and HS256 tokens needs a rootKey', kind);
+    let result: VerificationResult;
+    try {
+      result = await this.remote.verify(token, requirement);
+    } catch (error) {
+      return this.unavailable(error, kind);
+    }
+    const tokenId = result.keyId;
+    if (result.code === 'VALID' || result.code === 'INSUFFICIENT_SCOPE' || result.code === 'RATE_LIMITED' || result.code === 'USAGE_EXCEEDED') {
+      // API identifiers are unique within a tenant only: a root key that may verify for several
+      // tenants would find another tenant's key for an API of the same name.
+      if (result.tenant !== this.config.tenant) {
+        return this.invalid('NOT_FOUND', `a credential of tenant "${String(result.tenant)}"`, kind, tokenId);
+      }
+    }
+    switch (result.code) {
+      case 'VALID':
+        return { ok: true, identity: remoteIdentity(result, kind, this.config.tenant, this.config.audience) };
+      case 'INSUFFICIENT_SCOPE':
+        return this.deny(requirement.insufficient, { code: 'INSUFFICIENT_SCOPE', detail: `holds "${result.scopes.join(' ')}"`, kind, tokenId });
+      case 'RATE_LIMITED':
+      case 'USAGE_EXCEEDED':
+        return this.deny(rateLimited(result, this.config.clock()), { code: result.code, detail: 'over its rate limit or out of credits', kind, tokenId });
+      default:
+        return this.invalid(result.code, `Keygate answered ${result.code}`, kind, tokenId);
+    }
+  }
+
+  private invalid(code: DenialReason['code'], detail: string, kind: DenialReason['kind'], tokenId: string | null = null): Denial {
+    return this.deny(INVALID_TOKEN, { code, detail, kind, tokenId });
+  }
+
+  private unavailable(error: unknown, kind: DenialReason['kind']): Denial {
+    if (!(error instanceof KeygateUnavailableError)) throw error;
+    return this.deny(UNAVAILABLE, { code: 'KEYGATE_UNAVAILABLE', detail: error.message, kind });
+  }
+
+  private deny(denial: Denial, reason: Omit<DenialReason, 'status' | 'kind' | 'tokenId'> & Partial<Pick<DenialReason, 'kind' | 'tokenId'>>): Denial {
+    const hook = this.config.onDenied;
+    if (hook !== null) {
+      try {
+        hook({ kind: null, tokenId: null, ...reason, status: denial.status });
+      } catch (error) {
+        // A logging hook must not turn a clean denial into a 500.
+        this.config.onWarning(`keygate: onDenied threw: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+    return denial;
+  }
+}
+
+const CLAIM_PROBLEMS: Record<Exclude<VerificationCode, 'VALID'>, string> = {
+  MALFORMED: 'a required claim is missing or has the wrong type',
+  NOT_FOUND: "iss is not this tenant's issuer",
+  EXPIRED: 'expired, or not valid yet (nbf)',
+  WRONG_AUDIENCE: 'aud does not name this API',
+  REVOKED: 'revoked',
+  DISABLED: 'disabled',
+  INSUFFICIENT_SCOPE: 'lacks the scopes',
+  RATE_LIMITED: 'rate limited',
+  USAGE_EXCEEDED: 'out of credits',
+  IP_NOT_ALLOWED: 'not allowed from this IP',
+};
+
+/** Validates a route's requirement once, when the route is defined (a bad one is a caller bug). */
+function requirementOf(scopes: readonly string[], options: { match?: ScopeMatch }): Requirement {
+  if (!Array.isArray(scopes)) throw new TypeError('keygate: requireScopes() takes an array of scope names');
+  if (scopes.length > MAX_REQUIRED_SCOPES) throw new TypeError(`keygate: at most ${MAX_REQUIRED_SCOPES} scopes per route`);
+  for (const scope of scopes) {
+    if (typeof scope !== 'string' || !isScopeToken(scope)) throw new TypeError(`keygate: "${String(scope)}" is not a scope name (RFC 6749 §3.3)`);
+  }
+  if (typeof options !== 'object' || options === null) throw new TypeError('keygate: requireScopes() options must be an object');
+  const match = options.match ?? 'all';
+  if (match !== 'all' && match !== 'any') throw new TypeError(`keygate: match must be "all" or "any", got "${String(match)}"`);
+  const required = Object.freeze([...scopes]);
+  return Object.freeze({
+    scopes: required,
+    match,
+    cacheKey: `${match} ${required.join(' ')}`,
+    insufficient: Object.freeze({ ok: false, status: 403, error: 'insufficient_scope', requiredScopes: required }) as Denial,
+  });
+}
+
+function revocationClaims(payload: TokenClaims): VerifiedToken['claims'] {
+  return {
+    ...(typeof payload.jti === 'string' ? { jti: payload.jti } : {}),
+    ...(typeof payload.iat === 'number' ? { iat: payload.iat } : {}),
+    ...(typeof payload.client_id === 'string' ? { client_id: payload.client_id } : {}),
+    sub: payload.sub,
+  };
+}
+
+function verifiedToken(payload: TokenClaims, tenant: string, api: string): VerifiedToken {
+  const scopes = Object.freeze(scopesOf(payload));
+  const claims = revocationClaims(payload);
+  const identity: KeygateIdentity = Object.freeze({
+    kind: 'jwt',
+    subject: payload.sub,
+    tenant,
+    api,
+    scopes,
+    tokenId: claims.jti ?? null,
+    ...(claims.client_id !== undefined ? { clientId: claims.client_id } : {}),
+    expiresAt: isoOfSeconds(payload.exp!),
+    meta: EMPTY_META,
+  });
+  return { identity, held: new Set(scopes), exp: payload.exp!, claims };
+}
+
+function remoteIdentity(result: VerificationResult, kind: 'jwt' | 'api_key', tenant: string, api: string): KeygateIdentity {
+  const clientId = kind === 'jwt' ? result.meta['clientId'] : undefined;
+  return Object.freeze({
+    kind,
+    subject: result.consumer,
+    tenant,
+    api,
+    scopes: Object.freeze(result.scopes),
+    tokenId: result.keyId,
+    ...(typeof clientId === 'string' ? { clientId } : {}),
+    expiresAt: result.expiresAt,
+    meta: kind === 'api_key' ? Object.freeze(result.meta) : EMPTY_META,
+  });
+}
+
+/** 429 for a key over its limits; Retry-After when the exhausted limits say when they reset. */
+function rateLimited(result: VerificationResult, now: number): Denial {
+  let until = -Infinity;
+  for (const limit of result.ratelimits) if (limit.remaining <= 0) until = Math.max(until, Date.parse(limit.reset));
+  if (!Number.isFinite(until)) return RATE_LIMITED;
+  return Object.freeze({ ok: false, status: 429, error: 'rate_limited', retryAfterSec: Math.max(1, Math.ceil((until - now) / 1000)) });
+}
+
+/** `exp` as ISO-8601; null for a number no Date can hold (a valid signature does not make it sane). */
+function isoOfSeconds(seconds: number): string | null {
+  const ms = seconds * 1000;
+  return Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : null;
+}
+
