@@ -3,10 +3,16 @@
  * of the HTTP API, so it declares what it relies on rather than importing the server's code.
  */
 
+export type SigningAlg = 'EdDSA' | 'ES256' | 'RS256';
+export const SIGNING_ALGS: readonly SigningAlg[] = ['EdDSA', 'ES256', 'RS256'];
+
 export interface Tenant {
   id: string;
   slug: string;
   name: string;
+  signingAlg: SigningAlg;
+  /** The tenant's OAuth issuer, `{PUBLIC_URL}/t/{slug}`: tokens carry it as `iss`. */
+  issuer: string;
   createdAt: string;
 }
 
@@ -23,7 +29,17 @@ export interface Api {
   name: string;
   keyPrefix: string;
   scopes: ScopeDefinition[];
+  /** Access-token lifetime in seconds. */
+  accessTokenTtl: number;
+  refreshTokens: RefreshTokens;
   createdAt: string;
+}
+
+/** Refresh-token settings of an API; lifetimes in seconds. */
+export interface RefreshTokens {
+  enabled: boolean;
+  idleTtl: number;
+  absoluteTtl: number;
 }
 
 export interface Ratelimit {
@@ -99,4 +115,88 @@ export interface AuditEvent {
   requestId: string | null;
   ip: string | null;
   data: Record<string, unknown>;
+}
+
+export const GRANT_TYPES = ['client_credentials', 'authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:token-exchange'] as const;
+export type GrantType = (typeof GRANT_TYPES)[number];
+
+export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'] as const;
+export type AuthMethod = (typeof AUTH_METHODS)[number];
+
+/** A public JWK Set, as `private_key_jwt` clients register it. */
+export interface Jwks {
+  keys: Record<string, unknown>[];
+}
+
+export interface ClientView {
+  clientId: string;
+  tenant: string;
+  name: string;
+  grantTypes: GrantType[];
+  /** API identifier → the scopes the client may get for it. */
+  scopes: Record<string, string[]>;
+  tokenEndpointAuthMethod: AuthMethod;
+  jwks: Jwks | null;
+  redirectUris: string[];
+  canIntrospect: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A client with its secret, as create and secret rotation answer (once); null for clients without one. */
+export interface IssuedClient extends ClientView {
+  clientSecret: string | null;
+}
+
+/** A JWT API key as listed: the record of an issued token, never the token. */
+export interface TokenView {
+  jti: string;
+  tenant: string;
+  api: string;
+  consumer: string;
+  scopes: string[];
+  claimsFormat: 'scope' | 'scopes';
+  kid: string;
+  issuedAt: string;
+  expiresAt: string | null;
+  revokedAt: string | null;
+}
+
+export interface IssuedToken extends TokenView {
+  token: string;
+}
+
+export interface SigningKey {
+  kid: string;
+  alg: string;
+  /** `next`: published, not signing yet; `current`: signing; `retired`: published until its tokens expire. */
+  state: 'next' | 'current' | 'retired';
+  activatesAt: string;
+  retiredAt: string | null;
+  publishUntil: string | null;
+  publicJwk: Record<string, unknown>;
+}
+
+export interface Hs256Secret {
+  kid: string;
+  createdAt: string;
+  revokedAt: string | null;
+}
+
+export interface Hs256SecretCreated {
+  kid: string;
+  secret: string;
+}
+
+/** Tokens issued at or before this instant are revoked. */
+export interface NotBefore {
+  notBefore: string;
+}
+
+/** RFC 6749 §5.1, as the token endpoint answers. */
+export interface TokenResponse {
+  access_token: string;
+  token_type: string;
+  expires_in: number;
+  scope?: string;
 }

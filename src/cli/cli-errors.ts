@@ -73,13 +73,43 @@ export class UnreachableError extends CliError {
   readonly exitCode = EXIT_CODES.unreachable;
   override readonly name = 'UnreachableError';
 
+  /**
+   * @param options.hint replaces the closing advice, for URLs that did not come from --url
+   *   (an issuer taken from a token or from --issuer).
+   */
   constructor(
     readonly url: string,
     readonly reason: string,
+    options: { hint?: string } = {},
   ) {
     super(
       `cannot reach Keygate at ${url} (${reason}).\n` +
-        'Is the server running? Start it with "keygate start", or point --url (or KEYGATE_URL) at it.',
+        (options.hint ?? 'Is the server running? Start it with "keygate start", or point --url (or KEYGATE_URL) at it.'),
     );
   }
+}
+
+/** An RFC 6749 §5.2 error body, as the OAuth endpoints answer. */
+export interface OAuthErrorBody {
+  error: string;
+  error_description?: string;
+}
+
+/** An OAuth endpoint (the token endpoint) refused the request; `error` is the RFC's code. */
+export class OAuthResponseError extends CliError {
+  readonly exitCode = EXIT_CODES.problem;
+  override readonly name = 'OAuthResponseError';
+
+  constructor(
+    readonly body: OAuthErrorBody,
+    readonly status: number,
+  ) {
+    super(`${body.error}${body.error_description ? `: ${body.error_description}` : ''}`);
+  }
+}
+
+/** The input is not a JWT at all (exit 2, like any other malformed value). */
+export class NotAJwtError extends CliError {
+  readonly exitCode = EXIT_CODES.usage;
+  override readonly name = 'NotAJwtError';
 }

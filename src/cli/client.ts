@@ -103,7 +103,8 @@ function queryString(query: RequestOptions['query']): string {
   return text ? `?${text}` : '';
 }
 
-function parseJson(text: string): unknown {
+/** The body as JSON, or undefined when it is not JSON. */
+export function parseJson(text: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch {
@@ -117,13 +118,14 @@ function isProblem(value: unknown): value is ProblemBody {
   return typeof v['code'] === 'string' && typeof v['status'] === 'number' && typeof v['detail'] === 'string';
 }
 
-function snippet(text: string): string {
+/** The start of a body, on one line, for an error message. */
+export function snippet(text: string): string {
   const line = text.replace(/\s+/g, ' ').trim();
   return line.length > 80 ? `${line.slice(0, 77)}...` : line;
 }
 
 /** Node's fetch hides the socket error in `cause`; that is the part worth showing. */
-function reasonOf(err: unknown, timeoutMs: number): string {
+export function reasonOf(err: unknown, timeoutMs: number): string {
   if (err instanceof DOMException && (err.name === 'TimeoutError' || err.name === 'AbortError')) {
     return `no answer within ${timeoutMs / 1000} s`;
   }

@@ -80,6 +80,48 @@ export function formatDuration(ms: number): string {
   return `${ms}ms`;
 }
 
+const WORD_UNITS = [
+  ['year', 365 * 86_400_000],
+  ['day', 86_400_000],
+  ['hour', 3_600_000],
+  ['minute', 60_000],
+  ['second', 1_000],
+] as const;
+
+/**
+ * How far an instant is from now, in the largest whole unit (rounded down, so a token with
+ * 59 min 59 s left says "in 59 minutes" and never promises more than it has).
+ *
+ * @example
+ * timeInWords(NOW + 3_599_000, { now: NOW }); // 'in 59 minutes'
+ * timeInWords(NOW - 3 * 86_400_000, { now: NOW }); // '3 days ago'
+ * timeInWords(NOW - 400, { now: NOW }); // 'just now'
+ */
+export function timeInWords(at: number, options: { now: number }): string {
+  const delta = at - options.now;
+  const distance = Math.abs(delta);
+  const unit = WORD_UNITS.find(([, ms]) => distance >= ms);
+  if (unit === undefined) return delta > 0 ? 'in under a second' : 'just now';
+  const count = Math.floor(distance / unit[1]);
+  const amount = `${count} ${unit[0]}${count === 1 ? '' : 's'}`;
+  return delta > 0 ? `in ${amount}` : `${amount} ago`;
+}
+
+/**
+ * A token's expiry as a sentence, from its `exp` claim (seconds). `exp` equal to now is
+ * expired, as every JWT verifier counts it.
+ *
+ * @example
+ * expiryInWords(Math.floor(NOW / 1000) + 3599, { now: NOW }); // 'expires in 59 minutes'
+ * expiryInWords(Math.floor(NOW / 1000) - 3 * 86_400, { now: NOW }); // 'expired 3 days ago'
+ * expiryInWords(undefined, { now: NOW }); // 'never expires (no exp claim)'
+ */
+export function expiryInWords(exp: number | undefined, options: { now: number }): string {
+  if (exp === undefined) return 'never expires (no exp claim)';
+  const at = exp * 1000;
+  return at > options.now ? `expires ${timeInWords(at, options)}` : `expired ${timeInWords(at, options)}`;
+}
+
 /** `Date.parse` rolls 2030-02-30 over to March 2nd; a typo should be an error instead. */
 function isCalendarDate(ymd: string): boolean {
   const [y, m, d] = ymd.split('-').map(Number) as [number, number, number];

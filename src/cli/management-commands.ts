@@ -1,13 +1,20 @@
 import type { Command } from 'commander';
 import { registerApiCommands } from './commands/api.js';
 import { registerAuditCommands } from './commands/audit.js';
+import { registerClientCommands } from './commands/client.js';
+import { registerConsumerCommands } from './commands/consumer.js';
+import { registerDecode } from './commands/decode.js';
+import { registerHs256SecretCommands } from './commands/hs256-secret.js';
 import { registerKeyCommands } from './commands/key.js';
 import { registerRootKeyCommands } from './commands/root-key.js';
+import { registerSigningKeyCommands } from './commands/signing-key.js';
 import { registerTenantCommands } from './commands/tenant.js';
+import { registerTokenCommands } from './commands/token.js';
 
 /**
- * Adds every management subcommand (`tenant`, `api`, `key`, `root-key`, `audit`) to the
- * `keygate` program. Each talks to a running server over HTTP; see docs/cli.md.
+ * Adds every management subcommand (`tenant`, `api`, `key`, `root-key`, `audit`, `client`,
+ * `token`, `consumer`, `signing-key`, `hs256-secret`) and `decode` to the `keygate` program.
+ * Each talks to a running server over HTTP; see docs/cli.md.
  *
  * @example
  * registerManagementCommands(buildProgram());
@@ -18,4 +25,10 @@ export function registerManagementCommands(program: Command): void {
   registerKeyCommands(program);
   registerRootKeyCommands(program);
   registerAuditCommands(program);
+  registerClientCommands(program);
+  registerTokenCommands(program);
+  registerConsumerCommands(program);
+  registerSigningKeyCommands(program);
+  registerHs256SecretCommands(program);
+  registerDecode(program);
 }

@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, Option } from 'commander';
-import type { Ratelimit, Refill, ScopeDefinition } from './api-types.js';
+import type { Jwks, Ratelimit, Refill, ScopeDefinition } from './api-types.js';
 import { UsageError } from './cli-errors.js';
 import { parseDuration, parseExpiry } from './durations.js';
 
@@ -40,6 +41,69 @@ export function parseCount(value: string): number {
  */
 export function parseDurationArg(value: string): number {
   return wrap(() => parseDuration(value));
+}
+
+/**
+ * A duration in whole seconds, for the settings the server keeps in seconds (token lifetimes,
+ * key activation). A bare number other than 0 is refused: next to flags that take
+ * milliseconds, "3600" cannot be read safely.
+ *
+ * @example
+ * parseSecondsArg('1h'); // 3600
+ * parseSecondsArg('0'); // 0
+ */
+export function parseSecondsArg(value: string): number {
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed) && Number(trimmed) !== 0) {
+    throw new InvalidArgumentError(`"${value}" needs a unit, e.g. ${trimmed}s, 15m, 1h or 30d.`);
+  }
+  const ms = wrap(() => parseDuration(trimmed));
+  if (ms % 1000 !== 0) throw new InvalidArgumentError(`"${value}" is not a whole number of seconds.`);
+  return ms / 1000;
+}
+
+/**
+ * One `api=scope[,scope...]` entry of a client's allowance, merged into a map: the scopes the
+ * client may get tokens with, per API identifier. Split at the first `=`.
+ *
+ * @example
+ * collectAllowance('https://api.acme.com=read:orders,write:orders', {});
+ * // { 'https://api.acme.com': ['read:orders', 'write:orders'] }
+ */
+export function collectAllowance(value: string, previous: Record<string, string[]> | undefined): Record<string, string[]> {
+  const at = value.indexOf('=');
+  const api = at === -1 ? '' : value.slice(0, at).trim();
+  const scopes = at === -1 ? [] : value.slice(at + 1).split(',').map((s) => s.trim()).filter(Boolean);
+  if (!api || scopes.length === 0) {
+    throw new InvalidArgumentError('Write api=scope[,scope], e.g. https://api.example.com=read:orders,write:orders.');
+  }
+  const merged = { ...(previous ?? {}) };
+  merged[api] = [...new Set([...(merged[api] ?? []), ...scopes])];
+  return merged;
+}
+
+/**
+ * A public JWK Set, given as JSON or as `@file` holding the JSON.
+ *
+ * @example
+ * parseJwks('{"keys":[{"kty":"OKP","crv":"Ed25519","x":"..."}]}');
+ * parseJwks('@client-jwks.json');
+ */
+export function parseJwks(value: string): Jwks {
+  let text = value;
+  if (value.startsWith('@')) {
+    try {
+      text = readFileSync(value.slice(1), 'utf8');
+    } catch (err) {
+      throw new InvalidArgumentError(`Cannot read ${value.slice(1)} (${err instanceof Error ? err.message : String(err)}).`);
+    }
+  }
+  const parsed = parseJsonObject(text);
+  const keys = parsed['keys'];
+  if (!Array.isArray(keys) || keys.length === 0 || !keys.every((k) => typeof k === 'object' && k !== null && !Array.isArray(k))) {
+    throw new InvalidArgumentError('Give a JWK Set: {"keys": [ {...public JWK...} ]}.');
+  }
+  return { keys: keys as Jwks['keys'] };
 }
 
 /**

@@ -24,11 +24,14 @@ export function print(text: string): void {
 }
 
 /**
- * Prints a secret with the warning that it will not be shown again.
+ * Prints a secret with the warning that it will not be shown again. `kept` says what Keygate
+ * keeps instead, which is why the secret cannot be shown again (default: its hash).
  *
  * @example
  * printSecret('API key', issued.key);
+ * printSecret('JWT API key', issued.token, { kept: 'only its jti' });
  */
-export function printSecret(label: string, secret: string): void {
-  print(`\n${label} (shown only once; Keygate keeps only its hash, so store it now):\n\n  ${secret}\n`);
+export function printSecret(label: string, secret: string, options: { kept?: string } = {}): void {
+  const kept = options.kept ?? 'only its hash';
+  print(`\n${label} (shown only once; Keygate keeps ${kept}, so store it now):\n\n  ${secret}\n`);
 }

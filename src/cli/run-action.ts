@@ -1,5 +1,5 @@
 import type { Command, CommanderError } from 'commander';
-import { CliError, ProblemError, UsageError } from './cli-errors.js';
+import { CliError, OAuthResponseError, ProblemError, UsageError } from './cli-errors.js';
 import { EXIT_CODES, type ExitCode } from './exit-codes.js';
 import { printJson } from './output.js';
 
@@ -50,6 +50,11 @@ function report(err: unknown, options: { json: boolean }): ExitCode {
     const hint = PROBLEM_HINTS[err.code];
     if (hint) lines.push(hint);
     process.stderr.write(`${lines.join('\n')}\n`);
+    return err.exitCode;
+  }
+  if (err instanceof OAuthResponseError) {
+    if (options.json) printJson(err.body);
+    process.stderr.write(`error: ${err.message}\n`);
     return err.exitCode;
   }
   if (err instanceof UsageError) {

@@ -1,46 +1,25 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/server.js';
+import { runCli, type Run } from './run-cli.js';
 
 /**
- * The CLI as a user runs it: a real child process (through tsx, so no build is needed)
- * against a real server started in this process. Each run costs about a second of start-up,
- * so the tests that do not depend on each other run concurrently.
+ * The CLI as a user runs it: a real child process against a real server started in this
+ * process. Each run costs about a second of start-up, so the tests that do not depend on each
+ * other run concurrently.
  */
 
 const ROOT_KEY = 'test-root-key-0123456789abcdef0123456789';
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const MAIN = join(ROOT, 'src/cli/main.ts');
 const API = 'https://api.cli.test';
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 let server: RunningServer;
 let dataDir: string;
 
 function keygate(args: string[], options: { url?: string; rootKey?: string; stdin?: string } = {}): Promise<Run> {
-  const env: NodeJS.ProcessEnv = { ...process.env, KEYGATE_URL: options.url ?? server.url, KEYGATE_ROOT_KEY: options.rootKey ?? ROOT_KEY };
-  delete env['KEYGATE_TENANT'];
-  delete env['KEYGATE_DEBUG'];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(options.stdin ?? '');
-  });
+  return runCli(args, { env: { KEYGATE_URL: options.url ?? server.url, KEYGATE_ROOT_KEY: options.rootKey ?? ROOT_KEY }, ...(options.stdin !== undefined ? { stdin: options.stdin } : {}) });
 }
 
 /** A port nothing listens on: bind one, then let it go. */

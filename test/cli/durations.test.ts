@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, parseDuration, parseExpiry } from '../../src/cli/durations.js';
+import { expiryInWords, formatDuration, parseDuration, parseExpiry, timeInWords } from '../../src/cli/durations.js';
 
 const NOW = Date.parse('2030-01-01T00:00:00.000Z');
 
@@ -66,5 +66,42 @@ describe('formatDuration', () => {
 
   it('round-trips through parseDuration', () => {
     for (const ms of [1, 999, 1_000, 60_000, 5_400_000, 86_400_000, 1_209_600_000]) expect(parseDuration(formatDuration(ms))).toBe(ms);
+  });
+});
+
+describe('timeInWords', () => {
+  it.each([
+    [3_599_000, 'in 59 minutes'],
+    [3_600_000, 'in 1 hour'],
+    [-3 * 86_400_000, '3 days ago'],
+    [-60_000, '1 minute ago'],
+    [-59_999, '59 seconds ago'],
+    [1_000, 'in 1 second'],
+    [400, 'in under a second'],
+    [0, 'just now'],
+    [-400, 'just now'],
+    [2 * 86_400_000 - 1, 'in 1 day'],
+    [400 * 86_400_000, 'in 1 year'],
+    [-731 * 86_400_000, '2 years ago'],
+  ])('says %i ms from now is %j (rounded down, never more than there is)', (delta, words) => {
+    expect(timeInWords(NOW + delta, { now: NOW })).toBe(words);
+  });
+});
+
+describe('expiryInWords', () => {
+  const nowSec = NOW / 1000;
+
+  it('says how long a token has left, or how long ago it ran out', () => {
+    expect(expiryInWords(nowSec + 3599, { now: NOW })).toBe('expires in 59 minutes');
+    expect(expiryInWords(nowSec - 3 * 86_400, { now: NOW })).toBe('expired 3 days ago');
+    expect(expiryInWords(nowSec + 30 * 86_400 - 5, { now: NOW })).toBe('expires in 29 days');
+  });
+
+  it('counts exp equal to now as expired, as verifiers do', () => {
+    expect(expiryInWords(nowSec, { now: NOW })).toBe('expired just now');
+  });
+
+  it('says so when there is no exp claim', () => {
+    expect(expiryInWords(undefined, { now: NOW })).toBe('never expires (no exp claim)');
   });
 });

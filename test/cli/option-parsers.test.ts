@@ -1,13 +1,19 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/cli/cli-errors.js';
 import {
+  collectAllowance,
   collectImplication,
   collectRatelimit,
   collectScopeDefinition,
   parseCount,
   parseJsonObject,
+  parseJwks,
   parseRefill,
+  parseSecondsArg,
   required,
 } from '../../src/cli/option-parsers.js';
 
@@ -57,5 +63,32 @@ describe('option parsers', () => {
     );
     expect(() => required('  ', { flag: '--name <name>' })).toThrow('missing required option --name <name>');
     expect(() => required([], { flag: '--scope <scope>' })).toThrow(UsageError);
+  });
+
+  it('reads token lifetimes as whole seconds and refuses a bare number, which could be ms or s', () => {
+    expect(parseSecondsArg('1h')).toBe(3600);
+    expect(parseSecondsArg('5m')).toBe(300);
+    expect(parseSecondsArg('0')).toBe(0);
+    expect(() => parseSecondsArg('3600')).toThrow(/needs a unit, e.g. 3600s/);
+    for (const bad of ['1500ms', 'soon', '-1s']) expect(() => parseSecondsArg(bad)).toThrow(InvalidArgumentError);
+  });
+
+  it('reads a client allowance as api=scope,scope and merges repeats per API', () => {
+    const allowance = collectAllowance('https://a.test=write:orders', collectAllowance('https://a.test=read:orders, write:orders', undefined));
+    expect(collectAllowance('urn:b=read', allowance)).toEqual({ 'https://a.test': ['read:orders', 'write:orders'], 'urn:b': ['read'] });
+    for (const bad of ['https://a.test', 'https://a.test=', '=read']) expect(() => collectAllowance(bad, {})).toThrow(InvalidArgumentError);
+  });
+
+  it('reads a JWK Set from JSON or from @file, and sends only its keys', () => {
+    const jwks = { keys: [{ kty: 'OKP', crv: 'Ed25519', x: 'abc' }] };
+    expect(parseJwks(JSON.stringify({ ...jwks, extra: 1 }))).toEqual(jwks);
+    const dir = mkdtempSync(join(tmpdir(), 'keygate-jwks-'));
+    try {
+      writeFileSync(join(dir, 'jwks.json'), JSON.stringify(jwks));
+      expect(parseJwks(`@${join(dir, 'jwks.json')}`)).toEqual(jwks);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    for (const bad of ['{"keys":[]}', '{"kty":"OKP"}', '{"keys":[1]}', '@/nonexistent/jwks.json']) expect(() => parseJwks(bad)).toThrow(InvalidArgumentError);
   });
 });

@@ -1,9 +1,10 @@
 import { Option, type Command } from 'commander';
-import type { Api, ScopeDefinition } from '../api-types.js';
+import type { Api, RefreshTokens, ScopeDefinition } from '../api-types.js';
 import { UsageError } from '../cli-errors.js';
 import { connect, withConnection, type ConnectionFlags } from '../connection.js';
 import { formatFields, formatTable } from '../format-table.js';
-import { collectImplication, collectScopeDefinition, required, tenantOption } from '../option-parsers.js';
+import { formatDuration } from '../durations.js';
+import { collectImplication, collectScopeDefinition, parseSecondsArg, required, tenantOption } from '../option-parsers.js';
 import { print, printJson } from '../output.js';
 import { fetchList, printPage, withPaging, type PagingFlags } from '../paging.js';
 import { commandGroup, runAction } from '../run-action.js';
@@ -12,12 +13,26 @@ interface TenantFlags extends ConnectionFlags {
   tenant?: string;
 }
 
-interface CreateFlags extends TenantFlags {
+/** Token settings, in seconds as the server keeps them; `create` and `update` share them. */
+interface TokenSettingsFlags {
+  accessTokenTtl?: number;
+  refreshTokens?: boolean;
+  refreshIdleTtl?: number;
+  refreshAbsoluteTtl?: number;
+}
+
+interface CreateFlags extends TenantFlags, TokenSettingsFlags {
   identifier?: string;
   name?: string;
   scope?: ScopeDefinition[];
   implies?: Record<string, string[]>;
   keyPrefix?: string;
+}
+
+interface UpdateFlags extends TenantFlags, TokenSettingsFlags {
+  name?: string;
+  scope?: ScopeDefinition[];
+  implies?: Record<string, string[]>;
 }
 
 const TENANT = { flag: '--tenant <slug>', env: 'KEYGATE_TENANT' };
@@ -29,7 +44,7 @@ const TENANT = { flag: '--tenant <slug>', env: 'KEYGATE_TENANT' };
  * registerApiCommands(program);
  */
 export function registerApiCommands(program: Command): void {
-  const api = commandGroup(program, 'api', 'Create and list APIs (resource servers) and their scope catalogs');
+  const api = commandGroup(program, 'api', 'Create, list and change APIs (resource servers) and their scope catalogs');
 
   const create = api
     .command('create')
@@ -42,6 +57,7 @@ export function registerApiCommands(program: Command): void {
       new Option('--implies <scope=implied[,implied]>', 'holding scope also grants the implied ones; repeatable').argParser(collectImplication),
     )
     .option('--key-prefix <prefix>', 'prefix of this API\'s keys: a-z then up to 15 of a-z0-9 (default kg)');
+  withTokenSettings(create);
   withConnection(create).action(
     runAction(async (flags: CreateFlags) => {
       const slug = required(flags.tenant, TENANT);
@@ -50,6 +66,7 @@ export function registerApiCommands(program: Command): void {
         name: required(flags.name, { flag: '--name <name>' }),
         scopes: catalog(flags.scope ?? [], flags.implies ?? {}),
         ...(flags.keyPrefix !== undefined ? { keyPrefix: flags.keyPrefix } : {}),
+        ...tokenSettingsBody(flags),
       };
       const created = await connect(flags).request<Api>('POST', `/v1/tenants/${encodeURIComponent(slug)}/apis`, { body });
       showApi(created, flags);
@@ -76,6 +93,59 @@ export function registerApiCommands(program: Command): void {
       showApi(await connect(flags).request<Api>('GET', path), flags);
     }),
   );
+
+  const update = api
+    .command('update')
+    .description('Change an API\'s name, scope catalog or token lifetimes')
+    .argument('<identifier>', 'API identifier')
+    .addOption(tenantOption())
+    .option('--name <name>', 'display name')
+    .addOption(new Option('--scope <name[=description]>', 'a scope of the new catalog; repeat for each (replaces the whole catalog)').argParser(collectScopeDefinition))
+    .addOption(new Option('--implies <scope=implied[,implied]>', 'an implication of the new catalog; needs --scope; repeatable').argParser(collectImplication));
+  withTokenSettings(update);
+  withConnection(update).action(
+    runAction(async (identifier: string, flags: UpdateFlags) => {
+      const slug = required(flags.tenant, TENANT);
+      if (flags.implies !== undefined && flags.scope === undefined) {
+        throw new UsageError('--implies needs --scope: the catalog is replaced as a whole, so give every scope again');
+      }
+      const body = {
+        ...(flags.name !== undefined ? { name: flags.name } : {}),
+        ...(flags.scope !== undefined ? { scopes: catalog(flags.scope, flags.implies ?? {}) } : {}),
+        ...tokenSettingsBody(flags),
+      };
+      if (Object.keys(body).length === 0) {
+        throw new UsageError('nothing to change; give at least one of --name, --scope, --access-token-ttl, --refresh-tokens, --no-refresh-tokens, --refresh-idle-ttl, --refresh-absolute-ttl');
+      }
+      const path = `/v1/tenants/${encodeURIComponent(slug)}/apis/${encodeURIComponent(identifier)}`;
+      showApi(await connect(flags).request<Api>('PATCH', path, { body }), flags);
+    }),
+  );
+}
+
+/** Adds the flags for the API's token lifetimes; each takes a duration with a unit (1h, 30d). */
+function withTokenSettings(command: Command): Command {
+  return command
+    .addOption(new Option('--access-token-ttl <duration>', 'access-token lifetime, e.g. 10m, 1h (server default 1h)').argParser(parseSecondsArg))
+    .option('--refresh-tokens', 'issue refresh tokens with access tokens')
+    .option('--no-refresh-tokens', 'do not issue refresh tokens')
+    .addOption(new Option('--refresh-idle-ttl <duration>', 'how long a refresh token may go unused, e.g. 14d').argParser(parseSecondsArg))
+    .addOption(new Option('--refresh-absolute-ttl <duration>', 'how long a refresh-token family may live, e.g. 90d').argParser(parseSecondsArg));
+}
+
+function tokenSettingsBody(flags: TokenSettingsFlags): Record<string, unknown> {
+  for (const [name, value] of [['--access-token-ttl', flags.accessTokenTtl], ['--refresh-idle-ttl', flags.refreshIdleTtl], ['--refresh-absolute-ttl', flags.refreshAbsoluteTtl]] as const) {
+    if (value === 0) throw new UsageError(`${name} must be at least 1s`);
+  }
+  const refreshTokens: Partial<RefreshTokens> = {
+    ...(flags.refreshTokens !== undefined ? { enabled: flags.refreshTokens } : {}),
+    ...(flags.refreshIdleTtl !== undefined ? { idleTtl: flags.refreshIdleTtl } : {}),
+    ...(flags.refreshAbsoluteTtl !== undefined ? { absoluteTtl: flags.refreshAbsoluteTtl } : {}),
+  };
+  return {
+    ...(flags.accessTokenTtl !== undefined ? { accessTokenTtl: flags.accessTokenTtl } : {}),
+    ...(Object.keys(refreshTokens).length > 0 ? { refreshTokens } : {}),
+  };
 }
 
 /** Attaches `--implies` to the scopes given with `--scope`; an implication of an unlisted scope is a typo. */
@@ -95,6 +165,8 @@ function showApi(api: Api, flags: ConnectionFlags): void {
       ['name', api.name],
       ['tenant', api.tenant],
       ['keyPrefix', api.keyPrefix],
+      ['accessTokenTtl', formatDuration(api.accessTokenTtl * 1000)],
+      ['refreshTokens', formatRefreshTokens(api.refreshTokens)],
       ['id', api.id],
       ['createdAt', api.createdAt],
     ]),
@@ -105,4 +177,9 @@ function showApi(api: Api, flags: ConnectionFlags): void {
       ? 'No scopes in the catalog.'
       : formatTable(['SCOPE', 'DESCRIPTION', 'IMPLIES'], api.scopes.map((s) => [s.name, s.description, (s.implies ?? []).join(' ')])),
   );
+}
+
+function formatRefreshTokens(settings: RefreshTokens): string {
+  const lifetimes = `idle ${formatDuration(settings.idleTtl * 1000)}, absolute ${formatDuration(settings.absoluteTtl * 1000)}`;
+  return settings.enabled ? `enabled (${lifetimes})` : `disabled (when enabled: ${lifetimes})`;
 }

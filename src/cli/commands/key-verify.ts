@@ -5,6 +5,7 @@ import { connect, withConnection, type ConnectionFlags } from '../connection.js'
 import { EXIT_CODES, type ExitCode } from '../exit-codes.js';
 import { collect, parseCount, required } from '../option-parsers.js';
 import { print, printJson } from '../output.js';
+import { readStdin } from '../read-stdin.js';
 import { runAction } from '../run-action.js';
 import { formatVerification } from './key-format.js';
 
@@ -36,7 +37,7 @@ export function registerKeyVerify(key: Command): void {
   withConnection(verify).action(
     runAction(async (credentialArg: string, flags: VerifyFlags): Promise<ExitCode> => {
       const api = required(flags.api, { flag: '--api <identifier>' });
-      const credential = credentialArg === '-' ? await readStdin() : credentialArg;
+      const credential = credentialArg === '-' ? await readStdin({ what: 'credential' }) : credentialArg;
       if (!credential) throw new UsageError('the credential is empty');
       const body = {
         credential,
@@ -52,11 +53,4 @@ export function registerKeyVerify(key: Command): void {
       return result.valid ? EXIT_CODES.ok : EXIT_CODES.notValid;
     }),
   );
-}
-
-async function readStdin(): Promise<string> {
-  if (process.stdin.isTTY) throw new UsageError('"-" reads the credential from stdin, but stdin is a terminal; pipe it in');
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8').trim();
 }

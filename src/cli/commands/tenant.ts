@@ -1,5 +1,5 @@
-import type { Command } from 'commander';
-import type { Tenant } from '../api-types.js';
+import { Option, type Command } from 'commander';
+import { SIGNING_ALGS, type SigningAlg, type Tenant } from '../api-types.js';
 import { connect, withConnection, type ConnectionFlags } from '../connection.js';
 import { formatFields } from '../format-table.js';
 import { required } from '../option-parsers.js';
@@ -10,6 +10,7 @@ import { commandGroup, runAction } from '../run-action.js';
 interface CreateFlags extends ConnectionFlags {
   slug?: string;
   name?: string;
+  signingAlg?: SigningAlg;
 }
 
 /**
@@ -25,10 +26,15 @@ export function registerTenantCommands(program: Command): void {
     .command('create')
     .description('Create a tenant')
     .option('--slug <slug>', 'URL name: lowercase letters, digits, dashes (required)')
-    .option('--name <name>', 'display name (required)');
+    .option('--name <name>', 'display name (required)')
+    .addOption(new Option('--signing-alg <alg>', 'algorithm of the tenant\'s token signing keys (server default EdDSA)').choices(SIGNING_ALGS));
   withConnection(create).action(
     runAction(async (flags: CreateFlags) => {
-      const body = { slug: required(flags.slug, { flag: '--slug <slug>' }), name: required(flags.name, { flag: '--name <name>' }) };
+      const body = {
+        slug: required(flags.slug, { flag: '--slug <slug>' }),
+        name: required(flags.name, { flag: '--name <name>' }),
+        ...(flags.signingAlg !== undefined ? { signingAlg: flags.signingAlg } : {}),
+      };
       showTenant(await connect(flags).request<Tenant>('POST', '/v1/tenants', { body }), flags);
     }),
   );
@@ -36,7 +42,11 @@ export function registerTenantCommands(program: Command): void {
   withConnection(withPaging(tenant.command('list').description('List tenants'))).action(
     runAction(async (flags: ConnectionFlags & PagingFlags) => {
       const page = await fetchList<Tenant>(connect(flags), '/v1/tenants', {}, flags);
-      printPage(page, flags, { empty: 'No tenants.', headers: ['SLUG', 'NAME', 'ID', 'CREATED'], row: (t) => [t.slug, t.name, t.id, t.createdAt] });
+      printPage(page, flags, {
+        empty: 'No tenants.',
+        headers: ['SLUG', 'NAME', 'ALG', 'ID', 'CREATED'],
+        row: (t) => [t.slug, t.name, t.signingAlg, t.id, t.createdAt],
+      });
     }),
   );
 
@@ -49,5 +59,14 @@ export function registerTenantCommands(program: Command): void {
 
 function showTenant(tenant: Tenant, flags: ConnectionFlags): void {
   if (flags.json) return printJson(tenant);
-  print(formatFields([['slug', tenant.slug], ['name', tenant.name], ['id', tenant.id], ['createdAt', tenant.createdAt]]));
+  print(
+    formatFields([
+      ['slug', tenant.slug],
+      ['name', tenant.name],
+      ['id', tenant.id],
+      ['signingAlg', tenant.signingAlg],
+      ['issuer', tenant.issuer],
+      ['createdAt', tenant.createdAt],
+    ]),
+  );
 }
