@@ -9,3 +9,10 @@ export { KeygateError, ERROR_REGISTRY, type ErrorCode } from './domain/errors.js
 export { parseKey } from './domain/keys/format.js';
 export { toStructured, fromStructured, type StructuredScopes } from './domain/scopes.js';
 export type { Config } from './config/schema.js';
+export {
+  createKeygateVerifier,
+  denialResponse,
+  type KeygateIdentity,
+  type KeygateVerifierOptions,
+  type VerificationOutcome,
+} from './middleware/core/index.js';

@@ -13,6 +13,10 @@ export const ID_PREFIXES = {
   token: 'tok',
   revocation: 'rev',
   hs256Secret: 'hs',
+  user: 'usr',
+  grant: 'grt',
+  interaction: 'int',
+  family: 'fam',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;
@@ -32,4 +36,20 @@ export function base62Chars(bytes: Uint8Array): string {
  */
 export function formatId(kind: IdKind, timeMs: number, random: Uint8Array): string {
   return `${ID_PREFIXES[kind]}_${timeMs.toString(16).padStart(12, '0')}${base62Chars(random)}`;
+}
+
+/**
+ * An id that sorts before every id of this kind created at or after `timeMs`. Readers of an
+ * id-ordered feed resume from here, a little before the last id they saw, because ids are minted
+ * before their rows commit: a row committed late can carry an id below one already read.
+ */
+export function idFloor(kind: IdKind, timeMs: number): string {
+  // '0' is the lowest base62 digit, so this is a well-formed id below every real one of that time.
+  return `${ID_PREFIXES[kind]}_${Math.max(0, timeMs).toString(16).padStart(12, '0')}${'0'.repeat(16)}`;
+}
+
+/** The creation time encoded in a typed id, or null for another shape. */
+export function idTime(id: string): number | null {
+  const match = /^[a-z]+_([0-9a-f]{12})/.exec(id);
+  return match ? parseInt(match[1]!, 16) : null;
 }

@@ -1,7 +1,8 @@
 import { newId } from '../crypto/secrets.js';
 import type { Revocation } from '../domain/clients.js';
 import type { Tenant } from '../domain/keys/key.js';
-import { markKey, type RevocationState } from '../domain/tokens/revocation.js';
+import { idFloor, idTime } from '../domain/ids.js';
+import { FEED_LOOKBACK_MS, markKey, type RevocationState } from '../domain/tokens/revocation.js';
 import type { Page, PageRequest } from '../store/store.js';
 import type { Actor, ServiceContext } from './context.js';
 
@@ -33,7 +34,7 @@ export class RevocationsService {
   }
 
   /** Revokes every token issued to the client (or the consumer) up to now. */
-  async cutOff(actor: Actor, tenant: Tenant, kind: 'client' | 'consumer', subject: string): Promise<{ notBefore: number }> {
+  async cutOff(actor: Actor, tenant: Tenant, kind: 'client' | 'consumer' | 'grant', subject: string): Promise<{ notBefore: number }> {
     const notBefore = Math.floor(this.ctx.clock() / 1000);
     await this.add(actor, tenant, { kind, subject, notBefore, expiresAt: null });
     return { notBefore };
@@ -85,6 +86,7 @@ export class RevocationsService {
       if (page.items.length > 0) state.cursor = page.items[page.items.length - 1]!.id;
       if (page.next === null) break;
     }
+    if (state.cursor !== null) state.cursor = idFloor('revocation', (idTime(state.cursor) ?? 0) - FEED_LOOKBACK_MS);
     for (const [jti, expiresAt] of state.jtis) if (expiresAt !== null && expiresAt < now) state.jtis.delete(jti);
     state.syncedAt = now;
   }
@@ -97,6 +99,7 @@ export class RevocationsService {
   }
 }
 
+/** Idempotent: the feed is re-read over a look-back window. */
 function apply(state: TenantState, revocation: Revocation, now: number): void {
   if (revocation.kind === 'jti') {
     if (revocation.expiresAt === null || revocation.expiresAt >= now) state.jtis.set(revocation.subject, revocation.expiresAt);

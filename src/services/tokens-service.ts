@@ -3,7 +3,7 @@ import { newId } from '../crypto/secrets.js';
 import type { IssuedToken } from '../domain/clients.js';
 import { KeygateError } from '../domain/errors.js';
 import type { Api, Tenant } from '../domain/keys/key.js';
-import { assertInCatalog, toStructured } from '../domain/scopes.js';
+import { assertInCatalog, expandScopes, toStructured } from '../domain/scopes.js';
 import type { Page, PageRequest } from '../store/store.js';
 import type { Actor, ServiceContext } from './context.js';
 import type { SigningKeysService } from './signing-keys-service.js';
@@ -19,6 +19,8 @@ export interface AccessTokenRequest {
   scopes: readonly string[];
   /** RFC 8693 actor, for exchanged tokens. */
   act?: { sub: string };
+  /** The person's grant the token comes from. */
+  grantId?: string;
 }
 
 export interface IssuedAccessToken {
@@ -26,6 +28,14 @@ export interface IssuedAccessToken {
   jti: string;
   expiresIn: number;
   scope: string;
+}
+
+/**
+ * The granted scopes plus what they imply, granted first: a token carries every scope it
+ * allows, so an offline verifier (which has no catalog) decides exactly as Keygate would.
+ */
+function withImplied(scopes: readonly string[], api: Api): string[] {
+  return [...new Set([...scopes, ...expandScopes(scopes, api.scopes)])];
 }
 
 export function issuerOf(publicUrl: string, slug: string): string {
@@ -45,7 +55,7 @@ export class TokensService {
     const iat = Math.floor(this.ctx.clock() / 1000);
     // randomUUID draws from a pre-filled entropy buffer: cheaper than randomBytes per token.
     const jti = randomUUID();
-    const scope = request.scopes.join(' ');
+    const scope = withImplied(request.scopes, request.api).join(' ');
     const token = sign({
       iss: issuerOf(this.ctx.publicUrl, request.tenant.slug),
       sub: request.subject,
@@ -56,6 +66,7 @@ export class TokensService {
       client_id: request.clientId,
       scope,
       ...(request.act ? { act: request.act } : {}),
+      ...(request.grantId ? { gid: request.grantId } : {}),
     });
     return { token, jti, expiresIn: request.api.accessTokenTtl, scope };
   }
@@ -76,7 +87,7 @@ export class TokensService {
     const expiresAt = input.expiresAt ?? now + DEFAULT_JWT_KEY_LIFETIME_MS;
     if (!(expiresAt > now)) throw new KeygateError('EXPIRY_IN_PAST', 'expiresAt must be a time in the future');
     const claimsFormat = input.claimsFormat ?? 'scope';
-    const scopes = [...new Set(input.scopes)];
+    const scopes = withImplied(input.scopes, api);
     const { sign, kid } = await this.signingKeys.signer(tenant.id, 'at+jwt');
     const jti = newId('token', now);
     const iat = Math.floor(now / 1000);

@@ -26,7 +26,7 @@ describe('JWTs as API keys, self-issued tokens, private_key_jwt and key rotation
       const issued = await t.call('POST', '/v1/tenants/acme/tokens', { api, consumer: 'customer_7', scopes: ['write:users'] });
       expectStatus(issued, 201);
       const payload = decodeJwt(issued.body.token);
-      expect(payload).toMatchObject({ iss: issuer, sub: 'customer_7', aud: api, scope: 'write:users', jti: issued.body.jti });
+      expect(payload).toMatchObject({ iss: issuer, sub: 'customer_7', aud: api, scope: 'write:users read:users', jti: issued.body.jti });
       expect(payload.exp).toBeGreaterThan(Date.now() / 1000 + 300 * 86_400);
       expect(decodeProtectedHeader(issued.body.token).typ).toBe('at+jwt');
       expect(await verify(issued.body.token, ['read:users'])).toMatchObject({ valid: true, keyId: issued.body.jti, consumer: 'customer_7' });

@@ -35,6 +35,8 @@ export interface TokenClaims {
   scope?: string;
   scopes?: StructuredScopes;
   act?: { sub: string };
+  /** Keygate's grant id on tokens from a person's consent, so revoking the grant revokes them. */
+  gid?: string;
   [name: string]: unknown;
 }
 

@@ -6,14 +6,15 @@ export interface RevocationState {
   /** Revoked jtis (a Set, or a Map keyed by jti). */
   jtis: { has(jti: string): boolean };
   /**
-   * `client:{id}` or `consumer:{id}` → tokens whose `iat` (seconds) is at or before this second are
+   * `client:{id}`, `consumer:{id}` or `grant:{id}` (the `gid` claim of tokens a person's grant
+   * produced) → tokens whose `iat` (seconds) is at or before this second are
    * revoked. `iat` has one-second resolution, so the mark's own second counts as before: a token
    * issued in that second after the mark is revoked too, never the other way round.
    */
   notBefore: ReadonlyMap<string, number>;
 }
 
-export function markKey(kind: 'client' | 'consumer', subject: string): string {
+export function markKey(kind: 'client' | 'consumer' | 'grant', subject: string): string {
   return `${kind}:${subject}`;
 }
 
@@ -21,7 +22,7 @@ export function markKey(kind: 'client' | 'consumer', subject: string): string {
  * @example
  * isRevoked({ jti: 'a', iat: 10, client_id: 'cli_1' }, state) // true if cli_1 was cut off after 10
  */
-export function isRevoked(claims: { jti?: string; iat?: number; client_id?: string; sub?: string }, state: RevocationState): boolean {
+export function isRevoked(claims: { jti?: string; iat?: number; client_id?: string; sub?: string; gid?: unknown }, state: RevocationState): boolean {
   if (claims.jti !== undefined && state.jtis.has(claims.jti)) return true;
   if (state.notBefore.size === 0) return false;
   const iat = claims.iat ?? 0;
@@ -33,5 +34,16 @@ export function isRevoked(claims: { jti?: string; iat?: number; client_id?: stri
     const mark = state.notBefore.get(markKey('consumer', claims.sub));
     if (mark !== undefined && iat <= mark) return true;
   }
+  if (typeof claims.gid === 'string') {
+    const mark = state.notBefore.get(markKey('grant', claims.gid));
+    if (mark !== undefined && iat <= mark) return true;
+  }
   return false;
 }
+
+/**
+ * How far back a revocation-feed reader looks again after catching up: a revocation whose id was
+ * minted earlier but whose row committed later (another instance, a slow transaction) is then
+ * still read. Applying an entry twice changes nothing.
+ */
+export const FEED_LOOKBACK_MS = 10_000;

@@ -131,10 +131,12 @@ export const clientRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => asy
 
   app.delete(
     '/v1/tenants/:slug/clients/:id',
-    { onRequest: requireScope(keygate, 'clients:write'), schema: { tags, summary: 'Delete a client', params: ClientParams, response: { 204: Type.Null(), ...ERROR_RESPONSES } } },
+    { onRequest: requireScope(keygate, 'clients:write'), schema: { tags, summary: 'Delete a client and revoke every token it was issued', params: ClientParams, response: { 204: Type.Null(), ...ERROR_RESPONSES } } },
     async (request, reply) => {
       const tenant = await keygate.tenants.get(request.params.slug);
       await keygate.clients.delete(actorOf(request), tenant, request.params.id);
+      // A deleted client's tokens must not outlive it.
+      await keygate.revocations.cutOff(actorOf(request), tenant, 'client', request.params.id);
       return reply.code(204).send(null);
     },
   );

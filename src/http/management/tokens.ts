@@ -4,7 +4,7 @@ import type { IssuedToken } from '../../domain/clients.js';
 import type { Keygate } from '../../services/keygate.js';
 import { actorOf, requireScope } from '../auth.js';
 import { pageRequest, pageResponse } from '../pagination.js';
-import { ERROR_RESPONSES, NullableTimestamp, PageQuery, ScopeName, TenantParams, pageOf } from '../schemas.js';
+import { ERROR_RESPONSES, PageQuery, ScopeName, TenantParams, pageOf } from '../schemas.js';
 
 const TokenView = Type.Object({
   jti: Type.String(),
@@ -58,7 +58,7 @@ export const tokenRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => asyn
             api: Type.String({ minLength: 1, maxLength: 512 }),
             consumer: Type.String({ minLength: 1, maxLength: 256 }),
             scopes: Type.Array(ScopeName, { maxItems: 1000 }),
-            expiresAt: Type.Optional(NullableTimestamp),
+            expiresAt: Type.Optional(Type.String({ format: 'date-time', description: 'UTC ISO-8601; default one year from now. Every JWT has an expiry.' })),
             claimsFormat: Type.Optional(Type.Union([Type.Literal('scope'), Type.Literal('scopes')])),
           },
           { additionalProperties: false },

@@ -1,4 +1,5 @@
-import { markKey, type RevocationState } from '../../domain/tokens/revocation.js';
+import { idFloor, idTime } from '../../domain/ids.js';
+import { FEED_LOOKBACK_MS, markKey, type RevocationState } from '../../domain/tokens/revocation.js';
 import { KeygateUnavailableError, type KeygateHttp } from './keygate-http.js';
 
 /** Largest page the feed serves. */
@@ -123,6 +124,8 @@ export class RevocationFeed {
       if (page.items.length > 0) this.lastId = page.items[page.items.length - 1]!.id;
       if (page.nextCursor === null || page.items.length === 0) break;
     }
+    // Caught up: the next poll starts a little earlier, to read rows that committed out of order.
+    if (this.lastId !== null) this.lastId = idFloor('revocation', (idTime(this.lastId) ?? 0) - FEED_LOOKBACK_MS);
     const now = this.options.clock();
     for (const [jti, expiresAt] of this.jtis) if (expiresAt !== null && expiresAt < now) this.jtis.delete(jti);
     this.synced = true;
@@ -134,7 +137,7 @@ export class RevocationFeed {
       if (expiresAt === null || !(expiresAt < now)) this.jtis.set(item.subject, expiresAt);
       return;
     }
-    if ((item.kind === 'client' || item.kind === 'consumer') && item.notBefore !== null) {
+    if ((item.kind === 'client' || item.kind === 'consumer' || item.kind === 'grant') && item.notBefore !== null) {
       const key = markKey(item.kind, item.subject);
       if (item.notBefore > (this.notBefore.get(key) ?? -Infinity)) this.notBefore.set(key, item.notBefore);
     }
