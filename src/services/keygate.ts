@@ -8,6 +8,10 @@ import type { VerificationResult } from '../domain/verification.js';
 import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
 import { ApisService } from './apis-service.js';
+import { AuthorizationService } from './authorization-service.js';
+import { DelegationService } from './delegation-service.js';
+import { SessionsService } from './sessions-service.js';
+import { UsersService, type PasswordResetHook } from './users-service.js';
 import { ClientAuthenticator } from './client-authenticator.js';
 import { ClientsService } from './clients-service.js';
 import { DirectoryCache } from './directory-cache.js';
@@ -33,6 +37,8 @@ export interface KeygateOptions {
   store?: Store;
   cluster?: Cluster;
   clock?: Clock;
+  /** Receives password-reset tokens (default: logged, for development without a mail server). */
+  onPasswordReset?: PasswordResetHook;
   /** Where background failures (batched audit and usage writes) are reported. */
   onError?: (err: unknown) => void;
 }
@@ -54,6 +60,10 @@ export interface Keygate {
   readonly clients: ClientsService;
   readonly tokens: TokensService;
   readonly clientAuth: ClientAuthenticator;
+  readonly users: UsersService;
+  readonly sessions: SessionsService;
+  readonly authorization: AuthorizationService;
+  readonly delegation: DelegationService;
   readonly publicUrl: string;
   readonly directory: DirectoryCache;
   /** Verifies a credential exactly as `POST /v1/verify` does. */
@@ -97,6 +107,7 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
   const revocations = new RevocationsService(ctx);
   const jwts = new JwtVerifier(ctx, signingKeys, hs256Secrets, revocations);
   const verifier = new VerifyService(ctx, usage, jwts);
+  const tokens = new TokensService(ctx, signingKeys);
   const rootKeys = new RootKeysService(ctx);
   await rootKeys.ensureSystem();
   if (config.rootKey) await rootKeys.seed(config.rootKey);
@@ -116,8 +127,12 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
     revocations,
     jwts,
     clients: new ClientsService(ctx),
-    tokens: new TokensService(ctx, signingKeys),
+    tokens,
     clientAuth: new ClientAuthenticator(ctx),
+    users: new UsersService(ctx, options.onPasswordReset ?? logPasswordReset),
+    sessions: new SessionsService(ctx),
+    authorization: new AuthorizationService(ctx),
+    delegation: new DelegationService(ctx, tokens, revocations),
     publicUrl: config.publicUrl,
     directory,
     verify: verifier.verify.bind(verifier),
@@ -131,3 +146,7 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
     },
   };
 }
+
+const logPasswordReset: PasswordResetHook = ({ tenant, email, url }) => {
+  console.info(`keygate: password reset for ${email} in tenant ${tenant} (development hook; configure onPasswordReset to send mail): ${url}`);
+};

@@ -6,7 +6,8 @@ import { formOf, param, requiredParam } from './form.js';
 import { tenantOf } from './tenant-of.js';
 
 /**
- * POST /t/{slug}/oauth/revoke — RFC 7009. A client revokes a token issued to it; anything
+ * POST /t/{slug}/oauth/revoke — RFC 7009. A client revokes a token issued to it: an access token
+ * by its jti; a refresh token with its whole grant (its access tokens too). Anything
  * else (unknown, invalid, someone else's) is answered 200 the same way, as §2.2 requires, so the
  * endpoint reveals nothing about tokens.
  */
@@ -18,10 +19,14 @@ export function revokeRoute(app: FastifyInstance, keygate: Keygate): void {
     param(form, 'token_type_hint');
     const endpoints = endpointsOf(keygate, tenant.slug);
     const client = await keygate.clientAuth.authenticate(tenant, presentedClient(request, form), [endpoints.revocation, endpoints.token, endpoints.issuer]);
-    const { claims } = await keygate.jwts.verify(token, { api: null, scopes: [], match: 'all', tenant: tenant.slug });
-    if (claims !== null && typeof claims.jti === 'string' && claims.client_id === client.id) {
-      const actor = { id: client.id, requestId: request.id, ip: request.ip };
-      await keygate.revocations.revokeJti(actor, tenant, claims.jti, typeof claims.exp === 'number' ? claims.exp * 1000 : null);
+    const actor = { id: client.id, requestId: request.id, ip: request.ip };
+    if (token.startsWith('kgrt_')) {
+      await keygate.delegation.revokeRefreshToken(actor, tenant, client, token);
+    } else {
+      const { claims } = await keygate.jwts.verify(token, { api: null, scopes: [], match: 'all', tenant: tenant.slug });
+      if (claims !== null && typeof claims.jti === 'string' && claims.client_id === client.id) {
+        await keygate.revocations.revokeJti(actor, tenant, claims.jti, typeof claims.exp === 'number' ? claims.exp * 1000 : null);
+      }
     }
     return reply.header('cache-control', 'no-store').code(200).send();
   });

@@ -6,7 +6,10 @@ import type { Keygate } from '../../services/keygate.js';
 import { presentedClient } from './client-auth.js';
 import { endpointsOf } from './endpoints.js';
 import { formOf, requiredParam, type Form } from './form.js';
+import { authorizationCodeGrant } from './grants/authorization-code.js';
 import { clientCredentialsGrant, type TokenResponse } from './grants/client-credentials.js';
+import { refreshTokenGrant } from './grants/refresh-token.js';
+import { TOKEN_EXCHANGE, tokenExchangeGrant } from './grants/token-exchange.js';
 import { tenantOf } from './tenant-of.js';
 
 type Grant = (keygate: Keygate, tenant: Tenant, client: Client, form: Form) => Promise<TokenResponse>;
@@ -14,6 +17,9 @@ type Grant = (keygate: Keygate, tenant: Tenant, client: Client, form: Form) => P
 /** Grant handlers by grant_type. The implicit and password grants are deliberately absent. */
 const GRANTS: Partial<Record<GrantType, Grant>> = {
   client_credentials: clientCredentialsGrant,
+  authorization_code: authorizationCodeGrant,
+  refresh_token: refreshTokenGrant,
+  [TOKEN_EXCHANGE]: tokenExchangeGrant,
 };
 
 /**

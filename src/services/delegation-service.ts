@@ -1,0 +1,151 @@
+import { randomBytes } from 'node:crypto';
+import { verifiesChallenge } from '../crypto/pkce.js';
+import { hashSecret, newId } from '../crypto/secrets.js';
+import type { Client } from '../domain/clients.js';
+import type { Api, Tenant } from '../domain/keys/key.js';
+import { OAuthError } from '../domain/oauth/errors.js';
+import { isCodeVerifier } from '../domain/oauth/pkce.js';
+import type { Grant, RefreshToken } from '../domain/people.js';
+import type { Actor, ServiceContext } from './context.js';
+import type { RevocationsService } from './revocations-service.js';
+import type { TokensService } from './tokens-service.js';
+
+export interface DelegatedTokens {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  scope: string;
+  refresh_token?: string;
+}
+
+/**
+ * A rotated refresh token presented again this soon is taken for two concurrent refreshes by the
+ * same client (one wins, the other gets invalid_grant); later, it is a replay and the family dies.
+ */
+export const REFRESH_RACE_WINDOW_MS = 2_000;
+
+/**
+ * Tokens from a person's consent: the code exchange, refresh-token rotation with reuse detection
+ * (RFC 9700 §4.14.2), and revocation of a whole grant. Access tokens carry the grant id (`gid`),
+ * so revoking the grant revokes them through a not-before mark.
+ */
+export class DelegationService {
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly tokens: TokensService,
+    private readonly revocations: RevocationsService,
+  ) {}
+
+  async exchangeCode(tenant: Tenant, client: Client, input: { code: string; redirectUri: string | undefined; codeVerifier: string | undefined; resource: string | undefined }): Promise<DelegatedTokens> {
+    const now = this.ctx.clock();
+    const consumed = await this.ctx.store.consumeCode(hashSecret(input.code), now);
+    if (consumed === null || consumed.code.tenantId !== tenant.id) throw new OAuthError('invalid_grant', 'the code is invalid');
+    const { code, first } = consumed;
+    if (!first) {
+      // A second use means the code leaked: everything issued from it dies (RFC 6749 §4.1.2).
+      await this.revokeGrant({ id: client.id, requestId: null, ip: null }, tenant, code.grantId);
+      throw new OAuthError('invalid_grant', 'the code was already used');
+    }
+    if (code.clientId !== client.id) throw new OAuthError('invalid_grant', 'the code was issued to another client');
+    if (code.expiresAt <= now) throw new OAuthError('invalid_grant', 'the code has expired');
+    if (input.redirectUri !== code.redirectUri) throw new OAuthError('invalid_grant', 'redirect_uri does not match the authorization request');
+    if (code.codeChallenge !== null) {
+      if (input.codeVerifier === undefined || !isCodeVerifier(input.codeVerifier) || !verifiesChallenge(input.codeVerifier, code.codeChallenge)) {
+        throw new OAuthError('invalid_grant', 'code_verifier does not match the code_challenge');
+      }
+    } else if (input.codeVerifier !== undefined) {
+      // PKCE downgrade: a verifier for a code requested without a challenge.
+      throw new OAuthError('invalid_grant', 'the authorization request had no code_challenge');
+    }
+    const api = await this.liveApi(tenant, code.apiId, input.resource);
+    const grant = await this.liveGrant(tenant, code.grantId);
+    return this.issue(tenant, client, api, grant, code.scopes, null, now);
+  }
+
+  async refresh(tenant: Tenant, client: Client, input: { refreshToken: string; scope: string | undefined; resource: string | undefined }): Promise<DelegatedTokens> {
+    const now = this.ctx.clock();
+    const hash = hashSecret(input.refreshToken);
+    const rotated = await this.ctx.store.rotateRefreshToken(hash, now);
+    if (rotated === null || rotated.token.tenantId !== tenant.id) throw new OAuthError('invalid_grant', 'the refresh token is invalid');
+    const { token, won } = rotated;
+    if (token.clientId !== client.id) throw new OAuthError('invalid_grant', 'the refresh token was issued to another client');
+    if (!won) {
+      if (token.revokedAt === null && token.rotatedAt !== null && now - token.rotatedAt > REFRESH_RACE_WINDOW_MS) {
+        await this.ctx.store.revokeRefreshFamily(token.familyId, now);
+        await this.revocations.cutOff({ id: client.id, requestId: null, ip: null }, tenant, 'grant', token.grantId);
+        this.ctx.audit.enqueue(this.ctx.audit.event(tenant.id, { id: client.id, requestId: null, ip: null }, 'refresh_token.reuse', token.familyId, { grantId: token.grantId }));
+      }
+      throw new OAuthError('invalid_grant', 'the refresh token was already used or revoked');
+    }
+    if (token.expiresAt <= now || token.familyExpiresAt <= now) throw new OAuthError('invalid_grant', 'the refresh token has expired');
+    const api = await this.liveApi(tenant, token.apiId, input.resource);
+    const grant = await this.liveGrant(tenant, token.grantId);
+    let scopes = token.scopes.filter((s) => grant.scopes.includes(s));
+    if (input.scope !== undefined) {
+      const asked = [...new Set(input.scope.split(' ').filter(Boolean))];
+      const extra = asked.find((s) => !scopes.includes(s));
+      if (extra !== undefined) throw new OAuthError('invalid_scope', `scope "${extra}" was not granted`);
+      scopes = asked;
+    }
+    return this.issue(tenant, client, api, grant, scopes, token, now);
+  }
+
+  /**
+   * RFC 7009 for a refresh token of this client: the grant ends, with its refresh tokens and (via
+   * a not-before mark on the grant) its access tokens. Returns false when the token is not one.
+   */
+  async revokeRefreshToken(actor: Actor, tenant: Tenant, client: Client, value: string): Promise<boolean> {
+    const token = await this.ctx.store.findRefreshToken(hashSecret(value));
+    if (token === null || token.tenantId !== tenant.id || token.clientId !== client.id) return false;
+    await this.revokeGrant(actor, tenant, token.grantId);
+    return true;
+  }
+
+  /** Ends a grant: refresh tokens revoked in the store, access tokens by a mark on the grant. */
+  async revokeGrant(actor: Actor, tenant: Tenant, grantId: string): Promise<boolean> {
+    const now = this.ctx.clock();
+    const revoked = await this.ctx.store.revokeGrant(tenant.id, grantId, now, this.ctx.audit.event(tenant.id, actor, 'grant.revoke', grantId));
+    await this.revocations.cutOff(actor, tenant, 'grant', grantId);
+    return revoked;
+  }
+
+  private async issue(tenant: Tenant, client: Client, api: Api, grant: Grant, scopes: string[], previous: RefreshToken | null, now: number): Promise<DelegatedTokens> {
+    const access = await this.tokens.issueAccessToken({ tenant, api, subject: grant.userId, clientId: client.id, scopes, grantId: grant.id });
+    await this.ctx.store.touchGrant(grant.id, now);
+    const response: DelegatedTokens = { access_token: access.token, token_type: 'Bearer', expires_in: access.expiresIn, scope: access.scope };
+    if (client.grantTypes.includes('refresh_token') && api.refreshTokens.enabled) {
+      const value = `kgrt_${randomBytes(32).toString('base64url')}`;
+      const familyExpiresAt = previous?.familyExpiresAt ?? now + api.refreshTokens.absoluteTtl * 1000;
+      await this.ctx.store.createRefreshToken({
+        hash: hashSecret(value),
+        familyId: previous?.familyId ?? newId('family', now),
+        tenantId: tenant.id,
+        grantId: grant.id,
+        clientId: client.id,
+        userId: grant.userId,
+        apiId: api.id,
+        scopes: previous?.scopes ?? scopes,
+        createdAt: now,
+        expiresAt: Math.min(now + api.refreshTokens.idleTtl * 1000, familyExpiresAt),
+        familyExpiresAt,
+        rotatedAt: null,
+        revokedAt: null,
+      });
+      response.refresh_token = value;
+    }
+    return response;
+  }
+
+  private async liveApi(tenant: Tenant, apiId: string, resource: string | undefined): Promise<Api> {
+    const api = await this.ctx.store.findApiById(apiId);
+    if (api === null || api.tenantId !== tenant.id) throw new OAuthError('invalid_grant', 'the API no longer exists');
+    if (resource !== undefined && resource !== api.identifier) throw new OAuthError('invalid_target', 'the resource differs from the one the grant is for');
+    return api;
+  }
+
+  private async liveGrant(tenant: Tenant, grantId: string): Promise<Grant> {
+    const grant = await this.ctx.store.findGrantById(tenant.id, grantId);
+    if (grant === null || grant.revokedAt !== null) throw new OAuthError('invalid_grant', 'the person has revoked this app');
+    return grant;
+  }
+}

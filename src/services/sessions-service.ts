@@ -1,0 +1,34 @@
+import { randomBytes } from 'node:crypto';
+import { hashSecret } from '../crypto/secrets.js';
+import type { Tenant } from '../domain/keys/key.js';
+import type { User } from '../domain/people.js';
+import type { ServiceContext } from './context.js';
+
+export const SESSION_TTL_MS = 12 * 3_600_000;
+
+/**
+ * Sign-in sessions: a random cookie value, stored only as its hash. Every sign-in makes a new
+ * session (no fixation: an id planted before sign-in never becomes authenticated).
+ */
+export class SessionsService {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  async create(tenant: Tenant, user: User): Promise<{ value: string; expiresAt: number }> {
+    const value = randomBytes(32).toString('base64url');
+    const now = this.ctx.clock();
+    await this.ctx.store.createSession(hashSecret(value), tenant.id, user.id, now, now + SESSION_TTL_MS);
+    return { value, expiresAt: now + SESSION_TTL_MS };
+  }
+
+  /** The signed-in user of this tenant, or null. */
+  async resolve(tenant: Tenant, value: string | undefined): Promise<User | null> {
+    if (value === undefined || value.length === 0 || value.length > 128) return null;
+    const session = await this.ctx.store.findSession(hashSecret(value));
+    if (session === null || session.tenantId !== tenant.id || session.expiresAt <= this.ctx.clock()) return null;
+    return this.ctx.store.findUser(tenant.id, session.userId);
+  }
+
+  async destroy(value: string | undefined): Promise<void> {
+    if (value) await this.ctx.store.deleteSession(hashSecret(value));
+  }
+}
