@@ -21,6 +21,8 @@ export const MANAGEMENT_SCOPES: readonly ScopeDefinition[] = [
   { name: 'audit:read', description: 'Read the audit log' },
   { name: 'clients:read', description: 'List and read OAuth clients (never their secrets)' },
   { name: 'clients:write', description: 'Create, update, delete OAuth clients and rotate their secrets', implies: ['clients:read'] },
+  { name: 'users:read', description: 'List and read users and their connected apps' },
+  { name: 'users:write', description: 'Create users, change tenant sign-up settings, revoke users\' app grants', implies: ['users:read'] },
   { name: 'tokens:read', description: 'List JWT API keys, signing keys and HS256 secrets' },
   { name: 'tokens:write', description: 'Issue and revoke JWT API keys and HS256 secrets, revoke tokens, rotate signing keys', implies: ['tokens:read'] },
   { name: 'root_keys:write', description: 'Create root keys (with at most the scopes of the caller)' },

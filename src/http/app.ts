@@ -13,10 +13,12 @@ import { clientRoutes } from './management/clients.js';
 import { hs256SecretRoutes } from './management/hs256-secrets.js';
 import { signingKeyRoutes } from './management/signing-keys.js';
 import { tokenRoutes } from './management/tokens.js';
+import { userRoutes } from './management/users.js';
 import { keyRoutes } from './management/keys.js';
 import { rootKeyRoutes } from './management/root-keys.js';
 import { tenantRoutes } from './management/tenants.js';
 import { oauthRoutes } from './oauth/routes.js';
+import { portalRoutes } from './portal/routes.js';
 import { problem, sendProblem, toProblem } from './problem.js';
 import { verifyRoutes } from './verify.js';
 
@@ -86,6 +88,8 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
   await app.register(tokenRoutes(keygate));
   await app.register(signingKeyRoutes(keygate));
   await app.register(hs256SecretRoutes(keygate));
+  await app.register(userRoutes(keygate));
   await app.register(oauthRoutes(keygate));
+  await app.register(portalRoutes(keygate));
   return app;
 }

@@ -148,7 +148,8 @@ describe('token security', () => {
 
   describe('token requests', () => {
     it.each([
-      ['a grant type the client may not use', { grant_type: 'authorization_code', code: 'x', redirect_uri: 'https://x' }, 400, 'unsupported_grant_type'],
+      ['a grant type the client may not use', { grant_type: 'authorization_code', code: 'x', redirect_uri: 'https://x' }, 400, 'unauthorized_client'],
+      ['an unknown grant type', { grant_type: 'urn:example:magic' }, 400, 'unsupported_grant_type'],
       ['the implicit grant', { grant_type: 'implicit' }, 400, 'unsupported_grant_type'],
       ['the password grant', { grant_type: 'password', username: 'u', password: 'p' }, 400, 'unsupported_grant_type'],
       ['a scope outside the allowance', { grant_type: 'client_credentials', resource: ORDERS_API, scope: 'admin:orders' }, 400, 'invalid_scope'],

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MANAGEMENT_SCOPES } from '../../src/domain/management.js';
 import { expectStatus, seedTenant, startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
@@ -37,9 +38,31 @@ const ROUTES: RouteCase[] = [
   { name: 'read audit', method: 'GET', path: () => '/v1/tenants/acme/audit', scope: 'audit:read', tenantScoped: true },
   { name: 'create root key', method: 'POST', path: () => '/v1/root-keys', scope: 'root_keys:write', body: () => ({ scopes: ['keys:read'] }), tenantScoped: false },
   { name: 'verify', method: 'POST', path: () => '/v1/verify', scope: 'keys:verify', body: (ids) => ({ credential: 'x', api: ids.api }), tenantScoped: false },
+  { name: 'update tenant', method: 'PATCH', path: () => '/v1/tenants/acme', scope: 'users:write', body: () => ({ selfSignup: true }), tenantScoped: true },
+  { name: 'update API', method: 'PATCH', path: (ids) => `/v1/tenants/acme/apis/${encodeURIComponent(ids.api)}`, scope: 'apis:write', body: () => ({ accessTokenTtl: 60 }), tenantScoped: true },
+  { name: 'create client', method: 'POST', path: () => '/v1/tenants/acme/clients', scope: 'clients:write', body: (ids) => ({ name: 'c', grantTypes: ['client_credentials'], scopes: { [ids.api]: [] } }), tenantScoped: true },
+  { name: 'list clients', method: 'GET', path: () => '/v1/tenants/acme/clients', scope: 'clients:read', tenantScoped: true },
+  { name: 'update client', method: 'PATCH', path: () => '/v1/tenants/acme/clients/cli_x', scope: 'clients:write', body: () => ({ name: 'n' }), tenantScoped: true },
+  { name: 'delete client', method: 'DELETE', path: () => '/v1/tenants/acme/clients/cli_x', scope: 'clients:write', tenantScoped: true },
+  { name: 'rotate client secret', method: 'POST', path: () => '/v1/tenants/acme/clients/cli_x/secret', scope: 'clients:write', body: () => ({ gracePeriodMs: 0 }), tenantScoped: true },
+  { name: 'revoke client tokens', method: 'POST', path: () => '/v1/tenants/acme/clients/cli_x/revoke-tokens', scope: 'tokens:write', tenantScoped: true },
+  { name: 'issue JWT key', method: 'POST', path: () => '/v1/tenants/acme/tokens', scope: 'tokens:write', body: (ids) => ({ api: ids.api, consumer: 'c', scopes: [] }), tenantScoped: true },
+  { name: 'list JWT keys', method: 'GET', path: () => '/v1/tenants/acme/tokens', scope: 'tokens:read', tenantScoped: true },
+  { name: 'revoke a jti', method: 'POST', path: () => '/v1/tenants/acme/tokens/some-jti/revoke', scope: 'tokens:write', tenantScoped: true },
+  { name: 'revoke consumer tokens', method: 'POST', path: () => '/v1/tenants/acme/consumers/c/revoke-tokens', scope: 'tokens:write', tenantScoped: true },
+  { name: 'read revocation feed', method: 'GET', path: () => '/v1/tenants/acme/revocations', scope: 'keys:verify', tenantScoped: true },
+  { name: 'list signing keys', method: 'GET', path: () => '/v1/tenants/acme/signing-keys', scope: 'tokens:read', tenantScoped: true },
+  { name: 'rotate signing key', method: 'POST', path: () => '/v1/tenants/acme/signing-keys/rotate', scope: 'tokens:write', body: () => ({ activateAfterSeconds: 0 }), tenantScoped: true },
+  { name: 'create HS256 secret', method: 'POST', path: () => '/v1/tenants/acme/hs256-secrets', scope: 'tokens:write', tenantScoped: true },
+  { name: 'list HS256 secrets', method: 'GET', path: () => '/v1/tenants/acme/hs256-secrets', scope: 'tokens:read', tenantScoped: true },
+  { name: 'revoke HS256 secret', method: 'POST', path: () => '/v1/tenants/acme/hs256-secrets/hs_x/revoke', scope: 'tokens:write', tenantScoped: true },
+  { name: 'create user', method: 'POST', path: () => '/v1/tenants/acme/users', scope: 'users:write', body: () => ({ email: 'a@b.c', password: 'long-enough-password' }), tenantScoped: true },
+  { name: 'list users', method: 'GET', path: () => '/v1/tenants/acme/users', scope: 'users:read', tenantScoped: true },
+  { name: 'list a user\'s grants', method: 'GET', path: () => '/v1/tenants/acme/users/usr_x/grants', scope: 'users:read', tenantScoped: true },
+  { name: 'revoke a user\'s grant', method: 'DELETE', path: () => '/v1/tenants/acme/users/usr_x/grants/grt_x', scope: 'users:write', tenantScoped: true },
 ];
 
-const ALL_SCOPES = ['tenants:read', 'tenants:write', 'apis:read', 'apis:write', 'keys:read', 'keys:write', 'keys:verify', 'audit:read', 'root_keys:write'];
+const ALL_SCOPES = MANAGEMENT_SCOPES.map((s) => s.name);
 
 describe('every management route passes the shared security test', () => {
   let t: TestServer;

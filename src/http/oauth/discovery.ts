@@ -4,7 +4,7 @@ import type { Keygate } from '../../services/keygate.js';
 import { endpointsOf } from './endpoints.js';
 import { tenantOf } from './tenant-of.js';
 
-const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'];
+const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'];
 
 /**
  * RFC 8414 metadata, at both the RFC's path-insertion location and the path-appended one that
@@ -21,8 +21,12 @@ export function discoveryRoutes(app: FastifyInstance, keygate: Keygate): void {
       jwks_uri: endpoints.jwks,
       revocation_endpoint: endpoints.revocation,
       introspection_endpoint: endpoints.introspection,
-      grant_types_supported: ['client_credentials'],
-      response_types_supported: [],
+      authorization_endpoint: `${endpoints.issuer}/oauth/authorize`,
+      grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials', 'urn:ietf:params:oauth:grant-type:token-exchange'],
+      response_types_supported: ['code'],
+      response_modes_supported: ['query'],
+      code_challenge_methods_supported: ['S256'],
+      authorization_response_iss_parameter_supported: true,
       token_endpoint_auth_methods_supported: AUTH_METHODS,
       token_endpoint_auth_signing_alg_values_supported: ['EdDSA', 'ES256', 'RS256', 'PS256'],
       revocation_endpoint_auth_methods_supported: AUTH_METHODS,

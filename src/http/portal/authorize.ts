@@ -1,0 +1,22 @@
+import type { FastifyInstance } from 'fastify';
+import type { Keygate } from '../../services/keygate.js';
+import { htmlReply, portalRequest } from './context.js';
+import { errorPage } from './views.js';
+
+/**
+ * GET /t/{slug}/oauth/authorize — RFC 6749 §4.1.1. A bad client or redirect URI gets an error
+ * page (never a redirect: no open redirector); other errors go back to the client. A valid request
+ * continues to sign-in, then consent — skipped when a remembered grant covers every scope.
+ */
+export function authorizeRoute(app: FastifyInstance, keygate: Keygate): void {
+  app.get('/t/:slug/oauth/authorize', { schema: { hide: true } }, async (request, reply) => {
+    const portal = await portalRequest(keygate, request, reply);
+    const query = new URLSearchParams(request.url.slice(request.url.indexOf('?') + 1));
+    const decision = await keygate.authorization.begin(portal.tenant, request.url.includes('?') ? query : new URLSearchParams());
+    if (decision.kind === 'error-page') return htmlReply(reply, 400, errorPage('This app cannot sign you in', `${decision.message}. Tell the app's developer.`));
+    if (decision.kind === 'redirect') return reply.header('cache-control', 'no-store').redirect(decision.url, 303);
+    const next = `${portal.base}/consent?interaction=${decision.interaction.id}`;
+    if (portal.user === null) return reply.redirect(`${portal.base}/login?interaction=${decision.interaction.id}`, 303);
+    return reply.redirect(next, 303);
+  });
+}

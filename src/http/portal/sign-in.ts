@@ -1,0 +1,53 @@
+import type { FastifyInstance } from 'fastify';
+import type { Keygate } from '../../services/keygate.js';
+import { param } from '../oauth/form.js';
+import { SESSION_COOKIE, cookieOptions } from './cookies.js';
+import { checkedForm, htmlReply, portalRequest, signInAs } from './context.js';
+import { signInPage } from './views.js';
+
+/** Sign-in and sign-out. Failures are generic; throttled attempts get 429 with Retry-After. */
+export function signInRoutes(app: FastifyInstance, keygate: Keygate): void {
+  app.get('/t/:slug/login', { schema: { hide: true } }, async (request, reply) => {
+    const portal = await portalRequest(keygate, request, reply);
+    const interaction = (request.query as { interaction?: string }).interaction ?? null;
+    return htmlReply(reply, 200, signInPage(view(portal, interaction)));
+  });
+
+  app.post('/t/:slug/login', { schema: { hide: true } }, async (request, reply) => {
+    const portal = await portalRequest(keygate, request, reply);
+    const form = checkedForm(request, reply);
+    if (form === null) return reply;
+    const interaction = param(form, 'interaction') ?? null;
+    const email = param(form, 'email') ?? '';
+    const outcome = await keygate.users.signIn(portal.tenant, email, param(form, 'password') ?? '', request.ip);
+    if ('error' in outcome) {
+      if (outcome.error === 'throttled') {
+        reply.header('retry-after', String(outcome.retryAfter));
+        return htmlReply(reply, 429, signInPage({ ...view(portal, interaction), email, error: `Too many attempts. Try again in ${Math.ceil(outcome.retryAfter / 60)} minutes.` }));
+      }
+      return htmlReply(reply, 401, signInPage({ ...view(portal, interaction), email, error: 'That email and password do not match.' }));
+    }
+    await keygate.sessions.destroy(request.cookies[SESSION_COOKIE]);
+    await signInAs(keygate, reply, portal.tenant, outcome.user);
+    return reply.redirect(interaction ? `${portal.base}/consent?interaction=${encodeURIComponent(interaction)}` : `${portal.base}/account/apps`, 303);
+  });
+
+  app.post('/t/:slug/logout', { schema: { hide: true } }, async (request, reply) => {
+    const portal = await portalRequest(keygate, request, reply);
+    if (checkedForm(request, reply) === null) return reply;
+    await keygate.sessions.destroy(request.cookies[SESSION_COOKIE]);
+    reply.clearCookie(SESSION_COOKIE, cookieOptions(keygate.publicUrl, portal.tenant.slug));
+    return reply.redirect(`${portal.base}/login`, 303);
+  });
+
+  function view(portal: Awaited<ReturnType<typeof portalRequest>>, interaction: string | null) {
+    return {
+      tenantName: portal.tenant.name,
+      action: `${portal.base}/login`,
+      csrf: portal.csrf,
+      interaction,
+      signupUrl: portal.tenant.selfSignup ? `${portal.base}/signup${interaction ? `?interaction=${encodeURIComponent(interaction)}` : ''}` : null,
+      resetUrl: `${portal.base}/password-reset`,
+    };
+  }
+}
