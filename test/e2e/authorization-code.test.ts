@@ -114,7 +114,7 @@ describe('people delegating access', () => {
 
     it('matches redirect URIs exactly and never redirects to an unregistered one, on any error', async () => {
       for (const redirect of [`${CALLBACK}/extra`, `${CALLBACK}?x=1`, CALLBACK.replace('127.0.0.1', 'localhost'), 'https://evil.example/callback']) {
-        for (const extra of [{}, { response_type: 'token' }, { scope: 'admin:everything' }]) {
+        for (const extra of [{}, { response_type: 'token' }, { scope: 'admin:everything' }] as Record<string, string>[]) {
           const response = await new Person(t.url).get(authorizeUrl({ client_id: publicClientId, redirect_uri: redirect, response_type: 'code', ...extra }));
           expect(response.status).toBe(400);
           expect(response.location).toBeNull();

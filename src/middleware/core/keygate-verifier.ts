@@ -60,7 +60,7 @@ interface VerifiedToken {
   identity: KeygateIdentity;
   held: ReadonlySet<string>;
   exp: number;
-  claims: { jti?: string; iat?: number; client_id?: string; sub?: string };
+  claims: { jti?: string; iat?: number; client_id?: string; sub?: string; gid?: string };
 }
 
 /**
@@ -190,7 +190,7 @@ class Verifier implements KeygateVerifier {
     if (this.revocations !== null) {
       const state = this.revocations.isSynced ? this.revocations.state : await this.revocations.ready();
       if (state === null) return this.deny(UNAVAILABLE, { code: 'KEYGATE_UNAVAILABLE', detail: 'the revocation feed has never been read', kind: 'jwt', tokenId });
-      if (isRevoked(verified.claims, state)) return this.invalid('REVOKED', 'revoked by jti or by a client or consumer cut-off', 'jwt', tokenId);
+      if (isRevoked(verified.claims, state)) return this.invalid('REVOKED', 'revoked by jti or by a client, consumer or grant cut-off', 'jwt', tokenId);
     }
     if (!satisfies(verified.held, requirement.scopes, requirement.match)) {
       return this.deny(requirement.insufficient, { code: 'INSUFFICIENT_SCOPE', detail: `holds "${[...verified.held].join(' ')}"`, kind: 'jwt', tokenId });
@@ -210,7 +210,7 @@ class Verifier implements KeygateVerifier {
     if (code !== 'VALID') return this.invalid(code, CLAIM_PROBLEMS[code], 'jwt');
     // Keygate checks revocations too; this makes one seen by the feed count before a cached answer expires.
     if (this.revocations?.isSynced === true && isRevoked(revocationClaims(payload), this.revocations.state)) {
-      return this.invalid('REVOKED', 'revoked by jti or by a client or consumer cut-off', 'jwt');
+      return this.invalid('REVOKED', 'revoked by jti or by a client, consumer or grant cut-off', 'jwt');
     }
     return this.checkWithKeygate(token, requirement, 'jwt');
   }
@@ -305,6 +305,7 @@ function revocationClaims(payload: TokenClaims): VerifiedToken['claims'] {
     ...(typeof payload.jti === 'string' ? { jti: payload.jti } : {}),
     ...(typeof payload.iat === 'number' ? { iat: payload.iat } : {}),
     ...(typeof payload.client_id === 'string' ? { client_id: payload.client_id } : {}),
+    ...(typeof payload.gid === 'string' ? { gid: payload.gid } : {}),
     sub: payload.sub,
   };
 }
