@@ -1,6 +1,7 @@
 import { decodeJwt } from 'jose';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BACKENDS } from '../helpers/backends.js';
 import { basic, postForm } from '../helpers/oauth.js';
 import { Person } from '../helpers/person.js';
 import { expectStatus, seedTenant, startTestServer, type TestServer } from '../helpers/server.js';
@@ -9,7 +10,7 @@ const CALLBACK = 'http://127.0.0.1:9/callback';
 const PERSON = { email: 'ada@example.com', password: 'correct horse battery staple' };
 
 /** The authorization-code flow with PKCE, driven by openid-client as the app and a Person as the user. */
-describe('people delegating access', () => {
+describe.each(BACKENDS)('people delegating access (%s)', (backend) => {
   let t: TestServer;
   let api: string;
   let issuer: string;
@@ -35,7 +36,7 @@ describe('people delegating access', () => {
   }
 
   beforeAll(async () => {
-    t = await startTestServer('sqlite');
+    t = await startTestServer(backend);
     ({ api } = await seedTenant(t));
     issuer = (await t.call('GET', '/v1/tenants/acme')).body.issuer;
     expectStatus(await t.call('PATCH', `/v1/tenants/acme/apis/${encodeURIComponent(api)}`, { refreshTokens: { enabled: true, idleTtl: 3600, absoluteTtl: 86_400 } }), 200);

@@ -1,0 +1,98 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashSecret, newId } from '../../src/crypto/secrets.js';
+import type { AuditEvent } from '../../src/domain/audit.js';
+import type { Api, Tenant } from '../../src/domain/keys/key.js';
+import type { RefreshToken } from '../../src/domain/people.js';
+import type { Store } from '../../src/store/store.js';
+import { BACKENDS, createBackend, type Backend } from '../helpers/backends.js';
+
+/** The token and people side of the Store, on every backend: the atomic steps above all. */
+describe.each(BACKENDS)('Store contract, tokens and people (%s)', (backendName) => {
+  let backend: Backend;
+  let store: Store;
+  let tenant: Tenant;
+  let api: Api;
+  const now = Date.UTC(2026, 10, 23, 12);
+  const event = (action: string): AuditEvent => ({ id: newId('event', now), tenantId: tenant.id, at: now, actor: 'test', action, target: null, requestId: null, ip: null, data: {} });
+
+  beforeAll(async () => {
+    backend = await createBackend(backendName);
+    store = backend.openStore();
+    await store.migrate();
+    tenant = { id: newId('tenant', now), slug: 'acme', name: 'Acme', signingAlg: 'EdDSA', selfSignup: false, createdAt: now };
+    await store.createTenant(tenant, event('tenant.create'));
+    api = { id: newId('api', now), tenantId: tenant.id, identifier: 'https://api', name: 'API', keyPrefix: 'kg', scopes: [], accessTokenTtl: 600, refreshTokens: { enabled: true, idleTtl: 60, absoluteTtl: 120 }, createdAt: now };
+    await store.createApi(api, event('api.create'));
+    await store.createUser({ id: 'usr_1', tenantId: tenant.id, email: 'a@b.c', name: null, createdAt: now }, 'hash', event('user.create'));
+  });
+  afterAll(async () => {
+    await store.close();
+    await backend.destroy();
+  });
+
+  it('finds users by email and refuses a duplicate email with USER_EXISTS', async () => {
+    expect((await store.findUserByEmail(tenant.id, 'a@b.c'))?.user.id).toBe('usr_1');
+    await expect(store.createUser({ id: 'usr_2', tenantId: tenant.id, email: 'a@b.c', name: null, createdAt: now }, 'h', event('x'))).rejects.toMatchObject({ code: 'USER_EXISTS' });
+  });
+
+  it('lets exactly one of several concurrent consumers use a code first', async () => {
+    await store.createCode({ hash: 'code-1', tenantId: tenant.id, grantId: 'grt_1', clientId: 'cli_1', userId: 'usr_1', apiId: api.id, redirectUri: 'https://x', codeChallenge: null, scopes: ['a'], expiresAt: now + 60_000, usedAt: null });
+    const results = await Promise.all(Array.from({ length: 6 }, () => store.consumeCode('code-1', now)));
+    expect(results.filter((r) => r?.first)).toHaveLength(1);
+    expect(results.every((r) => r?.code.scopes[0] === 'a')).toBe(true);
+    expect(await store.consumeCode('unknown', now)).toBeNull();
+  });
+
+  it('lets exactly one of several concurrent refreshes rotate a token, and revokes families and grants', async () => {
+    const token: RefreshToken = { hash: 'rt-1', familyId: 'fam_1', tenantId: tenant.id, grantId: 'grt_9', clientId: 'cli_1', userId: 'usr_1', apiId: api.id, scopes: ['a'], createdAt: now, expiresAt: now + 60_000, familyExpiresAt: now + 120_000, rotatedAt: null, revokedAt: null };
+    await store.createRefreshToken(token);
+    await store.createRefreshToken({ ...token, hash: 'rt-2' });
+    const results = await Promise.all(Array.from({ length: 6 }, () => store.rotateRefreshToken('rt-1', now)));
+    expect(results.filter((r) => r?.won)).toHaveLength(1);
+    await store.revokeRefreshFamily('fam_1', now + 1);
+    expect((await store.rotateRefreshToken('rt-2', now + 2))?.won).toBe(false);
+    expect((await store.findRefreshToken('rt-2'))?.revokedAt).toBe(now + 1);
+  });
+
+  it('saves, lists, extends and revokes grants, revoking their refresh tokens', async () => {
+    const grant = { id: 'grt_9', tenantId: tenant.id, userId: 'usr_1', clientId: 'cli_1', apiId: api.id, scopes: ['a'], createdAt: now, lastUsedAt: null, revokedAt: null };
+    await store.saveGrant(grant, event('grant.create'));
+    await store.saveGrant({ ...grant, scopes: ['a', 'b'] }, event('grant.extend'));
+    expect((await store.findGrant(tenant.id, 'usr_1', 'cli_1', api.id))?.scopes).toEqual(['a', 'b']);
+    await store.touchGrant('grt_9', now + 5);
+    expect((await store.listGrants(tenant.id, 'usr_1', { after: null, limit: 10 })).items.map((g) => [g.id, g.lastUsedAt])).toEqual([['grt_9', now + 5]]);
+    await store.createRefreshToken({ hash: 'rt-3', familyId: 'fam_2', tenantId: tenant.id, grantId: 'grt_9', clientId: 'cli_1', userId: 'usr_1', apiId: api.id, scopes: ['a'], createdAt: now, expiresAt: now + 60_000, familyExpiresAt: now + 120_000, rotatedAt: null, revokedAt: null });
+    expect(await store.revokeGrant(tenant.id, 'grt_9', now + 10, event('grant.revoke'))).toBe(true);
+    expect(await store.revokeGrant(tenant.id, 'grt_9', now + 11, event('grant.revoke'))).toBe(false);
+    expect((await store.findRefreshToken('rt-3'))?.revokedAt).toBe(now + 10);
+    expect(await store.findGrant(tenant.id, 'usr_1', 'cli_1', api.id)).toBeNull();
+  });
+
+  it('uses a password reset once, and not after it expires', async () => {
+    await store.createPasswordReset('reset-1', tenant.id, 'usr_1', now + 1000);
+    await store.createPasswordReset('reset-2', tenant.id, 'usr_1', now + 1000);
+    expect(await store.consumePasswordReset('reset-1', now)).toEqual({ tenantId: tenant.id, userId: 'usr_1' });
+    expect(await store.consumePasswordReset('reset-1', now)).toBeNull();
+    expect(await store.consumePasswordReset('reset-2', now + 2000)).toBeNull();
+  });
+
+  it('records a jti revocation once and keeps the feed in id order', async () => {
+    const revocation = { id: newId('revocation', now), tenantId: tenant.id, kind: 'jti' as const, subject: 'jti-1', notBefore: null, expiresAt: now + 1000, createdAt: now };
+    expect(await store.addRevocation(revocation, event('token.revoke'))).toBe(true);
+    expect(await store.addRevocation({ ...revocation, id: newId('revocation', now + 1) }, event('token.revoke'))).toBe(false);
+    await store.addRevocation({ id: newId('revocation', now + 2), tenantId: tenant.id, kind: 'grant', subject: 'grt_9', notBefore: 12, expiresAt: null, createdAt: now + 2 }, event('grant.revoke'));
+    const feed = await store.listRevocations(tenant.id, { after: null, limit: 10 });
+    expect(feed.items.map((r) => r.subject)).toEqual(['jti-1', 'grt_9']);
+  });
+
+  it('keeps two client secrets during a rotation, the old one expiring', async () => {
+    const client = { id: 'cli_s', tenantId: tenant.id, name: 'c', grantTypes: ['client_credentials' as const], scopes: {}, tokenEndpointAuthMethod: 'client_secret_basic' as const, jwks: null, redirectUris: [], canIntrospect: false, createdAt: now, updatedAt: now };
+    await store.createClient(client, hashSecret('old'), event('client.create'));
+    await store.addClientSecret('cli_s', hashSecret('new'), now + 500, event('client.secret.rotate'));
+    const secrets = await store.clientSecrets('cli_s');
+    expect(secrets.find((s) => s.hash === hashSecret('old'))?.expiresAt).toBe(now + 500);
+    expect(secrets.find((s) => s.hash === hashSecret('new'))?.expiresAt).toBeNull();
+    expect(await store.deleteClient(tenant.id, 'cli_s', event('client.delete'))).toBe(true);
+    expect(await store.clientSecrets('cli_s')).toEqual([]);
+  });
+});
