@@ -27,10 +27,9 @@ export class AuthorizationService {
   constructor(private readonly ctx: ServiceContext) {}
 
   async begin(tenant: Tenant, params: URLSearchParams): Promise<AuthorizeDecision> {
-    for (const name of new Set(params.keys())) {
-      if (params.getAll(name).length > 1) {
-        if (name === 'client_id' || name === 'redirect_uri') return { kind: 'error-page', message: `the ${name} parameter is repeated` };
-      }
+    // Until client and redirect URI are known good, nothing may redirect (no open redirector).
+    for (const name of ['client_id', 'redirect_uri']) {
+      if (params.getAll(name).length > 1) return { kind: 'error-page', message: `the ${name} parameter is repeated` };
     }
     const clientId = params.get('client_id');
     if (!clientId) return { kind: 'error-page', message: 'client_id is missing' };

@@ -11,12 +11,13 @@ import { errorPage } from './views.js';
 export function authorizeRoute(app: FastifyInstance, keygate: Keygate): void {
   app.get('/t/:slug/oauth/authorize', { schema: { hide: true } }, async (request, reply) => {
     const portal = await portalRequest(keygate, request, reply);
-    const query = new URLSearchParams(request.url.slice(request.url.indexOf('?') + 1));
-    const decision = await keygate.authorization.begin(portal.tenant, request.url.includes('?') ? query : new URLSearchParams());
+    const queryStart = request.url.indexOf('?');
+    // Parsed from the raw URL, not Fastify's query object, so repeated parameters stay visible.
+    const params = new URLSearchParams(queryStart < 0 ? '' : request.url.slice(queryStart + 1));
+    const decision = await keygate.authorization.begin(portal.tenant, params);
     if (decision.kind === 'error-page') return htmlReply(reply, 400, errorPage('This app cannot sign you in', `${decision.message}. Tell the app's developer.`));
     if (decision.kind === 'redirect') return reply.header('cache-control', 'no-store').redirect(decision.url, 303);
-    const next = `${portal.base}/consent?interaction=${decision.interaction.id}`;
-    if (portal.user === null) return reply.redirect(`${portal.base}/login?interaction=${decision.interaction.id}`, 303);
-    return reply.redirect(next, 303);
+    const step = portal.user === null ? 'login' : 'consent';
+    return reply.redirect(`${portal.base}/${step}?interaction=${decision.interaction.id}`, 303);
   });
 }
