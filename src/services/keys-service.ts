@@ -2,7 +2,7 @@ import { hashSecret, newId, random } from '../crypto/secrets.js';
 import { KeygateError } from '../domain/errors.js';
 import { validateAllowlist } from '../domain/ip-allowlist.js';
 import { displayStart, generateKey } from '../domain/keys/format.js';
-import type { Api, ApiKey, CreditsConfig, RatelimitConfig, Tenant } from '../domain/keys/key.js';
+import { newKey, type Api, type ApiKey, type CreditsConfig, type RatelimitConfig, type Tenant } from '../domain/keys/key.js';
 import { assertInCatalog, expandScopes, isSubset } from '../domain/scopes.js';
 import type { KeyFilter, Page, PageRequest } from '../store/store.js';
 import type { Actor, ServiceContext } from './context.js';
@@ -172,27 +172,7 @@ export class KeysService {
   }
 
   private blankKey(tenant: Tenant, api: Api, parentId: string | null, now: number): ApiKey {
-    return {
-      id: newId('key', now),
-      tenantId: tenant.id,
-      apiId: api.id,
-      parentId,
-      start: '',
-      name: null,
-      consumer: null,
-      scopes: [],
-      meta: {},
-      expiresAt: null,
-      enabled: true,
-      revokedAt: null,
-      ratelimits: [],
-      credits: null,
-      creditsRefilledAt: null,
-      ipAllowlist: null,
-      createdAt: now,
-      updatedAt: now,
-      lastUsedAt: null,
-    };
+    return newKey({ id: newId('key', now), tenantId: tenant.id, apiId: api.id, parentId, now });
   }
 
   /** Validates every given setting against the API and the clock; returns the changed key. */

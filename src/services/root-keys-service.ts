@@ -1,7 +1,7 @@
 import { hashSecret, newId, random } from '../crypto/secrets.js';
 import { KeygateError, isKeygateError } from '../domain/errors.js';
 import { displayStart, generateKey } from '../domain/keys/format.js';
-import { DEFAULT_REFRESH_TOKENS, type Api, type ApiKey, type Tenant } from '../domain/keys/key.js';
+import { DEFAULT_REFRESH_TOKENS, newKey, type Api, type ApiKey, type Tenant } from '../domain/keys/key.js';
 import { MANAGEMENT_API, MANAGEMENT_SCOPES, ROOT_KEY_PREFIX, SYSTEM_TENANT_SLUG } from '../domain/management.js';
 import { assertInCatalog } from '../domain/scopes.js';
 import { SYSTEM_ACTOR, type Actor, type ServiceContext } from './context.js';
@@ -114,27 +114,7 @@ export class RootKeysService {
 
   private rootKey(tenant: Tenant, api: Api, scopes: string[], limitedTo: string | null, name: string | null): ApiKey {
     const now = this.ctx.clock();
-    return {
-      id: newId('key', now),
-      tenantId: tenant.id,
-      apiId: api.id,
-      parentId: null,
-      start: '',
-      name,
-      consumer: limitedTo,
-      scopes,
-      meta: {},
-      expiresAt: null,
-      enabled: true,
-      revokedAt: null,
-      ratelimits: [],
-      credits: null,
-      creditsRefilledAt: null,
-      ipAllowlist: null,
-      createdAt: now,
-      updatedAt: now,
-      lastUsedAt: null,
-    };
+    return { ...newKey({ id: newId('key', now), tenantId: tenant.id, apiId: api.id, parentId: null, now }), name, consumer: limitedTo, scopes };
   }
 }
 

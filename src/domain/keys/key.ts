@@ -81,3 +81,34 @@ export function refillPeriodStart(interval: RefillInterval, now: number): number
     ? Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate())
     : Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
 }
+
+/**
+ * A key with every setting at its default: enabled, no scopes, no expiry, no limits. Callers
+ * fill in the rest (and the display `start` once the secret exists).
+ *
+ * @example
+ * const key = { ...newKey({ id, tenantId, apiId, parentId: null, now }), scopes: ['read:users'] };
+ */
+export function newKey(fields: { id: string; tenantId: string; apiId: string; parentId: string | null; now: number }): ApiKey {
+  return {
+    id: fields.id,
+    tenantId: fields.tenantId,
+    apiId: fields.apiId,
+    parentId: fields.parentId,
+    start: '',
+    name: null,
+    consumer: null,
+    scopes: [],
+    meta: {},
+    expiresAt: null,
+    enabled: true,
+    revokedAt: null,
+    ratelimits: [],
+    credits: null,
+    creditsRefilledAt: null,
+    ipAllowlist: null,
+    createdAt: fields.now,
+    updatedAt: fields.now,
+    lastUsedAt: null,
+  };
+}
