@@ -119,6 +119,9 @@ async function measure(seeder: Seeder, config: { dataDir: string; databaseUrl?: 
       const first = Math.floor(Math.random() * (seeder.size - batchSize + 1));
       const at = Date.now();
       const entries = seeder.keyIds.slice(first, first + batchSize).map((keyId) => ({ keyId, lastUsedAt: at, count: 1 }));
+      // Write what the samples left pending first: the recorder's own flush must not run
+      // concurrently with the timed batch (on PostgreSQL the two would wait on each other's row locks).
+      await kg.flush();
       const t0 = now();
       let probeAt = Number.NaN;
       setImmediate(() => (probeAt = now()));
