@@ -1,11 +1,11 @@
-import { createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { createSigner, createVerifier } from 'fast-jwt';
+import { createHmac, createPublicKey, createSecretKey, generateKeyPairSync, timingSafeEqual, verify } from 'node:crypto';
+import { createSigner } from 'fast-jwt';
 import type { SigningAlgorithm } from '../domain/tokens/jwt.js';
 
 /**
- * Key pairs and compact-JWS signing and verifying, on node:crypto through fast-jwt: synchronous,
- * so the token endpoint and verify never wait on WebCrypto promises. jose is used where speed
- * does not matter (JWKS import/export in tests and clients).
+ * Key pairs, compact-JWS signing (fast-jwt) and signature checks (node:crypto): synchronous, so
+ * the token endpoint and verify never wait on WebCrypto promises. jose is used where speed does
+ * not matter (private_key_jwt assertions, clients, tests).
  */
 export interface GeneratedKeyPair {
   privatePem: string;
@@ -47,19 +47,41 @@ export function tokenSigner(options: { alg: SigningAlgorithm | 'HS256'; kid: str
   }) as TokenSigner;
 }
 
-export type SignatureVerifier = (token: string) => Record<string, unknown>;
+/** True when the compact JWS's signature is valid for the key; never throws for a bad token. */
+export type SignatureVerifier = (token: string) => boolean;
 
 /**
- * Verifies the signature only (claims are checked by `domain/tokens/jwt.ts`, with Keygate's
- * own clock and result codes). Throws on a bad signature.
+ * Checks the signature of a compact JWS only — header and claims are decided by
+ * `domain/tokens/jwt.ts`, which has already decoded them, so nothing is parsed twice. A direct
+ * node:crypto call per algorithm (RFC 7518 §3): HMAC compared in constant time; ECDSA in the
+ * JOSE (IEEE P1363) signature encoding; Ed25519 per RFC 8037.
+ *
+ * @example
+ * signatureVerifier({ alg: 'EdDSA', key: publicPem })(token) // true or false
  */
 export function signatureVerifier(options: { alg: SigningAlgorithm | 'HS256'; key: string | Buffer }): SignatureVerifier {
-  return createVerifier({
-    key: options.key,
-    algorithms: [options.alg],
-    ignoreExpiration: true,
-    ignoreNotBefore: true,
-  }) as SignatureVerifier;
+  const check = (token: string, verify: (input: Buffer, signature: Buffer) => boolean): boolean => {
+    const dot = token.lastIndexOf('.');
+    if (dot < 0 || dot === token.length - 1) return false;
+    const signature = Buffer.from(token.slice(dot + 1), 'base64url');
+    try {
+      return verify(Buffer.from(token.slice(0, dot)), signature);
+    } catch {
+      return false;
+    }
+  };
+  if (options.alg === 'HS256') {
+    const secret = createSecretKey(typeof options.key === 'string' ? Buffer.from(options.key) : options.key);
+    return (token) =>
+      check(token, (input, signature) => {
+        const expected = createHmac('sha256', secret).update(input).digest();
+        return signature.length === expected.length && timingSafeEqual(signature, expected);
+      });
+  }
+  const key = createPublicKey(options.key);
+  if (options.alg === 'EdDSA') return (token) => check(token, (input, signature) => verify(null, input, key, signature));
+  if (options.alg === 'ES256') return (token) => check(token, (input, signature) => verify('sha256', input, { key, dsaEncoding: 'ieee-p1363' }, signature));
+  return (token) => check(token, (input, signature) => verify('sha256', input, key, signature));
 }
 
 /** PEM of the public key for a JWK (fast-jwt takes PEM). */

@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import addFormats from 'ajv-formats';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { trustProxyOption } from '../config/schema.js';
-import { newId } from '../crypto/secrets.js';
+import { newRequestId } from '../crypto/secrets.js';
 import type { Keygate } from '../services/keygate.js';
 import { healthRoutes } from './health.js';
 import { apiRoutes } from './management/apis.js';
@@ -47,7 +47,7 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
     bodyLimit: config.bodyLimit,
     // Fastify also takes a hop count here; its type omits it.
     trustProxy: trustProxyOption(config.trustProxy) as boolean | string[],
-    genReqId: () => newId('request'),
+    genReqId: newRequestId,
     ajv: {
       customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false },
       plugins: [addFormats as never],

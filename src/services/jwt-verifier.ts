@@ -99,11 +99,7 @@ export class JwtVerifier {
     const key = hs ? { alg: 'HS256' as const, verify: await this.hs256.verifier(tenant.id, kid) } : await this.signingKeys.verifier(tenant.id, kid);
     if (key === null || key.verify === null) return { code: kid === '' ? 'MALFORMED' : 'NOT_FOUND' };
     if (headerProblem(header, [key.alg], { requireAtJwt: !hs }) !== null) return { code: 'MALFORMED' };
-    try {
-      key.verify(token);
-    } catch {
-      return { code: 'MALFORMED' };
-    }
+    if (!key.verify(token)) return { code: 'MALFORMED' };
     if (typeof payload.exp !== 'number' || !Number.isFinite(payload.exp)) return { code: 'MALFORMED' };
     return {
       payload,
