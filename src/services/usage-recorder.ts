@@ -7,6 +7,8 @@ import type { Store, UsageEntry } from '../store/store.js';
 export class UsageRecorder {
   private pending = new Map<string, UsageEntry>();
   private readonly timer: NodeJS.Timeout;
+  /** The flush under way: a new one waits for it rather than racing it. */
+  private flushing: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly store: Store,
@@ -26,11 +28,14 @@ export class UsageRecorder {
     }
   }
 
-  async flush(): Promise<void> {
-    if (this.pending.size === 0) return;
-    const batch = [...this.pending.values()];
-    this.pending = new Map();
-    await this.store.recordUsage(batch).catch(this.onError);
+  flush(): Promise<void> {
+    this.flushing = this.flushing.then(async () => {
+      if (this.pending.size === 0) return;
+      const batch = [...this.pending.values()];
+      this.pending = new Map();
+      await this.store.recordUsage(batch).catch(this.onError);
+    });
+    return this.flushing;
   }
 
   async close(): Promise<void> {

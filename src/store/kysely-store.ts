@@ -31,6 +31,9 @@ export interface ErrorClassifier {
   isUnavailable(err: unknown): boolean;
 }
 
+/** Rows per usage UPDATE: well under SQLite's 32,766 bound parameters. */
+const USAGE_CHUNK = 500;
+
 function rowToHs256(row: Hs256SecretsTable): Hs256Secret {
   return { kid: row.kid, tenantId: row.tenant_id, createdAt: Number(row.created_at), revokedAt: row.revoked_at === null ? null : Number(row.revoked_at) };
 }
@@ -747,19 +750,21 @@ export class KyselyStore implements Store {
 
   recordUsage(entries: readonly UsageEntry[]): Promise<void> {
     return this.guard('keys', async () => {
-      if (entries.length === 0) return;
-      await this.db.transaction().execute(async (trx) => {
-        for (const entry of entries) {
-          await trx
-            .updateTable('keys')
-            .set({
-              last_used_at: sql<number>`case when last_used_at is null or last_used_at < ${entry.lastUsedAt} then ${entry.lastUsedAt} else last_used_at end`,
-              usage_count: sql<number>`usage_count + ${entry.count}`,
-            })
-            .where('id', '=', entry.keyId)
-            .execute();
-        }
-      });
+      // Key-id order, so two writers (two instances) lock rows in the same order and cannot
+      // deadlock; one UPDATE … FROM a VALUES list per chunk instead of one statement per key.
+      const sorted = [...entries].sort((a, b) => (a.keyId < b.keyId ? -1 : a.keyId > b.keyId ? 1 : 0));
+      for (let i = 0; i < sorted.length; i += USAGE_CHUNK) {
+        const chunk = sorted.slice(i, i + USAGE_CHUNK);
+        const rows = sql.join(chunk.map((e) => sql`(${e.keyId}, ${e.count}, ${e.lastUsedAt})`));
+        const cast = this.backend === 'postgres' ? sql`::bigint` : sql``;
+        await sql`
+          with usage(id, count, at) as (values ${rows})
+          update keys set
+            usage_count = keys.usage_count + usage.count${cast},
+            last_used_at = case when keys.last_used_at is null or keys.last_used_at < usage.at${cast} then usage.at${cast} else keys.last_used_at end
+          from usage
+          where keys.id = usage.id`.execute(this.db);
+      }
     });
   }
 

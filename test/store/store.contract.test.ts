@@ -184,6 +184,19 @@ describe.each(BACKENDS)('Store contract (%s)', (backendName) => {
     expect((await store.findKey(tenant.id, key.id))!.lastUsedAt).toBe(now + 50);
   });
 
+  it('records usage of many keys from concurrent writers without deadlock or loss', async () => {
+    const keys = [];
+    for (let i = 0; i < 40; i++) {
+      const key = makeKey({ id: newId('key', now + 700 + i) });
+      keys.push(key);
+      await store.createKey(key, hashSecret(`usage-${i}`), event('key.create', key.id));
+    }
+    const forward = keys.map((k, i) => ({ keyId: k.id, lastUsedAt: now + i, count: 1 }));
+    // Opposite orders from two writers: the classic deadlock when rows are locked one by one.
+    await Promise.all([store.recordUsage(forward), store.recordUsage([...forward].reverse()), store.recordUsage(forward)]);
+    for (const [i, key] of keys.entries()) expect((await store.findKey(tenant.id, key.id))!.lastUsedAt).toBe(now + i);
+  });
+
   it('lists audit events of one tenant in order, paginated', async () => {
     const all = await store.listAudit(tenant.id, { after: null, limit: 1000 });
     expect(all.items.length).toBeGreaterThan(5);
