@@ -1,4 +1,4 @@
-import { Migrator, sql, type Kysely, type Transaction } from 'kysely';
+import { Migrator, sql, type CompiledQuery, type Kysely, type Transaction } from 'kysely';
 import type { AuditEvent } from '../domain/audit.js';
 import { KeygateError } from '../domain/errors.js';
 import { SYSTEM_TENANT_SLUG } from '../domain/management.js';
@@ -31,6 +31,32 @@ export interface ErrorClassifier {
   isUnavailable(err: unknown): boolean;
 }
 
+/** The cold-verify lookup: a secret's key with its API and tenant. */
+function keyBySecretQuery(db: Kysely<Database>) {
+  return db
+    .selectFrom('key_secrets')
+    .innerJoin('keys', 'keys.id', 'key_secrets.key_id')
+    .innerJoin('apis', 'apis.id', 'keys.api_id')
+    .innerJoin('tenants', 'tenants.id', 'keys.tenant_id')
+    .selectAll('keys')
+    .select([
+      'key_secrets.retired_at as secret_retired_at',
+      'tenants.slug as tenant_slug',
+      'apis.identifier as api_identifier',
+      'apis.name as api_name',
+      'apis.key_prefix as api_key_prefix',
+      'apis.scopes as api_scopes',
+      'apis.access_token_ttl as api_access_token_ttl',
+      'apis.refresh_tokens as api_refresh_tokens',
+      'apis.created_at as api_created_at',
+    ])
+    .where('key_secrets.hash', '=', '');
+}
+
+function withParameters<R>(query: CompiledQuery<R>, parameters: readonly unknown[]): CompiledQuery<R> {
+  return { ...query, parameters };
+}
+
 /** Rows per usage UPDATE: well under SQLite's 32,766 bound parameters. */
 const USAGE_CHUNK = 500;
 
@@ -50,12 +76,17 @@ const UNIQUE_CODES: Record<string, 'TENANT_EXISTS' | 'API_EXISTS' | 'USER_EXISTS
  * and classify driver errors.
  */
 export class KyselyStore implements Store {
+  /** Compiled once: rebuilding the hottest query cost more than running it. Its one parameter is the hash. */
+  private readonly keyBySecret: ReturnType<ReturnType<typeof keyBySecretQuery>['compile']>;
+
   constructor(
     readonly backend: 'sqlite' | 'postgres',
     private readonly db: Kysely<Database>,
     private readonly errors: ErrorClassifier,
     private readonly onClose: () => Promise<void>,
-  ) {}
+  ) {
+    this.keyBySecret = keyBySecretQuery(db).compile();
+  }
 
   async migrate(): Promise<void> {
     const migrator = new Migrator({ db: this.db, provider: migrationProvider });
@@ -589,25 +620,8 @@ export class KyselyStore implements Store {
 
   findKeyBySecret(hash: string): Promise<KeyBySecret | null> {
     return this.guard('keys', async () => {
-      const secret = await this.db
-        .selectFrom('key_secrets')
-        .innerJoin('keys', 'keys.id', 'key_secrets.key_id')
-        .innerJoin('apis', 'apis.id', 'keys.api_id')
-        .innerJoin('tenants', 'tenants.id', 'keys.tenant_id')
-        .selectAll('keys')
-        .select([
-          'key_secrets.retired_at as secret_retired_at',
-          'tenants.slug as tenant_slug',
-          'apis.identifier as api_identifier',
-          'apis.name as api_name',
-          'apis.key_prefix as api_key_prefix',
-          'apis.scopes as api_scopes',
-          'apis.access_token_ttl as api_access_token_ttl',
-          'apis.refresh_tokens as api_refresh_tokens',
-          'apis.created_at as api_created_at',
-        ])
-        .where('key_secrets.hash', '=', hash)
-        .executeTakeFirst();
+      const result = await this.db.executeQuery(withParameters(this.keyBySecret, [hash]));
+      const secret = result.rows[0];
       if (!secret) return null;
       return {
         key: rowToKey(secret),
