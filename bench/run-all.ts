@@ -2,7 +2,7 @@
  * Runs every benchmark in sequence, each in its own process (so one's heap, JIT state and open
  * handles cannot colour the next), and streams their output.
  *
- *   npm run bench                 # full run: several minutes (cold-verify seeds 1M keys per backend)
+ *   npm run bench                 # full run: about 15 minutes (cold-verify seeds 1M keys per backend)
  *   npm run bench -- --quick      # smaller sizes and shorter durations, about two minutes
  *   npm run bench -- --only verify-in-process,cold-verify
  *
@@ -13,7 +13,17 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { machineNote, now, parseArgs } from './lib/common.js';
 
-const BENCHMARKS = ['verify-in-process', 'verify-http', 'cold-verify'] as const;
+const BENCHMARKS = [
+  'verify-in-process',
+  'verify-http',
+  'cold-verify',
+  'token-endpoint',
+  'jwt-verify',
+  'introspection',
+  'revocation-propagation',
+  'refresh-grant',
+  'authorization-code',
+] as const;
 
 const args = parseArgs(process.argv.slice(2), { quick: 'flag', only: 'value' });
 const quick = args.has('quick');

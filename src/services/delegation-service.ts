@@ -23,6 +23,7 @@ export interface DelegatedTokens {
  * same client (one wins, the other gets invalid_grant); later, it is a replay and the family dies.
  */
 export const REFRESH_RACE_WINDOW_MS = 2_000;
+const GRANT_TOUCH_INTERVAL_MS = 60_000;
 
 /**
  * Tokens from a person's consent: the code exchange, refresh-token rotation with reuse detection
@@ -111,7 +112,8 @@ export class DelegationService {
 
   private async issue(tenant: Tenant, client: Client, api: Api, grant: Grant, scopes: string[], previous: RefreshToken | null, now: number): Promise<DelegatedTokens> {
     const access = await this.tokens.issueAccessToken({ tenant, api, subject: grant.userId, clientId: client.id, scopes, grantId: grant.id });
-    await this.ctx.store.touchGrant(grant.id, now);
+    // "Last used" is shown by the minute: one write a minute per grant is enough.
+    if (grant.lastUsedAt === null || now - grant.lastUsedAt > GRANT_TOUCH_INTERVAL_MS) await this.ctx.store.touchGrant(grant.id, now);
     const response: DelegatedTokens = { access_token: access.token, token_type: 'Bearer', expires_in: access.expiresIn, scope: access.scope };
     if (client.grantTypes.includes('refresh_token') && api.refreshTokens.enabled) {
       const value = `kgrt_${randomBytes(32).toString('base64url')}`;

@@ -134,15 +134,18 @@ export async function consumeCode(db: Db, hash: string, now: number): Promise<{ 
 
 /** Marks the token rotated if it was live; returns the token and whether this call won. */
 export async function rotateRefreshToken(db: Db, hash: string, now: number): Promise<{ token: RefreshToken; won: boolean } | null> {
-  const result = await db
+  // The common case is one statement: the winner gets the row back from the UPDATE itself.
+  const won = await db
     .updateTable('refresh_tokens')
     .set({ rotated_at: now })
     .where('hash', '=', hash)
     .where('rotated_at', 'is', null)
     .where('revoked_at', 'is', null)
+    .returningAll()
     .executeTakeFirst();
+  if (won) return { token: rowToRefreshToken(won), won: true };
   const row = await db.selectFrom('refresh_tokens').selectAll().where('hash', '=', hash).executeTakeFirst();
-  return row ? { token: rowToRefreshToken(row), won: Number(result.numUpdatedRows) === 1 } : null;
+  return row ? { token: rowToRefreshToken(row), won: false } : null;
 }
 
 export async function revokeRefreshTokens(db: Db, column: 'family_id' | 'grant_id', id: string, at: number): Promise<void> {

@@ -515,7 +515,7 @@ export class KyselyStore implements Store {
   }
 
   rotateRefreshToken(hash: string, now: number): Promise<{ token: RefreshToken; won: boolean } | null> {
-    return this.guard('refresh_tokens', () => this.db.transaction().execute((trx) => people.rotateRefreshToken(trx, hash, now)));
+    return this.guard('refresh_tokens', () => people.rotateRefreshToken(this.db, hash, now));
   }
 
   findRefreshToken(hash: string): Promise<RefreshToken | null> {

@@ -17,7 +17,10 @@ export function authorizeRoute(app: FastifyInstance, keygate: Keygate): void {
     const decision = await keygate.authorization.begin(portal.tenant, params);
     if (decision.kind === 'error-page') return htmlReply(reply, 400, errorPage('This app cannot sign you in', `${decision.message}. Tell the app's developer.`));
     if (decision.kind === 'redirect') return reply.header('cache-control', 'no-store').redirect(decision.url, 303);
-    const step = portal.user === null ? 'login' : 'consent';
-    return reply.redirect(`${portal.base}/${step}?interaction=${decision.interaction.id}`, 303);
+    if (portal.user === null) return reply.redirect(`${portal.base}/login?interaction=${decision.interaction.id}`, 303);
+    // Signed in with a grant that already covers the request: straight back to the app.
+    const remembered = await keygate.authorization.rememberedGrant(portal.tenant, decision.interaction, portal.user);
+    if (remembered !== null) return reply.redirect(await keygate.authorization.issueForGrant(portal.tenant, decision.interaction, portal.user, remembered), 303);
+    return reply.redirect(`${portal.base}/consent?interaction=${decision.interaction.id}`, 303);
   });
 }
