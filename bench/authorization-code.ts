@@ -102,7 +102,7 @@ function keygateSide(server: ChildServer<unknown>, setup: KeygatePeopleSetup): S
   const side: Side = {
     name: 'keygate',
     server,
-    hopNames: ['GET /authorize', 'GET /consent', 'POST /token'],
+    hopNames: ['GET /authorize', 'POST /token'],
     issuer: setup.issuer,
     jwksUrl: setup.jwksUrl,
     lastAccessToken: null,
@@ -116,11 +116,11 @@ function keygateSide(server: ChildServer<unknown>, setup: KeygatePeopleSetup): S
         return UNTIMED;
       }
       const t0 = now();
-      const { code, authorizeMs, consentMs } = await keygateRememberedCode(browser, setup, challenge, state, now);
+      const { code, authorizeMs } = await keygateRememberedCode(browser, setup, challenge, state, now);
       const t1 = now();
       side.lastAccessToken = await exchange(tokenEndpoint, authorization, code, verifier, 'keygate code exchange');
       const t2 = now();
-      return { total: t2 - t0, hops: { 'GET /authorize': authorizeMs, 'GET /consent': consentMs, 'POST /token': t2 - t1 } };
+      return { total: t2 - t0, hops: { 'GET /authorize': authorizeMs, 'POST /token': t2 - t1 } };
     },
   };
   return side;
