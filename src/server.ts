@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { loadConfig, type Config } from './config/schema.js';
 import { buildApp } from './http/app.js';
 import { createKeygate, type Keygate } from './services/keygate.js';
+import type { PasswordResetHook } from './services/users-service.js';
 
 export interface RunningServer {
   keygate: Keygate;
@@ -23,14 +24,14 @@ export interface RunningServer {
  */
 export async function startServer(
   overrides: Partial<Config> = {},
-  options: { logger?: boolean; env?: Record<string, string | undefined> } = {},
+  options: { logger?: boolean; env?: Record<string, string | undefined>; onPasswordReset?: PasswordResetHook } = {},
 ): Promise<RunningServer> {
   const env = options.env ?? process.env;
   const config = { ...loadConfig({ env }), ...overrides };
   // Issuer URLs must name the real port, so an ephemeral port is chosen before Keygate opens.
   if (config.port === 0) config.port = await freePort(config.host);
   if (overrides.publicUrl === undefined && !env['PUBLIC_URL']) config.publicUrl = `http://${hostForUrl(config.host)}:${config.port}`;
-  const keygate = await createKeygate({ config });
+  const keygate = await createKeygate({ config, ...(options.onPasswordReset ? { onPasswordReset: options.onPasswordReset } : {}) });
   const bootstrapRootKey = keygate.config.rootKey ? null : await keygate.rootKeys.bootstrapIfNone();
   const app = await buildApp(keygate, options.logger === false ? { logger: false } : {});
   try {

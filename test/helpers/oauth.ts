@@ -36,7 +36,7 @@ export async function registerMachineClient(
 
 /** POSTs a form to a tenant OAuth endpoint. */
 export async function postForm(
-  t: TestServer,
+  t: Pick<TestServer, 'url'>,
   path: string,
   form: Record<string, string> | string,
   headers: Record<string, string> = {},
