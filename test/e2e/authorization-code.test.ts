@@ -96,6 +96,13 @@ describe.each(BACKENDS)('people delegating access (%s)', (backend) => {
     expect((await t.call('GET', `/v1/tenants/acme/users/${userId}/grants`)).body.items.find((g: { id: string }) => g.id === grant.id)).toBeUndefined();
   });
 
+  it('revokes a refresh token through RFC 7009, and with it the access tokens of its grant', async () => {
+    const { tokens } = await runFlow();
+    await client.tokenRevocation(config, tokens.refresh_token!);
+    await expect(client.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    expect((await t.call('POST', '/v1/verify', { credential: tokens.access_token, api })).body.code).toBe('REVOKED');
+  });
+
   describe('RFC 9700 checklist', () => {
     const authorizeUrl = (params: Record<string, string>) => `${issuer}/oauth/authorize?${new URLSearchParams(params)}`;
     const challenge = () => client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier());
