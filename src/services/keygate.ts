@@ -30,6 +30,8 @@ import { TenantsService } from './tenants-service.js';
 import { UsageRecorder } from './usage-recorder.js';
 import { VerifyService, type VerifyOptions, type VerifyRequest } from './verify-service.js';
 
+const PRUNE_INTERVAL_MS = 10 * 60_000;
+
 export interface KeygateOptions {
   /** Settings as in docs/configuration.md; unset ones come from the environment, then defaults. */
   config?: Partial<Config>;
@@ -109,6 +111,9 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
   const verifier = new VerifyService(ctx, usage, jwts);
   const tokens = new TokensService(ctx, signingKeys);
   const rootKeys = new RootKeysService(ctx);
+  // Expired sessions, codes, refresh tokens and dead jti revocations do not pile up forever.
+  const janitor = setInterval(() => void store.pruneExpired(clock()).catch(onError), PRUNE_INTERVAL_MS);
+  janitor.unref();
   await rootKeys.ensureSystem();
   if (config.rootKey) await rootKeys.seed(config.rootKey);
 
@@ -140,6 +145,7 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
       await Promise.all([audit.flush(), usage.flush()]);
     },
     async close() {
+      clearInterval(janitor);
       await Promise.all([audit.close(), usage.close()]);
       await cluster.close();
       await store.close();

@@ -550,6 +550,23 @@ export class KyselyStore implements Store {
     });
   }
 
+  pruneExpired(now: number): Promise<number> {
+    return this.guard('prune', async () => {
+      let deleted = 0;
+      const count = (result: { numDeletedRows: bigint }[]) => result.reduce((n, r) => n + Number(r.numDeletedRows), 0);
+      deleted += count(await this.db.deleteFrom('sessions').where('expires_at', '<=', now).execute());
+      deleted += count(await this.db.deleteFrom('interactions').where('expires_at', '<=', now).execute());
+      deleted += count(await this.db.deleteFrom('authorization_codes').where('expires_at', '<=', now).execute());
+      deleted += count(await this.db.deleteFrom('password_resets').where('expires_at', '<=', now).execute());
+      // A refresh token is kept while its family lives, so reuse of a rotated one is still recognised.
+      deleted += count(await this.db.deleteFrom('refresh_tokens').where('family_expires_at', '<=', now).execute());
+      deleted += count(
+        await this.db.deleteFrom('revocations').where('kind', '=', 'jti').where('expires_at', 'is not', null).where('expires_at', '<=', now).execute(),
+      );
+      return deleted;
+    });
+  }
+
   createHs256Secret(secret: Hs256Secret, sealed: string, event: AuditEvent): Promise<void> {
     return this.guard('hs256_secrets', () =>
       this.db.transaction().execute(async (trx) => {
@@ -764,20 +781,26 @@ export class KyselyStore implements Store {
 
   recordUsage(entries: readonly UsageEntry[]): Promise<void> {
     return this.guard('keys', async () => {
-      // Key-id order, so two writers (two instances) lock rows in the same order and cannot
-      // deadlock; one UPDATE … FROM a VALUES list per chunk instead of one statement per key.
+      // One UPDATE … FROM a VALUES list per chunk instead of one statement per key. Two writers
+      // (two instances) must not lock the same rows in different orders: PostgreSQL locks the
+      // chunk's rows in key-id order first, since a join does not promise any order.
       const sorted = [...entries].sort((a, b) => (a.keyId < b.keyId ? -1 : a.keyId > b.keyId ? 1 : 0));
       for (let i = 0; i < sorted.length; i += USAGE_CHUNK) {
         const chunk = sorted.slice(i, i + USAGE_CHUNK);
         const rows = sql.join(chunk.map((e) => sql`(${e.keyId}, ${e.count}, ${e.lastUsedAt})`));
         const cast = this.backend === 'postgres' ? sql`::bigint` : sql``;
-        await sql`
-          with usage(id, count, at) as (values ${rows})
-          update keys set
-            usage_count = keys.usage_count + usage.count${cast},
-            last_used_at = case when keys.last_used_at is null or keys.last_used_at < usage.at${cast} then usage.at${cast} else keys.last_used_at end
-          from usage
-          where keys.id = usage.id`.execute(this.db);
+        await this.db.transaction().execute(async (trx) => {
+          if (this.backend === 'postgres') {
+            await trx.selectFrom('keys').select('id').where('id', 'in', chunk.map((e) => e.keyId)).orderBy('id').forUpdate().execute();
+          }
+          await sql`
+            with usage(id, count, at) as (values ${rows})
+            update keys set
+              usage_count = keys.usage_count + usage.count${cast},
+              last_used_at = case when keys.last_used_at is null or keys.last_used_at < usage.at${cast} then usage.at${cast} else keys.last_used_at end
+            from usage
+            where keys.id = usage.id`.execute(trx);
+        });
       }
     });
   }

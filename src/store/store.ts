@@ -135,6 +135,13 @@ export interface Store {
   /** The user id of a live reset token, which is used up by this call; else null. */
   consumePasswordReset(hash: string, now: number): Promise<{ tenantId: string; userId: string } | null>;
 
+  /**
+   * Deletes what can no longer matter: expired sessions, pending authorizations, codes, password
+   * resets and refresh tokens, and jti revocations whose token has expired anyway. Returns how
+   * many rows went.
+   */
+  pruneExpired(now: number): Promise<number>;
+
   createHs256Secret(secret: Hs256Secret, sealed: string, event: AuditEvent): Promise<void>;
   findHs256Secret(kid: string): Promise<(Hs256Secret & { sealed: string }) | null>;
   listHs256Secrets(tenantId: string): Promise<Hs256Secret[]>;

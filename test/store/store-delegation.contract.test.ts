@@ -85,6 +85,20 @@ describe.each(BACKENDS)('Store contract, tokens and people (%s)', (backendName) 
     expect(feed.items.map((r) => r.subject)).toEqual(['jti-1', 'grt_9']);
   });
 
+  it('prunes what has expired and nothing else', async () => {
+    const later = now + 10 * 86_400_000;
+    await store.createSession('session-old', tenant.id, 'usr_1', now, now + 1000);
+    await store.createSession('session-live', tenant.id, 'usr_1', now, later + 1000);
+    await store.createRefreshToken({ hash: 'rt-dead', familyId: 'fam_dead', tenantId: tenant.id, grantId: 'grt_x', clientId: 'cli_1', userId: 'usr_1', apiId: api.id, scopes: [], createdAt: now, expiresAt: now + 10, familyExpiresAt: now + 20, rotatedAt: null, revokedAt: null });
+    await store.addRevocation({ id: newId('revocation', now + 5), tenantId: tenant.id, kind: 'client', subject: 'cli_1', notBefore: 1, expiresAt: null, createdAt: now }, event('client.tokens.revoke'));
+    expect(await store.pruneExpired(later)).toBeGreaterThanOrEqual(3);
+    expect(await store.findSession('session-old')).toBeNull();
+    expect(await store.findSession('session-live')).not.toBeNull();
+    expect(await store.findRefreshToken('rt-dead')).toBeNull();
+    const feed = await store.listRevocations(tenant.id, { after: null, limit: 10 });
+    expect(feed.items.map((r) => r.kind)).toEqual(['grant', 'client']);
+  });
+
   it('keeps two client secrets during a rotation, the old one expiring', async () => {
     const client = { id: 'cli_s', tenantId: tenant.id, name: 'c', grantTypes: ['client_credentials' as const], scopes: {}, tokenEndpointAuthMethod: 'client_secret_basic' as const, jwks: null, redirectUris: [], canIntrospect: false, createdAt: now, updatedAt: now };
     await store.createClient(client, hashSecret('old'), event('client.create'));
