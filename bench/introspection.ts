@@ -17,7 +17,8 @@
  */
 import { fileURLToPath } from 'node:url';
 import { startChild, type ChildServer } from './lib/child.js';
-import { fmtCores, fmtInt, fmtRatio, machineNote, median, numberArg, parseArgs, quietest, waitForQuiet } from './lib/common.js';
+import { runRounds } from './lib/rounds.js';
+import { fmtCores, fmtInt, fmtRatio, machineNote, median, numberArg, parseArgs, quietest } from './lib/common.js';
 import {
   basicAuth,
   fmtPct as pct,
@@ -93,31 +94,7 @@ try {
   }
 
   const load = (target: Target, seconds: number): Promise<LoadRun> => loadRun(target, { connections, seconds });
-  const quietBefore = await waitForQuiet({ maxWaitMs });
-  process.stderr.write(`warm-up ${warmup} s each…\n`);
-  for (const target of targets) {
-    const run = await load(target, warmup);
-    process.stderr.write(`  warm-up ${target.name}: ${fmtInt(run.total)} requests\n`);
-  }
-
-  const runs = new Map<string, LoadRun[]>(targets.map((t) => [t.name, []]));
-  let retries = 0;
-  for (let round = 0; round < rounds; round++) {
-    const order = round % 2 === 0 ? targets : [...targets].reverse();
-    for (const target of order) {
-      const kept = await quietest(`${target.name} round ${round + 1}`, 3, async () => {
-        const value = await load(target, duration);
-        return { value, others: value.others };
-      });
-      retries += kept.tries - 1;
-      const run = kept.value;
-      runs.get(target.name)!.push(run);
-      process.stderr.write(
-        `round ${round + 1}/${rounds} ${target.name}: ${fmtInt(run.rps)} req/s (${fmtInt(run.total)} requests), p50 ${run.p50} ms, p99 ${run.p99} ms, ` +
-          `server CPU ${pct(run.serverCpu)} (${run.cpuPerRequestUs?.toFixed(1) ?? '?'} µs/req), autocannon CPU ${pct(run.loadCpu)}, other processes ${fmtCores(run.others)} cores\n`,
-      );
-    }
-  }
+  const { runs, retries, quietBefore } = await runRounds({ targets, load, warmup, duration, rounds, maxWaitMs, order: (list, round) => (round % 2 === 0 ? [...list] : [...list].reverse()) });
 
   const base = runs.get('verify')!;
   const intro = runs.get('introspect')!;

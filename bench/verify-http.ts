@@ -21,7 +21,8 @@
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { startChild, type ChildServer } from './lib/child.js';
-import { fmtCores, fmtInt, fmtRatio, machineNote, median, NoiseMeter, numberArg, parseArgs, quietest, selfCpuSeconds, waitForQuiet } from './lib/common.js';
+import { runRounds } from './lib/rounds.js';
+import { fmtCores, fmtInt, fmtRatio, machineNote, median, NoiseMeter, numberArg, parseArgs, quietest, selfCpuSeconds } from './lib/common.js';
 import type { BenchServerInfo } from './servers/bench-key.js';
 
 type Result = Awaited<ReturnType<typeof autocannon>>;
@@ -156,32 +157,7 @@ try {
     await preflight(target);
   }
 
-  const quietBefore = await waitForQuiet({ maxWaitMs });
-  process.stderr.write(`warm-up ${warmup} s each…\n`);
-  for (const target of targets) {
-    const run = await load(target, warmup);
-    process.stderr.write(`  warm-up ${target.name}: ${fmtInt(run.total)} requests\n`);
-  }
-
-  const runs = new Map<string, Run[]>(targets.map((t) => [t.name, []]));
-  let retries = 0;
-  for (let round = 0; round < rounds; round++) {
-    const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
-    if (round % 2 === 1) order.reverse();
-    for (const target of order) {
-      const kept = await quietest(`${target.name} round ${round + 1}`, 3, async () => {
-        const value = await load(target, duration);
-        return { value, others: value.others };
-      });
-      retries += kept.tries - 1;
-      const run = kept.value;
-      runs.get(target.name)!.push(run);
-      process.stderr.write(
-        `round ${round + 1}/${rounds} ${target.name}: ${fmtInt(run.rps)} req/s (${fmtInt(run.total)} requests), p50 ${run.p50} ms, p99 ${run.p99} ms, ` +
-          `server CPU ${pct(run.serverCpu)} (${run.cpuPerRequestUs?.toFixed(1) ?? '?'} µs/req), autocannon CPU ${pct(run.loadCpu)}, other processes ${fmtCores(run.others)} cores\n`,
-      );
-    }
-  }
+  const { runs, retries, quietBefore } = await runRounds({ targets, load, warmup, duration, rounds, maxWaitMs });
 
   const base = runs.get('baseline')!;
   console.log('verify-http: POST /v1/verify, valid key (SQLite, cached), vs bare Fastify 5 JSON route');

@@ -1,0 +1,65 @@
+import { fmtCores, fmtInt, quietest, waitForQuiet } from './common.js';
+
+/** What one timed load run reports; every HTTP benchmark's run has at least this. */
+export interface RoundRun {
+  rps: number;
+  p50: number;
+  p99: number;
+  total: number;
+  serverCpu: number | null;
+  cpuPerRequestUs: number | null;
+  loadCpu: number;
+  others: number | null;
+}
+
+const pct = (cores: number | null): string => (cores === null ? '?' : `${Math.round(cores * 100)}%`);
+
+/** Rotated each round and reversed every other, so no target always runs first or last. */
+export function rotatingOrder<T>(targets: readonly T[], round: number): T[] {
+  const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
+  return round % 2 === 1 ? order.reverse() : order;
+}
+
+/**
+ * The shared shape of an HTTP benchmark: wait for a quiet machine, warm every target up, then run
+ * `rounds` timed rounds, keeping the quietest of up to three attempts of each run, and log each.
+ *
+ * @example
+ * const { runs } = await runRounds({ targets, load, warmup: 2, duration: 10, rounds: 2, maxWaitMs: 60_000 });
+ */
+export async function runRounds<T extends { name: string }, R extends RoundRun>(options: {
+  targets: readonly T[];
+  load: (target: T, seconds: number) => Promise<R>;
+  warmup: number;
+  duration: number;
+  rounds: number;
+  maxWaitMs: number;
+  order?: (targets: readonly T[], round: number) => T[];
+}): Promise<{ runs: Map<string, R[]>; retries: number; quietBefore: number | null }> {
+  const { targets, load, warmup, duration, rounds } = options;
+  const order = options.order ?? rotatingOrder;
+  const quietBefore = await waitForQuiet({ maxWaitMs: options.maxWaitMs });
+  process.stderr.write(`warm-up ${warmup} s each…\n`);
+  for (const target of targets) {
+    const run = await load(target, warmup);
+    process.stderr.write(`  warm-up ${target.name}: ${fmtInt(run.total)} requests\n`);
+  }
+  const runs = new Map<string, R[]>(targets.map((t) => [t.name, []]));
+  let retries = 0;
+  for (let round = 0; round < rounds; round++) {
+    for (const target of order(targets, round)) {
+      const kept = await quietest(`${target.name} round ${round + 1}`, 3, async () => {
+        const value = await load(target, duration);
+        return { value, others: value.others };
+      });
+      retries += kept.tries - 1;
+      const run = kept.value;
+      runs.get(target.name)!.push(run);
+      process.stderr.write(
+        `round ${round + 1}/${rounds} ${target.name}: ${fmtInt(run.rps)} req/s (${fmtInt(run.total)} requests), p50 ${run.p50} ms, p99 ${run.p99} ms, ` +
+          `server CPU ${pct(run.serverCpu)} (${run.cpuPerRequestUs?.toFixed(1) ?? '?'} µs/req), autocannon CPU ${pct(run.loadCpu)}, other processes ${fmtCores(run.others)} cores\n`,
+      );
+    }
+  }
+  return { runs, retries, quietBefore };
+}
