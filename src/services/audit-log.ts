@@ -1,7 +1,7 @@
 import type { AuditEvent } from '../domain/audit.js';
 import type { Clock } from '../domain/clock.js';
 import { newId } from '../crypto/secrets.js';
-import type { Store } from '../store/store.js';
+import type { Page, PageRequest, Store } from '../store/store.js';
 import type { Actor } from './context.js';
 
 /**
@@ -26,6 +26,11 @@ export class AuditLog {
   event(tenantId: string, actor: Actor, action: string, target: string | null, data: Record<string, unknown> = {}): AuditEvent {
     const at = this.clock();
     return { id: newId('event', at), tenantId, at, actor: actor.id, action, target, requestId: actor.requestId, ip: actor.ip, data };
+  }
+
+  /** The tenant's events, oldest first. */
+  list(tenantId: string, page: PageRequest): Promise<Page<AuditEvent>> {
+    return this.store.listAudit(tenantId, page);
   }
 
   /** Queues an event for the next batch (denied verifications). */

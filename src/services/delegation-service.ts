@@ -6,6 +6,7 @@ import type { Api, Tenant } from '../domain/keys/key.js';
 import { OAuthError } from '../domain/oauth/errors.js';
 import { isCodeVerifier } from '../domain/oauth/pkce.js';
 import type { Grant, RefreshToken } from '../domain/people.js';
+import type { Page, PageRequest } from '../store/store.js';
 import type { Actor, ServiceContext } from './context.js';
 import type { RevocationsService } from './revocations-service.js';
 import type { TokensService } from './tokens-service.js';
@@ -100,6 +101,30 @@ export class DelegationService {
     if (token === null || token.tenantId !== tenant.id || token.clientId !== client.id) return false;
     await this.revokeGrant(actor, tenant, token.grantId);
     return true;
+  }
+
+  /** A person's live grants. */
+  grantsOf(tenant: Tenant, userId: string, page: PageRequest): Promise<Page<Grant>> {
+    return this.ctx.store.listGrants(tenant.id, userId, page);
+  }
+
+  /** A person's connected apps, with the names the page shows. */
+  async connectedApps(tenant: Tenant, userId: string): Promise<{ grant: Grant; clientName: string; apiName: string }[]> {
+    const grants = await this.ctx.store.listGrants(tenant.id, userId, { after: null, limit: 100 });
+    return Promise.all(
+      grants.items.map(async (grant) => ({
+        grant,
+        clientName: (await this.ctx.directory.client(tenant.id, grant.clientId))?.client.name ?? grant.clientId,
+        apiName: (await this.ctx.store.findApiById(grant.apiId))?.name ?? '',
+      })),
+    );
+  }
+
+  /** Ends one of this person's grants; false when they hold no live grant with that id. */
+  async revokeGrantOf(actor: Actor, tenant: Tenant, userId: string, grantId: string): Promise<boolean> {
+    const grant = await this.ctx.store.findGrantById(tenant.id, grantId);
+    if (grant === null || grant.userId !== userId || grant.revokedAt !== null) return false;
+    return this.revokeGrant(actor, tenant, grant.id);
   }
 
   /** Ends a grant: refresh tokens revoked in the store, access tokens by a mark on the grant. */

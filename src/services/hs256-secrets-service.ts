@@ -6,12 +6,7 @@ import { KeygateError } from '../domain/errors.js';
 import type { Tenant } from '../domain/keys/key.js';
 import type { Actor, ServiceContext } from './context.js';
 
-const HS_KID_PREFIX = 'hs_';
 const CACHE_MS = 5_000;
-
-export function isHs256Kid(kid: string): boolean {
-  return kid.startsWith(HS_KID_PREFIX);
-}
 
 /**
  * Secrets with which a tenant's own services mint HS256 tokens (decentralised issuance).

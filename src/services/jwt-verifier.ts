@@ -1,12 +1,12 @@
 import type { Api, Tenant } from '../domain/keys/key.js';
 import { SYSTEM_TENANT_SLUG } from '../domain/management.js';
 import { expandScopes, satisfies, type ScopeMatch } from '../domain/scopes.js';
-import { audienceOf, checkClaims, decodeJwt, headerProblem, scopesOf, type TokenClaims } from '../domain/tokens/jwt.js';
+import { audienceOf, checkClaims, decodeJwt, headerProblem, isHs256Kid, scopesOf, type TokenClaims } from '../domain/tokens/jwt.js';
 import { isRevoked } from '../domain/tokens/revocation.js';
 import { emptyResult, type VerificationCode, type VerificationResult } from '../domain/verification.js';
 import { hashSecret } from '../crypto/secrets.js';
 import type { ServiceContext } from './context.js';
-import { isHs256Kid, type Hs256SecretsService } from './hs256-secrets-service.js';
+import type { Hs256SecretsService } from './hs256-secrets-service.js';
 import type { RevocationsService } from './revocations-service.js';
 import type { SigningKeysService } from './signing-keys-service.js';
 

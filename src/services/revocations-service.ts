@@ -33,6 +33,12 @@ export class RevocationsService {
     return this.add(actor, tenant, { kind: 'jti', subject: jti, notBefore: null, expiresAt });
   }
 
+  /** Revokes a jti of the tenant; a JWT API key's known expiry lets the entry be forgotten later. */
+  async revokeToken(actor: Actor, tenant: Tenant, jti: string): Promise<boolean> {
+    const issued = await this.ctx.store.findIssuedToken(tenant.id, jti);
+    return this.revokeJti(actor, tenant, jti, issued?.expiresAt ?? null);
+  }
+
   /** Revokes every token issued to the client (or the consumer) up to now. */
   async cutOff(actor: Actor, tenant: Tenant, kind: 'client' | 'consumer' | 'grant', subject: string): Promise<{ notBefore: number }> {
     const notBefore = Math.floor(this.ctx.clock() / 1000);

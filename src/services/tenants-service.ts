@@ -34,6 +34,14 @@ export class TenantsService {
     return tenant;
   }
 
+  /** Changes name or self sign-up; hot paths see it at once here and, through the bus, elsewhere. */
+  async update(actor: Actor, tenant: Tenant, changes: { name?: string; selfSignup?: boolean }): Promise<Tenant> {
+    const updated: Tenant = { ...tenant, ...changes };
+    await this.ctx.store.updateTenant(updated, this.ctx.audit.event(tenant.id, actor, 'tenant.update', tenant.id, { fields: Object.keys(changes) }));
+    await this.ctx.directory.changed([tenant.id]);
+    return updated;
+  }
+
   list(page: PageRequest): Promise<Page<Tenant>> {
     return this.ctx.store.listTenants(page);
   }

@@ -34,6 +34,23 @@ describe('accounts and refresh lifetimes', () => {
     await backend.destroy();
   });
 
+  it('refuses bad users and unknown grants with stable codes, creating nothing', async () => {
+    const before = (await call('GET', '/v1/tenants/acme/users?limit=100')).body.items.length;
+    expect((await call('POST', '/v1/tenants/acme/users', { email: 'not-an-email', password: 'long enough password' })).body.code).toBe('INVALID_REQUEST');
+    expect((await call('POST', '/v1/tenants/acme/users', { email: 'weak@example.com', password: 'short' })).body.code).toBe('WEAK_PASSWORD');
+    expect((await call('POST', '/v1/tenants/acme/users', { email: 'x@example.com', password: 'long enough password', admin: true })).body.code).toBe('INVALID_REQUEST');
+    expect((await call('POST', '/v1/tenants/acme/users', { email: 'dup@example.com', password: 'long enough password' })).status).toBe(201);
+    const dup = await call('POST', '/v1/tenants/acme/users', { email: 'DUP@example.com', password: 'another long password' });
+    expect(dup.status).toBe(409);
+    expect(dup.body.code).toBe('USER_EXISTS');
+    expect((await call('GET', '/v1/tenants/acme/users?limit=100')).body.items.length).toBe(before + 1);
+    const user = (await call('GET', '/v1/tenants/acme/users?limit=100')).body.items.find((u: { email: string }) => u.email === 'dup@example.com');
+    const unknownGrant = await call('DELETE', `/v1/tenants/acme/users/${user.id}/grants/grt_unknown`);
+    expect(unknownGrant.status).toBe(404);
+    expect(unknownGrant.body.code).toBe('GRANT_NOT_FOUND');
+    expect((await call('GET', '/v1/tenants/acme/users/usr_unknown/grants')).body.code).toBe('USER_NOT_FOUND');
+  });
+
   it('lets people sign up only when the tenant allows it', async () => {
     const person = new Person(server.url);
     expect((await person.get(`${server.url}/t/acme/signup`)).status).toBe(404);

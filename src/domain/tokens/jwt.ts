@@ -1,3 +1,4 @@
+import { ID_PREFIXES } from '../ids.js';
 import { fromStructured, type StructuredScopes } from '../scopes.js';
 import type { VerificationCode } from '../verification.js';
 
@@ -14,6 +15,14 @@ export const FORBIDDEN_HEADER_PARAMS = ['jku', 'x5u', 'jwk', 'x5c', 'crit'] as c
 export type SigningAlgorithm = 'EdDSA' | 'ES256' | 'RS256';
 export type JwtAlgorithm = SigningAlgorithm | 'HS256';
 export const SIGNING_ALGORITHMS: readonly SigningAlgorithm[] = ['EdDSA', 'ES256', 'RS256'];
+
+/**
+ * A tenant's self-issued HS256 tokens name their secret with a kid of this shape (`hs_…`, the
+ * typed id of an HS256 secret); Keygate's own signing keys are `sk_…`.
+ */
+export function isHs256Kid(kid: string): boolean {
+  return kid.startsWith(`${ID_PREFIXES.hs256Secret}_`);
+}
 
 export interface JwtHeader {
   alg: string;

@@ -21,7 +21,7 @@ export const auditRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => asyn
     },
     async (request) => {
       const tenant = await keygate.tenants.get(request.params.slug);
-      return pageResponse(await keygate.store.listAudit(tenant.id, pageRequest(request.query)), eventView);
+      return pageResponse(await keygate.audit.list(tenant.id, pageRequest(request.query)), eventView);
     },
   );
 };

@@ -113,9 +113,7 @@ export const tokenRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => asyn
     async (request) => {
       const tenant = await keygate.tenants.get(request.params.slug);
       const { jti } = request.params;
-      const issued = await keygate.store.findIssuedToken(tenant.id, jti);
-      const added = await keygate.revocations.revokeJti(actorOf(request), tenant, jti, issued?.expiresAt ?? null);
-      return { jti, revoked: added };
+      return { jti, revoked: await keygate.revocations.revokeToken(actorOf(request), tenant, jti) };
     },
   );
 

@@ -31,10 +31,7 @@ export const userRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => async
     },
     async (request) => {
       const tenant = await keygate.tenants.get(request.params.slug);
-      const updated = { ...tenant, ...request.body };
-      await keygate.store.updateTenant(updated, keygate.audit.event(tenant.id, actorOf(request), 'tenant.update', tenant.id, { fields: Object.keys(request.body) }));
-      await keygate.directory.changed([tenant.id]);
-      return tenantView(updated, keygate.publicUrl);
+      return tenantView(await keygate.tenants.update(actorOf(request), tenant, request.body), keygate.publicUrl);
     },
   );
 
@@ -86,7 +83,7 @@ export const userRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => async
     async (request) => {
       const tenant = await keygate.tenants.get(request.params.slug);
       const user = await keygate.users.get(tenant, request.params.id);
-      return pageResponse(await keygate.store.listGrants(tenant.id, user.id, pageRequest(request.query)), (grant) => ({
+      return pageResponse(await keygate.delegation.grantsOf(tenant, user.id, pageRequest(request.query)), (grant) => ({
         id: grant.id,
         clientId: grant.clientId,
         scopes: grant.scopes,
@@ -109,11 +106,9 @@ export const userRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => async
     },
     async (request, reply) => {
       const tenant = await keygate.tenants.get(request.params.slug);
-      const grant = await keygate.store.findGrantById(tenant.id, request.params.grantId);
-      if (grant === null || grant.userId !== request.params.id || grant.revokedAt !== null) {
+      if (!(await keygate.delegation.revokeGrantOf(actorOf(request), tenant, request.params.id, request.params.grantId))) {
         throw new KeygateError('GRANT_NOT_FOUND', `user "${request.params.id}" has no live grant "${request.params.grantId}"`);
       }
-      await keygate.delegation.revokeGrant(actorOf(request), tenant, grant.id);
       return reply.code(204).send(null);
     },
   );

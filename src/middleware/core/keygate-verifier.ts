@@ -7,6 +7,7 @@ import {
   checkClaims,
   decodeJwt,
   headerProblem,
+  isHs256Kid,
   looksLikeJwt,
   scopesOf,
   type DecodedJwt,
@@ -14,7 +15,6 @@ import {
 } from '../../domain/tokens/jwt.js';
 import { isRevoked } from '../../domain/tokens/revocation.js';
 import type { VerificationCode, VerificationResult } from '../../domain/verification.js';
-import { isHs256Kid } from '../../services/hs256-secrets-service.js';
 import { BoundedCache } from './bounded-cache.js';
 import { bearerToken } from './denial-response.js';
 import { JwksCache } from './jwks-cache.js';
