@@ -17,8 +17,8 @@
  */
 import { fileURLToPath } from 'node:url';
 import { startChild, type ChildServer } from './lib/child.js';
-import { runRounds } from './lib/rounds.js';
-import { fmtCores, fmtInt, fmtRatio, machineNote, median, numberArg, parseArgs, quietest } from './lib/common.js';
+import { httpBenchOptions, runRounds } from './lib/rounds.js';
+import { fmtCores, fmtInt, fmtRatio, machineNote, median, quietest } from './lib/common.js';
 import {
   basicAuth,
   fmtPct as pct,
@@ -33,22 +33,7 @@ import {
   type LoadTarget,
 } from './servers/bench-tokens.js';
 
-const args = parseArgs(process.argv.slice(2), {
-  quick: 'flag',
-  duration: 'value',
-  rounds: 'value',
-  connections: 'value',
-  warmup: 'value',
-  'profile-dir': 'value',
-  'max-wait': 'value',
-});
-const quick = args.has('quick');
-const duration = numberArg(args, 'duration', quick ? 3 : 10);
-const rounds = numberArg(args, 'rounds', quick ? 1 : 2);
-const warmup = numberArg(args, 'warmup', quick ? 1 : 2);
-const connections = numberArg(args, 'connections', 50);
-const profileDir = args.get('profile-dir');
-const maxWaitMs = numberArg(args, 'max-wait', quick ? 10 : 60) * 1000;
+const { quick, duration, rounds, warmup, connections, profileDir, maxWaitMs } = httpBenchOptions();
 
 interface Target extends LoadTarget {
   name: 'verify' | 'introspect';

@@ -32,8 +32,9 @@
  */
 import type { Agent } from 'node:http';
 import { fileURLToPath } from 'node:url';
+import { httpBenchOptions } from './lib/rounds.js';
 import { startChild, type ChildServer } from './lib/child.js';
-import { fmtCores, fmtInt, fmtRatio, machineNote, median, NoiseMeter, now, numberArg, parseArgs, percentile, quietest, selfCpuSeconds, waitForQuiet } from './lib/common.js';
+import { fmtCores, fmtInt, fmtRatio, machineNote, median, NoiseMeter, now, numberArg, percentile, quietest, selfCpuSeconds, waitForQuiet } from './lib/common.js';
 import {
   authorizeUrl,
   Browser,
@@ -55,25 +56,8 @@ import { assertJwtAccessToken, basicAuth, type KeygateTokensServerInfo } from '.
 
 const TARGET = 2;
 
-const args = parseArgs(process.argv.slice(2), {
-  quick: 'flag',
-  duration: 'value',
-  rounds: 'value',
-  connections: 'value',
-  warmup: 'value',
-  'max-requests': 'value',
-  'profile-dir': 'value',
-  'max-wait': 'value',
-  'oidc-adapter': 'value',
-});
-const quick = args.has('quick');
-const duration = numberArg(args, 'duration', quick ? 3 : 10);
-const rounds = numberArg(args, 'rounds', quick ? 1 : 2);
-const warmup = numberArg(args, 'warmup', quick ? 1 : 2);
-const connections = Math.floor(numberArg(args, 'connections', 50));
+const { args, quick, duration, rounds, warmup, connections, profileDir, maxWaitMs } = httpBenchOptions({ 'max-requests': 'value', 'oidc-adapter': 'value' });
 const maxRequests = Math.floor(numberArg(args, 'max-requests', 2_000_000));
-const profileDir = args.get('profile-dir');
-const maxWaitMs = numberArg(args, 'max-wait', quick ? 10 : 60) * 1000;
 const oidcAdapter = args.get('oidc-adapter') ?? 'lean';
 if (oidcAdapter !== 'lean' && oidcAdapter !== 'sqlite' && oidcAdapter !== 'default') throw new Error('--oidc-adapter must be lean, sqlite or default');
 const ADAPTERS = { lean: 'lean in-memory adapter', sqlite: 'SQLite adapter (WAL, like Keygate)', default: 'its dev MemoryAdapter' } as const;

@@ -22,8 +22,8 @@
  */
 import { fileURLToPath } from 'node:url';
 import { startChild, type ChildServer } from './lib/child.js';
-import { runRounds } from './lib/rounds.js';
-import { fmtCores, fmtInt, fmtRatio, machineNote, median, numberArg, parseArgs, quietest } from './lib/common.js';
+import { httpBenchOptions, runRounds } from './lib/rounds.js';
+import { fmtCores, fmtInt, fmtRatio, machineNote, median, quietest } from './lib/common.js';
 import {
   assertJwtAccessToken,
   basicAuth,
@@ -41,22 +41,7 @@ import type { OidcProviderServerInfo } from './servers/oidc-provider-server.js';
 
 const TARGET = 3;
 
-const args = parseArgs(process.argv.slice(2), {
-  quick: 'flag',
-  duration: 'value',
-  rounds: 'value',
-  connections: 'value',
-  warmup: 'value',
-  'profile-dir': 'value',
-  'max-wait': 'value',
-});
-const quick = args.has('quick');
-const duration = numberArg(args, 'duration', quick ? 3 : 10);
-const rounds = numberArg(args, 'rounds', quick ? 1 : 2);
-const warmup = numberArg(args, 'warmup', quick ? 1 : 2);
-const connections = numberArg(args, 'connections', 50);
-const profileDir = args.get('profile-dir');
-const maxWaitMs = numberArg(args, 'max-wait', quick ? 10 : 60) * 1000;
+const { quick, duration, rounds, warmup, connections, profileDir, maxWaitMs } = httpBenchOptions();
 
 const script = (name: string): string => fileURLToPath(new URL(`./servers/${name}`, import.meta.url));
 

@@ -21,32 +21,16 @@
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { startChild, type ChildServer } from './lib/child.js';
-import { runRounds } from './lib/rounds.js';
-import { fmtCores, fmtInt, fmtRatio, machineNote, median, NoiseMeter, numberArg, parseArgs, quietest, selfCpuSeconds } from './lib/common.js';
+import { httpBenchOptions, runRounds } from './lib/rounds.js';
+import { fmtCores, fmtInt, fmtRatio, machineNote, median, NoiseMeter, quietest, selfCpuSeconds } from './lib/common.js';
 import type { BenchServerInfo } from './servers/bench-key.js';
 
 type Result = Awaited<ReturnType<typeof autocannon>>;
 
 const TARGET = 0.7;
 
-const args = parseArgs(process.argv.slice(2), {
-  quick: 'flag',
-  duration: 'value',
-  rounds: 'value',
-  connections: 'value',
-  warmup: 'value',
-  diagnose: 'flag',
-  'profile-dir': 'value',
-  'max-wait': 'value',
-});
-const quick = args.has('quick');
-const duration = numberArg(args, 'duration', quick ? 3 : 10);
-const rounds = numberArg(args, 'rounds', quick ? 1 : 2);
-const warmup = numberArg(args, 'warmup', quick ? 1 : 2);
-const connections = numberArg(args, 'connections', 50);
+const { args, quick, duration, rounds, warmup, connections, profileDir, maxWaitMs } = httpBenchOptions({ diagnose: 'flag' });
 const diagnose = args.has('diagnose');
-const profileDir = args.get('profile-dir');
-const maxWaitMs = numberArg(args, 'max-wait', quick ? 10 : 60) * 1000;
 
 const script = (name: string): string => fileURLToPath(new URL(`./servers/${name}`, import.meta.url));
 

@@ -1,4 +1,4 @@
-import { fmtCores, fmtInt, quietest, waitForQuiet } from './common.js';
+import { fmtCores, fmtInt, numberArg, parseArgs, quietest, waitForQuiet } from './common.js';
 
 /** What one timed load run reports; every HTTP benchmark's run has at least this. */
 export interface RoundRun {
@@ -62,4 +62,48 @@ export async function runRounds<T extends { name: string }, R extends RoundRun>(
     }
   }
   return { runs, retries, quietBefore };
+}
+
+/** The flags every HTTP load benchmark takes, with its quick and full defaults. */
+export interface HttpBenchOptions {
+  args: Map<string, string | true>;
+  quick: boolean;
+  duration: number;
+  rounds: number;
+  warmup: number;
+  connections: number;
+  profileDir: string | undefined;
+  maxWaitMs: number;
+}
+
+/**
+ * Parses `--quick --duration --rounds --warmup --connections --profile-dir --max-wait` plus the
+ * benchmark's own flags (`extra`).
+ *
+ * @example
+ * const { args, duration, rounds } = httpBenchOptions({ diagnose: 'flag' });
+ */
+export function httpBenchOptions(extra: Record<string, 'flag' | 'value'> = {}): HttpBenchOptions {
+  const args = parseArgs(process.argv.slice(2), {
+    quick: 'flag',
+    duration: 'value',
+    rounds: 'value',
+    connections: 'value',
+    warmup: 'value',
+    'profile-dir': 'value',
+    'max-wait': 'value',
+    ...extra,
+  });
+  const quick = args.has('quick');
+  const profileDir = args.get('profile-dir');
+  return {
+    args,
+    quick,
+    duration: numberArg(args, 'duration', quick ? 3 : 10),
+    rounds: numberArg(args, 'rounds', quick ? 1 : 2),
+    warmup: numberArg(args, 'warmup', quick ? 1 : 2),
+    connections: Math.floor(numberArg(args, 'connections', 50)),
+    profileDir: typeof profileDir === 'string' ? profileDir : undefined,
+    maxWaitMs: numberArg(args, 'max-wait', quick ? 10 : 60) * 1000,
+  };
 }

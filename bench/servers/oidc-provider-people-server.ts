@@ -33,10 +33,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { exportJWK, generateKeyPair } from 'jose';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { stopOnParentExit } from './bench-key.js';
+import { oidcProviderBase } from './oidc-provider-base.js';
 import { ACCESS_TOKEN_TTL_S, PEOPLE_API, PEOPLE_REDIRECT, PEOPLE_SCOPE, REFRESH_IDLE_TTL_S, type OidcPeopleServerInfo } from './bench-people.js';
 
 const adapterArg = process.argv.includes('--adapter') ? process.argv[process.argv.indexOf('--adapter') + 1] : 'lean';
@@ -213,23 +212,7 @@ class SqliteAdapter {
   }
 }
 
-console.info = (...args: unknown[]) => console.error(...args);
-// A specifier in a variable: without types for the package, the import is typed by the casts above.
-const packageName = 'oidc-provider';
-const { default: Provider } = (await import(packageName)) as { default: ProviderClass };
-const { createRequire } = await import('node:module');
-const version = (createRequire(import.meta.url)('oidc-provider/package.json') as { version: string }).version;
-
-const { privateKey } = await generateKeyPair('EdDSA', { extractable: true });
-const jwk = { ...(await exportJWK(privateKey)), kid: 'bench-eddsa', alg: 'EdDSA', use: 'sig' };
-
-// The issuer must name the port, so listen first, then build the provider and hand it the requests.
-const http = createServer();
-await new Promise<void>((resolve, reject) => {
-  http.once('error', reject);
-  http.listen(0, '127.0.0.1', () => resolve());
-});
-const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+const { Provider, version, jwk, http, url } = await oidcProviderBase<ProviderClass>();
 const clientId = 'bench-people-client';
 const clientSecret = randomBytes(32).toString('base64url');
 

@@ -12,10 +12,9 @@
  * stdin end. oidc-provider's notices (console.info) go to stderr so stdout stays one JSON line.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { exportJWK, generateKeyPair } from 'jose';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { stopOnParentExit } from './bench-key.js';
+import { oidcProviderBase } from './oidc-provider-base.js';
 
 export interface OidcProviderServerInfo {
   url: string;
@@ -39,23 +38,7 @@ interface ProviderClass {
   errors: { InvalidTarget: new () => Error };
 }
 
-console.info = (...args: unknown[]) => console.error(...args);
-// A specifier in a variable: without types for the package, the import is typed by the cast below.
-const packageName = 'oidc-provider';
-const { default: Provider } = (await import(packageName)) as { default: ProviderClass };
-const { createRequire } = await import('node:module');
-const version = (createRequire(import.meta.url)('oidc-provider/package.json') as { version: string }).version;
-
-const { privateKey } = await generateKeyPair('EdDSA', { extractable: true });
-const jwk = { ...(await exportJWK(privateKey)), kid: 'bench-eddsa', alg: 'EdDSA', use: 'sig' };
-
-// The issuer must name the port, so listen first, then build the provider and hand it the requests.
-const http = createServer();
-await new Promise<void>((resolve, reject) => {
-  http.once('error', reject);
-  http.listen(0, '127.0.0.1', () => resolve());
-});
-const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+const { Provider, version, jwk, http, url } = await oidcProviderBase<ProviderClass>();
 const clientId = 'bench-client';
 const clientSecret = randomBytes(32).toString('base64url');
 
