@@ -32,7 +32,7 @@
  */
 import type { Agent } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { httpBenchOptions } from './lib/rounds.js';
+import { httpBenchOptions, type RoundRun } from './lib/rounds.js';
 import { startChild, type ChildServer } from './lib/child.js';
 import { fmtCores, fmtInt, fmtRatio, machineNote, median, NoiseMeter, now, numberArg, percentile, quietest, selfCpuSeconds, waitForQuiet } from './lib/common.js';
 import {
@@ -79,16 +79,7 @@ interface Target {
   agent: Agent;
 }
 
-interface Run {
-  rps: number;
-  p50: number;
-  p99: number;
-  total: number;
-  serverCpu: number | null;
-  cpuPerRequestUs: number | null;
-  loadCpu: number;
-  others: number | null;
-}
+type Run = RoundRun;
 
 const children: ChildServer<unknown>[] = [];
 async function start<T>(name: string, file: string, argv: string[] = []): Promise<ChildServer<T>> {

@@ -21,7 +21,7 @@
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { startChild, type ChildServer } from './lib/child.js';
-import { httpBenchOptions, runRounds } from './lib/rounds.js';
+import { httpBenchOptions, runRounds, type RoundRun } from './lib/rounds.js';
 import { fmtCores, fmtInt, fmtRatio, machineNote, median, NoiseMeter, quietest, selfCpuSeconds } from './lib/common.js';
 import type { BenchServerInfo } from './servers/bench-key.js';
 
@@ -44,19 +44,7 @@ interface Target {
   expect: 'valid' | 'ok';
 }
 
-interface Run {
-  rps: number;
-  p50: number;
-  p99: number;
-  serverCpu: number | null;
-  /** Requests answered. */
-  total: number;
-  /** Server CPU time per answered request, in µs: less sensitive to neighbours than req/s. */
-  cpuPerRequestUs: number | null;
-  loadCpu: number;
-  /** Cores used by processes other than this one and the server under load. */
-  others: number | null;
-}
+type Run = RoundRun;
 
 const children: ChildServer<{ url: string }>[] = [];
 async function start<T extends { url: string }>(name: string, file: string, argv: string[] = []): Promise<ChildServer<T>> {

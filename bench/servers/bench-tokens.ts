@@ -7,6 +7,7 @@
 import autocannon from 'autocannon';
 import { createLocalJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import { NoiseMeter, selfCpuSeconds } from '../lib/common.js';
+import type { RoundRun } from '../lib/rounds.js';
 
 export const TOKENS_TENANT = 'bench';
 export const TOKENS_API = 'https://api.bench';
@@ -103,21 +104,8 @@ export interface LoadTarget {
   server: { cpuSeconds(): number | null };
 }
 
-export interface LoadRun {
-  rps: number;
-  p50: number;
-  p99: number;
-  /** Requests answered. */
-  total: number;
-  /** Cores the server used. */
-  serverCpu: number | null;
-  /** Server CPU time per answered request, in µs: less sensitive to neighbours than req/s. */
-  cpuPerRequestUs: number | null;
-  /** Cores autocannon (this process) used. */
-  loadCpu: number;
-  /** Cores used by processes other than this one and the server. */
-  others: number | null;
-}
+/** One timed autocannon run: the shape every HTTP benchmark reports. */
+export type LoadRun = RoundRun;
 
 /**
  * POSTs `target.body` for `seconds` with autocannon (keep-alive, no pipelining), as
