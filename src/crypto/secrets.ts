@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import * as nodeCrypto from 'node:crypto';
-import { formatId, type IdKind } from '../domain/ids.js';
+import { formatId, nextBase62Chars, type IdKind } from '../domain/ids.js';
 
 type OneShotHash = (algorithm: string, data: string, encoding: 'base64url') => string;
 // crypto.hash (Node ≥ 20.12) skips the Hash object; fall back where it is missing.
@@ -23,9 +23,20 @@ export function random(size: number): Uint8Array {
   return randomBytes(size);
 }
 
-/** A new typed, time-sortable id such as `key_0192f3a1b2c3…`. */
+let lastEventId = '';
+
+/**
+ * A new typed, time-sortable id such as `key_0192f3a1b2c3…`. Audit event ids minted in the same
+ * millisecond by this process follow each other (the last one's random part plus one), so two
+ * changes made one after the other list in that order (a key's creation before its revocation).
+ * Other ids stay wholly random after the time: some of them (interactions) must not be guessable
+ * from a neighbour.
+ */
 export function newId(kind: IdKind, now: number = Date.now()): string {
-  return formatId(kind, now, randomBytes(16));
+  if (kind !== 'event') return formatId(kind, now, randomBytes(16));
+  const time = formatId(kind, now, new Uint8Array(0));
+  lastEventId = lastEventId.startsWith(time) ? time + nextBase62Chars(lastEventId.slice(time.length)) : formatId(kind, now, randomBytes(16));
+  return lastEventId;
 }
 
 const REQUEST_PREFIX = formatId('request', 0, randomBytes(16)).slice(-16, -8);

@@ -39,6 +39,20 @@ export function formatId(kind: IdKind, timeMs: number, random: Uint8Array): stri
 }
 
 /**
+ * The base62 string that sorts right after `chars` (same length; wraps to all zeros after the
+ * last one, which 62^16 ids in one millisecond never reach).
+ *
+ * @example
+ * nextBase62Chars('0z') // "10"
+ */
+export function nextBase62Chars(chars: string): string {
+  let i = chars.length - 1;
+  while (i >= 0 && chars[i] === 'z') i -= 1;
+  if (i < 0) return '0'.repeat(chars.length);
+  return chars.slice(0, i) + BASE62[BASE62.indexOf(chars[i]!) + 1] + '0'.repeat(chars.length - i - 1);
+}
+
+/**
  * An id that sorts before every id of this kind created at or after `timeMs`. Readers of an
  * id-ordered feed resume from here, a little before the last id they saw, because ids are minted
  * before their rows commit: a row committed late can carry an id below one already read.
