@@ -20,6 +20,7 @@ import { tenantRoutes } from './management/tenants.js';
 import { oauthRoutes } from './oauth/routes.js';
 import { portalRoutes } from './portal/routes.js';
 import { problem, sendProblem, toProblem } from './problem.js';
+import { recordRoutes } from './route-table.js';
 import { verifyRoutes } from './verify.js';
 
 export interface AppOptions {
@@ -54,6 +55,7 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  recordRoutes(app);
   app.decorateRequest('principal', null);
 
   app.setErrorHandler((err, request, reply) => {

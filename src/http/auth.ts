@@ -1,8 +1,10 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { KeygateError } from '../domain/errors.js';
+import { isReservedSlug } from '../domain/management.js';
 import type { Actor } from '../services/context.js';
 import type { Principal } from '../services/management-auth.js';
 import type { Keygate } from '../services/keygate.js';
+import type { AccessTagged } from './route-table.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -19,15 +21,22 @@ export function bearerOf(request: FastifyRequest): string | null {
 
 /**
  * A preHandler that authenticates the caller and requires a management scope. With a `slug`
- * route param, a root key limited to another tenant gets 404, as if the tenant did not exist.
+ * route param, a reserved slug (`_system`, see `isReservedSlug`) and, for a root key limited to
+ * another tenant, any other tenant get 404, as if the tenant did not exist.
  * `allowKeyHolder` lets an ordinary key through (sub-key creation checks the rest itself).
  */
-export function requireScope(keygate: Keygate, scope: string, options: { allowKeyHolder?: boolean } = {}) {
-  return async function authenticate(request: FastifyRequest, _reply: FastifyReply): Promise<void> {
+export function requireScope(
+  keygate: Keygate,
+  scope: string,
+  options: { allowKeyHolder?: boolean } = {},
+): ((request: FastifyRequest, reply: FastifyReply) => Promise<void>) & AccessTagged {
+  const access = { kind: 'management' as const, scope, allowKeyHolder: options.allowKeyHolder === true };
+  return Object.assign(async function authenticate(request: FastifyRequest, _reply: FastifyReply): Promise<void> {
     const bearer = bearerOf(request);
     const principal = bearer === null ? null : await keygate.auth.authenticate(bearer, request.ip);
     if (principal === null) throw new KeygateError('UNAUTHORIZED', 'send a valid root key as "Authorization: Bearer <key>"');
     const slug = (request.params as { slug?: string } | undefined)?.slug;
+    if (slug !== undefined && isReservedSlug(slug)) throw new KeygateError('TENANT_NOT_FOUND', `no tenant "${slug}"`);
     if (principal.kind === 'key') {
       if (!options.allowKeyHolder) throw new KeygateError('FORBIDDEN', 'this route needs a root key, not an API key');
       if (slug !== principal.tenant) throw new KeygateError('TENANT_NOT_FOUND', `no tenant "${slug}"`);
@@ -38,7 +47,7 @@ export function requireScope(keygate: Keygate, scope: string, options: { allowKe
       if (!principal.scopes.has(scope)) throw new KeygateError('FORBIDDEN', `this root key lacks the "${scope}" scope`);
     }
     request.principal = principal;
-  };
+  }, { access });
 }
 
 /** The audit actor for an authenticated request. */
