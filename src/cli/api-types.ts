@@ -85,11 +85,20 @@ export interface IssuedKey extends KeyView {
   key: string;
 }
 
-export interface RootKeyCreated {
+export interface RootKeyView {
   id: string;
-  key: string;
+  name: string | null;
+  start: string;
   scopes: string[];
   tenant: string | null;
+  createdAt: string;
+  updatedAt: string;
+  revokedAt: string | null;
+  lastUsedAt: string | null;
+}
+
+export interface RootKeyCreated extends RootKeyView {
+  key: string;
 }
 
 export interface VerificationResult {

@@ -25,7 +25,58 @@ export const MANAGEMENT_SCOPES: readonly ScopeDefinition[] = [
   { name: 'users:write', description: 'Create users, change tenant sign-up settings, revoke users\' app grants', implies: ['users:read'] },
   { name: 'tokens:read', description: 'List JWT API keys, signing keys and HS256 secrets' },
   { name: 'tokens:write', description: 'Issue and revoke JWT API keys and HS256 secrets, revoke tokens, rotate signing keys', implies: ['tokens:read'] },
-  { name: 'root_keys:write', description: 'Create root keys (with at most the scopes of the caller)' },
+  { name: 'root_keys:read', description: 'List and read the root keys you could have created (never their secrets)' },
+  {
+    name: 'root_keys:write',
+    description: 'Create, roll, revoke and delete root keys with at most the scopes and tenant reach of the caller',
+    implies: ['root_keys:read'],
+  },
 ];
 
 export const ALL_MANAGEMENT_SCOPES: readonly string[] = MANAGEMENT_SCOPES.map((s) => s.name);
+
+/**
+ * Whether a tenant slug is reserved for Keygate itself (`_system`, and any slug starting with
+ * `_`). This is the one rule that decides whether a request may address a tenant: every tenant
+ * resolver (management routes, OAuth and portal routes, the directory cache, a root key's tenant
+ * limit) answers a reserved slug exactly as an unknown one, whoever asks.
+ *
+ * @example
+ * isReservedSlug('_system'); // true
+ * isReservedSlug('acme'); // false
+ */
+export function isReservedSlug(slug: string): boolean {
+  return slug.startsWith('_');
+}
+
+/** What a root key may reach: its scopes (implications included) and its tenant limit. */
+export interface RootKeyReach {
+  scopes: ReadonlySet<string>;
+  /** The one tenant the key is limited to, or null for all tenants. */
+  tenant: string | null;
+}
+
+/** A root key as created or acted on: the scopes it holds and its tenant limit. */
+export interface RootKeyShape {
+  scopes: readonly string[];
+  tenant: string | null;
+}
+
+/**
+ * Why a root key with `caller`'s reach may not create, see or act on a root key shaped like
+ * `target`, or null when it may. A caller reaches only keys it could have created itself: every
+ * scope of the target among the caller's, and the target's tenant limit the caller's or
+ * narrower (a global key reaches keys of any tenant; a limited key only keys of its own
+ * tenant). Management keys therefore never escalate, by creation or by acting on a stronger key.
+ *
+ * @example
+ * rootKeyOverreach({ scopes: new Set(['keys:write', 'keys:read']), tenant: 'acme' }, { scopes: ['keys:read'], tenant: 'acme' }); // null
+ * rootKeyOverreach({ scopes: new Set(['keys:read']), tenant: 'acme' }, { scopes: ['keys:read'], tenant: null }); // 'your root key is limited to tenant "acme"'
+ */
+export function rootKeyOverreach(caller: RootKeyReach, target: RootKeyShape): string | null {
+  for (const scope of target.scopes) {
+    if (!caller.scopes.has(scope)) return `your root key does not hold "${scope}"`;
+  }
+  if (caller.tenant !== null && target.tenant !== caller.tenant) return `your root key is limited to tenant "${caller.tenant}"`;
+  return null;
+}

@@ -2,6 +2,7 @@ import type { InvalidationBus } from '../cluster/cluster.js';
 import type { Clock } from '../domain/clock.js';
 import type { Client } from '../domain/clients.js';
 import type { Api, Tenant } from '../domain/keys/key.js';
+import { isReservedSlug } from '../domain/management.js';
 import type { ClientSecretRecord, Store } from '../store/store.js';
 
 interface Entry<T> {
@@ -31,7 +32,9 @@ export class DirectoryCache {
     bus.subscribe((ids) => this.drop(ids));
   }
 
+  /** The tenant a request names; null for an unknown or reserved slug (see `isReservedSlug`). */
   tenant(slug: string): Promise<Tenant | null> {
+    if (isReservedSlug(slug)) return Promise.resolve(null);
     return this.read(this.tenants, slug, () => this.store.findTenantBySlug(slug));
   }
 

@@ -1,5 +1,4 @@
 import type { Api, Tenant } from '../domain/keys/key.js';
-import { SYSTEM_TENANT_SLUG } from '../domain/management.js';
 import { expandScopes, satisfies, type ScopeMatch } from '../domain/scopes.js';
 import { audienceOf, checkClaims, decodeJwt, headerProblem, isHs256Kid, scopesOf, type TokenClaims } from '../domain/tokens/jwt.js';
 import { isRevoked } from '../domain/tokens/revocation.js';
@@ -91,7 +90,7 @@ export class JwtVerifier {
     const { header, payload } = decoded;
     if (typeof payload.iss !== 'string' || !payload.iss.startsWith(this.issuerPrefix)) return { code: 'NOT_FOUND' };
     const slug = payload.iss.slice(this.issuerPrefix.length);
-    if (slug === SYSTEM_TENANT_SLUG) return { code: 'NOT_FOUND' };
+    // The directory answers a reserved slug (`_system`) as unknown: no token is ever of it.
     const tenant = await this.ctx.directory.tenant(slug);
     if (tenant === null) return { code: 'NOT_FOUND' };
     const kid = typeof header.kid === 'string' ? header.kid : '';

@@ -110,7 +110,8 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
   const jwts = new JwtVerifier(ctx, signingKeys, hs256Secrets, revocations);
   const verifier = new VerifyService(ctx, usage, jwts);
   const tokens = new TokensService(ctx, signingKeys);
-  const rootKeys = new RootKeysService(ctx);
+  const tenants = new TenantsService(ctx);
+  const rootKeys = new RootKeysService(ctx, tenants);
   // Expired sessions, codes, refresh tokens and dead jti revocations do not pile up forever.
   const janitor = setInterval(() => void store.pruneExpired(clock()).catch(onError), PRUNE_INTERVAL_MS);
   janitor.unref();
@@ -121,7 +122,7 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
     config,
     store,
     cluster,
-    tenants: new TenantsService(ctx),
+    tenants,
     apis: new ApisService(ctx),
     keys: new KeysService(ctx),
     rootKeys,

@@ -2,9 +2,30 @@ import { hashSecret, newId, random } from '../crypto/secrets.js';
 import { KeygateError, isKeygateError } from '../domain/errors.js';
 import { displayStart, generateKey } from '../domain/keys/format.js';
 import { DEFAULT_REFRESH_TOKENS, newKey, type Api, type ApiKey, type Tenant } from '../domain/keys/key.js';
-import { MANAGEMENT_API, MANAGEMENT_SCOPES, ROOT_KEY_PREFIX, SYSTEM_TENANT_SLUG } from '../domain/management.js';
+import {
+  MANAGEMENT_API,
+  MANAGEMENT_SCOPES,
+  ROOT_KEY_PREFIX,
+  SYSTEM_TENANT_SLUG,
+  rootKeyOverreach,
+  type RootKeyReach,
+} from '../domain/management.js';
 import { assertInCatalog } from '../domain/scopes.js';
+import type { Page, PageRequest } from '../store/store.js';
 import { SYSTEM_ACTOR, type Actor, type ServiceContext } from './context.js';
+import type { TenantsService } from './tenants-service.js';
+
+/** A root key and its secret, which is returned once and never stored. */
+export interface IssuedRootKey {
+  key: ApiKey;
+  secret: string;
+}
+
+/** Root keys Keygate issued itself carry their origin in `meta` (a root key's meta is never shown). */
+const ROOT_KEY_ORIGIN = 'keygate:origin';
+type RootKeyOrigin = 'seed' | 'bootstrap';
+
+const LIST_BATCH = 100;
 
 /**
  * Root keys: keys of the built-in management API in the built-in `_system` tenant
@@ -13,7 +34,10 @@ import { SYSTEM_ACTOR, type Actor, type ServiceContext } from './context.js';
 export class RootKeysService {
   private system: { tenant: Tenant; api: Api } | null = null;
 
-  constructor(private readonly ctx: ServiceContext) {}
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly tenants: TenantsService,
+  ) {}
 
   /** Creates the system tenant and the management API once; safe when instances race. */
   async ensureSystem(): Promise<{ tenant: Tenant; api: Api }> {
@@ -52,22 +76,39 @@ export class RootKeysService {
     return this.system;
   }
 
-  /** Registers an operator-chosen secret (KEYGATE_ROOT_KEY) as a root key with every scope, once. */
+  /**
+   * Registers an operator-chosen secret (KEYGATE_ROOT_KEY) as a root key with every scope, and
+   * retires (revokes, audited) every other root key Keygate issued itself: the key seeded from a
+   * previous KEYGATE_ROOT_KEY and the bootstrap key printed at first start. Keys created through
+   * `/v1/root-keys` are untouched. A KEYGATE_ROOT_KEY whose key was revoked (by a later value,
+   * or by an operator after a leak) never comes back: start fails and says so.
+   */
   async seed(secret: string): Promise<void> {
     const hash = hashSecret(secret);
     const { tenant, api } = await this.ensureSystem();
     const existing = await this.ctx.store.findKeyBySecret(hash);
     const all = api.scopes.map((s) => s.name);
-    if (existing !== null) {
-      if (existing.key.scopes.length !== all.length && existing.api.id === api.id) {
-        const key = { ...existing.key, scopes: all, updatedAt: this.ctx.clock() };
-        await this.ctx.store.updateKeys([key], this.ctx.audit.event(tenant.id, SYSTEM_ACTOR, 'root_key.seed', key.id, { fields: ['scopes'] }));
+    const now = this.ctx.clock();
+    let current: string;
+    if (existing !== null && existing.api.id === api.id) {
+      if (existing.key.revokedAt !== null || (existing.secretRetiredAt !== null && existing.secretRetiredAt <= now)) {
+        throw new Error('KEYGATE_ROOT_KEY was revoked or rolled; set a new value and restart');
       }
-      return;
+      if (existing.key.scopes.length !== all.length) {
+        const key = { ...existing.key, scopes: all, updatedAt: now };
+        await this.ctx.store.updateKeys([key], this.ctx.audit.event(tenant.id, SYSTEM_ACTOR, 'root_key.seed', key.id, { fields: ['scopes'] }));
+        await this.ctx.lookup.invalidate([key.id]);
+      }
+      current = existing.key.id;
+    } else if (existing !== null) {
+      throw new Error('KEYGATE_ROOT_KEY is the secret of an ordinary API key; choose another value');
+    } else {
+      const key = this.rootKey(tenant, api, all, null, 'KEYGATE_ROOT_KEY', 'seed');
+      key.start = 'KEYGATE_ROOT_KEY';
+      await this.ctx.store.createKey(key, hash, this.ctx.audit.event(tenant.id, SYSTEM_ACTOR, 'root_key.seed', key.id));
+      current = key.id;
     }
-    const key = this.rootKey(tenant, api, all, null, 'KEYGATE_ROOT_KEY');
-    key.start = 'KEYGATE_ROOT_KEY';
-    await this.ctx.store.createKey(key, hash, this.ctx.audit.event(tenant.id, SYSTEM_ACTOR, 'root_key.seed', key.id));
+    await this.retireIssuedExcept(current);
   }
 
   /** At a first start without KEYGATE_ROOT_KEY: a root key to print once, else null. */
@@ -75,47 +116,132 @@ export class RootKeysService {
     const { tenant, api } = await this.ensureSystem();
     const existing = await this.ctx.store.listKeys(tenant.id, { apiId: api.id }, { after: null, limit: 1 });
     if (existing.items.length > 0) return null;
-    const issued = await this.create(SYSTEM_ACTOR, new Set(api.scopes.map((s) => s.name)), null, {
-      scopes: api.scopes.map((s) => s.name),
-      name: 'bootstrap',
-    });
-    return issued.secret;
+    const all = api.scopes.map((s) => s.name);
+    const key = this.rootKey(tenant, api, all, null, 'bootstrap', 'bootstrap');
+    return (await this.issue(SYSTEM_ACTOR, tenant, key)).secret;
   }
 
   /**
-   * A root key with at most the caller's scopes, and limited to the caller's tenant when the
-   * caller is.
+   * A root key that `caller` could hold itself: scopes among the caller's, tenant limit the
+   * caller's or narrower (`rootKeyOverreach` decides). Without `tenant`, a limited caller's key
+   * is limited to the caller's tenant.
    */
-  async create(
-    actor: Actor,
-    callerScopes: ReadonlySet<string>,
-    callerTenant: string | null,
-    input: { scopes: string[]; tenant?: string | null; name?: string | null },
-  ): Promise<{ id: string; secret: string; scopes: string[]; tenant: string | null }> {
+  async create(actor: Actor, caller: RootKeyReach, input: { scopes: string[]; tenant?: string | null; name?: string | null }): Promise<IssuedRootKey> {
     const { tenant, api } = await this.ensureSystem();
     assertInCatalog(input.scopes, api.scopes);
-    for (const scope of input.scopes) {
-      if (!callerScopes.has(scope)) throw new KeygateError('FORBIDDEN', `your root key does not hold "${scope}"`);
-    }
-    const limitedTo = input.tenant ?? callerTenant;
-    if (callerTenant !== null && limitedTo !== callerTenant) {
-      throw new KeygateError('FORBIDDEN', `your root key is limited to tenant "${callerTenant}"`);
-    }
-    if (limitedTo !== null && (await this.ctx.store.findTenantBySlug(limitedTo)) === null) {
-      throw new KeygateError('TENANT_NOT_FOUND', `no tenant "${limitedTo}"`);
-    }
-    const key = this.rootKey(tenant, api, [...new Set(input.scopes)], limitedTo, input.name ?? null);
-    const secret = generateKey(ROOT_KEY_PREFIX, random);
-    key.start = displayStart(secret);
-    const event = this.ctx.audit.event(tenant.id, actor, 'root_key.create', key.id, { scopes: key.scopes, tenant: limitedTo });
-    await this.ctx.store.createKey(key, hashSecret(secret), event);
-    return { id: key.id, secret, scopes: key.scopes, tenant: limitedTo };
+    const limitedTo = input.tenant ?? caller.tenant;
+    const scopes = [...new Set(input.scopes)];
+    const overreach = rootKeyOverreach(caller, { scopes, tenant: limitedTo });
+    if (overreach !== null) throw new KeygateError('FORBIDDEN', overreach);
+    // The one tenant resolver: a reserved or unknown slug cannot be a root key's limit.
+    if (limitedTo !== null) await this.tenants.get(limitedTo);
+    return this.issue(actor, tenant, this.rootKey(tenant, api, scopes, limitedTo, input.name ?? null, null));
   }
 
-  private rootKey(tenant: Tenant, api: Api, scopes: string[], limitedTo: string | null, name: string | null): ApiKey {
-    const now = this.ctx.clock();
-    return { ...newKey({ id: newId('key', now), tenantId: tenant.id, apiId: api.id, parentId: null, now }), name, consumer: limitedTo, scopes };
+  /** The root keys `caller` could have created, oldest first; a limited caller's stronger peers are not listed. */
+  async list(caller: RootKeyReach, page: PageRequest): Promise<Page<ApiKey>> {
+    const { tenant, api } = await this.ensureSystem();
+    const filter = caller.tenant === null ? { apiId: api.id } : { apiId: api.id, consumer: caller.tenant };
+    const items: ApiKey[] = [];
+    let after = page.after;
+    // Keys the caller may not see are skipped, so a page is filled from as many store pages as it takes.
+    for (;;) {
+      const batch = await this.ctx.store.listKeys(tenant.id, filter, { after, limit: Math.max(page.limit, LIST_BATCH) });
+      for (const key of batch.items) {
+        if (!reaches(caller, key)) continue;
+        if (items.length === page.limit) return { items, next: items[items.length - 1]!.id };
+        items.push(key);
+      }
+      if (batch.next === null) return { items, next: null };
+      after = batch.next;
+    }
   }
+
+  /** The root key, or KEY_NOT_FOUND when it does not exist or `caller` could not have created it. */
+  async get(caller: RootKeyReach, id: string): Promise<ApiKey> {
+    const { tenant, api } = await this.ensureSystem();
+    const key = await this.ctx.store.findKey(tenant.id, id);
+    if (key === null || key.apiId !== api.id || !reaches(caller, key)) throw new KeygateError('KEY_NOT_FOUND', `no root key "${id}"`);
+    return key;
+  }
+
+  /** Revokes the root key; it answers 401 at once, in every instance. Revoking twice is a no-op. */
+  async revoke(actor: Actor, caller: RootKeyReach, id: string): Promise<ApiKey> {
+    const key = await this.get(caller, id);
+    if (key.revokedAt !== null) return key;
+    const { tenant } = await this.ensureSystem();
+    const now = this.ctx.clock();
+    const ids = await this.ctx.store.revokeKeyTree(tenant.id, id, now, this.ctx.audit.event(tenant.id, actor, 'root_key.revoke', id));
+    await this.ctx.lookup.invalidate(ids);
+    return { ...key, revokedAt: now, updatedAt: now };
+  }
+
+  /** Deletes the root key and its secrets for good. */
+  async delete(actor: Actor, caller: RootKeyReach, id: string): Promise<void> {
+    await this.get(caller, id);
+    const { tenant } = await this.ensureSystem();
+    const ids = await this.ctx.store.deleteKeyTree(tenant.id, id, this.ctx.audit.event(tenant.id, actor, 'root_key.delete', id));
+    await this.ctx.lookup.invalidate(ids);
+  }
+
+  /** A new secret for the root key; the old one keeps working for `gracePeriodMs` (0: not at all). */
+  async roll(actor: Actor, caller: RootKeyReach, id: string, gracePeriodMs: number): Promise<IssuedRootKey> {
+    if (!Number.isSafeInteger(gracePeriodMs) || gracePeriodMs < 0) {
+      throw new KeygateError('INVALID_REQUEST', 'gracePeriodMs must be a non-negative integer');
+    }
+    const key = await this.get(caller, id);
+    if (key.revokedAt !== null) throw new KeygateError('KEY_REVOKED', 'a revoked root key cannot be rolled');
+    const { tenant } = await this.ensureSystem();
+    const now = this.ctx.clock();
+    const secret = generateKey(ROOT_KEY_PREFIX, random);
+    const start = displayStart(secret);
+    const event = this.ctx.audit.event(tenant.id, actor, 'root_key.roll', id, { gracePeriodMs });
+    await this.ctx.store.rollKeySecret(id, hashSecret(secret), start, now + gracePeriodMs, event);
+    await this.ctx.lookup.invalidate([id]);
+    return { key: { ...key, start, updatedAt: now }, secret };
+  }
+
+  /** Revokes every live root key Keygate issued itself (seed, bootstrap) other than `current`. */
+  private async retireIssuedExcept(current: string): Promise<void> {
+    const { tenant, api } = await this.ensureSystem();
+    const retire: string[] = [];
+    let after: string | null = null;
+    do {
+      const batch: Page<ApiKey> = await this.ctx.store.listKeys(tenant.id, { apiId: api.id }, { after, limit: LIST_BATCH });
+      for (const key of batch.items) {
+        if (key.id !== current && key.revokedAt === null && issuedBySystem(key)) retire.push(key.id);
+      }
+      after = batch.next;
+    } while (after !== null);
+    for (const id of retire) {
+      const event = this.ctx.audit.event(tenant.id, SYSTEM_ACTOR, 'root_key.retire', id, { origin: (await this.ctx.store.findKey(tenant.id, id))?.meta[ROOT_KEY_ORIGIN] ?? null });
+      const ids = await this.ctx.store.revokeKeyTree(tenant.id, id, this.ctx.clock(), event);
+      await this.ctx.lookup.invalidate(ids);
+    }
+  }
+
+  private async issue(actor: Actor, tenant: Tenant, key: ApiKey): Promise<IssuedRootKey> {
+    const secret = generateKey(ROOT_KEY_PREFIX, random);
+    key.start = displayStart(secret);
+    const event = this.ctx.audit.event(tenant.id, actor, 'root_key.create', key.id, { scopes: key.scopes, tenant: key.consumer });
+    await this.ctx.store.createKey(key, hashSecret(secret), event);
+    return { key, secret };
+  }
+
+  private rootKey(tenant: Tenant, api: Api, scopes: string[], limitedTo: string | null, name: string | null, origin: RootKeyOrigin | null): ApiKey {
+    const now = this.ctx.clock();
+    const meta = origin === null ? {} : { [ROOT_KEY_ORIGIN]: origin };
+    return { ...newKey({ id: newId('key', now), tenantId: tenant.id, apiId: api.id, parentId: null, now }), name, consumer: limitedTo, scopes, meta };
+  }
+}
+
+function reaches(caller: RootKeyReach, key: ApiKey): boolean {
+  return rootKeyOverreach(caller, { scopes: key.scopes, tenant: key.consumer }) === null;
+}
+
+function issuedBySystem(key: ApiKey): boolean {
+  const origin = key.meta[ROOT_KEY_ORIGIN];
+  return origin === 'seed' || origin === 'bootstrap';
 }
 
 async function ignoreExists(write: Promise<void>): Promise<void> {

@@ -1,6 +1,7 @@
 import { newId } from '../crypto/secrets.js';
 import { KeygateError } from '../domain/errors.js';
 import type { Tenant } from '../domain/keys/key.js';
+import { isReservedSlug } from '../domain/management.js';
 import { SIGNING_ALGORITHMS, type SigningAlgorithm } from '../domain/tokens/jwt.js';
 import type { Page, PageRequest } from '../store/store.js';
 import { newSigningKey } from './signing-keys-service.js';
@@ -27,9 +28,12 @@ export class TenantsService {
     return tenant;
   }
 
-  /** The tenant, or TENANT_NOT_FOUND. */
+  /**
+   * The tenant a request names, or TENANT_NOT_FOUND. A reserved slug (`_system`) is never found,
+   * whoever asks: the system tenant is reached only through `/v1/root-keys`.
+   */
   async get(slug: string): Promise<Tenant> {
-    const tenant = await this.ctx.store.findTenantBySlug(slug);
+    const tenant = isReservedSlug(slug) ? null : await this.ctx.store.findTenantBySlug(slug);
     if (tenant === null) throw new KeygateError('TENANT_NOT_FOUND', `no tenant "${slug}"`);
     return tenant;
   }

@@ -4,7 +4,7 @@ import { checkKey } from '../domain/keys/check-key.js';
 import { MAX_KEY_LENGTH, checkKeyShape } from '../domain/keys/format.js';
 import { looksLikeJwt } from '../domain/tokens/jwt.js';
 import { refillPeriodStart } from '../domain/keys/key.js';
-import { SYSTEM_TENANT_SLUG } from '../domain/management.js';
+import { isReservedSlug } from '../domain/management.js';
 import type { ScopeMatch } from '../domain/scopes.js';
 import { emptyResult, type RatelimitState, type VerificationCode, type VerificationResult } from '../domain/verification.js';
 import type { ServiceContext } from './context.js';
@@ -67,7 +67,7 @@ export class VerifyService {
       facts = await this.ctx.lookup.load(hash, now);
     }
     // Root keys live in the system tenant; verify never reveals them.
-    if (facts === null || facts.tenantSlug === SYSTEM_TENANT_SLUG || (options.tenant !== undefined && facts.tenantSlug !== options.tenant)) {
+    if (facts === null || isReservedSlug(facts.tenantSlug) || (options.tenant !== undefined && facts.tenantSlug !== options.tenant)) {
       return emptyResult('NOT_FOUND');
     }
     const code = checkKey(

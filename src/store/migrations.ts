@@ -248,6 +248,27 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0004_root_keys': {
+    async up(db: Kysely<any>): Promise<void> {
+      // Root keys Keygate issued itself before it marked them: the seeded key(s) (shown as
+      // "KEYGATE_ROOT_KEY") and the bootstrap key printed at first start (created by the system
+      // actor). Marked, a later KEYGATE_ROOT_KEY retires them.
+      const system = db.selectFrom('tenants').select('id').where('slug', '=', '_system');
+      await db
+        .updateTable('keys')
+        .set({ meta: '{"keygate:origin":"seed"}' })
+        .where('tenant_id', 'in', system)
+        .where('start', '=', 'KEYGATE_ROOT_KEY')
+        .execute();
+      const bootstrap = db
+        .selectFrom('audit_events')
+        .select('target')
+        .where('tenant_id', 'in', system)
+        .where('actor', '=', 'system')
+        .where('action', '=', 'root_key.create');
+      await db.updateTable('keys').set({ meta: '{"keygate:origin":"bootstrap"}' }).where('id', 'in', bootstrap).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {
