@@ -1,17 +1,21 @@
-import type { RatelimitConfig } from '../domain/keys/key.js';
+import type { RatelimitChain } from '../domain/keys/effective-key.js';
 
 export interface RatelimitOutcome {
   allowed: boolean;
-  /** One entry per configured limit, in order: what is left after this request. */
-  states: { name: string; limit: number; remaining: number; resetAt: number }[];
+  /**
+   * One entry per limit of the chain, in order (the key's own, then each ancestor's): what is
+   * left after this request.
+   */
+  states: { keyId: string; name: string; limit: number; remaining: number; resetAt: number }[];
 }
 
 /**
- * Named sliding-window limits per key. All of a key's limits are checked and consumed as one
- * atomic step: a request denied by one limit consumes none of the others.
+ * Named sliding-window limits per key. Every limit of a key and of its ancestors is checked
+ * and consumed as one atomic step: a request denied by one limit consumes none of the others.
+ * With `peek`, nothing is consumed: the outcome says whether a request now would be allowed.
  */
 export interface RateLimiter {
-  limit(keyId: string, limits: readonly RatelimitConfig[], now: number): RatelimitOutcome | Promise<RatelimitOutcome>;
+  limit(chain: RatelimitChain, now: number, options?: { peek?: boolean }): RatelimitOutcome | Promise<RatelimitOutcome>;
   close(): Promise<void>;
 }
 

@@ -33,6 +33,7 @@ export interface Config {
   logLevel: string;
   cacheTtlMs: number;
   cacheMaxEntries: number;
+  maxSubkeys: number;
 }
 
 export const SETTINGS: readonly Setting[] = [
@@ -48,7 +49,8 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'bodyLimit', env: 'KEYGATE_BODY_LIMIT', flag: '--body-limit', type: 'integer', default: 1_048_576, min: 1024, max: 104_857_600, description: 'Largest accepted request body in bytes; larger bodies get 413.' },
   { key: 'logLevel', env: 'LOG_LEVEL', flag: '--log-level', type: 'string', default: 'info', description: 'One of `fatal error warn info debug trace silent`.' },
   { key: 'cacheTtlMs', env: 'KEYGATE_CACHE_TTL_MS', flag: '--cache-ttl-ms', type: 'integer', default: 60_000, min: 0, max: 86_400_000, description: 'How long verify may serve a key from memory. Changes made through this instance invalidate at once; the TTL bounds staleness from other instances when no Redis is configured.' },
-  { key: 'cacheMaxEntries', env: 'KEYGATE_CACHE_MAX_ENTRIES', flag: '--cache-max-entries', type: 'integer', default: 100_000, min: 1, max: 100_000_000, description: 'Most secrets (found or not) the verify cache holds.' },
+  { key: 'cacheMaxEntries', env: 'KEYGATE_CACHE_MAX_ENTRIES', flag: '--cache-max-entries', type: 'integer', default: 100_000, min: 1, max: 100_000_000, description: 'Most keys the verify cache holds; secrets that match no key are remembered in a separate space of the same size, so they never evict a real key.' },
+  { key: 'maxSubkeys', env: 'KEYGATE_MAX_SUBKEYS', flag: '--max-subkeys', type: 'integer', default: 100, min: 0, max: 1_000_000, description: 'Most unrevoked sub-keys one key may have; minting beyond it answers `SUBKEY_LIMIT_REACHED`. 0 forbids sub-keys.' },
 ];
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);

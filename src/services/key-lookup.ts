@@ -1,9 +1,8 @@
 import { KeyCache } from '../cluster/key-cache.js';
 import type { InvalidationBus } from '../cluster/cluster.js';
-import { compileAllowlist } from '../domain/ip-allowlist.js';
 import type { KeyFacts } from '../domain/keys/check-key.js';
+import { effectiveKey } from '../domain/keys/effective-key.js';
 import type { Api } from '../domain/keys/key.js';
-import { expandScopes } from '../domain/scopes.js';
 import type { VerificationResult } from '../domain/verification.js';
 import type { Store } from '../store/store.js';
 
@@ -11,8 +10,9 @@ import type { Store } from '../store/store.js';
 export interface CachedKey extends KeyFacts {
   api: Api;
   tenantSlug: string;
-  /** Frozen copies handed out in results, so callers cannot alter the cache. */
+  /** Frozen copies of the effective scopes and meta handed out in results, so callers cannot alter the cache. */
   scopeList: readonly string[];
+  meta: Readonly<Record<string, unknown>>;
   expiresAtIso: string | null;
   /** The VALID answer for a key without rate limits or credits, built at its first use. */
   validResult?: Readonly<VerificationResult>;
@@ -21,7 +21,8 @@ export interface CachedKey extends KeyFacts {
 /**
  * Secret hash → key facts, through a bounded cache. Every change made through this process
  * calls `invalidate` before it returns, and publishes the ids on the cluster bus so other
- * instances drop them too.
+ * instances drop them too. A sub-key's facts are computed over its chain and cached under
+ * every key id of the chain, so a change to any ancestor drops them.
  */
 export class KeyLookup {
   private readonly cache: KeyCache<CachedKey | null>;
@@ -33,7 +34,7 @@ export class KeyLookup {
     private readonly bus: InvalidationBus,
     options: { maxEntries: number; ttlMs: number },
   ) {
-    this.cache = new KeyCache({ maxEntries: options.maxEntries, ttlMs: options.ttlMs });
+    this.cache = new KeyCache({ maxEntries: options.maxEntries, maxMissing: options.maxEntries, ttlMs: options.ttlMs });
     bus.subscribe((keyIds) => {
       this.generation += 1;
       this.cache.invalidateKeys(keyIds);
@@ -42,37 +43,37 @@ export class KeyLookup {
 
   /** Cached facts, or undefined when the store must be asked. */
   cached(hash: string, now: number): CachedKey | null | undefined {
-    return this.cache.get(hash, now)?.value;
+    return this.cache.get(hash, now);
   }
 
   async load(hash: string, now: number): Promise<CachedKey | null> {
     const generation = this.generation;
     const found = await this.store.findKeyBySecret(hash);
-    const cacheable = generation === this.generation;
     if (found === null) {
-      if (cacheable) this.cache.set(hash, null, null, now);
+      if (generation === this.generation) this.cache.setMissing(hash, now);
       return null;
     }
     const { key, api } = found;
+    const chain = key.parentId === null ? [key] : [key, ...(await this.store.findKeyAncestors(key.tenantId, key.id))];
+    const effective = effectiveKey(chain, api.scopes);
     const facts: CachedKey = {
       key,
       api,
       apiIdentifier: api.identifier,
       tenantSlug: found.tenantSlug,
       secretRetiredAt: found.secretRetiredAt,
-      heldScopes: expandScopes(key.scopes, api.scopes),
-      allowlist: key.ipAllowlist === null ? null : compileAllowlist(key.ipAllowlist),
-      scopeList: Object.freeze([...key.scopes]),
-      expiresAtIso: key.expiresAt === null ? null : new Date(key.expiresAt).toISOString(),
+      effective,
+      scopeList: Object.freeze([...effective.scopes]),
+      meta: Object.freeze(effective.meta),
+      expiresAtIso: effective.expiresAt === null ? null : new Date(effective.expiresAt).toISOString(),
     };
-    Object.freeze(key.meta);
-    if (cacheable) this.cache.set(hash, key.id, facts, now);
+    if (generation === this.generation) this.cache.set(hash, chain.map((k) => k.id), facts, now);
     return facts;
   }
 
   async find(hash: string, now: number): Promise<CachedKey | null> {
     const hit = this.cache.get(hash, now);
-    return hit !== undefined ? hit.value : this.load(hash, now);
+    return hit !== undefined ? hit : this.load(hash, now);
   }
 
   async invalidate(keyIds: readonly string[]): Promise<void> {

@@ -1,7 +1,9 @@
 import { hashSecret, newId, random } from '../crypto/secrets.js';
 import { KeygateError } from '../domain/errors.js';
 import { validateAllowlist } from '../domain/ip-allowlist.js';
+import { effectiveKey, inheritedMetaName, mintRefusal, type EffectiveKey } from '../domain/keys/effective-key.js';
 import { displayStart, generateKey } from '../domain/keys/format.js';
+import { validateMeta } from '../domain/keys/meta.js';
 import { newKey, type Api, type ApiKey, type CreditsConfig, type RatelimitConfig, type Tenant } from '../domain/keys/key.js';
 import { assertInCatalog, expandScopes, isSubset } from '../domain/scopes.js';
 import type { KeyFilter, Page, PageRequest } from '../store/store.js';
@@ -42,11 +44,12 @@ export interface IssuedKey extends KeyWithApi {
   secret: string;
 }
 
-const MAX_META_BYTES = 16_384;
-
 /** Key lifecycle: create, read, update, roll, revoke, delete, and sub-keys. */
 export class KeysService {
-  constructor(private readonly ctx: ServiceContext) {}
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly options: { maxSubkeys: number },
+  ) {}
 
   async create(actor: Actor, tenant: Tenant, input: CreateKeyInput): Promise<IssuedKey> {
     const api = await this.findApi(tenant, input.api);
@@ -55,21 +58,26 @@ export class KeysService {
     return this.issue(actor, tenant, api, key, 'key.create');
   }
 
+  /**
+   * Mints a sub-key of `parentId` within the parent's effective state over its chain. A parent
+   * that is (or has an ancestor that is) revoked, expired, disabled, rate limited or out of
+   * credits cannot mint, and a parent has at most `maxSubkeys` unrevoked children. Both the
+   * root-key route and the key-holder route come here.
+   */
   async createSubkey(actor: Actor, tenant: Tenant, parentId: string, input: SubkeyInput): Promise<IssuedKey> {
     const { key: parent, api } = await this.get(tenant, parentId);
     const now = this.ctx.clock();
-    if (parent.revokedAt !== null) throw new KeygateError('KEY_REVOKED', 'a revoked key cannot have new sub-keys');
-    if (parent.expiresAt !== null && parent.expiresAt <= now) throw new KeygateError('KEY_REVOKED', 'an expired key cannot have new sub-keys');
-    const base: ApiKey = {
-      ...this.blankKey(tenant, api, parent.id, now),
-      consumer: parent.consumer,
-      // A child never escapes its parent's network restriction; it gets its own rate-limit counters.
-      ipAllowlist: parent.ipAllowlist,
-      ratelimits: parent.ratelimits,
-    };
-    const expiresAt = input.expiresAt === undefined ? parent.expiresAt : input.expiresAt;
+    const chain = [parent, ...(await this.ctx.store.findKeyAncestors(tenant.id, parent.id))];
+    const effective = effectiveKey(chain, api.scopes);
+    const rateLimited = effective.ratelimits !== null && !(await this.ctx.cluster.rateLimiter.limit(effective.ratelimits, now, { peek: true })).allowed;
+    const refusal = mintRefusal(effective, chain, { rateLimited }, now);
+    if (refusal === 'REVOKED') throw new KeygateError('KEY_REVOKED', 'a revoked key cannot have new sub-keys');
+    if (refusal !== null) throw new KeygateError('KEY_CANNOT_MINT', `the key cannot have new sub-keys now: ${MINT_REFUSALS[refusal]}`);
+    assertMetaNotInherited(input.meta, chain);
+    const base: ApiKey = { ...this.blankKey(tenant, api, parent.id, now), consumer: parent.consumer };
+    const expiresAt = input.expiresAt === undefined ? effective.expiresAt : input.expiresAt;
     const key = this.applySettings(base, { ...input, expiresAt }, api, now);
-    assertWithinParent(key, parent, api);
+    assertWithinParent(key, effective);
     return this.issue(actor, tenant, api, key, 'key.subkey.create');
   }
 
@@ -109,8 +117,9 @@ export class KeysService {
     const now = this.ctx.clock();
     const updated = this.applySettings({ ...current, updatedAt: now }, changes, api, now);
     if (current.parentId !== null) {
-      const parent = await this.ctx.store.findKey(tenant.id, current.parentId);
-      if (parent !== null) assertWithinParent(updated, parent, api);
+      const ancestors = await this.ctx.store.findKeyAncestors(tenant.id, id);
+      if (ancestors.length > 0) assertWithinParent(updated, effectiveKey(ancestors, api.scopes));
+      assertMetaNotInherited(changes.meta, ancestors);
     }
     const changed = [updated, ...narrowDescendants(updated, tree.slice(1), api, now)];
     const event = this.ctx.audit.event(tenant.id, actor, 'key.update', id, {
@@ -161,7 +170,7 @@ export class KeysService {
       scopes: key.scopes,
       parentId: key.parentId,
     });
-    await this.ctx.store.createKey(key, hashSecret(secret), event);
+    await this.ctx.store.createKey(key, hashSecret(secret), event, { maxChildren: this.options.maxSubkeys });
     return { key, api, secret };
   }
 
@@ -192,9 +201,7 @@ export class KeysService {
     if (settings.consumer !== undefined) next.consumer = settings.consumer;
     if (settings.enabled !== undefined) next.enabled = settings.enabled;
     if (settings.meta !== undefined) {
-      if (Buffer.byteLength(JSON.stringify(settings.meta)) > MAX_META_BYTES) {
-        throw new KeygateError('INVALID_REQUEST', `meta must serialise to at most ${MAX_META_BYTES} bytes`);
-      }
+      validateMeta(settings.meta);
       next.meta = settings.meta;
     }
     if (settings.ratelimits !== undefined) next.ratelimits = validRatelimits(settings.ratelimits);
@@ -232,12 +239,28 @@ function validCredits(credits: { remaining: number; refill?: CreditsConfig['refi
   return { remaining: credits.remaining, refill: refill === null ? null : { amount: refill.amount, interval: refill.interval } };
 }
 
-function assertWithinParent(child: ApiKey, parent: ApiKey, api: Api): void {
-  const extra = isSubset(child.scopes, expandScopes(parent.scopes, api.scopes));
+const MINT_REFUSALS: Record<Exclude<ReturnType<typeof mintRefusal>, null>, string> = {
+  REVOKED: 'it or an ancestor is revoked',
+  EXPIRED: 'it or an ancestor has expired',
+  DISABLED: 'it or an ancestor is disabled',
+  RATE_LIMITED: 'it or an ancestor is rate limited',
+  USAGE_EXCEEDED: 'it or an ancestor is out of credits',
+};
+
+/** A child within its parent's effective scopes (over the parent's chain) and lifetime. */
+function assertWithinParent(child: ApiKey, parent: EffectiveKey): void {
+  const extra = isSubset(child.scopes, parent.heldScopes);
   if (extra !== null) throw new KeygateError('SCOPE_NOT_ALLOWED', `the parent key does not hold "${extra}"`);
   if (parent.expiresAt !== null && (child.expiresAt === null || child.expiresAt > parent.expiresAt)) {
     throw new KeygateError('EXPIRY_AFTER_PARENT', `a sub-key must expire by ${new Date(parent.expiresAt).toISOString()}`);
   }
+}
+
+/** A sub-key may add meta names, never set one an ancestor sets (the ancestor's would win at verify). */
+function assertMetaNotInherited(meta: Readonly<Record<string, unknown>> | undefined, ancestors: readonly ApiKey[]): void {
+  if (meta === undefined) return;
+  const name = inheritedMetaName(meta, ancestors);
+  if (name !== null) throw new KeygateError('META_KEY_INHERITED', `meta "${name}" is set by an ancestor key and cannot be overridden`);
 }
 
 /** Descendants whose scopes or expiry exceed their (possibly narrowed) parent, narrowed. */

@@ -1,6 +1,7 @@
 import { hashSecret } from '../crypto/secrets.js';
 import type { AuditEvent } from '../domain/audit.js';
 import { checkKey } from '../domain/keys/check-key.js';
+import type { CreditHolder } from '../domain/keys/effective-key.js';
 import { MAX_KEY_LENGTH, checkKeyShape } from '../domain/keys/format.js';
 import { looksLikeJwt } from '../domain/tokens/jwt.js';
 import { refillPeriodStart } from '../domain/keys/key.js';
@@ -77,10 +78,11 @@ export class VerifyService {
     );
     if (code !== 'VALID') return this.deny(facts, code, request, options, NO_RATELIMITS, null);
 
-    const { key } = facts;
+    const { key, effective } = facts;
     let ratelimits = NO_RATELIMITS;
-    if (key.ratelimits.length > 0) {
-      const outcome = await this.ctx.cluster.rateLimiter.limit(key.id, key.ratelimits, now);
+    if (effective.ratelimits !== null) {
+      // A sub-key's request counts against its own limits and every ancestor's, atomically.
+      const outcome = await this.ctx.cluster.rateLimiter.limit(effective.ratelimits, now);
       ratelimits = outcome.states.map((s) => ({
         name: s.name,
         limit: s.limit,
@@ -91,14 +93,11 @@ export class VerifyService {
     }
 
     let credits: { remaining: number } | null = null;
-    if (key.credits !== null) {
+    if (effective.credits.length > 0) {
       const cost = request.cost ?? 1;
-      const refill = key.credits.refill;
-      const dueBefore = refill === null ? null : refillPeriodStart(refill.interval, now);
-      const remaining =
-        cost > 0 ? await this.ctx.store.spendCredits(key.id, cost, now, dueBefore) : await this.ctx.store.readCredits(key.id);
+      const remaining = cost > 0 ? await this.spendCredits(effective.credits, cost, now) : await this.readCredits(effective.credits);
       if (remaining === null) {
-        const left = { remaining: (await this.ctx.store.readCredits(key.id)) ?? 0 };
+        const left = { remaining: await this.readCredits(effective.credits) };
         return this.deny(facts, 'USAGE_EXCEEDED', request, options, ratelimits, left);
       }
       credits = { remaining };
@@ -110,6 +109,27 @@ export class VerifyService {
       return (facts.validResult ??= Object.freeze(result(facts, 'VALID', NO_RATELIMITS, null)));
     }
     return result(facts, 'VALID', ratelimits, credits);
+  }
+
+  /**
+   * Spends from every key of the chain that has credits, all or none; returns the smallest
+   * remaining over them, or null when any has too few.
+   */
+  private async spendCredits(holders: readonly CreditHolder[], cost: number, now: number): Promise<number | null> {
+    if (holders.length === 1) {
+      const { keyId, refill } = holders[0]!;
+      return this.ctx.store.spendCredits(keyId, cost, now, refill === null ? null : refillPeriodStart(refill.interval, now));
+    }
+    const spends = holders.map(({ keyId, refill }) => ({ keyId, refillDueBefore: refill === null ? null : refillPeriodStart(refill.interval, now) }));
+    const left = await this.ctx.store.spendChainCredits(spends, cost, now);
+    return left === null ? null : Math.min(...left);
+  }
+
+  /** The smallest remaining credits over the chain's keys with credits. */
+  private async readCredits(holders: readonly CreditHolder[]): Promise<number> {
+    let smallest = Infinity;
+    for (const { keyId } of holders) smallest = Math.min(smallest, (await this.ctx.store.readCredits(keyId)) ?? 0);
+    return smallest;
   }
 
   private async verifyJwt(token: string, request: VerifyRequest, options: VerifyOptions): Promise<VerificationResult> {
@@ -165,7 +185,7 @@ function result(
     api: facts.apiIdentifier,
     consumer: facts.key.consumer,
     scopes: facts.scopeList as string[],
-    meta: facts.key.meta,
+    meta: facts.meta,
     expiresAt: facts.expiresAtIso,
     ratelimits,
     credits,

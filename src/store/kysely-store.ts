@@ -22,7 +22,7 @@ import {
   rowToTenant,
 } from './rows.js';
 import type { Database, Hs256SecretsTable } from './schema.js';
-import type { ClientSecretRecord, KeyBySecret, KeyFilter, Page, PageRequest, StoredSigningKey, Store, UsageEntry } from './store.js';
+import type { ClientSecretRecord, CreditSpend, KeyBySecret, KeyFilter, Page, PageRequest, StoredSigningKey, Store, UsageEntry } from './store.js';
 import { signingKeyToRow } from './kysely-token-queries.js';
 
 /** How a backend classifies its driver's errors. */
@@ -610,9 +610,10 @@ export class KyselyStore implements Store {
     );
   }
 
-  createKey(key: ApiKey, secretHash: string, event: AuditEvent): Promise<void> {
+  createKey(key: ApiKey, secretHash: string, event: AuditEvent, options: { maxChildren?: number } = {}): Promise<void> {
     return this.guard('keys', () =>
       this.db.transaction().execute(async (trx) => {
+        if (key.parentId !== null && options.maxChildren !== undefined) await assertRoomForChild(trx, this.backend, key.parentId, options.maxChildren);
         await trx.insertInto('keys').values(keyToRow(key)).execute();
         await trx
           .insertInto('key_secrets')
@@ -632,6 +633,33 @@ export class KyselyStore implements Store {
         .where('id', '=', id)
         .executeTakeFirst();
       return row ? rowToKey(row) : null;
+    });
+  }
+
+  findKeyAncestors(tenantId: string, id: string): Promise<ApiKey[]> {
+    return this.guard('keys', async () => {
+      const rows = await this.db
+        .withRecursive('chain(id, parent_id)', (qb) =>
+          qb
+            .selectFrom('keys')
+            .select(['id', 'parent_id'])
+            .where('id', '=', id)
+            .where('tenant_id', '=', tenantId)
+            .unionAll(qb.selectFrom('keys').innerJoin('chain', 'chain.parent_id', 'keys.id').select(['keys.id', 'keys.parent_id'])),
+        )
+        .selectFrom('chain')
+        .innerJoin('keys', 'keys.id', 'chain.id')
+        .selectAll('keys')
+        .execute();
+      const byId = new Map(rows.map((r) => [r.id, rowToKey(r)]));
+      const ancestors: ApiKey[] = [];
+      // The CTE returns rows in no promised order: follow the parent links from the key.
+      for (let key = byId.get(id); key?.parentId != null; ) {
+        key = byId.get(key.parentId);
+        if (key === undefined || key.tenantId !== tenantId) break;
+        ancestors.push(key);
+      }
+      return ancestors;
     });
   }
 
@@ -747,24 +775,26 @@ export class KyselyStore implements Store {
   }
 
   spendCredits(keyId: string, cost: number, now: number, refillDueBefore: number | null): Promise<number | null> {
+    return this.guard('keys', () => spendFrom(this.db, { keyId, refillDueBefore }, cost, now));
+  }
+
+  spendChainCredits(spends: readonly CreditSpend[], cost: number, now: number): Promise<number[] | null> {
     return this.guard('keys', async () => {
-      const due =
-        refillDueBefore === null
-          ? sql<boolean>`false`
-          : sql<boolean>`(credits_refill_amount is not null and coalesce(credits_refilled_at, created_at) < ${refillDueBefore})`;
-      const available = sql<number>`(case when ${due} then credits_refill_amount else credits_remaining end)`;
-      const row = await this.db
-        .updateTable('keys')
-        .set({
-          credits_remaining: sql<number>`${available} - ${cost}`,
-          credits_refilled_at: sql<number>`case when ${due} then ${now} else credits_refilled_at end`,
-        })
-        .where('id', '=', keyId)
-        .where('credits_remaining', 'is not', null)
-        .where(sql<boolean>`${available} >= ${cost}`)
-        .returning('credits_remaining')
-        .executeTakeFirst();
-      return row ? Number(row.credits_remaining) : null;
+      try {
+        return await this.db.transaction().execute(async (trx) => {
+          const left: number[] = [];
+          for (const spend of spends) {
+            const remaining = await spendFrom(trx, spend, cost, now);
+            // Throwing rolls back what the keys before this one spent: all or nothing.
+            if (remaining === null) throw new ChainExhausted();
+            left.push(remaining);
+          }
+          return left;
+        });
+      } catch (err) {
+        if (err instanceof ChainExhausted) return null;
+        throw err;
+      }
     });
   }
 
@@ -842,6 +872,46 @@ export class KyselyStore implements Store {
 
 async function insertEvents(db: Kysely<Database> | Transaction<Database>, events: readonly AuditEvent[]): Promise<void> {
   await db.insertInto('audit_events').values(events.map(eventToRow)).execute();
+}
+
+/** Thrown inside a chained spend to roll it back; never leaves the store. */
+class ChainExhausted extends Error {}
+
+/** One conditional UPDATE: refill when due, then spend `cost` if that many are available. */
+async function spendFrom(db: Kysely<Database> | Transaction<Database>, spend: CreditSpend, cost: number, now: number): Promise<number | null> {
+  const due =
+    spend.refillDueBefore === null
+      ? sql<boolean>`false`
+      : sql<boolean>`(credits_refill_amount is not null and coalesce(credits_refilled_at, created_at) < ${spend.refillDueBefore})`;
+  const available = sql<number>`(case when ${due} then credits_refill_amount else credits_remaining end)`;
+  const row = await db
+    .updateTable('keys')
+    .set({
+      credits_remaining: sql<number>`${available} - ${cost}`,
+      credits_refilled_at: sql<number>`case when ${due} then ${now} else credits_refilled_at end`,
+    })
+    .where('id', '=', spend.keyId)
+    .where('credits_remaining', 'is not', null)
+    .where(sql<boolean>`${available} >= ${cost}`)
+    .returning('credits_remaining')
+    .executeTakeFirst();
+  return row ? Number(row.credits_remaining) : null;
+}
+
+/** Refuses a sub-key when its parent already has `max` unrevoked children. */
+async function assertRoomForChild(trx: Transaction<Database>, backend: 'sqlite' | 'postgres', parentId: string, max: number): Promise<void> {
+  // SQLite runs one write transaction at a time; PostgreSQL needs the parent's row locked so
+  // that two parallel mints cannot both count max - 1.
+  if (backend === 'postgres') await trx.selectFrom('keys').select('id').where('id', '=', parentId).forUpdate().execute();
+  const row = await trx
+    .selectFrom('keys')
+    .select((eb) => eb.fn.countAll<number>().as('children'))
+    .where('parent_id', '=', parentId)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirstOrThrow();
+  if (Number(row.children) >= max) {
+    throw new KeygateError('SUBKEY_LIMIT_REACHED', `a key may have at most ${max} active sub-keys`);
+  }
 }
 
 async function subtreeIds(trx: Transaction<Database>, tenantId: string, rootId: string): Promise<string[]> {

@@ -24,6 +24,13 @@ export interface KeyBySecret {
   secretRetiredAt: number | null;
 }
 
+/** One key's part of a chained credit spend. */
+export interface CreditSpend {
+  keyId: string;
+  /** As `spendCredits`' `refillDueBefore`. */
+  refillDueBefore: number | null;
+}
+
 export interface KeyFilter {
   apiId?: string;
   consumer?: string;
@@ -147,8 +154,15 @@ export interface Store {
   listHs256Secrets(tenantId: string): Promise<Hs256Secret[]>;
   revokeHs256Secret(tenantId: string, kid: string, at: number, event: AuditEvent): Promise<boolean>;
 
-  createKey(key: ApiKey, secretHash: string, event: AuditEvent): Promise<void>;
+  /**
+   * Writes the key, its secret and the event in one transaction. With `maxChildren`, a sub-key
+   * is refused (SUBKEY_LIMIT_REACHED, nothing written) when its parent already has that many
+   * unrevoked children; the parent's row is locked while counting so parallel mints cannot pass.
+   */
+  createKey(key: ApiKey, secretHash: string, event: AuditEvent, options?: { maxChildren?: number }): Promise<void>;
   findKey(tenantId: string, id: string): Promise<ApiKey | null>;
+  /** The key's ancestors, its parent first and the root last; empty for a key without parent. */
+  findKeyAncestors(tenantId: string, id: string): Promise<ApiKey[]>;
   findKeyBySecret(hash: string): Promise<KeyBySecret | null>;
   listKeys(tenantId: string, filter: KeyFilter, page: PageRequest): Promise<Page<ApiKey>>;
   /** The key and all its descendants (the key first); empty when the key is unknown. */
@@ -166,6 +180,13 @@ export interface Store {
    * happened before `refillDueBefore`. Returns the credits left, or null when too few remain.
    */
   spendCredits(keyId: string, cost: number, now: number, refillDueBefore: number | null): Promise<number | null>;
+  /**
+   * Spends `cost` from every listed key (refilling each as `spendCredits` does), all or none in
+   * one transaction; rows are updated in the given order (callers pass key-id order, so two
+   * writers never lock them in different orders). Returns the credits left per key in that
+   * order, or null when any key has too few.
+   */
+  spendChainCredits(spends: readonly CreditSpend[], cost: number, now: number): Promise<number[] | null>;
   readCredits(keyId: string): Promise<number | null>;
   recordUsage(entries: readonly UsageEntry[]): Promise<void>;
 

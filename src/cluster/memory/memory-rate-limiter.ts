@@ -1,6 +1,8 @@
-import type { RatelimitConfig } from '../../domain/keys/key.js';
+import type { RatelimitChain } from '../../domain/keys/effective-key.js';
 import type { RateLimiter, RatelimitOutcome } from '../cluster.js';
 import { slidingCount } from '../sliding-window.js';
+
+const NO_OPTIONS: { peek?: boolean } = Object.freeze({});
 
 interface Counter {
   window: number;
@@ -9,8 +11,8 @@ interface Counter {
 }
 
 /**
- * In-process limits. Node runs this synchronously on one thread, so check-and-consume is atomic
- * without locks: concurrent verifies never overshoot.
+ * In-process limits. Node runs this synchronously on one thread, so check-and-consume over a
+ * whole chain is atomic without locks: concurrent verifies never overshoot.
  */
 export class MemoryRateLimiter implements RateLimiter {
   private readonly counters = new Map<string, Counter>();
@@ -21,38 +23,50 @@ export class MemoryRateLimiter implements RateLimiter {
     this.sweeper.unref();
   }
 
-  limit(keyId: string, limits: readonly RatelimitConfig[], now: number): RatelimitOutcome {
+  limit(chain: RatelimitChain, now: number, options: { peek?: boolean } = NO_OPTIONS): RatelimitOutcome {
     const counters: Counter[] = [];
     let allowed = true;
-    for (const config of limits) {
-      const id = `${keyId}\u0000${config.name}\u0000${config.duration}`;
-      const window = Math.floor(now / config.duration);
-      let counter = this.counters.get(id);
-      if (counter === undefined) {
-        counter = { window, current: 0, previous: 0 };
-        this.counters.set(id, counter);
-      } else if (counter.window !== window) {
-        counter.previous = counter.window === window - 1 ? counter.current : 0;
-        counter.current = 0;
-        counter.window = window;
-      }
-      counters.push(counter);
-      if (slidingCount(counter.previous, counter.current, now, window * config.duration, config.duration) + 1 > config.limit) {
-        allowed = false;
+    for (const { keyId, limits } of chain.subjects) {
+      for (const config of limits) {
+        const counter = this.counter(`${keyId}\u0000${config.name}\u0000${config.duration}`, config.duration, now);
+        counters.push(counter);
+        if (slidingCount(counter.previous, counter.current, now, counter.window * config.duration, config.duration) + 1 > config.limit) {
+          allowed = false;
+        }
       }
     }
-    const states = limits.map((config, i) => {
-      const counter = counters[i]!;
-      if (allowed) counter.current += 1;
-      const used = slidingCount(counter.previous, counter.current, now, counter.window * config.duration, config.duration);
-      return {
-        name: config.name,
-        limit: config.limit,
-        remaining: Math.max(0, config.limit - used),
-        resetAt: (counter.window + 1) * config.duration,
-      };
-    });
+    const consume = allowed && options.peek !== true;
+    const states: RatelimitOutcome['states'] = [];
+    for (const { keyId, limits } of chain.subjects) {
+      for (const config of limits) {
+        const counter = counters[states.length]!;
+        if (consume) counter.current += 1;
+        const used = slidingCount(counter.previous, counter.current, now, counter.window * config.duration, config.duration);
+        states.push({
+          keyId,
+          name: config.name,
+          limit: config.limit,
+          remaining: Math.max(0, config.limit - used),
+          resetAt: (counter.window + 1) * config.duration,
+        });
+      }
+    }
     return { allowed, states };
+  }
+
+  /** The counter of one key's limit, moved to the window that contains `now`. */
+  private counter(id: string, duration: number, now: number): Counter {
+    const window = Math.floor(now / duration);
+    let counter = this.counters.get(id);
+    if (counter === undefined) {
+      counter = { window, current: 0, previous: 0 };
+      this.counters.set(id, counter);
+    } else if (counter.window !== window) {
+      counter.previous = counter.window === window - 1 ? counter.current : 0;
+      counter.current = 0;
+      counter.window = window;
+    }
+    return counter;
   }
 
   async close(): Promise<void> {

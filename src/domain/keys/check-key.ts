@@ -1,6 +1,6 @@
-import type { IpAllowlist } from '../ip-allowlist.js';
 import { satisfies, type ScopeMatch } from '../scopes.js';
 import type { VerificationCode } from '../verification.js';
+import type { EffectiveKey } from './effective-key.js';
 import type { ApiKey } from './key.js';
 
 /** What verify knows about a key once it has found it (from the cache or the store). */
@@ -9,9 +9,8 @@ export interface KeyFacts {
   apiIdentifier: string;
   /** When the presented secret stops working after a roll; null for the current secret. */
   secretRetiredAt: number | null;
-  /** The key's scopes with the catalog's implications applied. */
-  heldScopes: ReadonlySet<string>;
-  allowlist: IpAllowlist | null;
+  /** What the key may do over its chain (`effectiveKey`): every check reads this, not `key`. */
+  effective: EffectiveKey;
 }
 
 export interface KeyRequirement {
@@ -24,18 +23,20 @@ export interface KeyRequirement {
 /**
  * The stateless checks, in a fixed order: lifecycle first (revoked, expired, disabled), then
  * where the key may be used (audience, IP), then what it may do (scopes). Rate limits and
- * credits need shared state and are checked by the verify service after this passes.
+ * credits need shared state and are checked by the verify service after this passes. A
+ * sub-key is checked over its whole chain: a revoked, expired or disabled ancestor, or an
+ * ancestor's allowlist, binds it.
  */
 export function checkKey(facts: KeyFacts, required: KeyRequirement, now: number): VerificationCode {
-  const { key } = facts;
-  if (key.revokedAt !== null && key.revokedAt <= now) return 'REVOKED';
+  const { effective } = facts;
+  if (effective.revokedAt !== null && effective.revokedAt <= now) return 'REVOKED';
   if (facts.secretRetiredAt !== null && facts.secretRetiredAt <= now) return 'REVOKED';
-  if (key.expiresAt !== null && key.expiresAt <= now) return 'EXPIRED';
-  if (!key.enabled) return 'DISABLED';
+  if (effective.expiresAt !== null && effective.expiresAt <= now) return 'EXPIRED';
+  if (!effective.enabled) return 'DISABLED';
   if (facts.apiIdentifier !== required.api) return 'WRONG_AUDIENCE';
-  if (facts.allowlist !== null && (required.ip === undefined || !facts.allowlist.allows(required.ip))) {
+  if (effective.allowlist !== null && (required.ip === undefined || !effective.allowlist.allows(required.ip))) {
     return 'IP_NOT_ALLOWED';
   }
-  if (!satisfies(facts.heldScopes, required.scopes, required.match)) return 'INSUFFICIENT_SCOPE';
+  if (!satisfies(effective.heldScopes, required.scopes, required.match)) return 'INSUFFICIENT_SCOPE';
   return 'VALID';
 }
