@@ -13,6 +13,8 @@ export interface Tenant {
   signingAlg: SigningAlg;
   /** The tenant's OAuth issuer, `{PUBLIC_URL}/t/{slug}`: tokens carry it as `iss`. */
   issuer: string;
+  /** Longest lifetime (`exp - iat`, seconds) of a self-issued HS256 token. */
+  hs256MaxLifetime: number;
   createdAt: string;
 }
 

@@ -1,6 +1,6 @@
 import { createHmac, createPublicKey, createSecretKey, generateKeyPairSync, timingSafeEqual, verify } from 'node:crypto';
 import { createSigner } from 'fast-jwt';
-import type { SigningAlgorithm } from '../domain/tokens/jwt.js';
+import { decodeBase64url, type SigningAlgorithm } from '../domain/tokens/jwt.js';
 
 /**
  * Key pairs, compact-JWS signing (fast-jwt) and signature checks (node:crypto): synchronous, so
@@ -63,7 +63,10 @@ export function signatureVerifier(options: { alg: SigningAlgorithm | 'HS256'; ke
   const check = (token: string, verify: (input: Buffer, signature: Buffer) => boolean): boolean => {
     const dot = token.lastIndexOf('.');
     if (dot < 0 || dot === token.length - 1) return false;
-    const signature = Buffer.from(token.slice(dot + 1), 'base64url');
+    // Node's base64url decoder skips `=`, `+`, `/` and whitespace: a signature must be strict (RFC 7515 §2).
+    const bytes = decodeBase64url(token, dot + 1);
+    if (bytes === null) return false;
+    const signature = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     try {
       return verify(Buffer.from(token.slice(0, dot)), signature);
     } catch {

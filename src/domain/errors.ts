@@ -7,6 +7,7 @@
  */
 export const ERROR_REGISTRY = {
   MALFORMED_JSON: { status: 400, title: 'The request body is not valid JSON' },
+  JSON_TOO_DEEP: { status: 400, title: 'The JSON body nests arrays and objects deeper than the limit' },
   INVALID_REQUEST: { status: 400, title: 'The request does not match the schema' },
   BODY_TOO_LARGE: { status: 413, title: 'The request body is larger than the limit' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'The request body must be application/json' },

@@ -34,9 +34,18 @@ export interface Interaction {
   state: string | null;
   codeChallenge: string | null;
   scopes: string[];
+  /** The address the request came from: each holds a bounded number of pending authorizations. */
+  source: string;
   createdAt: number;
   expiresAt: number;
 }
+
+/**
+ * Pending authorizations kept per source address and per client: anyone may start one without
+ * signing in, so the newest within these bounds are kept and older ones dropped. One address
+ * (a whole office behind NAT) rarely has more people mid-sign-in than this.
+ */
+export const INTERACTION_BOUNDS = { perSource: 100, perClient: 2000 } as const;
 
 /** An authorization code, stored by the hash of its value. Single use, bound to all of this. */
 export interface AuthorizationCode {

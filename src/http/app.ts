@@ -7,6 +7,7 @@ import { trustProxyOption } from '../config/schema.js';
 import { newRequestId } from '../crypto/secrets.js';
 import type { Keygate } from '../services/keygate.js';
 import { healthRoutes } from './health.js';
+import { boundJsonDepth } from './json-body.js';
 import { apiRoutes } from './management/apis.js';
 import { auditRoutes } from './management/audit.js';
 import { clientRoutes } from './management/clients.js';
@@ -56,6 +57,7 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   recordRoutes(app);
+  boundJsonDepth(app);
   app.decorateRequest('principal', null);
 
   app.setErrorHandler((err, request, reply) => {

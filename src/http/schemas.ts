@@ -108,7 +108,15 @@ export const TenantView = Type.Object({
   name: Type.String(),
   signingAlg: Type.String(),
   issuer: Type.String({ description: 'The tenant\'s OAuth issuer: `{PUBLIC_URL}/t/{slug}`.' }),
+  hs256MaxLifetime: Type.Integer({ description: 'Longest lifetime (`exp - iat`, seconds) of a self-issued HS256 token.' }),
   createdAt: Timestamp,
+});
+
+/** The cap on self-issued HS256 token lifetimes a tenant may set: a second to a year. */
+export const Hs256MaxLifetime = Type.Integer({
+  minimum: 1,
+  maximum: 31_536_000,
+  description: 'Longest lifetime (`exp - iat`, seconds) of a self-issued HS256 token; longer ones, and ones without `iat`, are refused (default 86400).',
 });
 
 export const RefreshTokensSettings = Type.Object(

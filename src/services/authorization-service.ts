@@ -3,7 +3,7 @@ import { hashSecret, newId } from '../crypto/secrets.js';
 import type { Client } from '../domain/clients.js';
 import type { Api, Tenant } from '../domain/keys/key.js';
 import { challengeProblem } from '../domain/oauth/pkce.js';
-import { AUTHORIZATION_CODE_TTL_MS, INTERACTION_TTL_MS, type Grant, type Interaction, type User } from '../domain/people.js';
+import { AUTHORIZATION_CODE_TTL_MS, INTERACTION_BOUNDS, INTERACTION_TTL_MS, type Grant, type Interaction, type User } from '../domain/people.js';
 import type { Actor, ServiceContext } from './context.js';
 import { issuerOf } from './tokens-service.js';
 
@@ -26,7 +26,8 @@ const MAX_STATE = 2048;
 export class AuthorizationService {
   constructor(private readonly ctx: ServiceContext) {}
 
-  async begin(tenant: Tenant, params: URLSearchParams): Promise<AuthorizeDecision> {
+  /** Validates an `/authorize` request from the address `from.ip` and, if good, remembers it (bounded per address and client). */
+  async begin(tenant: Tenant, params: URLSearchParams, from: { ip: string }): Promise<AuthorizeDecision> {
     // Until client and redirect URI are known good, nothing may redirect (no open redirector).
     for (const name of ['client_id', 'redirect_uri']) {
       if (params.getAll(name).length > 1) return { kind: 'error-page', message: `the ${name} parameter is repeated` };
@@ -79,10 +80,11 @@ export class AuthorizationService {
       state,
       codeChallenge: challenge ?? null,
       scopes,
+      source: from.ip,
       createdAt: now,
       expiresAt: now + INTERACTION_TTL_MS,
     };
-    await this.ctx.store.createInteraction(interaction);
+    await this.ctx.store.createInteraction(interaction, INTERACTION_BOUNDS);
     return { kind: 'interaction', interaction };
   }
 

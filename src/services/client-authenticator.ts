@@ -2,6 +2,7 @@ import { createLocalJWKSet, jwtVerify } from 'jose';
 import { hashSecret, safeEqual } from '../crypto/secrets.js';
 import type { Client, TokenEndpointAuthMethod } from '../domain/clients.js';
 import type { Tenant } from '../domain/keys/key.js';
+import { decodeJwt } from '../domain/tokens/jwt.js';
 import { OAuthError } from '../domain/oauth/errors.js';
 import type { ClientSecretRecord } from '../store/store.js';
 import type { ServiceContext } from './context.js';
@@ -82,8 +83,11 @@ export class ClientAuthenticator {
   private async checkAssertion(tenant: Tenant, client: Client | null, presented: PresentedClient, audiences: readonly string[], now: number): Promise<string | null> {
     if (client === null) return 'unknown client';
     if (client.tokenEndpointAuthMethod !== 'private_key_jwt' || client.jwks === null) return `client is registered for ${client.tokenEndpointAuthMethod}`;
+    // jose's decoder forgives padding and `+`/`/`; every JWS Keygate reads is strict base64url (RFC 7515 §2).
+    const assertion = presented.assertion ?? '';
+    if (decodeJwt(assertion) === null) return 'assertion malformed';
     try {
-      const { payload } = await jwtVerify(presented.assertion ?? '', createLocalJWKSet(client.jwks as never), {
+      const { payload } = await jwtVerify(assertion, createLocalJWKSet(client.jwks as never), {
         issuer: client.id,
         subject: client.id,
         audience: [...audiences],

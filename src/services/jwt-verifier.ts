@@ -1,6 +1,6 @@
 import type { Api, Tenant } from '../domain/keys/key.js';
 import { expandScopes, satisfies, type ScopeMatch } from '../domain/scopes.js';
-import { audienceOf, checkClaims, decodeJwt, headerProblem, isHs256Kid, scopesOf, type TokenClaims } from '../domain/tokens/jwt.js';
+import { audienceOf, checkClaims, claimsAreWellFormed, decodeJwt, headerProblem, isHs256Kid, scopesOf, type TokenClaims } from '../domain/tokens/jwt.js';
 import { isRevoked } from '../domain/tokens/revocation.js';
 import { emptyResult, type VerificationCode, type VerificationResult } from '../domain/verification.js';
 import { hashSecret } from '../crypto/secrets.js';
@@ -20,6 +20,7 @@ export interface JwtCheck {
 
 export interface JwtOutcome {
   result: VerificationResult;
+  /** The token's claims once its signature verified; null when they are MALFORMED (not to be acted on). */
   claims: TokenClaims | null;
   tenant: Tenant | null;
 }
@@ -99,7 +100,8 @@ export class JwtVerifier {
     if (key === null || key.verify === null) return { code: kid === '' ? 'MALFORMED' : 'NOT_FOUND' };
     if (headerProblem(header, [key.alg], { requireAtJwt: !hs }) !== null) return { code: 'MALFORMED' };
     if (!key.verify(token)) return { code: 'MALFORMED' };
-    if (typeof payload.exp !== 'number' || !Number.isFinite(payload.exp)) return { code: 'MALFORMED' };
+    // Dates are checked before anything computes with them: `exp` 1e15 is no Date (RangeError).
+    if (!claimsAreWellFormed(payload)) return { code: 'MALFORMED' };
     return {
       payload,
       slug,
@@ -108,8 +110,8 @@ export class JwtVerifier {
       hs,
       audience: audienceOf(payload),
       scopes: scopesOf(payload),
-      expiresAtIso: new Date(payload.exp * 1000).toISOString(),
-      expiresAtMs: payload.exp * 1000,
+      expiresAtIso: new Date(payload.exp! * 1000).toISOString(),
+      expiresAtMs: payload.exp! * 1000,
       held: null,
     };
   }
@@ -131,10 +133,19 @@ export class JwtVerifier {
         ratelimits: [],
         credits: null,
       },
-      claims: payload,
+      // Claims Keygate refuses to accept are nobody's to act on (revocation, introspection).
+      claims: code === 'MALFORMED' ? null : payload,
       tenant,
     });
-    const claimsCode = checkClaims(payload, { issuer: payload.iss, audience: check.api, now });
+    // A self-issued token is held to its tenant's current cap, so lowering the cap binds tokens already out.
+    const current = token.hs ? await this.ctx.directory.tenant(token.slug) : tenant;
+    if (current === null) return build('NOT_FOUND');
+    const claimsCode = checkClaims(payload, {
+      issuer: payload.iss,
+      audience: check.api,
+      now,
+      ...(token.hs ? { selfIssued: { maxLifetimeSec: current.hs256MaxLifetime } } : {}),
+    });
     if (claimsCode !== 'VALID') return build(claimsCode);
     // The common case needs no promise: the API and the revocations are already in memory.
     const cachedApi = token.audience === null ? null : this.ctx.directory.apiIfCached(tenant.id, token.audience);

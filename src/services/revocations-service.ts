@@ -2,7 +2,7 @@ import { newId } from '../crypto/secrets.js';
 import type { Revocation } from '../domain/clients.js';
 import type { Tenant } from '../domain/keys/key.js';
 import { idFloor, idTime } from '../domain/ids.js';
-import { FEED_LOOKBACK_MS, markKey, type RevocationState } from '../domain/tokens/revocation.js';
+import { FEED_LOOKBACK_MS, longestTokenLifetimeSec, markKey, type RevocationState } from '../domain/tokens/revocation.js';
 import type { Page, PageRequest } from '../store/store.js';
 import type { Actor, ServiceContext } from './context.js';
 
@@ -33,10 +33,17 @@ export class RevocationsService {
     return this.add(actor, tenant, { kind: 'jti', subject: jti, notBefore: null, expiresAt });
   }
 
-  /** Revokes a jti of the tenant; a JWT API key's known expiry lets the entry be forgotten later. */
+  /**
+   * Revokes a jti of the tenant. A JWT API key Keygate issued is remembered until its own expiry
+   * (for ever if it has none). A jti Keygate has never seen can only be a token minted elsewhere
+   * (self-issued HS256) or an access token: none of those can be valid beyond the longest lifetime
+   * the tenant allows one (`longestTokenLifetimeSec`) from now, so the entry is pruned after that.
+   */
   async revokeToken(actor: Actor, tenant: Tenant, jti: string): Promise<boolean> {
     const issued = await this.ctx.store.findIssuedToken(tenant.id, jti);
-    return this.revokeJti(actor, tenant, jti, issued?.expiresAt ?? null);
+    if (issued !== null) return this.revokeJti(actor, tenant, jti, issued.expiresAt);
+    const longest = longestTokenLifetimeSec({ hs256MaxLifetimeSec: tenant.hs256MaxLifetime, maxAccessTokenTtlSec: await this.ctx.store.maxAccessTokenTtl(tenant.id) });
+    return this.revokeJti(actor, tenant, jti, this.ctx.clock() + longest * 1000);
   }
 
   /** Revokes every token issued to the client (or the consumer) up to now. */

@@ -11,6 +11,7 @@ import {
   type RootKeyReach,
 } from '../domain/management.js';
 import { assertInCatalog } from '../domain/scopes.js';
+import { DEFAULT_HS256_MAX_LIFETIME_SEC } from '../domain/tokens/jwt.js';
 import type { Page, PageRequest } from '../store/store.js';
 import { SYSTEM_ACTOR, type Actor, type ServiceContext } from './context.js';
 import type { TenantsService } from './tenants-service.js';
@@ -46,7 +47,7 @@ export class RootKeysService {
     let tenant = await store.findTenantBySlug(SYSTEM_TENANT_SLUG);
     if (tenant === null) {
       const now = clock();
-      const created: Tenant = { id: newId('tenant', now), slug: SYSTEM_TENANT_SLUG, name: 'Keygate management', signingAlg: 'EdDSA', selfSignup: false, createdAt: now };
+      const created: Tenant = { id: newId('tenant', now), slug: SYSTEM_TENANT_SLUG, name: 'Keygate management', signingAlg: 'EdDSA', selfSignup: false, hs256MaxLifetime: DEFAULT_HS256_MAX_LIFETIME_SEC, createdAt: now };
       await ignoreExists(store.createTenant(created, audit.event(created.id, SYSTEM_ACTOR, 'tenant.create', created.id)));
       tenant = (await store.findTenantBySlug(SYSTEM_TENANT_SLUG))!;
     }

@@ -2,7 +2,7 @@ import { newId } from '../crypto/secrets.js';
 import { KeygateError } from '../domain/errors.js';
 import type { Tenant } from '../domain/keys/key.js';
 import { isReservedSlug } from '../domain/management.js';
-import { SIGNING_ALGORITHMS, type SigningAlgorithm } from '../domain/tokens/jwt.js';
+import { DEFAULT_HS256_MAX_LIFETIME_SEC, SIGNING_ALGORITHMS, type SigningAlgorithm } from '../domain/tokens/jwt.js';
 import type { Page, PageRequest } from '../store/store.js';
 import { newSigningKey } from './signing-keys-service.js';
 import type { Actor, ServiceContext } from './context.js';
@@ -12,14 +12,25 @@ export const TENANT_SLUG_PATTERN = '^[a-z0-9][a-z0-9-]{0,62}$';
 export class TenantsService {
   constructor(private readonly ctx: ServiceContext) {}
 
-  async create(actor: Actor, input: { slug: string; name: string; signingAlg?: SigningAlgorithm; selfSignup?: boolean }): Promise<Tenant> {
+  async create(
+    actor: Actor,
+    input: { slug: string; name: string; signingAlg?: SigningAlgorithm; selfSignup?: boolean; hs256MaxLifetime?: number },
+  ): Promise<Tenant> {
     if (!new RegExp(TENANT_SLUG_PATTERN).test(input.slug)) {
       throw new KeygateError('INVALID_REQUEST', 'slug must be lowercase letters, digits and dashes, starting with a letter or digit');
     }
     const now = this.ctx.clock();
     const signingAlg = input.signingAlg ?? 'EdDSA';
     if (!SIGNING_ALGORITHMS.includes(signingAlg)) throw new KeygateError('INVALID_REQUEST', `signingAlg must be one of ${SIGNING_ALGORITHMS.join(', ')}`);
-    const tenant: Tenant = { id: newId('tenant', now), slug: input.slug, name: input.name, signingAlg, selfSignup: input.selfSignup ?? false, createdAt: now };
+    const tenant: Tenant = {
+      id: newId('tenant', now),
+      slug: input.slug,
+      name: input.name,
+      signingAlg,
+      selfSignup: input.selfSignup ?? false,
+      hs256MaxLifetime: input.hs256MaxLifetime ?? DEFAULT_HS256_MAX_LIFETIME_SEC,
+      createdAt: now,
+    };
     const firstKey = newSigningKey(this.ctx.envelope, tenant.id, signingAlg, now, now);
     const event = this.ctx.audit.event(tenant.id, actor, 'tenant.create', tenant.id, { slug: tenant.slug, signingAlg });
     await this.ctx.store.createTenant(tenant, event, firstKey);
@@ -38,8 +49,11 @@ export class TenantsService {
     return tenant;
   }
 
-  /** Changes name or self sign-up; hot paths see it at once here and, through the bus, elsewhere. */
-  async update(actor: Actor, tenant: Tenant, changes: { name?: string; selfSignup?: boolean }): Promise<Tenant> {
+  /**
+   * Changes name, self sign-up or the HS256 lifetime cap; hot paths see it at once here and,
+   * through the bus, elsewhere (a lower cap refuses self-issued tokens already out).
+   */
+  async update(actor: Actor, tenant: Tenant, changes: { name?: string; selfSignup?: boolean; hs256MaxLifetime?: number }): Promise<Tenant> {
     const updated: Tenant = { ...tenant, ...changes };
     await this.ctx.store.updateTenant(updated, this.ctx.audit.event(tenant.id, actor, 'tenant.update', tenant.id, { fields: Object.keys(changes) }));
     await this.ctx.directory.changed([tenant.id]);

@@ -69,9 +69,28 @@ export function interactionToRow(i: Interaction) {
     state: i.state,
     code_challenge: i.codeChallenge,
     scopes: JSON.stringify(i.scopes),
+    source: i.source,
     created_at: i.createdAt,
     expires_at: i.expiresAt,
   };
+}
+
+/**
+ * Keeps the newest `keep` pending authorizations of one source address or one client. Ids grow
+ * with time, so the `keep`-th newest id is the cut: everything older goes.
+ */
+export async function trimInteractions(db: Db, tenantId: string, column: 'source' | 'client_id', value: string, keep: number): Promise<void> {
+  const cut = await db
+    .selectFrom('interactions')
+    .select('id')
+    .where('tenant_id', '=', tenantId)
+    .where(column, '=', value)
+    .orderBy('id', 'desc')
+    .limit(1)
+    .offset(keep - 1)
+    .executeTakeFirst();
+  if (cut === undefined) return;
+  await db.deleteFrom('interactions').where('tenant_id', '=', tenantId).where(column, '=', value).where('id', '<', cut.id).execute();
 }
 
 export async function findInteraction(db: Db, tenantId: string, id: string): Promise<Interaction | null> {
@@ -86,6 +105,7 @@ export async function findInteraction(db: Db, tenantId: string, id: string): Pro
     state: row.state,
     codeChallenge: row.code_challenge,
     scopes: JSON.parse(row.scopes) as string[],
+    source: row.source,
     createdAt: Number(row.created_at),
     expiresAt: Number(row.expires_at),
   };

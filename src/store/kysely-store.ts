@@ -115,6 +115,7 @@ export class KyselyStore implements Store {
             name: tenant.name,
             signing_alg: tenant.signingAlg,
             self_signup: tenant.selfSignup ? 1 : 0,
+            hs256_max_lifetime: tenant.hs256MaxLifetime,
             created_at: tenant.createdAt,
           })
           .execute();
@@ -334,7 +335,11 @@ export class KyselyStore implements Store {
   updateTenant(tenant: Tenant, event: AuditEvent): Promise<void> {
     return this.guard('tenants', () =>
       this.db.transaction().execute(async (trx) => {
-        await trx.updateTable('tenants').set({ name: tenant.name, self_signup: tenant.selfSignup ? 1 : 0 }).where('id', '=', tenant.id).execute();
+        await trx
+          .updateTable('tenants')
+          .set({ name: tenant.name, self_signup: tenant.selfSignup ? 1 : 0, hs256_max_lifetime: tenant.hs256MaxLifetime })
+          .where('id', '=', tenant.id)
+          .execute();
         await insertEvents(trx, [event]);
       }),
     );
@@ -404,10 +409,14 @@ export class KyselyStore implements Store {
     });
   }
 
-  createInteraction(interaction: Interaction): Promise<void> {
-    return this.guard('interactions', async () => {
-      await this.db.insertInto('interactions').values(people.interactionToRow(interaction)).execute();
-    });
+  createInteraction(interaction: Interaction, bounds: { perSource: number; perClient: number }): Promise<void> {
+    return this.guard('interactions', () =>
+      this.db.transaction().execute(async (trx) => {
+        await trx.insertInto('interactions').values(people.interactionToRow(interaction)).execute();
+        await people.trimInteractions(trx, interaction.tenantId, 'source', interaction.source, bounds.perSource);
+        await people.trimInteractions(trx, interaction.tenantId, 'client_id', interaction.clientId, bounds.perClient);
+      }),
+    );
   }
 
   findInteraction(tenantId: string, id: string): Promise<Interaction | null> {

@@ -269,6 +269,16 @@ const migrations: Record<string, Migration> = {
       await db.updateTable('keys').set({ meta: '{"keygate:origin":"bootstrap"}' }).where('id', 'in', bootstrap).execute();
     },
   },
+  '0008_token_bounds': {
+    async up(db: Kysely<any>): Promise<void> {
+      // One day: the cap on self-issued HS256 token lifetimes for tenants made before there was one.
+      await db.schema.alterTable('tenants').addColumn('hs256_max_lifetime', 'integer', (c) => c.notNull().defaultTo(86_400)).execute();
+      // Who started a pending authorization, so each source address holds a bounded number of them.
+      await db.schema.alterTable('interactions').addColumn('source', 'text', (c) => c.notNull().defaultTo('')).execute();
+      await db.schema.createIndex('interactions_client').on('interactions').columns(['tenant_id', 'client_id', 'id']).execute();
+      await db.schema.createIndex('interactions_source').on('interactions').columns(['tenant_id', 'source', 'id']).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

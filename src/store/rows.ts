@@ -105,6 +105,7 @@ export function rowToTenant(row: TenantsTable): Tenant {
     name: row.name,
     signingAlg: row.signing_alg as SigningAlgorithm,
     selfSignup: Number(row.self_signup) === 1,
+    hs256MaxLifetime: Number(row.hs256_max_lifetime),
     createdAt: Number(row.created_at),
   };
 }

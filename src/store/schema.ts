@@ -5,6 +5,7 @@ export interface TenantsTable {
   name: string;
   signing_alg: string;
   self_signup: number;
+  hs256_max_lifetime: number;
   created_at: number;
 }
 
@@ -162,6 +163,7 @@ export interface InteractionsTable {
   state: string | null;
   code_challenge: string | null;
   scopes: string;
+  source: string;
   created_at: number;
   expires_at: number;
 }

@@ -114,7 +114,11 @@ export interface Store {
   findSession(hash: string): Promise<{ tenantId: string; userId: string; expiresAt: number } | null>;
   deleteSession(hash: string): Promise<void>;
 
-  createInteraction(interaction: Interaction): Promise<void>;
+  /**
+   * Stores a pending authorization, then drops the oldest of its source address beyond
+   * `bounds.perSource` and of its client beyond `bounds.perClient`, in one transaction.
+   */
+  createInteraction(interaction: Interaction, bounds: { perSource: number; perClient: number }): Promise<void>;
   findInteraction(tenantId: string, id: string): Promise<Interaction | null>;
   deleteInteraction(id: string): Promise<void>;
 

@@ -19,7 +19,7 @@ describe.each(BACKENDS)('Store contract, tokens and people (%s)', (backendName) 
     backend = await createBackend(backendName);
     store = backend.openStore();
     await store.migrate();
-    tenant = { id: newId('tenant', now), slug: 'acme', name: 'Acme', signingAlg: 'EdDSA', selfSignup: false, createdAt: now };
+    tenant = { id: newId('tenant', now), slug: 'acme', name: 'Acme', signingAlg: 'EdDSA', selfSignup: false, hs256MaxLifetime: 86_400, createdAt: now };
     await store.createTenant(tenant, event('tenant.create'));
     api = { id: newId('api', now), tenantId: tenant.id, identifier: 'https://api', name: 'API', keyPrefix: 'kg', scopes: [], accessTokenTtl: 600, refreshTokens: { enabled: true, idleTtl: 60, absoluteTtl: 120 }, createdAt: now };
     await store.createApi(api, event('api.create'));

@@ -53,7 +53,7 @@ describe.each(BACKENDS)('Store contract (%s)', (backendName) => {
     store = backend.openStore();
     await store.migrate();
     await store.migrate(); // idempotent
-    tenant = { id: newId('tenant', now), slug: 'acme', name: 'Acme', signingAlg: 'EdDSA', selfSignup: false, createdAt: now };
+    tenant = { id: newId('tenant', now), slug: 'acme', name: 'Acme', signingAlg: 'EdDSA', selfSignup: false, hs256MaxLifetime: 86_400, createdAt: now };
     await store.createTenant(tenant, event('tenant.create'));
     api = { id: newId('api', now), tenantId: tenant.id, identifier: 'https://api.acme.test', name: 'Acme', keyPrefix: 'kg', scopes: [{ name: 'read:users', description: 'r' }], accessTokenTtl: 3600, refreshTokens: { enabled: false, idleTtl: 60, absoluteTtl: 120 }, createdAt: now };
     await store.createApi(api, event('api.create'));
@@ -208,7 +208,7 @@ describe.each(BACKENDS)('Store contract (%s)', (backendName) => {
   });
 
   it('keeps the internal system tenant out of tenant listings', async () => {
-    await store.createTenant({ id: newId('tenant', now), slug: '_system', name: 'system', signingAlg: 'EdDSA', selfSignup: false, createdAt: now }, event('tenant.create'));
+    await store.createTenant({ id: newId('tenant', now), slug: '_system', name: 'system', signingAlg: 'EdDSA', selfSignup: false, hs256MaxLifetime: 86_400, createdAt: now }, event('tenant.create'));
     const slugs = (await store.listTenants({ after: null, limit: 100 })).items.map((t) => t.slug);
     expect(slugs).toContain('acme');
     expect(slugs).not.toContain('_system');

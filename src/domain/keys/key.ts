@@ -46,6 +46,8 @@ export interface Tenant {
   signingAlg: SigningAlgorithm;
   /** People may create their own account on the tenant's sign-in page. */
   selfSignup: boolean;
+  /** The longest lifetime (`exp - iat`, seconds) a self-issued HS256 token of the tenant may have. */
+  hs256MaxLifetime: number;
   createdAt: number;
 }
 

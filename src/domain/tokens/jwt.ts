@@ -54,8 +54,48 @@ export interface DecodedJwt {
   payload: TokenClaims;
 }
 
-const SEGMENT = /^[A-Za-z0-9_-]+$/;
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The value of each base64url character (RFC 4648 §5), -1 for every other code below 128. */
+const BASE64URL_VALUES = ((): Int8Array => {
+  const values = new Int8Array(128).fill(-1);
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  for (let i = 0; i < alphabet.length; i++) values[alphabet.charCodeAt(i)] = i;
+  return values;
+})();
+
+/**
+ * The one base64url decoder for JWS segments (headers, payloads, signatures, client assertions),
+ * strict as RFC 7515 §2 requires: only `A-Z a-z 0-9 - _`, no `=` padding, no whitespace, no
+ * `+` or `/`, and the canonical encoding only (unused trailing bits zero), so one byte string has
+ * exactly one accepted spelling. Null for anything else. Decodes `text[from, to)` without slicing.
+ *
+ * @example
+ * decodeBase64url('eyJhIjoxfQ') // bytes of '{"a":1}'
+ * decodeBase64url('eyJhIjoxfQ==') // null
+ */
+export function decodeBase64url(text: string, from = 0, to = text.length): Uint8Array | null {
+  const length = to - from;
+  if (length < 0 || length % 4 === 1) return null;
+  const bytes = new Uint8Array((length * 3) >> 2);
+  let buffer = 0;
+  let bits = 0;
+  let out = 0;
+  // A table lookup per character: this runs on every first-seen token, so no regex and no copies.
+  for (let i = from; i < to; i++) {
+    const code = text.charCodeAt(i);
+    const value = code < 128 ? BASE64URL_VALUES[code]! : -1;
+    if (value < 0) return null;
+    buffer = ((buffer << 6) | value) & 0xffffff;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      bytes[out++] = (buffer >> bits) & 0xff;
+    }
+  }
+  if ((buffer & ((1 << bits) - 1)) !== 0) return null;
+  return bytes;
+}
 
 /** Three non-empty base64url segments: the shape of a compact JWS. */
 export function looksLikeJwt(candidate: string): boolean {
@@ -64,26 +104,23 @@ export function looksLikeJwt(candidate: string): boolean {
   return first > 0 && second > first + 1 && candidate.indexOf('.', second + 1) === -1 && second < candidate.length - 1;
 }
 
-function decodeSegment(segment: string): unknown {
-  if (!SEGMENT.test(segment)) return undefined;
-  const base64 = segment.replace(/-/g, '+').replace(/_/g, '/');
-  const binary = atob(base64 + '='.repeat((4 - (base64.length % 4)) % 4));
-  // A plain loop: Uint8Array.from with a mapping function is ten times slower on every first-seen token.
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return JSON.parse(UTF8.decode(bytes));
+function decodeJsonSegment(token: string, from: number, to: number): unknown {
+  const bytes = decodeBase64url(token, from, to);
+  return bytes === null ? undefined : JSON.parse(UTF8.decode(bytes));
 }
 
 /**
  * Decodes header and payload without verifying anything; null when the token is not a compact
- * JWS with JSON object header and payload.
+ * JWS of three strict base64url segments (the signature's too) with JSON object header and payload.
  */
 export function decodeJwt(token: string): DecodedJwt | null {
   if (token.length > MAX_TOKEN_LENGTH || !looksLikeJwt(token)) return null;
-  const [h, p] = token.split('.');
+  const first = token.indexOf('.');
+  const second = token.indexOf('.', first + 1);
+  if (decodeBase64url(token, second + 1) === null) return null;
   try {
-    const header = decodeSegment(h!);
-    const payload = decodeSegment(p!);
+    const header = decodeJsonSegment(token, 0, first);
+    const payload = decodeJsonSegment(token, first + 1, second);
     if (!isObject(header) || !isObject(payload) || typeof header['alg'] !== 'string') return null;
     return { header: header as JwtHeader, payload: payload as TokenClaims };
   } catch {
@@ -108,24 +145,65 @@ export function headerProblem(header: JwtHeader, allowed: readonly JwtAlgorithm[
 }
 
 /**
+ * The latest NumericDate Keygate accepts: 9999-12-31T23:59:59Z, the last second an ISO-8601
+ * date can name. A later, negative or fractional `exp`, `iat` or `nbf` is not a date but an
+ * attack on whoever does arithmetic with it.
+ */
+export const MAX_NUMERIC_DATE = 253_402_300_799;
+
+/** How far ahead of Keygate's clock a self-issued token's `iat` may be (its issuer's clock drifts). */
+export const CLOCK_SKEW_SEC = 60;
+
+/** The default cap on a self-issued HS256 token's lifetime, `exp - iat`: one day. */
+export const DEFAULT_HS256_MAX_LIFETIME_SEC = 86_400;
+
+/** An integral number of seconds between 1970 and 9999 (RFC 7519 §2, with the bounds a verifier needs). */
+export function isNumericDate(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= MAX_NUMERIC_DATE;
+}
+
+/**
+ * Whether the claims have the shape every accepted token has: `exp`, `iss`, `sub`, and well-typed
+ * optional claims, every date a NumericDate. Needs no clock, so verifiers check it once per token.
+ */
+export function claimsAreWellFormed(payload: TokenClaims): boolean {
+  if (!isNumericDate(payload.exp)) return false;
+  if (typeof payload.iss !== 'string' || typeof payload.sub !== 'string') return false;
+  if (payload.nbf !== undefined && !isNumericDate(payload.nbf)) return false;
+  if (payload.iat !== undefined && !isNumericDate(payload.iat)) return false;
+  if (payload.scope !== undefined && typeof payload.scope !== 'string') return false;
+  return payload.scopes === undefined || isStructuredScopes(payload.scopes);
+}
+
+/**
  * The claim checks after a valid signature, in order: required claims present and well-typed
- * (MALFORMED), issuer (NOT_FOUND: not a token of this issuer), lifetime (EXPIRED — a token whose
- * `nbf` is still ahead is outside its validity window too), audience (WRONG_AUDIENCE).
+ * (MALFORMED), issuer (NOT_FOUND: not a token of this issuer), the bounds on a self-issued token
+ * (MALFORMED), lifetime (EXPIRED — a token whose `nbf` is still ahead is outside its validity
+ * window too), audience (WRONG_AUDIENCE).
+ *
+ * A self-issued token (`selfIssued`, a tenant's HS256 token: someone other than Keygate chose its
+ * claims) must carry `iat`, not dated beyond `CLOCK_SKEW_SEC` ahead (a future `iat` would dodge
+ * every cut-off made before it), and live at most `maxLifetimeSec`. A claim that breaks those
+ * bounds is MALFORMED, like a date that is no date (`exp` 1e15, negative, fractional, a string):
+ * the token is one Keygate does not accept at all, not one outside its validity window.
+ *
+ * @example
+ * checkClaims(payload, { issuer, audience: 'https://api.example.com', now: clock(), selfIssued: { maxLifetimeSec: 86_400 } })
  */
 export function checkClaims(
   payload: TokenClaims,
-  expected: { issuer: string; audience: string | null; now: number; clockToleranceSec?: number },
+  expected: { issuer: string; audience: string | null; now: number; clockToleranceSec?: number; selfIssued?: { maxLifetimeSec: number } },
 ): VerificationCode {
   const nowSec = Math.floor(expected.now / 1000);
   const tolerance = expected.clockToleranceSec ?? 0;
-  if (typeof payload.exp !== 'number' || !Number.isFinite(payload.exp)) return 'MALFORMED';
-  if (typeof payload.iss !== 'string' || typeof payload.sub !== 'string') return 'MALFORMED';
-  if (payload.nbf !== undefined && typeof payload.nbf !== 'number') return 'MALFORMED';
-  if (payload.iat !== undefined && typeof payload.iat !== 'number') return 'MALFORMED';
-  if (payload.scope !== undefined && typeof payload.scope !== 'string') return 'MALFORMED';
-  if (payload.scopes !== undefined && !isStructuredScopes(payload.scopes)) return 'MALFORMED';
+  if (!claimsAreWellFormed(payload)) return 'MALFORMED';
+  const exp = payload.exp!;
   if (payload.iss !== expected.issuer) return 'NOT_FOUND';
-  if (payload.exp <= nowSec - tolerance) return 'EXPIRED';
+  if (expected.selfIssued !== undefined) {
+    const iat = payload.iat;
+    if (iat === undefined || iat > nowSec + CLOCK_SKEW_SEC + tolerance || exp - iat > expected.selfIssued.maxLifetimeSec) return 'MALFORMED';
+  }
+  if (exp <= nowSec - tolerance) return 'EXPIRED';
   if (payload.nbf !== undefined && payload.nbf > nowSec + tolerance) return 'EXPIRED';
   if (expected.audience !== null) {
     const audiences = Array.isArray(payload.aud) ? payload.aud : [payload.aud];

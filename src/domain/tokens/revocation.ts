@@ -1,3 +1,5 @@
+import { CLOCK_SKEW_SEC } from './jwt.js';
+
 /**
  * How a JWT is revoked without changing it: by its `jti`, or by a not-before mark on everything
  * a client or a consumer was issued before an instant. Verifiers hold this state in memory.
@@ -12,6 +14,19 @@ export interface RevocationState {
    * issued in that second after the mark is revoked too, never the other way round.
    */
   notBefore: ReadonlyMap<string, number>;
+}
+
+/**
+ * The longest a token of a tenant that Keygate has no record of can stay valid, so a revocation
+ * of its jti can be forgotten after that: a self-issued HS256 token (the tenant's cap, with an
+ * `iat` up to the clock skew ahead) or an access token of the longest-lived API, whichever is
+ * longer.
+ *
+ * @example
+ * longestTokenLifetimeSec({ hs256MaxLifetimeSec: 86_400, maxAccessTokenTtlSec: 3600 }) // 86_460
+ */
+export function longestTokenLifetimeSec(tenant: { hs256MaxLifetimeSec: number; maxAccessTokenTtlSec: number }): number {
+  return Math.max(tenant.hs256MaxLifetimeSec, tenant.maxAccessTokenTtlSec) + CLOCK_SKEW_SEC;
 }
 
 export function markKey(kind: 'client' | 'consumer' | 'grant', subject: string): string {

@@ -5,7 +5,7 @@ import { TENANT_SLUG_PATTERN } from '../../services/tenants-service.js';
 import type { Keygate } from '../../services/keygate.js';
 import { actorOf, requireScope } from '../auth.js';
 import { pageRequest, pageResponse } from '../pagination.js';
-import { ERROR_RESPONSES, PageQuery, Problem, TenantParams, TenantView, pageOf } from '../schemas.js';
+import { ERROR_RESPONSES, Hs256MaxLifetime, PageQuery, Problem, TenantParams, TenantView, pageOf } from '../schemas.js';
 import { tenantView } from './views.js';
 
 export const tenantRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => async (app) => {
@@ -21,6 +21,7 @@ export const tenantRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => asy
             slug: Type.String({ pattern: TENANT_SLUG_PATTERN, description: 'URL name: lowercase letters, digits, dashes.' }),
             name: Type.String({ minLength: 1, maxLength: 200 }),
             signingAlg: Type.Optional(Type.Union([Type.Literal('EdDSA'), Type.Literal('ES256'), Type.Literal('RS256')], { description: 'Algorithm of the tenant\'s signing keys (default EdDSA).' })),
+            hs256MaxLifetime: Type.Optional(Hs256MaxLifetime),
           },
           { additionalProperties: false },
         ),

@@ -5,7 +5,7 @@ import type { User } from '../../domain/people.js';
 import type { Keygate } from '../../services/keygate.js';
 import { actorOf, requireScope } from '../auth.js';
 import { pageRequest, pageResponse } from '../pagination.js';
-import { ERROR_RESPONSES, PageQuery, Problem, TenantParams, TenantView, pageOf } from '../schemas.js';
+import { ERROR_RESPONSES, Hs256MaxLifetime, PageQuery, Problem, TenantParams, TenantView, pageOf } from '../schemas.js';
 import { tenantView } from './views.js';
 
 const UserView = Type.Object({ id: Type.String(), email: Type.String(), name: Type.Union([Type.String(), Type.Null()]), createdAt: Type.String() });
@@ -23,13 +23,25 @@ export const userRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => async
       onRequest: requireScope(keygate, 'users:write'),
       schema: {
         tags: ['tenants'],
-        summary: 'Change a tenant: name, self sign-up',
+        summary: 'Change a tenant: name, self sign-up, HS256 token lifetime cap (that one needs tenants:write too)',
         params: TenantParams,
-        body: Type.Object({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })), selfSignup: Type.Optional(Type.Boolean()) }, { additionalProperties: false, minProperties: 1 }),
+        body: Type.Object(
+          {
+            name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+            selfSignup: Type.Optional(Type.Boolean()),
+            hs256MaxLifetime: Type.Optional(Hs256MaxLifetime),
+          },
+          { additionalProperties: false, minProperties: 1 },
+        ),
         response: { 200: TenantView, ...ERROR_RESPONSES },
       },
     },
     async (request) => {
+      const principal = request.principal!;
+      // The cap bounds what stolen HS256 secrets can mint: raising it is a tenant setting, not a people one.
+      if (request.body.hs256MaxLifetime !== undefined && principal.kind === 'root' && !principal.scopes.has('tenants:write')) {
+        throw new KeygateError('FORBIDDEN', 'changing hs256MaxLifetime needs the "tenants:write" scope');
+      }
       const tenant = await keygate.tenants.get(request.params.slug);
       return tenantView(await keygate.tenants.update(actorOf(request), tenant, request.body), keygate.publicUrl);
     },

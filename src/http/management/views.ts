@@ -49,6 +49,7 @@ export function tenantView(tenant: Tenant, publicUrl: string) {
     name: tenant.name,
     signingAlg: tenant.signingAlg,
     issuer: issuerOf(publicUrl, tenant.slug),
+    hs256MaxLifetime: tenant.hs256MaxLifetime,
     createdAt: new Date(tenant.createdAt).toISOString(),
   };
 }

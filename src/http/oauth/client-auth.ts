@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { OAuthError } from '../../domain/oauth/errors.js';
+import { decodeJwt } from '../../domain/tokens/jwt.js';
 import { CLIENT_ASSERTION_TYPE, type PresentedClient } from '../../services/client-authenticator.js';
 import { param, type Form } from './form.js';
 
@@ -45,11 +46,7 @@ function safeDecode(text: string): string {
 }
 
 function issuerOfAssertion(assertion: string): string {
-  try {
-    const payload = JSON.parse(Buffer.from(assertion.split('.')[1] ?? '', 'base64url').toString('utf8')) as { iss?: unknown };
-    if (typeof payload.iss === 'string') return payload.iss;
-  } catch {
-    // Falls through to the error below.
-  }
+  const iss = decodeJwt(assertion)?.payload.iss;
+  if (typeof iss === 'string') return iss;
   throw new OAuthError('invalid_client', 'the client assertion names no client');
 }

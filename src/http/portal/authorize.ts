@@ -14,7 +14,7 @@ export function authorizeRoute(app: FastifyInstance, keygate: Keygate): void {
     const queryStart = request.url.indexOf('?');
     // Parsed from the raw URL, not Fastify's query object, so repeated parameters stay visible.
     const params = new URLSearchParams(queryStart < 0 ? '' : request.url.slice(queryStart + 1));
-    const decision = await keygate.authorization.begin(portal.tenant, params);
+    const decision = await keygate.authorization.begin(portal.tenant, params, { ip: request.ip });
     if (decision.kind === 'error-page') return htmlReply(reply, 400, errorPage('This app cannot sign you in', `${decision.message}. Tell the app's developer.`));
     if (decision.kind === 'redirect') return reply.header('cache-control', 'no-store').redirect(decision.url, 303);
     if (portal.user === null) return reply.redirect(`${portal.base}/login?interaction=${decision.interaction.id}`, 303);
