@@ -73,10 +73,10 @@ export class KeysService {
     const refusal = mintRefusal(effective, chain, { rateLimited }, now);
     if (refusal === 'REVOKED') throw new KeygateError('KEY_REVOKED', 'a revoked key cannot have new sub-keys');
     if (refusal !== null) throw new KeygateError('KEY_CANNOT_MINT', `the key cannot have new sub-keys now: ${MINT_REFUSALS[refusal]}`);
-    assertMetaNotInherited(input.meta, chain);
     const base: ApiKey = { ...this.blankKey(tenant, api, parent.id, now), consumer: parent.consumer };
     const expiresAt = input.expiresAt === undefined ? effective.expiresAt : input.expiresAt;
     const key = this.applySettings(base, { ...input, expiresAt }, api, now);
+    assertMetaNotInherited(input.meta, chain);
     assertWithinParent(key, effective);
     return this.issue(actor, tenant, api, key, 'key.subkey.create');
   }

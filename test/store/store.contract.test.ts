@@ -157,6 +157,43 @@ describe.each(BACKENDS)('Store contract (%s)', (backendName) => {
     expect(await store.spendCredits(key.id, 0, now, null)).toBe(0);
   });
 
+  it('finds a key\'s ancestors, parent first, within its tenant', async () => {
+    const root = makeKey({ id: newId('key', now + 600) });
+    const parent = makeKey({ id: newId('key', now + 601), parentId: root.id });
+    const child = makeKey({ id: newId('key', now + 602), parentId: parent.id });
+    for (const [i, key] of [root, parent, child].entries()) await store.createKey(key, hashSecret(`chain-${i}`), event('key.create', key.id));
+    expect((await store.findKeyAncestors(tenant.id, child.id)).map((k) => k.id)).toEqual([parent.id, root.id]);
+    expect(await store.findKeyAncestors(tenant.id, root.id)).toEqual([]);
+    expect(await store.findKeyAncestors('ten_other', child.id)).toEqual([]);
+  });
+
+  it('spends a chain\'s credits all or nothing: 30 concurrent spends from a child of 10 under a parent of 25', async () => {
+    const parent = makeKey({ id: newId('key', now + 700), credits: { remaining: 25, refill: null } });
+    const child = makeKey({ id: newId('key', now + 701), parentId: parent.id, credits: { remaining: 10, refill: null } });
+    await store.createKey(parent, hashSecret('spend-parent'), event('key.create', parent.id));
+    await store.createKey(child, hashSecret('spend-child'), event('key.create', child.id));
+    const spends = [parent, child].map((k) => ({ keyId: k.id, refillDueBefore: null }));
+    const results = await Promise.all(Array.from({ length: 30 }, () => store.spendChainCredits(spends, 1, now)));
+    expect(results.filter((r) => r !== null)).toHaveLength(10);
+    // The refused spends took nothing from the parent either.
+    expect(await store.readCredits(child.id)).toBe(0);
+    expect(await store.readCredits(parent.id)).toBe(15);
+  });
+
+  it('caps a parent\'s unrevoked children, refusing in parallel and writing nothing', async () => {
+    const parent = makeKey({ id: newId('key', now + 800) });
+    await store.createKey(parent, hashSecret('cap-parent'), event('key.create', parent.id));
+    const attempts = await Promise.allSettled(
+      Array.from({ length: 6 }, (_, i) => {
+        const child = makeKey({ id: newId('key', now + 810 + i), parentId: parent.id });
+        return store.createKey(child, hashSecret(`cap-child-${i}`), event('key.subkey.create', child.id), { maxChildren: 2 });
+      }),
+    );
+    expect(attempts.filter((a) => a.status === 'fulfilled')).toHaveLength(2);
+    for (const refused of attempts.filter((a) => a.status === 'rejected')) expect((refused as PromiseRejectedResult).reason.code).toBe('SUBKEY_LIMIT_REACHED');
+    expect((await store.findKeyTree(tenant.id, parent.id)).length).toBe(3);
+  });
+
   it('refills credits when the period has turned, once', async () => {
     const key = makeKey({ id: newId('key', now + 400), credits: { remaining: 1, refill: { amount: 10, interval: 'daily' } }, creditsRefilledAt: now - 86_400_000 });
     await store.createKey(key, hashSecret('refill'), event('key.create', key.id));
