@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKeygate, type Keygate } from '../src/index.js';
 import { SYSTEM_ACTOR } from '../src/services/context.js';
-import { REDIS_URL, createBackend, type Backend } from './helpers/backends.js';
+import { createBackend, type Backend } from './helpers/backends.js';
+import { startTwoInstances, verifyUntil, type TwoInstances } from './helpers/instances.js';
 
 const API = 'https://api.inproc.test';
 
@@ -66,23 +67,18 @@ describe('in-process verifier (createKeygate)', () => {
 });
 
 describe('scale-out: two instances on PostgreSQL and Redis', () => {
-  let backend: Backend;
-  let a: Keygate;
-  let b: Keygate;
+  let instances: TwoInstances;
 
   beforeAll(async () => {
-    backend = await createBackend('postgres');
-    const config = { ...backend.config, redisUrl: REDIS_URL };
-    a = await createKeygate({ config });
-    b = await createKeygate({ config });
-    await seed(a);
+    instances = await startTwoInstances();
+    await seed(instances.a);
   });
   afterAll(async () => {
-    await Promise.all([a.close(), b.close()]);
-    await backend.destroy();
+    await instances.close();
   });
 
   it('shares rate limits and drops a revoked key from the other instance\'s cache', async () => {
+    const { a, b } = instances;
     const tenant = await a.tenants.get('inproc');
     const issued = await a.keys.create(SYSTEM_ACTOR, tenant, { api: API, scopes: [], ratelimits: [{ name: 'total', limit: 4, duration: 60_000 }] });
     const results = await Promise.all([a, b, a, b, a, b].map((k) => k.verify({ credential: issued.secret, api: API })));
@@ -91,11 +87,6 @@ describe('scale-out: two instances on PostgreSQL and Redis', () => {
     const plain = await a.keys.create(SYSTEM_ACTOR, tenant, { api: API, scopes: [] });
     expect((await b.verify({ credential: plain.secret, api: API })).code).toBe('VALID'); // now cached in b
     await a.keys.revoke(SYSTEM_ACTOR, tenant, plain.key.id);
-    let code = '';
-    for (let i = 0; i < 100 && code !== 'REVOKED'; i++) {
-      code = (await b.verify({ credential: plain.secret, api: API })).code;
-      if (code !== 'REVOKED') await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    expect(code).toBe('REVOKED');
+    expect(await verifyUntil(b, { credential: plain.secret, api: API }, 'REVOKED')).toBe('REVOKED');
   });
 });

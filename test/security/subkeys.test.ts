@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { random } from '../../src/crypto/secrets.js';
 import { generateKey } from '../../src/domain/keys/format.js';
-import { createKeygate, type Keygate } from '../../src/index.js';
 import { SYSTEM_ACTOR } from '../../src/services/context.js';
-import { BACKENDS, REDIS_URL, createBackend, type Backend } from '../helpers/backends.js';
+import { BACKENDS } from '../helpers/backends.js';
+import { startTwoInstances, verifyUntil, type TwoInstances } from '../helpers/instances.js';
 import { expectStatus, seedTenant, startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
@@ -294,24 +294,19 @@ describe.each(BACKENDS)('sub-keys never hold more than their ancestors (%s)', (b
 
 describe('two instances on PostgreSQL and Redis: a family is one family everywhere', () => {
   const API = 'https://api.family.test';
-  let backend: Backend;
-  let a: Keygate;
-  let b: Keygate;
+  let instances: TwoInstances;
 
   beforeAll(async () => {
-    backend = await createBackend('postgres');
-    const config = { ...backend.config, redisUrl: REDIS_URL };
-    a = await createKeygate({ config });
-    b = await createKeygate({ config });
-    const tenant = await a.tenants.create(SYSTEM_ACTOR, { slug: 'family', name: 'Family' });
-    await a.apis.create(SYSTEM_ACTOR, tenant, { identifier: API, name: 'API', scopes: [{ name: 'read:users', description: 'r' }] });
+    instances = await startTwoInstances();
+    const tenant = await instances.a.tenants.create(SYSTEM_ACTOR, { slug: 'family', name: 'Family' });
+    await instances.a.apis.create(SYSTEM_ACTOR, tenant, { identifier: API, name: 'API', scopes: [{ name: 'read:users', description: 'r' }] });
   });
   afterAll(async () => {
-    await Promise.all([a.close(), b.close()]);
-    await backend.destroy();
+    await instances.close();
   });
 
   it('counts every child against the parent\'s limit in Redis, whichever instance verifies', async () => {
+    const { a, b } = instances;
     const tenant = await a.tenants.get('family');
     const parent = await a.keys.create(SYSTEM_ACTOR, tenant, { api: API, scopes: [], ratelimits: [{ name: 'family', limit: 3, duration: 60_000 }] });
     const children = [];
@@ -322,16 +317,12 @@ describe('two instances on PostgreSQL and Redis: a family is one family everywhe
   });
 
   it('drops a cached child on the other instance when its parent changes', async () => {
+    const { a, b } = instances;
     const tenant = await a.tenants.get('family');
     const parent = await a.keys.create(SYSTEM_ACTOR, tenant, { api: API, scopes: [] });
     const child = await a.keys.createSubkey(SYSTEM_ACTOR, tenant, parent.key.id, { scopes: [] });
     expect((await b.verify({ credential: child.secret, api: API })).code).toBe('VALID'); // now cached in b
     await a.keys.update(SYSTEM_ACTOR, tenant, parent.key.id, { enabled: false });
-    let code = '';
-    for (let i = 0; i < 100 && code !== 'DISABLED'; i++) {
-      code = (await b.verify({ credential: child.secret, api: API })).code;
-      if (code !== 'DISABLED') await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    expect(code).toBe('DISABLED');
+    expect(await verifyUntil(b, { credential: child.secret, api: API }, 'DISABLED')).toBe('DISABLED');
   });
 });
