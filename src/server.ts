@@ -1,9 +1,11 @@
 import { createServer } from 'node:net';
 import type { FastifyInstance } from 'fastify';
+import type { Cluster } from './cluster/cluster.js';
+import type { Clock } from './domain/clock.js';
 import { loadConfig, type Config } from './config/schema.js';
 import { buildApp } from './http/app.js';
 import { createKeygate, type Keygate } from './services/keygate.js';
-import type { PasswordResetHook } from './services/users-service.js';
+import type { PasswordResetHook } from './services/password-reset-delivery.js';
 
 export interface RunningServer {
   keygate: Keygate;
@@ -24,16 +26,29 @@ export interface RunningServer {
  */
 export async function startServer(
   overrides: Partial<Config> = {},
-  options: { logger?: boolean; env?: Record<string, string | undefined>; onPasswordReset?: PasswordResetHook } = {},
+  options: {
+    logger?: boolean | { level: string; stream: { write(line: string): void } };
+    env?: Record<string, string | undefined>;
+    onPasswordReset?: PasswordResetHook;
+    /** Keygate's clock (tests move time forward to see throttle windows pass). */
+    clock?: Clock;
+    /** An already opened cluster (tests: Redis under their own key prefix). */
+    cluster?: Cluster;
+  } = {},
 ): Promise<RunningServer> {
   const env = options.env ?? process.env;
   const config = { ...loadConfig({ env }), ...overrides };
   // Issuer URLs must name the real port, so an ephemeral port is chosen before Keygate opens.
   if (config.port === 0) config.port = await freePort(config.host);
   if (overrides.publicUrl === undefined && !env['PUBLIC_URL']) config.publicUrl = `http://${hostForUrl(config.host)}:${config.port}`;
-  const keygate = await createKeygate({ config, ...(options.onPasswordReset ? { onPasswordReset: options.onPasswordReset } : {}) });
+  const keygate = await createKeygate({
+    config,
+    ...(options.onPasswordReset ? { onPasswordReset: options.onPasswordReset } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.cluster ? { cluster: options.cluster } : {}),
+  });
   const bootstrapRootKey = keygate.config.rootKey ? null : await keygate.rootKeys.bootstrapIfNone();
-  const app = await buildApp(keygate, options.logger === false ? { logger: false } : {});
+  const app = await buildApp(keygate, options.logger === undefined || options.logger === true ? {} : { logger: options.logger });
   try {
     await app.listen({ port: keygate.config.port, host: keygate.config.host });
   } catch (err) {

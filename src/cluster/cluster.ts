@@ -30,8 +30,9 @@ export interface InvalidationBus {
 }
 
 /**
- * Small shared state with expiry: one-time claims (replayed assertions) and failure counters
- * (client-authentication lockout).
+ * Small shared state with expiry: one-time claims (replayed assertions) and attempt counters
+ * (sign-in and client-authentication throttles). `increment` is atomic, so a throttle that counts
+ * an attempt before doing the work holds under any number of concurrent requests.
  */
 export interface SharedCounters {
   /** True the first time `key` is claimed within `ttlMs`, false after. */
@@ -40,6 +41,8 @@ export interface SharedCounters {
   increment(key: string, ttlMs: number): Promise<{ count: number; expiresAt: number }>;
   /** The counter's value and expiry, or zero. */
   read(key: string): Promise<{ count: number; expiresAt: number }>;
+  /** Takes back one increment of a live counter (an attempt counted up front that succeeded); nothing once it expired. */
+  decrement(key: string): Promise<void>;
 }
 
 export interface Cluster {

@@ -34,6 +34,12 @@ export interface Config {
   cacheTtlMs: number;
   cacheMaxEntries: number;
   maxSubkeys: number;
+  passwordHashConcurrency: number;
+  passwordHashQueue: number;
+  smtpUrl: string | undefined;
+  smtpFrom: string | undefined;
+  webhookUrl: string | undefined;
+  webhookSecret: string | undefined;
 }
 
 export const SETTINGS: readonly Setting[] = [
@@ -51,6 +57,12 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'cacheTtlMs', env: 'KEYGATE_CACHE_TTL_MS', flag: '--cache-ttl-ms', type: 'integer', default: 60_000, min: 0, max: 86_400_000, description: 'How long verify may serve a key from memory. Changes made through this instance invalidate at once; the TTL bounds staleness from other instances when no Redis is configured.' },
   { key: 'cacheMaxEntries', env: 'KEYGATE_CACHE_MAX_ENTRIES', flag: '--cache-max-entries', type: 'integer', default: 100_000, min: 1, max: 100_000_000, description: 'Most keys the verify cache holds; secrets that match no key are remembered in a separate space of the same size, so they never evict a real key.' },
   { key: 'maxSubkeys', env: 'KEYGATE_MAX_SUBKEYS', flag: '--max-subkeys', type: 'integer', default: 100, min: 0, max: 1_000_000, description: 'Most unrevoked sub-keys one key may have; minting beyond it answers `SUBKEY_LIMIT_REACHED`. 0 forbids sub-keys.' },
+  { key: 'passwordHashConcurrency', env: 'KEYGATE_PASSWORD_HASH_CONCURRENCY', flag: '--password-hash-concurrency', type: 'integer', default: 2, min: 1, max: 64, description: 'Most password hashes (scrypt, 32 MiB and ~100 ms each) computed at once by this instance, so a sign-in flood cannot starve verify and token requests.' },
+  { key: 'passwordHashQueue', env: 'KEYGATE_PASSWORD_HASH_QUEUE', flag: '--password-hash-queue', type: 'integer', default: 16, min: 0, max: 10_000, description: 'Most password hashes waiting for a slot; beyond it sign-in answers 429 and user creation `PASSWORD_HASHING_BUSY` at once.' },
+  { key: 'smtpUrl', env: 'SMTP_URL', flag: '--smtp-url', type: 'url', default: undefined, secret: true, description: 'Mail server for password-reset links (`smtp://user:pass@host:587` with STARTTLS, `smtps://…:465`). Needs `SMTP_FROM`. Unset (and no webhook): password reset is disabled.' },
+  { key: 'smtpFrom', env: 'SMTP_FROM', flag: '--smtp-from', type: 'string', default: undefined, description: 'Sender of password-reset mail, e.g. `Acme <no-reply@acme.example>`.' },
+  { key: 'webhookUrl', env: 'KEYGATE_WEBHOOK_URL', flag: '--webhook-url', type: 'url', default: undefined, secret: true, description: 'Receives password-reset links as signed JSON POSTs (docs/people.md), for delivery by your own mailer. Needs `KEYGATE_WEBHOOK_SECRET`.' },
+  { key: 'webhookSecret', env: 'KEYGATE_WEBHOOK_SECRET', flag: '--webhook-secret', type: 'string', default: undefined, secret: true, min: 32, description: 'HMAC-SHA256 key signing webhook deliveries (`Keygate-Signature` header; at least 32 characters).' },
 ];
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -111,6 +123,10 @@ export function loadConfig(input: { env: Record<string, string | undefined>; fla
   if (!/^(true|false|\d+|[0-9a-fA-F.:/, ]+)$/.test(config.trustProxy)) {
     problems.push(`KEYGATE_TRUST_PROXY: "${config.trustProxy}" is not true, false, a hop count or a list of IPs/CIDRs`);
   }
+  if (config.smtpUrl && !/^smtps?:\/\//.test(config.smtpUrl)) problems.push('SMTP_URL: must start with smtp:// or smtps://');
+  if (config.smtpUrl && !config.smtpFrom) problems.push('SMTP_FROM: required when SMTP_URL is set');
+  if (config.webhookUrl && !/^https?:\/\//.test(config.webhookUrl)) problems.push('KEYGATE_WEBHOOK_URL: must start with https:// or http://');
+  if (config.webhookUrl && !config.webhookSecret) problems.push('KEYGATE_WEBHOOK_SECRET: required when KEYGATE_WEBHOOK_URL is set');
   if (problems.length > 0) throw new ConfigError(problems);
   config.publicUrl = (config.publicUrl ?? `http://${config.host}:${config.port}`).replace(/\/+$/, '');
   return config;

@@ -39,6 +39,7 @@ export const ERROR_REGISTRY = {
   GRANT_NOT_FOUND: { status: 404, title: 'No such grant of this user' },
   WEAK_PASSWORD: { status: 400, title: 'The password does not meet the policy' },
   STORE_UNAVAILABLE: { status: 503, title: 'The store is unreachable; retry shortly' },
+  PASSWORD_HASHING_BUSY: { status: 503, title: 'Too many password checks are running; retry shortly' },
   INTERNAL: { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: number; title: string }>;
 

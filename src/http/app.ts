@@ -25,8 +25,8 @@ import { recordRoutes } from './route-table.js';
 import { verifyRoutes } from './verify.js';
 
 export interface AppOptions {
-  /** Pino logger options, or false for none. */
-  logger?: boolean | { level: string };
+  /** Pino logger options, or false for none. `stream` replaces stdout (tests read what is logged). */
+  logger?: boolean | { level: string; stream?: { write(line: string): void } };
 }
 
 /**
@@ -43,7 +43,11 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
     logger:
       options.logger === false
         ? false
-        : { level: typeof options.logger === 'object' ? options.logger.level : config.logLevel, redact: ['req.headers.authorization'] },
+        : {
+            level: typeof options.logger === 'object' ? options.logger.level : config.logLevel,
+            redact: ['req.headers.authorization'],
+            ...(typeof options.logger === 'object' && options.logger.stream ? { stream: options.logger.stream } : {}),
+          },
     // Per-request log lines would cost more than verify itself; failures are logged by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimit,

@@ -2,6 +2,7 @@ import { createLocalJWKSet, jwtVerify } from 'jose';
 import { hashSecret, safeEqual } from '../crypto/secrets.js';
 import type { Client, TokenEndpointAuthMethod } from '../domain/clients.js';
 import type { Tenant } from '../domain/keys/key.js';
+import { throttleSource } from '../domain/throttle-source.js';
 import { decodeJwt } from '../domain/tokens/jwt.js';
 import { OAuthError } from '../domain/oauth/errors.js';
 import type { ClientSecretRecord } from '../store/store.js';
@@ -14,12 +15,14 @@ export interface PresentedClient {
   clientId: string;
   secret?: string;
   assertion?: string;
+  /** The caller's address: failures are throttled per client and source. */
+  address: string;
 }
 
 export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
-/** Failed authentications of one client id that trigger a cool-down, and its length. */
-export const LOCKOUT_FAILURES = 10;
-export const LOCKOUT_WINDOW_MS = 60_000;
+/** Failed authentications of one client id from one source that trigger its cool-down, and its length. */
+export const FAILURES_PER_SOURCE = 10;
+export const FAILURE_WINDOW_MS = 60_000;
 const ASSERTION_ALGORITHMS = ['EdDSA', 'ES256', 'ES384', 'RS256', 'PS256'];
 const MAX_ASSERTION_LIFETIME_S = 600;
 const DUMMY_HASH = hashSecret('keygate-no-such-client');
@@ -27,17 +30,24 @@ const DUMMY_HASH = hashSecret('keygate-no-such-client');
 /**
  * Client authentication for the token, revocation and introspection endpoints. Every failure is
  * the same `invalid_client` (which check failed goes to the audit log only); secrets are compared
- * by hash in constant time; ten failures for one client id within a minute lock it out for the
- * rest of that minute (429 with Retry-After), whether or not the next attempt is right.
+ * by hash in constant time. `authenticate` is the one function that decides the failure
+ * throttle: ten failures for one client id from one source (`throttleSource`: the IPv4 address,
+ * the IPv6 /64) within a minute make that source wait out the rest of the minute (429
+ * `invalid_client` with Retry-After), whether or not its next attempt is right. Other sources,
+ * the legitimate holder among them, are not affected: a throttle per client id alone let anyone
+ * who knows a client id lock its holder out.
  */
 export class ClientAuthenticator {
   constructor(private readonly ctx: ServiceContext) {}
 
   async authenticate(tenant: Tenant, presented: PresentedClient, audiences: readonly string[]): Promise<Client> {
-    const lockKey = `authfail:${tenant.id}:${presented.clientId}`;
+    const throttleKey = `authfail:${tenant.id}:${presented.clientId.slice(0, 128)}:${throttleSource(presented.address)}`;
     const now = this.ctx.clock();
-    const failures = await this.ctx.cluster.counters.read(lockKey);
-    if (failures.count >= LOCKOUT_FAILURES) {
+    // Failures are counted after the check, not before: a check is one SHA-256 (or one signature),
+    // so the few extra checks concurrent requests get cannot matter against 256-bit secrets, and a
+    // successful request costs one counter read instead of a write and its undo.
+    const failures = await this.ctx.cluster.counters.read(throttleKey);
+    if (failures.count >= FAILURES_PER_SOURCE) {
       throw new OAuthError('invalid_client', 'too many failed authentications; wait before retrying', {
         status: 429,
         retryAfter: Math.max(1, Math.ceil((failures.expiresAt - now) / 1000)),
@@ -47,9 +57,9 @@ export class ClientAuthenticator {
     const client = found?.client ?? null;
     const reason = await this.check(tenant, client, found?.secrets ?? [], presented, audiences, now);
     if (reason === null) return client!;
-    await this.ctx.cluster.counters.increment(lockKey, LOCKOUT_WINDOW_MS);
+    await this.ctx.cluster.counters.increment(throttleKey, FAILURE_WINDOW_MS);
     this.ctx.audit.enqueue(
-      this.ctx.audit.event(tenant.id, { id: 'oauth', requestId: null, ip: null }, 'client.auth.denied', presented.clientId.slice(0, 128), { reason, method: presented.method }),
+      this.ctx.audit.event(tenant.id, { id: 'oauth', requestId: null, ip: presented.address }, 'client.auth.denied', presented.clientId.slice(0, 128), { reason, method: presented.method }),
     );
     throw new OAuthError('invalid_client', 'client authentication failed');
   }

@@ -2,6 +2,7 @@ import type { Cluster } from '../cluster/cluster.js';
 import { openCluster } from '../cluster/open-cluster.js';
 import { loadConfig, type Config } from '../config/schema.js';
 import { Envelope } from '../crypto/envelope.js';
+import { PasswordHasher } from '../crypto/passwords.js';
 import { MASTER_KEY_FILE, loadMasterKey } from '../crypto/master-key.js';
 import { systemClock, type Clock } from '../domain/clock.js';
 import type { VerificationResult } from '../domain/verification.js';
@@ -11,7 +12,8 @@ import { ApisService } from './apis-service.js';
 import { AuthorizationService } from './authorization-service.js';
 import { DelegationService } from './delegation-service.js';
 import { SessionsService } from './sessions-service.js';
-import { UsersService, type PasswordResetHook } from './users-service.js';
+import { UsersService } from './users-service.js';
+import { resetDeliveryFromConfig, type PasswordResetHook } from './password-reset-delivery.js';
 import { ClientAuthenticator } from './client-authenticator.js';
 import { ClientsService } from './clients-service.js';
 import { DirectoryCache } from './directory-cache.js';
@@ -39,7 +41,10 @@ export interface KeygateOptions {
   store?: Store;
   cluster?: Cluster;
   clock?: Clock;
-  /** Receives password-reset tokens (default: logged, for development without a mail server). */
+  /**
+   * Delivers password-reset links (embedding: your own mailer). Default: SMTP or the signed
+   * webhook from the configuration; with neither, password reset is disabled.
+   */
   onPasswordReset?: PasswordResetHook;
   /** Where background failures (batched audit and usage writes) are reported. */
   onError?: (err: unknown) => void;
@@ -63,6 +68,8 @@ export interface Keygate {
   readonly tokens: TokensService;
   readonly clientAuth: ClientAuthenticator;
   readonly users: UsersService;
+  /** Every password hash and check of this instance, bounded by `passwordHashConcurrency`. */
+  readonly passwords: PasswordHasher;
   readonly sessions: SessionsService;
   readonly authorization: AuthorizationService;
   readonly delegation: DelegationService;
@@ -90,8 +97,8 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
   const onError = options.onError ?? ((err: unknown) => console.error('keygate: background write failed', err));
   const store = options.store ?? openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   await store.migrate();
-  const cluster = options.cluster ?? openCluster({ redisUrl: config.redisUrl });
   const clock = options.clock ?? systemClock;
+  const cluster = options.cluster ?? openCluster({ redisUrl: config.redisUrl, now: clock });
   const audit = new AuditLog(store, clock, onError, { flushIntervalMs: 250 });
   const usage = new UsageRecorder(store, onError, { flushIntervalMs: 1000 });
   const lookup = new KeyLookup(store, cluster.bus, { maxEntries: config.cacheMaxEntries, ttlMs: config.cacheTtlMs });
@@ -105,6 +112,7 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
   const directory = new DirectoryCache(store, clock, cluster.bus);
   const ctx: ServiceContext = { store, clock, cluster, audit, lookup, directory, envelope: new Envelope(master.key), publicUrl: config.publicUrl };
   const signingKeys = new SigningKeysService(ctx);
+  const passwords = new PasswordHasher({ concurrency: config.passwordHashConcurrency, queue: config.passwordHashQueue });
   const hs256Secrets = new Hs256SecretsService(ctx);
   const revocations = new RevocationsService(ctx);
   const jwts = new JwtVerifier(ctx, signingKeys, hs256Secrets, revocations);
@@ -135,7 +143,8 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
     clients: new ClientsService(ctx),
     tokens,
     clientAuth: new ClientAuthenticator(ctx),
-    users: new UsersService(ctx, options.onPasswordReset ?? logPasswordReset),
+    users: new UsersService(ctx, passwords, { deliver: options.onPasswordReset ?? resetDeliveryFromConfig(config, clock), onError }),
+    passwords,
     sessions: new SessionsService(ctx),
     authorization: new AuthorizationService(ctx),
     delegation: new DelegationService(ctx, tokens, revocations),
@@ -153,7 +162,3 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
     },
   };
 }
-
-const logPasswordReset: PasswordResetHook = ({ tenant, email, url }) => {
-  console.info(`keygate: password reset for ${email} in tenant ${tenant} (development hook; configure onPasswordReset to send mail): ${url}`);
-};

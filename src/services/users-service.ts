@@ -1,17 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { DUMMY_PASSWORD_HASH, hashPassword, verifyPassword } from '../crypto/passwords.js';
+import { DUMMY_PASSWORD_HASH, type PasswordHasher } from '../crypto/passwords.js';
 import { hashSecret, newId } from '../crypto/secrets.js';
-import { KeygateError } from '../domain/errors.js';
+import { KeygateError, isKeygateError } from '../domain/errors.js';
 import type { Tenant } from '../domain/keys/key.js';
 import { EMAIL_PATTERN, normaliseEmail, passwordProblem, type User } from '../domain/people.js';
 import type { Page, PageRequest } from '../store/store.js';
 import type { Actor, ServiceContext } from './context.js';
+import type { PasswordResetHook } from './password-reset-delivery.js';
 
-/** Where a password-reset token goes. The default logs it: no mail server is needed locally. */
-export type PasswordResetHook = (message: { tenant: string; email: string; token: string; url: string }) => void | Promise<void>;
-
-export const SIGN_IN_FAILURES_PER_ACCOUNT = 5;
-export const SIGN_IN_FAILURES_PER_IP = 20;
+/** Sign-in attempts per account, and per source address, within one window. */
+export const SIGN_IN_ATTEMPTS_PER_ACCOUNT = 5;
+export const SIGN_IN_ATTEMPTS_PER_IP = 20;
+/** A throttle window starts at its first counted attempt and ends this long after it. */
 export const SIGN_IN_WINDOW_MS = 15 * 60_000;
 const RESET_TTL_MS = 30 * 60_000;
 
@@ -24,8 +24,14 @@ export type SignInOutcome = { user: User } | { error: 'invalid' } | { error: 'th
 export class UsersService {
   constructor(
     private readonly ctx: ServiceContext,
-    private readonly onPasswordReset: PasswordResetHook,
+    private readonly passwords: PasswordHasher,
+    private readonly reset: { deliver: PasswordResetHook | null; onError: (err: unknown) => void },
   ) {}
+
+  /** False when no delivery is configured: the portal then says password reset is disabled. */
+  get resetsEnabled(): boolean {
+    return this.reset.deliver !== null;
+  }
 
   async create(actor: Actor, tenant: Tenant, input: { email: string; password: string; name?: string | null }): Promise<User> {
     const email = normaliseEmail(input.email);
@@ -34,7 +40,7 @@ export class UsersService {
     if (weak !== null) throw new KeygateError('WEAK_PASSWORD', weak);
     const now = this.ctx.clock();
     const user: User = { id: newId('user', now), tenantId: tenant.id, email, name: input.name ?? null, createdAt: now };
-    await this.ctx.store.createUser(user, await hashPassword(input.password), this.ctx.audit.event(tenant.id, actor, 'user.create', user.id));
+    await this.ctx.store.createUser(user, await this.passwords.hash(input.password), this.ctx.audit.event(tenant.id, actor, 'user.create', user.id));
     return user;
   }
 
@@ -49,44 +55,82 @@ export class UsersService {
   }
 
   /**
-   * Checks email and password. An unknown email costs the same time as a wrong password, and both
-   * answer `invalid`; failures count per account and per IP, and past the limits every attempt is
-   * `throttled` until the window has passed.
+   * Checks email and password: the one function that decides sign-in throttling. Each attempt is
+   * counted (atomically, per source address, then per account) before any password work, so a
+   * burst of concurrent guesses costs at most the limit in scrypt runs; past a limit every attempt,
+   * right or wrong, is `throttled` until the window (15 minutes from its first attempt) passes. A
+   * successful attempt takes its counts back, so only failures accumulate. An unknown email costs
+   * the same time as a wrong password, and both answer `invalid`.
    */
   async signIn(tenant: Tenant, email: string, password: string, ip: string): Promise<SignInOutcome> {
-    const account = `signin:account:${tenant.id}:${normaliseEmail(email)}`;
-    const address = `signin:ip:${ip}`;
     const now = this.ctx.clock();
-    for (const [key, limit] of [[account, SIGN_IN_FAILURES_PER_ACCOUNT], [address, SIGN_IN_FAILURES_PER_IP]] as const) {
-      const failures = await this.ctx.cluster.counters.read(key);
-      if (failures.count >= limit) return { error: 'throttled', retryAfter: Math.max(1, Math.ceil((failures.expiresAt - now) / 1000)) };
+    const counters = this.ctx.cluster.counters;
+    const limits = [
+      [`signin:ip:${ip}`, SIGN_IN_ATTEMPTS_PER_IP],
+      [`signin:account:${tenant.id}:${normaliseEmail(email)}`, SIGN_IN_ATTEMPTS_PER_ACCOUNT],
+    ] as const;
+    const counted: string[] = [];
+    for (const [key, limit] of limits) {
+      const attempts = await counters.increment(key, SIGN_IN_WINDOW_MS);
+      counted.push(key);
+      if (attempts.count > limit) return { error: 'throttled', retryAfter: Math.max(1, Math.ceil((attempts.expiresAt - now) / 1000)) };
     }
+    const takeBack = () => Promise.all(counted.map((key) => counters.decrement(key)));
     const found = await this.ctx.store.findUserByEmail(tenant.id, normaliseEmail(email));
-    const matches = await verifyPassword(password, found?.passwordHash ?? DUMMY_PASSWORD_HASH);
-    if (found !== null && matches) return { user: found.user };
-    await this.ctx.cluster.counters.increment(account, SIGN_IN_WINDOW_MS);
-    await this.ctx.cluster.counters.increment(address, SIGN_IN_WINDOW_MS);
+    let matches: boolean;
+    try {
+      matches = await this.passwords.verify(password, found?.passwordHash ?? DUMMY_PASSWORD_HASH);
+    } catch (err) {
+      if (!isKeygateError(err) || err.code !== 'PASSWORD_HASHING_BUSY') throw err;
+      // Nothing was checked, so the attempt does not count against the person.
+      await takeBack();
+      return { error: 'throttled', retryAfter: 1 };
+    }
+    if (found !== null && matches) {
+      await takeBack();
+      return { user: found.user };
+    }
     this.ctx.audit.enqueue(this.ctx.audit.event(tenant.id, { id: 'sign-in', requestId: null, ip }, 'user.sign_in.denied', found?.user.id ?? null));
     return { error: 'invalid' };
   }
 
-  /** Hands a one-time token to the hook when the account exists; says nothing either way. */
+  /**
+   * Sends a one-time link when the account exists; says nothing either way. Delivery runs in the
+   * background (its time and failures must not tell the caller whether the account exists);
+   * failures are reported without the link.
+   */
   async requestPasswordReset(tenant: Tenant, email: string, resetUrl: string): Promise<void> {
+    const deliver = this.reset.deliver;
+    if (deliver === null) return;
     const found = await this.ctx.store.findUserByEmail(tenant.id, normaliseEmail(email));
     if (found === null) return;
     const token = randomBytes(32).toString('base64url');
-    await this.ctx.store.createPasswordReset(hashSecret(token), tenant.id, found.user.id, this.ctx.clock() + RESET_TTL_MS);
-    await this.onPasswordReset({ tenant: tenant.slug, email: found.user.email, token, url: `${resetUrl}?token=${token}` });
+    const expiresAt = this.ctx.clock() + RESET_TTL_MS;
+    await this.ctx.store.createPasswordReset(hashSecret(token), tenant.id, found.user.id, expiresAt);
+    const message = { tenant: tenant.slug, email: found.user.email, token, url: `${resetUrl}?token=${token}`, expiresAt };
+    void (async () => {
+      try {
+        await deliver(message);
+      } catch (err) {
+        const code = (err as { code?: unknown }).code;
+        this.reset.onError(new Error(`password-reset delivery failed for tenant ${tenant.slug}${typeof code === 'string' ? ` (${code})` : ''}`));
+      }
+    })();
   }
 
-  /** Sets a new password with a reset token (used up), and ends the account's sessions. */
+  /**
+   * Sets a new password with a reset token (used up) and, in the same transaction, ends the
+   * person's sessions and refresh tokens. A token that is not live costs no password hashing.
+   */
   async resetPassword(tenant: Tenant, token: string, password: string): Promise<boolean> {
     const weak = passwordProblem(password);
     if (weak !== null) throw new KeygateError('WEAK_PASSWORD', weak);
-    const reset = await this.ctx.store.consumePasswordReset(hashSecret(token), this.ctx.clock());
-    if (reset === null || reset.tenantId !== tenant.id) return false;
-    const event = this.ctx.audit.event(tenant.id, { id: reset.userId, requestId: null, ip: null }, 'user.password.reset', reset.userId);
-    await this.ctx.store.setPassword(tenant.id, reset.userId, await hashPassword(password), event);
-    return true;
+    const hash = hashSecret(token);
+    if ((await this.ctx.store.findPasswordReset(hash, tenant.id, this.ctx.clock())) === null) return false;
+    const passwordHash = await this.passwords.hash(password);
+    const done = await this.ctx.store.completePasswordReset({ hash, tenantId: tenant.id, passwordHash, at: this.ctx.clock() }, (userId) =>
+      this.ctx.audit.event(tenant.id, { id: userId, requestId: null, ip: null }, 'user.password.reset', userId),
+    );
+    return done !== null;
   }
 }

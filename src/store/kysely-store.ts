@@ -379,17 +379,6 @@ export class KyselyStore implements Store {
     });
   }
 
-  setPassword(tenantId: string, userId: string, passwordHash: string, event: AuditEvent): Promise<void> {
-    return this.guard('users', () =>
-      this.db.transaction().execute(async (trx) => {
-        await trx.updateTable('users').set({ password_hash: passwordHash, updated_at: event.at }).where('tenant_id', '=', tenantId).where('id', '=', userId).execute();
-        // A new password ends every session of the account.
-        await trx.deleteFrom('sessions').where('user_id', '=', userId).execute();
-        await insertEvents(trx, [event]);
-      }),
-    );
-  }
-
   createSession(hash: string, tenantId: string, userId: string, createdAt: number, expiresAt: number): Promise<void> {
     return this.guard('sessions', async () => {
       await this.db.insertInto('sessions').values({ hash, tenant_id: tenantId, user_id: userId, created_at: createdAt, expires_at: expiresAt }).execute();
@@ -544,19 +533,46 @@ export class KyselyStore implements Store {
     });
   }
 
-  consumePasswordReset(hash: string, now: number): Promise<{ tenantId: string; userId: string } | null> {
+  findPasswordReset(hash: string, tenantId: string, now: number): Promise<{ userId: string } | null> {
     return this.guard('password_resets', async () => {
-      const result = await this.db
-        .updateTable('password_resets')
-        .set({ used_at: now })
+      const row = await this.db
+        .selectFrom('password_resets')
+        .select('user_id')
         .where('hash', '=', hash)
+        .where('tenant_id', '=', tenantId)
         .where('used_at', 'is', null)
         .where('expires_at', '>', now)
         .executeTakeFirst();
-      if (Number(result.numUpdatedRows) === 0) return null;
-      const row = await this.db.selectFrom('password_resets').select(['tenant_id', 'user_id']).where('hash', '=', hash).executeTakeFirst();
-      return row ? { tenantId: row.tenant_id, userId: row.user_id } : null;
+      return row ? { userId: row.user_id } : null;
     });
+  }
+
+  completePasswordReset(
+    reset: { hash: string; tenantId: string; passwordHash: string; at: number },
+    event: (userId: string) => AuditEvent,
+  ): Promise<{ userId: string } | null> {
+    return this.guard('password_resets', () =>
+      this.db.transaction().execute(async (trx) => {
+        // The conditional UPDATE is the single use: of two concurrent completions, one matches.
+        const used = await trx
+          .updateTable('password_resets')
+          .set({ used_at: reset.at })
+          .where('hash', '=', reset.hash)
+          .where('tenant_id', '=', reset.tenantId)
+          .where('used_at', 'is', null)
+          .where('expires_at', '>', reset.at)
+          .returning('user_id')
+          .executeTakeFirst();
+        if (used === undefined) return null;
+        const userId = used.user_id;
+        await trx.updateTable('users').set({ password_hash: reset.passwordHash, updated_at: reset.at }).where('tenant_id', '=', reset.tenantId).where('id', '=', userId).execute();
+        // Whoever knew the old password may hold a session or a refresh token: both end here.
+        await trx.deleteFrom('sessions').where('user_id', '=', userId).execute();
+        await trx.updateTable('refresh_tokens').set({ revoked_at: reset.at }).where('user_id', '=', userId).where('revoked_at', 'is', null).execute();
+        await insertEvents(trx, [event(userId)]);
+        return { userId };
+      }),
+    );
   }
 
   pruneExpired(now: number): Promise<number> {

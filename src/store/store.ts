@@ -108,7 +108,6 @@ export interface Store {
   findUser(tenantId: string, id: string): Promise<User | null>;
   findUserByEmail(tenantId: string, email: string): Promise<{ user: User; passwordHash: string } | null>;
   listUsers(tenantId: string, page: PageRequest): Promise<Page<User>>;
-  setPassword(tenantId: string, userId: string, passwordHash: string, event: AuditEvent): Promise<void>;
 
   createSession(hash: string, tenantId: string, userId: string, createdAt: number, expiresAt: number): Promise<void>;
   findSession(hash: string): Promise<{ tenantId: string; userId: string; expiresAt: number } | null>;
@@ -143,8 +142,18 @@ export interface Store {
   revokeRefreshFamily(familyId: string, at: number): Promise<void>;
 
   createPasswordReset(hash: string, tenantId: string, userId: string, expiresAt: number): Promise<void>;
-  /** The user id of a live reset token, which is used up by this call; else null. */
-  consumePasswordReset(hash: string, now: number): Promise<{ tenantId: string; userId: string } | null>;
+  /** The user of a live, unused reset token of the tenant; null otherwise. Uses nothing up. */
+  findPasswordReset(hash: string, tenantId: string, now: number): Promise<{ userId: string } | null>;
+  /**
+   * In one transaction: uses up a live reset token of the tenant, sets the user's new password,
+   * ends every session of the user and revokes every refresh token of theirs (so every grant's
+   * refresh family ends), and writes the event. Null, and nothing changed, when the token is not
+   * live (unknown, used, expired, or another tenant's).
+   */
+  completePasswordReset(
+    reset: { hash: string; tenantId: string; passwordHash: string; at: number },
+    event: (userId: string) => AuditEvent,
+  ): Promise<{ userId: string } | null>;
 
   /**
    * Deletes what can no longer matter: expired sessions, pending authorizations, codes, password

@@ -71,9 +71,13 @@ describe.each(BACKENDS)('Store contract, tokens and people (%s)', (backendName) 
   it('uses a password reset once, and not after it expires', async () => {
     await store.createPasswordReset('reset-1', tenant.id, 'usr_1', now + 1000);
     await store.createPasswordReset('reset-2', tenant.id, 'usr_1', now + 1000);
-    expect(await store.consumePasswordReset('reset-1', now)).toEqual({ tenantId: tenant.id, userId: 'usr_1' });
-    expect(await store.consumePasswordReset('reset-1', now)).toBeNull();
-    expect(await store.consumePasswordReset('reset-2', now + 2000)).toBeNull();
+    const complete = (hash: string, at: number) => store.completePasswordReset({ hash, tenantId: tenant.id, passwordHash: 'scrypt$new', at }, () => event('user.password.reset'));
+    expect(await store.findPasswordReset('reset-1', 'ten_other', now)).toBeNull();
+    expect(await complete('reset-1', now)).toEqual({ userId: 'usr_1' });
+    expect(await store.findPasswordReset('reset-1', tenant.id, now)).toBeNull();
+    expect(await complete('reset-1', now)).toBeNull();
+    expect(await store.findPasswordReset('reset-2', tenant.id, now)).toEqual({ userId: 'usr_1' });
+    expect(await complete('reset-2', now + 2000)).toBeNull();
   });
 
   it('records a jti revocation once and keeps the feed in id order', async () => {

@@ -9,9 +9,10 @@ const noBus: InvalidationBus = {
   close: async () => {},
 };
 
-export function createMemoryCluster(): Cluster {
+/** `now` is Keygate's clock, so throttle windows pass when the clock says (tests set it). */
+export function createMemoryCluster(now: () => number = Date.now): Cluster {
   const rateLimiter = new MemoryRateLimiter();
-  const counters = new MemoryCounters();
+  const counters = new MemoryCounters(now);
   return {
     kind: 'memory',
     rateLimiter,

@@ -27,6 +27,11 @@ export class MemoryCounters implements SharedCounters {
     return { ...entry };
   }
 
+  async decrement(key: string): Promise<void> {
+    const entry = this.live(key);
+    if (entry && entry.count > 0) entry.count -= 1;
+  }
+
   async read(key: string): Promise<{ count: number; expiresAt: number }> {
     const entry = this.live(key);
     return entry ? { ...entry } : { count: 0, expiresAt: 0 };

@@ -8,7 +8,7 @@ import { RedisRateLimiter } from './redis-rate-limiter.js';
  * Shared limits and invalidations for several Keygate instances. `prefix` namespaces every
  * Redis key and channel, so deployments (and test runs) can share one Redis.
  */
-export function createRedisCluster(options: { url: string; prefix?: string }): Cluster {
+export function createRedisCluster(options: { url: string; prefix?: string; now?: () => number }): Cluster {
   const prefix = options.prefix ?? 'keygate:';
   const client = new Redis(options.url, { maxRetriesPerRequest: 2, enableOfflineQueue: true });
   const subscriber = new Redis(options.url, { maxRetriesPerRequest: 2 });
@@ -18,7 +18,7 @@ export function createRedisCluster(options: { url: string; prefix?: string }): C
     kind: 'redis',
     rateLimiter,
     bus,
-    counters: new RedisCounters(client, prefix),
+    counters: new RedisCounters(client, prefix, options.now),
     async close() {
       await bus.close();
       client.disconnect();

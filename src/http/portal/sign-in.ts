@@ -47,7 +47,7 @@ export function signInRoutes(app: FastifyInstance, keygate: Keygate): void {
       csrf: portal.csrf,
       interaction,
       signupUrl: portal.tenant.selfSignup ? `${portal.base}/signup${interaction ? `?interaction=${encodeURIComponent(interaction)}` : ''}` : null,
-      resetUrl: `${portal.base}/password-reset`,
+      resetUrl: keygate.users.resetsEnabled ? `${portal.base}/password-reset` : null,
     };
   }
 }

@@ -45,13 +45,19 @@ export function signupAndResetRoutes(app: FastifyInstance, keygate: Keygate): vo
   const requestForm = (portal: { base: string; csrf: string }, notice?: string) =>
     simpleFormPage({ title: 'Reset your password', lead: 'We will send a link to the account\'s email.', action: `${portal.base}/password-reset`, csrf: portal.csrf, fields: [{ name: 'email', label: 'Email', type: 'email', autocomplete: 'email' }], submit: 'Send link', ...(notice ? { notice } : {}) });
 
+  // With no delivery configured there is nowhere safe to send a link (never the log): say so.
+  const resetsDisabled = (portal: { tenant: { name: string } }) =>
+    errorPage('Password reset is disabled', `${portal.tenant.name} cannot send password-reset links. Ask an administrator for help.`);
+
   app.get('/t/:slug/password-reset', { schema: { hide: true } }, async (request, reply) => {
     const portal = await portalRequest(keygate, request, reply);
+    if (!keygate.users.resetsEnabled) return htmlReply(reply, 404, resetsDisabled(portal));
     return htmlReply(reply, 200, requestForm(portal));
   });
 
   app.post('/t/:slug/password-reset', { schema: { hide: true } }, async (request, reply) => {
     const portal = await portalRequest(keygate, request, reply);
+    if (!keygate.users.resetsEnabled) return htmlReply(reply, 404, resetsDisabled(portal));
     const form = checkedForm(request, reply);
     if (form === null) return reply;
     await keygate.users.requestPasswordReset(portal.tenant, param(form, 'email') ?? '', `${keygate.publicUrl}${portal.base}/password-reset/confirm`);

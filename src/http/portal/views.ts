@@ -7,7 +7,7 @@ export function errorPage(title: string, message: string): string {
   return page(title, html`<h1>${title}</h1><p class="lead">${message}</p>`);
 }
 
-export function signInPage(input: { tenantName: string; action: string; csrf: string; interaction: string | null; email?: string; error?: string; signupUrl: string | null; resetUrl: string }): string {
+export function signInPage(input: { tenantName: string; action: string; csrf: string; interaction: string | null; email?: string; error?: string; signupUrl: string | null; resetUrl: string | null }): string {
   return page(
     `Sign in · ${input.tenantName}`,
     html`<h1>Sign in</h1><p class="lead">to continue to ${input.tenantName}</p>
@@ -19,7 +19,7 @@ ${input.interaction ? html`<input type="hidden" name="interaction" value="${inpu
 <label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
 <div class="actions"><button class="primary" type="submit">Sign in</button></div>
 </form>
-<p class="muted"><a href="${input.resetUrl}">Forgot your password?</a>${input.signupUrl ? html` · <a href="${input.signupUrl}">Create an account</a>` : ''}</p>`,
+<p class="muted">${input.resetUrl ? html`<a href="${input.resetUrl}">Forgot your password?</a>` : ''}${input.resetUrl && input.signupUrl ? ' · ' : ''}${input.signupUrl ? html`<a href="${input.signupUrl}">Create an account</a>` : ''}</p>`,
   );
 }
 

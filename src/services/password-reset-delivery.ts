@@ -1,0 +1,60 @@
+import { createTransport } from 'nodemailer';
+import type { Config } from '../config/schema.js';
+import { WEBHOOK_SIGNATURE_HEADER, signWebhook } from '../crypto/webhook-signature.js';
+import type { Clock } from '../domain/clock.js';
+
+/** A password-reset link on its way to the person. `url` carries the one-time token. */
+export interface PasswordResetMessage {
+  tenant: string;
+  email: string;
+  token: string;
+  url: string;
+  expiresAt: number;
+}
+
+/** Delivers a reset link to the person (by mail, a webhook, or an embedder's own code). */
+export type PasswordResetHook = (message: PasswordResetMessage) => void | Promise<void>;
+
+const WEBHOOK_TIMEOUT_MS = 10_000;
+
+/**
+ * The delivery the configuration asks for: SMTP when `SMTP_URL` is set, else a signed webhook
+ * when `KEYGATE_WEBHOOK_URL` is set, else none (password reset is then disabled). There is no
+ * logging fallback: a reset link is a credential, and logs are read by more people than mail is.
+ *
+ * @example
+ * const deliver = resetDeliveryFromConfig(config, systemClock);
+ * if (deliver === null) console.log('password reset is disabled');
+ */
+export function resetDeliveryFromConfig(config: Config, clock: Clock): PasswordResetHook | null {
+  if (config.smtpUrl && config.smtpFrom) return smtpDelivery(config.smtpUrl, config.smtpFrom, clock);
+  if (config.webhookUrl && config.webhookSecret) return webhookDelivery(config.webhookUrl, config.webhookSecret, clock);
+  return null;
+}
+
+function smtpDelivery(url: string, from: string, clock: Clock): PasswordResetHook {
+  const transport = createTransport(url);
+  return async ({ email, url: link, expiresAt }) => {
+    const minutes = Math.round((expiresAt - clock()) / 60_000);
+    await transport.sendMail({
+      from,
+      to: email,
+      subject: 'Reset your password',
+      text: `Someone asked to reset the password of this account. To choose a new one, open:\n\n${link}\n\nThe link works once and expires in about ${minutes} minutes. If it was not you, ignore this mail: your password stays as it is.\n`,
+    });
+  };
+}
+
+function webhookDelivery(url: string, secret: string, clock: Clock): PasswordResetHook {
+  return async ({ tenant, email, url: link, expiresAt }) => {
+    const body = JSON.stringify({ type: 'password_reset', tenant, email, url: link, expiresAt: new Date(expiresAt).toISOString() });
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', [WEBHOOK_SIGNATURE_HEADER]: signWebhook(secret, Math.floor(clock() / 1000), body) },
+      body,
+      signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
+    });
+    await response.body?.cancel();
+    if (!response.ok) throw new Error(`the webhook answered HTTP ${response.status}`);
+  };
+}
