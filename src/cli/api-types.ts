@@ -37,11 +37,12 @@ export interface Api {
   createdAt: string;
 }
 
-/** Refresh-token settings of an API; lifetimes in seconds. */
+/** Refresh-token settings of an API; lifetimes and the reuse interval in seconds. */
 export interface RefreshTokens {
   enabled: boolean;
   idleTtl: number;
   absoluteTtl: number;
+  reuseInterval: number;
 }
 
 export interface Ratelimit {

@@ -81,6 +81,20 @@ export interface RefreshToken {
   revokedAt: number | null;
 }
 
+/**
+ * Whether presenting an already-rotated refresh token is a replay, which kills the family and the
+ * grant's tokens (RFC 9700 §4.14.2), rather than a concurrent refresh by the same client within
+ * the API's reuse interval (seconds; 0 means every reuse is a replay).
+ *
+ * @example
+ * isRefreshReplay({ rotatedAt: 1_000, revokedAt: null }, 1_000, 0) // true
+ * isRefreshReplay({ rotatedAt: 1_000, revokedAt: null }, 3_000, 5) // false
+ */
+export function isRefreshReplay(token: Pick<RefreshToken, 'rotatedAt' | 'revokedAt'>, now: number, reuseIntervalS: number): boolean {
+  if (token.revokedAt !== null || token.rotatedAt === null) return false;
+  return now - token.rotatedAt >= reuseIntervalS * 1000;
+}
+
 export const EMAIL_PATTERN = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
 export const MIN_PASSWORD_LENGTH = 10;
 export const AUTHORIZATION_CODE_TTL_MS = 60_000;

@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { MAX_REFRESH_REUSE_INTERVAL } from '../domain/keys/key.js';
 
 /**
  * Shared request and response schemas. Each is at once the validator (Ajv, with unknown fields
@@ -98,7 +99,7 @@ export const ApiView = Type.Object({
   keyPrefix: Type.String(),
   scopes: Type.Array(ScopeDefinition),
   accessTokenTtl: Type.Integer(),
-  refreshTokens: Type.Object({ enabled: Type.Boolean(), idleTtl: Type.Integer(), absoluteTtl: Type.Integer() }),
+  refreshTokens: Type.Object({ enabled: Type.Boolean(), idleTtl: Type.Integer(), absoluteTtl: Type.Integer(), reuseInterval: Type.Integer() }),
   createdAt: Timestamp,
 });
 
@@ -124,6 +125,13 @@ export const RefreshTokensSettings = Type.Object(
     enabled: Type.Optional(Type.Boolean()),
     idleTtl: Type.Optional(Type.Integer({ minimum: 1, description: 'Seconds a refresh token may go unused.' })),
     absoluteTtl: Type.Optional(Type.Integer({ minimum: 1, description: 'Seconds a refresh-token family may live.' })),
+    reuseInterval: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: MAX_REFRESH_REUSE_INTERVAL,
+        description: 'Seconds after a rotation during which the rotated refresh token, presented again, is taken for a concurrent refresh (refused, the family lives) rather than a replay (the family and the grant\'s access tokens are revoked). Default 0: every reuse is a replay.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

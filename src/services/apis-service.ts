@@ -1,7 +1,7 @@
 import { newId } from '../crypto/secrets.js';
 import { KeygateError } from '../domain/errors.js';
 import { KEY_PREFIX_PATTERN } from '../domain/keys/format.js';
-import { DEFAULT_REFRESH_TOKENS, type Api, type RefreshTokenSettings, type Tenant } from '../domain/keys/key.js';
+import { DEFAULT_REFRESH_TOKENS, MAX_REFRESH_REUSE_INTERVAL, type Api, type RefreshTokenSettings, type Tenant } from '../domain/keys/key.js';
 import { validateCatalog, type ScopeDefinition } from '../domain/scopes.js';
 import type { Page, PageRequest } from '../store/store.js';
 import type { Actor, ServiceContext } from './context.js';
@@ -97,5 +97,8 @@ function refreshSettings(base: RefreshTokenSettings, change: Partial<RefreshToke
     if (!Number.isSafeInteger(next[field]) || next[field] < 1) throw new KeygateError('INVALID_REQUEST', `refreshTokens.${field} must be a positive number of seconds`);
   }
   if (next.idleTtl > next.absoluteTtl) throw new KeygateError('INVALID_REQUEST', 'refreshTokens.idleTtl cannot exceed absoluteTtl');
-  return { enabled: next.enabled === true, idleTtl: next.idleTtl, absoluteTtl: next.absoluteTtl };
+  if (!Number.isSafeInteger(next.reuseInterval) || next.reuseInterval < 0 || next.reuseInterval > MAX_REFRESH_REUSE_INTERVAL) {
+    throw new KeygateError('INVALID_REQUEST', `refreshTokens.reuseInterval must be 0–${MAX_REFRESH_REUSE_INTERVAL} seconds`);
+  }
+  return { enabled: next.enabled === true, idleTtl: next.idleTtl, absoluteTtl: next.absoluteTtl, reuseInterval: next.reuseInterval };
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hashSecret, newId } from '../crypto/secrets.js';
-import { GRANT_TYPES, TOKEN_ENDPOINT_AUTH_METHODS, type Client, type GrantType, type TokenEndpointAuthMethod } from '../domain/clients.js';
+import { GRANT_TYPES, TOKEN_ENDPOINT_AUTH_METHODS, clientPowerRefusal, powersHeld, redirectUriRefusal, type Client, type GrantType, type TokenEndpointAuthMethod } from '../domain/clients.js';
 import { KeygateError } from '../domain/errors.js';
 import type { Tenant } from '../domain/keys/key.js';
 import { assertInCatalog } from '../domain/scopes.js';
@@ -92,8 +92,9 @@ export class ClientsService {
     if (!TOKEN_ENDPOINT_AUTH_METHODS.includes(client.tokenEndpointAuthMethod)) {
       throw new KeygateError('INVALID_CLIENT_METADATA', `unknown tokenEndpointAuthMethod "${client.tokenEndpointAuthMethod}"`);
     }
-    if (client.tokenEndpointAuthMethod === 'none' && client.grantTypes.includes('client_credentials')) {
-      throw new KeygateError('INVALID_CLIENT_METADATA', 'a public client (tokenEndpointAuthMethod "none") cannot use client_credentials');
+    for (const power of powersHeld(client)) {
+      const refusal = clientPowerRefusal(client, power);
+      if (refusal !== null) throw new KeygateError('INVALID_CLIENT_METADATA', refusal);
     }
     if (client.tokenEndpointAuthMethod === 'private_key_jwt') {
       const keys = client.jwks?.keys;
@@ -107,7 +108,8 @@ export class ClientsService {
       assertInCatalog(scopes, api.scopes);
     }
     for (const uri of client.redirectUris) {
-      if (!URL.canParse(uri) || new URL(uri).hash !== '') throw new KeygateError('INVALID_CLIENT_METADATA', `redirect URI "${uri}" must be an absolute URL without a fragment`);
+      const refusal = redirectUriRefusal(uri);
+      if (refusal !== null) throw new KeygateError('INVALID_CLIENT_METADATA', refusal);
     }
     return client;
   }

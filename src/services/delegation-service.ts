@@ -5,7 +5,7 @@ import type { Client } from '../domain/clients.js';
 import type { Api, Tenant } from '../domain/keys/key.js';
 import { OAuthError } from '../domain/oauth/errors.js';
 import { isCodeVerifier } from '../domain/oauth/pkce.js';
-import type { Grant, RefreshToken } from '../domain/people.js';
+import { isRefreshReplay, type Grant, type RefreshToken } from '../domain/people.js';
 import type { Page, PageRequest } from '../store/store.js';
 import type { Actor, ServiceContext } from './context.js';
 import type { RevocationsService } from './revocations-service.js';
@@ -19,16 +19,12 @@ export interface DelegatedTokens {
   refresh_token?: string;
 }
 
-/**
- * A rotated refresh token presented again this soon is taken for two concurrent refreshes by the
- * same client (one wins, the other gets invalid_grant); later, it is a replay and the family dies.
- */
-export const REFRESH_RACE_WINDOW_MS = 2_000;
 const GRANT_TOUCH_INTERVAL_MS = 60_000;
 
 /**
  * Tokens from a person's consent: the code exchange, refresh-token rotation with reuse detection
- * (RFC 9700 §4.14.2), and revocation of a whole grant. Access tokens carry the grant id (`gid`),
+ * (RFC 9700 §4.14.2; `isRefreshReplay` decides, with the API's `refreshTokens.reuseInterval`),
+ * and revocation of a whole grant. Access tokens carry the grant id (`gid`),
  * so revoking the grant revokes them through a not-before mark.
  */
 export class DelegationService {
@@ -72,7 +68,8 @@ export class DelegationService {
     const { token, won } = rotated;
     if (token.clientId !== client.id) throw new OAuthError('invalid_grant', 'the refresh token was issued to another client');
     if (!won) {
-      if (token.revokedAt === null && token.rotatedAt !== null && now - token.rotatedAt > REFRESH_RACE_WINDOW_MS) {
+      const reuseInterval = (await this.ctx.store.findApiById(token.apiId))?.refreshTokens.reuseInterval ?? 0;
+      if (isRefreshReplay(token, now, reuseInterval)) {
         await this.ctx.store.revokeRefreshFamily(token.familyId, now);
         await this.revocations.cutOff({ id: client.id, requestId: null, ip: null }, tenant, 'grant', token.grantId);
         this.ctx.audit.enqueue(this.ctx.audit.event(tenant.id, { id: client.id, requestId: null, ip: null }, 'refresh_token.reuse', token.familyId, { grantId: token.grantId }));

@@ -4,6 +4,7 @@ import type { IssuedToken } from '../domain/clients.js';
 import { KeygateError } from '../domain/errors.js';
 import type { Api, Tenant } from '../domain/keys/key.js';
 import { assertInCatalog, expandScopes, toStructured } from '../domain/scopes.js';
+import { EXCHANGED_FROM_CLAIM, type SubjectLink } from '../domain/tokens/exchange.js';
 import type { Page, PageRequest } from '../store/store.js';
 import type { Actor, ServiceContext } from './context.js';
 import type { SigningKeysService } from './signing-keys-service.js';
@@ -21,6 +22,10 @@ export interface AccessTokenRequest {
   act?: { sub: string };
   /** The person's grant the token comes from. */
   grantId?: string;
+  /** For exchanged tokens: the subject token and its ancestors, so their revocations apply. */
+  exchangedFrom?: SubjectLink[];
+  /** A latest `exp` (seconds): an exchanged token dies no later than its subject token. */
+  notAfter?: number;
 }
 
 export interface IssuedAccessToken {
@@ -56,19 +61,21 @@ export class TokensService {
     // randomUUID draws from a pre-filled entropy buffer: cheaper than randomBytes per token.
     const jti = randomUUID();
     const scope = withImplied(request.scopes, request.api).join(' ');
+    const exp = Math.min(iat + request.api.accessTokenTtl, request.notAfter ?? Infinity);
     const token = sign({
       iss: issuerOf(this.ctx.publicUrl, request.tenant.slug),
       sub: request.subject,
       aud: request.api.identifier,
-      exp: iat + request.api.accessTokenTtl,
+      exp,
       iat,
       jti,
       client_id: request.clientId,
       scope,
       ...(request.act ? { act: request.act } : {}),
       ...(request.grantId ? { gid: request.grantId } : {}),
+      ...(request.exchangedFrom ? { [EXCHANGED_FROM_CLAIM]: request.exchangedFrom } : {}),
     });
-    return { token, jti, expiresIn: request.api.accessTokenTtl, scope };
+    return { token, jti, expiresIn: exp - iat, scope };
   }
 
   /**

@@ -1,6 +1,6 @@
 import type { AuditEvent } from '../domain/audit.js';
 import type { Client, IssuedToken, Revocation } from '../domain/clients.js';
-import type { Api, ApiKey, RefillInterval, Tenant } from '../domain/keys/key.js';
+import { DEFAULT_REFRESH_TOKENS, type Api, type ApiKey, type RefillInterval, type Tenant } from '../domain/keys/key.js';
 import type { SigningAlgorithm } from '../domain/tokens/jwt.js';
 import type {
   ApisTable,
@@ -93,7 +93,8 @@ export function rowToApi(row: ApisTable): Api {
     keyPrefix: row.key_prefix,
     scopes: JSON.parse(row.scopes) as Api['scopes'],
     accessTokenTtl: Number(row.access_token_ttl),
-    refreshTokens: JSON.parse(row.refresh_tokens) as Api['refreshTokens'],
+    // APIs stored before the reuse interval existed read as 0: every reuse is a replay.
+    refreshTokens: { ...DEFAULT_REFRESH_TOKENS, ...(JSON.parse(row.refresh_tokens) as Partial<Api['refreshTokens']>) },
     createdAt: Number(row.created_at),
   };
 }

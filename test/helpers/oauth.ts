@@ -1,3 +1,4 @@
+import * as client from 'openid-client';
 import { expectStatus, type TestServer } from './server.js';
 
 export const ORDERS_API = 'https://orders.acme.test';
@@ -52,4 +53,14 @@ export async function postForm(
 
 export function basic(clientId: string, secret: string): string {
   return `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+}
+
+/**
+ * openid-client configured as one client of a test tenant (plain http allowed): a confidential
+ * client with its secret (HTTP Basic), or a public app with its redirect URI.
+ */
+export function discoverAs(issuer: string, clientId: string, auth: { secret: string } | { redirectUri: string }): Promise<client.Configuration> {
+  const options = { algorithm: 'oauth2' as const, execute: [client.allowInsecureRequests] };
+  if ('secret' in auth) return client.discovery(new URL(issuer), clientId, undefined, client.ClientSecretBasic(auth.secret), options);
+  return client.discovery(new URL(issuer), clientId, { redirect_uris: [auth.redirectUri], token_endpoint_auth_method: 'none' }, client.None(), options);
 }

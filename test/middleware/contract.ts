@@ -275,6 +275,34 @@ export function runMiddlewareContract(subject: MiddlewareUnderTest): void {
         expect([response.status, response.headers.get('www-authenticate'), response.body]).toEqual([401, INVALID_CHALLENGE, INVALID_BODY]);
         expect(reasons.map((r) => r.code)).toEqual(['EXPIRED']);
       });
+
+      test('a token that is not strict base64url (RFC 7515 §2), and a self-issued token outside its bounds', async () => {
+        let good = (await mintJwt(['read:users'])).token;
+        while (!/[-_]/.test(good.split('.')[2]!)) good = (await mintJwt(['read:users'])).token;
+        const [header, payload, signature] = good.split('.') as [string, string, string];
+        const at = signature.search(/[-_]/);
+        const last = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'.indexOf(signature.at(-1)!);
+        const { kid, secret } = (await t.call('POST', '/v1/tenants/acme/hs256-secrets')).body;
+        const selfIssued = (lifetime: string, withIat: boolean): Promise<string> => {
+          const jwt = new SignJWT({ scope: 'read:users' }).setProtectedHeader({ alg: 'HS256', kid }).setIssuer(issuer).setAudience(api).setSubject('svc').setExpirationTime(lifetime);
+          return (withIat ? jwt.setIssuedAt() : jwt).sign(Buffer.from(secret));
+        };
+        const cases: [string, string][] = [
+          ['a padded signature', `${header}.${payload}.${signature}==`],
+          ['+ or / in the signature', `${header}.${payload}.${signature.slice(0, at)}${signature[at] === '-' ? '+' : '/'}${signature.slice(at + 1)}`],
+          ['a space in the signature', `${header}.${payload}.${signature.slice(0, 8)} ${signature.slice(8)}`],
+          ['non-zero unused bits in the signature', `${header}.${payload}.${signature.slice(0, -1)}${'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'[last | 1]}`],
+          ['an HS256 token living two days', await selfIssued('2d', true)],
+          ['an HS256 token without iat', await selfIssued('5m', false)],
+        ];
+        expect((await get('/users', good)).status).toBe(200);
+        for (const [name, token] of cases) {
+          denials.length = 0;
+          const response = await get('/users', token);
+          expect([response.status, response.body], name).toEqual([401, INVALID_BODY]);
+          expect(denials.map((d) => d.code), name).toEqual(['MALFORMED']);
+        }
+      });
     });
 
     describe('scopes', () => {
@@ -350,6 +378,21 @@ export function runMiddlewareContract(subject: MiddlewareUnderTest): void {
         expect((await get('/users', access)).status).toBe(200);
         expectStatus(await t.call('POST', `/v1/tenants/acme/clients/${clientId}/revoke-tokens`), 200);
         await eventually(async () => (await get('/users', access)).status === 401, 2000);
+      });
+
+      test('a token exchanged from a revoked token gets 401 (RFC 8693: it dies with its subject)', async () => {
+        const subject = await mintJwt(['read:users']);
+        const service = await registerMachineClient(t, { grantTypes: ['urn:ietf:params:oauth:grant-type:token-exchange'], scopes: { [api]: ['read:users'] } });
+        const exchanged = await postForm(
+          t,
+          '/t/acme/oauth/token',
+          { grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange', subject_token: subject.token, subject_token_type: 'urn:ietf:params:oauth:token-type:access_token', resource: api },
+          { authorization: basic(service.clientId, service.clientSecret!) },
+        );
+        expectStatus(exchanged, 200);
+        expect((await get('/users', exchanged.body.access_token)).status).toBe(200);
+        expectStatus(await t.call('POST', `/v1/tenants/acme/tokens/${subject.jti}/revoke`), 200);
+        await eventually(async () => (await get('/users', exchanged.body.access_token)).status === 401, 2000);
       });
 
       test("a consumer cut-off revokes the consumer's tokens", async () => {

@@ -21,7 +21,7 @@ describe.each(BACKENDS)('Store contract, tokens and people (%s)', (backendName) 
     await store.migrate();
     tenant = { id: newId('tenant', now), slug: 'acme', name: 'Acme', signingAlg: 'EdDSA', selfSignup: false, hs256MaxLifetime: 86_400, createdAt: now };
     await store.createTenant(tenant, event('tenant.create'));
-    api = { id: newId('api', now), tenantId: tenant.id, identifier: 'https://api', name: 'API', keyPrefix: 'kg', scopes: [], accessTokenTtl: 600, refreshTokens: { enabled: true, idleTtl: 60, absoluteTtl: 120 }, createdAt: now };
+    api = { id: newId('api', now), tenantId: tenant.id, identifier: 'https://api', name: 'API', keyPrefix: 'kg', scopes: [], accessTokenTtl: 600, refreshTokens: { enabled: true, idleTtl: 60, absoluteTtl: 120, reuseInterval: 0 }, createdAt: now };
     await store.createApi(api, event('api.create'));
     await store.createUser({ id: 'usr_1', tenantId: tenant.id, email: 'a@b.c', name: null, createdAt: now }, 'hash', event('user.create'));
   });

@@ -55,7 +55,7 @@ describe.each(BACKENDS)('Store contract (%s)', (backendName) => {
     await store.migrate(); // idempotent
     tenant = { id: newId('tenant', now), slug: 'acme', name: 'Acme', signingAlg: 'EdDSA', selfSignup: false, hs256MaxLifetime: 86_400, createdAt: now };
     await store.createTenant(tenant, event('tenant.create'));
-    api = { id: newId('api', now), tenantId: tenant.id, identifier: 'https://api.acme.test', name: 'Acme', keyPrefix: 'kg', scopes: [{ name: 'read:users', description: 'r' }], accessTokenTtl: 3600, refreshTokens: { enabled: false, idleTtl: 60, absoluteTtl: 120 }, createdAt: now };
+    api = { id: newId('api', now), tenantId: tenant.id, identifier: 'https://api.acme.test', name: 'Acme', keyPrefix: 'kg', scopes: [{ name: 'read:users', description: 'r' }], accessTokenTtl: 3600, refreshTokens: { enabled: false, idleTtl: 60, absoluteTtl: 120, reuseInterval: 0 }, createdAt: now };
     await store.createApi(api, event('api.create'));
   });
 

@@ -19,6 +19,7 @@ interface TokenSettingsFlags {
   refreshTokens?: boolean;
   refreshIdleTtl?: number;
   refreshAbsoluteTtl?: number;
+  refreshReuseInterval?: number;
 }
 
 interface CreateFlags extends TenantFlags, TokenSettingsFlags {
@@ -130,7 +131,10 @@ function withTokenSettings(command: Command): Command {
     .option('--refresh-tokens', 'issue refresh tokens with access tokens')
     .option('--no-refresh-tokens', 'do not issue refresh tokens')
     .addOption(new Option('--refresh-idle-ttl <duration>', 'how long a refresh token may go unused, e.g. 14d').argParser(parseSecondsArg))
-    .addOption(new Option('--refresh-absolute-ttl <duration>', 'how long a refresh-token family may live, e.g. 90d').argParser(parseSecondsArg));
+    .addOption(new Option('--refresh-absolute-ttl <duration>', 'how long a refresh-token family may live, e.g. 90d').argParser(parseSecondsArg))
+    .addOption(
+      new Option('--refresh-reuse-interval <duration>', 'how long after a rotation a reused refresh token counts as a concurrent refresh, not a replay that revokes the family; 0 to 60s (server default 0)').argParser(parseSecondsArg),
+    );
 }
 
 function tokenSettingsBody(flags: TokenSettingsFlags): Record<string, unknown> {
@@ -141,6 +145,7 @@ function tokenSettingsBody(flags: TokenSettingsFlags): Record<string, unknown> {
     ...(flags.refreshTokens !== undefined ? { enabled: flags.refreshTokens } : {}),
     ...(flags.refreshIdleTtl !== undefined ? { idleTtl: flags.refreshIdleTtl } : {}),
     ...(flags.refreshAbsoluteTtl !== undefined ? { absoluteTtl: flags.refreshAbsoluteTtl } : {}),
+    ...(flags.refreshReuseInterval !== undefined ? { reuseInterval: flags.refreshReuseInterval } : {}),
   };
   return {
     ...(flags.accessTokenTtl !== undefined ? { accessTokenTtl: flags.accessTokenTtl } : {}),
@@ -180,6 +185,6 @@ function showApi(api: Api, flags: ConnectionFlags): void {
 }
 
 function formatRefreshTokens(settings: RefreshTokens): string {
-  const lifetimes = `idle ${formatDuration(settings.idleTtl * 1000)}, absolute ${formatDuration(settings.absoluteTtl * 1000)}`;
+  const lifetimes = `idle ${formatDuration(settings.idleTtl * 1000)}, absolute ${formatDuration(settings.absoluteTtl * 1000)}, reuse interval ${settings.reuseInterval}s`;
   return settings.enabled ? `enabled (${lifetimes})` : `disabled (when enabled: ${lifetimes})`;
 }

@@ -69,9 +69,18 @@ export interface RefreshTokenSettings {
   enabled: boolean;
   idleTtl: number;
   absoluteTtl: number;
+  /**
+   * Seconds after a rotation during which the rotated token, presented again, is taken for a
+   * concurrent refresh (refused, the family lives) rather than a replay (the family dies). 0, the
+   * default, treats every reuse as a replay (RFC 9700 §4.14.2).
+   */
+  reuseInterval: number;
 }
 
-export const DEFAULT_REFRESH_TOKENS: RefreshTokenSettings = { enabled: false, idleTtl: 1_209_600, absoluteTtl: 7_776_000 };
+/** The largest reuse interval: longer leaves a replayed refresh token undetected too long. */
+export const MAX_REFRESH_REUSE_INTERVAL = 60;
+
+export const DEFAULT_REFRESH_TOKENS: RefreshTokenSettings = { enabled: false, idleTtl: 1_209_600, absoluteTtl: 7_776_000, reuseInterval: 0 };
 
 /**
  * Start of the refill period that contains `now` (UTC midnight, or the first of the month).

@@ -1,3 +1,4 @@
+import { EXCHANGED_FROM_CLAIM, subjectLinks, type SubjectLink } from './exchange.js';
 import { CLOCK_SKEW_SEC } from './jwt.js';
 
 /**
@@ -37,14 +38,12 @@ export function markKey(kind: 'client' | 'consumer' | 'grant', subject: string):
  * @example
  * isRevoked({ jti: 'a', iat: 10, client_id: 'cli_1' }, state) // true if cli_1 was cut off after 10
  */
-export function isRevoked(claims: { jti?: string; iat?: number; client_id?: string; sub?: string; gid?: unknown }, state: RevocationState): boolean {
-  if (claims.jti !== undefined && state.jtis.has(claims.jti)) return true;
+export function isRevoked(claims: { jti?: string; iat?: number; client_id?: string; sub?: string; gid?: unknown; [EXCHANGED_FROM_CLAIM]?: unknown }, state: RevocationState): boolean {
+  if (isLinkRevoked(claims, state)) return true;
+  // An exchanged token dies with every token it was exchanged from (RFC 8693 subject tokens).
+  if (claims[EXCHANGED_FROM_CLAIM] !== undefined && subjectLinks(claims[EXCHANGED_FROM_CLAIM]).some((link) => isLinkRevoked(link, state))) return true;
   if (state.notBefore.size === 0) return false;
   const iat = claims.iat ?? 0;
-  if (claims.client_id !== undefined) {
-    const mark = state.notBefore.get(markKey('client', claims.client_id));
-    if (mark !== undefined && iat <= mark) return true;
-  }
   if (claims.sub !== undefined) {
     const mark = state.notBefore.get(markKey('consumer', claims.sub));
     if (mark !== undefined && iat <= mark) return true;
@@ -54,6 +53,14 @@ export function isRevoked(claims: { jti?: string; iat?: number; client_id?: stri
     if (mark !== undefined && iat <= mark) return true;
   }
   return false;
+}
+
+/** A token's own jti, or its client's cut-off at or after its iat. */
+function isLinkRevoked(link: SubjectLink, state: RevocationState): boolean {
+  if (link.jti !== undefined && state.jtis.has(link.jti)) return true;
+  if (link.client_id === undefined || state.notBefore.size === 0) return false;
+  const mark = state.notBefore.get(markKey('client', link.client_id));
+  return mark !== undefined && (link.iat ?? 0) <= mark;
 }
 
 /**

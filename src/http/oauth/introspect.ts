@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { clientPowerRefusal } from '../../domain/clients.js';
 import { OAuthError } from '../../domain/oauth/errors.js';
 import type { Keygate } from '../../services/keygate.js';
 import { presentedClient } from './client-auth.js';
@@ -10,8 +11,9 @@ import { tenantOf } from './tenant-of.js';
 export const INTROSPECTION_MISSES_PER_MINUTE = 60;
 
 /**
- * POST /t/{slug}/oauth/introspect — RFC 7662. A client may introspect tokens issued to itself;
- * a client with `canIntrospect` any token of its tenant. An inactive token — or one the client
+ * POST /t/{slug}/oauth/introspect — RFC 7662. A confidential client may introspect tokens issued
+ * to itself; one with `canIntrospect` any token of its tenant; a public client none
+ * (`clientPowerRefusal` decides). An inactive token — or one the client
  * may not see — is `{"active": false}` and nothing else.
  */
 export function introspectRoute(app: FastifyInstance, keygate: Keygate): void {
@@ -23,6 +25,10 @@ export function introspectRoute(app: FastifyInstance, keygate: Keygate): void {
     const endpoints = endpointsOf(keygate, tenant.slug);
     const client = await keygate.clientAuth.authenticate(tenant, presentedClient(request, form), [endpoints.introspection, endpoints.token, endpoints.issuer]);
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+    // A public client has not authenticated (anyone can send its id): RFC 7662 §2.1 wants real
+    // authorization here, so it may not introspect at all, even if stored with canIntrospect.
+    const refusal = clientPowerRefusal(client, { introspect: 'own' });
+    if (refusal !== null) throw new OAuthError('invalid_client', refusal);
 
     const missKey = `introspect-miss:${tenant.id}:${client.id}`;
     const misses = await keygate.cluster.counters.read(missKey);
@@ -33,7 +39,7 @@ export function introspectRoute(app: FastifyInstance, keygate: Keygate): void {
       });
     }
     const { result, claims } = await keygate.jwts.verify(token, { api: null, scopes: [], match: 'all', tenant: tenant.slug });
-    const visible = claims !== null && (client.canIntrospect || claims.client_id === client.id);
+    const visible = claims !== null && clientPowerRefusal(client, { introspect: claims.client_id === client.id ? 'own' : 'any' }) === null;
     if (!result.valid || !visible) {
       await keygate.cluster.counters.increment(missKey, 60_000);
       return { active: false };

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { Client, GrantType } from '../../domain/clients.js';
+import { clientPowerRefusal, type Client, type GrantType } from '../../domain/clients.js';
 import type { Tenant } from '../../domain/keys/key.js';
 import { OAuthError } from '../../domain/oauth/errors.js';
 import type { Keygate } from '../../services/keygate.js';
@@ -24,7 +24,8 @@ const GRANTS: Partial<Record<GrantType, Grant>> = {
 
 /**
  * POST /t/{slug}/oauth/token — a pipeline: tenant → form → client authentication → grant type
- * allowed for the client → grant handler → RFC 6749 §5.1 response with `Cache-Control: no-store`.
+ * allowed for the client (`clientPowerRefusal`, which also holds stored public clients to the
+ * rules) → grant handler → RFC 6749 §5.1 response with `Cache-Control: no-store`.
  */
 export function tokenRoute(app: FastifyInstance, keygate: Keygate): void {
   app.post('/t/:slug/oauth/token', { schema: { hide: true } }, async (request, reply) => {
@@ -35,9 +36,8 @@ export function tokenRoute(app: FastifyInstance, keygate: Keygate): void {
     if (grant === undefined) throw new OAuthError('unsupported_grant_type', `grant_type "${grantType}" is not supported`);
     const endpoints = endpointsOf(keygate, tenant.slug);
     const client = await keygate.clientAuth.authenticate(tenant, presentedClient(request, form), [endpoints.token, endpoints.issuer]);
-    if (!client.grantTypes.includes(grantType as GrantType)) {
-      throw new OAuthError('unauthorized_client', `the client may not use the ${grantType} grant`);
-    }
+    const refusal = clientPowerRefusal(client, { grant: grantType as GrantType });
+    if (refusal !== null) throw new OAuthError('unauthorized_client', refusal);
     const response = await grant(keygate, tenant, client, form);
     return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').send(response);
   });

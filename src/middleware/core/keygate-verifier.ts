@@ -60,7 +60,7 @@ interface VerifiedToken {
   identity: KeygateIdentity;
   held: ReadonlySet<string>;
   exp: number;
-  claims: { jti?: string; iat?: number; client_id?: string; sub?: string; gid?: string };
+  claims: { jti?: string; iat?: number; client_id?: string; sub?: string; gid?: string; exchanged_from?: unknown };
 }
 
 /**
@@ -302,6 +302,8 @@ function revocationClaims(payload: TokenClaims): VerifiedToken['claims'] {
     ...(typeof payload.iat === 'number' ? { iat: payload.iat } : {}),
     ...(typeof payload.client_id === 'string' ? { client_id: payload.client_id } : {}),
     ...(typeof payload.gid === 'string' ? { gid: payload.gid } : {}),
+    // An exchanged token (RFC 8693) is revoked with the tokens it came from.
+    ...(payload.exchanged_from !== undefined ? { exchanged_from: payload.exchanged_from } : {}),
     sub: payload.sub,
   };
 }
