@@ -3,6 +3,7 @@ import { DUMMY_PASSWORD_HASH, type PasswordHasher } from '../crypto/passwords.js
 import { hashSecret, newId } from '../crypto/secrets.js';
 import { KeygateError, isKeygateError } from '../domain/errors.js';
 import type { Tenant } from '../domain/keys/key.js';
+import { throttleSource } from '../domain/throttle-source.js';
 import { EMAIL_PATTERN, normaliseEmail, passwordProblem, type User } from '../domain/people.js';
 import type { Page, PageRequest } from '../store/store.js';
 import type { Actor, ServiceContext } from './context.js';
@@ -66,7 +67,7 @@ export class UsersService {
     const now = this.ctx.clock();
     const counters = this.ctx.cluster.counters;
     const limits = [
-      [`signin:ip:${ip}`, SIGN_IN_ATTEMPTS_PER_IP],
+      [`signin:ip:${throttleSource(ip)}`, SIGN_IN_ATTEMPTS_PER_IP],
       [`signin:account:${tenant.id}:${normaliseEmail(email)}`, SIGN_IN_ATTEMPTS_PER_ACCOUNT],
     ] as const;
     const counted: string[] = [];

@@ -87,6 +87,8 @@ async function requestResets(t: TestServer): Promise<void> {
 /** Follows a reset link as the person would, sets the new password, and checks what ended. */
 async function completeReset(t: TestServer, link: string, before: Awaited<ReturnType<typeof startWithPerson>>): Promise<string> {
   expect(link.startsWith(`${t.url}/t/acme/password-reset/confirm?token=`)).toBe(true);
+  // The page's URL holds the token: the browser must not send it on as a Referer.
+  expect((await fetch(link)).headers.get('referrer-policy')).toBe('no-referrer');
   const person = new Person(t.url);
   const page = await person.get(link);
   expect(page.status).toBe(200);

@@ -79,6 +79,15 @@ describe.each(variants)('sign-in throttle under concurrency ($backend, $counters
   });
   afterAll(() => t.close());
 
+  it('never throttles a person who keeps signing in successfully: a success takes its counted attempt back', async () => {
+    expectStatus(await t.call('POST', '/v1/tenants/acme/users', { email: 'regular@example.com', password: PASSWORD }), 201);
+    const person = new Person(t.url);
+    const csrf = Person.hidden((await person.get(`${t.url}/t/acme/login`)).html, 'csrf');
+    const statuses: number[] = [];
+    for (let i = 0; i < SIGN_IN_ATTEMPTS_PER_ACCOUNT * 2; i++) statuses.push((await person.post(`${t.url}/t/acme/login`, { csrf, email: 'regular@example.com', password: PASSWORD })).status);
+    expect(statuses).toEqual(Array(SIGN_IN_ATTEMPTS_PER_ACCOUNT * 2).fill(303));
+  });
+
   it(`runs at most ${SIGN_IN_ATTEMPTS_PER_ACCOUNT} scrypt checks for 60 parallel wrong passwords, then refuses the right one until the window passes`, async () => {
     const before = t.server.keygate.passwords.evaluations;
     const burst = await signInAttempts(t, Array.from({ length: 60 }, (_, i) => `wrong password ${i}`));

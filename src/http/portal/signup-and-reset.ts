@@ -69,6 +69,8 @@ export function signupAndResetRoutes(app: FastifyInstance, keygate: Keygate): vo
 
   app.get('/t/:slug/password-reset/confirm', { schema: { hide: true } }, async (request, reply) => {
     const portal = await portalRequest(keygate, request, reply);
+    // This page's URL carries the reset token: no Referer may take it anywhere.
+    reply.header('referrer-policy', 'no-referrer');
     return htmlReply(reply, 200, confirmForm(portal, (request.query as { token?: string }).token ?? ''));
   });
 
