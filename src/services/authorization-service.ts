@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hashSecret, newId } from '../crypto/secrets.js';
-import type { Client } from '../domain/clients.js';
+import { redirectUriRefusal, type Client } from '../domain/clients.js';
 import type { Api, Tenant } from '../domain/keys/key.js';
 import { challengeProblem } from '../domain/oauth/pkce.js';
 import { AUTHORIZATION_CODE_TTL_MS, INTERACTION_BOUNDS, INTERACTION_TTL_MS, type Grant, type Interaction, type User } from '../domain/people.js';
@@ -42,6 +42,8 @@ export class AuthorizationService {
     if (redirectUri === null || !client.redirectUris.includes(redirectUri)) {
       return { kind: 'error-page', message: 'the redirect_uri is not registered for this client' };
     }
+    // A client stored before the redirect-URI rule may hold a URI it now refuses (javascript:…).
+    if (redirectUriRefusal(redirectUri) !== null) return { kind: 'error-page', message: 'the redirect_uri is not one Keygate redirects to' };
     const state = params.get('state');
     const fail = (error: string, description: string): AuthorizeDecision => ({
       kind: 'redirect',

