@@ -30,3 +30,15 @@ export async function snapshotAll(backend: Backend): Promise<string> {
   if (Object.keys(tables).length < 10) throw new Error(`expected Keygate's tables, found ${Object.keys(tables).join(', ')}`);
   return JSON.stringify(tables);
 }
+
+/**
+ * What a refused request must leave as it was: every row of every table, after pending writes are
+ * flushed, but the audit log (denials are recorded on purpose) and keys' usage counters (each
+ * management call counts a use of its root key).
+ */
+export async function snapshotState(t: { backend: Backend; server: { keygate: { flush(): Promise<void> } } }): Promise<string> {
+  await t.server.keygate.flush();
+  const tables = JSON.parse(await snapshotAll(t.backend)) as Record<string, string[]>;
+  delete tables['audit_events'];
+  return JSON.stringify(tables).replace(/\\"last_used_at\\":\\?"?\d+\\?"?,\\"usage_count\\":\\?"?\d+\\?"?/g, '');
+}
