@@ -94,8 +94,11 @@ export function effectiveKey(chain: readonly ApiKey[], catalog: readonly ScopeDe
 }
 
 /**
- * Why a key may not mint a sub-key, over its chain; null when it may. `usage` is the fresh
- * shared state: whether a request now would be rate limited, and the chain's keys as stored.
+ * Why a key may not mint a sub-key, over its chain; null when it may. `chain` is the key and its
+ * ancestors as stored now (their credits), `usage` whether a request now would be rate limited.
+ *
+ * @example
+ * mintRefusal(effectiveKey(chain, api.scopes), chain, { rateLimited: false }, now) // 'DISABLED' under a disabled parent
  */
 export function mintRefusal(
   effective: EffectiveKey,
@@ -114,6 +117,9 @@ export function mintRefusal(
 /**
  * The first name of `meta` that an ancestor already sets (a child may add names, never
  * override its ancestors'), or null.
+ *
+ * @example
+ * inheritedMetaName({ plan: 'free' }, [parentWithPlanPro]) // 'plan'
  */
 export function inheritedMetaName(meta: Readonly<Record<string, unknown>>, ancestors: readonly ApiKey[]): string | null {
   for (const name of Object.keys(meta)) {
