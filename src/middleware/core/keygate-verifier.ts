@@ -319,7 +319,8 @@ function verifiedToken(payload: TokenClaims, tenant: string, api: string): Verif
     scopes,
     tokenId: claims.jti ?? null,
     ...(claims.client_id !== undefined ? { clientId: claims.client_id } : {}),
-    expiresAt: isoOfSeconds(payload.exp!),
+    // checkClaims admitted only a NumericDate (up to year 9999), which every Date can hold.
+    expiresAt: new Date(payload.exp! * 1000).toISOString(),
     meta: EMPTY_META,
   });
   return { identity, held: new Set(scopes), exp: payload.exp!, claims };
@@ -346,11 +347,5 @@ function rateLimited(result: VerificationResult, now: number): Denial {
   for (const limit of result.ratelimits) if (limit.remaining <= 0) until = Math.max(until, Date.parse(limit.reset));
   if (!Number.isFinite(until)) return RATE_LIMITED;
   return Object.freeze({ ok: false, status: 429, error: 'rate_limited', retryAfterSec: Math.max(1, Math.ceil((until - now) / 1000)) });
-}
-
-/** `exp` as ISO-8601; null for a number no Date can hold (a valid signature does not make it sane). */
-function isoOfSeconds(seconds: number): string | null {
-  const ms = seconds * 1000;
-  return Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : null;
 }
 
