@@ -63,6 +63,11 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
   recordRoutes(app);
   boundJsonDepth(app);
   app.decorateRequest('principal', null);
+  // A root key's lastUsedAt is its last management request that succeeded: a refused one changes
+  // no row (it is answered, and audited where it matters, instead).
+  app.addHook('onResponse', async (request, reply) => {
+    if (request.principal?.kind === 'root' && reply.statusCode < 400) keygate.rootKeys.recordUse(request.principal.keyId);
+  });
 
   app.setErrorHandler((err, request, reply) => {
     const body = toProblem(err, request);

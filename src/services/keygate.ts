@@ -112,14 +112,14 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
   const directory = new DirectoryCache(store, clock, cluster.bus);
   const ctx: ServiceContext = { store, clock, cluster, audit, lookup, directory, envelope: new Envelope(master.key), publicUrl: config.publicUrl };
   const signingKeys = new SigningKeysService(ctx);
-  const passwords = new PasswordHasher({ concurrency: config.passwordHashConcurrency, queue: config.passwordHashQueue });
   const hs256Secrets = new Hs256SecretsService(ctx);
   const revocations = new RevocationsService(ctx);
   const jwts = new JwtVerifier(ctx, signingKeys, hs256Secrets, revocations);
   const verifier = new VerifyService(ctx, usage, jwts);
   const tokens = new TokensService(ctx, signingKeys);
   const tenants = new TenantsService(ctx);
-  const rootKeys = new RootKeysService(ctx, tenants);
+  const rootKeys = new RootKeysService(ctx, tenants, usage);
+  const passwords = new PasswordHasher({ concurrency: config.passwordHashConcurrency, queue: config.passwordHashQueue });
   // Expired sessions, codes, refresh tokens and dead jti revocations do not pile up forever.
   const janitor = setInterval(() => void store.pruneExpired(clock()).catch(onError), PRUNE_INTERVAL_MS);
   janitor.unref();

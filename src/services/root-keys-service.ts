@@ -15,6 +15,7 @@ import { DEFAULT_HS256_MAX_LIFETIME_SEC } from '../domain/tokens/jwt.js';
 import type { Page, PageRequest } from '../store/store.js';
 import { SYSTEM_ACTOR, type Actor, type ServiceContext } from './context.js';
 import type { TenantsService } from './tenants-service.js';
+import type { UsageRecorder } from './usage-recorder.js';
 
 /** A root key and its secret, which is returned once and never stored. */
 export interface IssuedRootKey {
@@ -38,7 +39,13 @@ export class RootKeysService {
   constructor(
     private readonly ctx: ServiceContext,
     private readonly tenants: TenantsService,
+    private readonly usage: UsageRecorder,
   ) {}
+
+  /** Notes that a root key authenticated a management request (its `lastUsedAt`, written in batches). */
+  recordUse(keyId: string): void {
+    this.usage.record(keyId, this.ctx.clock());
+  }
 
   /** Creates the system tenant and the management API once; safe when instances race. */
   async ensureSystem(): Promise<{ tenant: Tenant; api: Api }> {

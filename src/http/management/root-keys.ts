@@ -129,18 +129,20 @@ export const rootKeyRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => as
     '/v1/root-keys/:id/roll',
     {
       onRequest: requireScope(keygate, 'root_keys:write'),
+      // No body at all means the defaults: rolling a leaked root key should be one bare POST.
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
       schema: {
         tags,
         summary: 'Issue a new secret for the root key; the old one works for the grace period (default 0)',
         params: RootKeyParams,
-        body: Type.Optional(
-          Type.Object({ gracePeriodMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 31_536_000_000 })) }, { additionalProperties: false }),
-        ),
+        body: Type.Object({ gracePeriodMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 31_536_000_000 })) }, { additionalProperties: false }),
         response: { 200: IssuedRootKeyView, 409: Problem, ...ERROR_RESPONSES },
       },
     },
     async (request) => {
-      const issued = await keygate.rootKeys.roll(actorOf(request), callerOf(request), request.params.id, request.body?.gracePeriodMs ?? 0);
+      const issued = await keygate.rootKeys.roll(actorOf(request), callerOf(request), request.params.id, request.body.gracePeriodMs ?? 0);
       return { ...rootKeyView(issued.key), key: issued.secret };
     },
   );
