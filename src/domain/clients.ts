@@ -33,7 +33,7 @@ const CONFIDENTIAL_ONLY_GRANTS: readonly GrantType[] = ['client_credentials', 'u
 export type ClientPower = { grant: GrantType } | { introspect: 'own' | 'any' };
 
 /** A client that authenticates with nothing but its id (RFC 6749 §2.1): anyone can claim to be it. */
-export function isPublicClient(client: Pick<Client, 'tokenEndpointAuthMethod'>): boolean {
+function isPublicClient(client: Pick<Client, 'tokenEndpointAuthMethod'>): boolean {
   return client.tokenEndpointAuthMethod === 'none';
 }
 
@@ -60,7 +60,13 @@ export function clientPowerRefusal(client: Pick<Client, 'tokenEndpointAuthMethod
   return null;
 }
 
-/** Every power a client's registration asks for, for `clientPowerRefusal` to check at registration. */
+/**
+ * Every power a client's registration asks for, for `clientPowerRefusal` to check at registration.
+ *
+ * @example
+ * powersHeld({ grantTypes: ['client_credentials'], canIntrospect: true })
+ * // [{ grant: 'client_credentials' }, { introspect: 'any' }]
+ */
 export function powersHeld(client: Pick<Client, 'grantTypes' | 'canIntrospect'>): ClientPower[] {
   return [...client.grantTypes.map((grant) => ({ grant })), ...(client.canIntrospect ? [{ introspect: 'any' as const }] : [])];
 }
@@ -85,7 +91,8 @@ export function redirectUriRefusal(uri: string): string | null {
   const url = new URL(uri);
   if (url.username !== '' || url.password !== '') return `redirect URI "${uri}" must not carry user information`;
   const scheme = url.protocol.slice(0, -1);
-  if (scheme === 'https') return url.hostname === '' ? `redirect URI "${uri}" must name a host` : null;
+  // The URL parser gives every https: URL a host, so the scheme is all there is to check.
+  if (scheme === 'https') return null;
   if (scheme === 'http') return LOOPBACK_HOSTS.has(url.hostname) ? null : `redirect URI "${uri}" may use http: only for 127.0.0.1, [::1] or localhost`;
   // Reverse-domain form: at least two dot-separated labels, e.g. com.example.app.
   if (/^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+$/.test(scheme)) return null;
