@@ -126,6 +126,42 @@ describe('the password-hashing bound', () => {
   });
 });
 
+describe('sign-in while password work is saturated', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer('sqlite', { passwordHashConcurrency: 1, passwordHashQueue: 0 });
+    await seedTenant(t);
+    expectStatus(await t.call('POST', '/v1/tenants/acme/users', { email: 'busy@example.com', password: PASSWORD }), 201);
+  });
+  afterAll(() => t.close());
+
+  it('answers throttled at once, without counting the attempt against the person', async () => {
+    const { keygate } = t.server;
+    const tenant = await keygate.tenants.get('acme');
+    // Holds the only slot: scrypt finishes on a libuv thread, which cannot complete before the
+    // sign-in below reaches its password check (that path is counters and SQLite, no I/O wait).
+    const before = keygate.passwords.evaluations;
+    const holding = keygate.passwords.hash('a password that holds the slot');
+    expect(await keygate.users.signIn(tenant, 'busy@example.com', PASSWORD, '192.0.2.1')).toEqual({ error: 'throttled', retryAfter: 1 });
+    await holding;
+    expect(keygate.passwords.evaluations).toBe(before + 1);
+    // Nothing was counted: all the account's attempts are still there.
+    for (let i = 0; i < SIGN_IN_ATTEMPTS_PER_ACCOUNT - 1; i++) expect(await keygate.users.signIn(tenant, 'busy@example.com', 'wrong password', '192.0.2.1')).toEqual({ error: 'invalid' });
+    expect('user' in (await keygate.users.signIn(tenant, 'busy@example.com', PASSWORD, '192.0.2.1'))).toBe(true);
+  });
+
+  it('refuses user creation beyond the bound with PASSWORD_HASHING_BUSY (a 503), creating nothing', async () => {
+    const { keygate } = t.server;
+    const tenant = await keygate.tenants.get('acme');
+    const holding = keygate.passwords.hash('a password that holds the slot');
+    const refused = keygate.users.create({ id: 'test', requestId: null, ip: null }, tenant, { email: 'later@example.com', password: PASSWORD });
+    await expect(refused).rejects.toMatchObject({ code: 'PASSWORD_HASHING_BUSY', status: 503 });
+    await holding;
+    const users = await t.call('GET', '/v1/tenants/acme/users?limit=100');
+    expect(users.body.items.map((u: { email: string }) => u.email)).not.toContain('later@example.com');
+  });
+});
+
 describe('throttle sources', () => {
   it('counts IPv4 addresses one by one and IPv6 addresses by their /64', () => {
     expect(throttleSource('203.0.113.7')).toBe('203.0.113.7');
