@@ -1,6 +1,11 @@
+import { join } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALL_MANAGEMENT_SCOPES } from '../../src/domain/management.js';
 import { startServer, type RunningServer } from '../../src/server.js';
+import { migrationProvider } from '../../src/store/migrations.js';
 import { runCli } from '../cli/run-cli.js';
 import { BACKENDS, createBackend, type Backend } from '../helpers/backends.js';
 import { ROOT_KEY, expectStatus, seedTenant, startTestServer, type TestServer } from '../helpers/server.js';
@@ -242,33 +247,48 @@ describe.each(BACKENDS)('root keys cannot escalate (%s)', (backend) => {
   });
 });
 
-describe.each(BACKENDS)('changing KEYGATE_ROOT_KEY retires the previous one (%s)', (backendName) => {
-  let backend: Backend;
-  let server: RunningServer | null = null;
-  const FIRST = 'first-root-key-0123456789abcdef0123456789';
-  const SECOND = 'second-root-key-0123456789abcdef012345678';
+const FIRST = 'first-root-key-0123456789abcdef0123456789';
+const SECOND = 'second-root-key-0123456789abcdef012345678';
 
-  const start = async (rootKey: string | undefined): Promise<RunningServer> => {
-    await server?.close();
-    server = await startServer({ port: 0, host: '127.0.0.1', rootKey, ...backend.config }, { logger: false });
-    return server;
-  };
-  const status = async (s: RunningServer, key: string): Promise<number> => {
-    const response = await fetch(`${s.url}/v1/tenants`, { headers: { authorization: `Bearer ${key}` } });
+/** One database that outlives Keygate restarts, and the instance running on it now. */
+class Restarts {
+  server: RunningServer | null = null;
+
+  constructor(readonly backend: Backend) {}
+
+  /** Stops the running instance and starts one with `rootKey` as KEYGATE_ROOT_KEY. */
+  async start(rootKey: string | undefined): Promise<RunningServer> {
+    await this.stop();
+    this.server = await startServer({ port: 0, host: '127.0.0.1', rootKey, ...this.backend.config }, { logger: false });
+    return this.server;
+  }
+
+  async stop(): Promise<void> {
+    await this.server?.close();
+    this.server = null;
+  }
+
+  /** The status a management request with `key` gets. */
+  async status(key: string): Promise<number> {
+    const response = await fetch(`${this.server!.url}/v1/tenants`, { headers: { authorization: `Bearer ${key}` } });
     await response.arrayBuffer();
     return response.status;
-  };
+  }
+}
+
+describe.each(BACKENDS)('changing KEYGATE_ROOT_KEY retires the previous one (%s)', (backendName) => {
+  let r: Restarts;
 
   beforeAll(async () => {
-    backend = await createBackend(backendName);
+    r = new Restarts(await createBackend(backendName));
   });
   afterAll(async () => {
-    await server?.close();
-    await backend.destroy();
+    await r.stop();
+    await r.backend.destroy();
   });
 
   it('revokes (audited) the seeded and bootstrap keys, keeps keys created through the API, and never revives a retired one', async () => {
-    const first = await start(undefined);
+    const first = await r.start(undefined);
     const bootstrap = first.bootstrapRootKey!;
     expect(bootstrap).toMatch(/^kgroot_/);
     const made = await fetch(`${first.url}/v1/root-keys`, {
@@ -279,27 +299,69 @@ describe.each(BACKENDS)('changing KEYGATE_ROOT_KEY retires the previous one (%s)
     expect(made.status).toBe(201);
     const kept = ((await made.json()) as { key: string }).key;
 
-    const second = await start(FIRST);
+    const second = await r.start(FIRST);
     expect(second.bootstrapRootKey).toBeNull();
-    expect(await status(second, bootstrap)).toBe(401);
-    expect(await status(second, FIRST)).toBe(200);
-    expect(await status(second, kept)).toBe(200);
+    expect(await r.status(bootstrap)).toBe(401);
+    expect(await r.status(FIRST)).toBe(200);
+    expect(await r.status(kept)).toBe(200);
 
-    const third = await start(SECOND);
-    expect(await status(third, FIRST)).toBe(401);
-    expect(await status(third, bootstrap)).toBe(401);
-    expect(await status(third, SECOND)).toBe(200);
-    expect(await status(third, kept)).toBe(200);
+    const third = await r.start(SECOND);
+    expect(await r.status(FIRST)).toBe(401);
+    expect(await r.status(bootstrap)).toBe(401);
+    expect(await r.status(SECOND)).toBe(200);
+    expect(await r.status(kept)).toBe(200);
     const system = await third.keygate.rootKeys.ensureSystem();
     const events = await third.keygate.store.listAudit(system.tenant.id, { after: null, limit: 500 });
     expect(events.items.filter((e) => e.action === 'root_key.retire')).toHaveLength(2);
 
     // Going back to a retired value must not bring a full admin back to life.
-    await server!.close();
-    server = null;
-    await expect(start(FIRST)).rejects.toThrow(/KEYGATE_ROOT_KEY was revoked/);
-    const fourth = await start(SECOND);
-    expect(await status(fourth, FIRST)).toBe(401);
-    expect(await status(fourth, SECOND)).toBe(200);
+    await r.stop();
+    await expect(r.start(FIRST)).rejects.toThrow(/KEYGATE_ROOT_KEY was revoked/);
+    await r.start(SECOND);
+    expect(await r.status(FIRST)).toBe(401);
+    expect(await r.status(SECOND)).toBe(200);
+  });
+});
+
+describe.each(BACKENDS)('an upgrade marks the root keys Keygate issued itself (%s)', (backendName) => {
+  let r: Restarts;
+
+  /** Makes the database look like one written before root keys were marked, then upgrades it. */
+  async function asBeforeUpgrade(): Promise<void> {
+    await r.stop();
+    const { backend } = r;
+    const db = new Kysely<any>({
+      dialect:
+        backend.name === 'sqlite'
+          ? new SqliteDialect({ database: new SQLite(join(backend.config.dataDir, 'keygate.db')) })
+          : new PostgresDialect({ pool: new pg.Pool({ connectionString: backend.config.databaseUrl! }) }),
+    });
+    try {
+      await db.updateTable('keys').set({ meta: '{}' }).execute();
+      const migrations = await migrationProvider.getMigrations();
+      await migrations['0004_root_keys']!.up(db);
+    } finally {
+      await db.destroy();
+    }
+  }
+
+  beforeAll(async () => {
+    r = new Restarts(await createBackend(backendName));
+  });
+  afterAll(async () => {
+    await r.stop();
+    await r.backend.destroy();
+  });
+
+  it('retires a bootstrap key and a seeded key from before the upgrade', async () => {
+    const bootstrap = (await r.start(undefined)).bootstrapRootKey!;
+    await asBeforeUpgrade();
+    await r.start(FIRST);
+    expect(await r.status(bootstrap)).toBe(401);
+    expect(await r.status(FIRST)).toBe(200);
+    await asBeforeUpgrade();
+    await r.start(SECOND);
+    expect(await r.status(FIRST)).toBe(401);
+    expect(await r.status(SECOND)).toBe(200);
   });
 });

@@ -28,6 +28,7 @@ describe.each(BACKENDS)('the system tenant is unreachable (%s)', (backend) => {
   let seededId: string;
   let limitedId: string;
   let keysWriterId: string;
+  let apiKeyId: string;
 
   const snapshot = async (): Promise<string> => {
     await t.server.keygate.flush();
@@ -64,6 +65,7 @@ describe.each(BACKENDS)('the system tenant is unreachable (%s)', (backend) => {
     const apiKey = await t.call('POST', '/v1/tenants/acme/keys', { api, scopes: ['read:users'] });
     expectStatus(apiKey, 201);
     keys.apiKey = apiKey.body.key;
+    apiKeyId = apiKey.body.id;
     const listed = await t.call('GET', '/v1/root-keys?limit=100');
     seededId = listed.body.items.find((k: { start: string }) => k.start === 'KEYGATE_ROOT_KEY').id;
   });
@@ -86,8 +88,9 @@ describe.each(BACKENDS)('the system tenant is unreachable (%s)', (backend) => {
     await expectUnreachable('POST', `${base}/${seededId}/revoke`, undefined, everyone());
     await expectUnreachable('DELETE', `${base}/${seededId}`, undefined, everyone());
     // The sub-key route admits the key holder itself: a root key may not mint children of itself there.
-    await expectUnreachable('POST', `${base}/${keysWriterId}/subkeys`, { scopes: ['keys:write'] }, [keys.keysWriter, ROOT_KEY]);
-    await expectUnreachable('POST', `${base}/${seededId}/subkeys`, { scopes: [...ALL_MANAGEMENT_SCOPES] }, [ROOT_KEY, keys.keysWriter]);
+    await expectUnreachable('POST', `${base}/${keysWriterId}/subkeys`, { scopes: ['keys:write'] }, [keys.keysWriter, ROOT_KEY, keys.apiKey]);
+    await expectUnreachable('POST', `${base}/${seededId}/subkeys`, { scopes: [...ALL_MANAGEMENT_SCOPES] }, everyone());
+    await expectUnreachable('POST', `${base}/${apiKeyId}/subkeys`, { scopes: ['read:users'] }, [keys.apiKey]);
     expect((await t.call('GET', '/v1/tenants/acme/keys', undefined, { auth: keys.keysWriter })).status).toBe(200);
   });
 
