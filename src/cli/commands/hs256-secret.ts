@@ -30,7 +30,7 @@ export function registerHs256SecretCommands(program: Command): void {
       print(formatFields([['kid', created.kid], ['tenant', slug]]));
       // Keygate must check HMACs with the secret itself, so it keeps it sealed rather than hashed.
       printSecret('HS256 secret', created.secret, { kept: 'it sealed and never shows it again' });
-      print(`Sign with header {"alg":"HS256","kid":"${created.kid}"}, iss = the tenant issuer ("keygate tenant get ${slug}"), aud = an API identifier, and an exp.`);
+      print(`Sign with header {"alg":"HS256","kid":"${created.kid}"}, iss = the tenant issuer ("keygate tenant get ${slug}"), aud = an API identifier, an iat, and an exp at most the tenant's hs256MaxLifetime after it.`);
     }),
   );
 

@@ -16,7 +16,7 @@ export const hs256SecretRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox =
       schema: {
         tags,
         summary: 'A secret for minting HS256 tokens yourself (shown only in this response)',
-        description: 'Sign with header `{"alg":"HS256","kid":"<kid>"}`, `iss` = the tenant issuer, `aud` = an API identifier, and an `exp`.',
+        description: 'Sign with header `{"alg":"HS256","kid":"<kid>"}`, `iss` = the tenant issuer, `aud` = an API identifier, an `iat` and an `exp` at most the tenant\'s `hs256MaxLifetime` after it.',
         params: TenantParams,
         response: { 201: Type.Object({ kid: Type.String(), secret: Type.String() }), ...ERROR_RESPONSES },
       },
