@@ -46,7 +46,7 @@ export interface KeygateOptions {
    * webhook from the configuration; with neither, password reset is disabled.
    */
   onPasswordReset?: PasswordResetHook;
-  /** Where background failures (batched audit and usage writes) are reported. */
+  /** Where background failures (batched audit and usage writes, password-reset deliveries) are reported. */
   onError?: (err: unknown) => void;
 }
 
@@ -94,7 +94,7 @@ export interface Keygate {
 export async function createKeygate(options: KeygateOptions = {}): Promise<Keygate> {
   // A key given as undefined means unset (SQLite, no Redis), not "fall back to the environment".
   const config: Config = { ...loadConfig({ env: process.env }), ...options.config };
-  const onError = options.onError ?? ((err: unknown) => console.error('keygate: background write failed', err));
+  const onError = options.onError ?? ((err: unknown) => console.error('keygate: background work failed', err));
   const store = options.store ?? openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   await store.migrate();
   const clock = options.clock ?? systemClock;

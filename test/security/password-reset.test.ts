@@ -209,6 +209,34 @@ describe.each(BACKENDS)('password reset (%s)', (backend) => {
     });
   });
 
+  describe('when delivery fails', () => {
+    it('answers the person as usual and reports the failure without the link', async () => {
+      const deliveries: string[] = [];
+      const receiver = createServer((request, response) => {
+        const chunks: Buffer[] = [];
+        request.on('data', (chunk: Buffer) => chunks.push(chunk));
+        request.on('end', () => {
+          deliveries.push(Buffer.concat(chunks).toString('utf8'));
+          response.writeHead(500).end();
+        });
+      });
+      await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+      const webhookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/`;
+      const t = await startTestServer(backend, { webhookUrl, webhookSecret: randomBytes(32).toString('base64url') }, { logStream: capture.stream });
+      try {
+        await seedTenant(t);
+        expectStatus(await t.call('POST', '/v1/tenants/acme/users', PERSON), 201);
+        await requestResets(t);
+        await vi.waitFor(() => expect(capture.text()).toContain('password-reset delivery failed for tenant acme'));
+        const { url } = JSON.parse(deliveries[0]!) as { url: string };
+        expect(capture.text()).not.toContain(new URL(url).searchParams.get('token'));
+      } finally {
+        await t.close();
+        await new Promise<void>((resolve) => receiver.close(() => resolve()));
+      }
+    });
+  });
+
   describe('with neither configured', () => {
     it('says password reset is disabled, makes no token and logs nothing about it', async () => {
       const t = await startTestServer(backend, {}, { logStream: capture.stream });
