@@ -102,7 +102,7 @@ export class RootKeysService {
       if (existing.key.revokedAt !== null || (existing.secretRetiredAt !== null && existing.secretRetiredAt <= now)) {
         throw new Error('KEYGATE_ROOT_KEY was revoked or rolled; set a new value and restart');
       }
-      if (existing.key.scopes.length !== all.length) {
+      if (existing.key.scopes.join(' ') !== all.join(' ')) {
         const key = { ...existing.key, scopes: all, updatedAt: now };
         await this.ctx.store.updateKeys([key], this.ctx.audit.event(tenant.id, SYSTEM_ACTOR, 'root_key.seed', key.id, { fields: ['scopes'] }));
         await this.ctx.lookup.invalidate([key.id]);
@@ -212,18 +212,16 @@ export class RootKeysService {
   /** Revokes every live root key Keygate issued itself (seed, bootstrap) other than `current`. */
   private async retireIssuedExcept(current: string): Promise<void> {
     const { tenant, api } = await this.ensureSystem();
-    const retire: string[] = [];
+    const retire: ApiKey[] = [];
     let after: string | null = null;
     do {
       const batch: Page<ApiKey> = await this.ctx.store.listKeys(tenant.id, { apiId: api.id }, { after, limit: LIST_BATCH });
-      for (const key of batch.items) {
-        if (key.id !== current && key.revokedAt === null && issuedBySystem(key)) retire.push(key.id);
-      }
+      retire.push(...batch.items.filter((key) => key.id !== current && key.revokedAt === null && issuedBySystem(key)));
       after = batch.next;
     } while (after !== null);
-    for (const id of retire) {
-      const event = this.ctx.audit.event(tenant.id, SYSTEM_ACTOR, 'root_key.retire', id, { origin: (await this.ctx.store.findKey(tenant.id, id))?.meta[ROOT_KEY_ORIGIN] ?? null });
-      const ids = await this.ctx.store.revokeKeyTree(tenant.id, id, this.ctx.clock(), event);
+    for (const key of retire) {
+      const event = this.ctx.audit.event(tenant.id, SYSTEM_ACTOR, 'root_key.retire', key.id, { origin: key.meta[ROOT_KEY_ORIGIN] });
+      const ids = await this.ctx.store.revokeKeyTree(tenant.id, key.id, this.ctx.clock(), event);
       await this.ctx.lookup.invalidate(ids);
     }
   }
