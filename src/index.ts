@@ -4,6 +4,7 @@
  */
 export { createKeygate, type Keygate, type KeygateOptions } from './services/keygate.js';
 export type { VerifyRequest, VerifyOptions } from './services/verify-service.js';
+export type { PasswordResetHook, PasswordResetMessage } from './services/password-reset-delivery.js';
 export { VERIFICATION_CODES, type VerificationCode, type VerificationResult, type RatelimitState } from './domain/verification.js';
 export { KeygateError, ERROR_REGISTRY, type ErrorCode } from './domain/errors.js';
 export { parseKey } from './domain/keys/format.js';
