@@ -1,4 +1,5 @@
 import { hashSecret, newId, random } from '../crypto/secrets.js';
+import type { AuditEvent } from '../domain/audit.js';
 import { KeygateError, isKeygateError } from '../domain/errors.js';
 import { displayStart, generateKey } from '../domain/keys/format.js';
 import { DEFAULT_REFRESH_TOKENS, newKey, type Api, type ApiKey, type Tenant } from '../domain/keys/key.js';
@@ -207,6 +208,19 @@ export class RootKeysService {
     await this.ctx.store.rollKeySecret(id, hashSecret(secret), start, now + gracePeriodMs, event);
     await this.ctx.lookup.invalidate([id]);
     return { key: { ...key, start, updatedAt: now }, secret };
+  }
+
+  /**
+   * The audit log of root keys (created, rolled, revoked, deleted, seeded, retired), oldest
+   * first. It names every root key, so only a caller that could have created any root key reads
+   * it: every management scope, for all tenants.
+   */
+  async auditLog(caller: RootKeyReach, page: PageRequest): Promise<Page<AuditEvent>> {
+    const { tenant, api } = await this.ensureSystem();
+    if (rootKeyOverreach(caller, { scopes: api.scopes.map((s) => s.name), tenant: null }) !== null) {
+      throw new KeygateError('FORBIDDEN', 'only a root key with every management scope for all tenants reads the root-key audit log');
+    }
+    return this.ctx.audit.list(tenant.id, page);
   }
 
   /** Revokes every live root key Keygate issued itself (seed, bootstrap) other than `current`. */

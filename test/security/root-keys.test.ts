@@ -211,6 +211,27 @@ describe.each(BACKENDS)('root keys cannot escalate (%s)', (backend) => {
     expect(actions).toEqual(['root_key.create', 'root_key.roll', 'root_key.roll', 'root_key.revoke', 'root_key.delete']);
   });
 
+  it('shows the root-key audit log only to a key that could have created any root key', async () => {
+    const auditor = await create({ scopes: ['audit:read', 'keys:read'] });
+    const limitedAdmin = await create({ scopes: [...ALL_MANAGEMENT_SCOPES], tenant: 'acme' });
+    await expectRefused(
+      [
+        ['GET', '/v1/root-keys/audit', undefined, auditor.key],
+        ['GET', '/v1/root-keys/audit', undefined, limitedAdmin.key],
+      ],
+      403,
+      'FORBIDDEN',
+    );
+    await expectRefused([['GET', '/v1/root-keys/audit', undefined, lesser.key]], 403, 'FORBIDDEN');
+    await t.server.keygate.flush();
+    const events = await t.call('GET', '/v1/root-keys/audit?limit=100');
+    expectStatus(events, 200);
+    const actions = events.body.items.filter((e: { target: string }) => e.target === auditor.id).map((e: { action: string }) => e.action);
+    expect(actions).toEqual(['root_key.create']);
+    const cli = await runCli(['audit', 'list', '--root-keys', '--json', '--limit', '100'], { env: { KEYGATE_URL: t.url, KEYGATE_ROOT_KEY: ROOT_KEY, KEYGATE_TENANT: 'acme' } });
+    expect(JSON.parse(cli.stdout).items.map((e: { target: string }) => e.target)).toContain(auditor.id);
+  });
+
   it('records when a root key was last used', async () => {
     expectStatus(await t.call('GET', '/v1/root-keys', undefined, { auth: reader.key }), 200);
     await t.server.keygate.flush();

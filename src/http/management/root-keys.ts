@@ -7,7 +7,8 @@ import type { RootKeyReach } from '../../domain/management.js';
 import type { Keygate } from '../../services/keygate.js';
 import { actorOf, requireScope } from '../auth.js';
 import { pageRequest, pageResponse } from '../pagination.js';
-import { ERROR_RESPONSES, NullableTimestamp, PageQuery, Problem, ScopeName, Timestamp, pageOf } from '../schemas.js';
+import { AuditEventView, ERROR_RESPONSES, NullableTimestamp, PageQuery, Problem, ScopeName, Timestamp, pageOf } from '../schemas.js';
+import { eventView } from './views.js';
 
 const tags = ['root keys'];
 
@@ -93,6 +94,20 @@ export const rootKeyRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => as
       },
     },
     async (request) => pageResponse(await keygate.rootKeys.list(callerOf(request), pageRequest(request.query)), rootKeyView),
+  );
+
+  app.get(
+    '/v1/root-keys/audit',
+    {
+      onRequest: requireScope(keygate, 'audit:read'),
+      schema: {
+        tags,
+        summary: 'Audit events of root keys, oldest first (for a root key with every scope, for all tenants)',
+        querystring: Type.Object(PageQuery, { additionalProperties: false }),
+        response: { 200: pageOf(AuditEventView), ...ERROR_RESPONSES },
+      },
+    },
+    async (request) => pageResponse(await keygate.rootKeys.auditLog(callerOf(request), pageRequest(request.query)), eventView),
   );
 
   app.get(
