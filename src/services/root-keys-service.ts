@@ -114,8 +114,15 @@ export class RootKeysService {
     } else {
       const key = this.rootKey(tenant, api, all, null, 'KEYGATE_ROOT_KEY', 'seed');
       key.start = 'KEYGATE_ROOT_KEY';
-      await this.ctx.store.createKey(key, hash, this.ctx.audit.event(tenant.id, SYSTEM_ACTOR, 'root_key.seed', key.id));
       current = key.id;
+      try {
+        await this.ctx.store.createKey(key, hash, this.ctx.audit.event(tenant.id, SYSTEM_ACTOR, 'root_key.seed', key.id));
+      } catch (err) {
+        // Instances started together with the same new value race to seed it: the loser uses the winner's key.
+        const seeded = await this.ctx.store.findKeyBySecret(hash);
+        if (seeded === null || seeded.api.id !== api.id) throw err;
+        current = seeded.key.id;
+      }
     }
     await this.retireIssuedExcept(current);
   }

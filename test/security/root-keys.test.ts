@@ -344,6 +344,31 @@ describe.each(BACKENDS)('changing KEYGATE_ROOT_KEY retires the previous one (%s)
   });
 });
 
+// PostgreSQL only: scale-out runs several instances on PostgreSQL; SQLite is one instance by design.
+describe.each(['postgres'] as const)('instances started together with a new KEYGATE_ROOT_KEY (%s)', (backendName) => {
+  let backend: Backend;
+  const servers: RunningServer[] = [];
+
+  beforeAll(async () => {
+    backend = await createBackend(backendName);
+  });
+  afterAll(async () => {
+    for (const server of servers) await server.close();
+    await backend.destroy();
+  });
+
+  it('all start, share one seeded key, and accept it', async () => {
+    const startOne = (): Promise<RunningServer> => startServer({ port: 0, host: '127.0.0.1', rootKey: FIRST, ...backend.config }, { logger: false });
+    servers.push(...(await Promise.all([startOne(), startOne(), startOne()])));
+    for (const server of servers) {
+      const response = await fetch(`${server.url}/v1/root-keys`, { headers: { authorization: `Bearer ${FIRST}` } });
+      expect(response.status).toBe(200);
+      const page = (await response.json()) as { items: { start: string; revokedAt: string | null }[] };
+      expect(page.items.filter((k) => k.start === 'KEYGATE_ROOT_KEY' && k.revokedAt === null)).toHaveLength(1);
+    }
+  });
+});
+
 describe.each(BACKENDS)('an upgrade marks the root keys Keygate issued itself (%s)', (backendName) => {
   let r: Restarts;
 
