@@ -192,6 +192,12 @@ describe.each(BACKENDS)('the system tenant is unreachable (%s)', (backend) => {
     }
     const catalog = await runCli(['api', 'get', MANAGEMENT_API, '--tenant', SYSTEM_TENANT_SLUG], { env: { ...env, KEYGATE_ROOT_KEY: ROOT_KEY } });
     expect(catalog.code).not.toBe(0);
+    const rewrite = ['api', 'update', MANAGEMENT_API, '--tenant', SYSTEM_TENANT_SLUG, ...ALL_MANAGEMENT_SCOPES.flatMap((s) => ['--scope', s]), '--implies', 'keys:verify=tenants:write'];
+    for (const key of [keys.apisWriter, ROOT_KEY]) {
+      const run = await runCli(rewrite, { env: { ...env, KEYGATE_ROOT_KEY: key } });
+      expect(run.code).not.toBe(0);
+      expect(run.stderr).toContain('TENANT_NOT_FOUND');
+    }
     const tenant = await runCli(['tenant', 'get', SYSTEM_TENANT_SLUG], { env: { ...env, KEYGATE_ROOT_KEY: keys.tenantsReader } });
     expect(tenant.code).not.toBe(0);
     expect(await snapshot()).toBe(before);
