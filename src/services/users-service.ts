@@ -15,6 +15,10 @@ export const SIGN_IN_ATTEMPTS_PER_IP = 20;
 /** A throttle window starts at its first counted attempt and ends this long after it. */
 export const SIGN_IN_WINDOW_MS = 15 * 60_000;
 const RESET_TTL_MS = 30 * 60_000;
+/** Reset requests per source address, and reset links sent per account, within one window. */
+export const RESET_REQUESTS_PER_IP = 20;
+export const RESET_LINKS_PER_ACCOUNT = 3;
+export const RESET_WINDOW_MS = 15 * 60_000;
 
 export type SignInOutcome = { user: User } | { error: 'invalid' } | { error: 'throttled'; retryAfter: number };
 
@@ -96,15 +100,21 @@ export class UsersService {
   }
 
   /**
-   * Sends a one-time link when the account exists; says nothing either way. Delivery runs in the
-   * background (its time and failures must not tell the caller whether the account exists);
-   * failures are reported without the link.
+   * Sends a one-time link when the account exists; says nothing either way. Requests are counted
+   * per source (past 20 in 15 minutes: `throttled`, whatever the email, so it reveals nothing),
+   * and at most 3 links per account go out in that window (the rest are dropped silently), so
+   * nobody can flood a person's inbox. Delivery runs in the background (its time and failures
+   * must not tell the caller whether the account exists); failures are reported without the link.
    */
-  async requestPasswordReset(tenant: Tenant, email: string, resetUrl: string): Promise<void> {
+  async requestPasswordReset(tenant: Tenant, email: string, resetUrl: string, ip: string): Promise<{ throttled: false } | { throttled: true; retryAfter: number }> {
     const deliver = this.reset.deliver;
-    if (deliver === null) return;
+    if (deliver === null) return { throttled: false };
+    const requests = await this.ctx.cluster.counters.increment(`reset:ip:${throttleSource(ip)}`, RESET_WINDOW_MS);
+    if (requests.count > RESET_REQUESTS_PER_IP) return { throttled: true, retryAfter: Math.max(1, Math.ceil((requests.expiresAt - this.ctx.clock()) / 1000)) };
     const found = await this.ctx.store.findUserByEmail(tenant.id, normaliseEmail(email));
-    if (found === null) return;
+    if (found === null) return { throttled: false };
+    const links = await this.ctx.cluster.counters.increment(`reset:account:${tenant.id}:${found.user.id}`, RESET_WINDOW_MS);
+    if (links.count > RESET_LINKS_PER_ACCOUNT) return { throttled: false };
     const token = randomBytes(32).toString('base64url');
     const expiresAt = this.ctx.clock() + RESET_TTL_MS;
     await this.ctx.store.createPasswordReset(hashSecret(token), tenant.id, found.user.id, expiresAt);
@@ -117,6 +127,7 @@ export class UsersService {
         this.reset.onError(new Error(`password-reset delivery failed for tenant ${tenant.slug}${typeof code === 'string' ? ` (${code})` : ''}`));
       }
     })();
+    return { throttled: false };
   }
 
   /**

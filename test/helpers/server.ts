@@ -2,6 +2,7 @@ import { startServer, type RunningServer } from '../../src/server.js';
 import type { Config } from '../../src/config/schema.js';
 import type { Clock } from '../../src/domain/clock.js';
 import type { Cluster } from '../../src/cluster/cluster.js';
+import type { PasswordResetHook } from '../../src/services/password-reset-delivery.js';
 import { createBackend, type Backend, type BackendName } from './backends.js';
 
 export const ROOT_KEY = 'test-root-key-0123456789abcdef0123456789';
@@ -16,7 +17,7 @@ export interface TestServer {
 }
 
 /** The real server on an ephemeral port, over a fresh store of the given backend. */
-export async function startTestServer(backendName: BackendName = 'sqlite', overrides: Partial<Config> = {}, options: { clock?: Clock; cluster?: Cluster; logStream?: { write(line: string): void } } = {}): Promise<TestServer> {
+export async function startTestServer(backendName: BackendName = 'sqlite', overrides: Partial<Config> = {}, options: { clock?: Clock; cluster?: Cluster; logStream?: { write(line: string): void }; onPasswordReset?: PasswordResetHook } = {}): Promise<TestServer> {
   const backend = await createBackend(backendName);
   const server = await startServer(
     { port: 0, host: '127.0.0.1', rootKey: ROOT_KEY, ...backend.config, ...overrides },
@@ -24,6 +25,7 @@ export async function startTestServer(backendName: BackendName = 'sqlite', overr
       logger: options.logStream ? { level: 'trace', stream: options.logStream } : false,
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.cluster ? { cluster: options.cluster } : {}),
+      ...(options.onPasswordReset ? { onPasswordReset: options.onPasswordReset } : {}),
     },
   );
   return {

@@ -6,6 +6,7 @@ import * as client from 'openid-client';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Config } from '../../src/config/schema.js';
+import { RESET_LINKS_PER_ACCOUNT, RESET_REQUESTS_PER_IP } from '../../src/services/users-service.js';
 import { BACKENDS, type BackendName } from '../helpers/backends.js';
 import { Person } from '../helpers/person.js';
 import { expectStatus, seedTenant, startTestServer, type TestServer } from '../helpers/server.js';
@@ -205,6 +206,36 @@ describe.each(BACKENDS)('password reset (%s)', (backend) => {
         expect(capture.text()).not.toContain(token);
       } finally {
         await setup.t.close();
+      }
+    });
+  });
+
+  describe('requests are bounded', () => {
+    it(`sends at most ${RESET_LINKS_PER_ACCOUNT} links per account, and answers a source past ${RESET_REQUESTS_PER_IP} requests with 429`, async () => {
+      const sent: string[] = [];
+      const t = await startTestServer(backend, {}, { onPasswordReset: ({ email }) => void sent.push(email) });
+      try {
+        await seedTenant(t);
+        expectStatus(await t.call('POST', '/v1/tenants/acme/users', PERSON), 201);
+        const person = new Person(t.url);
+        const csrf = Person.hidden((await person.get(`${t.url}/t/acme/password-reset`)).html, 'csrf');
+        const ask = (email: string) => person.post(`${t.url}/t/acme/password-reset`, { csrf, email });
+        const answers = [];
+        for (let i = 0; i < RESET_LINKS_PER_ACCOUNT + 2; i++) answers.push(await ask(PERSON.email));
+        for (let i = answers.length; i < RESET_REQUESTS_PER_IP; i++) answers.push(await ask(`nobody-${i}@example.com`));
+        // The same answer every time, whether a link went out, was held back, or there is no account.
+        expect(new Set(answers.map((a) => `${a.status} ${a.html}`)).size).toBe(1);
+        expect(sent).toEqual(Array(RESET_LINKS_PER_ACCOUNT).fill(PERSON.email));
+        const throttled = await fetch(`${t.url}/t/acme/password-reset`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `kg_csrf=${person.cookie('kg_csrf')}` },
+          body: new URLSearchParams({ csrf, email: 'someone@example.com' }).toString(),
+        });
+        expect(throttled.status).toBe(429);
+        expect(Number(throttled.headers.get('retry-after'))).toBeGreaterThan(0);
+        expect(sent).toHaveLength(RESET_LINKS_PER_ACCOUNT);
+      } finally {
+        await t.close();
       }
     });
   });

@@ -60,7 +60,11 @@ export function signupAndResetRoutes(app: FastifyInstance, keygate: Keygate): vo
     if (!keygate.users.resetsEnabled) return htmlReply(reply, 404, resetsDisabled(portal));
     const form = checkedForm(request, reply);
     if (form === null) return reply;
-    await keygate.users.requestPasswordReset(portal.tenant, param(form, 'email') ?? '', `${keygate.publicUrl}${portal.base}/password-reset/confirm`);
+    const outcome = await keygate.users.requestPasswordReset(portal.tenant, param(form, 'email') ?? '', `${keygate.publicUrl}${portal.base}/password-reset/confirm`, request.ip);
+    if (outcome.throttled) {
+      reply.header('retry-after', String(outcome.retryAfter));
+      return htmlReply(reply, 429, requestForm(portal, `Too many requests from here. Try again in ${Math.ceil(outcome.retryAfter / 60)} minutes.`));
+    }
     return htmlReply(reply, 200, requestForm(portal, 'If an account uses that email, a reset link is on its way.'));
   });
 
