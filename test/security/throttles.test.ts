@@ -65,15 +65,18 @@ function tally(statuses: number[]): Record<number, number> {
 
 const variants = [...BACKENDS.map((backend) => ({ backend, counters: 'memory' as const })), { backend: 'sqlite' as const, counters: 'redis' as const }];
 
+/** Shared counters in Redis (in Redis time; expiries reported on `now`) under a prefix of this run's own. */
+function privateCluster(counters: 'memory' | 'redis', now: () => number): { cluster?: Cluster } {
+  if (counters === 'memory') return {};
+  return { cluster: createRedisCluster({ url: REDIS_URL, prefix: `kg-test-${process.pid}-${Math.random().toString(36).slice(2)}:`, now }) };
+}
+
 describe.each(variants)('sign-in throttle under concurrency ($backend, $counters counters)', ({ backend, counters }) => {
   let t: TestServer;
   let now = Date.parse('2026-03-01T10:00:00Z');
-  let cluster: Cluster | undefined;
 
   beforeAll(async () => {
-    // Redis counters live in Redis time; a private prefix keeps runs apart.
-    cluster = counters === 'redis' ? createRedisCluster({ url: REDIS_URL, prefix: `kg-test-${process.pid}-${Math.random().toString(36).slice(2)}:`, now: () => now }) : undefined;
-    t = await startTestServer(backend, {}, { clock: () => now, ...(cluster ? { cluster } : {}) });
+    t = await startTestServer(backend, {}, { clock: () => now, ...privateCluster(counters, () => now) });
     await seedTenant(t);
     expectStatus(await t.call('POST', '/v1/tenants/acme/users', { email: 'victim@example.com', password: PASSWORD }), 201);
   });
@@ -173,14 +176,14 @@ describe('throttle sources', () => {
   });
 });
 
-describe.each(BACKENDS)('client authentication failures throttle the source, not the holder (%s)', (backend) => {
+describe.each(variants)('client authentication failures throttle the source, not the holder ($backend, $counters counters)', ({ backend, counters }) => {
   let t: TestServer;
   let clientId: string;
   let secret: string;
   let issuer: string;
 
   beforeAll(async () => {
-    t = await startTestServer(backend);
+    t = await startTestServer(backend, {}, privateCluster(counters, Date.now));
     await seedTenant(t);
     const registered = await registerMachineClient(t, { canIntrospect: true });
     clientId = registered.clientId;
