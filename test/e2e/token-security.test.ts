@@ -185,7 +185,7 @@ describe('token security', () => {
     });
   });
 
-  it('answers a wrong secret with invalid_client, then locks the client id out for a minute after 10 failures', async () => {
+  it('answers a wrong secret with invalid_client, then makes that source wait a minute after 10 failures (security/throttles: other sources are not affected)', async () => {
     const victim = await registerMachineClient(t);
     const attempt = (secret: string) => tokenRequest({ grant_type: 'client_credentials' }, { authorization: basic(victim.clientId, secret) });
     for (let i = 0; i < 10; i++) {
