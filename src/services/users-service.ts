@@ -72,7 +72,8 @@ export class UsersService {
     const counters = this.ctx.cluster.counters;
     const limits = [
       [`signin:ip:${throttleSource(ip)}`, SIGN_IN_ATTEMPTS_PER_IP],
-      [`signin:account:${tenant.id}:${normaliseEmail(email)}`, SIGN_IN_ATTEMPTS_PER_ACCOUNT],
+      // A digest, not the address: fixed-size keys whatever is typed, and no emails in Redis.
+      [`signin:account:${tenant.id}:${hashSecret(normaliseEmail(email))}`, SIGN_IN_ATTEMPTS_PER_ACCOUNT],
     ] as const;
     const counted: string[] = [];
     for (const [key, limit] of limits) {
