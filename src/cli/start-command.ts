@@ -28,6 +28,9 @@ export function registerStart(program: Command): void {
     const log = server.app.log;
     log.info(`Keygate listening on ${server.url} (store: ${keygate.store.backend}, cluster: ${keygate.cluster.kind})`);
     log.info(`OpenAPI: ${server.url}/openapi.json · docs: ${server.url}/docs`);
+    if (!keygate.users.resetsEnabled) {
+      log.info('Password reset is disabled: set SMTP_URL and SMTP_FROM, or KEYGATE_WEBHOOK_URL and KEYGATE_WEBHOOK_SECRET (docs/people.md)');
+    }
     if (server.bootstrapRootKey) {
       process.stdout.write(
         [
