@@ -80,6 +80,29 @@ describe.each(BACKENDS)('Store contract, tokens and people (%s)', (backendName) 
     expect(await complete('reset-2', now + 2000)).toBeNull();
   });
 
+  it('completes a reset in one step: new password, every session of the user gone, every refresh token of theirs revoked, nobody else touched', async () => {
+    await store.createUser({ id: 'usr_reset', tenantId: tenant.id, email: 'reset@b.c', name: null, createdAt: now }, 'old-hash', event('user.create'));
+    await store.createUser({ id: 'usr_other', tenantId: tenant.id, email: 'other@b.c', name: null, createdAt: now }, 'other-hash', event('user.create'));
+    const refresh = (hash: string, userId: string, grantId: string): RefreshToken => ({ hash, familyId: `fam_${hash}`, tenantId: tenant.id, grantId, clientId: 'cli_1', userId, apiId: api.id, scopes: ['a'], createdAt: now, expiresAt: now + 60_000, familyExpiresAt: now + 120_000, rotatedAt: null, revokedAt: null });
+    for (const [hash, userId, grantId] of [['rt-r1', 'usr_reset', 'grt_r1'], ['rt-r2', 'usr_reset', 'grt_r2'], ['rt-o1', 'usr_other', 'grt_o1']] as const) await store.createRefreshToken(refresh(hash, userId, grantId));
+    await store.createSession('session-r', tenant.id, 'usr_reset', now, now + 60_000);
+    await store.createSession('session-o', tenant.id, 'usr_other', now, now + 60_000);
+    await store.createPasswordReset('reset-r', tenant.id, 'usr_reset', now + 1000);
+    // A token that is not live changes nothing.
+    expect(await store.completePasswordReset({ hash: 'reset-unknown', tenantId: tenant.id, passwordHash: 'new-hash', at: now }, () => event('user.password.reset'))).toBeNull();
+    expect(await store.findSession('session-r')).not.toBeNull();
+    expect((await store.findUserByEmail(tenant.id, 'reset@b.c'))?.passwordHash).toBe('old-hash');
+
+    expect(await store.completePasswordReset({ hash: 'reset-r', tenantId: tenant.id, passwordHash: 'new-hash', at: now + 5 }, () => event('user.password.reset'))).toEqual({ userId: 'usr_reset' });
+    expect((await store.findUserByEmail(tenant.id, 'reset@b.c'))?.passwordHash).toBe('new-hash');
+    expect(await store.findSession('session-r')).toBeNull();
+    expect((await store.findRefreshToken('rt-r1'))?.revokedAt).toBe(now + 5);
+    expect((await store.findRefreshToken('rt-r2'))?.revokedAt).toBe(now + 5);
+    expect(await store.findSession('session-o')).not.toBeNull();
+    expect((await store.findRefreshToken('rt-o1'))?.revokedAt).toBeNull();
+    expect((await store.findUserByEmail(tenant.id, 'other@b.c'))?.passwordHash).toBe('other-hash');
+  });
+
   it('records a jti revocation once and keeps the feed in id order', async () => {
     const revocation = { id: newId('revocation', now), tenantId: tenant.id, kind: 'jti' as const, subject: 'jti-1', notBefore: null, expiresAt: now + 1000, createdAt: now };
     expect(await store.addRevocation(revocation, event('token.revoke'))).toBe(true);
