@@ -3,7 +3,7 @@ import type { Keygate } from '../../services/keygate.js';
 import { param } from '../oauth/form.js';
 import { SESSION_COOKIE, cookieOptions } from './cookies.js';
 import { checkedForm, htmlReply, portalRequest, signInAs } from './context.js';
-import { signInPage } from './views.js';
+import { signInPage, waitText } from './views.js';
 
 /** Sign-in and sign-out. Failures are generic; throttled attempts get 429 with Retry-After. */
 export function signInRoutes(app: FastifyInstance, keygate: Keygate): void {
@@ -23,7 +23,7 @@ export function signInRoutes(app: FastifyInstance, keygate: Keygate): void {
     if ('error' in outcome) {
       if (outcome.error === 'throttled') {
         reply.header('retry-after', String(outcome.retryAfter));
-        return htmlReply(reply, 429, signInPage({ ...view(portal, interaction), email, error: `Too many attempts. Try again in ${Math.ceil(outcome.retryAfter / 60)} minutes.` }));
+        return htmlReply(reply, 429, signInPage({ ...view(portal, interaction), email, error: `Too many attempts. Try again in ${waitText(outcome.retryAfter)}.` }));
       }
       return htmlReply(reply, 401, signInPage({ ...view(portal, interaction), email, error: 'That email and password do not match.' }));
     }

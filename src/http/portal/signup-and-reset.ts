@@ -3,7 +3,7 @@ import { isKeygateError } from '../../domain/errors.js';
 import type { Keygate } from '../../services/keygate.js';
 import { param } from '../oauth/form.js';
 import { checkedForm, htmlReply, portalRequest, signInAs } from './context.js';
-import { errorPage, simpleFormPage } from './views.js';
+import { errorPage, simpleFormPage, waitText } from './views.js';
 
 /** Self sign-up (when the tenant allows it) and password reset through a one-time token. */
 export function signupAndResetRoutes(app: FastifyInstance, keygate: Keygate): void {
@@ -63,7 +63,7 @@ export function signupAndResetRoutes(app: FastifyInstance, keygate: Keygate): vo
     const outcome = await keygate.users.requestPasswordReset(portal.tenant, param(form, 'email') ?? '', `${keygate.publicUrl}${portal.base}/password-reset/confirm`, request.ip);
     if (outcome.throttled) {
       reply.header('retry-after', String(outcome.retryAfter));
-      return htmlReply(reply, 429, requestForm(portal, `Too many requests from here. Try again in ${Math.ceil(outcome.retryAfter / 60)} minutes.`));
+      return htmlReply(reply, 429, requestForm(portal, `Too many requests from here. Try again in ${waitText(outcome.retryAfter)}.`));
     }
     return htmlReply(reply, 200, requestForm(portal, 'If an account uses that email, a reset link is on its way.'));
   });

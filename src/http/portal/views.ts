@@ -7,6 +7,12 @@ export function errorPage(title: string, message: string): string {
   return page(title, html`<h1>${title}</h1><p class="lead">${message}</p>`);
 }
 
+/** "a minute" or "N minutes": how long a throttled person waits, for a Retry-After in seconds. */
+export function waitText(retryAfterSeconds: number): string {
+  const minutes = Math.ceil(retryAfterSeconds / 60);
+  return minutes <= 1 ? 'a minute' : `${minutes} minutes`;
+}
+
 export function signInPage(input: { tenantName: string; action: string; csrf: string; interaction: string | null; email?: string; error?: string; signupUrl: string | null; resetUrl: string | null }): string {
   return page(
     `Sign in · ${input.tenantName}`,
