@@ -27,7 +27,7 @@ export const ERROR_REGISTRY = {
   INVALID_CIDR: { status: 400, title: 'An IP allowlist entry is not a valid CIDR' },
   INVALID_CURSOR: { status: 400, title: 'The pagination cursor is not valid' },
   KEY_REVOKED: { status: 409, title: 'The key is revoked and cannot be changed' },
-  KEY_CANNOT_MINT: { status: 409, title: 'The key or an ancestor is disabled, expired, rate limited or out of credits' },
+  KEY_CANNOT_MINT: { status: 409, title: 'The key or an ancestor is disabled, expired, rate limited or out of credits, or its chain is full' },
   SUBKEY_LIMIT_REACHED: { status: 409, title: 'The key already has the most sub-keys allowed' },
   META_KEY_INHERITED: { status: 400, title: 'A sub-key may not set a meta name its ancestors set' },
   CLIENT_NOT_FOUND: { status: 404, title: 'No such client in this tenant' },

@@ -1,7 +1,7 @@
 import { hashSecret, newId, random } from '../crypto/secrets.js';
 import { KeygateError } from '../domain/errors.js';
 import { validateAllowlist } from '../domain/ip-allowlist.js';
-import { effectiveKey, inheritedMetaName, mintRefusal, type EffectiveKey } from '../domain/keys/effective-key.js';
+import { MAX_KEY_CHAIN, effectiveKey, inheritedMetaName, mintRefusal, type EffectiveKey } from '../domain/keys/effective-key.js';
 import { displayStart, generateKey } from '../domain/keys/format.js';
 import { validateMeta } from '../domain/keys/meta.js';
 import { newKey, type Api, type ApiKey, type CreditsConfig, type RatelimitConfig, type Tenant } from '../domain/keys/key.js';
@@ -243,6 +243,7 @@ const MINT_REFUSALS: Record<Exclude<ReturnType<typeof mintRefusal>, null>, strin
   REVOKED: 'it or an ancestor is revoked',
   EXPIRED: 'it or an ancestor has expired',
   DISABLED: 'it or an ancestor is disabled',
+  TOO_DEEP: `a chain of keys holds at most ${MAX_KEY_CHAIN} keys`,
   RATE_LIMITED: 'it or an ancestor is rate limited',
   USAGE_EXCEEDED: 'it or an ancestor is out of credits',
 };
@@ -256,11 +257,16 @@ function assertWithinParent(child: ApiKey, parent: EffectiveKey): void {
   }
 }
 
-/** A sub-key may add meta names, never set one an ancestor sets (the ancestor's would win at verify). */
+/**
+ * A sub-key may add meta names, never set one an ancestor sets (the ancestor's would win at
+ * verify), and the meta verify returns for it — merged over the chain — stays within the bounds
+ * of one key's meta, so each generation cannot add another MAX_META_BYTES to every answer.
+ */
 function assertMetaNotInherited(meta: Readonly<Record<string, unknown>> | undefined, ancestors: readonly ApiKey[]): void {
   if (meta === undefined) return;
   const name = inheritedMetaName(meta, ancestors);
   if (name !== null) throw new KeygateError('META_KEY_INHERITED', `meta "${name}" is set by an ancestor key and cannot be overridden`);
+  if (ancestors.length > 0) validateMeta(Object.assign({}, meta, ...ancestors.map((a) => a.meta)));
 }
 
 /** Descendants whose scopes or expiry exceed their (possibly narrowed) parent, narrowed. */

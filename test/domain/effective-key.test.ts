@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { effectiveKey, inheritedMetaName, mintRefusal } from '../../src/domain/keys/effective-key.js';
+import { MAX_KEY_CHAIN, effectiveKey, inheritedMetaName, mintRefusal } from '../../src/domain/keys/effective-key.js';
 import { newKey, type ApiKey } from '../../src/domain/keys/key.js';
 
 const now = Date.UTC(2026, 5, 15, 12);
@@ -67,6 +67,12 @@ describe('mintRefusal', () => {
     expect(refusal([child, key('key_p', null)], true)).toBe('RATE_LIMITED');
     expect(refusal([child, key('key_p', null, { credits: { remaining: 0, refill: null } })])).toBe('USAGE_EXCEEDED');
     expect(refusal([child, key('key_p', null)])).toBeNull();
+  });
+
+  it(`refuses a key whose chain already holds MAX_KEY_CHAIN (${MAX_KEY_CHAIN}) keys`, () => {
+    const chain = Array.from({ length: MAX_KEY_CHAIN }, (_, i) => key(`key_${i}`, i === MAX_KEY_CHAIN - 1 ? null : `key_${i + 1}`));
+    expect(refusal(chain)).toBe('TOO_DEEP');
+    expect(refusal(chain.slice(1))).toBeNull();
   });
 
   it('lets a key out of credits mint once its refill is due', () => {

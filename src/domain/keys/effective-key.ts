@@ -49,6 +49,13 @@ export interface EffectiveKey {
   credits: readonly CreditHolder[];
 }
 
+/**
+ * Most keys in one chain (a key and its ancestors). The per-key child cap alone bounds no
+ * depth: a key holder could nest children without end, and every lookup and every merged `meta`
+ * grows with the chain.
+ */
+export const MAX_KEY_CHAIN = 8;
+
 const NO_CREDITS: readonly CreditHolder[] = Object.freeze([]);
 
 /**
@@ -96,6 +103,7 @@ export function effectiveKey(chain: readonly ApiKey[], catalog: readonly ScopeDe
 /**
  * Why a key may not mint a sub-key, over its chain; null when it may. `chain` is the key and its
  * ancestors as stored now (their credits), `usage` whether a request now would be rate limited.
+ * A chain already MAX_KEY_CHAIN keys long has no room for a child.
  *
  * @example
  * mintRefusal(effectiveKey(chain, api.scopes), chain, { rateLimited: false }, now) // 'DISABLED' under a disabled parent
@@ -105,10 +113,11 @@ export function mintRefusal(
   chain: readonly ApiKey[],
   usage: { rateLimited: boolean },
   now: number,
-): 'REVOKED' | 'EXPIRED' | 'DISABLED' | 'RATE_LIMITED' | 'USAGE_EXCEEDED' | null {
+): 'REVOKED' | 'EXPIRED' | 'DISABLED' | 'TOO_DEEP' | 'RATE_LIMITED' | 'USAGE_EXCEEDED' | null {
   if (effective.revokedAt !== null && effective.revokedAt <= now) return 'REVOKED';
   if (effective.expiresAt !== null && effective.expiresAt <= now) return 'EXPIRED';
   if (!effective.enabled) return 'DISABLED';
+  if (chain.length >= MAX_KEY_CHAIN) return 'TOO_DEEP';
   if (usage.rateLimited) return 'RATE_LIMITED';
   if (chain.some((key) => creditsExhausted(key, now))) return 'USAGE_EXCEEDED';
   return null;
