@@ -5,8 +5,10 @@ import { KeygateError } from '../domain/errors.js';
 import type { Api, Tenant } from '../domain/keys/key.js';
 import { assertInCatalog, expandScopes, toStructured } from '../domain/scopes.js';
 import { EXCHANGED_FROM_CLAIM, type SubjectLink } from '../domain/tokens/exchange.js';
+import { revocationCause, type RevocationState } from '../domain/tokens/revocation.js';
 import type { Page, PageRequest } from '../store/store.js';
 import type { Actor, ServiceContext } from './context.js';
+import type { RevocationsService } from './revocations-service.js';
 import type { SigningKeysService } from './signing-keys-service.js';
 
 /** JWT API keys without an explicit expiry live this long: every Keygate JWT has an `exp`. */
@@ -52,6 +54,7 @@ export class TokensService {
   constructor(
     private readonly ctx: ServiceContext,
     private readonly signingKeys: SigningKeysService,
+    private readonly revocations: RevocationsService,
   ) {}
 
   /** An RFC 9068 access token (`typ: at+jwt`) with the API's lifetime. Not stored: it is self-contained. */
@@ -118,6 +121,10 @@ export class TokensService {
     return token;
   }
 
+  /**
+   * The tenant's JWT API keys, each `revokedAt` as verify sees it: revoked by its jti, or cut off
+   * with its consumer (the mark's second), decided by `revocationCause` like every verifier.
+   */
   async listIssued(tenant: Tenant, filter: { api?: string; consumer?: string }, page: PageRequest): Promise<Page<IssuedToken>> {
     let apiId: string | undefined;
     if (filter.api !== undefined) {
@@ -125,6 +132,15 @@ export class TokensService {
       if (api === null) throw new KeygateError('API_NOT_FOUND', `no API "${filter.api}" in tenant "${tenant.slug}"`);
       apiId = api.id;
     }
-    return this.ctx.store.listIssuedTokens(tenant.id, { ...(apiId ? { apiId } : {}), ...(filter.consumer ? { consumer: filter.consumer } : {}) }, page);
+    const found = await this.ctx.store.listIssuedTokens(tenant.id, { ...(apiId ? { apiId } : {}), ...(filter.consumer ? { consumer: filter.consumer } : {}) }, page);
+    const state = await this.revocations.state(tenant.id);
+    return { ...found, items: found.items.map((token) => withRevocation(token, state)) };
   }
+}
+
+/** The claims a JWT API key was signed with that revocation reads (see `issueApiKeyToken`). */
+function withRevocation(token: IssuedToken, state: RevocationState): IssuedToken {
+  if (token.revokedAt !== null) return token;
+  const cause = revocationCause({ jti: token.jti, iat: Math.floor(token.issuedAt / 1000), sub: token.consumer }, state);
+  return cause?.kind === 'mark' ? { ...token, revokedAt: cause.notBefore * 1000 } : token;
 }

@@ -35,32 +35,59 @@ export function markKey(kind: 'client' | 'consumer' | 'grant', subject: string):
 }
 
 /**
+ * What revoked a token: its own jti (or that of a token it was exchanged from), or a not-before
+ * mark (`client:…`, `consumer:…`, `grant:…`) with the second it cuts off at.
+ */
+export type RevocationCause = { kind: 'jti' } | { kind: 'mark'; mark: string; notBefore: number };
+
+type RevocableClaims = { jti?: string; iat?: number; client_id?: string; sub?: string; gid?: unknown; [EXCHANGED_FROM_CLAIM]?: unknown };
+
+const BY_JTI: RevocationCause = { kind: 'jti' };
+
+/**
  * @example
  * isRevoked({ jti: 'a', iat: 10, client_id: 'cli_1' }, state) // true if cli_1 was cut off after 10
  */
-export function isRevoked(claims: { jti?: string; iat?: number; client_id?: string; sub?: string; gid?: unknown; [EXCHANGED_FROM_CLAIM]?: unknown }, state: RevocationState): boolean {
-  if (isLinkRevoked(claims, state)) return true;
+export function isRevoked(claims: RevocableClaims, state: RevocationState): boolean {
+  return revocationCause(claims, state) !== null;
+}
+
+/**
+ * The one revocation rule: why a token with these claims is revoked, or null when it is not.
+ * `isRevoked` is this answer as a boolean; listings use the cause to say since when.
+ *
+ * @example
+ * revocationCause({ jti: 'a', iat: 10, sub: 'acme' }, state) // { kind: 'mark', mark: 'consumer:acme', notBefore: 12 }
+ */
+export function revocationCause(claims: RevocableClaims, state: RevocationState): RevocationCause | null {
+  const own = linkRevocation(claims, state);
+  if (own !== null) return own;
   // An exchanged token dies with every token it was exchanged from (RFC 8693 subject tokens).
-  if (claims[EXCHANGED_FROM_CLAIM] !== undefined && subjectLinks(claims[EXCHANGED_FROM_CLAIM]).some((link) => isLinkRevoked(link, state))) return true;
-  if (state.notBefore.size === 0) return false;
+  if (claims[EXCHANGED_FROM_CLAIM] !== undefined) {
+    for (const link of subjectLinks(claims[EXCHANGED_FROM_CLAIM])) {
+      const cause = linkRevocation(link, state);
+      if (cause !== null) return cause;
+    }
+  }
+  if (state.notBefore.size === 0) return null;
   const iat = claims.iat ?? 0;
   if (claims.sub !== undefined) {
-    const mark = state.notBefore.get(markKey('consumer', claims.sub));
-    if (mark !== undefined && iat <= mark) return true;
+    const cause = markAfter(markKey('consumer', claims.sub), iat, state);
+    if (cause !== null) return cause;
   }
-  if (typeof claims.gid === 'string') {
-    const mark = state.notBefore.get(markKey('grant', claims.gid));
-    if (mark !== undefined && iat <= mark) return true;
-  }
-  return false;
+  return typeof claims.gid === 'string' ? markAfter(markKey('grant', claims.gid), iat, state) : null;
 }
 
 /** A token's own jti, or its client's cut-off at or after its iat. */
-function isLinkRevoked(link: SubjectLink, state: RevocationState): boolean {
-  if (link.jti !== undefined && state.jtis.has(link.jti)) return true;
-  if (link.client_id === undefined || state.notBefore.size === 0) return false;
-  const mark = state.notBefore.get(markKey('client', link.client_id));
-  return mark !== undefined && (link.iat ?? 0) <= mark;
+function linkRevocation(link: SubjectLink, state: RevocationState): RevocationCause | null {
+  if (link.jti !== undefined && state.jtis.has(link.jti)) return BY_JTI;
+  if (link.client_id === undefined || state.notBefore.size === 0) return null;
+  return markAfter(markKey('client', link.client_id), link.iat ?? 0, state);
+}
+
+function markAfter(mark: string, iat: number, state: RevocationState): RevocationCause | null {
+  const notBefore = state.notBefore.get(mark);
+  return notBefore !== undefined && iat <= notBefore ? { kind: 'mark', mark, notBefore } : null;
 }
 
 /**
