@@ -9,6 +9,8 @@ export interface User {
   email: string;
   name: string | null;
   createdAt: number;
+  /** When an operator disabled the user (no sign-in, sessions ended); null while enabled. */
+  disabledAt: number | null;
 }
 
 /** A person's consent to a client for some scopes of one API. Refresh tokens belong to a grant. */
@@ -92,7 +94,9 @@ export interface RefreshToken {
  */
 export function isRefreshReplay(token: Pick<RefreshToken, 'rotatedAt' | 'revokedAt'>, now: number, reuseIntervalS: number): boolean {
   if (token.revokedAt !== null || token.rotatedAt === null) return false;
-  return now - token.rotatedAt >= reuseIntervalS * 1000;
+  // A loser of a race read its clock before the winner rotated (now < rotatedAt): with no
+  // interval that is a replay too, or a thief racing the app would escape detection.
+  return reuseIntervalS <= 0 || now - token.rotatedAt >= reuseIntervalS * 1000;
 }
 
 export const EMAIL_PATTERN = /^[^\s@]{1,64}@[^\s@]{1,255}$/;

@@ -70,8 +70,9 @@ export class DelegationService {
     if (!won) {
       const reuseInterval = (await this.ctx.store.findApiById(token.apiId))?.refreshTokens.reuseInterval ?? 0;
       if (isRefreshReplay(token, now, reuseInterval)) {
-        await this.ctx.store.revokeRefreshFamily(token.familyId, now);
-        await this.revocations.cutOff({ id: client.id, requestId: null, ip: null }, tenant, 'grant', token.grantId);
+        // The grant ends, as for a replayed code: a mark alone would leave it live, so the app's
+        // next authorization would reuse it silently and get tokens the mark revokes at birth.
+        await this.revokeGrant({ id: client.id, requestId: null, ip: null }, tenant, token.grantId);
         this.ctx.audit.enqueue(this.ctx.audit.event(tenant.id, { id: client.id, requestId: null, ip: null }, 'refresh_token.reuse', token.familyId, { grantId: token.grantId }));
       }
       throw new OAuthError('invalid_grant', 'the refresh token was already used or revoked');

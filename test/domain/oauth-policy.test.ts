@@ -81,4 +81,9 @@ describe('isRefreshReplay (RFC 9700 §4.14.2)', () => {
     expect(isRefreshReplay({ rotatedAt: 1_000, revokedAt: null }, 6_000, 5)).toBe(true);
     expect(isRefreshReplay({ rotatedAt: 1_000, revokedAt: 1_000 }, 9_000, 0)).toBe(false);
   });
+
+  it('takes a reuse whose clock was read before the rotation (a lost race) for a replay with a 0 interval', () => {
+    expect(isRefreshReplay({ rotatedAt: 1_000, revokedAt: null }, 999, 0)).toBe(true);
+    expect(isRefreshReplay({ rotatedAt: 1_000, revokedAt: null }, 999, 5)).toBe(false);
+  });
 });
