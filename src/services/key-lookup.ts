@@ -1,6 +1,7 @@
 import { KeyCache } from '../cluster/key-cache.js';
 import type { InvalidationBus } from '../cluster/cluster.js';
 import type { KeyFacts } from '../domain/keys/check-key.js';
+import { ID_PREFIXES } from '../domain/ids.js';
 import { effectiveKey } from '../domain/keys/effective-key.js';
 import type { Api } from '../domain/keys/key.js';
 import type { VerificationResult } from '../domain/verification.js';
@@ -17,6 +18,8 @@ export interface CachedKey extends KeyFacts {
   /** The VALID answer for a key without rate limits or credits, built at its first use. */
   validResult?: Readonly<VerificationResult>;
 }
+
+const API_ID_PREFIX = `${ID_PREFIXES.api}_`;
 
 /**
  * Secret hash → key facts, through a bounded cache. Every change made through this process
@@ -35,9 +38,12 @@ export class KeyLookup {
     options: { maxEntries: number; ttlMs: number },
   ) {
     this.cache = new KeyCache({ maxEntries: options.maxEntries, maxMissing: options.maxEntries, ttlMs: options.ttlMs });
-    bus.subscribe((keyIds) => {
+    bus.subscribe((ids) => {
       this.generation += 1;
-      this.cache.invalidateKeys(keyIds);
+      // An API id on the bus means its catalog may have changed on another instance, and every
+      // cached key has its catalog's implications baked in: the whole cache goes, as it does here.
+      if (ids.some((id) => id.startsWith(API_ID_PREFIX))) this.cache.clear();
+      else this.cache.invalidateKeys(ids);
     });
   }
 
@@ -82,7 +88,10 @@ export class KeyLookup {
     await this.bus.publish(keyIds);
   }
 
-  /** Drops everything: used when an API's catalog changes (implications are baked in). */
+  /**
+   * Drops everything: used when an API's catalog changes (implications are baked in). Other
+   * instances do the same when the API's id reaches them on the bus.
+   */
   clear(): void {
     this.generation += 1;
     this.cache.clear();
