@@ -36,7 +36,7 @@ export interface Interaction {
   state: string | null;
   codeChallenge: string | null;
   scopes: string[];
-  /** The address the request came from: each holds a bounded number of pending authorizations. */
+  /** Where the request came from (`throttleSource`: an IPv6 caller's /64): each holds a bounded number of pending authorizations. */
   source: string;
   createdAt: number;
   expiresAt: number;

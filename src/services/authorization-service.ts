@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hashSecret, newId } from '../crypto/secrets.js';
 import { redirectUriRefusal, type Client } from '../domain/clients.js';
+import { throttleSource } from '../domain/throttle-source.js';
 import type { Api, Tenant } from '../domain/keys/key.js';
 import { challengeProblem } from '../domain/oauth/pkce.js';
 import { AUTHORIZATION_CODE_TTL_MS, INTERACTION_BOUNDS, INTERACTION_TTL_MS, type Grant, type Interaction, type User } from '../domain/people.js';
@@ -82,7 +83,8 @@ export class AuthorizationService {
       state,
       codeChallenge: challenge ?? null,
       scopes,
-      source: from.ip,
+      // Counted like every throttle counts callers: an IPv6 host walks through its whole /64.
+      source: throttleSource(from.ip),
       createdAt: now,
       expiresAt: now + INTERACTION_TTL_MS,
     };
