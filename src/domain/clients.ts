@@ -22,6 +22,19 @@ export interface Client {
   updatedAt: number;
 }
 
+/**
+ * The scopes a client may have for an API, or undefined when the API is not in its allowance.
+ * The one lookup every OAuth endpoint uses: an own entry only, so an API named after an
+ * Object.prototype member (`constructor`, `toString`) is not in everyone's allowance.
+ *
+ * @example
+ * allowanceFor({ 'https://a': ['read'] }, 'https://a') // ['read']
+ * allowanceFor({ 'https://a': ['read'] }, 'constructor') // undefined
+ */
+export function allowanceFor(scopes: Readonly<Record<string, readonly string[]>>, identifier: string): readonly string[] | undefined {
+  return Object.hasOwn(scopes, identifier) ? scopes[identifier] : undefined;
+}
+
 /** Grant types that act without a person, on the client's own authority: a public client has none. */
 const CONFIDENTIAL_ONLY_GRANTS: readonly GrantType[] = ['client_credentials', 'urn:ietf:params:oauth:grant-type:token-exchange'];
 

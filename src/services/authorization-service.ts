@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hashSecret, newId } from '../crypto/secrets.js';
-import { redirectUriRefusal, type Client } from '../domain/clients.js';
+import { allowanceFor, redirectUriRefusal, type Client } from '../domain/clients.js';
 import { throttleSource } from '../domain/throttle-source.js';
 import type { Api, Tenant } from '../domain/keys/key.js';
 import { challengeProblem } from '../domain/oauth/pkce.js';
@@ -65,9 +65,9 @@ export class AuthorizationService {
     const allowed = Object.keys(client.scopes);
     const identifier = resource ?? (allowed.length === 1 ? allowed[0]! : null);
     if (identifier === null) return fail('invalid_target', 'name the API with the resource parameter');
-    const api = client.scopes[identifier] === undefined ? null : await this.ctx.directory.api(tenant.id, identifier);
-    if (api === null) return fail('invalid_target', 'the client may not get tokens for this resource');
-    const allowance = client.scopes[identifier] ?? [];
+    const allowance = allowanceFor(client.scopes, identifier);
+    const api = allowance === undefined ? null : await this.ctx.directory.api(tenant.id, identifier);
+    if (allowance === undefined || api === null) return fail('invalid_target', 'the client may not get tokens for this resource');
     const requested = params.get('scope');
     const scopes = requested === null ? [...allowance] : [...new Set(requested.split(' ').filter(Boolean))];
     const outside = scopes.find((s) => !allowance.includes(s));

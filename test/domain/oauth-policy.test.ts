@@ -47,6 +47,12 @@ describe('decideExchange (RFC 8693)', () => {
     expect(decideExchange({ allowance: { 'https://b': ['read'] }, subject: subject(), target: 'https://b', requested: null })).toMatchObject({ ok: false, error: 'invalid_request' });
   });
 
+  it("finds no allowance in Object.prototype: an API named 'constructor' is in no client's allowance but its own", () => {
+    for (const audience of ['constructor', 'toString', '__proto__']) {
+      expect(decideExchange({ allowance, subject: subject({ audience }), target: 'https://b', requested: null })).toMatchObject({ ok: false, error: 'invalid_request' });
+    }
+  });
+
   it("narrows to the subject's scopes ∩ the allowance on the target, and refuses anything outside", () => {
     expect(decideExchange({ allowance, subject: subject(), target: 'https://b', requested: null })).toMatchObject({ ok: true, scopes: ['read'] });
     expect(decideExchange({ allowance, subject: subject(), target: 'https://b', requested: ['admin'] })).toMatchObject({ ok: false, error: 'invalid_scope' });

@@ -1,3 +1,5 @@
+import { allowanceFor } from '../clients.js';
+
 /**
  * RFC 8693 token exchange: what a client may get for a token it received. The exchanged token
  * names, in its `exchanged_from` claim, the token it came from and that token's own ancestors,
@@ -76,14 +78,14 @@ export function decideExchange(input: {
   requested: readonly string[] | null;
 }): ExchangeDecision {
   const { allowance, subject } = input;
-  if (allowance[subject.audience] === undefined) {
+  if (allowanceFor(allowance, subject.audience) === undefined) {
     return { ok: false, error: 'invalid_request', description: 'the subject token was not issued for an API this client serves' };
   }
   const ancestors = subjectLinks(subject.claims[EXCHANGED_FROM_CLAIM]);
   if (ancestors.length >= MAX_EXCHANGE_DEPTH) {
     return { ok: false, error: 'invalid_request', description: `the subject token has already been exchanged ${MAX_EXCHANGE_DEPTH} times` };
   }
-  const mayHave = new Set(allowance[input.target] ?? []);
+  const mayHave = new Set(allowanceFor(allowance, input.target) ?? []);
   const held = new Set(subject.scopes);
   if (input.requested !== null) {
     const outside = input.requested.find((s) => !mayHave.has(s) || !held.has(s));

@@ -1,4 +1,4 @@
-import type { Client } from '../../../domain/clients.js';
+import { allowanceFor, type Client } from '../../../domain/clients.js';
 import type { Api, Tenant } from '../../../domain/keys/key.js';
 import { OAuthError } from '../../../domain/oauth/errors.js';
 import type { Keygate } from '../../../services/keygate.js';
@@ -29,14 +29,14 @@ export async function targetApi(keygate: Keygate, tenant: Tenant, client: Client
     if (allowed.length !== 1) throw new OAuthError('invalid_target', 'name the API with the resource parameter');
     identifier = allowed[0]!;
   }
-  const api = client.scopes[identifier] === undefined ? null : await keygate.directory.api(tenant.id, identifier);
+  const api = allowanceFor(client.scopes, identifier) === undefined ? null : await keygate.directory.api(tenant.id, identifier);
   if (api === null) throw new OAuthError('invalid_target', 'the client may not get tokens for this resource');
   return api;
 }
 
 /** The requested scopes, each within what the client may get for the API; none asked → all of it. */
 export function grantedScopes(client: Client, api: Api, form: Form): string[] {
-  const allowance = client.scopes[api.identifier] ?? [];
+  const allowance = allowanceFor(client.scopes, api.identifier) ?? [];
   const requested = param(form, 'scope');
   if (requested === undefined) return [...allowance];
   const scopes = [...new Set(requested.split(' ').filter((s) => s.length > 0))];
