@@ -192,9 +192,16 @@ export class RootKeysService {
     return { ...key, revokedAt: now, updatedAt: now };
   }
 
-  /** Deletes the root key and its secrets for good. */
+  /**
+   * Deletes the root key and its secrets for good. A key seeded from KEYGATE_ROOT_KEY is only
+   * ever revoked: its stored secret is what makes a retired value refuse to start, and without it
+   * an instance started with that value would seed it again as a full admin.
+   */
   async delete(actor: Actor, caller: RootKeyReach, id: string): Promise<void> {
-    await this.get(caller, id);
+    const key = await this.get(caller, id);
+    if (key.meta[ROOT_KEY_ORIGIN] === 'seed') {
+      throw new KeygateError('FORBIDDEN', 'a key seeded from KEYGATE_ROOT_KEY is revoked, never deleted: set a new KEYGATE_ROOT_KEY to retire it');
+    }
     const { tenant } = await this.ensureSystem();
     const ids = await this.ctx.store.deleteKeyTree(tenant.id, id, this.ctx.audit.event(tenant.id, actor, 'root_key.delete', id));
     await this.ctx.lookup.invalidate(ids);
