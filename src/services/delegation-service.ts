@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { verifiesChallenge } from '../crypto/pkce.js';
 import { hashSecret, newId } from '../crypto/secrets.js';
-import type { Client } from '../domain/clients.js';
+import { allowanceFor, type Client } from '../domain/clients.js';
 import type { Api, Tenant } from '../domain/keys/key.js';
 import { OAuthError } from '../domain/oauth/errors.js';
 import { isCodeVerifier } from '../domain/oauth/pkce.js';
@@ -57,7 +57,7 @@ export class DelegationService {
     }
     const api = await this.liveApi(tenant, code.apiId, input.resource);
     const grant = await this.liveGrant(tenant, code.grantId);
-    return this.issue(tenant, client, api, grant, code.scopes, null, now);
+    return this.issue(tenant, client, api, grant, stillAllowed(client, api, code.scopes), null, now);
   }
 
   async refresh(tenant: Tenant, client: Client, input: { refreshToken: string; scope: string | undefined; resource: string | undefined }): Promise<DelegatedTokens> {
@@ -80,7 +80,7 @@ export class DelegationService {
     if (token.expiresAt <= now || token.familyExpiresAt <= now) throw new OAuthError('invalid_grant', 'the refresh token has expired');
     const api = await this.liveApi(tenant, token.apiId, input.resource);
     const grant = await this.liveGrant(tenant, token.grantId);
-    let scopes = token.scopes.filter((s) => grant.scopes.includes(s));
+    let scopes = stillAllowed(client, api, token.scopes.filter((s) => grant.scopes.includes(s)));
     if (input.scope !== undefined) {
       const asked = [...new Set(input.scope.split(' ').filter(Boolean))];
       const extra = asked.find((s) => !scopes.includes(s));
@@ -173,4 +173,15 @@ export class DelegationService {
     if (grant === null || grant.revokedAt !== null) throw new OAuthError('invalid_grant', 'the person has revoked this app');
     return grant;
   }
+}
+
+/**
+ * What the client may still have of `scopes` on the API: its allowance may have been narrowed
+ * since the person consented, and a grant or a refresh token never outlasts that (invariant 4).
+ * An API taken out of the allowance altogether ends what the grant can produce: `invalid_grant`.
+ */
+function stillAllowed(client: Client, api: Api, scopes: readonly string[]): string[] {
+  const allowance = allowanceFor(client.scopes, api.identifier);
+  if (allowance === undefined) throw new OAuthError('invalid_grant', 'the client may no longer get tokens for this API');
+  return scopes.filter((s) => allowance.includes(s));
 }
