@@ -127,6 +127,10 @@ export interface AuditEvent {
   requestId: string | null;
   ip: string | null;
   data: Record<string, unknown>;
+  /** 1 for a change; for an aggregated denial, its occurrences (`at`, `requestId`, `ip`: the first). */
+  count: number;
+  lastAt: string | null;
+  lastRequestId: string | null;
 }
 
 export const GRANT_TYPES = ['client_credentials', 'authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:token-exchange'] as const;

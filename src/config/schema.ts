@@ -26,14 +26,21 @@ export interface Config {
   dataDir: string;
   databaseUrl: string | undefined;
   redisUrl: string | undefined;
+  redisFailure: 'local' | 'closed';
+  redisTimeoutMs: number;
   rootKey: string | undefined;
   masterKey: string | undefined;
   trustProxy: string;
   bodyLimit: number;
   logLevel: string;
+  logFormat: 'json' | 'pretty' | undefined;
+  metricsPort: number | undefined;
+  metricsHost: string;
   cacheTtlMs: number;
   cacheMaxEntries: number;
+  revocationPollMs: number;
   maxSubkeys: number;
+  auditRetentionDays: number;
   passwordHashConcurrency: number;
   passwordHashQueue: number;
   smtpUrl: string | undefined;
@@ -49,14 +56,21 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'dataDir', env: 'KEYGATE_DATA_DIR', flag: '--data-dir', type: 'string', default: './.keygate', description: 'Directory for the embedded SQLite database (`keygate.db`).' },
   { key: 'databaseUrl', env: 'DATABASE_URL', flag: '--database-url', type: 'url', default: undefined, secret: true, description: 'PostgreSQL URL (`postgres://…`). Unset: SQLite in the data directory.' },
   { key: 'redisUrl', env: 'REDIS_URL', flag: '--redis-url', type: 'url', default: undefined, secret: true, description: 'Redis URL for rate limits and cache invalidation shared by several instances. Unset: in-process.' },
+  { key: 'redisFailure', env: 'KEYGATE_REDIS_FAILURE', flag: '--redis-failure', type: 'string', default: 'local', description: 'While Redis is away: `local` counts rate limits per instance (each instance allows up to the limit), `closed` refuses every rate-limited key (`RATE_LIMITED`) and every `private_key_jwt` assertion (whose single use cannot be checked across instances then). Throttles count per instance either way; keys without limits are unaffected (docs/scale-out.md).' },
+  { key: 'redisTimeoutMs', env: 'KEYGATE_REDIS_TIMEOUT_MS', flag: '--redis-timeout-ms', type: 'integer', default: 50, min: 1, max: 10_000, description: 'Longest a request waits for Redis before it falls back as `KEYGATE_REDIS_FAILURE` says; Redis is then left alone (probed once a second) until it answers again. A Redis known to be down costs no wait at all.' },
   { key: 'rootKey', env: 'KEYGATE_ROOT_KEY', flag: '--root-key', type: 'string', default: undefined, secret: true, min: 32, description: 'Seeds a root key with every management scope at start (at least 32 characters). A new value retires (revokes) the key seeded from the previous one and the key printed at first start; a revoked value refuses to start. With no root key at all, Keygate creates one at first start and prints it once.' },
   { key: 'masterKey', env: 'KEYGATE_MASTER_KEY', flag: '--master-key', type: 'string', default: undefined, secret: true, description: 'Encrypts signing keys and HS256 secrets at rest: 32 bytes as 64 hex digits or 43 base64url characters. Unset: generated into `{data dir}/master.key` at first start, with a warning. Instances sharing a database must share it.' },
   { key: 'trustProxy', env: 'KEYGATE_TRUST_PROXY', flag: '--trust-proxy', type: 'string', default: 'false', description: 'Whose `X-Forwarded-For` to believe for the caller IP: `false`, `true`, a hop count, or a comma-separated list of proxy IPs/CIDRs.' },
   { key: 'bodyLimit', env: 'KEYGATE_BODY_LIMIT', flag: '--body-limit', type: 'integer', default: 1_048_576, min: 1024, max: 104_857_600, description: 'Largest accepted request body in bytes; larger bodies get 413.' },
   { key: 'logLevel', env: 'LOG_LEVEL', flag: '--log-level', type: 'string', default: 'info', description: 'One of `fatal error warn info debug trace silent`.' },
+  { key: 'logFormat', env: 'LOG_FORMAT', flag: '--log-format', type: 'string', default: undefined, description: '`json` (one JSON object a line) or `pretty` (readable lines). Unset: `pretty` when stdout is a terminal, else `json`.' },
+  { key: 'metricsPort', env: 'METRICS_PORT', flag: '--metrics-port', type: 'integer', default: undefined, min: 0, max: 65535, description: 'Also serve `GET /metrics` without authentication on this port (0 picks a free one), bound to `METRICS_HOST`. Unset: metrics only on the main port, for a root key with `metrics:read` (docs/observability.md).' },
+  { key: 'metricsHost', env: 'METRICS_HOST', flag: '--metrics-host', type: 'string', default: '127.0.0.1', description: 'Interface of the `METRICS_PORT` listener. Anyone who reaches it reads the metrics: widen it only to a network your Prometheus alone can reach.' },
   { key: 'cacheTtlMs', env: 'KEYGATE_CACHE_TTL_MS', flag: '--cache-ttl-ms', type: 'integer', default: 60_000, min: 0, max: 86_400_000, description: 'How long verify may serve a key from memory. Changes made through this instance invalidate at once; the TTL bounds staleness from other instances when no Redis is configured.' },
   { key: 'cacheMaxEntries', env: 'KEYGATE_CACHE_MAX_ENTRIES', flag: '--cache-max-entries', type: 'integer', default: 100_000, min: 1, max: 100_000_000, description: 'Most keys the verify cache holds; secrets that match no key are remembered in a separate space of the same size, so they never evict a real key.' },
+  { key: 'revocationPollMs', env: 'KEYGATE_REVOCATION_POLL_MS', flag: '--revocation-poll-ms', type: 'integer', default: 1000, min: 100, max: 3_600_000, description: 'How often an instance reads the revocation feed for JWT revocations made by other instances. Without Redis it is the bound on how soon they count here; with Redis they are pushed at once and this read is the backstop (reconnects catch up at once too).' },
   { key: 'maxSubkeys', env: 'KEYGATE_MAX_SUBKEYS', flag: '--max-subkeys', type: 'integer', default: 100, min: 0, max: 1_000_000, description: 'Most unrevoked sub-keys one key may have; minting beyond it answers `SUBKEY_LIMIT_REACHED`. 0 forbids sub-keys.' },
+  { key: 'auditRetentionDays', env: 'KEYGATE_AUDIT_RETENTION_DAYS', flag: '--audit-retention-days', type: 'integer', default: 90, min: 1, max: 36_500, description: 'Days the audit log keeps events (changes and aggregated denials alike); housekeeping deletes older ones every ten minutes.' },
   { key: 'passwordHashConcurrency', env: 'KEYGATE_PASSWORD_HASH_CONCURRENCY', flag: '--password-hash-concurrency', type: 'integer', default: 2, min: 1, max: 64, description: 'Most password hashes (scrypt, 32 MiB and ~100 ms each) computed at once by this instance, so a sign-in flood cannot starve verify and token requests.' },
   { key: 'passwordHashQueue', env: 'KEYGATE_PASSWORD_HASH_QUEUE', flag: '--password-hash-queue', type: 'integer', default: 16, min: 0, max: 10_000, description: 'Most password hashes waiting for a slot; beyond it sign-in answers 429 and user creation `PASSWORD_HASHING_BUSY` at once.' },
   { key: 'smtpUrl', env: 'SMTP_URL', flag: '--smtp-url', type: 'url', default: undefined, secret: true, description: 'Mail server for password-reset links (`smtp://user:pass@host:587` with STARTTLS, `smtps://…:465`). Needs `SMTP_FROM`. Unset (and no webhook): password reset is disabled.' },
@@ -112,12 +126,16 @@ export function loadConfig(input: { env: Record<string, string | undefined>; fla
     problems.push('DATABASE_URL: only postgres:// URLs are supported (leave it unset for SQLite)');
   }
   if (config.redisUrl && !/^rediss?:\/\//.test(config.redisUrl)) problems.push('REDIS_URL: must start with redis:// or rediss://');
+  if (config.redisFailure !== 'local' && config.redisFailure !== 'closed') problems.push(`KEYGATE_REDIS_FAILURE: "${config.redisFailure}" is not local or closed`);
   if (config.masterKey) {
     try {
       parseMasterKey(config.masterKey);
     } catch {
       problems.push('KEYGATE_MASTER_KEY: must be 32 bytes, as 64 hex digits or 43 base64url characters');
     }
+  }
+  if (config.logFormat !== undefined && config.logFormat !== 'json' && config.logFormat !== 'pretty') {
+    problems.push(`LOG_FORMAT: "${config.logFormat}" is not json or pretty`);
   }
   if (!LOG_LEVELS.has(config.logLevel)) problems.push(`LOG_LEVEL: "${config.logLevel}" is not one of ${[...LOG_LEVELS].join(' ')}`);
   if (!/^(true|false|\d+|[0-9a-fA-F.:/, ]+)$/.test(config.trustProxy)) {

@@ -26,6 +26,7 @@ export const ERROR_REGISTRY = {
   EXPIRY_AFTER_PARENT: { status: 400, title: 'A sub-key may not outlive its parent' },
   INVALID_CIDR: { status: 400, title: 'An IP allowlist entry is not a valid CIDR' },
   INVALID_CURSOR: { status: 400, title: 'The pagination cursor is not valid' },
+  INVALID_TIME_RANGE: { status: 400, title: 'The time range selects nothing' },
   KEY_REVOKED: { status: 409, title: 'The key is revoked and cannot be changed' },
   KEY_CANNOT_MINT: { status: 409, title: 'The key or an ancestor is disabled, expired, rate limited or out of credits, or its chain is full' },
   SUBKEY_LIMIT_REACHED: { status: 409, title: 'The key already has the most sub-keys allowed' },
@@ -38,6 +39,11 @@ export const ERROR_REGISTRY = {
   USER_NOT_FOUND: { status: 404, title: 'No such user in this tenant' },
   GRANT_NOT_FOUND: { status: 404, title: 'No such grant of this user' },
   WEAK_PASSWORD: { status: 400, title: 'The password does not meet the policy' },
+  USER_DISABLED: { status: 409, title: 'The user is disabled' },
+  PASSWORD_RESET_DISABLED: { status: 409, title: 'No password-reset delivery is configured' },
+  RESET_DELIVERY_FAILED: { status: 502, title: 'The password-reset link could not be delivered' },
+  API_IN_USE: { status: 409, title: 'Keys or clients still use the API' },
+  SCOPES_IN_USE: { status: 409, title: 'Keys or clients still hold scopes the new catalog drops' },
   STORE_UNAVAILABLE: { status: 503, title: 'The store is unreachable; retry shortly' },
   PASSWORD_HASHING_BUSY: { status: 503, title: 'Too many password checks are running; retry shortly' },
   INTERNAL: { status: 500, title: 'Internal error' },
@@ -56,14 +62,17 @@ export class KeygateError extends Error {
   readonly status: number;
   /** Whether `message` may be shown to the caller; 5xx details stay in the log. */
   readonly expose: boolean;
+  /** How many of what stand in the way (API_IN_USE, SCOPES_IN_USE), e.g. `{ keys: 3, clients: 1 }`. */
+  readonly affected: Readonly<Record<string, number>> | undefined;
 
-  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown; affected?: Record<string, number> }) {
     const entry = ERROR_REGISTRY[code];
     super(message ?? entry.title, options);
     this.name = 'KeygateError';
     this.code = code;
     this.status = entry.status;
-    this.expose = entry.status < 500 || entry.status === 503;
+    this.expose = entry.status < 500 || entry.status === 502 || entry.status === 503;
+    this.affected = options?.affected;
   }
 }
 

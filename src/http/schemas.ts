@@ -21,6 +21,7 @@ export const Problem = Type.Object(
     detail: Type.String(),
     requestId: Type.String(),
     errors: Type.Optional(Type.Array(Type.Object({ path: Type.String(), message: Type.String() }))),
+    affected: Type.Optional(Type.Record(Type.String(), Type.Integer(), { description: 'API_IN_USE, SCOPES_IN_USE: how many keys, tokens and clients stand in the way.' })),
   },
   { description: 'RFC 9457 problem details.' },
 );
@@ -109,6 +110,7 @@ export const TenantView = Type.Object({
   name: Type.String(),
   signingAlg: Type.String(),
   issuer: Type.String({ description: 'The tenant\'s OAuth issuer: `{PUBLIC_URL}/t/{slug}`.' }),
+  selfSignup: Type.Boolean({ description: 'Whether people may create their own accounts on the tenant\'s portal.' }),
   hs256MaxLifetime: Type.Integer({ description: 'Longest lifetime (`exp - iat`, seconds) of a self-issued HS256 token.' }),
   createdAt: Timestamp,
 });
@@ -145,6 +147,9 @@ export const AuditEventView = Type.Object({
   requestId: Type.Union([Type.String(), Type.Null()]),
   ip: Type.Union([Type.String(), Type.Null()]),
   data: Type.Record(Type.String(), Type.Unknown()),
+  count: Type.Integer({ minimum: 1, description: 'Occurrences: 1 for a change; for a denial, how many of that key, reason and minute (`at`, `requestId` and `ip` are the first).' }),
+  lastAt: Type.Union([Timestamp, Type.Null()], { description: 'The last occurrence of an aggregated denial; null for other events.' }),
+  lastRequestId: Type.Union([Type.String(), Type.Null()]),
 });
 
 export const PageQuery = {

@@ -3,10 +3,10 @@ import { openCluster } from '../cluster/open-cluster.js';
 import { loadConfig, type Config } from '../config/schema.js';
 import { Envelope } from '../crypto/envelope.js';
 import { PasswordHasher } from '../crypto/passwords.js';
-import { MASTER_KEY_FILE, loadMasterKey } from '../crypto/master-key.js';
 import { systemClock, type Clock } from '../domain/clock.js';
 import type { VerificationResult } from '../domain/verification.js';
-import { openStore } from '../store/open-store.js';
+import { instrumentCluster } from '../observability/instrument-cluster.js';
+import { KeygateMetrics } from '../observability/metrics.js';
 import type { Store } from '../store/store.js';
 import { ApisService } from './apis-service.js';
 import { AuthorizationService } from './authorization-service.js';
@@ -30,9 +30,12 @@ import { ManagementAuth } from './management-auth.js';
 import { RootKeysService } from './root-keys-service.js';
 import { TenantsService } from './tenants-service.js';
 import { UsageRecorder } from './usage-recorder.js';
+import { openData } from './open-data.js';
 import { VerifyService, type VerifyOptions, type VerifyRequest } from './verify-service.js';
 
 const PRUNE_INTERVAL_MS = 10 * 60_000;
+/** How long start-up waits for Redis before it starts degraded (limits per KEYGATE_REDIS_FAILURE). */
+const REDIS_START_WAIT_MS = 2_000;
 
 export interface KeygateOptions {
   /** Settings as in docs/configuration.md; unset ones come from the environment, then defaults. */
@@ -75,6 +78,8 @@ export interface Keygate {
   readonly delegation: DelegationService;
   readonly publicUrl: string;
   readonly directory: DirectoryCache;
+  /** This instance's metrics (`GET /metrics`, docs/observability.md). */
+  readonly metrics: KeygateMetrics;
   /** Verifies a credential exactly as `POST /v1/verify` does. */
   verify(request: VerifyRequest, options?: VerifyOptions): Promise<VerificationResult>;
   /** Writes batched usage and audit events now (tests, shutdown). */
@@ -95,33 +100,42 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
   // A key given as undefined means unset (SQLite, no Redis), not "fall back to the environment".
   const config: Config = { ...loadConfig({ env: process.env }), ...options.config };
   const onError = options.onError ?? ((err: unknown) => console.error('keygate: background work failed', err));
-  const store = options.store ?? openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
-  await store.migrate();
+  const metrics = new KeygateMetrics();
   const clock = options.clock ?? systemClock;
-  const cluster = options.cluster ?? openCluster({ redisUrl: config.redisUrl, now: clock });
-  const audit = new AuditLog(store, clock, onError, { flushIntervalMs: 250 });
-  const usage = new UsageRecorder(store, onError, { flushIntervalMs: 1000 });
-  const lookup = new KeyLookup(store, cluster.bus, { maxEntries: config.cacheMaxEntries, ttlMs: config.cacheTtlMs });
-  const master = loadMasterKey({ configured: config.masterKey, dataDir: config.dataDir });
-  if (master.generated) {
-    console.warn(
-      `keygate: generated a master key in ${config.dataDir}/${MASTER_KEY_FILE}. It encrypts signing keys at rest: back it up, ` +
-        'and set KEYGATE_MASTER_KEY instead when instances share a database.',
-    );
+  const { store, masterKey } = await openData({ config, ...(options.store ? { store: options.store } : {}), observer: metrics, now: clock() });
+  const cluster = instrumentCluster(
+    options.cluster ?? openCluster({ redisUrl: config.redisUrl, now: clock, redisFailure: config.redisFailure, redisTimeoutMs: config.redisTimeoutMs }),
+    metrics,
+  );
+  // A reachable Redis is in use from the first request; an unreachable one does not keep Keygate down.
+  if (!(await cluster.connection.whenConnected(REDIS_START_WAIT_MS))) {
+    console.warn(`keygate: Redis is not reachable yet (${cluster.connection.problem?.detail}): starting degraded (KEYGATE_REDIS_FAILURE=${config.redisFailure}); it is used as soon as it answers.`);
   }
+  const audit = new AuditLog(store, clock, onError, { flushIntervalMs: 250, retentionDays: config.auditRetentionDays });
+  const usage = new UsageRecorder(store, onError, { flushIntervalMs: 1000 });
+  const lookup = new KeyLookup(store, cluster.bus, { maxEntries: config.cacheMaxEntries, ttlMs: config.cacheTtlMs, metrics });
   const directory = new DirectoryCache(store, clock, cluster.bus);
-  const ctx: ServiceContext = { store, clock, cluster, audit, lookup, directory, envelope: new Envelope(master.key), publicUrl: config.publicUrl };
+  // Invalidations published while this instance could not hear them are lost: start over from the store.
+  cluster.connection.onReconnect(() => {
+    lookup.clear();
+    directory.clear();
+  });
+  const ctx: ServiceContext = { store, clock, cluster, audit, lookup, directory, envelope: new Envelope(masterKey), publicUrl: config.publicUrl, metrics };
   const signingKeys = new SigningKeysService(ctx);
   const hs256Secrets = new Hs256SecretsService(ctx);
-  const revocations = new RevocationsService(ctx);
+  const revocations = new RevocationsService(ctx, { pollMs: config.revocationPollMs });
   const jwts = new JwtVerifier(ctx, signingKeys, hs256Secrets, revocations);
   const verifier = new VerifyService(ctx, usage, jwts);
   const tokens = new TokensService(ctx, signingKeys, revocations);
   const tenants = new TenantsService(ctx);
   const rootKeys = new RootKeysService(ctx, tenants, usage);
   const passwords = new PasswordHasher({ concurrency: config.passwordHashConcurrency, queue: config.passwordHashQueue });
-  // Expired sessions, codes, refresh tokens and dead jti revocations do not pile up forever.
-  const janitor = setInterval(() => void store.pruneExpired(clock()).catch(onError), PRUNE_INTERVAL_MS);
+  // Expired sessions, codes, refresh tokens, dead jti revocations and audit events past their
+  // retention do not pile up forever.
+  const janitor = setInterval(() => {
+    void store.pruneExpired(clock()).catch(onError);
+    void audit.prune().catch(onError);
+  }, PRUNE_INTERVAL_MS);
   janitor.unref();
   await rootKeys.ensureSystem();
   if (config.rootKey) await rootKeys.seed(config.rootKey);
@@ -131,7 +145,7 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
     store,
     cluster,
     tenants,
-    apis: new ApisService(ctx),
+    apis: new ApisService(ctx, revocations),
     keys: new KeysService(ctx, { maxSubkeys: config.maxSubkeys }),
     rootKeys,
     auth: new ManagementAuth(ctx, { seededRootKey: config.rootKey }),
@@ -143,13 +157,14 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
     clients: new ClientsService(ctx),
     tokens,
     clientAuth: new ClientAuthenticator(ctx),
-    users: new UsersService(ctx, passwords, { deliver: options.onPasswordReset ?? resetDeliveryFromConfig(config, clock), onError }),
+    users: new UsersService(ctx, passwords, { deliver: options.onPasswordReset ?? resetDeliveryFromConfig(config, clock), onError }, revocations),
     passwords,
     sessions: new SessionsService(ctx),
     authorization: new AuthorizationService(ctx),
     delegation: new DelegationService(ctx, tokens, revocations),
     publicUrl: config.publicUrl,
     directory,
+    metrics,
     verify: verifier.verify.bind(verifier),
     async flush() {
       await Promise.all([audit.flush(), usage.flush()]);

@@ -1,5 +1,5 @@
 import { hashSecret, newId, random } from '../crypto/secrets.js';
-import type { AuditEvent } from '../domain/audit.js';
+import type { AuditEvent, AuditFilter } from '../domain/audit.js';
 import { KeygateError, isKeygateError } from '../domain/errors.js';
 import { displayStart, generateKey } from '../domain/keys/format.js';
 import { DEFAULT_REFRESH_TOKENS, newKey, type Api, type ApiKey, type Tenant } from '../domain/keys/key.js';
@@ -124,7 +124,7 @@ export class RootKeysService {
         current = seeded.key.id;
       }
     }
-    await this.retireIssuedExcept(current);
+    await this.retireIssuedBefore(current);
   }
 
   /** At a first start without KEYGATE_ROOT_KEY: a root key to print once, else null. */
@@ -225,26 +225,31 @@ export class RootKeysService {
   }
 
   /**
-   * The audit log of root keys (created, rolled, revoked, deleted, seeded, retired), oldest
+   * The audit log of root keys (created, rolled, revoked, deleted, seeded, retired), newest
    * first. It names every root key, so only a caller that could have created any root key reads
    * it: every management scope, for all tenants.
    */
-  async auditLog(caller: RootKeyReach, page: PageRequest): Promise<Page<AuditEvent>> {
+  async auditLog(caller: RootKeyReach, filter: AuditFilter, page: PageRequest): Promise<Page<AuditEvent>> {
     const { tenant, api } = await this.ensureSystem();
     if (rootKeyOverreach(caller, { scopes: api.scopes.map((s) => s.name), tenant: null }) !== null) {
       throw new KeygateError('FORBIDDEN', 'only a root key with every management scope for all tenants reads the root-key audit log');
     }
-    return this.ctx.audit.list(tenant.id, page);
+    return this.ctx.audit.list(tenant.id, filter, page);
   }
 
-  /** Revokes every live root key Keygate issued itself (seed, bootstrap) other than `current`. */
-  private async retireIssuedExcept(current: string): Promise<void> {
+  /**
+   * Revokes every live root key Keygate issued itself (seed, bootstrap) before `current` (ids
+   * sort by creation time). Only older keys: when instances with two different values start
+   * together, the older value must not retire the newer one while the newer retires it, which
+   * would leave neither working.
+   */
+  private async retireIssuedBefore(current: string): Promise<void> {
     const { tenant, api } = await this.ensureSystem();
     const retire: ApiKey[] = [];
     let after: string | null = null;
     do {
       const batch: Page<ApiKey> = await this.ctx.store.listKeys(tenant.id, { apiId: api.id }, { after, limit: LIST_BATCH });
-      retire.push(...batch.items.filter((key) => key.id !== current && key.revokedAt === null && issuedBySystem(key)));
+      retire.push(...batch.items.filter((key) => key.id < current && key.revokedAt === null && issuedBySystem(key)));
       after = batch.next;
     } while (after !== null);
     for (const key of retire) {

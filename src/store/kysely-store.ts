@@ -1,11 +1,14 @@
 import { Migrator, sql, type CompiledQuery, type Kysely, type Transaction } from 'kysely';
-import type { AuditEvent } from '../domain/audit.js';
+import type { AuditEvent, AuditFilter } from '../domain/audit.js';
 import { KeygateError } from '../domain/errors.js';
 import { SYSTEM_TENANT_SLUG } from '../domain/management.js';
 import type { Api, ApiKey, Tenant } from '../domain/keys/key.js';
 import { migrationProvider } from './migrations.js';
 import type { Client, Hs256Secret, IssuedToken, Revocation } from '../domain/clients.js';
 import type { AuthorizationCode, Grant, Interaction, RefreshToken, User } from '../domain/people.js';
+import * as lifecycle from './kysely-lifecycle-queries.js';
+import * as audit from './kysely-audit-queries.js';
+import * as masterKey from './kysely-master-key-queries.js';
 import * as people from './kysely-people-queries.js';
 import * as tokenQueries from './kysely-token-queries.js';
 import {
@@ -22,7 +25,8 @@ import {
   rowToTenant,
 } from './rows.js';
 import type { Database, Hs256SecretsTable } from './schema.js';
-import type { ClientSecretRecord, CreditSpend, KeyBySecret, KeyFilter, Page, PageRequest, StoredSigningKey, Store, UsageEntry } from './store.js';
+import type { PoolUsage, StoreObserver } from './store-observer.js';
+import type { ApiUse, ClientSecretRecord, CreditSpend, KeyBySecret, KeyFilter, Page, PageRequest, RevocationFactory, StoredSigningKey, Store, UsageEntry } from './store.js';
 import { signingKeyToRow } from './kysely-token-queries.js';
 
 /** How a backend classifies its driver's errors. */
@@ -79,19 +83,45 @@ export class KyselyStore implements Store {
   /** Compiled once: rebuilding the hottest query cost more than running it. Its one parameter is the hash. */
   private readonly keyBySecret: ReturnType<ReturnType<typeof keyBySecretQuery>['compile']>;
 
+  private readonly observer: StoreObserver | undefined;
+  private readonly pool: (() => PoolUsage) | undefined;
+
   constructor(
     readonly backend: 'sqlite' | 'postgres',
     private readonly db: Kysely<Database>,
     private readonly errors: ErrorClassifier,
     private readonly onClose: () => Promise<void>,
+    options: { observer?: StoreObserver; poolUsage?: () => PoolUsage } = {},
   ) {
     this.keyBySecret = keyBySecretQuery(db).compile();
+    this.observer = options.observer;
+    this.pool = options.poolUsage;
+  }
+
+  poolUsage(): PoolUsage | null {
+    return this.pool === undefined ? null : this.pool();
   }
 
   async migrate(): Promise<void> {
     const migrator = new Migrator({ db: this.db, provider: migrationProvider });
     const { error } = await migrator.migrateToLatest();
     if (error) throw this.translate(error, 'migrate');
+  }
+
+  masterKeyCheck(): Promise<string | null> {
+    return this.guard('keygate_meta', () => masterKey.masterKeyCheck(this.db));
+  }
+
+  saveMasterKeyCheck(sealed: string, at: number): Promise<string> {
+    return this.guard('keygate_meta', () => masterKey.saveMasterKeyCheck(this.db, sealed, at));
+  }
+
+  isEmpty(): Promise<boolean> {
+    return this.guard('tenants', () => masterKey.isEmpty(this.db));
+  }
+
+  anySealedSigningKey(): Promise<{ kid: string; sealedPrivateKey: string } | null> {
+    return this.guard('signing_keys', () => masterKey.anySealedSigningKey(this.db));
   }
 
   ping(): Promise<void> {
@@ -184,6 +214,40 @@ export class KyselyStore implements Store {
         const { id, tenant_id, identifier, created_at, ...changes } = apiToRow(api);
         await trx.updateTable('apis').set(changes).where('id', '=', id).where('tenant_id', '=', tenant_id).execute();
         await insertEvents(trx, [event]);
+      }),
+    );
+  }
+
+  replaceCatalog(api: Api, dropped: readonly string[], options: { force: boolean; at: number }, event: AuditEvent): Promise<{ applied: boolean; keyIds: string[]; clientIds: string[] }> {
+    return this.guard('apis', () =>
+      this.db.transaction().execute(async (trx) => {
+        await lifecycle.lockApi(trx, this.backend, api.id);
+        const holders = await lifecycle.narrowToCatalog(trx, api, new Set(dropped), { apply: false, at: options.at });
+        const held = holders.keyIds.length + holders.clientIds.length > 0;
+        if (held && !options.force) return { applied: false, ...holders };
+        if (held) await lifecycle.narrowToCatalog(trx, api, new Set(dropped), { apply: true, at: options.at });
+        const { id, tenant_id, identifier, created_at, ...changes } = apiToRow(api);
+        await trx.updateTable('apis').set(changes).where('id', '=', id).where('tenant_id', '=', tenant_id).execute();
+        await insertEvents(trx, [{ ...event, data: { ...event.data, narrowedKeys: holders.keyIds.length, narrowedClients: holders.clientIds.length } }]);
+        return { applied: true, ...holders };
+      }),
+    );
+  }
+
+  deleteApi(
+    api: Api,
+    options: { force: boolean; at: number; revocation: RevocationFactory },
+    event: AuditEvent,
+  ): Promise<{ deleted: false; inUse: ApiUse } | { deleted: true; keyIds: string[]; clientIds: string[]; revocations: Revocation[] }> {
+    return this.guard('apis', () =>
+      this.db.transaction().execute(async (trx) => {
+        await lifecycle.lockApi(trx, this.backend, api.id);
+        const users = await lifecycle.apiUsers(trx, api, options.at);
+        const inUse = { keys: users.keys, tokens: users.tokens, clients: users.clients.length };
+        if (!options.force && inUse.keys + inUse.tokens + inUse.clients > 0) return { deleted: false as const, inUse };
+        const removed = await lifecycle.deleteApiRows(trx, api, options.at, options.revocation);
+        await insertEvents(trx, [{ ...event, data: { ...event.data, forced: options.force, ...inUse } }]);
+        return { deleted: true as const, ...removed };
       }),
     );
   }
@@ -345,6 +409,18 @@ export class KyselyStore implements Store {
     );
   }
 
+  deleteTenant(tenant: Tenant, at: number, event: AuditEvent): Promise<{ keyIds: string[]; apiIds: string[]; clientIds: string[]; rootKeyIds: string[] } | null> {
+    return this.guard('tenants', () =>
+      this.db.transaction().execute(async (trx) => {
+        const found = await trx.selectFrom('tenants').select('id').where('id', '=', tenant.id).executeTakeFirst();
+        if (!found) return null;
+        const removed = await lifecycle.deleteTenantRows(trx, tenant, at);
+        await insertEvents(trx, [{ ...event, data: { ...event.data, revokedRootKeys: removed.rootKeyIds } }]);
+        return removed;
+      }),
+    );
+  }
+
   createUser(user: User, passwordHash: string, event: AuditEvent): Promise<void> {
     return this.guard('users', () =>
       this.db.transaction().execute(async (trx) => {
@@ -377,6 +453,35 @@ export class KyselyStore implements Store {
       if (page.after !== null) query = query.where('id', '>', page.after);
       return paginate(await query.orderBy('id').limit(page.limit + 1).execute(), page.limit, people.rowToUser);
     });
+  }
+
+  updateUser(user: User, options: { endAccess: RevocationFactory | null; at: number }, event: AuditEvent): Promise<Revocation[]> {
+    return this.guard('users', () =>
+      this.db.transaction().execute(async (trx) => {
+        await trx
+          .updateTable('users')
+          .set({ name: user.name, email: user.email, disabled_at: user.disabledAt, updated_at: options.at })
+          .where('tenant_id', '=', user.tenantId)
+          .where('id', '=', user.id)
+          .execute();
+        const cutOffs = options.endAccess === null ? [] : await lifecycle.endUserAccess(trx, user.tenantId, user.id, options.at, options.endAccess);
+        await insertEvents(trx, [event]);
+        return cutOffs;
+      }),
+    );
+  }
+
+  deleteUser(tenantId: string, id: string, options: { at: number; revocation: RevocationFactory }, event: AuditEvent): Promise<Revocation[] | null> {
+    return this.guard('users', () =>
+      this.db.transaction().execute(async (trx) => {
+        const found = await trx.selectFrom('users').select('id').where('tenant_id', '=', tenantId).where('id', '=', id).executeTakeFirst();
+        if (!found) return null;
+        const cutOffs = await lifecycle.endUserAccess(trx, tenantId, id, options.at, options.revocation);
+        await lifecycle.deleteUserRows(trx, tenantId, id);
+        await insertEvents(trx, [event]);
+        return cutOffs;
+      }),
+    );
   }
 
   createSession(hash: string, tenantId: string, userId: string, createdAt: number, expiresAt: number): Promise<void> {
@@ -527,10 +632,13 @@ export class KyselyStore implements Store {
     return this.guard('refresh_tokens', () => people.revokeRefreshTokens(this.db, 'family_id', familyId, at));
   }
 
-  createPasswordReset(hash: string, tenantId: string, userId: string, expiresAt: number): Promise<void> {
-    return this.guard('password_resets', async () => {
-      await this.db.insertInto('password_resets').values({ hash, tenant_id: tenantId, user_id: userId, expires_at: expiresAt, used_at: null }).execute();
-    });
+  createPasswordReset(hash: string, tenantId: string, userId: string, expiresAt: number, options: { event?: AuditEvent } = {}): Promise<void> {
+    return this.guard('password_resets', () =>
+      this.db.transaction().execute(async (trx) => {
+        await trx.insertInto('password_resets').values({ hash, tenant_id: tenantId, user_id: userId, expires_at: expiresAt, used_at: null }).execute();
+        if (options.event) await insertEvents(trx, [options.event]);
+      }),
+    );
   }
 
   findPasswordReset(hash: string, tenantId: string, now: number): Promise<{ userId: string } | null> {
@@ -861,18 +969,15 @@ export class KyselyStore implements Store {
   }
 
   appendAudit(events: readonly AuditEvent[]): Promise<void> {
-    return this.guard('audit', async () => {
-      if (events.length > 0) await insertEvents(this.db, events);
-    });
+    return this.guard('audit', () => audit.appendAudit(this.db, events));
   }
 
-  listAudit(tenantId: string, page: PageRequest): Promise<Page<AuditEvent>> {
-    return this.guard('audit', async () => {
-      let query = this.db.selectFrom('audit_events').selectAll().where('tenant_id', '=', tenantId);
-      if (page.after !== null) query = query.where('id', '>', page.after);
-      const rows = await query.orderBy('id').limit(page.limit + 1).execute();
-      return paginate(rows, page.limit, rowToEvent);
-    });
+  listAudit(tenantId: string, filter: AuditFilter, page: PageRequest): Promise<Page<AuditEvent>> {
+    return this.guard('audit', () => audit.listAudit(this.db, tenantId, filter, page));
+  }
+
+  pruneAudit(before: number): Promise<number> {
+    return this.guard('prune', () => audit.pruneAudit(this.db, before));
   }
 
   private async guard<T>(table: string, work: () => Promise<T>): Promise<T> {
@@ -885,12 +990,16 @@ export class KyselyStore implements Store {
 
   private translate(err: unknown, table: string): unknown {
     if (err instanceof KeygateError) return err;
-    if (this.errors.isUniqueViolation(err) && UNIQUE_CODES[table]) {
-      return new KeygateError(UNIQUE_CODES[table]!);
+    if (this.errors.isUniqueViolation(err)) {
+      this.observer?.onFailure('conflict');
+      if (UNIQUE_CODES[table]) return new KeygateError(UNIQUE_CODES[table]!);
+      return err;
     }
     if (this.errors.isUnavailable(err)) {
+      this.observer?.onFailure('unavailable');
       return new KeygateError('STORE_UNAVAILABLE', undefined, { cause: err });
     }
+    this.observer?.onFailure('other');
     return err;
   }
 }

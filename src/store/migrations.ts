@@ -279,6 +279,37 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('interactions_source').on('interactions').columns(['tenant_id', 'source', 'id']).execute();
     },
   },
+  '0009_master_key_check': {
+    async up(db: Kysely<any>): Promise<void> {
+      // Holds a value sealed with the master key at first start, so an instance started with
+      // another master key refuses to start instead of failing on every signing key it opens.
+      await db.schema
+        .createTable('keygate_meta')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+  },
+  '0011_audit_aggregation': {
+    async up(db: Kysely<any>): Promise<void> {
+      // Denials fold into one row per key, reason and minute; existing rows stand for one event each.
+      await db.schema.alterTable('audit_events').addColumn('count', 'bigint', (c) => c.notNull().defaultTo(1)).execute();
+      await db.schema.alterTable('audit_events').addColumn('last_at', 'bigint').execute();
+      await db.schema.alterTable('audit_events').addColumn('last_request_id', 'text').execute();
+      await db.schema.alterTable('audit_events').addColumn('aggregate_key', 'text').execute();
+      // Unique, so instances sharing a database upsert into one row; NULLs (changes) never collide.
+      await db.schema.createIndex('audit_events_aggregate').on('audit_events').column('aggregate_key').unique().execute();
+      // Retention deletes by time.
+      await db.schema.createIndex('audit_events_at').on('audit_events').column('at').execute();
+    },
+  },
+  '0012_admin_lifecycle': {
+    async up(db: Kysely<any>): Promise<void> {
+      // An operator may disable a person without deleting them: no sign-in while set.
+      await db.schema.alterTable('users').addColumn('disabled_at', 'bigint').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -195,6 +195,10 @@ export function eventToRow(event: AuditEvent): AuditEventsTable {
     request_id: event.requestId,
     ip: event.ip,
     data: JSON.stringify(event.data),
+    count: event.aggregate?.count ?? 1,
+    last_at: event.aggregate?.lastAt ?? null,
+    last_request_id: event.aggregate?.lastRequestId ?? null,
+    aggregate_key: event.aggregate?.key ?? null,
   };
 }
 
@@ -209,6 +213,9 @@ export function rowToEvent(row: AuditEventsTable): AuditEvent {
     requestId: row.request_id,
     ip: row.ip,
     data: JSON.parse(row.data) as Record<string, unknown>,
+    ...(row.aggregate_key === null
+      ? {}
+      : { aggregate: { key: row.aggregate_key, count: Number(row.count), lastAt: Number(row.last_at ?? row.at), lastRequestId: row.last_request_id } }),
   };
 }
 

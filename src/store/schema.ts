@@ -65,6 +65,13 @@ export interface AuditEventsTable {
   request_id: string | null;
   ip: string | null;
   data: string;
+  /** Occurrences the row stands for: 1 for a change, the folded count for a denial. */
+  count: number;
+  /** The last occurrence of an aggregated denial; null for events kept one by one. */
+  last_at: number | null;
+  last_request_id: string | null;
+  /** `aggregationKey` of a denial (unique: every instance adds to the same row); null otherwise. */
+  aggregate_key: string | null;
 }
 
 export interface SigningKeysTable {
@@ -143,6 +150,8 @@ export interface UsersTable {
   password_hash: string;
   created_at: number;
   updated_at: number;
+  /** When an operator disabled the user; null while they may sign in. */
+  disabled_at: number | null;
 }
 
 export interface SessionsTable {
@@ -218,6 +227,13 @@ export interface PasswordResetsTable {
   used_at: number | null;
 }
 
+/** Facts about the database itself, one row per name (the master-key check). */
+export interface KeygateMetaTable {
+  name: string;
+  value: string;
+  created_at: number;
+}
+
 export interface Database {
   tenants: TenantsTable;
   apis: ApisTable;
@@ -237,4 +253,5 @@ export interface Database {
   authorization_codes: AuthorizationCodesTable;
   refresh_tokens: RefreshTokensTable;
   password_resets: PasswordResetsTable;
+  keygate_meta: KeygateMetaTable;
 }

@@ -1,8 +1,9 @@
-import type { AuditEvent } from '../domain/audit.js';
+import type { AuditEvent, AuditFilter } from '../domain/audit.js';
 import type { Client, Hs256Secret, IssuedToken, Revocation } from '../domain/clients.js';
 import type { Api, ApiKey, Tenant } from '../domain/keys/key.js';
 import type { AuthorizationCode, Grant, Interaction, RefreshToken, User } from '../domain/people.js';
 import type { SigningKey } from '../domain/signing-keys.js';
+import type { PoolUsage } from './store-observer.js';
 
 export interface PageRequest {
   /** The id of the last item of the previous page; null for the first page. */
@@ -52,6 +53,16 @@ export interface UsageEntry {
   count: number;
 }
 
+/** Builds a revocation a store change records in its transaction (the service gives ids and times). */
+export type RevocationFactory = (input: Pick<Revocation, 'kind' | 'subject' | 'notBefore' | 'expiresAt'>) => Revocation;
+
+/** What uses an API: keys not revoked, live JWT API keys, and the clients allowed scopes of it. */
+export interface ApiUse {
+  keys: number;
+  tokens: number;
+  clients: number;
+}
+
 /**
  * The one persistence interface. Backends: `sqlite/` (default, embedded) and `postgres/`.
  * Every method that changes data takes the audit event describing the change and writes
@@ -62,7 +73,17 @@ export interface Store {
   readonly backend: 'sqlite' | 'postgres';
   migrate(): Promise<void>;
   ping(): Promise<void>;
+  /** The master-key check: a value sealed with the master key at the database's first start; null before. */
+  masterKeyCheck(): Promise<string | null>;
+  /** Stores the check unless one exists (another instance's first start won); returns the stored one. */
+  saveMasterKeyCheck(sealed: string, at: number): Promise<string>;
+  /** True while the database holds no tenant at all (not even the system tenant). */
+  isEmpty(): Promise<boolean>;
+  /** One sealed signing key: whether a master key opens it tells whether it fits a database from before the check. */
+  anySealedSigningKey(): Promise<{ kid: string; sealedPrivateKey: string } | null>;
   close(): Promise<void>;
+  /** The connection pool's counts (PostgreSQL), or null for a store without a pool. */
+  poolUsage(): PoolUsage | null;
 
   /** Creates the tenant, with its first signing key when given. */
   createTenant(tenant: Tenant, event: AuditEvent, signingKey?: StoredSigningKey): Promise<void>;
@@ -74,6 +95,22 @@ export interface Store {
   findApiById(id: string): Promise<Api | null>;
   listApis(tenantId: string, page: PageRequest): Promise<Page<Api>>;
   updateApi(api: Api, event: AuditEvent): Promise<void>;
+  /**
+   * Replaces the API's catalog when it drops `dropped` scopes: the keys (not revoked) and clients
+   * holding one of them are counted and, with `force`, narrowed to the scopes that remain, all in
+   * one transaction with the event. Without `force` and with any holder, nothing is written.
+   */
+  replaceCatalog(api: Api, dropped: readonly string[], options: { force: boolean; at: number }, event: AuditEvent): Promise<{ applied: boolean; keyIds: string[]; clientIds: string[] }>;
+  /**
+   * Deletes the API with its keys, JWT API keys (live ones revoked by jti), grants (live ones cut
+   * off) and the clients' allowances for it, in one transaction. Without `force`, nothing is
+   * written while anything uses it (`inUse`).
+   */
+  deleteApi(
+    api: Api,
+    options: { force: boolean; at: number; revocation: RevocationFactory },
+    event: AuditEvent,
+  ): Promise<{ deleted: false; inUse: ApiUse } | { deleted: true; keyIds: string[]; clientIds: string[]; revocations: Revocation[] }>;
   /** The longest access-token lifetime (s) among the tenant's APIs. */
   maxAccessTokenTtl(tenantId: string): Promise<number>;
 
@@ -103,11 +140,25 @@ export interface Store {
   listRevocations(tenantId: string, page: PageRequest): Promise<Page<Revocation>>;
 
   updateTenant(tenant: Tenant, event: AuditEvent): Promise<void>;
+  /**
+   * Deletes every row of the tenant in every table, and revokes the root keys limited to its
+   * slug, in one transaction with `event` (written to the system tenant's log, since the
+   * tenant's own goes). Returns the ids whose cached state must be dropped; null when no such tenant.
+   */
+  deleteTenant(tenant: Tenant, at: number, event: AuditEvent): Promise<{ keyIds: string[]; apiIds: string[]; clientIds: string[]; rootKeyIds: string[] } | null>;
 
   createUser(user: User, passwordHash: string, event: AuditEvent): Promise<void>;
   findUser(tenantId: string, id: string): Promise<User | null>;
   findUserByEmail(tenantId: string, email: string): Promise<{ user: User; passwordHash: string } | null>;
   listUsers(tenantId: string, page: PageRequest): Promise<Page<User>>;
+  /**
+   * Writes the user's name, email and disabled mark. With `endAccess` (the user is being
+   * disabled), also ends their sessions, unused codes, reset links and refresh tokens and cuts
+   * off each live grant, in the same transaction; returns the cut-offs recorded.
+   */
+  updateUser(user: User, options: { endAccess: RevocationFactory | null; at: number }, event: AuditEvent): Promise<Revocation[]>;
+  /** Ends the user's access as `updateUser` does, then deletes the user with their grants; null when no such user. */
+  deleteUser(tenantId: string, id: string, options: { at: number; revocation: RevocationFactory }, event: AuditEvent): Promise<Revocation[] | null>;
 
   createSession(hash: string, tenantId: string, userId: string, createdAt: number, expiresAt: number): Promise<void>;
   findSession(hash: string): Promise<{ tenantId: string; userId: string; expiresAt: number } | null>;
@@ -141,7 +192,8 @@ export interface Store {
   findRefreshToken(hash: string): Promise<RefreshToken | null>;
   revokeRefreshFamily(familyId: string, at: number): Promise<void>;
 
-  createPasswordReset(hash: string, tenantId: string, userId: string, expiresAt: number): Promise<void>;
+  /** Stores a reset link's hash; with `event` (an operator sent it), writes the event in the same transaction. */
+  createPasswordReset(hash: string, tenantId: string, userId: string, expiresAt: number, options?: { event?: AuditEvent }): Promise<void>;
   /** The user of a live, unused reset token of the tenant; null otherwise. Uses nothing up. */
   findPasswordReset(hash: string, tenantId: string, now: number): Promise<{ userId: string } | null>;
   /**
@@ -203,6 +255,10 @@ export interface Store {
   readCredits(keyId: string): Promise<number | null>;
   recordUsage(entries: readonly UsageEntry[]): Promise<void>;
 
+  /** Inserts events; an event with an `aggregate` adds its count to the row of the same key. */
   appendAudit(events: readonly AuditEvent[]): Promise<void>;
-  listAudit(tenantId: string, page: PageRequest): Promise<Page<AuditEvent>>;
+  /** The tenant's events, newest first, narrowed by the filter. */
+  listAudit(tenantId: string, filter: AuditFilter, page: PageRequest): Promise<Page<AuditEvent>>;
+  /** Retention: deletes audit events that happened before `before`; returns how many. */
+  pruneAudit(before: number): Promise<number>;
 }

@@ -245,7 +245,8 @@ describe.each(BACKENDS)('management API (%s)', (backend) => {
       cursor = page.body.nextCursor;
     } while (cursor);
     const mine = events.filter((e) => e.target === requestId);
-    expect(mine.map((e) => e.action)).toEqual(['key.create', 'key.revoke']);
+    // Newest first.
+    expect(mine.map((e) => e.action)).toEqual(['key.revoke', 'key.create']);
     for (const e of mine) {
       expect(e.actor).toMatch(/^key_/);
       expect(e.requestId).toMatch(/^req_/);

@@ -206,8 +206,8 @@ describe.each(BACKENDS)('root keys cannot escalate (%s)', (backend) => {
     expect((await t.call('GET', `/v1/root-keys/${victim.id}`)).status).toBe(404);
     await t.server.keygate.flush();
     const system = await t.server.keygate.rootKeys.ensureSystem();
-    const events = await t.server.keygate.store.listAudit(system.tenant.id, { after: null, limit: 500 });
-    const actions = events.items.filter((e) => e.target === victim.id).map((e) => e.action);
+    const events = await t.server.keygate.store.listAudit(system.tenant.id, {}, { after: null, limit: 500 });
+    const actions = events.items.filter((e) => e.target === victim.id).map((e) => e.action).reverse();
     expect(actions).toEqual(['root_key.create', 'root_key.roll', 'root_key.roll', 'root_key.revoke', 'root_key.delete']);
   });
 
@@ -332,7 +332,7 @@ describe.each(BACKENDS)('changing KEYGATE_ROOT_KEY retires the previous one (%s)
     expect(await r.status(SECOND)).toBe(200);
     expect(await r.status(kept)).toBe(200);
     const system = await third.keygate.rootKeys.ensureSystem();
-    const events = await third.keygate.store.listAudit(system.tenant.id, { after: null, limit: 500 });
+    const events = await third.keygate.store.listAudit(system.tenant.id, {}, { after: null, limit: 500 });
     expect(events.items.filter((e) => e.action === 'root_key.retire')).toHaveLength(2);
 
     // Going back to a retired value must not bring a full admin back to life.

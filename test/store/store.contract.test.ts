@@ -79,9 +79,9 @@ describe.each(BACKENDS)('Store contract (%s)', (backendName) => {
   });
 
   it('writes a change and its audit event in one transaction: a failed change leaves no event', async () => {
-    const before = await store.listAudit(tenant.id, { after: null, limit: 100 });
+    const before = await store.listAudit(tenant.id, {}, { after: null, limit: 100 });
     await expect(store.createTenant({ ...tenant, id: newId('tenant', now) }, event('should.not.exist'))).rejects.toThrow();
-    const after = await store.listAudit(tenant.id, { after: null, limit: 100 });
+    const after = await store.listAudit(tenant.id, {}, { after: null, limit: 100 });
     expect(after.items.length).toBe(before.items.length);
   });
 
@@ -234,14 +234,14 @@ describe.each(BACKENDS)('Store contract (%s)', (backendName) => {
     for (const [i, key] of keys.entries()) expect((await store.findKey(tenant.id, key.id))!.lastUsedAt).toBe(now + i);
   });
 
-  it('lists audit events of one tenant in order, paginated', async () => {
-    const all = await store.listAudit(tenant.id, { after: null, limit: 1000 });
+  it('lists audit events of one tenant newest first, paginated', async () => {
+    const all = await store.listAudit(tenant.id, {}, { after: null, limit: 1000 });
     expect(all.items.length).toBeGreaterThan(5);
     const ids = all.items.map((e) => e.id);
-    expect([...ids].sort()).toEqual(ids);
-    const page = await store.listAudit(tenant.id, { after: ids[1]!, limit: 2 });
+    expect([...ids].sort().reverse()).toEqual(ids);
+    const page = await store.listAudit(tenant.id, {}, { after: ids[1]!, limit: 2 });
     expect(page.items.map((e) => e.id)).toEqual(ids.slice(2, 4));
-    expect((await store.listAudit('ten_other', { after: null, limit: 10 })).items).toEqual([]);
+    expect((await store.listAudit('ten_other', {}, { after: null, limit: 10 })).items).toEqual([]);
   });
 
   it('keeps the internal system tenant out of tenant listings', async () => {

@@ -8,6 +8,7 @@ import type { Keygate } from '../../services/keygate.js';
 import { actorOf, requireScope } from '../auth.js';
 import { pageRequest, pageResponse } from '../pagination.js';
 import { AuditEventView, ERROR_RESPONSES, NullableTimestamp, PageQuery, Problem, ScopeName, Timestamp, pageOf } from '../schemas.js';
+import { AuditQuery, auditFilterOf } from './audit.js';
 import { eventView } from './views.js';
 
 const tags = ['root keys'];
@@ -102,12 +103,13 @@ export const rootKeyRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => as
       onRequest: requireScope(keygate, 'audit:read'),
       schema: {
         tags,
-        summary: 'Audit events of root keys, oldest first (for a root key with every scope, for all tenants)',
-        querystring: Type.Object(PageQuery, { additionalProperties: false }),
+        summary: 'Audit events of root keys, newest first (for a root key with every scope, for all tenants)',
+        description: 'The same filters and aggregation as a tenant\'s audit log; see docs/audit.md.',
+        querystring: AuditQuery,
         response: { 200: pageOf(AuditEventView), ...ERROR_RESPONSES },
       },
     },
-    async (request) => pageResponse(await keygate.rootKeys.auditLog(callerOf(request), pageRequest(request.query)), eventView),
+    async (request) => pageResponse(await keygate.rootKeys.auditLog(callerOf(request), auditFilterOf(request.query), pageRequest(request.query)), eventView),
   );
 
   app.get(

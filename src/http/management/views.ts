@@ -49,6 +49,7 @@ export function tenantView(tenant: Tenant, publicUrl: string) {
     name: tenant.name,
     signingAlg: tenant.signingAlg,
     issuer: issuerOf(publicUrl, tenant.slug),
+    selfSignup: tenant.selfSignup,
     hs256MaxLifetime: tenant.hs256MaxLifetime,
     createdAt: new Date(tenant.createdAt).toISOString(),
   };
@@ -64,5 +65,8 @@ export function eventView(event: AuditEvent) {
     requestId: event.requestId,
     ip: event.ip,
     data: event.data,
+    count: event.aggregate?.count ?? 1,
+    lastAt: event.aggregate === undefined ? null : new Date(event.aggregate.lastAt).toISOString(),
+    lastRequestId: event.aggregate?.lastRequestId ?? null,
   };
 }
