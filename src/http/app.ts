@@ -6,7 +6,9 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { trustProxyOption } from '../config/schema.js';
 import { newRequestId } from '../crypto/secrets.js';
 import type { Keygate } from '../services/keygate.js';
+import { prettyLogStream } from '../observability/pretty-log.js';
 import { healthRoutes } from './health.js';
+import { metricsRoutes } from './metrics.js';
 import { boundJsonDepth } from './json-body.js';
 import { apiRoutes } from './management/apis.js';
 import { auditRoutes } from './management/audit.js';
@@ -46,7 +48,7 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
         : {
             level: typeof options.logger === 'object' ? options.logger.level : config.logLevel,
             redact: ['req.headers.authorization'],
-            ...(typeof options.logger === 'object' && options.logger.stream ? { stream: options.logger.stream } : {}),
+            ...logDestination(options, config.logFormat),
           },
     // Per-request log lines would cost more than verify itself; failures are logged by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
@@ -75,7 +77,7 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
     return sendProblem(reply, body);
   });
   app.setNotFoundHandler((request, reply) =>
-    sendProblem(reply, problem('ROUTE_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`, request.id)),
+    sendProblem(reply, problem('ROUTE_NOT_FOUND', routeNotFoundDetail(request.method, request.url.split('?')[0]!), request.id)),
   );
 
   await app.register(swagger, {
@@ -91,6 +93,7 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(healthRoutes(keygate));
+  await app.register(metricsRoutes(keygate));
   await app.register(verifyRoutes(keygate));
   await app.register(tenantRoutes(keygate));
   await app.register(apiRoutes(keygate));
@@ -105,4 +108,25 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
   await app.register(oauthRoutes(keygate));
   await app.register(portalRoutes(keygate));
   return app;
+}
+
+/**
+ * Where log lines go: the caller's stream as JSON (tests read it), else stdout as JSON, or as
+ * readable lines with `LOG_FORMAT=pretty` or, when the format is not set, on a terminal.
+ */
+function logDestination(options: AppOptions, format: 'json' | 'pretty' | undefined): { stream?: { write(line: string): void } } {
+  if (typeof options.logger === 'object' && options.logger.stream) return { stream: options.logger.stream };
+  const pretty = format === undefined ? process.stdout.isTTY === true : format === 'pretty';
+  return pretty ? { stream: prettyLogStream(process.stdout) } : {};
+}
+
+/**
+ * What a 404 says. An API identifier is usually a URL: sent unencoded, its slashes split the
+ * path and no route matches, so the answer says to encode it (or to use the API's id).
+ */
+function routeNotFoundDetail(method: string, path: string): string {
+  if (/^\/v1\/tenants\/[^/]+\/apis\/[^/]*\/./.test(path)) {
+    return `no route ${method} ${path}: an API identifier with slashes must be URL-encoded (https%3A%2F%2Fapi.example.com), or name the API by its id (api_…)`;
+  }
+  return `no route ${method} ${path}`;
 }

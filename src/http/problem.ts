@@ -9,6 +9,7 @@ export interface ProblemBody {
   detail: string;
   requestId: string;
   errors?: { path: string; message: string }[];
+  affected?: Readonly<Record<string, number>>;
 }
 
 /** RFC 9457 problem details; `type` points at the code's entry in docs/errors.md. */
@@ -33,7 +34,8 @@ export function problem(code: ErrorCode, detail: string, requestId: string, erro
 export function toProblem(err: unknown, request: FastifyRequest): ProblemBody {
   const id = request.id;
   if (err instanceof KeygateError) {
-    return problem(err.code, err.expose ? err.message : ERROR_REGISTRY[err.code].title, id);
+    const body = problem(err.code, err.expose ? err.message : ERROR_REGISTRY[err.code].title, id);
+    return err.affected === undefined ? body : { ...body, affected: err.affected };
   }
   const fe = err as FastifyError & { validation?: { instancePath: string; message?: string; params?: Record<string, unknown> }[] };
   if (fe.validation) {

@@ -5,6 +5,7 @@ import { DEFAULT_REFRESH_TOKENS, MAX_REFRESH_REUSE_INTERVAL, type Api, type Refr
 import { validateCatalog, type ScopeDefinition } from '../domain/scopes.js';
 import type { Page, PageRequest } from '../store/store.js';
 import type { Actor, ServiceContext } from './context.js';
+import type { RevocationsService } from './revocations-service.js';
 
 export interface CreateApiInput {
   identifier: string;
@@ -23,7 +24,10 @@ export interface UpdateApiInput {
 }
 
 export class ApisService {
-  constructor(private readonly ctx: ServiceContext) {}
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly revocations: RevocationsService,
+  ) {}
 
   async create(actor: Actor, tenant: Tenant, input: CreateApiInput): Promise<Api> {
     validateCatalog(input.scopes);
@@ -48,11 +52,16 @@ export class ApisService {
     return api;
   }
 
-  /** The API with this identifier in the tenant, or API_NOT_FOUND. */
-  async get(tenant: Tenant, identifier: string): Promise<Api> {
-    const api = await this.ctx.store.findApi(tenant.id, identifier);
-    if (api === null) throw new KeygateError('API_NOT_FOUND', `no API "${identifier}" in tenant "${tenant.slug}"`);
-    return api;
+  /**
+   * The API a route names, by its identifier or, failing that, by its id (`api_…`), within the
+   * tenant; else API_NOT_FOUND. An id of another tenant's API is not found either.
+   */
+  async get(tenant: Tenant, identifierOrId: string): Promise<Api> {
+    const byIdentifier = await this.ctx.store.findApi(tenant.id, identifierOrId);
+    if (byIdentifier !== null) return byIdentifier;
+    const byId = identifierOrId.startsWith('api_') ? await this.ctx.store.findApiById(identifierOrId) : null;
+    if (byId !== null && byId.tenantId === tenant.id) return byId;
+    throw new KeygateError('API_NOT_FOUND', `no API "${identifierOrId}" in tenant "${tenant.slug}"`);
   }
 
   list(tenant: Tenant, page: PageRequest): Promise<Page<Api>> {
@@ -60,11 +69,13 @@ export class ApisService {
   }
 
   /**
-   * Changes settings. A catalog change may drop scopes keys still hold; they simply stop
-   * matching. Cached keys are dropped because implications are baked into the cache.
+   * Changes settings. A catalog that drops scopes still held by keys (not revoked) or clients
+   * is refused with SCOPES_IN_USE and the counts, unless `force`: then those keys and clients
+   * are narrowed to the scopes that remain, in the same transaction. Cached keys are dropped
+   * because implications are baked into the cache.
    */
-  async update(actor: Actor, tenant: Tenant, identifier: string, input: UpdateApiInput): Promise<Api> {
-    const api = await this.get(tenant, identifier);
+  async update(actor: Actor, tenant: Tenant, identifierOrId: string, input: UpdateApiInput, options: { force?: boolean } = {}): Promise<Api> {
+    const api = await this.get(tenant, identifierOrId);
     if (input.scopes !== undefined) validateCatalog(input.scopes);
     const updated: Api = {
       ...api,
@@ -73,11 +84,57 @@ export class ApisService {
       ...(input.accessTokenTtl !== undefined ? { accessTokenTtl: validTtl(input.accessTokenTtl) } : {}),
       refreshTokens: refreshSettings(api.refreshTokens, input.refreshTokens),
     };
-    await this.ctx.store.updateApi(updated, this.ctx.audit.event(tenant.id, actor, 'api.update', api.id, { fields: Object.keys(input) }));
+    const event = this.ctx.audit.event(tenant.id, actor, 'api.update', api.id, { fields: Object.keys(input) });
+    const dropped = droppedScopes(api.scopes, updated.scopes);
+    let narrowedKeys: string[] = [];
+    if (dropped.length === 0) await this.ctx.store.updateApi(updated, event);
+    else {
+      const result = await this.ctx.store.replaceCatalog(updated, dropped, { force: options.force === true, at: this.ctx.clock() }, event);
+      if (!result.applied) {
+        throw new KeygateError(
+          'SCOPES_IN_USE',
+          `${result.keyIds.length} key(s) and ${result.clientIds.length} client(s) hold ${dropped.join(', ')}, which the new catalog drops; send "force": true to narrow them`,
+          { affected: { keys: result.keyIds.length, clients: result.clientIds.length } },
+        );
+      }
+      narrowedKeys = result.keyIds;
+      await this.ctx.directory.changed(result.clientIds);
+    }
     this.ctx.lookup.clear();
+    await this.ctx.lookup.invalidate(narrowedKeys);
     await this.ctx.directory.changed([api.id]);
     return updated;
   }
+
+  /**
+   * Deletes the API. While keys (not revoked), live JWT API keys or clients use it, refused with
+   * API_IN_USE and the counts, unless `force`: then its keys are deleted, its live JWT API keys
+   * revoked, people's grants on it cut off and the clients' allowances for it removed, in one
+   * transaction with the event.
+   */
+  async delete(actor: Actor, tenant: Tenant, identifierOrId: string, options: { force?: boolean } = {}): Promise<void> {
+    const api = await this.get(tenant, identifierOrId);
+    const result = await this.ctx.store.deleteApi(
+      api,
+      { force: options.force === true, at: this.ctx.clock(), revocation: this.revocations.factory(tenant.id) },
+      this.ctx.audit.event(tenant.id, actor, 'api.delete', api.id, { identifier: api.identifier }),
+    );
+    if (!result.deleted) {
+      const { keys, tokens, clients } = result.inUse;
+      throw new KeygateError('API_IN_USE', `${keys} key(s), ${tokens} JWT API key(s) and ${clients} client(s) use "${api.identifier}"; revoke them, or send force=true to revoke them with it`, {
+        affected: { ...result.inUse },
+      });
+    }
+    await this.ctx.lookup.invalidate(result.keyIds);
+    await this.revocations.recorded(tenant.id, result.revocations);
+    await this.ctx.directory.changed([api.id, ...result.clientIds]);
+  }
+}
+
+/** Scope names of the old catalog that the new one no longer has. */
+function droppedScopes(before: readonly ScopeDefinition[], after: readonly ScopeDefinition[]): string[] {
+  const kept = new Set(after.map((s) => s.name));
+  return before.map((s) => s.name).filter((name) => !kept.has(name));
 }
 
 function normaliseCatalog(scopes: ScopeDefinition[]): ScopeDefinition[] {

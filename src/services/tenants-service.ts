@@ -1,7 +1,7 @@
 import { newId } from '../crypto/secrets.js';
 import { KeygateError } from '../domain/errors.js';
 import type { Tenant } from '../domain/keys/key.js';
-import { isReservedSlug } from '../domain/management.js';
+import { SYSTEM_TENANT_SLUG, isReservedSlug } from '../domain/management.js';
 import { DEFAULT_HS256_MAX_LIFETIME_SEC, SIGNING_ALGORITHMS, type SigningAlgorithm } from '../domain/tokens/jwt.js';
 import type { Page, PageRequest } from '../store/store.js';
 import { newSigningKey } from './signing-keys-service.js';
@@ -58,6 +58,24 @@ export class TenantsService {
     await this.ctx.store.updateTenant(updated, this.ctx.audit.event(tenant.id, actor, 'tenant.update', tenant.id, { fields: Object.keys(changes) }));
     await this.ctx.directory.changed([tenant.id]);
     return updated;
+  }
+
+  /**
+   * Deletes the tenant and every row it owns, in one transaction, and revokes the root keys
+   * limited to its slug (so a tenant made later under that slug starts with no key that reaches
+   * it). The event goes to the root-key audit log (the system tenant's), since the tenant's own
+   * log goes with it. Every cache that may hold the tenant, its APIs, clients and keys drops them.
+   */
+  async delete(actor: Actor, tenant: Tenant): Promise<{ revokedRootKeys: string[] }> {
+    const system = await this.ctx.store.findTenantBySlug(SYSTEM_TENANT_SLUG);
+    if (system === null) throw new Error('the system tenant is missing');
+    const now = this.ctx.clock();
+    const event = this.ctx.audit.event(system.id, actor, 'tenant.delete', tenant.id, { slug: tenant.slug });
+    const removed = await this.ctx.store.deleteTenant(tenant, now, event);
+    if (removed === null) throw new KeygateError('TENANT_NOT_FOUND', `no tenant "${tenant.slug}"`);
+    await this.ctx.lookup.invalidate([...removed.keyIds, ...removed.rootKeyIds]);
+    await this.ctx.directory.changed([tenant.id, ...removed.apiIds, ...removed.clientIds]);
+    return { revokedRootKeys: removed.rootKeyIds };
   }
 
   list(page: PageRequest): Promise<Page<Tenant>> {

@@ -7,7 +7,8 @@ import { throttleSource } from '../domain/throttle-source.js';
 import { EMAIL_PATTERN, normaliseEmail, passwordProblem, type User } from '../domain/people.js';
 import type { Page, PageRequest } from '../store/store.js';
 import type { Actor, ServiceContext } from './context.js';
-import type { PasswordResetHook } from './password-reset-delivery.js';
+import type { PasswordResetHook, PasswordResetMessage } from './password-reset-delivery.js';
+import type { RevocationsService } from './revocations-service.js';
 
 /** Sign-in attempts per account, and per source address, within one window. */
 export const SIGN_IN_ATTEMPTS_PER_ACCOUNT = 5;
@@ -20,6 +21,11 @@ export const RESET_REQUESTS_PER_IP = 20;
 export const RESET_LINKS_PER_ACCOUNT = 3;
 export const RESET_WINDOW_MS = 15 * 60_000;
 
+/** Where a reset link sends the person: the tenant's portal page that takes the token. */
+export function passwordResetUrl(publicUrl: string, tenantSlug: string): string {
+  return `${publicUrl}/t/${tenantSlug}/password-reset/confirm`;
+}
+
 export type SignInOutcome = { user: User } | { error: 'invalid' } | { error: 'throttled'; retryAfter: number };
 
 /**
@@ -31,6 +37,7 @@ export class UsersService {
     private readonly ctx: ServiceContext,
     private readonly passwords: PasswordHasher,
     private readonly reset: { deliver: PasswordResetHook | null; onError: (err: unknown) => void },
+    private readonly revocations: RevocationsService,
   ) {}
 
   /** False when no delivery is configured: the portal then says password reset is disabled. */
@@ -44,7 +51,7 @@ export class UsersService {
     const weak = passwordProblem(input.password);
     if (weak !== null) throw new KeygateError('WEAK_PASSWORD', weak);
     const now = this.ctx.clock();
-    const user: User = { id: newId('user', now), tenantId: tenant.id, email, name: input.name ?? null, createdAt: now };
+    const user: User = { id: newId('user', now), tenantId: tenant.id, email, name: input.name ?? null, createdAt: now, disabledAt: null };
     await this.ctx.store.createUser(user, await this.passwords.hash(input.password), this.ctx.audit.event(tenant.id, actor, 'user.create', user.id));
     return user;
   }
@@ -57,6 +64,64 @@ export class UsersService {
 
   list(tenant: Tenant, page: PageRequest): Promise<Page<User>> {
     return this.ctx.store.listUsers(tenant.id, page);
+  }
+
+  /**
+   * Changes name, email or the disabled mark. Disabling ends, in the same transaction, every
+   * session, unused code, reset link and refresh token of the person and cuts off the access
+   * tokens of their grants; enabling again lets them sign in (their apps ask for consent anew
+   * only if they revoked it).
+   */
+  async update(actor: Actor, tenant: Tenant, id: string, changes: { name?: string | null; email?: string; disabled?: boolean }): Promise<User> {
+    const user = await this.get(tenant, id);
+    const email = changes.email === undefined ? user.email : normaliseEmail(changes.email);
+    if (!EMAIL_PATTERN.test(email)) throw new KeygateError('INVALID_REQUEST', 'email must look like name@example.com');
+    const now = this.ctx.clock();
+    const disabling = changes.disabled === true && user.disabledAt === null;
+    const disabledAt = changes.disabled === undefined ? user.disabledAt : changes.disabled ? (user.disabledAt ?? now) : null;
+    const updated: User = { ...user, email, name: changes.name === undefined ? user.name : changes.name, disabledAt };
+    const event = this.ctx.audit.event(tenant.id, actor, disabling ? 'user.disable' : 'user.update', user.id, { fields: Object.keys(changes) });
+    const cutOffs = await this.ctx.store.updateUser(updated, { endAccess: disabling ? this.revocations.factory(tenant.id) : null, at: now }, event);
+    await this.revocations.recorded(tenant.id, cutOffs);
+    return updated;
+  }
+
+  /**
+   * Deletes the person: sessions, codes, reset links and refresh tokens end, their grants go
+   * and the access tokens of those grants are cut off, all in one transaction with the event.
+   */
+  async delete(actor: Actor, tenant: Tenant, id: string): Promise<void> {
+    const cutOffs = await this.ctx.store.deleteUser(tenant.id, id, { at: this.ctx.clock(), revocation: this.revocations.factory(tenant.id) }, this.ctx.audit.event(tenant.id, actor, 'user.delete', id));
+    if (cutOffs === null) throw new KeygateError('USER_NOT_FOUND', `no user "${id}" in tenant "${tenant.slug}"`);
+    await this.revocations.recorded(tenant.id, cutOffs);
+  }
+
+  /**
+   * Sends the person a reset link now, through the configured delivery, on an operator's
+   * request. Unlike the portal's request it answers whether the link went out: the caller is
+   * an authenticated operator, not someone probing for accounts.
+   */
+  async sendPasswordReset(actor: Actor, tenant: Tenant, id: string): Promise<{ expiresAt: number }> {
+    const deliver = this.reset.deliver;
+    if (deliver === null) throw new KeygateError('PASSWORD_RESET_DISABLED', 'no reset delivery is configured: set SMTP_URL and SMTP_FROM, or KEYGATE_WEBHOOK_URL and KEYGATE_WEBHOOK_SECRET');
+    const user = await this.get(tenant, id);
+    if (user.disabledAt !== null) throw new KeygateError('USER_DISABLED', `user "${id}" is disabled; enable them first`);
+    const message = await this.issueReset(tenant, user, passwordResetUrl(this.ctx.publicUrl, tenant.slug), { actor });
+    try {
+      await deliver(message);
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      throw new KeygateError('RESET_DELIVERY_FAILED', `the reset link could not be delivered${typeof code === 'string' ? ` (${code})` : ''}; see the server log`, { cause: err });
+    }
+    return { expiresAt: message.expiresAt };
+  }
+
+  private async issueReset(tenant: Tenant, user: User, resetUrl: string, options: { actor?: Actor } = {}): Promise<PasswordResetMessage> {
+    const token = randomBytes(32).toString('base64url');
+    const expiresAt = this.ctx.clock() + RESET_TTL_MS;
+    const event = options.actor ? { event: this.ctx.audit.event(tenant.id, options.actor, 'user.password.reset_sent', user.id) } : {};
+    await this.ctx.store.createPasswordReset(hashSecret(token), tenant.id, user.id, expiresAt, event);
+    return { tenant: tenant.slug, email: user.email, token, url: `${resetUrl}?token=${token}`, expiresAt };
   }
 
   /**
@@ -92,7 +157,8 @@ export class UsersService {
       await takeBack();
       return { error: 'throttled', retryAfter: 1 };
     }
-    if (found !== null && matches) {
+    // A disabled person's right password is answered like a wrong one: nothing about the account leaks.
+    if (found !== null && matches && found.user.disabledAt === null) {
       await takeBack();
       return { user: found.user };
     }
@@ -113,13 +179,11 @@ export class UsersService {
     const requests = await this.ctx.cluster.counters.increment(`reset:ip:${throttleSource(ip)}`, RESET_WINDOW_MS);
     if (requests.count > RESET_REQUESTS_PER_IP) return { throttled: true, retryAfter: Math.max(1, Math.ceil((requests.expiresAt - this.ctx.clock()) / 1000)) };
     const found = await this.ctx.store.findUserByEmail(tenant.id, normaliseEmail(email));
-    if (found === null) return { throttled: false };
+    // A disabled person gets no link either, with the same answer.
+    if (found === null || found.user.disabledAt !== null) return { throttled: false };
     const links = await this.ctx.cluster.counters.increment(`reset:account:${tenant.id}:${found.user.id}`, RESET_WINDOW_MS);
     if (links.count > RESET_LINKS_PER_ACCOUNT) return { throttled: false };
-    const token = randomBytes(32).toString('base64url');
-    const expiresAt = this.ctx.clock() + RESET_TTL_MS;
-    await this.ctx.store.createPasswordReset(hashSecret(token), tenant.id, found.user.id, expiresAt);
-    const message = { tenant: tenant.slug, email: found.user.email, token, url: `${resetUrl}?token=${token}`, expiresAt };
+    const message = await this.issueReset(tenant, found.user, resetUrl);
     void (async () => {
       try {
         await deliver(message);

@@ -8,7 +8,7 @@ type Db = Kysely<Database> | Transaction<Database>;
 const numberOrNull = (value: number | string | null): number | null => (value === null ? null : Number(value));
 
 export function rowToUser(row: UsersTable): User {
-  return { id: row.id, tenantId: row.tenant_id, email: row.email, name: row.name, createdAt: Number(row.created_at) };
+  return { id: row.id, tenantId: row.tenant_id, email: row.email, name: row.name, createdAt: Number(row.created_at), disabledAt: row.disabled_at === null ? null : Number(row.disabled_at) };
 }
 
 export function rowToGrant(row: GrantsTable): Grant {

@@ -32,6 +32,7 @@ const EXAMPLE_BODIES: Record<string, (ids: Ids) => Record<string, unknown>> = {
   'POST /v1/tenants/:slug/tokens': (ids) => ({ api: ids.api, consumer: 'c', scopes: [] }),
   'POST /v1/tenants/:slug/signing-keys/rotate': () => ({ activateAfterSeconds: 0 }),
   'POST /v1/tenants/:slug/users': () => ({ email: 'a@b.c', password: 'long-enough-password' }),
+  'PATCH /v1/tenants/:slug/users/:id': () => ({ disabled: true }),
   'POST /v1/root-keys': () => ({ scopes: ['keys:read'] }),
   'POST /v1/root-keys/:id/roll': () => ({ gracePeriodMs: 0 }),
 };

@@ -23,7 +23,7 @@ describe.each(BACKENDS)('Store contract, tokens and people (%s)', (backendName) 
     await store.createTenant(tenant, event('tenant.create'));
     api = { id: newId('api', now), tenantId: tenant.id, identifier: 'https://api', name: 'API', keyPrefix: 'kg', scopes: [], accessTokenTtl: 600, refreshTokens: { enabled: true, idleTtl: 60, absoluteTtl: 120, reuseInterval: 0 }, createdAt: now };
     await store.createApi(api, event('api.create'));
-    await store.createUser({ id: 'usr_1', tenantId: tenant.id, email: 'a@b.c', name: null, createdAt: now }, 'hash', event('user.create'));
+    await store.createUser({ id: 'usr_1', tenantId: tenant.id, email: 'a@b.c', name: null, createdAt: now, disabledAt: null }, 'hash', event('user.create'));
   });
   afterAll(async () => {
     await store.close();
@@ -32,7 +32,7 @@ describe.each(BACKENDS)('Store contract, tokens and people (%s)', (backendName) 
 
   it('finds users by email and refuses a duplicate email with USER_EXISTS', async () => {
     expect((await store.findUserByEmail(tenant.id, 'a@b.c'))?.user.id).toBe('usr_1');
-    await expect(store.createUser({ id: 'usr_2', tenantId: tenant.id, email: 'a@b.c', name: null, createdAt: now }, 'h', event('x'))).rejects.toMatchObject({ code: 'USER_EXISTS' });
+    await expect(store.createUser({ id: 'usr_2', tenantId: tenant.id, email: 'a@b.c', name: null, createdAt: now, disabledAt: null }, 'h', event('x'))).rejects.toMatchObject({ code: 'USER_EXISTS' });
   });
 
   it('lets exactly one of several concurrent consumers use a code first', async () => {
@@ -81,8 +81,8 @@ describe.each(BACKENDS)('Store contract, tokens and people (%s)', (backendName) 
   });
 
   it('completes a reset in one step: new password, every session of the user gone, every refresh token of theirs revoked, nobody else touched', async () => {
-    await store.createUser({ id: 'usr_reset', tenantId: tenant.id, email: 'reset@b.c', name: null, createdAt: now }, 'old-hash', event('user.create'));
-    await store.createUser({ id: 'usr_other', tenantId: tenant.id, email: 'other@b.c', name: null, createdAt: now }, 'other-hash', event('user.create'));
+    await store.createUser({ id: 'usr_reset', tenantId: tenant.id, email: 'reset@b.c', name: null, createdAt: now, disabledAt: null }, 'old-hash', event('user.create'));
+    await store.createUser({ id: 'usr_other', tenantId: tenant.id, email: 'other@b.c', name: null, createdAt: now, disabledAt: null }, 'other-hash', event('user.create'));
     const refresh = (hash: string, userId: string, grantId: string): RefreshToken => ({ hash, familyId: `fam_${hash}`, tenantId: tenant.id, grantId, clientId: 'cli_1', userId, apiId: api.id, scopes: ['a'], createdAt: now, expiresAt: now + 60_000, familyExpiresAt: now + 120_000, rotatedAt: null, revokedAt: null });
     for (const [hash, userId, grantId] of [['rt-r1', 'usr_reset', 'grt_r1'], ['rt-r2', 'usr_reset', 'grt_r2'], ['rt-o1', 'usr_other', 'grt_o1']] as const) await store.createRefreshToken(refresh(hash, userId, grantId));
     await store.createSession('session-r', tenant.id, 'usr_reset', now, now + 60_000);

@@ -6,6 +6,13 @@ import { pageRequest, pageResponse } from '../pagination.js';
 import { ApiView, ERROR_RESPONSES, PageQuery, Problem, RefreshTokensSettings, ScopeDefinition, TenantParams, pageOf } from '../schemas.js';
 import { apiView } from './views.js';
 
+/** `identifier`: the API's identifier, URL-encoded (`https%3A%2F%2Fapi.example.com`), or its id (`api_…`). */
+const ApiParams = Type.Object({
+  slug: Type.String({ maxLength: 64 }),
+  identifier: Type.String({ maxLength: 512, description: 'The API identifier, URL-encoded, or the API id (`api_…`).' }),
+});
+const ForceQuery = Type.Object({ force: Type.Optional(Type.Boolean({ description: 'Go ahead although keys or clients are affected (see the summary).' })) }, { additionalProperties: false });
+
 export const apiRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => async (app) => {
   app.post(
     '/v1/tenants/:slug/apis',
@@ -60,8 +67,9 @@ export const apiRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => async 
       onRequest: requireScope(keygate, 'apis:write'),
       schema: {
         tags: ['apis'],
-        summary: 'Update an API: name, scope catalog, token lifetimes',
-        params: Type.Object({ slug: Type.String({ maxLength: 64 }), identifier: Type.String({ maxLength: 512 }) }),
+        summary: 'Update an API: name, scope catalog, token lifetimes. A catalog dropping scopes that keys or clients hold answers 409 SCOPES_IN_USE unless force=true, which narrows them',
+        params: ApiParams,
+        querystring: ForceQuery,
         body: Type.Object(
           {
             name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
@@ -71,12 +79,32 @@ export const apiRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => async 
           },
           { additionalProperties: false, minProperties: 1 },
         ),
-        response: { 200: ApiView, ...ERROR_RESPONSES },
+        response: { 200: ApiView, 409: Problem, ...ERROR_RESPONSES },
       },
     },
     async (request) => {
       const tenant = await keygate.tenants.get(request.params.slug);
-      return apiView(await keygate.apis.update(actorOf(request), tenant, request.params.identifier, request.body), tenant.slug);
+      const api = await keygate.apis.update(actorOf(request), tenant, request.params.identifier, request.body, { force: request.query.force === true });
+      return apiView(api, tenant.slug);
+    },
+  );
+
+  app.delete(
+    '/v1/tenants/:slug/apis/:identifier',
+    {
+      onRequest: requireScope(keygate, 'apis:write'),
+      schema: {
+        tags: ['apis'],
+        summary: 'Delete an API. While keys, JWT API keys or clients use it, 409 API_IN_USE unless force=true, which revokes them with it',
+        params: ApiParams,
+        querystring: ForceQuery,
+        response: { 204: Type.Null(), 409: Problem, ...ERROR_RESPONSES },
+      },
+    },
+    async (request, reply) => {
+      const tenant = await keygate.tenants.get(request.params.slug);
+      await keygate.apis.delete(actorOf(request), tenant, request.params.identifier, { force: request.query.force === true });
+      return reply.code(204).send(null);
     },
   );
 
@@ -86,8 +114,8 @@ export const apiRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => async 
       onRequest: requireScope(keygate, 'apis:read'),
       schema: {
         tags: ['apis'],
-        summary: 'Get an API by its identifier (URL-encoded)',
-        params: Type.Object({ slug: Type.String({ maxLength: 64 }), identifier: Type.String({ maxLength: 512 }) }),
+        summary: 'Get an API by its identifier (URL-encoded) or its id',
+        params: ApiParams,
         response: { 200: ApiView, ...ERROR_RESPONSES },
       },
     },

@@ -21,6 +21,7 @@ export const tenantRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => asy
             slug: Type.String({ pattern: TENANT_SLUG_PATTERN, description: 'URL name: lowercase letters, digits, dashes.' }),
             name: Type.String({ minLength: 1, maxLength: 200 }),
             signingAlg: Type.Optional(Type.Union([Type.Literal('EdDSA'), Type.Literal('ES256'), Type.Literal('RS256')], { description: 'Algorithm of the tenant\'s signing keys (default EdDSA).' })),
+            selfSignup: Type.Optional(Type.Boolean({ description: 'Let people create their own accounts on the portal (default false).' })),
             hs256MaxLifetime: Type.Optional(Hs256MaxLifetime),
           },
           { additionalProperties: false },
@@ -61,5 +62,52 @@ export const tenantRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => asy
       schema: { tags: ['tenants'], summary: 'Get a tenant', params: TenantParams, response: { 200: TenantView, ...ERROR_RESPONSES } },
     },
     async (request) => tenantView(await keygate.tenants.get(request.params.slug), keygate.publicUrl),
+  );
+
+  app.patch(
+    '/v1/tenants/:slug',
+    {
+      // One scope for every field: each is a setting of the tenant (self sign-up opens it to
+      // anyone; the HS256 cap bounds what a stolen secret can mint).
+      onRequest: requireScope(keygate, 'tenants:write'),
+      schema: {
+        tags: ['tenants'],
+        summary: 'Change a tenant: name, self sign-up, HS256 token lifetime cap',
+        params: TenantParams,
+        body: Type.Object(
+          {
+            name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+            selfSignup: Type.Optional(Type.Boolean()),
+            hs256MaxLifetime: Type.Optional(Hs256MaxLifetime),
+          },
+          { additionalProperties: false, minProperties: 1 },
+        ),
+        response: { 200: TenantView, ...ERROR_RESPONSES },
+      },
+    },
+    async (request) => {
+      const tenant = await keygate.tenants.get(request.params.slug);
+      return tenantView(await keygate.tenants.update(actorOf(request), tenant, request.body), keygate.publicUrl);
+    },
+  );
+
+  app.delete(
+    '/v1/tenants/:slug',
+    {
+      // A root key limited to this tenant may delete it when it holds tenants:write (its own
+      // key is revoked with it); requireScope keeps it away from every other tenant.
+      onRequest: requireScope(keygate, 'tenants:write'),
+      schema: {
+        tags: ['tenants'],
+        summary: 'Delete a tenant and everything in it (APIs, keys, clients, users, tokens, signing keys, its audit log); root keys limited to it are revoked',
+        params: TenantParams,
+        response: { 200: Type.Object({ deleted: Type.String(), revokedRootKeys: Type.Array(Type.String()) }), ...ERROR_RESPONSES },
+      },
+    },
+    async (request) => {
+      const tenant = await keygate.tenants.get(request.params.slug);
+      const { revokedRootKeys } = await keygate.tenants.delete(actorOf(request), tenant);
+      return { deleted: tenant.slug, revokedRootKeys };
+    },
   );
 };

@@ -1,51 +1,35 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { KeygateError } from '../../domain/errors.js';
+import { isoOrNull } from '../../domain/clock.js';
 import type { User } from '../../domain/people.js';
 import type { Keygate } from '../../services/keygate.js';
 import { actorOf, requireScope } from '../auth.js';
 import { pageRequest, pageResponse } from '../pagination.js';
-import { ERROR_RESPONSES, Hs256MaxLifetime, PageQuery, Problem, TenantParams, TenantView, pageOf } from '../schemas.js';
-import { tenantView } from './views.js';
+import { ERROR_RESPONSES, PageQuery, Problem, TenantParams, pageOf } from '../schemas.js';
 
-const UserView = Type.Object({ id: Type.String(), email: Type.String(), name: Type.Union([Type.String(), Type.Null()]), createdAt: Type.String() });
+const UserView = Type.Object({
+  id: Type.String(),
+  email: Type.String(),
+  name: Type.Union([Type.String(), Type.Null()]),
+  disabled: Type.Boolean(),
+  disabledAt: Type.Union([Type.String(), Type.Null()]),
+  createdAt: Type.String(),
+});
 const UserParams = Type.Object({ slug: Type.String({ maxLength: 64 }), id: Type.String({ maxLength: 64 }) });
 const GrantView = Type.Object({ id: Type.String(), clientId: Type.String(), scopes: Type.Array(Type.String()), createdAt: Type.String(), lastUsedAt: Type.Union([Type.String(), Type.Null()]) });
 
-const userView = (user: User) => ({ id: user.id, email: user.email, name: user.name, createdAt: new Date(user.createdAt).toISOString() });
+const userView = (user: User) => ({
+  id: user.id,
+  email: user.email,
+  name: user.name,
+  disabled: user.disabledAt !== null,
+  disabledAt: isoOrNull(user.disabledAt),
+  createdAt: new Date(user.createdAt).toISOString(),
+});
 
 export const userRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => async (app) => {
   const tags = ['users'];
-
-  app.patch(
-    '/v1/tenants/:slug',
-    {
-      onRequest: requireScope(keygate, 'users:write'),
-      schema: {
-        tags: ['tenants'],
-        summary: 'Change a tenant: name, self sign-up, HS256 token lifetime cap (that one needs tenants:write too)',
-        params: TenantParams,
-        body: Type.Object(
-          {
-            name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-            selfSignup: Type.Optional(Type.Boolean()),
-            hs256MaxLifetime: Type.Optional(Hs256MaxLifetime),
-          },
-          { additionalProperties: false, minProperties: 1 },
-        ),
-        response: { 200: TenantView, ...ERROR_RESPONSES },
-      },
-    },
-    async (request) => {
-      const principal = request.principal!;
-      // The cap bounds what stolen HS256 secrets can mint: raising it is a tenant setting, not a people one.
-      if (request.body.hs256MaxLifetime !== undefined && principal.kind === 'root' && !principal.scopes.has('tenants:write')) {
-        throw new KeygateError('FORBIDDEN', 'changing hs256MaxLifetime needs the "tenants:write" scope');
-      }
-      const tenant = await keygate.tenants.get(request.params.slug);
-      return tenantView(await keygate.tenants.update(actorOf(request), tenant, request.body), keygate.publicUrl);
-    },
-  );
 
   app.post(
     '/v1/tenants/:slug/users',
@@ -83,6 +67,67 @@ export const userRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => async
     async (request) => {
       const tenant = await keygate.tenants.get(request.params.slug);
       return userView(await keygate.users.get(tenant, request.params.id));
+    },
+  );
+
+  app.patch(
+    '/v1/tenants/:slug/users/:id',
+    {
+      onRequest: requireScope(keygate, 'users:write'),
+      schema: {
+        tags,
+        summary: 'Change a user: name, email, disabled (disabling ends their sessions, refresh tokens and the access tokens of their grants)',
+        params: UserParams,
+        body: Type.Object(
+          {
+            name: Type.Optional(Type.Union([Type.String({ maxLength: 200 }), Type.Null()])),
+            email: Type.Optional(Type.String({ minLength: 3, maxLength: 320 })),
+            disabled: Type.Optional(Type.Boolean()),
+          },
+          { additionalProperties: false, minProperties: 1 },
+        ),
+        response: { 200: UserView, 409: Problem, ...ERROR_RESPONSES },
+      },
+    },
+    async (request) => {
+      const tenant = await keygate.tenants.get(request.params.slug);
+      return userView(await keygate.users.update(actorOf(request), tenant, request.params.id, request.body));
+    },
+  );
+
+  app.delete(
+    '/v1/tenants/:slug/users/:id',
+    {
+      onRequest: requireScope(keygate, 'users:write'),
+      schema: {
+        tags,
+        summary: 'Delete a user: sessions end, grants and their refresh tokens go, the access tokens of those grants die',
+        params: UserParams,
+        response: { 204: Type.Null(), ...ERROR_RESPONSES },
+      },
+    },
+    async (request, reply) => {
+      const tenant = await keygate.tenants.get(request.params.slug);
+      await keygate.users.delete(actorOf(request), tenant, request.params.id);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    '/v1/tenants/:slug/users/:id/password-reset',
+    {
+      onRequest: requireScope(keygate, 'users:write'),
+      schema: {
+        tags,
+        summary: 'Send the user a password-reset link now, through the configured delivery (SMTP or webhook)',
+        params: UserParams,
+        response: { 202: Type.Object({ sent: Type.Literal(true), expiresAt: Type.String() }), 409: Problem, 502: Problem, ...ERROR_RESPONSES },
+      },
+    },
+    async (request, reply) => {
+      const tenant = await keygate.tenants.get(request.params.slug);
+      const { expiresAt } = await keygate.users.sendPasswordReset(actorOf(request), tenant, request.params.id);
+      return reply.code(202).send({ sent: true as const, expiresAt: new Date(expiresAt).toISOString() });
     },
   );
 
