@@ -38,6 +38,13 @@ export class DirectoryCache {
     return this.read(this.tenants, slug, () => this.store.findTenantBySlug(slug));
   }
 
+  /** The tenant if it is in memory and fresh, else undefined: lets hot paths skip a promise. */
+  tenantIfCached(slug: string): Tenant | null | undefined {
+    if (isReservedSlug(slug)) return null;
+    const hit = this.tenants.get(slug);
+    return hit !== undefined && this.clock() - hit.at < DIRECTORY_TTL_MS ? hit.value : undefined;
+  }
+
   api(tenantId: string, identifier: string): Promise<Api | null> {
     return this.read(this.apis, `${tenantId} ${identifier}`, () => this.store.findApi(tenantId, identifier));
   }
@@ -59,6 +66,13 @@ export class DirectoryCache {
   async changed(ids: readonly string[]): Promise<void> {
     this.drop(ids);
     await this.bus.publish(ids);
+  }
+
+  /** Drops everything: announcements may have been missed while Redis was away. */
+  clear(): void {
+    this.tenants.clear();
+    this.apis.clear();
+    this.clients.clear();
   }
 
   private drop(ids: readonly string[]): void {

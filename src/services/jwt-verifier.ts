@@ -138,7 +138,8 @@ export class JwtVerifier {
       tenant,
     });
     // A self-issued token is held to its tenant's current cap, so lowering the cap binds tokens already out.
-    const current = token.hs ? await this.ctx.directory.tenant(token.slug) : tenant;
+    const cachedTenant = token.hs ? this.ctx.directory.tenantIfCached(token.slug) : tenant;
+    const current = cachedTenant !== undefined ? cachedTenant : await this.ctx.directory.tenant(token.slug);
     if (current === null) return build('NOT_FOUND');
     const claimsCode = checkClaims(payload, {
       issuer: payload.iss,
