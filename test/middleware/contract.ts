@@ -113,6 +113,12 @@ export function runMiddlewareContract(subject: MiddlewareUnderTest): void {
       return { status: response.status, headers: response.headers, body: text === '' ? null : JSON.parse(text) };
     };
     const get = (path: string, token: string, target = app) => call(target, 'GET', path, `Bearer ${token}`);
+    /** GET with an `X-Forwarded-For` header, as a proxy in front of the app (or a caller forging one) sends it. */
+    const getVia = async (target: AppUnderTest, token: string, forwardedFor: string): Promise<number> => {
+      const response = await fetch(`${target.url}/users`, { headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': forwardedFor } });
+      await response.text();
+      return response.status;
+    };
 
     const mintJwt = async (scopes: string[], body: Record<string, unknown> = {}, slug = 'acme'): Promise<{ jti: string; token: string }> => {
       const issued = await t.call('POST', `/v1/tenants/${slug}/tokens`, { api, consumer: 'customer_1', scopes, ...body });
@@ -403,6 +409,39 @@ export function runMiddlewareContract(subject: MiddlewareUnderTest): void {
       });
     });
 
+    describe('caller address (keys with an IP allowlist)', () => {
+      test('by default the socket peer is the caller: an allowlisted key passes from it, and a forged X-Forwarded-For changes nothing', async () => {
+        const local = await createKey({ ipAllowlist: ['127.0.0.0/8'] });
+        const remote = await createKey({ ipAllowlist: ['203.0.113.0/24'] });
+        expect((await get('/users', local.key)).status).toBe(200);
+        expect(await getVia(app, local.key, '198.51.100.1')).toBe(200);
+        denials.length = 0;
+        expect(await getVia(app, remote.key, '203.0.113.5')).toBe(401);
+        expect(denials.map((d) => d.code)).toEqual(['IP_NOT_ALLOWED']);
+      });
+
+      test('with trustProxy, the caller is the first hop of X-Forwarded-For that is not a trusted proxy', async () => {
+        const reasons: DenialReason[] = [];
+        // A long cache: an answer for one address must never be reused for another.
+        const proxied = await startApp({ trustProxy: 'loopback', apiKeyCacheMs: 60_000, onDenied: (reason) => reasons.push(reason) });
+        const { key } = await createKey({ ipAllowlist: ['203.0.113.0/24'] });
+        const open = (await createKey()).key;
+        expect(await getVia(proxied, key, '203.0.113.5')).toBe(200);
+        // The left-most entry is whatever the caller sent: only the hop the trusted proxy saw counts.
+        expect(await getVia(proxied, key, '198.51.100.1, 203.0.113.5')).toBe(200);
+        expect(await getVia(proxied, key, '203.0.113.5, 198.51.100.1')).toBe(401);
+        expect((await get('/users', key, proxied)).status).toBe(401);
+        expect(await getVia(proxied, key, 'not-an-address')).toBe(401);
+        expect(reasons.map((r) => r.code)).toEqual(['IP_NOT_ALLOWED', 'IP_NOT_ALLOWED', 'IP_NOT_ALLOWED']);
+        expect(await getVia(proxied, open, 'not-an-address')).toBe(200);
+
+        const oneHop = await startApp({ trustProxy: 1 });
+        expect(await getVia(oneHop, key, '198.51.100.1, 203.0.113.5')).toBe(200);
+        const twoHops = await startApp({ trustProxy: 2 });
+        expect(await getVia(twoHops, key, '198.51.100.1, 203.0.113.5')).toBe(401);
+      });
+    });
+
     describe('signing keys', () => {
       test('a token signed by a freshly rotated key is accepted after one JWKS refetch', async () => {
         const log: string[] = [];
@@ -488,6 +527,9 @@ export function runMiddlewareContract(subject: MiddlewareUnderTest): void {
         expect(() => subject.keygateAuth({ ...good, issuer: 'https://keygate.example.com' })).toThrow(TypeError);
         expect(() => subject.keygateAuth({ ...good, audience: '' })).toThrow(TypeError);
         expect(() => subject.keygateAuth({ ...good, apiKeyCacheMs: -1 })).toThrow(TypeError);
+        for (const trustProxy of ['10.0.0.0/33', 'proxy.example.com', -1, 1.5, {}]) {
+          expect(() => subject.keygateAuth({ ...good, trustProxy } as KeygateVerifierOptions), String(trustProxy)).toThrow(TypeError);
+        }
         expect(() => subject.keygateAuth({ ...good, audiance: api } as KeygateVerifierOptions)).toThrow(/unknown option "audiance"/);
         const auth = subject.keygateAuth(good);
         try {

@@ -1,35 +1,10 @@
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
-import express, { type Request, type Response } from 'express';
-import { expectTypeOf } from 'vitest';
-import { keygateAuth, type KeygateIdentity } from '../../src/middleware/express/index.js';
-import { ROUTES, runMiddlewareContract } from './contract.js';
+import express from 'express';
+import { keygateAuth } from '../../src/middleware/express/index.js';
+import { runMiddlewareContract } from './contract.js';
+import { startExpressApp } from './express-app.js';
 
 runMiddlewareContract({
-  name: 'express',
+  name: 'express 5',
   keygateAuth,
-  async start(options) {
-    const auth = keygateAuth(options);
-    const app = express();
-    const respond = (req: Request, res: Response): void => {
-      expectTypeOf(req.keygate).toEqualTypeOf<KeygateIdentity | undefined>();
-      res.json({ identity: req.keygate });
-    };
-    for (const route of ROUTES) {
-      const guard = auth.requireScopes(route.scopes, { match: route.match ?? 'all' });
-      if (route.method === 'GET') app.get(route.path, guard, respond);
-      else app.put(route.path, guard, respond);
-    }
-    const server = app.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    return {
-      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-      closeVerifier: () => auth.close(),
-      async close() {
-        server.closeAllConnections();
-        await new Promise((resolve) => server.close(resolve));
-        await auth.close();
-      },
-    };
-  },
+  start: (options) => startExpressApp(express, options),
 });

@@ -1,4 +1,5 @@
 import { hashSecret } from '../../crypto/secrets.js';
+import { clientAddress, compileTrustProxy } from '../../domain/client-address.js';
 import { checkKeyShape } from '../../domain/keys/format.js';
 import { isScopeToken, satisfies, type ScopeMatch } from '../../domain/scopes.js';
 import {
@@ -33,8 +34,20 @@ import { RemoteVerifier } from './remote-verifier.js';
 import { RevocationFeed } from './revocation-feed.js';
 import { resolveOptions, type KeygateVerifierOptions, type ResolvedOptions } from './verifier-options.js';
 
-/** Checks the Authorization header of one request against the route's requirement. */
-export type ScopeGuard = (authorization: string | undefined) => Promise<VerificationOutcome>;
+/**
+ * Where a request came from, as the framework saw it: the socket peer's address and the
+ * `X-Forwarded-For` header. The verifier picks the caller's address from them by `trustProxy`.
+ */
+export interface CallerAddress {
+  socketAddress: string | undefined;
+  forwardedFor?: string | readonly string[] | undefined;
+}
+
+/**
+ * Checks the Authorization header of one request against the route's requirement. With the
+ * caller's address, keys with an IP allowlist are checked against it (without, they are refused).
+ */
+export type ScopeGuard = (authorization: string | undefined, caller?: CallerAddress) => Promise<VerificationOutcome>;
 
 export interface KeygateVerifier {
   /**
@@ -42,8 +55,11 @@ export interface KeygateVerifier {
    * any valid credential). The scopes are validated here: a bad one throws a TypeError.
    */
   requireScopes(scopes: readonly string[], options?: { match?: ScopeMatch }): ScopeGuard;
-  /** Verifies a bare token (for transports without an Authorization header). */
-  verify(token: string, requirement?: { scopes?: readonly string[]; match?: ScopeMatch }): Promise<VerificationOutcome>;
+  /**
+   * Verifies a bare token (for transports without an Authorization header). `ip` is the caller's
+   * address as you determined it, for keys with an IP allowlist.
+   */
+  verify(token: string, requirement?: { scopes?: readonly string[]; match?: ScopeMatch; ip?: string }): Promise<VerificationOutcome>;
   /** Stops the revocation poll and aborts calls to Keygate; later checks answer 503. */
   close(): Promise<void>;
 }
@@ -54,6 +70,7 @@ const MAX_REQUIRED_SCOPES = 100;
 const EMPTY_META: Readonly<Record<string, unknown>> = Object.freeze({});
 const RATE_LIMITED: Denial = Object.freeze({ ok: false, status: 429, error: 'rate_limited' });
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+const TRUST_NO_PROXY = compileTrustProxy(false);
 
 /** A Keygate-signed token whose signature and claims passed, kept until its `exp`. */
 interface VerifiedToken {
@@ -121,12 +138,16 @@ class Verifier implements KeygateVerifier {
 
   requireScopes(scopes: readonly string[], options: { match?: ScopeMatch } = {}): ScopeGuard {
     const requirement = requirementOf(scopes, options);
-    return (authorization) => this.check(bearerToken(authorization), requirement);
+    return (authorization, caller) =>
+      this.check(bearerToken(authorization), requirement, caller === undefined ? undefined : clientAddress(caller.socketAddress, caller.forwardedFor, this.config.trustProxy));
   }
 
-  verify(token: string, requirement: { scopes?: readonly string[]; match?: ScopeMatch } = {}): Promise<VerificationOutcome> {
+  verify(token: string, requirement: { scopes?: readonly string[]; match?: ScopeMatch; ip?: string } = {}): Promise<VerificationOutcome> {
     if (typeof token !== 'string') throw new TypeError('keygate: verify() takes the token as a string');
-    return this.check(token, requirementOf(requirement.scopes ?? [], requirement.match === undefined ? {} : { match: requirement.match }));
+    if (requirement.ip !== undefined && typeof requirement.ip !== 'string') throw new TypeError('keygate: verify() takes ip as a string');
+    // Not an IP address (junk from a header): no address, so an allowlisted key is refused.
+    const ip = clientAddress(requirement.ip, undefined, TRUST_NO_PROXY);
+    return this.check(token, requirementOf(requirement.scopes ?? [], requirement.match === undefined ? {} : { match: requirement.match }), ip);
   }
 
   async close(): Promise<void> {
@@ -135,10 +156,10 @@ class Verifier implements KeygateVerifier {
     this.http.close();
   }
 
-  private async check(token: string | null, requirement: Requirement): Promise<VerificationOutcome> {
+  private async check(token: string | null, requirement: Requirement, ip: string | undefined): Promise<VerificationOutcome> {
     if (token === null) return this.deny(MISSING_TOKEN, { code: 'MISSING_TOKEN', detail: 'no bearer token in the request' });
     if (this.closed) return this.deny(UNAVAILABLE, { code: 'CLOSED', detail: 'the verifier is closed' });
-    if (checkKeyShape(token) !== 0) return this.checkWithKeygate(token, requirement, 'api_key');
+    if (checkKeyShape(token) !== 0) return this.checkWithKeygate(token, requirement, 'api_key', ip);
     if (token.length > MAX_TOKEN_LENGTH || !looksLikeJwt(token)) return this.invalid('MALFORMED', 'neither an API key nor a compact JWT', null);
     // A token verified before costs a hash and a Map lookup: no decoding, no signature.
     const hash = hashSecret(token);
@@ -150,7 +171,7 @@ class Verifier implements KeygateVerifier {
     const decoded = decodeJwt(token);
     if (decoded === null) return this.invalid('MALFORMED', 'the header or payload is not a JSON object', null);
     const { kid } = decoded.header;
-    if (typeof kid === 'string' && isHs256Kid(kid)) return this.checkSelfIssued(token, decoded, requirement);
+    if (typeof kid === 'string' && isHs256Kid(kid)) return this.checkSelfIssued(token, decoded, requirement, ip);
     const verified = await this.verifySigned(token, decoded);
     if (!('identity' in verified)) return verified;
     this.tokens.set(hash, verified);
@@ -198,7 +219,7 @@ class Verifier implements KeygateVerifier {
    * A tenant's self-issued HS256 token: only Keygate holds the secret. The checks that need no
    * secret run here first, so a token that cannot pass costs no round trip.
    */
-  private async checkSelfIssued(token: string, { header, payload }: DecodedJwt, requirement: Requirement): Promise<VerificationOutcome> {
+  private async checkSelfIssued(token: string, { header, payload }: DecodedJwt, requirement: Requirement, ip: string | undefined): Promise<VerificationOutcome> {
     const problem = headerProblem(header, ['HS256'], { requireAtJwt: false });
     if (problem !== null) return this.invalid('MALFORMED', problem, 'jwt');
     const { issuer, audience, clockToleranceSec } = this.config;
@@ -208,15 +229,15 @@ class Verifier implements KeygateVerifier {
     if (this.revocations?.isSynced === true && isRevoked(revocationClaims(payload), this.revocations.state)) {
       return this.invalid('REVOKED', 'revoked by jti or by a client, consumer or grant cut-off', 'jwt');
     }
-    return this.checkWithKeygate(token, requirement, 'jwt');
+    return this.checkWithKeygate(token, requirement, 'jwt', ip);
   }
 
   /** API keys and HS256 tokens: `POST /v1/verify`, answers reused for `apiKeyCacheMs`. */
-  private async checkWithKeygate(token: string, requirement: Requirement, kind: 'jwt' | 'api_key'): Promise<VerificationOutcome> {
+  private async checkWithKeygate(token: string, requirement: Requirement, kind: 'jwt' | 'api_key', ip: string | undefined): Promise<VerificationOutcome> {
     if (this.remote === null) return this.invalid('NO_ROOT_KEY', 'verifying API keys and HS256 tokens needs a rootKey', kind);
     let result: VerificationResult;
     try {
-      result = await this.remote.verify(token, requirement);
+      result = await this.remote.verify(token, requirement, ip);
     } catch (error) {
       return this.unavailable(error, kind);
     }

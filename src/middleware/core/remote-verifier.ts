@@ -14,8 +14,9 @@ interface CachedResult {
 /**
  * Asks `POST /v1/verify` about credentials only Keygate can check (API keys: state it holds;
  * HS256 tokens: a secret it holds), and reuses each answer for `cacheMs`. The cache is keyed by
- * the SHA-256 of the credential, never the credential itself, plus the route's requirement (the
- * scope check, implications included, is Keygate's). Answers of keys with rate limits or credits
+ * the SHA-256 of the credential, never the credential itself, plus the caller's address (an IP
+ * allowlist's answer holds for that address only) and the route's requirement (the scope check,
+ * implications included, is Keygate's). Answers of keys with rate limits or credits
  * are never reused: every request must be counted.
  */
 export class RemoteVerifier {
@@ -35,15 +36,15 @@ export class RemoteVerifier {
   ) {}
 
   /** Keygate's answer. Throws KeygateUnavailableError when it could not be had. */
-  async verify(credential: string, requirement: Requirement): Promise<VerificationResult> {
+  async verify(credential: string, requirement: Requirement, ip: string | undefined): Promise<VerificationResult> {
     const now = this.options.clock();
-    const key = `${hashSecret(credential)} ${requirement.cacheKey}`;
+    const key = `${hashSecret(credential)} ${ip ?? '-'} ${requirement.cacheKey}`;
     const cached = this.cache.get(key);
     if (cached !== undefined) {
       if (cached.until > now) return cached.result;
       this.cache.delete(key);
     }
-    const result = await this.ask(credential, requirement);
+    const result = await this.ask(credential, requirement, ip);
     if (this.options.cacheMs > 0 && reusable(result)) {
       // Counted from before the call: the answer is at least as fresh as that instant, so a
       // revocation is seen at most cacheMs later. Never past the credential's own expiry.
@@ -53,11 +54,11 @@ export class RemoteVerifier {
     return result;
   }
 
-  private async ask(credential: string, requirement: Requirement): Promise<VerificationResult> {
+  private async ask(credential: string, requirement: Requirement, ip: string | undefined): Promise<VerificationResult> {
     const response = await this.options.http.request(this.options.url, {
       method: 'POST',
       authorization: `Bearer ${this.options.rootKey}`,
-      json: { credential, api: this.options.audience, scopes: requirement.scopes, match: requirement.match },
+      json: { credential, api: this.options.audience, scopes: requirement.scopes, match: requirement.match, ...(ip === undefined ? {} : { ip }) },
     });
     if (response.status !== 200 || !isResult(response.body)) {
       if (response.status === 401 || response.status === 403) {

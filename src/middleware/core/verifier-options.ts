@@ -1,3 +1,5 @@
+import { KeygateError } from '../../domain/errors.js';
+import { compileTrustProxy, type TrustProxy, type TrustProxySetting } from '../../domain/client-address.js';
 import type { DenialReason } from './outcome.js';
 
 /** Options of `createKeygateVerifier` and of every framework's `keygateAuth`. */
@@ -14,6 +16,13 @@ export interface KeygateVerifierOptions {
   rootKey?: string;
   /** Where Keygate's API is; default: the issuer without its trailing `/t/{tenant}`. */
   keygateUrl?: string;
+  /**
+   * Whose `X-Forwarded-For` to believe for the caller's address, which Keygate checks against an
+   * API key's IP allowlist. Default `false`: the socket peer is the caller. `true` (every hop), a
+   * hop count (the proxies in front of your app), or proxy addresses/CIDRs (an array or a
+   * comma-separated string; `loopback`, `linklocal`, `uniquelocal`): Express's `trust proxy` rules.
+   */
+  trustProxy?: TrustProxySetting;
   /** How long an API key's (or HS256 token's) answer from Keygate is reused; 0 turns this off. Default 5000. */
   apiKeyCacheMs?: number;
   /** How often the revocation feed is polled. Default 1000. */
@@ -40,6 +49,7 @@ export interface ResolvedOptions {
   audience: string;
   rootKey: string | null;
   keygateUrl: string;
+  trustProxy: TrustProxy;
   apiKeyCacheMs: number;
   revocationPollMs: number;
   jwksRefetchCooldownMs: number;
@@ -58,6 +68,7 @@ const KNOWN_OPTIONS = new Set([
   'audience',
   'rootKey',
   'keygateUrl',
+  'trustProxy',
   'apiKeyCacheMs',
   'revocationPollMs',
   'jwksRefetchCooldownMs',
@@ -97,6 +108,7 @@ export function resolveOptions(options: KeygateVerifierOptions): ResolvedOptions
     audience: options.audience,
     rootKey: options.rootKey ?? null,
     keygateUrl: options.keygateUrl === undefined ? match[1]! : httpUrl('keygateUrl', options.keygateUrl),
+    trustProxy: trustProxy(options.trustProxy),
     apiKeyCacheMs: integer('apiKeyCacheMs', options.apiKeyCacheMs, 5000, 0),
     revocationPollMs: integer('revocationPollMs', options.revocationPollMs, 1000, 1),
     jwksRefetchCooldownMs: integer('jwksRefetchCooldownMs', options.jwksRefetchCooldownMs, 10_000, 0),
@@ -123,6 +135,21 @@ function httpUrl(name: string, value: unknown): string {
     throw new TypeError(`keygate: ${name} must not have a query, fragment or credentials`);
   }
   return value.replace(/\/+$/, '');
+}
+
+function trustProxy(value: unknown): TrustProxy {
+  if (value === undefined) return compileTrustProxy(false);
+  if (typeof value === 'number') return compileTrustProxy(integer('trustProxy', value, 0, 0));
+  const list = typeof value === 'string' || (Array.isArray(value) && value.every((entry) => typeof entry === 'string'));
+  if (typeof value !== 'boolean' && !list) {
+    throw new TypeError('keygate: trustProxy must be a boolean, a hop count, or proxy addresses/CIDRs (an array or a comma-separated string)');
+  }
+  try {
+    return compileTrustProxy(value as TrustProxySetting);
+  } catch (error) {
+    if (error instanceof KeygateError) throw new TypeError(`keygate: trustProxy: ${error.message}`);
+    throw error;
+  }
 }
 
 function integer(name: string, value: unknown, fallback: number, min: number): number {

@@ -15,7 +15,9 @@ declare global {
 
 /** The parts of Express's request and response the middleware uses, typed structurally. */
 export interface ExpressLikeRequest {
-  headers: { authorization?: string | undefined };
+  headers: { authorization?: string | undefined; 'x-forwarded-for'?: string | string[] | undefined };
+  /** The connection; its peer is the caller unless `trustProxy` says to believe `X-Forwarded-For`. */
+  socket?: { remoteAddress?: string | undefined } | undefined;
   keygate?: KeygateIdentity;
 }
 
@@ -36,7 +38,9 @@ export interface KeygateExpress {
 
 /**
  * Express middleware: `requireScopes` answers 401/403/429/503 per RFC 6750 or puts the verified
- * identity on `req.keygate`. Works with Express 5 (and any framework with the same `req`/`res`).
+ * identity on `req.keygate`. Works with Express 4 and 5 (and any framework with the same
+ * `req`/`res`). The caller's address comes from the socket, or from `X-Forwarded-For` as the
+ * `trustProxy` option says (the app's own `trust proxy` setting is not read).
  *
  * @example
  * const auth = keygateAuth({ issuer: 'https://keygate.example.com/t/acme', audience: 'https://api.acme.com', rootKey: process.env.KEYGATE_ROOT_KEY });
@@ -48,7 +52,7 @@ export function keygateAuth(options: KeygateVerifierOptions): KeygateExpress {
     requireScopes(scopes, scopeOptions = {}) {
       const guard = verifier.requireScopes(scopes, scopeOptions);
       return function keygateRequireScopes(req, res, next) {
-        guard(req.headers.authorization)
+        guard(req.headers.authorization, { socketAddress: req.socket?.remoteAddress, forwardedFor: req.headers['x-forwarded-for'] })
           .then((outcome) => {
             if (outcome.ok) {
               req.keygate = outcome.identity;

@@ -26,7 +26,8 @@ export interface KeygateFastify {
 
 /**
  * Fastify middleware as preHandler hooks: `requireScopes` answers 401/403/429/503 per RFC 6750
- * or puts the verified identity on `request.keygate`.
+ * or puts the verified identity on `request.keygate`. The caller's address comes from the socket,
+ * or from `X-Forwarded-For` as the `trustProxy` option says (Fastify's own `trustProxy` is not read).
  *
  * @example
  * const auth = keygateAuth({ issuer: 'https://keygate.example.com/t/acme', audience: 'https://api.acme.com', rootKey: process.env.KEYGATE_ROOT_KEY });
@@ -49,7 +50,7 @@ export function keygateAuth(options: KeygateVerifierOptions): KeygateFastify {
     requireScopes(scopes, scopeOptions = {}) {
       const guard = verifier.requireScopes(scopes, scopeOptions);
       return async function keygateRequireScopes(request, reply) {
-        const outcome = await guard(request.headers.authorization);
+        const outcome = await guard(request.headers.authorization, { socketAddress: request.socket.remoteAddress, forwardedFor: request.headers['x-forwarded-for'] });
         if (outcome.ok) {
           request.keygate = outcome.identity;
           return undefined;

@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { createKeygateVerifier, denialResponse, type KeygateIdentity, type KeygateVerifierOptions, type ScopeMatch } from '../core/index.js';
 
 export type { DenialReason, KeygateIdentity, KeygateVerifierOptions as KeygateAuthOptions, ScopeMatch } from '../core/index.js';
@@ -18,7 +18,9 @@ export interface KeygateHono {
 /**
  * Hono middleware: `requireScopes` answers 401/403/429/503 per RFC 6750 or sets the verified
  * identity as `c.get('keygate')`. Uses only the Fetch API, so it runs wherever Hono runs and
- * the verifier's timers and `node:crypto` exist (Node, Bun, Deno).
+ * the verifier's timers and `node:crypto` exist (Node, Bun, Deno). The caller's address comes from
+ * the runtime's connection (`@hono/node-server`, Bun, Deno), or from `X-Forwarded-For` as the
+ * `trustProxy` option says; on a runtime that exposes neither, keys with an IP allowlist are refused.
  *
  * @example
  * const auth = keygateAuth({ issuer: 'https://keygate.example.com/t/acme', audience: 'https://api.acme.com', rootKey: process.env.KEYGATE_ROOT_KEY });
@@ -30,7 +32,7 @@ export function keygateAuth(options: KeygateVerifierOptions): KeygateHono {
     requireScopes(scopes, scopeOptions = {}) {
       const guard = verifier.requireScopes(scopes, scopeOptions);
       return async function keygateRequireScopes(c, next) {
-        const outcome = await guard(c.req.header('authorization'));
+        const outcome = await guard(c.req.header('authorization'), { socketAddress: socketAddress(c), forwardedFor: c.req.header('x-forwarded-for') });
         if (outcome.ok) {
           c.set('keygate', outcome.identity);
           await next();
@@ -42,4 +44,21 @@ export function keygateAuth(options: KeygateVerifierOptions): KeygateHono {
     },
     close: () => verifier.close(),
   };
+}
+
+/**
+ * The connection's peer, where the runtime puts it in `c.env` (as Hono's own `getConnInfo`
+ * helpers read it): `@hono/node-server` (`incoming.socket`), Bun (`requestIP`), Deno (`remoteAddr`).
+ */
+function socketAddress(c: Context): string | undefined {
+  const env = c.env as Record<string, unknown> | undefined;
+  if (typeof env !== 'object' || env === null) return undefined;
+  const bindings = (typeof env['server'] === 'object' && env['server'] !== null ? env['server'] : env) as {
+    incoming?: { socket?: { remoteAddress?: string } };
+    requestIP?: (request: Request) => { address?: string } | null;
+    remoteAddr?: { hostname?: string };
+  };
+  if (bindings.incoming?.socket !== undefined) return bindings.incoming.socket.remoteAddress;
+  if (typeof bindings.requestIP === 'function') return bindings.requestIP(c.req.raw)?.address;
+  return bindings.remoteAddr?.hostname;
 }
