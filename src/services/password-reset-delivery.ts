@@ -52,6 +52,8 @@ function webhookDelivery(url: string, secret: string, clock: Clock): PasswordRes
       method: 'POST',
       headers: { 'content-type': 'application/json', [WEBHOOK_SIGNATURE_HEADER]: signWebhook(secret, Math.floor(clock() / 1000), body) },
       body,
+      // A 307/308 would have fetch send the link to wherever it points: a redirect is a failure.
+      redirect: 'manual',
       signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
     });
     await response.body?.cancel();
