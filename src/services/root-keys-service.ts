@@ -87,7 +87,7 @@ export class RootKeysService {
 
   /**
    * Registers an operator-chosen secret (KEYGATE_ROOT_KEY) as a root key with every scope, and
-   * retires (revokes, audited) every other root key Keygate issued itself: the key seeded from a
+   * retires (revokes, audited) every older root key Keygate issued itself: the key seeded from a
    * previous KEYGATE_ROOT_KEY and the bootstrap key printed at first start. Keys created through
    * `/v1/root-keys` are untouched. A KEYGATE_ROOT_KEY whose key was revoked (by a later value,
    * or by an operator after a leak) never comes back: start fails and says so.

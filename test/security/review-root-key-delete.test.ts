@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashSecret } from '../../src/crypto/secrets.js';
 import { startServer, type RunningServer } from '../../src/server.js';
+import { SYSTEM_ACTOR } from '../../src/services/context.js';
 import { BACKENDS, createBackend, type Backend } from '../helpers/backends.js';
 
 /**
@@ -57,5 +59,21 @@ describe.each(BACKENDS)('a seeded root key is never deleted, so its value never 
     await start(SECOND);
     expect((await call('GET', '/v1/tenants', FIRST)).status).toBe(401);
     expect((await call('GET', '/v1/tenants', SECOND)).status).toBe(200);
+  });
+
+  it('of two instances started together with different values, the older value never retires the newer', async () => {
+    const THIRD = 'review-third-root-key-0123456789abcdef0123';
+    const running = await start(THIRD);
+    const keygate = running.keygate;
+    const { tenant } = await keygate.rootKeys.ensureSystem();
+    // The interleaving of the race, made deterministic: the instance with the newer value (THIRD)
+    // has seeded it, and the one with the older value (SECOND, seeded by the test above) finds its
+    // key before it is retired. Before the fix, SECOND's start retired THIRD: neither worked.
+    const second = (await keygate.store.findKeyBySecret(hashSecret(SECOND)))!.key;
+    expect(second.revokedAt).not.toBeNull();
+    const live = { ...second, revokedAt: null };
+    await keygate.store.updateKeys([live], keygate.audit.event(tenant.id, SYSTEM_ACTOR, 'test.unrevoke', live.id));
+    await keygate.rootKeys.seed(SECOND);
+    expect((await call('GET', '/v1/tenants', THIRD)).status).toBe(200);
   });
 });
