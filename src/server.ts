@@ -1,9 +1,10 @@
 import { createServer } from 'node:net';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Cluster } from './cluster/cluster.js';
 import type { Clock } from './domain/clock.js';
 import { loadConfig, type Config } from './config/schema.js';
 import { buildApp } from './http/app.js';
+import { listenForMetrics, type MetricsListener } from './http/metrics.js';
 import { createKeygate, type Keygate } from './services/keygate.js';
 import type { PasswordResetHook } from './services/password-reset-delivery.js';
 
@@ -14,6 +15,8 @@ export interface RunningServer {
   url: string;
   /** Set at a first start without any root key: the one it made, to print once. */
   bootstrapRootKey: string | null;
+  /** The unauthenticated metrics listener's URL (`METRICS_PORT`), or null when there is none. */
+  metricsUrl: string | null;
   close(): Promise<void>;
 }
 
@@ -41,17 +44,25 @@ export async function startServer(
   // Issuer URLs must name the real port, so an ephemeral port is chosen before Keygate opens.
   if (config.port === 0) config.port = await freePort(config.host);
   if (overrides.publicUrl === undefined && !env['PUBLIC_URL']) config.publicUrl = `http://${hostForUrl(config.host)}:${config.port}`;
+  // Background failures (batched writes, deliveries) go to the server's log once it exists, so
+  // they are JSON lines like the rest; without a logger they keep going to stderr.
+  let log: FastifyBaseLogger | null = null;
   const keygate = await createKeygate({
     config,
+    ...(options.logger === false ? {} : { onError: (err: unknown) => (log ? log.error({ err }, 'background work failed') : console.error('keygate: background work failed', err)) }),
     ...(options.onPasswordReset ? { onPasswordReset: options.onPasswordReset } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.cluster ? { cluster: options.cluster } : {}),
   });
   const bootstrapRootKey = keygate.config.rootKey ? null : await keygate.rootKeys.bootstrapIfNone();
   const app = await buildApp(keygate, options.logger === undefined || options.logger === true ? {} : { logger: options.logger });
+  log = app.log;
+  let metrics: MetricsListener | null = null;
   try {
     await app.listen({ port: keygate.config.port, host: keygate.config.host });
+    if (keygate.config.metricsPort !== undefined) metrics = await listenForMetrics(keygate, { port: keygate.config.metricsPort, host: keygate.config.metricsHost });
   } catch (err) {
+    await app.close();
     await keygate.close();
     throw err;
   }
@@ -60,7 +71,9 @@ export async function startServer(
     app,
     url: `http://${hostForUrl(keygate.config.host)}:${keygate.config.port}`,
     bootstrapRootKey,
+    metricsUrl: metrics?.url ?? null,
     async close() {
+      await metrics?.close();
       await app.close();
       await keygate.close();
     },

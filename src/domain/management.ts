@@ -31,6 +31,7 @@ export const MANAGEMENT_SCOPES: readonly ScopeDefinition[] = [
     description: 'Create, roll, revoke and delete root keys with at most the scopes and tenant reach of the caller',
     implies: ['root_keys:read'],
   },
+  { name: 'metrics:read', description: 'Scrape the instance\'s Prometheus metrics (GET /metrics); a root key limited to a tenant cannot' },
 ];
 
 export const ALL_MANAGEMENT_SCOPES: readonly string[] = MANAGEMENT_SCOPES.map((s) => s.name);

@@ -24,11 +24,13 @@ export function bearerOf(request: FastifyRequest): string | null {
  * route param, a reserved slug (`_system`, see `isReservedSlug`) and, for a root key limited to
  * another tenant, any other tenant get 404, as if the tenant did not exist.
  * `allowKeyHolder` lets an ordinary key through (sub-key creation checks the rest itself).
+ * `instanceWide` marks a route whose answer spans every tenant (metrics): a root key limited to
+ * one tenant gets 403 there, whatever its scopes.
  */
 export function requireScope(
   keygate: Keygate,
   scope: string,
-  options: { allowKeyHolder?: boolean } = {},
+  options: { allowKeyHolder?: boolean; instanceWide?: boolean } = {},
 ): ((request: FastifyRequest, reply: FastifyReply) => Promise<void>) & AccessTagged {
   const access = { kind: 'management' as const, scope, allowKeyHolder: options.allowKeyHolder === true };
   return Object.assign(async function authenticate(request: FastifyRequest, _reply: FastifyReply): Promise<void> {
@@ -45,6 +47,9 @@ export function requireScope(
         throw new KeygateError('TENANT_NOT_FOUND', `no tenant "${slug}"`);
       }
       if (!principal.scopes.has(scope)) throw new KeygateError('FORBIDDEN', `this root key lacks the "${scope}" scope`);
+      if (options.instanceWide && principal.tenant !== null) {
+        throw new KeygateError('FORBIDDEN', `this route spans every tenant; a root key limited to tenant "${principal.tenant}" cannot use it`);
+      }
     }
     request.principal = principal;
   }, { access });

@@ -35,10 +35,16 @@ export const VerificationResultSchema = Type.Object({
 });
 
 export const verifyRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => async (app) => {
+  const duration = keygate.metrics.verifyDuration;
   app.post(
     '/v1/verify',
     {
       onRequest: requireScope(keygate, 'keys:verify'),
+      // Refusals (401, 403, 400) are timed too: they are answers the caller waited for.
+      onResponse: (_request, reply, done) => {
+        duration.observe(reply.elapsedTime / 1000);
+        done();
+      },
       schema: {
         tags: ['verify'],
         summary: 'Verify a credential against an API and required scopes',

@@ -51,6 +51,11 @@ export class AuditLog {
     return this.store.listAudit(tenantId, filter, page);
   }
 
+  /** Rows waiting for the next write: single events, and one per folded denial. */
+  get queued(): number {
+    return this.single.length + this.folded.size;
+  }
+
   /** Queues an event for the next batch; a denial adds to its minute's row instead. */
   enqueue(event: AuditEvent): void {
     const key = aggregationKey(event);

@@ -1,6 +1,7 @@
 import type { Cluster } from '../cluster/cluster.js';
 import type { Clock } from '../domain/clock.js';
 import type { Envelope } from '../crypto/envelope.js';
+import type { KeygateMetrics } from '../observability/metrics.js';
 import type { Store } from '../store/store.js';
 import type { AuditLog } from './audit-log.js';
 import type { DirectoryCache } from './directory-cache.js';
@@ -28,4 +29,6 @@ export interface ServiceContext {
   directory: DirectoryCache;
   /** `{PUBLIC_URL}`: tenant issuers are `{publicUrl}/t/{slug}`. */
   publicUrl: string;
+  /** This instance's counters and histograms (`GET /metrics`). */
+  metrics: KeygateMetrics;
 }

@@ -5,6 +5,7 @@ import { ID_PREFIXES } from '../domain/ids.js';
 import { effectiveKey } from '../domain/keys/effective-key.js';
 import type { Api } from '../domain/keys/key.js';
 import type { VerificationResult } from '../domain/verification.js';
+import type { KeygateMetrics } from '../observability/metrics.js';
 import type { Store } from '../store/store.js';
 
 /** What verify and management auth know about a found secret, ready for the hot path. */
@@ -32,12 +33,17 @@ export class KeyLookup {
   /** Bumped on every invalidation: a load that raced with one must not fill the cache. */
   private generation = 0;
 
+  private readonly hits: { inc(): void };
+  private readonly misses: { inc(): void };
+
   constructor(
     private readonly store: Store,
     private readonly bus: InvalidationBus,
-    options: { maxEntries: number; ttlMs: number },
+    options: { maxEntries: number; ttlMs: number; metrics: KeygateMetrics },
   ) {
     this.cache = new KeyCache({ maxEntries: options.maxEntries, maxMissing: options.maxEntries, ttlMs: options.ttlMs });
+    this.hits = options.metrics.keyCacheHit;
+    this.misses = options.metrics.keyCacheMiss;
     bus.subscribe((ids) => {
       this.generation += 1;
       // An API id on the bus means its catalog may have changed on another instance, and every
@@ -49,7 +55,10 @@ export class KeyLookup {
 
   /** Cached facts, or undefined when the store must be asked. */
   cached(hash: string, now: number): CachedKey | null | undefined {
-    return this.cache.get(hash, now);
+    const hit = this.cache.get(hash, now);
+    if (hit === undefined) this.misses.inc();
+    else this.hits.inc();
+    return hit;
   }
 
   async load(hash: string, now: number): Promise<CachedKey | null> {
@@ -78,7 +87,7 @@ export class KeyLookup {
   }
 
   async find(hash: string, now: number): Promise<CachedKey | null> {
-    const hit = this.cache.get(hash, now);
+    const hit = this.cached(hash, now);
     return hit !== undefined ? hit : this.load(hash, now);
   }
 

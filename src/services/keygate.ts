@@ -137,6 +137,7 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
     void audit.prune().catch(onError);
   }, PRUNE_INTERVAL_MS);
   janitor.unref();
+  metrics.readFrom({ auditQueue: () => audit.queued, usageQueue: () => usage.queued, store });
   await rootKeys.ensureSystem();
   if (config.rootKey) await rootKeys.seed(config.rootKey);
 

@@ -19,6 +19,11 @@ export class UsageRecorder {
     this.timer.unref();
   }
 
+  /** Keys whose counts wait for the next write. */
+  get queued(): number {
+    return this.pending.size;
+  }
+
   record(keyId: string, at: number): void {
     const entry = this.pending.get(keyId);
     if (entry === undefined) this.pending.set(keyId, { keyId, lastUsedAt: at, count: 1 });

@@ -8,6 +8,7 @@ import { refillPeriodStart } from '../domain/keys/key.js';
 import { isReservedSlug } from '../domain/management.js';
 import type { ScopeMatch } from '../domain/scopes.js';
 import { emptyResult, type RatelimitState, type VerificationCode, type VerificationResult } from '../domain/verification.js';
+import type { VerificationCounters } from '../observability/metrics.js';
 import type { ServiceContext } from './context.js';
 import type { JwtVerifier } from './jwt-verifier.js';
 import type { CachedKey } from './key-lookup.js';
@@ -46,17 +47,24 @@ const NO_RATELIMITS: RatelimitState[] = [];
  * (frozen): a key's unchanging VALID answer is built once and shared.
  */
 export class VerifyService {
+  // Bound once: counting a verification is one increment, with nothing allocated per call.
+  private readonly apiKeyCounts: VerificationCounters;
+  private readonly jwtCounts: VerificationCounters;
+
   constructor(
     private readonly ctx: ServiceContext,
     private readonly usage: UsageRecorder,
     private readonly jwts: JwtVerifier,
-  ) {}
+  ) {
+    this.apiKeyCounts = ctx.metrics.verifications.api_key;
+    this.jwtCounts = ctx.metrics.verifications.jwt;
+  }
 
   async verify(request: VerifyRequest, options: VerifyOptions = NO_OPTIONS): Promise<VerificationResult> {
     const { credential } = request;
-    if (typeof credential !== 'string') return emptyResult('MALFORMED');
+    if (typeof credential !== 'string') return this.refuse('MALFORMED');
     if (credential.length > MAX_KEY_LENGTH) {
-      return looksLikeJwt(credential) ? this.verifyJwt(credential, request, options) : emptyResult('MALFORMED');
+      return looksLikeJwt(credential) ? this.verifyJwt(credential, request, options) : this.refuse('MALFORMED');
     }
     const now = this.ctx.clock();
     const hash = hashSecret(credential);
@@ -64,12 +72,12 @@ export class VerifyService {
     if (facts === undefined) {
       // Only a secret that was issued can be in the cache, so the shape and checksum are checked
       // on a miss: a typo or an invented string is MALFORMED before any store lookup.
-      if (checkKeyShape(credential) === 0) return emptyResult('MALFORMED');
+      if (checkKeyShape(credential) === 0) return this.refuse('MALFORMED');
       facts = await this.ctx.lookup.load(hash, now);
     }
     // Root keys live in the system tenant; verify never reveals them.
     if (facts === null || isReservedSlug(facts.tenantSlug) || (options.tenant !== undefined && facts.tenantSlug !== options.tenant)) {
-      return emptyResult('NOT_FOUND');
+      return this.refuse('NOT_FOUND');
     }
     const code = checkKey(
       facts,
@@ -104,6 +112,7 @@ export class VerifyService {
     }
 
     this.usage.record(key.id, now);
+    this.apiKeyCounts.VALID.inc();
     if (ratelimits === NO_RATELIMITS && credits === null) {
       // Nothing in this answer varies between calls: build it once per cached key.
       return (facts.validResult ??= Object.freeze(result(facts, 'VALID', NO_RATELIMITS, null)));
@@ -139,6 +148,7 @@ export class VerifyService {
       match: request.match ?? 'all',
       tenant: options.tenant,
     });
+    this.jwtCounts[result.code].inc();
     if (!result.valid && tenant !== null) {
       this.ctx.audit.enqueue(
         this.ctx.audit.event(tenant.id, { id: 'verify', requestId: options.requestId ?? null, ip: request.ip ?? null }, 'token.verify.denied', result.keyId, {
@@ -167,7 +177,14 @@ export class VerifyService {
       { code, api: request.api, requiredScopes: request.scopes ?? [] },
     );
     this.ctx.audit.enqueue(event);
+    this.apiKeyCounts[code].inc();
     return result(facts, code, ratelimits, credits);
+  }
+
+  /** An API-key answer about no key at all (malformed or unknown), counted. */
+  private refuse(code: 'MALFORMED' | 'NOT_FOUND'): VerificationResult {
+    this.apiKeyCounts[code].inc();
+    return emptyResult(code);
   }
 }
 

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { clientPowerRefusal, type Client, type GrantType } from '../../domain/clients.js';
 import type { Tenant } from '../../domain/keys/key.js';
 import { OAuthError } from '../../domain/oauth/errors.js';
@@ -28,7 +28,15 @@ const GRANTS: Partial<Record<GrantType, Grant>> = {
  * rules) → grant handler → RFC 6749 §5.1 response with `Cache-Control: no-store`.
  */
 export function tokenRoute(app: FastifyInstance, keygate: Keygate): void {
-  app.post('/t/:slug/oauth/token', { schema: { hide: true } }, async (request, reply) => {
+  const { tokenDuration, tokensIssued } = keygate.metrics;
+  const timed = {
+    schema: { hide: true },
+    onResponse: (_request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+      tokenDuration.observe(reply.elapsedTime / 1000);
+      done();
+    },
+  };
+  app.post('/t/:slug/oauth/token', timed, async (request, reply) => {
     const tenant = await tenantOf(keygate, request);
     const form = formOf(request.body);
     const grantType = requiredParam(form, 'grant_type');
@@ -39,6 +47,7 @@ export function tokenRoute(app: FastifyInstance, keygate: Keygate): void {
     const refusal = clientPowerRefusal(client, { grant: grantType as GrantType });
     if (refusal !== null) throw new OAuthError('unauthorized_client', refusal);
     const response = await grant(keygate, tenant, client, form);
+    tokensIssued[grantType as GrantType].inc();
     return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').send(response);
   });
 }

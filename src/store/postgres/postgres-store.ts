@@ -3,6 +3,7 @@ import pg from 'pg';
 import { KyselyStore } from '../kysely-store.js';
 import type { Database } from '../schema.js';
 import type { Store } from '../store.js';
+import { logQueriesTo, type StoreObserver } from '../store-observer.js';
 
 const INT8_OID = 20;
 const SOCKET_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN']);
@@ -17,7 +18,7 @@ const UNAVAILABLE_SQLSTATE = /^(08|53|57P)/;
  * @example
  * const store = openPostgresStore({ url: 'postgres://postgres@127.0.0.1:5432/keygate' });
  */
-export function openPostgresStore(options: { url: string; poolSize?: number }): Store {
+export function openPostgresStore(options: { url: string; poolSize?: number; observer?: StoreObserver }): Store {
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.poolSize ?? 10,
@@ -32,7 +33,7 @@ export function openPostgresStore(options: { url: string; poolSize?: number }): 
   });
   // An idle client losing its connection must not crash the process; the next query reports it.
   pool.on('error', () => {});
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), ...(options.observer ? { log: logQueriesTo(options.observer) } : {}) });
   return new KyselyStore(
     'postgres',
     db,
@@ -47,5 +48,9 @@ export function openPostgresStore(options: { url: string; poolSize?: number }): 
       },
     },
     () => db.destroy(),
+    {
+      ...(options.observer ? { observer: options.observer } : {}),
+      poolUsage: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+    },
   );
 }

@@ -5,6 +5,7 @@ import { Kysely, SqliteDialect } from 'kysely';
 import { KyselyStore } from '../kysely-store.js';
 import type { Database } from '../schema.js';
 import type { Store } from '../store.js';
+import { logQueriesTo, type StoreObserver } from '../store-observer.js';
 
 const STATEMENT_CACHE_SIZE = 256;
 
@@ -42,14 +43,17 @@ function withStatementCache(database: SQLite.Database): SQLite.Database {
  * @example
  * const store = openSqliteStore({ file: '.keygate/keygate.db' });
  */
-export function openSqliteStore(options: { file: string }): Store {
+export function openSqliteStore(options: { file: string; observer?: StoreObserver }): Store {
   if (options.file !== ':memory:') mkdirSync(dirname(options.file), { recursive: true });
   const database = new SQLite(options.file);
   database.pragma('journal_mode = WAL');
   database.pragma('synchronous = NORMAL');
   database.pragma('busy_timeout = 5000');
   database.pragma('foreign_keys = ON');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
+  const db = new Kysely<Database>({
+    dialect: new SqliteDialect({ database: withStatementCache(database) }),
+    ...(options.observer ? { log: logQueriesTo(options.observer) } : {}),
+  });
   return new KyselyStore(
     'sqlite',
     db,
@@ -64,5 +68,6 @@ export function openSqliteStore(options: { file: string }): Store {
       },
     },
     () => db.destroy(),
+    options.observer ? { observer: options.observer } : {},
   );
 }

@@ -1,0 +1,156 @@
+import { GRANT_TYPES, type GrantType } from '../domain/clients.js';
+import { VERIFICATION_CODES, type VerificationCode } from '../domain/verification.js';
+import type { PoolUsage, StoreFailure, StoreObserver } from '../store/store-observer.js';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from './prometheus.js';
+
+type CounterChild = ReturnType<Counter['labels']>;
+type HistogramChild = ReturnType<Histogram['labels']>;
+
+/** How a credential presented to verify was read. */
+export type CredentialKind = 'api_key' | 'jwt';
+
+/** The Redis work Keygate times: rate-limit checks, shared counters, invalidation messages. */
+export type RedisOperation = 'ratelimit' | 'counters' | 'publish';
+const REDIS_OPERATIONS: readonly RedisOperation[] = ['ratelimit', 'counters', 'publish'];
+const STORE_FAILURES: readonly StoreFailure[] = ['unavailable', 'conflict', 'other'];
+
+/** What the gauges read at scrape time. */
+export interface MetricSources {
+  /** Audit events waiting for their batched write. */
+  auditQueue(): number;
+  /** Keys whose usage counts wait for their batched write. */
+  usageQueue(): number;
+  store: { poolUsage(): PoolUsage | null };
+}
+
+/** A pre-bound child per verification code. */
+export type VerificationCounters = Readonly<Record<VerificationCode, CounterChild>>;
+
+// Verify is answered in microseconds from the cache and in milliseconds from the store.
+const FAST_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+// A token request signs a JWT and may hash a client secret.
+const TOKEN_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+/**
+ * Keygate's metrics, in one registry per instance (`GET /metrics`, docs/observability.md).
+ * Every label value comes from a closed set (result codes, grant types, operations): no key id,
+ * tenant or secret ever becomes a label, so cardinality is fixed and nothing in a scrape
+ * identifies a customer. Hot paths hold children bound here once and only call `inc()` or
+ * `observe()`.
+ *
+ * @example
+ * const metrics = new KeygateMetrics();
+ * metrics.verifications.api_key.VALID.inc();
+ * const text = await metrics.registry.metrics();
+ */
+export class KeygateMetrics implements StoreObserver {
+  readonly registry = new Registry();
+  readonly verifications: Readonly<Record<CredentialKind, VerificationCounters>>;
+  /** Duration of `POST /v1/verify` requests, from request to response. */
+  readonly verifyDuration: HistogramChild;
+  /** Duration of token endpoint requests, from request to response. */
+  readonly tokenDuration: HistogramChild;
+  readonly tokensIssued: Readonly<Record<GrantType, CounterChild>>;
+  readonly keyCacheHit: CounterChild;
+  readonly keyCacheMiss: CounterChild;
+  private readonly storeDuration: HistogramChild;
+  private readonly storeFailures: Readonly<Record<StoreFailure, CounterChild>>;
+  private readonly redisDurations: Readonly<Record<RedisOperation, HistogramChild>>;
+  private readonly redisErrors: Readonly<Record<RedisOperation, CounterChild>>;
+  private sources: MetricSources | null = null;
+
+  constructor() {
+    const registers = [this.registry];
+    const verifications = new Counter({
+      name: 'keygate_verifications_total',
+      help: 'Credentials verified (POST /v1/verify and the in-process verifier), by credential kind and result code.',
+      labelNames: ['kind', 'code'],
+      registers,
+    });
+    const byCode = (kind: CredentialKind): VerificationCounters => fromKeys(VERIFICATION_CODES, (code) => verifications.labels(kind, code));
+    this.verifications = { api_key: byCode('api_key'), jwt: byCode('jwt') };
+    this.verifyDuration = new Histogram({
+      name: 'keygate_verify_request_duration_seconds',
+      help: 'Duration of POST /v1/verify requests, from request to response.',
+      buckets: FAST_BUCKETS,
+      registers,
+    }).labels();
+    this.tokenDuration = new Histogram({
+      name: 'keygate_token_request_duration_seconds',
+      help: 'Duration of token endpoint requests (POST /t/{tenant}/oauth/token), from request to response.',
+      buckets: TOKEN_BUCKETS,
+      registers,
+    }).labels();
+    const issued = new Counter({ name: 'keygate_tokens_issued_total', help: 'Access tokens issued by the token endpoint, by grant type.', labelNames: ['grant_type'], registers });
+    this.tokensIssued = fromKeys(GRANT_TYPES, (grant) => issued.labels(grant));
+    const cache = new Counter({ name: 'keygate_key_cache_lookups_total', help: 'Key cache lookups by verify and management authentication, by result (hit or miss).', labelNames: ['result'], registers });
+    this.keyCacheHit = cache.labels('hit');
+    this.keyCacheMiss = cache.labels('miss');
+    this.storeDuration = new Histogram({ name: 'keygate_store_query_duration_seconds', help: 'Duration of SQL statements.', buckets: FAST_BUCKETS, registers }).labels();
+    const storeErrors = new Counter({
+      name: 'keygate_store_errors_total',
+      help: 'Store calls that failed, by reason: unavailable (database unreachable or overloaded), conflict (unique violation), other.',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.storeFailures = fromKeys(STORE_FAILURES, (reason) => storeErrors.labels(reason));
+    const redisDuration = new Histogram({ name: 'keygate_redis_duration_seconds', help: 'Duration of Redis calls, by operation (with REDIS_URL only).', labelNames: ['operation'], buckets: FAST_BUCKETS, registers });
+    const redisErrors = new Counter({ name: 'keygate_redis_errors_total', help: 'Redis calls that failed, by operation (with REDIS_URL only).', labelNames: ['operation'], registers });
+    this.redisDurations = fromKeys(REDIS_OPERATIONS, (operation) => redisDuration.labels(operation));
+    this.redisErrors = fromKeys(REDIS_OPERATIONS, (operation) => redisErrors.labels(operation));
+
+    const metrics = this;
+    new Gauge({
+      name: 'keygate_store_pool_clients',
+      help: 'PostgreSQL pool (PostgreSQL only): total = open connections, idle = open and unused, waiting = queries waiting for a connection.',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const usage = metrics.sources?.store.poolUsage() ?? null;
+        if (usage === null) return;
+        this.labels('total').set(usage.total);
+        this.labels('idle').set(usage.idle);
+        this.labels('waiting').set(usage.waiting);
+      },
+    });
+    new Gauge({
+      name: 'keygate_audit_queue_events',
+      help: 'Audit events waiting for their batched write.',
+      registers,
+      collect() {
+        this.set(metrics.sources?.auditQueue() ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'keygate_usage_queue_keys',
+      help: 'Keys whose usage counts wait for their batched write.',
+      registers,
+      collect() {
+        this.set(metrics.sources?.usageQueue() ?? 0);
+      },
+    });
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Where the gauges read from, once the instance is wired. */
+  readFrom(sources: MetricSources): void {
+    this.sources = sources;
+  }
+
+  onQuery(durationSeconds: number): void {
+    this.storeDuration.observe(durationSeconds);
+  }
+
+  onFailure(failure: StoreFailure): void {
+    this.storeFailures[failure].inc();
+  }
+
+  /** The pre-bound duration and error children of one Redis operation. */
+  redis(operation: RedisOperation): { duration: HistogramChild; errors: CounterChild } {
+    return { duration: this.redisDurations[operation], errors: this.redisErrors[operation] };
+  }
+}
+
+function fromKeys<K extends string, V>(keys: readonly K[], value: (key: K) => V): Record<K, V> {
+  return Object.fromEntries(keys.map((key) => [key, value(key)])) as Record<K, V>;
+}
