@@ -677,6 +677,8 @@ export class KyselyStore implements Store {
         // Whoever knew the old password may hold a session or a refresh token: both end here.
         await trx.deleteFrom('sessions').where('user_id', '=', userId).execute();
         await trx.updateTable('refresh_tokens').set({ revoked_at: reset.at }).where('user_id', '=', userId).where('revoked_at', 'is', null).execute();
+        // The person's other links end too: whoever read one of them must not set it again.
+        await trx.updateTable('password_resets').set({ used_at: reset.at }).where('tenant_id', '=', reset.tenantId).where('user_id', '=', userId).where('used_at', 'is', null).execute();
         await insertEvents(trx, [event(userId)]);
         return { userId };
       }),

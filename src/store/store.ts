@@ -197,7 +197,8 @@ export interface Store {
   /** The user of a live, unused reset token of the tenant; null otherwise. Uses nothing up. */
   findPasswordReset(hash: string, tenantId: string, now: number): Promise<{ userId: string } | null>;
   /**
-   * In one transaction: uses up a live reset token of the tenant, sets the user's new password,
+   * In one transaction: uses up a live reset token of the tenant and every other reset token of
+   * its user, sets the user's new password,
    * ends every session of the user and revokes every refresh token of theirs (so every grant's
    * refresh family ends), and writes the event. Null, and nothing changed, when the token is not
    * live (unknown, used, expired, or another tenant's).
