@@ -68,15 +68,18 @@ describe.each(BACKENDS)('Store contract, tokens and people (%s)', (backendName) 
     expect(await store.findGrant(tenant.id, 'usr_1', 'cli_1', api.id)).toBeNull();
   });
 
-  it('uses a password reset once, and not after it expires', async () => {
+  it("uses a password reset once, with the user's other resets, and not after it expires", async () => {
     await store.createPasswordReset('reset-1', tenant.id, 'usr_1', now + 1000);
-    await store.createPasswordReset('reset-2', tenant.id, 'usr_1', now + 1000);
+    await store.createPasswordReset('reset-1b', tenant.id, 'usr_1', now + 1000);
+    await store.createPasswordReset('reset-2', tenant.id, 'usr_2', now + 1000);
     const complete = (hash: string, at: number) => store.completePasswordReset({ hash, tenantId: tenant.id, passwordHash: 'scrypt$new', at }, () => event('user.password.reset'));
     expect(await store.findPasswordReset('reset-1', 'ten_other', now)).toBeNull();
     expect(await complete('reset-1', now)).toEqual({ userId: 'usr_1' });
     expect(await store.findPasswordReset('reset-1', tenant.id, now)).toBeNull();
     expect(await complete('reset-1', now)).toBeNull();
-    expect(await store.findPasswordReset('reset-2', tenant.id, now)).toEqual({ userId: 'usr_1' });
+    // The same person's other link is used up with it; another person's is not.
+    expect(await store.findPasswordReset('reset-1b', tenant.id, now)).toBeNull();
+    expect(await store.findPasswordReset('reset-2', tenant.id, now)).toEqual({ userId: 'usr_2' });
     expect(await complete('reset-2', now + 2000)).toBeNull();
   });
 
