@@ -26,6 +26,13 @@ export interface RateLimiter {
 export interface InvalidationBus {
   publish(keyIds: readonly string[]): Promise<void>;
   subscribe(listener: (keyIds: string[]) => void): void;
+  /**
+   * Tells every other instance that these tenants' revocation feeds have new entries. The message
+   * is a hint, not the revocation: receivers read the feed from the store, so whoever can write
+   * to the bus can make instances read sooner, never revoke or un-revoke anything.
+   */
+  publishRevocations(tenantIds: readonly string[]): Promise<void>;
+  subscribeRevocations(listener: (tenantIds: string[]) => void): void;
   close(): Promise<void>;
 }
 
@@ -45,10 +52,44 @@ export interface SharedCounters {
   decrement(key: string): Promise<void>;
 }
 
+/** What rate limits and one-time claims do while Redis is away (`KEYGATE_REDIS_FAILURE`). */
+export type RedisFailureMode = 'local' | 'closed';
+
+/** Why the shared backend is not in use right now, and since when (ms since the epoch). */
+export interface ClusterProblem {
+  /** `connecting`: not connected yet since start; `unreachable`: connection lost or refused; `timeout`: no answer in time. */
+  reason: 'connecting' | 'unreachable' | 'timeout';
+  since: number;
+  /** The driver's message, for the operator's log only: it may name hosts, so never in a response. */
+  detail: string;
+}
+
+/**
+ * The link to the shared backend (Redis). While it is away, rate limits and counters fall back
+ * as `KEYGATE_REDIS_FAILURE` says, and bus messages can be lost: `onReconnect` is the signal for
+ * everything fed by the bus to resynchronise. In one process (memory) it is always connected.
+ */
+export interface ClusterConnection {
+  /** True while Redis answers (both the command and the subscriber connection); always true in memory. */
+  readonly connected: boolean;
+  /** Null while connected; else why not. */
+  readonly problem: ClusterProblem | null;
+  /**
+   * Calls `listener` whenever bus messages may have been lost: this instance's subscription
+   * (re)started (after every reconnect, and at the first connect), or another instance
+   * announced that messages it published were lost. A listener drops what it cached from bus
+   * messages (or catches up from the store); listeners run in order, one throwing stops none.
+   */
+  onReconnect(listener: () => void): void;
+  /** Resolves true once connected, false after `timeoutMs`: start-up begins degraded rather than not at all. */
+  whenConnected(timeoutMs: number): Promise<boolean>;
+}
+
 export interface Cluster {
   readonly kind: 'memory' | 'redis';
   readonly rateLimiter: RateLimiter;
   readonly bus: InvalidationBus;
   readonly counters: SharedCounters;
+  readonly connection: ClusterConnection;
   close(): Promise<void>;
 }

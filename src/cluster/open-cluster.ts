@@ -1,10 +1,21 @@
-import type { Cluster } from './cluster.js';
+import type { Cluster, RedisFailureMode } from './cluster.js';
 import { createMemoryCluster } from './memory/memory-cluster.js';
 import { createRedisCluster } from './redis/redis-cluster.js';
 
-/** Redis when a URL is given, else in-process memory. */
-export function openCluster(options: { redisUrl: string | undefined; redisPrefix?: string; now?: () => number }): Cluster {
+/**
+ * Redis when a URL is given, else in-process memory.
+ *
+ * @example
+ * const cluster = openCluster({ redisUrl: process.env.REDIS_URL, redisFailure: 'local', redisTimeoutMs: 50 });
+ */
+export function openCluster(options: {
+  redisUrl: string | undefined;
+  redisPrefix?: string;
+  now?: () => number;
+  redisFailure?: RedisFailureMode;
+  redisTimeoutMs?: number;
+}): Cluster {
   return options.redisUrl
-    ? createRedisCluster({ url: options.redisUrl, prefix: options.redisPrefix, now: options.now })
+    ? createRedisCluster({ url: options.redisUrl, prefix: options.redisPrefix, now: options.now, failure: options.redisFailure, timeoutMs: options.redisTimeoutMs })
     : createMemoryCluster(options.now);
 }

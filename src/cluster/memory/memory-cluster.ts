@@ -1,4 +1,4 @@
-import type { Cluster, InvalidationBus } from '../cluster.js';
+import type { Cluster, ClusterConnection, InvalidationBus } from '../cluster.js';
 import { MemoryCounters } from './memory-counters.js';
 import { MemoryRateLimiter } from './memory-rate-limiter.js';
 
@@ -6,7 +6,17 @@ import { MemoryRateLimiter } from './memory-rate-limiter.js';
 const noBus: InvalidationBus = {
   publish: async () => {},
   subscribe: () => {},
+  publishRevocations: async () => {},
+  subscribeRevocations: () => {},
   close: async () => {},
+};
+
+/** Nothing shared, so nothing to lose: always connected, never a message missed. */
+const alwaysConnected: ClusterConnection = {
+  connected: true,
+  problem: null,
+  onReconnect: () => {},
+  whenConnected: async () => true,
 };
 
 /** `now` is Keygate's clock, so throttle windows pass when the clock says (tests set it). */
@@ -18,6 +28,7 @@ export function createMemoryCluster(now: () => number = Date.now): Cluster {
     rateLimiter,
     bus: noBus,
     counters,
+    connection: alwaysConnected,
     async close() {
       counters.close();
       await rateLimiter.close();

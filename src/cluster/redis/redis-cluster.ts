@@ -1,27 +1,64 @@
-import { Redis } from 'ioredis';
-import type { Cluster } from '../cluster.js';
+import type { Cluster, ClusterProblem, RedisFailureMode } from '../cluster.js';
+import { MemoryCounters } from '../memory/memory-counters.js';
+import { MemoryRateLimiter } from '../memory/memory-rate-limiter.js';
 import { RedisBus } from './redis-bus.js';
 import { RedisCounters } from './redis-counters.js';
+import { FallbackCounters, FallbackRateLimiter } from './redis-fallback.js';
+import { RedisLink } from './redis-link.js';
 import { RedisRateLimiter } from './redis-rate-limiter.js';
 
+export interface RedisClusterOptions {
+  url: string;
+  /** Namespaces every Redis key and channel, so deployments (and test runs) can share one Redis. */
+  prefix?: string;
+  /** Keygate's clock, for the expiries counters report. */
+  now?: () => number;
+  /** What rate limits and one-time claims do while Redis is away; default `local`. */
+  failure?: RedisFailureMode;
+  /** Longest a request waits for a Redis answer before falling back; default 50 ms. */
+  timeoutMs?: number;
+  /** Where the transitions (Redis lost, Redis back) are reported; default `console.warn`. */
+  log?: (message: string) => void;
+}
+
 /**
- * Shared limits and invalidations for several Keygate instances. `prefix` namespaces every
- * Redis key and channel, so deployments (and test runs) can share one Redis.
+ * Shared limits and invalidations for several Keygate instances, degrading (never failing)
+ * while Redis is away: see `RedisLink` for how long a request may wait, and `redis-fallback.ts`
+ * for what limits and counters do meanwhile.
  */
-export function createRedisCluster(options: { url: string; prefix?: string; now?: () => number }): Cluster {
+export function createRedisCluster(options: RedisClusterOptions): Cluster {
   const prefix = options.prefix ?? 'keygate:';
-  const client = new Redis(options.url, { maxRetriesPerRequest: 2, enableOfflineQueue: true });
-  const subscriber = new Redis(options.url, { maxRetriesPerRequest: 2 });
-  const rateLimiter = new RedisRateLimiter(client, prefix);
-  const bus = new RedisBus(client, subscriber, prefix);
+  const failure = options.failure ?? 'local';
+  const log = options.log ?? ((message: string) => console.warn(`keygate: ${message}`));
+  const link = new RedisLink(options.url, options.timeoutMs ?? 50);
+  const local = new MemoryRateLimiter();
+  const localCounters = new MemoryCounters(options.now);
+  const rateLimiter = new FallbackRateLimiter(link, new RedisRateLimiter(link.client, prefix), local, failure);
+  const counters = new FallbackCounters(link, new RedisCounters(link.client, prefix, options.now), localCounters, failure);
+  const bus = new RedisBus(link, prefix);
+  let lost = false;
+  link.onChange((problem) => {
+    if (problem !== null) lost = true;
+    if (problem !== null || lost) log(describeTransition(problem, failure));
+  });
   return {
     kind: 'redis',
     rateLimiter,
     bus,
-    counters: new RedisCounters(client, prefix, options.now),
+    counters,
+    connection: link,
     async close() {
       await bus.close();
-      client.disconnect();
+      link.close();
+      counters.close();
+      await rateLimiter.close();
     },
   };
+}
+
+/** The operator's line for a change of the Redis link (the driver's detail included: this goes to the log only). */
+export function describeTransition(problem: ClusterProblem | null, failure: RedisFailureMode): string {
+  if (problem === null) return "Redis answers again: rate limits, counters and invalidations are shared again; every instance's local caches are dropped and refilled from the store.";
+  const limits = failure === 'local' ? 'rate limits and throttles count per instance' : 'rate-limited keys are refused (RATE_LIMITED), throttles count per instance';
+  return `Redis is ${problem.reason === 'timeout' ? 'not answering in time' : 'unreachable'} (${problem.detail}): ${limits} (KEYGATE_REDIS_FAILURE=${failure}) until it is back.`;
 }
