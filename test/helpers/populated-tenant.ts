@@ -24,6 +24,9 @@ export interface PopulatedTenant {
   jwtKey: string;
   /** A root key limited to this tenant. */
   rootKey: { id: string; secret: string };
+  /** The app (openid-client) the person authorised, and a fresh authorization URL of it. */
+  app: client.Configuration;
+  authorizationUrl(): Promise<string>;
 }
 
 /**
@@ -97,5 +100,7 @@ export async function populateTenant(t: TestServer, slug: string): Promise<Popul
     refreshToken: refreshed.refresh_token!,
     jwtKey: jwt.body.token,
     rootKey: { id: rootKey.body.id, secret: rootKey.body.key },
+    app: config,
+    authorizationUrl: () => authorizationUrl(client.randomPKCECodeVerifier()),
   };
 }

@@ -11,7 +11,11 @@ const ApiParams = Type.Object({
   slug: Type.String({ maxLength: 64 }),
   identifier: Type.String({ maxLength: 512, description: 'The API identifier, URL-encoded, or the API id (`api_…`).' }),
 });
-const ForceQuery = Type.Object({ force: Type.Optional(Type.Boolean({ description: 'Go ahead although keys or clients are affected (see the summary).' })) }, { additionalProperties: false });
+// Query strings are not coerced: `force` is the text `true` or `false`.
+const ForceQuery = Type.Object(
+  { force: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')], { description: 'Go ahead although keys or clients are affected (see the summary).' })) },
+  { additionalProperties: false },
+);
 
 export const apiRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => async (app) => {
   app.post(
@@ -84,7 +88,7 @@ export const apiRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => async 
     },
     async (request) => {
       const tenant = await keygate.tenants.get(request.params.slug);
-      const api = await keygate.apis.update(actorOf(request), tenant, request.params.identifier, request.body, { force: request.query.force === true });
+      const api = await keygate.apis.update(actorOf(request), tenant, request.params.identifier, request.body, { force: request.query.force === 'true' });
       return apiView(api, tenant.slug);
     },
   );
@@ -103,7 +107,7 @@ export const apiRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => async 
     },
     async (request, reply) => {
       const tenant = await keygate.tenants.get(request.params.slug);
-      await keygate.apis.delete(actorOf(request), tenant, request.params.identifier, { force: request.query.force === true });
+      await keygate.apis.delete(actorOf(request), tenant, request.params.identifier, { force: request.query.force === 'true' });
       return reply.code(204).send(null);
     },
   );

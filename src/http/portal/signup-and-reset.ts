@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { isKeygateError } from '../../domain/errors.js';
 import type { Keygate } from '../../services/keygate.js';
+import { passwordResetUrl } from '../../services/users-service.js';
 import { param } from '../oauth/form.js';
 import { checkedForm, htmlReply, portalRequest, signInAs } from './context.js';
 import { errorPage, simpleFormPage, waitText } from './views.js';
@@ -60,7 +61,7 @@ export function signupAndResetRoutes(app: FastifyInstance, keygate: Keygate): vo
     if (!keygate.users.resetsEnabled) return htmlReply(reply, 404, resetsDisabled(portal));
     const form = checkedForm(request, reply);
     if (form === null) return reply;
-    const outcome = await keygate.users.requestPasswordReset(portal.tenant, param(form, 'email') ?? '', `${keygate.publicUrl}${portal.base}/password-reset/confirm`, request.ip);
+    const outcome = await keygate.users.requestPasswordReset(portal.tenant, param(form, 'email') ?? '', passwordResetUrl(keygate.publicUrl, portal.tenant.slug), request.ip);
     if (outcome.throttled) {
       reply.header('retry-after', String(outcome.retryAfter));
       return htmlReply(reply, 429, requestForm(portal, `Too many requests from here. Try again in ${waitText(outcome.retryAfter)}.`));
