@@ -57,7 +57,8 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
     trustProxy: trustProxyOption(config.trustProxy) as boolean | string[],
     genReqId: newRequestId,
     ajv: {
-      customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false },
+      // allErrors: a refused request lists every problem at once (docs/errors.md, INVALID_REQUEST).
+      customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: true },
       plugins: [addFormats as never],
     },
   }).withTypeProvider<TypeBoxTypeProvider>();

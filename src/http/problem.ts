@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ERROR_REGISTRY, KeygateError, type ErrorCode } from '../domain/errors.js';
+import { validationErrors, type SchemaViolation } from './validation-errors.js';
 
 export interface ProblemBody {
   type: string;
@@ -37,18 +38,16 @@ export function toProblem(err: unknown, request: FastifyRequest): ProblemBody {
     const body = problem(err.code, err.expose ? err.message : ERROR_REGISTRY[err.code].title, id);
     return err.affected === undefined ? body : { ...body, affected: err.affected };
   }
-  const fe = err as FastifyError & { validation?: { instancePath: string; message?: string; params?: Record<string, unknown> }[] };
+  const fe = err as FastifyError & { validation?: SchemaViolation[] };
   if (fe.validation) {
-    const errors = fe.validation.map((v) => ({
-      path: v.params?.['additionalProperty'] ? `${v.instancePath}/${String(v.params['additionalProperty'])}` : v.instancePath || '/',
-      message: v.params?.['additionalProperty'] ? 'unknown field' : (v.message ?? 'invalid'),
-    }));
+    const errors = validationErrors(fe.validation);
     const where = fe.validationContext ?? 'body';
-    return problem('INVALID_REQUEST', `${where} ${errors[0]?.path ?? ''}: ${errors[0]?.message ?? 'invalid'}`, id, errors);
+    const more = errors.length > 1 ? ` (and ${errors.length - 1} more: see errors[])` : '';
+    return problem('INVALID_REQUEST', `${where} ${errors[0]?.path ?? ''}: ${errors[0]?.message ?? 'invalid'}${more}`, id, errors);
   }
   switch (fe.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return problem('BODY_TOO_LARGE', 'the request body is larger than the configured limit', id);
+      return problem('BODY_TOO_LARGE', `the request body is larger than the limit of ${describeBytes(request.routeOptions.bodyLimit)}, set by KEYGATE_BODY_LIMIT`, id);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return problem('UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json', id);
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
@@ -60,6 +59,16 @@ export function toProblem(err: unknown, request: FastifyRequest): ProblemBody {
     return problem('MALFORMED_JSON', 'the body is not valid JSON', id);
   }
   return problem('INTERNAL', 'something went wrong; the request id is in the server log', id);
+}
+
+/** `1 MiB (1048576 bytes)`: the unit people configure, and the exact figure. */
+function describeBytes(bytes: number): string {
+  const units: [number, string][] = [
+    [1024 * 1024, 'MiB'],
+    [1024, 'KiB'],
+  ];
+  for (const [size, unit] of units) if (bytes >= size && bytes % size === 0) return `${bytes / size} ${unit} (${bytes} bytes)`;
+  return `${bytes} bytes`;
 }
 
 export function sendProblem(reply: FastifyReply, body: ProblemBody): FastifyReply {
