@@ -1,5 +1,6 @@
 /** The tenant, API and plain key (no rate limits, no credits) every HTTP benchmark server verifies. */
 import { randomBytes } from 'node:crypto';
+import type { RatelimitConfig } from '../../src/domain/keys/key.js';
 import { SYSTEM_ACTOR } from '../../src/services/context.js';
 import type { Keygate } from '../../src/services/keygate.js';
 
@@ -19,14 +20,15 @@ export function benchRootKey(): string {
   return `kgbench_${randomBytes(24).toString('base64url')}`;
 }
 
-export async function createBenchKey(keygate: Keygate): Promise<string> {
+/** `ratelimits`: limits the key carries (so that verify consults the rate limiter: Redis when configured). */
+export async function createBenchKey(keygate: Keygate, options: { ratelimits?: RatelimitConfig[] } = {}): Promise<string> {
   const tenant = await keygate.tenants.create(SYSTEM_ACTOR, { slug: 'bench', name: 'Bench' });
   await keygate.apis.create(SYSTEM_ACTOR, tenant, {
     identifier: BENCH_API,
     name: 'Bench',
     scopes: BENCH_SCOPES.map((name) => ({ name, description: name })),
   });
-  const { secret } = await keygate.keys.create(SYSTEM_ACTOR, tenant, { api: BENCH_API, scopes: BENCH_SCOPES });
+  const { secret } = await keygate.keys.create(SYSTEM_ACTOR, tenant, { api: BENCH_API, scopes: BENCH_SCOPES, ...options });
   return secret;
 }
 
