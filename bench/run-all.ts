@@ -21,6 +21,8 @@ const BENCHMARKS = [
   'jwt-verify',
   'introspection',
   'revocation-propagation',
+  'revocation-push',
+  'redis-outage',
   'refresh-grant',
   'authorization-code',
 ] as const;

@@ -1,3 +1,4 @@
+import type { Config } from '../../src/config/schema.js';
 import { createKeygate, type Keygate } from '../../src/index.js';
 import type { VerifyRequest } from '../../src/services/verify-service.js';
 import { REDIS_URL, createBackend, type Backend } from './backends.js';
@@ -9,9 +10,10 @@ export interface TwoInstances {
   close(): Promise<void>;
 }
 
-export async function startTwoInstances(): Promise<TwoInstances> {
+/** `config` adds settings both instances share (e.g. a long `revocationPollMs`, to prove the push path). */
+export async function startTwoInstances(options: { config?: Partial<Config> } = {}): Promise<TwoInstances> {
   const backend: Backend = await createBackend('postgres');
-  const config = { ...backend.config, redisUrl: REDIS_URL };
+  const config = { ...backend.config, redisUrl: REDIS_URL, ...options.config };
   const a = await createKeygate({ config });
   const b = await createKeygate({ config });
   return {
