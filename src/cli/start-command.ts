@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { ConfigError, SETTINGS, loadConfig, type Config } from '../config/schema.js';
+import { startSummary } from './start-summary.js';
+import { StartupError } from '../services/startup-errors.js';
 
 /** `keygate start`: one flag per setting of the config schema, env vars as fallback. */
 export function registerStart(program: Command): void {
@@ -23,11 +25,27 @@ export function registerStart(program: Command): void {
     }
     // Loaded here, not at the top: management subcommands should not pay for the server's imports.
     const { startServer } = await import('../server.js');
-    const server = await startServer(config);
+    let server: Awaited<ReturnType<typeof startServer>>;
+    try {
+      server = await startServer(config);
+    } catch (err) {
+      // The message says what failed, where and what to do; a stack trace would bury it.
+      if (err instanceof StartupError) {
+        console.error(`keygate: ${err.message}`);
+        process.exit(1);
+      }
+      throw err;
+    }
     const { keygate } = server;
     const log = server.app.log;
-    log.info(`Keygate listening on ${server.url} (store: ${keygate.store.backend}, cluster: ${keygate.cluster.kind})`);
-    log.info(`OpenAPI: ${server.url}/openapi.json · docs: ${server.url}/docs`);
+    if (isWildcardHost(config.host) && given.publicUrl === undefined && !process.env['PUBLIC_URL']) {
+      log.warn(
+        `HOST is ${config.host} and PUBLIC_URL is not set: tenant issuers, metadata and links say ${keygate.publicUrl}, which clients cannot reach. ` +
+          'Set PUBLIC_URL to the URL clients use (e.g. https://keygate.example.com).',
+      );
+    }
+    const summary = startSummary(keygate.config, { url: server.url, metricsUrl: server.metricsUrl });
+    log.info(summary.fields, summary.msg);
     if (!keygate.users.resetsEnabled) {
       log.info('Password reset is disabled: set SMTP_URL and SMTP_FROM, or KEYGATE_WEBHOOK_URL and KEYGATE_WEBHOOK_SECRET (docs/people.md)');
     }
@@ -52,4 +70,9 @@ export function registerStart(program: Command): void {
     process.once('SIGINT', () => void stop('SIGINT'));
     process.once('SIGTERM', () => void stop('SIGTERM'));
   });
+}
+
+/** An address that means "every interface": fine to listen on, never a URL a client can use. */
+function isWildcardHost(host: string): boolean {
+  return host === '0.0.0.0' || host === '::' || host === '[::]';
 }
