@@ -5,6 +5,7 @@ import { SYSTEM_ACTOR } from '../../src/services/context.js';
 import type { Tenant } from '../../src/domain/keys/key.js';
 import { REDIS_URL } from '../helpers/backends.js';
 import { startTwoInstances, verifyUntil, type TwoInstances } from '../helpers/instances.js';
+import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 
 const API = 'https://api.push.test';
 /** Longer than the test: a revocation seen by the other instance can only have been pushed. */
@@ -105,5 +106,42 @@ describe('revocations are pushed to every instance through Redis (PostgreSQL + R
 
     expect((await b.verify({ credential: kept.token, api: API })).code).toBe('VALID');
     expect((await b.verify({ credential: revoked.token, api: API })).code).toBe('REVOKED');
+  });
+});
+
+describe('a revocation made while Redis is away reaches the other instance when it is back (feed poll off)', () => {
+  let redis: RedisServer;
+  let instances: TwoInstances;
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    instances = await startTwoInstances({ config: { redisUrl: redis.url, revocationPollMs: NO_POLL_MS } });
+  });
+  afterAll(async () => {
+    await instances?.close();
+    await redis?.stop('SIGKILL');
+  });
+
+  it('catches up from the feed on reconnect, although the push was lost', async () => {
+    const { a, b } = instances;
+    const tenant = await a.tenants.create(SYSTEM_ACTOR, { slug: 'outage', name: 'Outage' });
+    await a.apis.create(SYSTEM_ACTOR, tenant, { identifier: API, name: 'API', scopes: [{ name: 'read:users', description: 'r' }] });
+    const { record, token } = await a.tokens.issueApiKeyToken(SYSTEM_ACTOR, tenant, { api: API, consumer: 'cus_1', scopes: ['read:users'] });
+    expect((await b.verify({ credential: token, api: API })).code).toBe('VALID');
+
+    await redis.stop('SIGKILL');
+    // The revocation is stored (and A refuses the token) though nobody can be told.
+    expect(await a.revocations.revokeToken(SYSTEM_ACTOR, tenant, record.jti)).toBe(true);
+    expect((await a.verify({ credential: token, api: API })).code).toBe('REVOKED');
+    expect((await b.verify({ credential: token, api: API })).code).toBe('VALID');
+
+    await redis.start();
+    expect(await b.cluster.connection.whenConnected(15_000)).toBe(true);
+    let code = '';
+    for (let i = 0; i < 100 && code !== 'REVOKED'; i++) {
+      code = (await b.verify({ credential: token, api: API })).code;
+      if (code !== 'REVOKED') await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(code).toBe('REVOKED');
   });
 });
