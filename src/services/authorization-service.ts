@@ -110,15 +110,16 @@ export class AuthorizationService {
   /**
    * Records consent for `approved` (a subset of what was asked: people may untick scopes) and
    * answers the redirect carrying a fresh code. A remembered grant gains the newly approved scopes.
+   * `source` is the consent request, audited with the grant.
    */
-  async approve(tenant: Tenant, interaction: Interaction, user: User, approved: readonly string[]): Promise<string> {
+  async approve(tenant: Tenant, interaction: Interaction, user: User, approved: readonly string[], source: { ip: string; requestId: string }): Promise<string> {
     const scopes = interaction.scopes.filter((s) => approved.includes(s));
     const now = this.ctx.clock();
     const existing = await this.ctx.store.findGrant(tenant.id, user.id, interaction.clientId, interaction.apiId);
     const grant: Grant = existing
       ? { ...existing, scopes: [...new Set([...existing.scopes, ...scopes])] }
       : { id: newId('grant', now), tenantId: tenant.id, userId: user.id, clientId: interaction.clientId, apiId: interaction.apiId, scopes, createdAt: now, lastUsedAt: null, revokedAt: null };
-    const actor: Actor = { id: user.id, requestId: null, ip: null };
+    const actor: Actor = { id: user.id, requestId: source.requestId, ip: source.ip };
     await this.ctx.store.saveGrant(grant, this.ctx.audit.event(tenant.id, actor, existing ? 'grant.extend' : 'grant.create', grant.id, { clientId: grant.clientId, scopes }));
     return this.issueCode(tenant, interaction, user, grant, scopes);
   }

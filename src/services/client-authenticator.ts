@@ -15,8 +15,10 @@ export interface PresentedClient {
   clientId: string;
   secret?: string;
   assertion?: string;
-  /** The caller's address: failures are throttled per client and source. */
+  /** The caller's address: failures are throttled per client and source, and audited with it. */
   address: string;
+  /** The request's id, so a failure in the audit log leads to its log lines. */
+  requestId: string;
 }
 
 export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
@@ -59,7 +61,7 @@ export class ClientAuthenticator {
     if (reason === null) return client!;
     await this.ctx.cluster.counters.increment(throttleKey, FAILURE_WINDOW_MS);
     this.ctx.audit.enqueue(
-      this.ctx.audit.event(tenant.id, { id: 'oauth', requestId: null, ip: presented.address }, 'client.auth.denied', presented.clientId.slice(0, 128), { reason, method: presented.method }),
+      this.ctx.audit.event(tenant.id, { id: 'oauth', requestId: presented.requestId, ip: presented.address }, 'client.auth.denied', presented.clientId.slice(0, 128), { reason, method: presented.method }),
     );
     throw new OAuthError('invalid_client', 'client authentication failed');
   }

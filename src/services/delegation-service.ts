@@ -34,14 +34,14 @@ export class DelegationService {
     private readonly revocations: RevocationsService,
   ) {}
 
-  async exchangeCode(tenant: Tenant, client: Client, input: { code: string; redirectUri: string | undefined; codeVerifier: string | undefined; resource: string | undefined }): Promise<DelegatedTokens> {
+  async exchangeCode(actor: Actor, tenant: Tenant, client: Client, input: { code: string; redirectUri: string | undefined; codeVerifier: string | undefined; resource: string | undefined }): Promise<DelegatedTokens> {
     const now = this.ctx.clock();
     const consumed = await this.ctx.store.consumeCode(hashSecret(input.code), now);
     if (consumed === null || consumed.code.tenantId !== tenant.id) throw new OAuthError('invalid_grant', 'the code is invalid');
     const { code, first } = consumed;
     if (!first) {
       // A second use means the code leaked: everything issued from it dies (RFC 6749 §4.1.2).
-      await this.revokeGrant({ id: client.id, requestId: null, ip: null }, tenant, code.grantId);
+      await this.revokeGrant(actor, tenant, code.grantId);
       throw new OAuthError('invalid_grant', 'the code was already used');
     }
     if (code.clientId !== client.id) throw new OAuthError('invalid_grant', 'the code was issued to another client');
@@ -60,7 +60,7 @@ export class DelegationService {
     return this.issue(tenant, client, api, grant, stillAllowed(client, api, code.scopes), null, now);
   }
 
-  async refresh(tenant: Tenant, client: Client, input: { refreshToken: string; scope: string | undefined; resource: string | undefined }): Promise<DelegatedTokens> {
+  async refresh(actor: Actor, tenant: Tenant, client: Client, input: { refreshToken: string; scope: string | undefined; resource: string | undefined }): Promise<DelegatedTokens> {
     const now = this.ctx.clock();
     const hash = hashSecret(input.refreshToken);
     const rotated = await this.ctx.store.rotateRefreshToken(hash, now);
@@ -72,8 +72,8 @@ export class DelegationService {
       if (isRefreshReplay(token, now, reuseInterval)) {
         // The grant ends, as for a replayed code: a mark alone would leave it live, so the app's
         // next authorization would reuse it silently and get tokens the mark revokes at birth.
-        await this.revokeGrant({ id: client.id, requestId: null, ip: null }, tenant, token.grantId);
-        this.ctx.audit.enqueue(this.ctx.audit.event(tenant.id, { id: client.id, requestId: null, ip: null }, 'refresh_token.reuse', token.familyId, { grantId: token.grantId }));
+        await this.revokeGrant(actor, tenant, token.grantId);
+        this.ctx.audit.enqueue(this.ctx.audit.event(tenant.id, actor, 'refresh_token.reuse', token.familyId, { grantId: token.grantId }));
       }
       throw new OAuthError('invalid_grant', 'the refresh token was already used or revoked');
     }

@@ -130,9 +130,11 @@ export class UsersService {
    * burst of concurrent guesses costs at most the limit in scrypt runs; past a limit every attempt,
    * right or wrong, is `throttled` until the window (15 minutes from its first attempt) passes. A
    * successful attempt takes its counts back, so only failures accumulate. An unknown email costs
-   * the same time as a wrong password, and both answer `invalid`.
+   * the same time as a wrong password, and both answer `invalid`. `source` is the request: its
+   * address is throttled, and a failure is audited with it and the request id.
    */
-  async signIn(tenant: Tenant, email: string, password: string, ip: string): Promise<SignInOutcome> {
+  async signIn(tenant: Tenant, email: string, password: string, source: { ip: string; requestId: string }): Promise<SignInOutcome> {
+    const { ip } = source;
     const now = this.ctx.clock();
     const counters = this.ctx.cluster.counters;
     const limits = [
@@ -162,7 +164,7 @@ export class UsersService {
       await takeBack();
       return { user: found.user };
     }
-    this.ctx.audit.enqueue(this.ctx.audit.event(tenant.id, { id: 'sign-in', requestId: null, ip }, 'user.sign_in.denied', found?.user.id ?? null));
+    this.ctx.audit.enqueue(this.ctx.audit.event(tenant.id, { id: 'sign-in', requestId: source.requestId, ip }, 'user.sign_in.denied', found?.user.id ?? null));
     return { error: 'invalid' };
   }
 
@@ -199,14 +201,14 @@ export class UsersService {
    * Sets a new password with a reset token (used up) and, in the same transaction, ends the
    * person's sessions and refresh tokens. A token that is not live costs no password hashing.
    */
-  async resetPassword(tenant: Tenant, token: string, password: string): Promise<boolean> {
+  async resetPassword(tenant: Tenant, token: string, password: string, source: { ip: string; requestId: string }): Promise<boolean> {
     const weak = passwordProblem(password);
     if (weak !== null) throw new KeygateError('WEAK_PASSWORD', weak);
     const hash = hashSecret(token);
     if ((await this.ctx.store.findPasswordReset(hash, tenant.id, this.ctx.clock())) === null) return false;
     const passwordHash = await this.passwords.hash(password);
     const done = await this.ctx.store.completePasswordReset({ hash, tenantId: tenant.id, passwordHash, at: this.ctx.clock() }, (userId) =>
-      this.ctx.audit.event(tenant.id, { id: userId, requestId: null, ip: null }, 'user.password.reset', userId),
+      this.ctx.audit.event(tenant.id, { id: userId, requestId: source.requestId, ip: source.ip }, 'user.password.reset', userId),
     );
     return done !== null;
   }

@@ -145,12 +145,12 @@ describe('sign-in while password work is saturated', () => {
     // sign-in below reaches its password check (that path is counters and SQLite, no I/O wait).
     const before = keygate.passwords.evaluations;
     const holding = keygate.passwords.hash('a password that holds the slot');
-    expect(await keygate.users.signIn(tenant, 'busy@example.com', PASSWORD, '192.0.2.1')).toEqual({ error: 'throttled', retryAfter: 1 });
+    expect(await keygate.users.signIn(tenant, 'busy@example.com', PASSWORD, { ip: '192.0.2.1', requestId: 'req-throttle' })).toEqual({ error: 'throttled', retryAfter: 1 });
     await holding;
     expect(keygate.passwords.evaluations).toBe(before + 1);
     // Nothing was counted: all the account's attempts are still there.
-    for (let i = 0; i < SIGN_IN_ATTEMPTS_PER_ACCOUNT - 1; i++) expect(await keygate.users.signIn(tenant, 'busy@example.com', 'wrong password', '192.0.2.1')).toEqual({ error: 'invalid' });
-    expect('user' in (await keygate.users.signIn(tenant, 'busy@example.com', PASSWORD, '192.0.2.1'))).toBe(true);
+    for (let i = 0; i < SIGN_IN_ATTEMPTS_PER_ACCOUNT - 1; i++) expect(await keygate.users.signIn(tenant, 'busy@example.com', 'wrong password', { ip: '192.0.2.1', requestId: 'req-throttle' })).toEqual({ error: 'invalid' });
+    expect('user' in (await keygate.users.signIn(tenant, 'busy@example.com', PASSWORD, { ip: '192.0.2.1', requestId: 'req-throttle' }))).toBe(true);
   });
 
   it('refuses user creation beyond the bound with PASSWORD_HASHING_BUSY (a 503), creating nothing', async () => {

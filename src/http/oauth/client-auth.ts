@@ -25,16 +25,16 @@ export function presentedClient(request: FastifyRequest, form: Form): PresentedC
     if (colon < 1) throw new OAuthError('invalid_client', 'malformed Basic credentials');
     const clientId = safeDecode(decoded.slice(0, colon));
     if (bodyId !== undefined && bodyId !== clientId) throw new OAuthError('invalid_request', 'client_id differs from the authenticated client');
-    return { method: 'client_secret_basic', clientId, secret: safeDecode(decoded.slice(colon + 1)), address: request.ip };
+    return { method: 'client_secret_basic', clientId, secret: safeDecode(decoded.slice(colon + 1)), address: request.ip, requestId: request.id };
   }
   if (assertion !== undefined) {
     if (assertionType !== CLIENT_ASSERTION_TYPE) throw new OAuthError('invalid_request', `client_assertion_type must be ${CLIENT_ASSERTION_TYPE}`);
     const clientId = bodyId ?? issuerOfAssertion(assertion);
-    return { method: 'private_key_jwt', clientId, assertion, address: request.ip };
+    return { method: 'private_key_jwt', clientId, assertion, address: request.ip, requestId: request.id };
   }
   if (bodyId === undefined) throw new OAuthError('invalid_client', 'client authentication is required');
-  if (bodySecret !== undefined) return { method: 'client_secret_post', clientId: bodyId, secret: bodySecret, address: request.ip };
-  return { method: 'none', clientId: bodyId, address: request.ip };
+  if (bodySecret !== undefined) return { method: 'client_secret_post', clientId: bodyId, secret: bodySecret, address: request.ip, requestId: request.id };
+  return { method: 'none', clientId: bodyId, address: request.ip, requestId: request.id };
 }
 
 function safeDecode(text: string): string {

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { clientPowerRefusal, type Client, type GrantType } from '../../domain/clients.js';
 import type { Tenant } from '../../domain/keys/key.js';
 import { OAuthError } from '../../domain/oauth/errors.js';
+import type { Actor } from '../../services/context.js';
 import type { Keygate } from '../../services/keygate.js';
 import { presentedClient } from './client-auth.js';
 import { endpointsOf } from './endpoints.js';
@@ -12,7 +13,8 @@ import { refreshTokenGrant } from './grants/refresh-token.js';
 import { TOKEN_EXCHANGE, tokenExchangeGrant } from './grants/token-exchange.js';
 import { tenantOf } from './tenant-of.js';
 
-type Grant = (keygate: Keygate, tenant: Tenant, client: Client, form: Form) => Promise<TokenResponse>;
+/** `actor` is the authenticated client, with the request's id and source for the audit log. */
+type Grant = (keygate: Keygate, tenant: Tenant, client: Client, form: Form, actor: Actor) => Promise<TokenResponse>;
 
 /** Grant handlers by grant_type. The implicit and password grants are deliberately absent. */
 const GRANTS: Partial<Record<GrantType, Grant>> = {
@@ -46,7 +48,7 @@ export function tokenRoute(app: FastifyInstance, keygate: Keygate): void {
     const client = await keygate.clientAuth.authenticate(tenant, presentedClient(request, form), [endpoints.token, endpoints.issuer]);
     const refusal = clientPowerRefusal(client, { grant: grantType as GrantType });
     if (refusal !== null) throw new OAuthError('unauthorized_client', refusal);
-    const response = await grant(keygate, tenant, client, form);
+    const response = await grant(keygate, tenant, client, form, { id: client.id, requestId: request.id, ip: request.ip });
     tokensIssued[grantType as GrantType].inc();
     return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').send(response);
   });

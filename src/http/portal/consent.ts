@@ -34,6 +34,6 @@ export function consentRoutes(app: FastifyInstance, keygate: Keygate): void {
     if (portal.user === null) return reply.redirect(`${portal.base}/login?interaction=${encodeURIComponent(id)}`, 303);
     if (param(form, 'decision') !== 'allow') return reply.redirect(await keygate.authorization.deny(portal.tenant, pending.interaction), 303);
     const approved = form.get('scope') ?? [];
-    return reply.redirect(await keygate.authorization.approve(portal.tenant, pending.interaction, portal.user, approved), 303);
+    return reply.redirect(await keygate.authorization.approve(portal.tenant, pending.interaction, portal.user, approved, { ip: request.ip, requestId: request.id }), 303);
   });
 }

@@ -19,7 +19,7 @@ export function signInRoutes(app: FastifyInstance, keygate: Keygate): void {
     if (form === null) return reply;
     const interaction = param(form, 'interaction') ?? null;
     const email = param(form, 'email') ?? '';
-    const outcome = await keygate.users.signIn(portal.tenant, email, param(form, 'password') ?? '', request.ip);
+    const outcome = await keygate.users.signIn(portal.tenant, email, param(form, 'password') ?? '', { ip: request.ip, requestId: request.id });
     if ('error' in outcome) {
       if (outcome.error === 'throttled') {
         reply.header('retry-after', String(outcome.retryAfter));

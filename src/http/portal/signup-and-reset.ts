@@ -85,7 +85,7 @@ export function signupAndResetRoutes(app: FastifyInstance, keygate: Keygate): vo
     if (form === null) return reply;
     const token = param(form, 'token') ?? '';
     try {
-      const done = await keygate.users.resetPassword(portal.tenant, token, param(form, 'password') ?? '');
+      const done = await keygate.users.resetPassword(portal.tenant, token, param(form, 'password') ?? '', { ip: request.ip, requestId: request.id });
       if (!done) return htmlReply(reply, 400, errorPage('This link has expired', 'Ask for a new password-reset link.'));
       return reply.redirect(`${portal.base}/login`, 303);
     } catch (err) {

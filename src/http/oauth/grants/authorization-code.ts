@@ -1,12 +1,13 @@
 import type { Client } from '../../../domain/clients.js';
 import type { Tenant } from '../../../domain/keys/key.js';
+import type { Actor } from '../../../services/context.js';
 import type { Keygate } from '../../../services/keygate.js';
 import { param, requiredParam, type Form } from '../form.js';
 import type { TokenResponse } from './client-credentials.js';
 
 /** RFC 6749 §4.1.3 with PKCE (RFC 7636 §4.5): a code, the same redirect URI, the verifier. */
-export function authorizationCodeGrant(keygate: Keygate, tenant: Tenant, client: Client, form: Form): Promise<TokenResponse> {
-  return keygate.delegation.exchangeCode(tenant, client, {
+export function authorizationCodeGrant(keygate: Keygate, tenant: Tenant, client: Client, form: Form, actor: Actor): Promise<TokenResponse> {
+  return keygate.delegation.exchangeCode(actor, tenant, client, {
     code: requiredParam(form, 'code'),
     redirectUri: param(form, 'redirect_uri'),
     codeVerifier: param(form, 'code_verifier'),
