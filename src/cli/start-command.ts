@@ -25,9 +25,12 @@ export function registerStart(program: Command): void {
     }
     // Loaded here, not at the top: management subcommands should not pay for the server's imports.
     const { startServer } = await import('../server.js');
+    const publicUrlGiven = given.publicUrl !== undefined || Boolean(process.env['PUBLIC_URL']);
     let server: Awaited<ReturnType<typeof startServer>>;
     try {
-      server = await startServer(config);
+      // Without PUBLIC_URL the server derives it once the port is known (`--port 0` picks one).
+      const { publicUrl: _derived, ...settings } = config;
+      server = await startServer(publicUrlGiven ? config : settings);
     } catch (err) {
       // The message says what failed, where and what to do; a stack trace would bury it.
       if (err instanceof StartupError) {
@@ -38,7 +41,7 @@ export function registerStart(program: Command): void {
     }
     const { keygate } = server;
     const log = server.app.log;
-    if (isWildcardHost(config.host) && given.publicUrl === undefined && !process.env['PUBLIC_URL']) {
+    if (isWildcardHost(config.host) && !publicUrlGiven) {
       log.warn(
         `HOST is ${config.host} and PUBLIC_URL is not set: tenant issuers, metadata and links say ${keygate.publicUrl}, which clients cannot reach. ` +
           'Set PUBLIC_URL to the URL clients use (e.g. https://keygate.example.com).',
