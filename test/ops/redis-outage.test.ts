@@ -253,3 +253,32 @@ describe('a Redis that hangs (SIGSTOP): one instance on PostgreSQL, KEYGATE_REDI
     expect(await codes(a, api, limited.key, 3)).toEqual(['VALID', 'VALID', 'RATE_LIMITED']);
   });
 });
+
+describe('Redis down at start: one instance on SQLite, KEYGATE_REDIS_FAILURE=local', () => {
+  let redis: RedisServer;
+  let t: TestServer;
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    await redis.stop('SIGKILL');
+  });
+
+  afterAll(async () => {
+    await t?.close();
+    await redis?.stop('SIGKILL');
+  });
+
+  it('starts degraded instead of not at all, serves verify, and joins Redis when it answers', async () => {
+    t = await startTestServer('sqlite', { redisUrl: redis.url });
+    const a = instance(t.url);
+    const { api } = await seedTenant(t);
+    expect((await a.call('GET', '/readyz')).body).toMatchObject({ status: 'degraded', reasons: [{ component: 'redis', reason: 'unreachable' }] });
+    const limited = await createKey(a, api, { ratelimits: [{ name: 'per-minute', limit: 2, duration: 60_000 }] });
+    expect(await codes(a, api, limited.key, 3)).toEqual(['VALID', 'VALID', 'RATE_LIMITED']);
+
+    await redis.start();
+    expect((await readinessUntil(a, 'ok')).status).toBe('ok');
+    // Counted in Redis from now on: the new Redis has seen none of this key's requests.
+    expect(await codes(a, api, limited.key, 3)).toEqual(['VALID', 'VALID', 'RATE_LIMITED']);
+  });
+});
