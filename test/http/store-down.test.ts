@@ -64,10 +64,15 @@ describe('a store that goes away', () => {
   // The abort signals turn a hang into a failure; the store's own timeouts must answer first.
   it('answers 503 problems instead of hanging', async () => {
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
     cutStore();
     const health = await fetch(`${server.url}/healthz`, { signal: AbortSignal.timeout(15_000) });
     expect(health.status).toBe(503);
     expect(((await health.json()) as { code: string }).code).toBe('STORE_UNAVAILABLE');
+    // Readiness too: an instance without its database leaves the load balancer's rotation.
+    const readiness = await fetch(`${server.url}/readyz`, { signal: AbortSignal.timeout(15_000) });
+    expect(readiness.status).toBe(503);
+    expect(((await readiness.json()) as { code: string }).code).toBe('STORE_UNAVAILABLE');
     const create = await fetch(`${server.url}/v1/tenants`, {
       method: 'POST',
       headers: { authorization: `Bearer ${ROOT_KEY}`, 'content-type': 'application/json' },
