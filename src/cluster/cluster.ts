@@ -83,7 +83,15 @@ export interface ClusterConnection {
   onReconnect(listener: () => void): void;
   /** Resolves true once connected, false after `timeoutMs`: start-up begins degraded rather than not at all. */
   whenConnected(timeoutMs: number): Promise<boolean>;
+  /**
+   * Calls `listener` each time a call took its fallback instead of Redis (metrics): `away` while
+   * Redis is known to be gone, `timeout` when it did not answer in time, `error` for an error reply.
+   */
+  onFallback(listener: (cause: FallbackCause) => void): void;
 }
+
+/** Why a cluster call did without Redis. */
+export type FallbackCause = 'away' | 'timeout' | 'error';
 
 export interface Cluster {
   readonly kind: 'memory' | 'redis';

@@ -3,15 +3,17 @@ import type { Cluster } from '../cluster/cluster.js';
 import type { KeygateMetrics, RedisOperation } from './metrics.js';
 
 /**
- * The cluster with its Redis calls timed and their failures counted (`keygate_redis_*`). The
- * in-memory cluster does no I/O and is returned as it is, so verify pays nothing for it.
- * Everything not timed (subscriptions, the connection state, close) is the cluster's own.
+ * The cluster with its Redis calls timed, its fallbacks counted and its connection state
+ * reported (`keygate_redis_*`). The in-memory cluster does no I/O and is returned as it is, so
+ * verify pays nothing for it. Everything not timed (subscriptions, the connection, close) is the
+ * cluster's own.
  *
  * @example
  * const cluster = instrumentCluster(openCluster({ redisUrl }), metrics);
  */
 export function instrumentCluster(cluster: Cluster, metrics: KeygateMetrics): Cluster {
   if (cluster.kind !== 'redis') return cluster;
+  metrics.watchRedis(cluster.connection);
   const parts: Partial<Record<keyof Cluster, unknown>> = {
     rateLimiter: timed(cluster.rateLimiter, ['limit'], metrics, 'ratelimit'),
     counters: timed(cluster.counters, ['claimOnce', 'increment', 'read', 'decrement'], metrics, 'counters'),
@@ -26,7 +28,7 @@ type AnyMethod = (...args: unknown[]) => unknown;
 
 /** `target` with the named methods (those it has) timed under `operation`. */
 function timed<T extends object>(target: T, methods: readonly (keyof T)[], metrics: KeygateMetrics, operation: RedisOperation): T {
-  const { duration, errors } = metrics.redis(operation);
+  const duration = metrics.redisDuration(operation);
   const wrapped = new Map<PropertyKey, AnyMethod>();
   for (const name of methods) {
     const original = target[name] as unknown;
@@ -35,9 +37,6 @@ function timed<T extends object>(target: T, methods: readonly (keyof T)[], metri
       const started = performance.now();
       try {
         return await (original as AnyMethod).apply(target, args);
-      } catch (err) {
-        errors.inc();
-        throw err;
       } finally {
         duration.observe((performance.now() - started) / 1000);
       }

@@ -1,3 +1,4 @@
+import type { ClusterConnection, FallbackCause } from '../cluster/cluster.js';
 import { GRANT_TYPES, type GrantType } from '../domain/clients.js';
 import { VERIFICATION_CODES, type VerificationCode } from '../domain/verification.js';
 import type { PoolUsage, StoreFailure, StoreObserver } from '../store/store-observer.js';
@@ -12,6 +13,7 @@ export type CredentialKind = 'api_key' | 'jwt';
 /** The Redis work Keygate times: rate-limit checks, shared counters, invalidation messages. */
 export type RedisOperation = 'ratelimit' | 'counters' | 'publish';
 const REDIS_OPERATIONS: readonly RedisOperation[] = ['ratelimit', 'counters', 'publish'];
+const FALLBACK_CAUSES: readonly FallbackCause[] = ['away', 'timeout', 'error'];
 const STORE_FAILURES: readonly StoreFailure[] = ['unavailable', 'conflict', 'other'];
 
 /** What the gauges read at scrape time. */
@@ -56,7 +58,7 @@ export class KeygateMetrics implements StoreObserver {
   private readonly storeDuration: HistogramChild;
   private readonly storeFailures: Readonly<Record<StoreFailure, CounterChild>>;
   private readonly redisDurations: Readonly<Record<RedisOperation, HistogramChild>>;
-  private readonly redisErrors: Readonly<Record<RedisOperation, CounterChild>>;
+  private readonly redisFallbacks: Readonly<Record<FallbackCause, CounterChild>>;
   private sources: MetricSources | null = null;
 
   constructor() {
@@ -94,10 +96,21 @@ export class KeygateMetrics implements StoreObserver {
       registers,
     });
     this.storeFailures = fromKeys(STORE_FAILURES, (reason) => storeErrors.labels(reason));
-    const redisDuration = new Histogram({ name: 'keygate_redis_duration_seconds', help: 'Duration of Redis calls, by operation (with REDIS_URL only).', labelNames: ['operation'], buckets: FAST_BUCKETS, registers });
-    const redisErrors = new Counter({ name: 'keygate_redis_errors_total', help: 'Redis calls that failed, by operation (with REDIS_URL only).', labelNames: ['operation'], registers });
+    const redisDuration = new Histogram({
+      name: 'keygate_redis_duration_seconds',
+      help: 'Duration of cluster calls with REDIS_URL set, by operation, fallbacks included (a Redis known to be away answers at once from the fallback).',
+      labelNames: ['operation'],
+      buckets: FAST_BUCKETS,
+      registers,
+    });
+    const redisFallbacks = new Counter({
+      name: 'keygate_redis_fallbacks_total',
+      help: 'Cluster calls that did without Redis (KEYGATE_REDIS_FAILURE decides how), by cause: away (known to be gone), timeout (no answer within KEYGATE_REDIS_TIMEOUT_MS), error (an error reply).',
+      labelNames: ['cause'],
+      registers,
+    });
     this.redisDurations = fromKeys(REDIS_OPERATIONS, (operation) => redisDuration.labels(operation));
-    this.redisErrors = fromKeys(REDIS_OPERATIONS, (operation) => redisErrors.labels(operation));
+    this.redisFallbacks = fromKeys(FALLBACK_CAUSES, (cause) => redisFallbacks.labels(cause));
 
     const metrics = this;
     new Gauge({
@@ -145,9 +158,22 @@ export class KeygateMetrics implements StoreObserver {
     this.storeFailures[failure].inc();
   }
 
-  /** The pre-bound duration and error children of one Redis operation. */
-  redis(operation: RedisOperation): { duration: HistogramChild; errors: CounterChild } {
-    return { duration: this.redisDurations[operation], errors: this.redisErrors[operation] };
+  /** The pre-bound duration child of one Redis operation. */
+  redisDuration(operation: RedisOperation): HistogramChild {
+    return this.redisDurations[operation];
+  }
+
+  /** Counts the link's fallbacks and reports whether it is connected (with REDIS_URL only). */
+  watchRedis(connection: Pick<ClusterConnection, 'connected' | 'onFallback'>): void {
+    connection.onFallback((cause) => this.redisFallbacks[cause].inc());
+    new Gauge({
+      name: 'keygate_redis_connected',
+      help: '1 while Redis answers, 0 while this instance does without it (rate limits and counters as KEYGATE_REDIS_FAILURE says).',
+      registers: [this.registry],
+      collect() {
+        this.set(connection.connected ? 1 : 0);
+      },
+    });
   }
 }
 

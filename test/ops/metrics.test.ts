@@ -188,7 +188,7 @@ describe.each(BACKENDS)('GET /metrics (%s)', (backendName) => {
       expect(text, secret).not.toContain(secret);
     }
     const labelValues = new Set(parsePrometheus(text).samples.flatMap((s) => Object.entries(s.labels).filter(([k]) => k !== 'le').map(([k, v]) => `${k}=${v}`)));
-    const allowed = /^(kind=(api_key|jwt)|code=[A-Z_]+|grant_type=[a-z_:.-]+|result=(hit|miss)|reason=(unavailable|conflict|other)|operation=(ratelimit|counters|publish)|state=(total|idle|waiting)|version=v[\d.]+|major=\d+|minor=\d+|patch=\d+)$/;
+    const allowed = /^(kind=(api_key|jwt)|code=[A-Z_]+|grant_type=[a-z_:.-]+|result=(hit|miss)|reason=(unavailable|conflict|other)|operation=(ratelimit|counters|publish)|cause=(away|timeout|error)|state=(total|idle|waiting)|version=v[\d.]+|major=\d+|minor=\d+|patch=\d+)$/;
     expect([...labelValues].filter((label) => !allowed.test(label))).toEqual([]);
   });
 
@@ -233,27 +233,44 @@ describe.each(BACKENDS)('GET /metrics (%s)', (backendName) => {
   });
 });
 
-describe('GET /metrics with Redis', () => {
+describe.each([
+  { name: 'Redis answering', url: REDIS_URL, connected: 1, fallbacks: 0, codes: ['VALID', 'VALID', 'RATE_LIMITED'] },
+  // Nothing listens on port 1: the instance starts degraded and limits count in this process.
+  { name: 'Redis unreachable', url: 'redis://127.0.0.1:1', connected: 0, fallbacks: 3, codes: ['VALID', 'VALID', 'RATE_LIMITED'] },
+])('GET /metrics with $name', ({ url, connected, fallbacks, codes }) => {
   let t: TestServer;
 
   beforeAll(async () => {
-    const cluster = openCluster({ redisUrl: REDIS_URL, redisPrefix: `kg-metrics-test-${process.pid}-${Date.now()}:` });
+    const cluster = openCluster({ redisUrl: url, redisPrefix: `kg-metrics-test-${process.pid}-${Date.now()}:` });
     t = await startTestServer('sqlite', {}, { cluster });
   });
   afterAll(() => t?.close());
 
-  it('times each rate-limit check that goes to Redis', async () => {
+  it('times each rate-limit check, counts the ones done without Redis, and says whether Redis is connected', async () => {
     const { api } = await seedTenant(t);
     const created = await t.call('POST', '/v1/tenants/acme/keys', { api, scopes: ['read:users'], ratelimits: [{ name: 'per-minute', limit: 2, duration: 60_000 }] });
     expectStatus(created, 201);
     const before = parsePrometheus((await scrape(`${t.url}/metrics`)).text);
-    const codes: string[] = [];
-    for (let i = 0; i < 3; i++) codes.push((await t.call('POST', '/v1/verify', { api, credential: created.body.key })).body.code);
-    expect(codes).toEqual(['VALID', 'VALID', 'RATE_LIMITED']);
+    const answered: string[] = [];
+    for (let i = 0; i < 3; i++) answered.push((await t.call('POST', '/v1/verify', { api, credential: created.body.key })).body.code);
+    expect(answered).toEqual(codes);
     const after = parsePrometheus((await scrape(`${t.url}/metrics`)).text);
     const moved = (name: string, labels: Record<string, string>): number => valueOf(after, name, labels) - valueOf(before, name, labels);
     expect(moved('keygate_redis_duration_seconds_count', { operation: 'ratelimit' })).toBe(3);
-    expect(moved('keygate_redis_errors_total', { operation: 'ratelimit' })).toBe(0);
+    expect(moved('keygate_redis_fallbacks_total', { cause: 'away' })).toBe(fallbacks);
+    expect(valueOf(after, 'keygate_redis_connected')).toBe(connected);
+    expect(after.types.get('keygate_redis_connected')).toBe('gauge');
     expect(moved('keygate_verifications_total', { kind: 'api_key', code: 'RATE_LIMITED' })).toBe(1);
   });
+});
+
+it('reports no Redis connection gauge without Redis, so an alert on it cannot fire', async () => {
+  const t = await startTestServer('sqlite');
+  try {
+    const exposition = parsePrometheus((await scrape(`${t.url}/metrics`)).text);
+    expect(exposition.types.has('keygate_redis_connected')).toBe(false);
+    expect(valueOf(exposition, 'keygate_redis_fallbacks_total', { cause: 'away' })).toBe(0);
+  } finally {
+    await t.close();
+  }
 });

@@ -17,6 +17,7 @@ const alwaysConnected: ClusterConnection = {
   problem: null,
   onReconnect: () => {},
   whenConnected: async () => true,
+  onFallback: () => {},
 };
 
 /** `now` is Keygate's clock, so throttle windows pass when the clock says (tests set it). */

@@ -1,5 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
-import type { ClusterConnection, ClusterProblem } from '../cluster.js';
+import type { ClusterConnection, ClusterProblem, FallbackCause } from '../cluster.js';
 
 /** How often a link that stopped answering in time is probed again (one PING) until it answers. */
 const PROBE_INTERVAL_MS = 1_000;
@@ -41,6 +41,7 @@ export class RedisLink implements ClusterConnection {
   private announced: ClusterProblem | null = this.state;
   private readonly reconnectListeners: Array<() => void> = [];
   private readonly changeListeners: Array<(problem: ClusterProblem | null) => void> = [];
+  private readonly fallbackListeners: Array<(cause: FallbackCause) => void> = [];
 
   constructor(
     url: string,
@@ -104,6 +105,10 @@ export class RedisLink implements ClusterConnection {
     this.changeListeners.push(listener);
   }
 
+  onFallback(listener: (cause: FallbackCause) => void): void {
+    this.fallbackListeners.push(listener);
+  }
+
   whenConnected(timeoutMs: number): Promise<boolean> {
     if (this.connected) return Promise.resolve(true);
     return new Promise((resolve) => {
@@ -123,14 +128,19 @@ export class RedisLink implements ClusterConnection {
    * Never throws for Redis's sake.
    */
   async run<T>(command: () => Promise<T>, fallback: () => T | Promise<T>): Promise<T> {
-    if (!this.clientReady || this.suspended) return fallback();
+    if (!this.clientReady || this.suspended) return this.fallBack('away', fallback);
     try {
       return await withDeadline(command(), this.timeoutMs);
     } catch (err) {
       // An error reply (Redis answered) costs this call only; silence suspends the link.
       if (err instanceof RedisTimeoutError) this.suspend(err.message);
-      return fallback();
+      return this.fallBack(err instanceof RedisTimeoutError ? 'timeout' : 'error', fallback);
     }
+  }
+
+  private fallBack<T>(cause: FallbackCause, fallback: () => T | Promise<T>): T | Promise<T> {
+    for (const listener of this.fallbackListeners) listener(cause);
+    return fallback();
   }
 
   /** Tells every reconnect listener to resynchronise (also used when another instance asks for it). */
