@@ -25,6 +25,7 @@ const BENCHMARKS = [
   'redis-outage',
   'refresh-grant',
   'authorization-code',
+  'audit-denials',
 ] as const;
 
 const args = parseArgs(process.argv.slice(2), { quick: 'flag', only: 'value' });
