@@ -20,6 +20,9 @@ const RESET_TTL_MS = 30 * 60_000;
 export const RESET_REQUESTS_PER_IP = 20;
 export const RESET_LINKS_PER_ACCOUNT = 3;
 export const RESET_WINDOW_MS = 15 * 60_000;
+/** Self sign-ups per source address within one window: each costs a password hash and a row. */
+export const SIGN_UPS_PER_IP = 20;
+export const SIGN_UP_WINDOW_MS = 15 * 60_000;
 
 /** Where a reset link sends the person: the tenant's portal page that takes the token. */
 export function passwordResetUrl(publicUrl: string, tenantSlug: string): string {
@@ -54,6 +57,18 @@ export class UsersService {
     const user: User = { id: newId('user', now), tenantId: tenant.id, email, name: input.name ?? null, createdAt: now, disabledAt: null };
     await this.ctx.store.createUser(user, await this.passwords.hash(input.password), this.ctx.audit.event(tenant.id, actor, 'user.create', user.id));
     return user;
+  }
+
+  /**
+   * Self sign-up from the portal, the one function that decides its throttle: every attempt is
+   * counted per source (`throttleSource`) before any password work, and past 20 in 15 minutes it
+   * is `throttled` and creates nobody. Unthrottled, one address could create accounts without end
+   * and keep the instance's PasswordHasher, which every tenant's sign-ins share, busy.
+   */
+  async signUp(actor: Actor, tenant: Tenant, input: { email: string; password: string; name: string | null }): Promise<{ user: User } | { error: 'throttled'; retryAfter: number }> {
+    const attempts = await this.ctx.cluster.counters.increment(`signup:ip:${throttleSource(actor.ip ?? '')}`, SIGN_UP_WINDOW_MS);
+    if (attempts.count > SIGN_UPS_PER_IP) return { error: 'throttled', retryAfter: Math.max(1, Math.ceil((attempts.expiresAt - this.ctx.clock()) / 1000)) };
+    return { user: await this.create(actor, tenant, input) };
   }
 
   async get(tenant: Tenant, id: string): Promise<User> {

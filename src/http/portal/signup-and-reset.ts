@@ -14,11 +14,14 @@ export function signupAndResetRoutes(app: FastifyInstance, keygate: Keygate): vo
     { name: 'password', label: 'Password (at least 10 characters)', type: 'password', autocomplete: 'new-password' },
   ];
 
+  const signupForm = (portal: { base: string; csrf: string; tenant: { name: string } }, interaction: string | undefined, error?: string) =>
+    simpleFormPage({ title: 'Create an account', lead: `for ${portal.tenant.name}`, action: `${portal.base}/signup`, csrf: portal.csrf, fields: signupFields, hidden: interaction ? { interaction } : {}, submit: 'Create account', ...(error ? { error } : {}) });
+
   app.get('/t/:slug/signup', { schema: { hide: true } }, async (request, reply) => {
     const portal = await portalRequest(keygate, request, reply);
     if (!portal.tenant.selfSignup) return htmlReply(reply, 404, errorPage('Sign-up is closed', 'Ask an administrator for an account.'));
     const interaction = (request.query as { interaction?: string }).interaction;
-    return htmlReply(reply, 200, simpleFormPage({ title: 'Create an account', lead: `for ${portal.tenant.name}`, action: `${portal.base}/signup`, csrf: portal.csrf, fields: signupFields, hidden: interaction ? { interaction } : {}, submit: 'Create account' }));
+    return htmlReply(reply, 200, signupForm(portal, interaction));
   });
 
   app.post('/t/:slug/signup', { schema: { hide: true } }, async (request, reply) => {
@@ -28,18 +31,22 @@ export function signupAndResetRoutes(app: FastifyInstance, keygate: Keygate): vo
     if (form === null) return reply;
     const interaction = param(form, 'interaction');
     try {
-      const user = await keygate.users.create({ id: 'self-signup', requestId: request.id, ip: request.ip }, portal.tenant, {
+      const outcome = await keygate.users.signUp({ id: 'self-signup', requestId: request.id, ip: request.ip }, portal.tenant, {
         email: param(form, 'email') ?? '',
         password: param(form, 'password') ?? '',
         name: param(form, 'name') || null,
       });
-      await signInAs(keygate, reply, portal.tenant, user);
+      if ('error' in outcome) {
+        reply.header('retry-after', String(outcome.retryAfter));
+        return htmlReply(reply, 429, signupForm(portal, interaction, `Too many sign-ups from here. Try again in ${waitText(outcome.retryAfter)}.`));
+      }
+      await signInAs(keygate, reply, portal.tenant, outcome.user);
       return reply.redirect(interaction ? `${portal.base}/consent?interaction=${encodeURIComponent(interaction)}` : `${portal.base}/account/apps`, 303);
     } catch (err) {
       if (!isKeygateError(err) || err.status >= 500) throw err;
       // USER_EXISTS is shown like any other problem: the page reveals no more than sign-in would.
       const error = err.code === 'USER_EXISTS' ? 'An account with this email already exists. Sign in instead.' : err.message;
-      return htmlReply(reply, 400, simpleFormPage({ title: 'Create an account', lead: `for ${portal.tenant.name}`, action: `${portal.base}/signup`, csrf: portal.csrf, fields: signupFields, hidden: interaction ? { interaction } : {}, submit: 'Create account', error }));
+      return htmlReply(reply, 400, signupForm(portal, interaction, error));
     }
   });
 
