@@ -25,6 +25,10 @@ export interface RedisClusterOptions {
  * Shared limits and invalidations for several Keygate instances, degrading (never failing)
  * while Redis is away: see `RedisLink` for how long a request may wait, and `redis-fallback.ts`
  * for what limits and counters do meanwhile.
+ *
+ * @example
+ * const cluster = createRedisCluster({ url: 'redis://127.0.0.1:6379', failure: 'closed' });
+ * if (!(await cluster.connection.whenConnected(2_000))) console.warn('starting without Redis');
  */
 export function createRedisCluster(options: RedisClusterOptions): Cluster {
   const prefix = options.prefix ?? 'keygate:';
@@ -57,7 +61,7 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster {
 }
 
 /** The operator's line for a change of the Redis link (the driver's detail included: this goes to the log only). */
-export function describeTransition(problem: ClusterProblem | null, failure: RedisFailureMode): string {
+function describeTransition(problem: ClusterProblem | null, failure: RedisFailureMode): string {
   if (problem === null) return "Redis answers again: rate limits, counters and invalidations are shared again; every instance's local caches are dropped and refilled from the store.";
   const limits = failure === 'local' ? 'rate limits and throttles count per instance' : 'rate-limited keys are refused (RATE_LIMITED), throttles count per instance';
   return `Redis is ${problem.reason === 'timeout' ? 'not answering in time' : 'unreachable'} (${problem.detail}): ${limits} (KEYGATE_REDIS_FAILURE=${failure}) until it is back.`;
