@@ -111,8 +111,11 @@ describe('Redis lost and back under load: two instances on PostgreSQL, KEYGATE_R
 
   beforeAll(async () => {
     redis = await startRedisServer();
-    t = await startTestServer('postgres', { redisUrl: redis.url, masterKey: MASTER_KEY });
-    second = await startServer({ port: 0, host: '127.0.0.1', rootKey: ROOT_KEY, masterKey: MASTER_KEY, ...t.backend.config, redisUrl: redis.url }, { logger: false });
+    // These tests count exactly across instances, so a reply merely slowed by a loaded test
+    // machine must not send a request to the fallback; the default budget is tested below (hung).
+    const shared = { redisUrl: redis.url, redisTimeoutMs: 500, masterKey: MASTER_KEY };
+    t = await startTestServer('postgres', shared);
+    second = await startServer({ port: 0, host: '127.0.0.1', rootKey: ROOT_KEY, ...t.backend.config, ...shared }, { logger: false });
     a = instance(t.url);
     b = instance(second.url);
     ({ api } = await seedTenant(t));
