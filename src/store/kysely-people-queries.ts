@@ -168,8 +168,8 @@ export async function rotateRefreshToken(db: Db, hash: string, now: number): Pro
   return row ? { token: rowToRefreshToken(row), won: false } : null;
 }
 
-export async function revokeRefreshTokens(db: Db, column: 'family_id' | 'grant_id', id: string, at: number): Promise<void> {
-  await db.updateTable('refresh_tokens').set({ revoked_at: at }).where(column, '=', id).where('revoked_at', 'is', null).execute();
+export async function revokeRefreshTokens(db: Db, grantId: string, at: number): Promise<void> {
+  await db.updateTable('refresh_tokens').set({ revoked_at: at }).where('grant_id', '=', grantId).where('revoked_at', 'is', null).execute();
 }
 
 export async function touchGrant(db: Db, grantId: string, at: number): Promise<void> {

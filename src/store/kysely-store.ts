@@ -590,7 +590,7 @@ export class KyselyStore implements Store {
           .where('revoked_at', 'is', null)
           .executeTakeFirst();
         if (Number(result.numUpdatedRows) === 0) return false;
-        await people.revokeRefreshTokens(trx, 'grant_id', id, at);
+        await people.revokeRefreshTokens(trx, id, at);
         await insertEvents(trx, [event]);
         return true;
       }),
@@ -626,10 +626,6 @@ export class KyselyStore implements Store {
       const row = await this.db.selectFrom('refresh_tokens').selectAll().where('hash', '=', hash).executeTakeFirst();
       return row ? people.rowToRefreshToken(row) : null;
     });
-  }
-
-  revokeRefreshFamily(familyId: string, at: number): Promise<void> {
-    return this.guard('refresh_tokens', () => people.revokeRefreshTokens(this.db, 'family_id', familyId, at));
   }
 
   createPasswordReset(hash: string, tenantId: string, userId: string, expiresAt: number, options: { event?: AuditEvent } = {}): Promise<void> {

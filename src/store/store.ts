@@ -190,7 +190,6 @@ export interface Store {
   /** Marks the token rotated; `won` is false when it was already rotated or revoked. */
   rotateRefreshToken(hash: string, now: number): Promise<{ token: RefreshToken; won: boolean } | null>;
   findRefreshToken(hash: string): Promise<RefreshToken | null>;
-  revokeRefreshFamily(familyId: string, at: number): Promise<void>;
 
   /** Stores a reset link's hash; with `event` (an operator sent it), writes the event in the same transaction. */
   createPasswordReset(hash: string, tenantId: string, userId: string, expiresAt: number, options?: { event?: AuditEvent }): Promise<void>;
