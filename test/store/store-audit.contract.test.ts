@@ -1,0 +1,65 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newId } from '../../src/crypto/secrets.js';
+import { aggregationKey, type AuditEvent } from '../../src/domain/audit.js';
+import type { Store } from '../../src/store/store.js';
+import { BACKENDS, createBackend, type Backend } from '../helpers/backends.js';
+
+/**
+ * The audit part of the store contract, on every backend: an aggregated denial is one row that
+ * every writer adds to (keeping the earliest first and the latest last occurrence, whichever
+ * batch arrives first), listings are newest first and filter on the row's whole span, and
+ * retention deletes by time and nothing newer.
+ */
+describe.each(BACKENDS)('Store contract: audit (%s)', (backendName) => {
+  let backend: Backend;
+  let store: Store;
+  const tenantId = newId('tenant', Date.UTC(2026, 0, 1));
+  const minute = Date.UTC(2026, 0, 1, 10, 0);
+
+  /** One writer's batch: `count` denials of key_1 for RATE_LIMITED, from `first` to `last`. */
+  const folded = (first: number, last: number, count: number, requestIds: [string, string]): AuditEvent => {
+    const base = { id: newId('event', first), tenantId, at: first, actor: 'verify', action: 'key.verify.denied', target: 'key_1', requestId: requestIds[0], ip: '192.0.2.1', data: { code: 'RATE_LIMITED' } };
+    return { ...base, aggregate: { key: aggregationKey(base)!, count, lastAt: last, lastRequestId: requestIds[1] } };
+  };
+  const change = (at: number, action: string): AuditEvent => ({ id: newId('event', at), tenantId, at, actor: 'key_root', action, target: 'key_1', requestId: null, ip: null, data: {} });
+  const list = async (filter: Parameters<Store['listAudit']>[1] = {}): Promise<AuditEvent[]> => (await store.listAudit(tenantId, filter, { after: null, limit: 100 })).items;
+
+  beforeAll(async () => {
+    backend = await createBackend(backendName);
+    store = backend.openStore();
+    await store.migrate();
+  });
+  afterAll(async () => {
+    await store?.close();
+    await backend?.destroy();
+  });
+
+  it('adds every writer\'s batch to one row, keeping the earliest first and the latest last occurrence', async () => {
+    await store.appendAudit([folded(minute + 20_000, minute + 30_000, 5, ['b-first', 'b-last'])]);
+    // A second writer whose batch began earlier and ended later, written after the first.
+    await store.appendAudit([folded(minute + 10_000, minute + 50_000, 7, ['a-first', 'a-last'])]);
+    await store.appendAudit([folded(minute + 25_000, minute + 26_000, 1, ['c-first', 'c-last'])]);
+    const rows = await list({ action: 'key.verify.denied' });
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ at: minute + 10_000, requestId: 'a-first', aggregate: { count: 13, lastAt: minute + 50_000, lastRequestId: 'a-last' } });
+  });
+
+  it('lists newest first and filters on an aggregated row\'s whole span', async () => {
+    await store.appendAudit([change(minute + 5_000, 'key.create'), change(minute + 70_000, 'key.update')]);
+    expect((await list()).map((e) => e.action)).toEqual(['key.update', 'key.verify.denied', 'key.create']);
+    // From after the row's first denial but before its last: the row still has denials in range.
+    expect((await list({ from: minute + 40_000 })).map((e) => e.action)).toEqual(['key.update', 'key.verify.denied']);
+    expect((await list({ from: minute + 50_001 })).map((e) => e.action)).toEqual(['key.update']);
+    expect((await list({ to: minute + 10_000 })).map((e) => e.action)).toEqual(['key.create']);
+    expect((await list({ actor: 'key_root', to: minute + 70_001 })).map((e) => e.action)).toEqual(['key.update', 'key.create']);
+    expect(await store.listAudit('ten_other', {}, { after: null, limit: 10 })).toEqual({ items: [], next: null });
+  });
+
+  it('prunes events that happened before the cut-off, and nothing later', async () => {
+    expect(await store.pruneAudit(minute + 10_000)).toBe(1);
+    expect((await list()).map((e) => e.action)).toEqual(['key.update', 'key.verify.denied']);
+    expect(await store.pruneAudit(minute + 10_000)).toBe(0);
+    expect(await store.pruneAudit(minute + 70_001)).toBe(2);
+    expect(await list()).toEqual([]);
+  });
+});
