@@ -137,6 +137,24 @@ describe.each(BACKENDS)('the audit log under denials (%s)', (backend) => {
     expect(await allEvents(t)).toEqual(before);
   });
 
+  it('filters and orders the root-key audit log the same way', async () => {
+    const created: string[] = [];
+    for (const scopes of [['audit:read'], ['keys:read']]) {
+      nowMs += 1000;
+      const response = await t.call('POST', '/v1/root-keys', { scopes });
+      expectStatus(response, 201);
+      created.push(response.body.id);
+    }
+    const since = encodeURIComponent(new Date(nowMs - 1500).toISOString());
+    const listed = await t.call('GET', `/v1/root-keys/audit?action=root_key.create&from=${since}`);
+    expectStatus(listed, 200);
+    expect(listed.body.items.map((e: EventView) => e.target)).toEqual([...created].reverse());
+    const backwards = await t.call('GET', `/v1/root-keys/audit?from=${since}&to=${since}`);
+    expect(backwards.status).toBe(400);
+    expect(backwards.body.code).toBe('INVALID_TIME_RANGE');
+    expect((await t.call('GET', '/v1/root-keys/audit?target=')).body.code).toBe('INVALID_REQUEST');
+  });
+
   it('keeps cursors stable while denials keep adding to rows already listed', async () => {
     const { key } = await createKey();
     await deny(key, 1, { prefix: 'page', scopes: ['write:users'] });
