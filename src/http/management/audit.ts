@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type, type Static } from 'typebox';
 import type { AuditFilter } from '../../domain/audit.js';
+import { KeygateError } from '../../domain/errors.js';
 import type { Keygate } from '../../services/keygate.js';
 import { requireScope } from '../auth.js';
 import { pageRequest, pageResponse } from '../pagination.js';
@@ -27,9 +28,16 @@ export function auditFilterOf(query: Static<typeof AuditQuery>): AuditFilter {
     ...(action !== undefined ? { action } : {}),
     ...(actor !== undefined ? { actor } : {}),
     ...(target !== undefined ? { target } : {}),
-    ...(from !== undefined ? { from: Date.parse(from) } : {}),
-    ...(to !== undefined ? { to: Date.parse(to) } : {}),
+    ...(from !== undefined ? { from: instant('from', from) } : {}),
+    ...(to !== undefined ? { to: instant('to', to) } : {}),
   };
+}
+
+/** Milliseconds of a schema-valid date-time; a leap second (`23:59:60`) passes the format but is no instant. */
+function instant(name: string, value: string): number {
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) throw new KeygateError('INVALID_REQUEST', `\`${name}\` is not a time Keygate can compare (leap seconds are not)`);
+  return ms;
 }
 
 export const auditRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => async (app) => {
