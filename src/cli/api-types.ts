@@ -13,8 +13,20 @@ export interface Tenant {
   signingAlg: SigningAlg;
   /** The tenant's OAuth issuer, `{PUBLIC_URL}/t/{slug}`: tokens carry it as `iss`. */
   issuer: string;
+  /** Whether people may create their own accounts on the tenant's portal. */
+  selfSignup: boolean;
   /** Longest lifetime (`exp - iat`, seconds) of a self-issued HS256 token. */
   hs256MaxLifetime: number;
+  createdAt: string;
+}
+
+/** A person who signs in to a tenant's portal. */
+export interface User {
+  id: string;
+  email: string;
+  name: string | null;
+  disabled: boolean;
+  disabledAt: string | null;
   createdAt: string;
 }
 

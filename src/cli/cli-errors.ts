@@ -113,3 +113,9 @@ export class NotAJwtError extends CliError {
   readonly exitCode = EXIT_CODES.usage;
   override readonly name = 'NotAJwtError';
 }
+
+/** A destructive command was not confirmed: no `--yes` without a terminal, or "no" on one (exit 2). */
+export class NotConfirmedError extends CliError {
+  readonly exitCode = EXIT_CODES.usage;
+  override readonly name = 'NotConfirmedError';
+}

@@ -10,9 +10,10 @@ import { registerRootKeyCommands } from './commands/root-key.js';
 import { registerSigningKeyCommands } from './commands/signing-key.js';
 import { registerTenantCommands } from './commands/tenant.js';
 import { registerTokenCommands } from './commands/token.js';
+import { registerUserCommands } from './commands/user.js';
 
 /**
- * Adds every management subcommand (`tenant`, `api`, `key`, `root-key`, `audit`, `client`,
+ * Adds every management subcommand (`tenant`, `api`, `user`, `key`, `root-key`, `audit`, `client`,
  * `token`, `consumer`, `signing-key`, `hs256-secret`) and `decode` to the `keygate` program.
  * Each talks to a running server over HTTP; see docs/cli.md.
  *
@@ -22,6 +23,7 @@ import { registerTokenCommands } from './commands/token.js';
 export function registerManagementCommands(program: Command): void {
   registerTenantCommands(program);
   registerApiCommands(program);
+  registerUserCommands(program);
   registerKeyCommands(program);
   registerRootKeyCommands(program);
   registerAuditCommands(program);

@@ -115,6 +115,11 @@ export class TokensService {
     return { record, token };
   }
 
+  /** Whether Keygate issued a JWT API key with this jti in the tenant (access tokens are not recorded). */
+  async isIssued(tenant: Tenant, jti: string): Promise<boolean> {
+    return (await this.ctx.store.findIssuedToken(tenant.id, jti)) !== null;
+  }
+
   async getIssued(tenant: Tenant, jti: string): Promise<IssuedToken> {
     const token = await this.ctx.store.findIssuedToken(tenant.id, jti);
     if (token === null) throw new KeygateError('TOKEN_NOT_FOUND', `no issued token "${jti}" in tenant "${tenant.slug}"`);

@@ -83,7 +83,7 @@ describe.concurrent('keygate CLI', { timeout: 60_000 }, () => {
     expect(row!.indexOf(API)).toBe(header!.indexOf('API'));
     expect(rest).toEqual([]);
 
-    const revoked = await keygate(['key', 'revoke', '--tenant', 'acme', key.id]);
+    const revoked = await keygate(['key', 'revoke', '--tenant', 'acme', key.id, '--yes']);
     expect(revoked).toMatchObject({ code: 0, stdout: `Revoked 1 key: ${key.id}\n` });
 
     const invalid = await keygate(['key', 'verify', '--api', API, '--json', key.key]);

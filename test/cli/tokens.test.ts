@@ -87,7 +87,7 @@ describe.concurrent('keygate token commands', { timeout: 60_000 }, () => {
     expect(valid.stdout).toMatch(new RegExp(`^signature\\s+valid \\(kid sk_\\S+, from ${issuer}/\\.well-known/jwks\\.json\\)$`, 'm'));
     expect(valid.stdout).toMatch(/^revocation\s+not revoked \(verify at \S+ answered VALID\)$/m);
 
-    const revoked = await keygate(['client', 'revoke-tokens', '--tenant', 'acme', client.clientId]);
+    const revoked = await keygate(['client', 'revoke-tokens', '--tenant', 'acme', client.clientId, '--yes']);
     expect(revoked.code).toBe(0);
     expect(revoked.stdout).toContain(`Revoked every token issued to client ${client.clientId} up to `);
 
@@ -116,8 +116,8 @@ describe.concurrent('keygate token commands', { timeout: 60_000 }, () => {
     expect(decoded.stdout).toMatch(/\(expires in 29 days\)$/m);
 
     const [revoked, cutOff] = await Promise.all([
-      keygate(['token', 'revoke', '--tenant', 'globex', jwt.jti]),
-      keygate(['consumer', 'revoke-tokens', '--tenant', 'globex', 'cus_2', '--json']),
+      keygate(['token', 'revoke', '--tenant', 'globex', jwt.jti, '--yes']),
+      keygate(['consumer', 'revoke-tokens', '--tenant', 'globex', 'cus_2', '--json', '--yes']),
     ]);
     expect(revoked).toMatchObject({ code: 0, stdout: `Revoked token ${jwt.jti}.\n` });
     expect(cutOff.code).toBe(0);
@@ -165,7 +165,7 @@ describe.concurrent('keygate token commands', { timeout: 60_000 }, () => {
     const before = await call<{ items: { kid: string; revokedAt: string | null }[] }>('GET', '/v1/tenants/hooli/hs256-secrets');
     expect(before.items).toEqual([expect.objectContaining({ kid, revokedAt: null })]);
 
-    const revoked = await keygate(['hs256-secret', 'revoke', '--tenant', 'hooli', kid!, '--json']);
+    const revoked = await keygate(['hs256-secret', 'revoke', '--tenant', 'hooli', kid!, '--json', '--yes']);
     expect(revoked.code).toBe(0);
     expect(JSON.parse(revoked.stdout)).toEqual({ kid, revoked: true });
 

@@ -242,9 +242,9 @@ describe.each(BACKENDS)('root keys cannot escalate (%s)', (backend) => {
     const as = (key: string) => ({ env: { KEYGATE_URL: t.url, KEYGATE_ROOT_KEY: key } });
     const before = await snapshot();
     const refused = [
-      await runCli(['root-key', 'revoke', seededId], as(lesser.key)),
+      await runCli(['root-key', 'revoke', seededId, '--yes'], as(lesser.key)),
       await runCli(['root-key', 'roll', seededId], as(limited.key)),
-      await runCli(['root-key', 'delete', seededId], as(lesser.key)),
+      await runCli(['root-key', 'delete', seededId, '--yes'], as(lesser.key)),
       await runCli(['root-key', 'get', seededId], as(limited.key)),
       await runCli(['root-key', 'create', '--scope', 'tenants:write'], as(lesser.key)),
     ];
@@ -263,8 +263,8 @@ describe.each(BACKENDS)('root keys cannot escalate (%s)', (backend) => {
     const id = JSON.parse(created.stdout).id as string;
     expect((await runCli(['root-key', 'get', id], as(limited.key))).stdout).toMatch(/tenant\s+acme/);
     expect((await runCli(['root-key', 'roll', id, '--grace', '1h'], as(limited.key))).stdout).toContain('keeps working for');
-    expect(JSON.parse((await runCli(['root-key', 'revoke', id, '--json'], as(limited.key))).stdout).revokedAt).not.toBeNull();
-    expect(JSON.parse((await runCli(['root-key', 'delete', id, '--json'], as(limited.key))).stdout)).toEqual({ deleted: id });
+    expect(JSON.parse((await runCli(['root-key', 'revoke', id, '--json', '--yes'], as(limited.key))).stdout).revokedAt).not.toBeNull();
+    expect(JSON.parse((await runCli(['root-key', 'delete', id, '--json', '--yes'], as(limited.key))).stdout)).toEqual({ deleted: id });
   });
 });
 

@@ -181,7 +181,7 @@ describe.each(BACKENDS)('the system tenant is unreachable (%s)', (backend) => {
       ['key', 'create', '--tenant', SYSTEM_TENANT_SLUG, '--api', MANAGEMENT_API, ...ALL_MANAGEMENT_SCOPES.flatMap((s) => ['--scope', s])],
       ['key', 'list', '--tenant', SYSTEM_TENANT_SLUG],
       ['key', 'update', seededId, '--tenant', SYSTEM_TENANT_SLUG, '--disable'],
-      ['key', 'revoke', seededId, '--tenant', SYSTEM_TENANT_SLUG],
+      ['key', 'revoke', seededId, '--tenant', SYSTEM_TENANT_SLUG, '--yes'],
       ['key', 'roll', seededId, '--tenant', SYSTEM_TENANT_SLUG],
       ['key', 'subkey', keysWriterId, '--tenant', SYSTEM_TENANT_SLUG, '--scope', 'keys:write'],
     ];

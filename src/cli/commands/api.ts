@@ -8,6 +8,7 @@ import { collectImplication, collectScopeDefinition, parseSecondsArg, required, 
 import { print, printJson } from '../output.js';
 import { fetchList, printPage, withPaging, type PagingFlags } from '../paging.js';
 import { commandGroup, runAction } from '../run-action.js';
+import { confirmDestructive, withYes, type ConfirmFlags } from '../confirm.js';
 
 interface TenantFlags extends ConnectionFlags {
   tenant?: string;
@@ -34,12 +35,13 @@ interface UpdateFlags extends TenantFlags, TokenSettingsFlags {
   name?: string;
   scope?: ScopeDefinition[];
   implies?: Record<string, string[]>;
+  force?: boolean;
 }
 
 const TENANT = { flag: '--tenant <slug>', env: 'KEYGATE_TENANT' };
 
 /**
- * `keygate api create|list|get`: APIs and their scope catalogs.
+ * `keygate api create|list|get|update|delete`: APIs and their scope catalogs.
  *
  * @example
  * registerApiCommands(program);
@@ -86,12 +88,11 @@ export function registerApiCommands(program: Command): void {
     }),
   );
 
-  const get = api.command('get').description('Show one API and its scope catalog').argument('<identifier>', 'API identifier').addOption(tenantOption());
+  const get = api.command('get').description('Show one API and its scope catalog').argument('<identifier>', 'API identifier or id (api_…)').addOption(tenantOption());
   withConnection(get).action(
     runAction(async (identifier: string, flags: TenantFlags) => {
       const slug = required(flags.tenant, TENANT);
-      const path = `/v1/tenants/${encodeURIComponent(slug)}/apis/${encodeURIComponent(identifier)}`;
-      showApi(await connect(flags).request<Api>('GET', path), flags);
+      showApi(await connect(flags).request<Api>('GET', apiPath(slug, identifier)), flags);
     }),
   );
 
@@ -102,7 +103,8 @@ export function registerApiCommands(program: Command): void {
     .addOption(tenantOption())
     .option('--name <name>', 'display name')
     .addOption(new Option('--scope <name[=description]>', 'a scope of the new catalog; repeat for each (replaces the whole catalog)').argParser(collectScopeDefinition))
-    .addOption(new Option('--implies <scope=implied[,implied]>', 'an implication of the new catalog; needs --scope; repeatable').argParser(collectImplication));
+    .addOption(new Option('--implies <scope=implied[,implied]>', 'an implication of the new catalog; needs --scope; repeatable').argParser(collectImplication))
+    .option('--force', 'when the new catalog drops scopes keys or clients hold, narrow them (without it the change is refused with their count)');
   withTokenSettings(update);
   withConnection(update).action(
     runAction(async (identifier: string, flags: UpdateFlags) => {
@@ -118,10 +120,34 @@ export function registerApiCommands(program: Command): void {
       if (Object.keys(body).length === 0) {
         throw new UsageError('nothing to change; give at least one of --name, --scope, --access-token-ttl, --refresh-tokens, --no-refresh-tokens, --refresh-idle-ttl, --refresh-absolute-ttl');
       }
-      const path = `/v1/tenants/${encodeURIComponent(slug)}/apis/${encodeURIComponent(identifier)}`;
+      const path = `${apiPath(slug, identifier)}${flags.force ? '?force=true' : ''}`;
       showApi(await connect(flags).request<Api>('PATCH', path, { body }), flags);
     }),
   );
+
+  const remove = withYes(
+    api
+      .command('delete')
+      .description('Delete an API; refused while keys or clients use it, unless --force')
+      .argument('<identifier>', 'API identifier or id (api_…)')
+      .addOption(tenantOption())
+      .option('--force', 'delete it although keys, JWT API keys or clients use it: its keys go with it, its JWT API keys are revoked, clients lose their allowance for it'),
+  );
+  withConnection(remove).action(
+    runAction(async (identifier: string, flags: TenantFlags & ConfirmFlags & { force?: boolean }) => {
+      const slug = required(flags.tenant, TENANT);
+      await confirmDestructive(flags, `Delete API ${identifier}${flags.force ? ' with every key, JWT API key and client allowance that uses it' : ''}`);
+      await connect(flags).request<undefined>('DELETE', `${apiPath(slug, identifier)}${flags.force ? '?force=true' : ''}`);
+      // The server answers 204 without a body; scripts still get one JSON value to parse.
+      if (flags.json) return printJson({ deleted: identifier });
+      print(`Deleted API ${identifier}.`);
+    }),
+  );
+}
+
+/** The API's management path: identifiers are URLs, so they are always encoded. */
+function apiPath(slug: string, identifier: string): string {
+  return `/v1/tenants/${encodeURIComponent(slug)}/apis/${encodeURIComponent(identifier)}`;
 }
 
 /** Adds the flags for the API's token lifetimes; each takes a duration with a unit (1h, 30d). */

@@ -8,6 +8,7 @@ import { collect, collectAllowance, parseDurationArg, parseJwks, required, tenan
 import { print, printJson, printSecret } from '../output.js';
 import { fetchList, printPage, withPaging, type PagingFlags } from '../paging.js';
 import { commandGroup, runAction } from '../run-action.js';
+import { confirmDestructive, withYes, type ConfirmFlags } from '../confirm.js';
 
 interface TenantFlags extends ConnectionFlags {
   tenant?: string;
@@ -109,8 +110,9 @@ export function registerClientCommands(program: Command): void {
     }),
   );
 
-  withConnection(withClientId(client.command('delete').description('Delete a client; its secret stops working at once'))).action(
-    runAction(async (id: string, flags: TenantFlags) => {
+  withConnection(withYes(withClientId(client.command('delete').description('Delete a client; its secret stops working at once')))).action(
+    runAction(async (id: string, flags: TenantFlags & ConfirmFlags) => {
+      await confirmDestructive(flags, `Delete client ${id}`);
       await connect(flags).request<undefined>('DELETE', clientPath(flags, id));
       // The server answers 204 without a body; scripts still get one JSON value to parse.
       if (flags.json) return printJson({ deleted: id });
@@ -135,8 +137,9 @@ export function registerClientCommands(program: Command): void {
     }),
   );
 
-  withConnection(withClientId(client.command('revoke-tokens').description('Revoke every token the client was issued until now'))).action(
-    runAction(async (id: string, flags: TenantFlags) => {
+  withConnection(withYes(withClientId(client.command('revoke-tokens').description('Revoke every token the client was issued until now')))).action(
+    runAction(async (id: string, flags: TenantFlags & ConfirmFlags) => {
+      await confirmDestructive(flags, `Revoke every token issued to client ${id} until now`);
       const answer = await connect(flags).request<NotBefore>('POST', `${clientPath(flags, id)}/revoke-tokens`);
       if (flags.json) return printJson(answer);
       print(`Revoked every token issued to client ${id} up to ${answer.notBefore}. The client can still get new ones; delete it or rotate its secret to stop that.`);

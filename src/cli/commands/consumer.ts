@@ -4,6 +4,7 @@ import { connect, withConnection, type ConnectionFlags } from '../connection.js'
 import { required, tenantOption } from '../option-parsers.js';
 import { print, printJson } from '../output.js';
 import { commandGroup, runAction } from '../run-action.js';
+import { confirmDestructive, withYes, type ConfirmFlags } from '../confirm.js';
 
 /**
  * `keygate consumer revoke-tokens`: cuts off every JWT a consumer holds (JWT API keys, and
@@ -20,9 +21,10 @@ export function registerConsumerCommands(program: Command): void {
     .description('Revoke every JWT issued to a consumer until now')
     .argument('<consumer>', 'the consumer id (the sub claim of its tokens)')
     .addOption(tenantOption());
-  withConnection(revoke).action(
-    runAction(async (id: string, flags: ConnectionFlags & { tenant?: string }) => {
+  withConnection(withYes(revoke)).action(
+    runAction(async (id: string, flags: ConnectionFlags & ConfirmFlags & { tenant?: string }) => {
       const slug = required(flags.tenant, { flag: '--tenant <slug>', env: 'KEYGATE_TENANT' });
+      await confirmDestructive(flags, `Revoke every JWT issued to consumer ${id} until now`);
       const path = `/v1/tenants/${encodeURIComponent(slug)}/consumers/${encodeURIComponent(id)}/revoke-tokens`;
       const answer = await connect(flags).request<NotBefore>('POST', path);
       if (flags.json) return printJson(answer);

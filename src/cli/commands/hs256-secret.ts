@@ -5,6 +5,7 @@ import { formatFields, formatTable } from '../format-table.js';
 import { required, tenantOption } from '../option-parsers.js';
 import { print, printJson, printSecret } from '../output.js';
 import { commandGroup, runAction } from '../run-action.js';
+import { confirmDestructive, withYes, type ConfirmFlags } from '../confirm.js';
 
 interface TenantFlags extends ConnectionFlags {
   tenant?: string;
@@ -52,9 +53,10 @@ export function registerHs256SecretCommands(program: Command): void {
     .description('Revoke an HS256 secret: tokens signed with it stop verifying at once')
     .argument('<kid>', 'the secret\'s kid')
     .addOption(tenantOption());
-  withConnection(revoke).action(
-    runAction(async (kid: string, flags: TenantFlags) => {
+  withConnection(withYes(revoke)).action(
+    runAction(async (kid: string, flags: TenantFlags & ConfirmFlags) => {
       const slug = required(flags.tenant, TENANT);
+      await confirmDestructive(flags, `Revoke HS256 secret ${kid}`);
       await connect(flags).request<undefined>('POST', `${secretsPath(slug)}/${encodeURIComponent(kid)}/revoke`);
       // The server answers 204 without a body; scripts still get one JSON value to parse.
       if (flags.json) return printJson({ kid, revoked: true });

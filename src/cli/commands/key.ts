@@ -19,6 +19,7 @@ import { fetchList, printPage, withPaging, type PagingFlags } from '../paging.js
 import { commandGroup, runAction } from '../run-action.js';
 import { formatKey, keyStatus } from './key-format.js';
 import { registerKeyVerify } from './key-verify.js';
+import { confirmDestructive, withYes, type ConfirmFlags } from '../confirm.js';
 
 interface TenantFlags extends ConnectionFlags {
   tenant?: string;
@@ -133,16 +134,18 @@ export function registerKeyCommands(program: Command): void {
     }),
   );
 
-  withConnection(withKeyId(key.command('revoke').description('Revoke a key and all its sub-keys'))).action(
-    runAction(async (id: string, flags: TenantFlags) => {
+  withConnection(withYes(withKeyId(key.command('revoke').description('Revoke a key and all its sub-keys')))).action(
+    runAction(async (id: string, flags: TenantFlags & ConfirmFlags) => {
+      await confirmDestructive(flags, `Revoke key ${id} and all its sub-keys`);
       const answer = await connect(flags).request<{ revoked: string[] }>('POST', `${keyPath(flags, id)}/revoke`);
       if (flags.json) return printJson(answer);
       print(`Revoked ${answer.revoked.length} key${answer.revoked.length === 1 ? '' : 's'}: ${answer.revoked.join(' ')}`);
     }),
   );
 
-  withConnection(withKeyId(key.command('delete').description('Delete a key and its sub-keys for good'))).action(
-    runAction(async (id: string, flags: TenantFlags) => {
+  withConnection(withYes(withKeyId(key.command('delete').description('Delete a key and its sub-keys for good')))).action(
+    runAction(async (id: string, flags: TenantFlags & ConfirmFlags) => {
+      await confirmDestructive(flags, `Delete key ${id} and its sub-keys for good`);
       await connect(flags).request<undefined>('DELETE', keyPath(flags, id));
       // The server answers 204 without a body; scripts still get one JSON value to parse.
       if (flags.json) return printJson({ deleted: id });

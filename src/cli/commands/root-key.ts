@@ -7,6 +7,7 @@ import { collect, parseDurationArg, required } from '../option-parsers.js';
 import { print, printJson, printSecret } from '../output.js';
 import { fetchList, printPage, withPaging, type PagingFlags } from '../paging.js';
 import { commandGroup, runAction } from '../run-action.js';
+import { confirmDestructive, withYes, type ConfirmFlags } from '../confirm.js';
 
 interface CreateFlags extends ConnectionFlags {
   scope?: string[];
@@ -62,14 +63,16 @@ export function registerRootKeyCommands(program: Command): void {
     }),
   );
 
-  withConnection(rootKey.command('revoke').description('Revoke a root key: it answers 401 from now on').argument('<id>', 'root key id')).action(
-    runAction(async (id: string, flags: ConnectionFlags) => {
+  withConnection(withYes(rootKey.command('revoke').description('Revoke a root key: it answers 401 from now on').argument('<id>', 'root key id'))).action(
+    runAction(async (id: string, flags: ConnectionFlags & ConfirmFlags) => {
+      await confirmDestructive(flags, `Revoke root key ${id}`);
       showRootKey(await connect(flags).request<RootKeyView>('POST', `${rootKeyPath(id)}/revoke`), flags);
     }),
   );
 
-  withConnection(rootKey.command('delete').description('Delete a root key for good').argument('<id>', 'root key id')).action(
-    runAction(async (id: string, flags: ConnectionFlags) => {
+  withConnection(withYes(rootKey.command('delete').description('Delete a root key for good').argument('<id>', 'root key id'))).action(
+    runAction(async (id: string, flags: ConnectionFlags & ConfirmFlags) => {
+      await confirmDestructive(flags, `Delete root key ${id}`);
       await connect(flags).request<undefined>('DELETE', rootKeyPath(id));
       // The server answers 204 without a body; scripts still get one JSON value to parse.
       if (flags.json) return printJson({ deleted: id });

@@ -9,6 +9,8 @@ import { print, printJson, printSecret } from '../output.js';
 import { fetchList, printPage, withPaging, type PagingFlags } from '../paging.js';
 import { httpUrl, requestPublic } from '../public-http.js';
 import { commandGroup, runAction } from '../run-action.js';
+import { confirmDestructive, withYes, type ConfirmFlags } from '../confirm.js';
+import { EXIT_CODES } from '../exit-codes.js';
 
 interface TenantFlags extends ConnectionFlags {
   tenant?: string;
@@ -100,12 +102,20 @@ export function registerTokenCommands(program: Command): void {
     .description('Revoke one JWT by its jti: a JWT API key or any access token of the tenant')
     .argument('<jti>', 'the jti claim of the token')
     .addOption(tenantOption());
-  withConnection(revoke).action(
-    runAction(async (jti: string, flags: TenantFlags) => {
+  withConnection(withYes(revoke)).action(
+    runAction(async (jti: string, flags: TenantFlags & ConfirmFlags) => {
       const slug = required(flags.tenant, TENANT);
-      const answer = await connect(flags).request<{ jti: string; revoked: boolean }>('POST', `${tokensPath(slug)}/${encodeURIComponent(jti)}/revoke`);
-      if (flags.json) return printJson(answer);
-      print(answer.revoked ? `Revoked token ${answer.jti}.` : `Token ${answer.jti} was already revoked.`);
+      await confirmDestructive(flags, `Revoke token ${jti}`);
+      const answer = await connect(flags).request<{ jti: string; revoked: boolean; recorded: boolean }>('POST', `${tokensPath(slug)}/${encodeURIComponent(jti)}/revoke`);
+      if (flags.json) printJson(answer);
+      else print(answer.revoked ? `Revoked token ${answer.jti}.` : `Token ${answer.jti} was already revoked.`);
+      if (answer.recorded) return EXIT_CODES.ok;
+      // A typo must not pass for a revocation: access tokens are not recorded, so the server revokes any jti.
+      process.stderr.write(
+        `Keygate issued no JWT API key with jti ${answer.jti}: an access token or a self-issued token with this jti is refused from now on, ` +
+          'but if you meant a JWT API key, check the jti with "keygate token list".\n',
+      );
+      return EXIT_CODES.notValid;
     }),
   );
 

@@ -107,13 +107,21 @@ export const tokenRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => asyn
         summary: 'Revoke a JWT by jti (JWT API keys and OAuth access tokens alike)',
         description: 'Any jti of the tenant can be revoked, issued here or not; verify then answers REVOKED for it.',
         params: Type.Object({ slug: Type.String({ maxLength: 64 }), jti: Type.String({ minLength: 1, maxLength: 256 }) }),
-        response: { 200: Type.Object({ jti: Type.String(), revoked: Type.Boolean() }), ...ERROR_RESPONSES },
+        response: {
+          200: Type.Object({
+            jti: Type.String(),
+            revoked: Type.Boolean({ description: 'False when the jti was revoked already.' }),
+            recorded: Type.Boolean({ description: 'Whether Keygate issued a JWT API key with this jti; false for access tokens, self-issued tokens and typos alike.' }),
+          }),
+          ...ERROR_RESPONSES,
+        },
       },
     },
     async (request) => {
       const tenant = await keygate.tenants.get(request.params.slug);
       const { jti } = request.params;
-      return { jti, revoked: await keygate.revocations.revokeToken(actorOf(request), tenant, jti) };
+      const recorded = await keygate.tokens.isIssued(tenant, jti);
+      return { jti, revoked: await keygate.revocations.revokeToken(actorOf(request), tenant, jti), recorded };
     },
   );
 
