@@ -13,6 +13,8 @@ export type { Config } from './config/schema.js';
 export {
   createKeygateVerifier,
   denialResponse,
+  type CallerAddress,
+  type TrustProxySetting,
   type KeygateIdentity,
   type KeygateVerifierOptions,
   type VerificationOutcome,
