@@ -44,12 +44,19 @@ export async function startServer(
   // Issuer URLs must name the real port, so an ephemeral port is chosen before Keygate opens.
   if (config.port === 0) config.port = await freePort(config.host);
   if (overrides.publicUrl === undefined && !env['PUBLIC_URL']) config.publicUrl = `http://${hostForUrl(config.host)}:${config.port}`;
-  // Background failures (batched writes, deliveries) go to the server's log once it exists, so
-  // they are JSON lines like the rest; without a logger they keep going to stderr.
+  // Background failures (batched writes, deliveries) and warnings go to the server's log, so they
+  // are lines like the rest; warnings from before the log exists (opening the store and Redis)
+  // wait for it. Without a logger they keep going to stderr.
   let log: FastifyBaseLogger | null = null;
+  const early: string[] = [];
   const keygate = await createKeygate({
     config,
-    ...(options.logger === false ? {} : { onError: (err: unknown) => (log ? log.error({ err }, 'background work failed') : console.error('keygate: background work failed', err)) }),
+    ...(options.logger === false
+      ? {}
+      : {
+          onError: (err: unknown) => (log ? log.error({ err }, 'background work failed') : console.error('keygate: background work failed', err)),
+          onWarning: (message: string) => (log ? log.warn(message) : early.push(message)),
+        }),
     ...(options.onPasswordReset ? { onPasswordReset: options.onPasswordReset } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.cluster ? { cluster: options.cluster } : {}),
@@ -57,6 +64,7 @@ export async function startServer(
   const bootstrapRootKey = keygate.config.rootKey ? null : await keygate.rootKeys.bootstrapIfNone();
   const app = await buildApp(keygate, options.logger === undefined || options.logger === true ? {} : { logger: options.logger });
   log = app.log;
+  for (const message of early) log.warn(message);
   let metrics: MetricsListener | null = null;
   try {
     await app.listen({ port: keygate.config.port, host: keygate.config.host });

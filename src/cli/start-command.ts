@@ -41,6 +41,15 @@ export function registerStart(program: Command): void {
     }
     const { keygate } = server;
     const log = server.app.log;
+    // Before anything says "listening": a SIGTERM sent on reading the summary must find its
+    // handler, not Node's default, which ends the process before it has shut down.
+    const stop = async (signal: string): Promise<void> => {
+      log.info(`${signal}: shutting down`);
+      await server.close();
+      process.exit(0);
+    };
+    process.once('SIGINT', () => void stop('SIGINT'));
+    process.once('SIGTERM', () => void stop('SIGTERM'));
     if (isWildcardHost(config.host) && !publicUrlGiven) {
       log.warn(
         `HOST is ${config.host} and PUBLIC_URL is not set: tenant issuers, metadata and links say ${keygate.publicUrl}, which clients cannot reach. ` +
@@ -65,13 +74,6 @@ export function registerStart(program: Command): void {
         ].join('\n') + '\n',
       );
     }
-    const stop = async (signal: string): Promise<void> => {
-      log.info(`${signal}: shutting down`);
-      await server.close();
-      process.exit(0);
-    };
-    process.once('SIGINT', () => void stop('SIGINT'));
-    process.once('SIGTERM', () => void stop('SIGTERM'));
   });
 }
 

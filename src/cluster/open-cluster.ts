@@ -14,8 +14,17 @@ export function openCluster(options: {
   now?: () => number;
   redisFailure?: RedisFailureMode;
   redisTimeoutMs?: number;
+  /** Where Redis lost / Redis back are reported (default `console.warn`). */
+  log?: (message: string) => void;
 }): Cluster {
   return options.redisUrl
-    ? createRedisCluster({ url: options.redisUrl, prefix: options.redisPrefix, now: options.now, failure: options.redisFailure, timeoutMs: options.redisTimeoutMs })
+    ? createRedisCluster({
+        url: options.redisUrl,
+        prefix: options.redisPrefix,
+        now: options.now,
+        failure: options.redisFailure,
+        timeoutMs: options.redisTimeoutMs,
+        ...(options.log ? { log: options.log } : {}),
+      })
     : createMemoryCluster(options.now);
 }

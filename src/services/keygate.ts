@@ -51,6 +51,8 @@ export interface KeygateOptions {
   onPasswordReset?: PasswordResetHook;
   /** Where background failures (batched audit and usage writes, password-reset deliveries) are reported. */
   onError?: (err: unknown) => void;
+  /** Where warnings go (a generated master key, Redis lost or back); default stderr. */
+  onWarning?: (message: string) => void;
 }
 
 export interface Keygate {
@@ -100,16 +102,17 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
   // A key given as undefined means unset (SQLite, no Redis), not "fall back to the environment".
   const config: Config = { ...loadConfig({ env: process.env }), ...options.config };
   const onError = options.onError ?? ((err: unknown) => console.error('keygate: background work failed', err));
+  const warn = options.onWarning ?? ((message: string) => console.warn(`keygate: ${message}`));
   const metrics = new KeygateMetrics();
   const clock = options.clock ?? systemClock;
-  const { store, masterKey } = await openData({ config, ...(options.store ? { store: options.store } : {}), observer: metrics, now: clock() });
+  const { store, masterKey } = await openData({ config, ...(options.store ? { store: options.store } : {}), observer: metrics, now: clock(), warn });
   const cluster = instrumentCluster(
-    options.cluster ?? openCluster({ redisUrl: config.redisUrl, now: clock, redisFailure: config.redisFailure, redisTimeoutMs: config.redisTimeoutMs }),
+    options.cluster ?? openCluster({ redisUrl: config.redisUrl, now: clock, redisFailure: config.redisFailure, redisTimeoutMs: config.redisTimeoutMs, log: warn }),
     metrics,
   );
   // A reachable Redis is in use from the first request; an unreachable one does not keep Keygate down.
   if (!(await cluster.connection.whenConnected(REDIS_START_WAIT_MS))) {
-    console.warn(`keygate: Redis is not reachable yet (${cluster.connection.problem?.detail}): starting degraded (KEYGATE_REDIS_FAILURE=${config.redisFailure}); it is used as soon as it answers.`);
+    warn(`Redis is not reachable yet (${cluster.connection.problem?.detail}): starting degraded (KEYGATE_REDIS_FAILURE=${config.redisFailure}); it is used as soon as it answers.`);
   }
   const audit = new AuditLog(store, clock, onError, { flushIntervalMs: 250, retentionDays: config.auditRetentionDays });
   const usage = new UsageRecorder(store, onError, { flushIntervalMs: 1000 });

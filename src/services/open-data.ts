@@ -21,6 +21,8 @@ export async function openData(options: {
   store?: Store;
   observer?: StoreObserver;
   now: number;
+  /** Where a warning goes (default: stderr). */
+  warn?: (message: string) => void;
 }): Promise<{ store: Store; masterKey: Buffer }> {
   const { databaseUrl, dataDir, masterKey } = options.config;
   let store: Store;
@@ -45,8 +47,8 @@ export async function openData(options: {
       throw err instanceof StartupError ? err : storeStartupError(err, { databaseUrl, dataDir });
     }
     if (master.source === 'generated') {
-      console.warn(
-        `keygate: generated a master key in ${dataDir}/${MASTER_KEY_FILE}. It encrypts signing keys at rest: back it up, ` +
+      (options.warn ?? warnOnStderr)(
+        `generated a master key in ${dataDir}/${MASTER_KEY_FILE}. It encrypts signing keys at rest: back it up, ` +
           'and set KEYGATE_MASTER_KEY instead when instances share a database.',
       );
     }
@@ -55,6 +57,10 @@ export async function openData(options: {
     if (!options.store) await store.close().catch(() => undefined);
     throw err;
   }
+}
+
+function warnOnStderr(message: string): void {
+  console.warn(`keygate: ${message}`);
 }
 
 function writeGenerated(dataDir: string, key: Buffer): void {

@@ -18,8 +18,8 @@ const ROOT_KEY = 'logs-test-root-key-0123456789abcdef0123';
 interface Started {
   child: ChildProcess;
   url: string;
-  /** Everything written to stdout so far. */
-  stdout(): string;
+  /** Everything written to stderr so far. */
+  stderr(): string;
   /** Sends SIGTERM and resolves with the whole stdout once the process has exited. */
   stop(): Promise<string>;
 }
@@ -49,7 +49,7 @@ function start(env: Record<string, string>): Promise<Started> {
       const started: Started = {
         child,
         url,
-        stdout: () => stdout,
+        stderr: () => stderr,
         async stop() {
           child.kill('SIGTERM');
           await exited;
@@ -96,6 +96,19 @@ describe('keygate start logs', () => {
     });
     expect(lines.some((line) => line.msg === 'SIGTERM: shutting down')).toBe(true);
     expect(stdout).not.toContain(ROOT_KEY);
+  });
+
+  it('logs start-up warnings as lines of the same stream, not as bare text on stderr', async () => {
+    const backend = await createBackend('sqlite');
+    backends.push(backend);
+    // No KEYGATE_MASTER_KEY: Keygate generates one and warns.
+    const started = await start({ KEYGATE_DATA_DIR: backend.config.dataDir, KEYGATE_MASTER_KEY: '' });
+    const stdout = await started.stop();
+    const warning = jsonLines(stdout).find((line) => line.level === 40);
+    expect(warning?.msg).toBe(
+      `generated a master key in ${backend.config.dataDir}/master.key. It encrypts signing keys at rest: back it up, and set KEYGATE_MASTER_KEY instead when instances share a database.`,
+    );
+    expect(started.stderr()).toBe('');
   });
 
   it('names PostgreSQL and Redis by host, port and database, never with their passwords, and the METRICS_PORT listener', async () => {
@@ -153,6 +166,6 @@ describe('keygate start logs', () => {
       `    metrics: ${started.url}/metrics (root key with metrics:read)`,
       `    docs: ${started.url}/docs (OpenAPI: ${started.url}/openapi.json)`,
     ]);
-    expect(lines.some((line) => /^\d\d:\d\d:\d\d\.\d{3} INFO  SIGTERM: shutting down$/.test(line))).toBe(true);
+    expect(lines.at(-1)).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO  SIGTERM: shutting down$/);
   });
 });
