@@ -20,12 +20,14 @@ export class SessionsService {
     return { value, expiresAt: now + SESSION_TTL_MS };
   }
 
-  /** The signed-in user of this tenant, or null. */
+  /** The signed-in user of this tenant, or null (also for a disabled user). */
   async resolve(tenant: Tenant, value: string | undefined): Promise<User | null> {
     if (value === undefined || value.length === 0 || value.length > 128) return null;
     const session = await this.ctx.store.findSession(hashSecret(value));
     if (session === null || session.tenantId !== tenant.id || session.expiresAt <= this.ctx.clock()) return null;
-    return this.ctx.store.findUser(tenant.id, session.userId);
+    const user = await this.ctx.store.findUser(tenant.id, session.userId);
+    // Disabling deletes the person's sessions; one signed in at that very moment must not outlive it.
+    return user !== null && user.disabledAt === null ? user : null;
   }
 
   async destroy(value: string | undefined): Promise<void> {

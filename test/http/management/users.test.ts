@@ -1,5 +1,7 @@
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashSecret } from '../../../src/crypto/secrets.js';
+import { SESSION_COOKIE } from '../../../src/http/portal/cookies.js';
 import type { PasswordResetMessage } from '../../../src/services/password-reset-delivery.js';
 import { BACKENDS } from '../../helpers/backends.js';
 import { Person } from '../../helpers/person.js';
@@ -90,6 +92,18 @@ describe.each(BACKENDS)('user lifecycle (%s)', (backend) => {
     expect(await signsIn(t, p, p.person)).toBe(true);
     const audit = (await t.call('GET', `/v1/tenants/${p.slug}/audit?limit=100`)).body.items.map((e: { action: string; target: string }) => `${e.action} ${e.target}`);
     expect(audit).toEqual(expect.arrayContaining([`user.disable ${p.userId}`, `user.update ${p.userId}`]));
+  });
+
+  it('refuses a session of a disabled user that raced the disable (written after its sessions ended)', async () => {
+    const user = (await t.call('POST', users(), { email: 'racer@acme.test', password: 'a long enough password' })).body;
+    expectStatus(await t.call('PATCH', users(`/${user.id}`), { disabled: true }), 200);
+    const value = 'raced-session-value-0123456789abcdef';
+    const now = Date.now();
+    await t.server.keygate.store.createSession(hashSecret(value), p.tenantId, user.id, now, now + 3_600_000);
+    const page = await fetch(`${t.url}/t/${p.slug}/account/apps`, { headers: { cookie: `${SESSION_COOKIE}=${value}` }, redirect: 'manual' });
+    await page.arrayBuffer();
+    expect(page.status).toBe(303);
+    expect(page.headers.get('location')).toContain('/login');
   });
 
   it('deleting a user ends their sessions and grants, their access tokens die, and nobody else is touched', async () => {
