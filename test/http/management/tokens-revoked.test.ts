@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../cli/run-cli.js';
 import { BACKENDS } from '../../helpers/backends.js';
-import { expectStatus, seedTenant, startTestServer, type TestServer } from '../../helpers/server.js';
+import { ROOT_KEY, expectStatus, seedTenant, startTestServer, type TestServer } from '../../helpers/server.js';
 
 interface ListedToken {
   jti: string;
@@ -17,7 +18,8 @@ describe.each(BACKENDS)('the token list says what verify says about revocation (
   let t: TestServer;
   let api: string;
   /** Keygate's clock stands still unless a test moves it, so "the second after the cut-off" is exact. */
-  let nowMs = Date.UTC(2026, 0, 5, 9, 0, 0);
+  // Starts at a whole second of today, so the CLI (which reads the real clock) sees live tokens as active.
+  let nowMs = Math.floor(Date.now() / 1000) * 1000;
 
   const issue = async (consumer: string): Promise<{ jti: string; token: string }> => {
     const response = await t.call('POST', '/v1/tenants/acme/tokens', { api, consumer, scopes: ['read:users'] });
@@ -71,5 +73,14 @@ describe.each(BACKENDS)('the token list says what verify says about revocation (
     expectStatus(response, 200);
     const revoked = (response.body.items as ListedToken[]).map((token) => token.revokedAt !== null);
     expect(revoked.sort()).toEqual([false, true, true]);
+  });
+
+  it('shows the cut-off tokens as revoked in keygate token list', async () => {
+    const run = await runCli(['token', 'list', '--consumer', 'acme-co', '--json'], { env: { KEYGATE_URL: t.url, KEYGATE_ROOT_KEY: ROOT_KEY, KEYGATE_TENANT: 'acme' } });
+    expect(run.code, run.stderr).toBe(0);
+    const table = await runCli(['token', 'list', '--consumer', 'acme-co'], { env: { KEYGATE_URL: t.url, KEYGATE_ROOT_KEY: ROOT_KEY, KEYGATE_TENANT: 'acme' } });
+    const statuses = table.stdout.trimEnd().split('\n').slice(1).map((line) => line.split(/\s{2,}/)[1]);
+    expect(statuses.sort()).toEqual(['active', 'revoked', 'revoked']);
+    expect((JSON.parse(run.stdout).items as ListedToken[]).filter((token) => token.revokedAt !== null)).toHaveLength(2);
   });
 });
