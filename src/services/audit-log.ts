@@ -74,7 +74,7 @@ export class AuditLog {
         }
       }
     }
-    if (this.single.length + this.folded.size >= FLUSH_AT_PENDING) void this.flush();
+    if (this.queued >= FLUSH_AT_PENDING) void this.flush();
   }
 
   /** Writes what is queued; resolves when this batch and every earlier one are written. */
