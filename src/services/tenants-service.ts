@@ -69,6 +69,8 @@ export class TenantsService {
   async delete(actor: Actor, tenant: Tenant): Promise<{ revokedRootKeys: string[] }> {
     const system = await this.ctx.store.findTenantBySlug(SYSTEM_TENANT_SLUG);
     if (system === null) throw new Error('the system tenant is missing');
+    // Denials queued here for the tenant are written first, so the cascade takes them too.
+    await this.ctx.audit.flush();
     const now = this.ctx.clock();
     const event = this.ctx.audit.event(system.id, actor, 'tenant.delete', tenant.id, { slug: tenant.slug });
     const removed = await this.ctx.store.deleteTenant(tenant, now, event);

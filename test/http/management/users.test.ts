@@ -130,6 +130,29 @@ describe.each(BACKENDS)('user lifecycle (%s)', (backend) => {
   });
 });
 
+describe('operator-sent reset links whose delivery fails', () => {
+  let t: TestServer;
+
+  beforeAll(async () => {
+    t = await startTestServer('sqlite', {}, {
+      onPasswordReset: () => {
+        throw Object.assign(new Error('mail server said no'), { code: 'EENVELOPE' });
+      },
+    });
+  });
+  afterAll(() => t.close());
+
+  it('answer 502 RESET_DELIVERY_FAILED with the cause\'s code, never the link', async () => {
+    expectStatus(await t.call('POST', '/v1/tenants', { slug: 'acme', name: 'Acme' }), 201);
+    const user = (await t.call('POST', '/v1/tenants/acme/users', { email: 'a@acme.test', password: 'a long enough password' })).body;
+    const failed = await t.call('POST', `/v1/tenants/acme/users/${user.id}/password-reset`);
+    expect(failed.status).toBe(502);
+    expect(failed.body.code).toBe('RESET_DELIVERY_FAILED');
+    expect(failed.body.detail).toContain('EENVELOPE');
+    expect(failed.body.detail).not.toContain('token');
+  });
+});
+
 describe('operator-sent reset links without a delivery', () => {
   let t: TestServer;
 
