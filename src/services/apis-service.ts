@@ -93,7 +93,7 @@ export class ApisService {
       if (!result.applied) {
         throw new KeygateError(
           'SCOPES_IN_USE',
-          `${result.keyIds.length} key(s) and ${result.clientIds.length} client(s) hold ${dropped.join(', ')}, which the new catalog drops; send "force": true to narrow them`,
+          `${result.keyIds.length} key(s) and ${result.clientIds.length} client(s) hold ${dropped.join(', ')}, which the new catalog drops; repeat with force=true (keygate api update --force) to narrow them`,
           { affected: { keys: result.keyIds.length, clients: result.clientIds.length } },
         );
       }
@@ -121,7 +121,7 @@ export class ApisService {
     );
     if (!result.deleted) {
       const { keys, tokens, clients } = result.inUse;
-      throw new KeygateError('API_IN_USE', `${keys} key(s), ${tokens} JWT API key(s) and ${clients} client(s) use "${api.identifier}"; revoke them, or send force=true to revoke them with it`, {
+      throw new KeygateError('API_IN_USE', `${keys} key(s), ${tokens} JWT API key(s) and ${clients} client(s) use "${api.identifier}"; revoke them, or repeat with force=true (keygate api delete --force) to delete the API with them`, {
         affected: { ...result.inUse },
       });
     }
