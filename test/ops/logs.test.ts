@@ -18,7 +18,8 @@ const ROOT_KEY = 'logs-test-root-key-0123456789abcdef0123';
 interface Started {
   child: ChildProcess;
   url: string;
-  /** Everything written to stderr so far. */
+  /** Everything written to stdout and to stderr so far. */
+  stdout(): string;
   stderr(): string;
   /** Sends SIGTERM and resolves with the whole stdout once the process has exited. */
   stop(): Promise<string>;
@@ -32,10 +33,16 @@ afterEach(async () => {
   for (const backend of backends.splice(0)) await backend.destroy();
 });
 
-/** `keygate start` on a free port with exactly these settings; resolves once it printed its summary. */
-function start(env: Record<string, string>): Promise<Started> {
+/**
+ * `keygate start` on a free port with exactly these settings; resolves once it printed its
+ * summary. With `terminal`, its stdout is a terminal (util-linux `script` gives it a pty).
+ */
+function start(env: Record<string, string>, options: { terminal?: boolean } = {}): Promise<Started> {
   const childEnv: NodeJS.ProcessEnv = { PATH: process.env['PATH'], HOME: process.env['HOME'], KEYGATE_ROOT_KEY: ROOT_KEY, KEYGATE_MASTER_KEY: randomBytes(32).toString('hex'), ...env };
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'start', '--port', '0', '--host', '127.0.0.1'], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = ['--import', 'tsx', MAIN, 'start', '--port', '0', '--host', '127.0.0.1'];
+  const child = options.terminal
+    ? spawn('script', ['-qefc', [process.execPath, ...args].join(' '), '/dev/null'], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(process.execPath, args, { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -49,6 +56,7 @@ function start(env: Record<string, string>): Promise<Started> {
       const started: Started = {
         child,
         url,
+        stdout: () => stdout,
         stderr: () => stderr,
         async stop() {
           child.kill('SIGTERM');
@@ -145,6 +153,18 @@ describe('keygate start logs', () => {
     const failed = jsonLines(stdout).filter((line) => line.msg === 'request failed');
     expect(failed).toHaveLength(1);
     expect(failed[0]).toMatchObject({ level: 50, reqId: problem.requestId, err: { message: expect.any(String) } });
+  });
+
+  it('writes readable, coloured lines when stdout is a terminal and LOG_FORMAT is not set', async () => {
+    const backend = await createBackend('sqlite');
+    backends.push(backend);
+    const started = await start({ KEYGATE_DATA_DIR: backend.config.dataDir }, { terminal: true });
+    // A terminal may hand over the summary in pieces: wait (a bounded number of turns) for its last field.
+    for (let i = 0; i < 500 && !started.stdout().includes('    docs: '); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    const lines = started.stdout().split('\r\n');
+    expect(lines.filter((line) => line.startsWith('{'))).toEqual([]);
+    expect(lines).toContain(`    store: sqlite ${join(backend.config.dataDir, 'keygate.db')}`);
+    expect(lines.find((line) => line.includes('Keygate listening on'))).toMatch(/^\d\d:\d\d:\d\d\.\d{3} \u001b\[32mINFO \u001b\[0m Keygate listening on /);
   });
 
   it('writes readable lines with LOG_FORMAT=pretty: time, level, message, then the summary fields', async () => {
