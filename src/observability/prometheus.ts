@@ -24,7 +24,14 @@ interface Metric {
   render(): Promise<string>;
 }
 
-/** Holds metrics and renders them in the Prometheus text exposition format 0.0.4. */
+/**
+ * Holds metrics and renders them in the Prometheus text exposition format 0.0.4.
+ *
+ * @example
+ * const registry = new Registry();
+ * new Counter({ name: 'jobs_total', help: 'Jobs done.', registers: [registry] }).inc();
+ * await registry.metrics(); // "# HELP jobs_total Jobs done.\n# TYPE jobs_total counter\njobs_total 1\n"
+ */
 export class Registry {
   readonly contentType = 'text/plain; version=0.0.4; charset=utf-8';
   private readonly metricsByName = new Map<string, Metric>();
@@ -85,7 +92,7 @@ abstract class BaseMetric<T extends string, Child> implements Metric {
   protected abstract renderChild(lines: string[], values: readonly string[], child: Child): void;
 }
 
-export interface CounterChild {
+interface CounterChild {
   inc(value?: number): void;
 }
 
@@ -115,7 +122,7 @@ export class Counter<T extends string = string> extends BaseMetric<T, CounterChi
   }
 }
 
-export interface GaugeChild {
+interface GaugeChild {
   set(value: number): void;
 }
 
@@ -144,7 +151,7 @@ export class Gauge<T extends string = string> extends BaseMetric<T, GaugeChild &
   }
 }
 
-export interface HistogramChild {
+interface HistogramChild {
   observe(value: number): void;
 }
 
@@ -200,6 +207,10 @@ export class Histogram<T extends string = string> extends BaseMetric<T, Histogra
 /**
  * The process metrics prom-client calls default metrics, under the same names: CPU seconds,
  * resident memory, heap, start time, event-loop delay and the Node.js version.
+ *
+ * @example
+ * const registry = new Registry();
+ * collectDefaultMetrics({ register: registry });
  */
 export function collectDefaultMetrics(options: { register: Registry }): void {
   const registers = [options.register];
