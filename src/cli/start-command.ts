@@ -56,6 +56,12 @@ export function registerStart(program: Command): void {
           'Set PUBLIC_URL to the URL clients use (e.g. https://keygate.example.com).',
       );
     }
+    if (server.metricsUrl !== null && isWildcardHost(keygate.config.metricsHost)) {
+      log.warn(
+        `METRICS_HOST is ${keygate.config.metricsHost}: anyone who can reach this host reads ${server.metricsUrl} without a key. ` +
+          'Bind it to an address only Prometheus reaches (docs/observability.md).',
+      );
+    }
     const summary = startSummary(keygate.config, { url: server.url, metricsUrl: server.metricsUrl });
     log.info(summary.fields, summary.msg);
     if (!keygate.users.resetsEnabled) {

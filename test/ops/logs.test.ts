@@ -136,6 +136,16 @@ describe('keygate start logs', () => {
     });
     expect(summary.msg).toBe(`Keygate listening on ${started.url} · postgres 127.0.0.1:5432/${database} · redis 127.0.0.1:6379/0`);
     expect(stdout).not.toContain('pg-secret-password');
+    expect(stdout).not.toContain('METRICS_HOST is');
+  });
+
+  it('warns when the unauthenticated metrics listener is bound to every interface', async () => {
+    const backend = await createBackend('sqlite');
+    backends.push(backend);
+    const started = await start({ KEYGATE_DATA_DIR: backend.config.dataDir, METRICS_PORT: '0', METRICS_HOST: '0.0.0.0' });
+    const stdout = await started.stop();
+    const warning = jsonLines(stdout).find((line) => line.msg.startsWith('METRICS_HOST is 0.0.0.0'));
+    expect(warning).toMatchObject({ level: 40, msg: expect.stringMatching(/^METRICS_HOST is 0\.0\.0\.0: anyone who can reach this host reads http:\/\/0\.0\.0\.0:\d+\/metrics without a key\./) });
   });
 
   it('puts the request id on the lines of a request that failed, the id its problem answer names', async () => {
