@@ -9,7 +9,8 @@ import type { Config } from '../../src/config/schema.js';
 import { MASTER_KEY_FILE } from '../../src/crypto/master-key.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { SYSTEM_ACTOR } from '../../src/services/context.js';
-import { StartupError } from '../../src/services/startup-errors.js';
+// From the package's main export, as an embedding application would catch it.
+import { StartupError } from '../../src/index.js';
 import { createBackend, type Backend } from '../helpers/backends.js';
 import { ORDERS_API, basic, postForm, registerMachineClient } from '../helpers/oauth.js';
 import { ROOT_KEY, startTestServer, type TestServer } from '../helpers/server.js';
