@@ -1,5 +1,3 @@
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import addFormats from 'ajv-formats';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
@@ -7,6 +5,7 @@ import { trustProxyOption } from '../config/schema.js';
 import { newRequestId } from '../crypto/secrets.js';
 import type { Keygate } from '../services/keygate.js';
 import { prettyLogStream } from '../observability/pretty-log.js';
+import { registerApiDocs } from './api-docs.js';
 import { healthRoutes } from './health.js';
 import { metricsRoutes } from './metrics.js';
 import { boundJsonDepth } from './json-body.js';
@@ -66,9 +65,12 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
   recordRoutes(app);
   boundJsonDepth(app);
   app.decorateRequest('principal', null);
-  // A root key's lastUsedAt is its last management request that succeeded: a refused one changes
-  // no row (it is answered, and audited where it matters, instead).
+  const responses = keygate.metrics.httpResponses;
+  // Every response is counted by status class. A root key's lastUsedAt is its last management
+  // request that succeeded: a refused one changes no row (it is answered, and audited where it
+  // matters, instead).
   app.addHook('onResponse', async (request, reply) => {
+    responses[Math.floor(reply.statusCode / 100) - 1]?.inc();
     if (request.principal?.kind === 'root' && reply.statusCode < 400) keygate.rootKeys.recordUse(request.principal.keyId);
   });
 
@@ -81,17 +83,7 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
     sendProblem(reply, problem('ROUTE_NOT_FOUND', routeNotFoundDetail(request.method, request.url.split('?')[0]!), request.id)),
   );
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: { title: 'Keygate', version: '0.1.0', description: 'API keys, JWTs and OAuth 2.0 tokens under one scope model.' },
-      servers: [{ url: config.publicUrl }],
-      components: { securitySchemes: { rootKey: { type: 'http', scheme: 'bearer', description: 'A Keygate root key.' } } },
-      security: [{ rootKey: [] }],
-    },
-  });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await registerApiDocs(app, config);
 
   await app.register(healthRoutes(keygate));
   await app.register(metricsRoutes(keygate));

@@ -53,6 +53,8 @@ export class KeygateMetrics implements StoreObserver {
   /** Duration of token endpoint requests, from request to response. */
   readonly tokenDuration: HistogramChild;
   readonly tokensIssued: Readonly<Record<GrantType, CounterChild>>;
+  /** HTTP responses by status class: index 0 for 1xx up to 4 for 5xx. */
+  readonly httpResponses: readonly CounterChild[];
   readonly keyCacheHit: CounterChild;
   readonly keyCacheMiss: CounterChild;
   private readonly storeDuration: HistogramChild;
@@ -83,6 +85,8 @@ export class KeygateMetrics implements StoreObserver {
       buckets: TOKEN_BUCKETS,
       registers,
     }).labels();
+    const responses = new Counter({ name: 'keygate_http_responses_total', help: 'HTTP responses of the main listener, by status class (2xx, 4xx, 5xx…).', labelNames: ['class'], registers });
+    this.httpResponses = ['1xx', '2xx', '3xx', '4xx', '5xx'].map((statusClass) => responses.labels(statusClass));
     const issued = new Counter({ name: 'keygate_tokens_issued_total', help: 'Access tokens issued by the token endpoint, by grant type.', labelNames: ['grant_type'], registers });
     this.tokensIssued = fromKeys(GRANT_TYPES, (grant) => issued.labels(grant));
     const cache = new Counter({ name: 'keygate_key_cache_lookups_total', help: 'Key cache lookups by verify and management authentication, by result (hit or miss).', labelNames: ['result'], registers });

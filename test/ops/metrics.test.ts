@@ -156,6 +156,10 @@ describe.each(BACKENDS)('GET /metrics (%s)', (backendName) => {
     expect(moved('keygate_tokens_issued_total', { grant_type: 'refresh_token' })).toBe(0);
     expect(moved('keygate_token_request_duration_seconds_count')).toBe(3);
     expect(moved('keygate_key_cache_lookups_total', { result: 'hit' })).toBeGreaterThanOrEqual(4);
+    // 7 verifies and the first scrape answered 200, the token endpoint twice 200 and once 401.
+    expect(moved('keygate_http_responses_total', { class: '2xx' })).toBe(10);
+    expect(moved('keygate_http_responses_total', { class: '4xx' })).toBe(1);
+    expect(moved('keygate_http_responses_total', { class: '5xx' })).toBe(0);
     expect(moved('keygate_store_query_duration_seconds_count')).toBeGreaterThan(0);
   });
 
@@ -188,7 +192,7 @@ describe.each(BACKENDS)('GET /metrics (%s)', (backendName) => {
       expect(text, secret).not.toContain(secret);
     }
     const labelValues = new Set(parsePrometheus(text).samples.flatMap((s) => Object.entries(s.labels).filter(([k]) => k !== 'le').map(([k, v]) => `${k}=${v}`)));
-    const allowed = /^(kind=(api_key|jwt)|code=[A-Z_]+|grant_type=[a-z_:.-]+|result=(hit|miss)|reason=(unavailable|conflict|other)|operation=(ratelimit|counters|publish)|cause=(away|timeout|error)|state=(total|idle|waiting)|version=v[\d.]+|major=\d+|minor=\d+|patch=\d+)$/;
+    const allowed = /^(kind=(api_key|jwt)|code=[A-Z_]+|grant_type=[a-z_:.-]+|result=(hit|miss)|reason=(unavailable|conflict|other)|operation=(ratelimit|counters|publish)|cause=(away|timeout|error)|class=[1-5]xx|state=(total|idle|waiting)|version=v[\d.]+|major=\d+|minor=\d+|patch=\d+)$/;
     expect([...labelValues].filter((label) => !allowed.test(label))).toEqual([]);
   });
 

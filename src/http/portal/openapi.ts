@@ -1,0 +1,54 @@
+/**
+ * The portal's pages in /openapi.json: HTML for people, listed so the document covers every
+ * route Keygate serves. Their forms carry a CSRF token the page itself sets (double-submit
+ * cookie), so they are not an API a program should call.
+ */
+
+type Operation = Record<string, unknown>;
+
+const PAGES: readonly { path: string; get?: string; post?: string; extra?: string }[] = [
+  { path: '/t/{slug}/login', get: 'Sign-in page (`?interaction=` continues an authorization)', post: 'Sign in with email and password: 303 on to consent or the account page; 401 or 429 (throttled) re-show the page' },
+  { path: '/t/{slug}/logout', post: 'Sign out: ends the session' },
+  { path: '/t/{slug}/consent', get: 'Consent page of a pending authorization (`?interaction=`)', post: 'Approve (some of) the scopes or deny: 303 back to the app with a code or `access_denied`' },
+  { path: '/t/{slug}/account/apps', get: 'Connected apps of the signed-in person' },
+  { path: '/t/{slug}/account/apps/{grantId}/revoke', post: 'Disconnect an app: revokes the grant, its refresh tokens and access tokens', extra: 'grantId' },
+  { path: '/t/{slug}/signup', get: 'Sign-up page (tenants with self sign-up only)', post: 'Create an account and sign in' },
+  { path: '/t/{slug}/password-reset', get: 'Ask for a password-reset link', post: 'Send a reset link if the email is known (the answer is the same either way)' },
+  { path: '/t/{slug}/password-reset/confirm', get: 'Choose a new password (`?token=` from the link)', post: 'Set the new password: ends the person\'s sessions and refresh tokens' },
+];
+
+const HTML = { content: { 'text/html': { schema: { type: 'string' } } } };
+
+function parameters(extra: string | undefined): unknown[] {
+  const slug = { name: 'slug', in: 'path', required: true, description: 'The tenant.', schema: { type: 'string' } };
+  return extra ? [slug, { name: extra, in: 'path', required: true, schema: { type: 'string' } }] : [slug];
+}
+
+/**
+ * The portal's paths, for /openapi.json.
+ *
+ * @example
+ * document.paths = { ...document.paths, ...portalPaths() };
+ */
+export function portalPaths(): Record<string, Record<string, Operation>> {
+  const paths: Record<string, Record<string, Operation>> = {};
+  for (const page of PAGES) {
+    const item: Record<string, Operation> = {};
+    const common = { tags: ['portal'], security: [], parameters: parameters(page.extra) };
+    if (page.get) item['get'] = { ...common, summary: page.get, responses: { '200': { description: 'The page.', ...HTML }, '404': { description: 'No such tenant: an error page.', ...HTML } } };
+    if (page.post) {
+      item['post'] = {
+        ...common,
+        summary: page.post,
+        requestBody: { required: true, content: { 'application/x-www-form-urlencoded': { schema: { type: 'object', description: 'The page\'s own form, with its CSRF token.' } } } },
+        responses: {
+          '303': { description: 'Done: on to the next page.' },
+          '400': { description: 'A field is wrong: the page again, saying which.', ...HTML },
+          '403': { description: 'Missing or wrong CSRF token.', ...HTML },
+        },
+      };
+    }
+    paths[page.path] = item;
+  }
+  return paths;
+}
