@@ -6,6 +6,7 @@ import { loadConfig, type Config } from './config/schema.js';
 import { buildApp } from './http/app.js';
 import { listenForMetrics, type MetricsListener } from './http/metrics.js';
 import { createKeygate, type Keygate } from './services/keygate.js';
+import { listenStartupError } from './services/startup-errors.js';
 import type { PasswordResetHook } from './services/password-reset-delivery.js';
 
 export interface RunningServer {
@@ -66,13 +67,17 @@ export async function startServer(
   log = app.log;
   for (const message of early) log.warn(message);
   let metrics: MetricsListener | null = null;
+  let listening = { settings: 'HOST and PORT', host: keygate.config.host, port: keygate.config.port };
   try {
     await app.listen({ port: keygate.config.port, host: keygate.config.host });
-    if (keygate.config.metricsPort !== undefined) metrics = await listenForMetrics(keygate, { port: keygate.config.metricsPort, host: keygate.config.metricsHost });
+    if (keygate.config.metricsPort !== undefined) {
+      listening = { settings: 'METRICS_HOST and METRICS_PORT', host: keygate.config.metricsHost, port: keygate.config.metricsPort };
+      metrics = await listenForMetrics(keygate, { port: keygate.config.metricsPort, host: keygate.config.metricsHost });
+    }
   } catch (err) {
     await app.close();
     await keygate.close();
-    throw err;
+    throw listenStartupError(err, listening);
   }
   return {
     keygate,

@@ -66,6 +66,23 @@ export function dataDirStartupError(err: unknown, dataDir: string): StartupError
   );
 }
 
+/** What to do about a listen error, by its code; errors without one stay as they are. */
+const LISTEN_HINTS: Record<string, string> = {
+  EADDRINUSE: 'Another process listens there: stop it or choose another port',
+  EACCES: 'Ports below 1024 need privileges: choose a higher port (and put a reverse proxy in front)',
+  EADDRNOTAVAIL: 'No interface of this host has that address: use 127.0.0.1, 0.0.0.0 or one of its own addresses',
+};
+
+/**
+ * A failure to listen, naming the address and the settings that chose it; any other error is
+ * returned as it is.
+ */
+export function listenStartupError(err: unknown, where: { settings: string; host: string; port: number }): unknown {
+  const hint = LISTEN_HINTS[String((err as { code?: unknown })?.code)];
+  if (hint === undefined) return err;
+  return new StartupError(`Cannot listen on ${where.host}:${where.port} (${where.settings}): ${causeOf(err)}. ${hint}, then start again.`, { cause: err });
+}
+
 function passwordOf(databaseUrl: string): string | undefined {
   try {
     const password = decodeURIComponent(new URL(databaseUrl).password);

@@ -59,6 +59,21 @@ describe('start-up failures', () => {
     }
   });
 
+  it('a port in use is named with the settings that chose it', async () => {
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const port = (busy.address() as { port: number }).port;
+    try {
+      const refusal = await startServer({ port, host: '127.0.0.1', rootKey: ROOT_KEY, dataDir: tempDir(), databaseUrl: undefined }, { logger: false, env: {} }).catch((err: unknown) => err);
+      expect(refusal).toBeInstanceOf(StartupError);
+      expect((refusal as Error).message).toBe(
+        `Cannot listen on 127.0.0.1:${port} (HOST and PORT): listen EADDRINUSE: address already in use 127.0.0.1:${port}. Another process listens there: stop it or choose another port, then start again.`,
+      );
+    } finally {
+      busy.close();
+    }
+  });
+
   it('`keygate start` prints the failure alone and exits 1', async () => {
     const port = await closedPort();
     const run = await keygateStart({ DATABASE_URL: `postgres://keygate:${PASSWORD}@127.0.0.1:${port}/keygate`, KEYGATE_DATA_DIR: tempDir() }, () => false);
