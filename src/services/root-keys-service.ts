@@ -127,12 +127,19 @@ export class RootKeysService {
     await this.retireIssuedBefore(current);
   }
 
-  /** At a first start without KEYGATE_ROOT_KEY: a root key to print once, else null. */
+  /**
+   * At a first start without KEYGATE_ROOT_KEY: a root key to print once, else null. At later
+   * starts the live bootstrap key, like a seeded one, gains the management scopes a newer
+   * Keygate adds (it is the operator's full admin until they set KEYGATE_ROOT_KEY).
+   */
   async bootstrapIfNone(): Promise<string | null> {
     const { tenant, api } = await this.ensureSystem();
     const existing = await this.ctx.store.listKeys(tenant.id, { apiId: api.id }, { after: null, limit: 1 });
-    if (existing.items.length > 0) return null;
     const all = api.scopes.map((s) => s.name);
+    if (existing.items.length > 0) {
+      await this.followCatalog('bootstrap', all);
+      return null;
+    }
     const key = this.rootKey(tenant, api, all, null, 'bootstrap', 'bootstrap');
     return (await this.issue(SYSTEM_ACTOR, tenant, key)).secret;
   }
@@ -257,6 +264,22 @@ export class RootKeysService {
       const ids = await this.ctx.store.revokeKeyTree(tenant.id, key.id, this.ctx.clock(), event);
       await this.ctx.lookup.invalidate(ids);
     }
+  }
+
+  /** Gives every live root key of this origin every scope in `all` (the management catalog). */
+  private async followCatalog(origin: RootKeyOrigin, all: string[]): Promise<void> {
+    const { tenant, api } = await this.ensureSystem();
+    let after: string | null = null;
+    do {
+      const batch: Page<ApiKey> = await this.ctx.store.listKeys(tenant.id, { apiId: api.id }, { after, limit: LIST_BATCH });
+      for (const key of batch.items) {
+        if (key.revokedAt !== null || key.meta[ROOT_KEY_ORIGIN] !== origin || key.scopes.join(' ') === all.join(' ')) continue;
+        const updated = { ...key, scopes: all, updatedAt: this.ctx.clock() };
+        await this.ctx.store.updateKeys([updated], this.ctx.audit.event(tenant.id, SYSTEM_ACTOR, 'root_key.seed', key.id, { fields: ['scopes'] }));
+        await this.ctx.lookup.invalidate([key.id]);
+      }
+      after = batch.next;
+    } while (after !== null);
   }
 
   private async issue(actor: Actor, tenant: Tenant, key: ApiKey): Promise<IssuedRootKey> {

@@ -308,6 +308,27 @@ describe.each(BACKENDS)('changing KEYGATE_ROOT_KEY retires the previous one (%s)
     await r.backend.destroy();
   });
 
+  it('gives a live bootstrap key the management scopes a newer Keygate adds, as it does the seeded key', async () => {
+    const first = await r.start(undefined);
+    const bootstrap = first.bootstrapRootKey!;
+    // As if the key had been printed by a Keygate that did not know `metrics:read` yet.
+    const { tenant, api } = await first.keygate.rootKeys.ensureSystem();
+    const [key] = (await first.keygate.store.listKeys(tenant.id, { apiId: api.id }, { after: null, limit: 10 })).items;
+    await first.keygate.store.updateKeys([{ ...key!, scopes: key!.scopes.filter((s) => s !== 'metrics:read') }], first.keygate.audit.event(tenant.id, { id: 'test', requestId: null, ip: null }, 'test.setup', key!.id));
+    const metrics = async (): Promise<number> => {
+      const response = await fetch(`${r.server!.url}/metrics`, { headers: { authorization: `Bearer ${bootstrap}` } });
+      await response.arrayBuffer();
+      return response.status;
+    };
+    expect(await metrics()).toBe(403);
+    const again = await r.start(undefined);
+    expect(again.bootstrapRootKey).toBeNull();
+    expect(await metrics()).toBe(200);
+    await r.stop();
+    await r.backend.destroy();
+    r = new Restarts(await createBackend(backendName));
+  });
+
   it('revokes (audited) the seeded and bootstrap keys, keeps keys created through the API, and never revives a retired one', async () => {
     const first = await r.start(undefined);
     const bootstrap = first.bootstrapRootKey!;
