@@ -2,7 +2,7 @@ import type { ClusterConnection, FallbackCause } from '../cluster/cluster.js';
 import { GRANT_TYPES, type GrantType } from '../domain/clients.js';
 import { VERIFICATION_CODES, type VerificationCode } from '../domain/verification.js';
 import type { PoolUsage, StoreFailure, StoreObserver } from '../store/store-observer.js';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from './prometheus.js';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 type CounterChild = ReturnType<Counter['labels']>;
 type HistogramChild = ReturnType<Histogram['labels']>;

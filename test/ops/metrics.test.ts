@@ -52,8 +52,10 @@ function parsePrometheus(text: string): Exposition {
       rest = rest.slice(label[0].length);
     }
     const raw = match[4]!;
-    const value = raw === '+Inf' ? Infinity : raw === '-Inf' ? -Infinity : Number(raw);
-    if (Number.isNaN(value) && raw !== 'NaN') throw new Error(`bad value in: ${line}`);
+    // Values are Go floats: NaN and ±Inf in any case (prom-client writes "Nan" for an empty gauge).
+    const special = raw.toLowerCase();
+    const value = special === '+inf' || special === 'inf' ? Infinity : special === '-inf' ? -Infinity : special === 'nan' ? NaN : Number(raw);
+    if (Number.isNaN(value) && special !== 'nan') throw new Error(`bad value in: ${line}`);
     const family = familyOf(match[1]!, types);
     if (family === undefined) throw new Error(`sample before its # TYPE: ${line}`);
     samples.push({ name: match[1]!, labels, value });
@@ -192,7 +194,7 @@ describe.each(BACKENDS)('GET /metrics (%s)', (backendName) => {
       expect(text, secret).not.toContain(secret);
     }
     const labelValues = new Set(parsePrometheus(text).samples.flatMap((s) => Object.entries(s.labels).filter(([k]) => k !== 'le').map(([k, v]) => `${k}=${v}`)));
-    const allowed = /^(kind=(api_key|jwt)|code=[A-Z_]+|grant_type=[a-z_:.-]+|result=(hit|miss)|reason=(unavailable|conflict|other)|operation=(ratelimit|counters|publish)|cause=(away|timeout|error)|class=[1-5]xx|state=(total|idle|waiting)|version=v[\d.]+|major=\d+|minor=\d+|patch=\d+)$/;
+    const allowed = /^(kind=(api_key|jwt)|code=[A-Z_]+|grant_type=[a-z_:.-]+|result=(hit|miss)|reason=(unavailable|conflict|other)|operation=(ratelimit|counters|publish)|cause=(away|timeout|error)|class=[1-5]xx|state=(total|idle|waiting)|version=v[\d.]+|major=\d+|minor=\d+|patch=\d+|kind=(minor|major|incremental|weakcb)|space=[a-z_]+|type=[A-Za-z]+)$/;
     expect([...labelValues].filter((label) => !allowed.test(label))).toEqual([]);
   });
 
