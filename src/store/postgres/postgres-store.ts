@@ -31,8 +31,11 @@ export function openPostgresStore(options: { url: string; poolSize?: number; obs
         oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
     },
   });
-  // An idle client losing its connection must not crash the process; the next query reports it.
+  // A client losing its connection must not crash the process, idle (the pool's 'error') or
+  // checked out between two queries of a transaction (the client's own 'error', which pg emits
+  // with no listener attached): the next query on it fails and is reported as STORE_UNAVAILABLE.
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), ...(options.observer ? { log: logQueriesTo(options.observer) } : {}) });
   return new KyselyStore(
     'postgres',
