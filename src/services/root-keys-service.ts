@@ -14,6 +14,7 @@ import {
 import { assertInCatalog } from '../domain/scopes.js';
 import { DEFAULT_HS256_MAX_LIFETIME_SEC } from '../domain/tokens/jwt.js';
 import type { Page, PageRequest } from '../store/store.js';
+import { StartupError } from './startup-errors.js';
 import { SYSTEM_ACTOR, type Actor, type ServiceContext } from './context.js';
 import type { TenantsService } from './tenants-service.js';
 import type { UsageRecorder } from './usage-recorder.js';
@@ -101,7 +102,7 @@ export class RootKeysService {
     let current: string;
     if (existing !== null && existing.api.id === api.id) {
       if (existing.key.revokedAt !== null || (existing.secretRetiredAt !== null && existing.secretRetiredAt <= now)) {
-        throw new Error('KEYGATE_ROOT_KEY was revoked or rolled; set a new value and restart');
+        throw new StartupError('KEYGATE_ROOT_KEY was revoked or rolled: it never comes back. Set KEYGATE_ROOT_KEY to a new value (32+ random characters) on every instance and restart.');
       }
       if (existing.key.scopes.join(' ') !== all.join(' ')) {
         const key = { ...existing.key, scopes: all, updatedAt: now };
@@ -110,7 +111,7 @@ export class RootKeysService {
       }
       current = existing.key.id;
     } else if (existing !== null) {
-      throw new Error('KEYGATE_ROOT_KEY is the secret of an ordinary API key; choose another value');
+      throw new StartupError('KEYGATE_ROOT_KEY is the secret of an ordinary API key: set it to a new value (32+ random characters) and restart.');
     } else {
       const key = this.rootKey(tenant, api, all, null, 'KEYGATE_ROOT_KEY', 'seed');
       key.start = 'KEYGATE_ROOT_KEY';
