@@ -58,7 +58,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'redisUrl', env: 'REDIS_URL', flag: '--redis-url', type: 'url', default: undefined, secret: true, description: 'Redis URL for rate limits and cache invalidation shared by several instances. Unset: in-process.' },
   { key: 'redisFailure', env: 'KEYGATE_REDIS_FAILURE', flag: '--redis-failure', type: 'string', default: 'local', description: 'While Redis is away: `local` counts rate limits per instance (each instance allows up to the limit), `closed` refuses every rate-limited key (`RATE_LIMITED`) and every `private_key_jwt` assertion (whose single use cannot be checked across instances then). Throttles count per instance either way; keys without limits are unaffected (docs/scale-out.md).' },
   { key: 'redisTimeoutMs', env: 'KEYGATE_REDIS_TIMEOUT_MS', flag: '--redis-timeout-ms', type: 'integer', default: 50, min: 1, max: 10_000, description: 'Longest a request waits for Redis before it falls back as `KEYGATE_REDIS_FAILURE` says; Redis is then left alone (probed once a second) until it answers again. A Redis known to be down costs no wait at all.' },
-  { key: 'rootKey', env: 'KEYGATE_ROOT_KEY', flag: '--root-key', type: 'string', default: undefined, secret: true, min: 32, description: 'Seeds a root key with every management scope at start (at least 32 characters). A new value retires (revokes) the key seeded from the previous one and the key printed at first start; a revoked value refuses to start. With no root key at all, Keygate creates one at first start and prints it once.' },
+  { key: 'rootKey', env: 'KEYGATE_ROOT_KEY', flag: '--root-key', type: 'string', default: undefined, secret: true, min: 32, max: 512, description: 'Seeds a root key with every management scope at start (32 to 512 characters: management authentication reads no longer bearer). A new value retires (revokes) the key seeded from the previous one and the key printed at first start; a revoked value refuses to start. With no root key at all, Keygate creates one at first start and prints it once.' },
   { key: 'masterKey', env: 'KEYGATE_MASTER_KEY', flag: '--master-key', type: 'string', default: undefined, secret: true, description: 'Encrypts signing keys and HS256 secrets at rest: 32 bytes as 64 hex digits or 43 base64url characters (`openssl rand -hex 32`). Unset: read from `{data dir}/master.key`, or generated there at first start with a warning (with `DATABASE_URL`, only while the database is empty). Instances sharing a database must share it: the database keeps a check value sealed with the key of its first start, and an instance whose key cannot open it refuses to start.' },
   { key: 'trustProxy', env: 'KEYGATE_TRUST_PROXY', flag: '--trust-proxy', type: 'string', default: 'false', description: 'Whose `X-Forwarded-For` to believe for the caller IP: `false`, `true`, a hop count, or a comma-separated list of proxy IPs/CIDRs.' },
   { key: 'bodyLimit', env: 'KEYGATE_BODY_LIMIT', flag: '--body-limit', type: 'integer', default: 1_048_576, min: 1024, max: 104_857_600, description: 'Largest accepted request body in bytes; larger bodies get 413.' },
@@ -117,6 +117,9 @@ export function loadConfig(input: { env: Record<string, string | undefined>; fla
     } else {
       if (setting.min !== undefined && raw.length < setting.min) {
         problems.push(`${source}: must be at least ${setting.min} characters`);
+      }
+      if (setting.max !== undefined && raw.length > setting.max) {
+        problems.push(`${source}: must be at most ${setting.max} characters`);
       }
       values[setting.key] = raw;
     }

@@ -33,6 +33,11 @@ describe('configuration', () => {
     }
   });
 
+  it('refuses a KEYGATE_ROOT_KEY longer than management authentication reads (it would answer 401 forever)', () => {
+    expect(() => loadConfig({ env: { KEYGATE_ROOT_KEY: 'k'.repeat(513) } })).toThrow(/KEYGATE_ROOT_KEY: must be at most 512 characters/);
+    expect(loadConfig({ env: { KEYGATE_ROOT_KEY: 'k'.repeat(512) } }).rootKey).toHaveLength(512);
+  });
+
   it('maps the trust-proxy setting to what Fastify takes', () => {
     expect(trustProxyOption('false')).toBe(false);
     expect(trustProxyOption('true')).toBe(true);
