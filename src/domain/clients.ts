@@ -126,11 +126,11 @@ export interface IssuedToken {
   revokedAt: number | null;
 }
 
-/** A revocation: one jti, or a not-before mark on a client's, consumer's or grant's tokens. */
+/** A revocation: one jti, or a not-before mark on a client's, consumer's, grant's or deleted API's tokens. */
 export interface Revocation {
   id: string;
   tenantId: string;
-  kind: 'jti' | 'client' | 'consumer' | 'grant';
+  kind: 'jti' | 'client' | 'consumer' | 'grant' | 'api';
   subject: string;
   /** For marks: tokens with iat (s) at or before this are revoked. */
   notBefore: number | null;

@@ -128,6 +128,9 @@ export async function deleteApiRows(trx: Trx, api: { id: string; tenantId: strin
   const revocations = await insertRevocations(trx, [
     ...liveTokens.map((t) => revocation({ kind: 'jti', subject: t.jti, notBefore: null, expiresAt: t.expires_at === null ? null : Number(t.expires_at) })),
     ...liveGrants.map((g) => revocation({ kind: 'grant', subject: g.id, notBefore: Math.floor(at / 1000), expiresAt: null })),
+    // Every other token for it (client credentials, exchanged, self-issued HS256) names it only
+    // by `aud`: a mark on the identifier keeps them dead, also once an API is created under it again.
+    revocation({ kind: 'api', subject: api.identifier, notBefore: Math.floor(at / 1000), expiresAt: null }),
   ]);
   await trx.deleteFrom('issued_tokens').where('api_id', '=', api.id).execute();
   await trx.deleteFrom('authorization_codes').where('api_id', '=', api.id).execute();

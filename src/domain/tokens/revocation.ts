@@ -9,8 +9,8 @@ export interface RevocationState {
   /** Revoked jtis (a Set, or a Map keyed by jti). */
   jtis: { has(jti: string): boolean };
   /**
-   * `client:{id}`, `consumer:{id}` or `grant:{id}` (the `gid` claim of tokens a person's grant
-   * produced) → tokens whose `iat` (seconds) is at or before this second are
+   * `client:{id}`, `consumer:{id}`, `grant:{id}` (the `gid` claim of tokens a person's grant
+   * produced) or `api:{identifier}` (the `aud` of tokens for an API since deleted) → tokens whose `iat` (seconds) is at or before this second are
    * revoked. `iat` has one-second resolution, so the mark's own second counts as before: a token
    * issued in that second after the mark is revoked too, never the other way round.
    */
@@ -30,7 +30,9 @@ export function longestTokenLifetimeSec(tenant: { hs256MaxLifetimeSec: number; m
   return Math.max(tenant.hs256MaxLifetimeSec, tenant.maxAccessTokenTtlSec) + CLOCK_SKEW_SEC;
 }
 
-export function markKey(kind: 'client' | 'consumer' | 'grant', subject: string): string {
+export type MarkKind = 'client' | 'consumer' | 'grant' | 'api';
+
+export function markKey(kind: MarkKind, subject: string): string {
   return `${kind}:${subject}`;
 }
 
@@ -40,7 +42,7 @@ export function markKey(kind: 'client' | 'consumer' | 'grant', subject: string):
  */
 export type RevocationCause = { kind: 'jti' } | { kind: 'mark'; mark: string; notBefore: number };
 
-type RevocableClaims = { jti?: string; iat?: number; client_id?: string; sub?: string; gid?: unknown; [EXCHANGED_FROM_CLAIM]?: unknown };
+type RevocableClaims = { jti?: string; iat?: number; client_id?: string; sub?: string; gid?: unknown; aud?: unknown; [EXCHANGED_FROM_CLAIM]?: unknown };
 
 const BY_JTI: RevocationCause = { kind: 'jti' };
 
@@ -75,7 +77,13 @@ export function revocationCause(claims: RevocableClaims, state: RevocationState)
     const cause = markAfter(markKey('consumer', claims.sub), iat, state);
     if (cause !== null) return cause;
   }
-  return typeof claims.gid === 'string' ? markAfter(markKey('grant', claims.gid), iat, state) : null;
+  if (typeof claims.gid === 'string') {
+    const cause = markAfter(markKey('grant', claims.gid), iat, state);
+    if (cause !== null) return cause;
+  }
+  // A deleted API's tokens stay dead when an API is created again under its identifier.
+  const aud = Array.isArray(claims.aud) ? claims.aud[0] : claims.aud;
+  return typeof aud === 'string' ? markAfter(markKey('api', aud), iat, state) : null;
 }
 
 /** A token's own jti, or its client's cut-off at or after its iat. */

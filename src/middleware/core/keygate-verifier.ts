@@ -5,6 +5,7 @@ import { isScopeToken, satisfies, type ScopeMatch } from '../../domain/scopes.js
 import {
   MAX_TOKEN_LENGTH,
   SIGNING_ALGORITHMS,
+  audienceOf,
   checkClaims,
   decodeJwt,
   headerProblem,
@@ -77,7 +78,7 @@ interface VerifiedToken {
   identity: KeygateIdentity;
   held: ReadonlySet<string>;
   exp: number;
-  claims: { jti?: string; iat?: number; client_id?: string; sub?: string; gid?: string; exchanged_from?: unknown };
+  claims: { jti?: string; iat?: number; client_id?: string; sub?: string; gid?: string; aud?: string; exchanged_from?: unknown };
 }
 
 /**
@@ -207,7 +208,7 @@ class Verifier implements KeygateVerifier {
     if (this.revocations !== null) {
       const state = this.revocations.isSynced ? this.revocations.state : await this.revocations.ready();
       if (state === null) return this.deny(UNAVAILABLE, { code: 'KEYGATE_UNAVAILABLE', detail: 'the revocation feed has never been read', kind: 'jwt', tokenId });
-      if (isRevoked(verified.claims, state)) return this.invalid('REVOKED', 'revoked by jti or by a client, consumer or grant cut-off', 'jwt', tokenId);
+      if (isRevoked(verified.claims, state)) return this.invalid('REVOKED', 'revoked by jti or by a client, consumer, grant or deleted-API cut-off', 'jwt', tokenId);
     }
     if (!satisfies(verified.held, requirement.scopes, requirement.match)) {
       return this.deny(requirement.insufficient, { code: 'INSUFFICIENT_SCOPE', detail: `holds "${[...verified.held].join(' ')}"`, kind: 'jwt', tokenId });
@@ -227,7 +228,7 @@ class Verifier implements KeygateVerifier {
     if (code !== 'VALID') return this.invalid(code, CLAIM_PROBLEMS[code], 'jwt');
     // Keygate checks revocations too; this makes one seen by the feed count before a cached answer expires.
     if (this.revocations?.isSynced === true && isRevoked(revocationClaims(payload), this.revocations.state)) {
-      return this.invalid('REVOKED', 'revoked by jti or by a client, consumer or grant cut-off', 'jwt');
+      return this.invalid('REVOKED', 'revoked by jti or by a client, consumer, grant or deleted-API cut-off', 'jwt');
     }
     return this.checkWithKeygate(token, requirement, 'jwt', ip);
   }
@@ -323,6 +324,8 @@ function revocationClaims(payload: TokenClaims): VerifiedToken['claims'] {
     ...(typeof payload.iat === 'number' ? { iat: payload.iat } : {}),
     ...(typeof payload.client_id === 'string' ? { client_id: payload.client_id } : {}),
     ...(typeof payload.gid === 'string' ? { gid: payload.gid } : {}),
+    // A deleted API's tokens are cut off by a mark on their audience.
+    ...(audienceOf(payload) !== null ? { aud: audienceOf(payload)! } : {}),
     // An exchanged token (RFC 8693) is revoked with the tokens it came from.
     ...(payload.exchanged_from !== undefined ? { exchanged_from: payload.exchanged_from } : {}),
     sub: payload.sub,

@@ -137,7 +137,7 @@ export class RevocationFeed {
       if (expiresAt === null || !(expiresAt < now)) this.jtis.set(item.subject, expiresAt);
       return;
     }
-    if ((item.kind === 'client' || item.kind === 'consumer' || item.kind === 'grant') && item.notBefore !== null) {
+    if ((item.kind === 'client' || item.kind === 'consumer' || item.kind === 'grant' || item.kind === 'api') && item.notBefore !== null) {
       const key = markKey(item.kind, item.subject);
       if (item.notBefore > (this.notBefore.get(key) ?? -Infinity)) this.notBefore.set(key, item.notBefore);
     }
