@@ -89,15 +89,21 @@ export class ApisService {
     let narrowedKeys: string[] = [];
     if (dropped.length === 0) await this.ctx.store.updateApi(updated, event);
     else {
-      const result = await this.ctx.store.replaceCatalog(updated, dropped, { force: options.force === true, at: this.ctx.clock() }, event);
+      const result = await this.ctx.store.replaceCatalog(
+        updated,
+        dropped,
+        { force: options.force === true, at: this.ctx.clock(), revocation: this.revocations.factory(tenant.id) },
+        event,
+      );
       if (!result.applied) {
         throw new KeygateError(
           'SCOPES_IN_USE',
-          `${result.keyIds.length} key(s) and ${result.clientIds.length} client(s) hold ${dropped.join(', ')}, which the new catalog drops; repeat with force=true (keygate api update --force) to narrow them`,
-          { affected: { keys: result.keyIds.length, clients: result.clientIds.length } },
+          `${result.keyIds.length} key(s), ${result.tokenIds.length} JWT API key(s) and ${result.clientIds.length} client(s) hold ${dropped.join(', ')}, which the new catalog drops; repeat with force=true (keygate api update --force) to narrow the keys and clients and revoke those JWT API keys`,
+          { affected: { keys: result.keyIds.length, tokens: result.tokenIds.length, clients: result.clientIds.length } },
         );
       }
       narrowedKeys = result.keyIds;
+      await this.revocations.recorded(tenant.id, result.revocations);
       await this.ctx.directory.changed(result.clientIds);
     }
     this.ctx.lookup.clear();

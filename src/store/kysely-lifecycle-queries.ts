@@ -147,19 +147,31 @@ export async function deleteApiRows(trx: Trx, api: { id: string; tenantId: strin
 }
 
 /**
- * The keys (not revoked) and clients of an API that hold any of `dropped`, and, when `apply`,
- * narrows each to the scopes that remain.
+ * The keys (not revoked), live JWT API keys and clients of an API that hold any of `dropped`,
+ * and, when `apply`, narrows each key and client to the scopes that remain and revokes each such
+ * JWT API key by jti (a signed token cannot be narrowed: left alone, it would keep the dropped
+ * scope, and have it again for good once the catalog names it again).
  */
 export async function narrowToCatalog(
   trx: Trx,
   api: { id: string; tenantId: string; identifier: string },
   dropped: ReadonlySet<string>,
-  options: { apply: boolean; at: number },
-): Promise<{ keyIds: string[]; clientIds: string[] }> {
+  options: { apply: false; at: number } | { apply: true; at: number; revocation: RevocationFactory },
+): Promise<{ keyIds: string[]; clientIds: string[]; tokenIds: string[]; revocations: Revocation[] }> {
   const keys = (await trx.selectFrom('keys').select(['id', 'scopes']).where('api_id', '=', api.id).where('revoked_at', 'is', null).execute())
     .map((k) => ({ id: k.id, scopes: JSON.parse(k.scopes) as string[] }))
     .filter((k) => k.scopes.some((s) => dropped.has(s)));
   const clients = (await clientsAllowedOn(trx, api)).filter((c) => c.scopes[api.identifier]!.some((s) => dropped.has(s)));
+  const tokens = (
+    await trx
+      .selectFrom('issued_tokens')
+      .select(['jti', 'scopes', 'expires_at'])
+      .where('api_id', '=', api.id)
+      .where('revoked_at', 'is', null)
+      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', options.at)]))
+      .execute()
+  ).filter((tk) => (JSON.parse(tk.scopes) as string[]).some((s) => dropped.has(s)));
+  let revocations: Revocation[] = [];
   if (options.apply) {
     for (const key of keys) {
       await trx.updateTable('keys').set({ scopes: JSON.stringify(key.scopes.filter((s) => !dropped.has(s))), updated_at: options.at }).where('id', '=', key.id).execute();
@@ -168,8 +180,16 @@ export async function narrowToCatalog(
       const scopes = { ...client.scopes, [api.identifier]: client.scopes[api.identifier]!.filter((s) => !dropped.has(s)) };
       await trx.updateTable('clients').set({ scopes: JSON.stringify(scopes), updated_at: options.at }).where('id', '=', client.id).execute();
     }
+    if (tokens.length > 0) {
+      await trx.updateTable('issued_tokens').set({ revoked_at: options.at }).where('api_id', '=', api.id).where('jti', 'in', tokens.map((tk) => tk.jti)).execute();
+    }
+    const revocation = options.revocation;
+    revocations = await insertRevocations(
+      trx,
+      tokens.map((tk) => revocation({ kind: 'jti', subject: tk.jti, notBefore: null, expiresAt: tk.expires_at === null ? null : Number(tk.expires_at) })),
+    );
   }
-  return { keyIds: keys.map((k) => k.id), clientIds: clients.map((c) => c.id) };
+  return { keyIds: keys.map((k) => k.id), clientIds: clients.map((c) => c.id), tokenIds: tokens.map((tk) => tk.jti), revocations };
 }
 
 async function insertRevocations(trx: Trx, revocations: Revocation[]): Promise<Revocation[]> {

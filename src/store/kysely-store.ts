@@ -218,18 +218,25 @@ export class KyselyStore implements Store {
     );
   }
 
-  replaceCatalog(api: Api, dropped: readonly string[], options: { force: boolean; at: number }, event: AuditEvent): Promise<{ applied: boolean; keyIds: string[]; clientIds: string[] }> {
+  replaceCatalog(
+    api: Api,
+    dropped: readonly string[],
+    options: { force: boolean; at: number; revocation: RevocationFactory },
+    event: AuditEvent,
+  ): Promise<{ applied: boolean; keyIds: string[]; clientIds: string[]; tokenIds: string[]; revocations: Revocation[] }> {
     return this.guard('apis', () =>
       this.db.transaction().execute(async (trx) => {
         await lifecycle.lockApi(trx, this.backend, api.id);
         const holders = await lifecycle.narrowToCatalog(trx, api, new Set(dropped), { apply: false, at: options.at });
-        const held = holders.keyIds.length + holders.clientIds.length > 0;
+        const held = holders.keyIds.length + holders.clientIds.length + holders.tokenIds.length > 0;
         if (held && !options.force) return { applied: false, ...holders };
-        if (held) await lifecycle.narrowToCatalog(trx, api, new Set(dropped), { apply: true, at: options.at });
+        const done = held ? await lifecycle.narrowToCatalog(trx, api, new Set(dropped), { apply: true, at: options.at, revocation: options.revocation }) : holders;
         const { id, tenant_id, identifier, created_at, ...changes } = apiToRow(api);
         await trx.updateTable('apis').set(changes).where('id', '=', id).where('tenant_id', '=', tenant_id).execute();
-        await insertEvents(trx, [{ ...event, data: { ...event.data, narrowedKeys: holders.keyIds.length, narrowedClients: holders.clientIds.length } }]);
-        return { applied: true, ...holders };
+        await insertEvents(trx, [
+          { ...event, data: { ...event.data, narrowedKeys: done.keyIds.length, narrowedClients: done.clientIds.length, revokedTokens: done.tokenIds.length } },
+        ]);
+        return { applied: true, ...done };
       }),
     );
   }

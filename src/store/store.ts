@@ -96,11 +96,17 @@ export interface Store {
   listApis(tenantId: string, page: PageRequest): Promise<Page<Api>>;
   updateApi(api: Api, event: AuditEvent): Promise<void>;
   /**
-   * Replaces the API's catalog when it drops `dropped` scopes: the keys (not revoked) and clients
-   * holding one of them are counted and, with `force`, narrowed to the scopes that remain, all in
-   * one transaction with the event. Without `force` and with any holder, nothing is written.
+   * Replaces the API's catalog when it drops `dropped` scopes: the keys (not revoked), live JWT API
+   * keys and clients holding one of them are counted and, with `force`, the keys and clients
+   * narrowed to the scopes that remain and the JWT API keys revoked by jti, all in one transaction
+   * with the event. Without `force` and with any holder, nothing is written.
    */
-  replaceCatalog(api: Api, dropped: readonly string[], options: { force: boolean; at: number }, event: AuditEvent): Promise<{ applied: boolean; keyIds: string[]; clientIds: string[] }>;
+  replaceCatalog(
+    api: Api,
+    dropped: readonly string[],
+    options: { force: boolean; at: number; revocation: RevocationFactory },
+    event: AuditEvent,
+  ): Promise<{ applied: boolean; keyIds: string[]; clientIds: string[]; tokenIds: string[]; revocations: Revocation[] }>;
   /**
    * Deletes the API with its keys, JWT API keys (live ones revoked by jti), grants (live ones cut
    * off) and the clients' allowances for it, in one transaction. Without `force`, nothing is
