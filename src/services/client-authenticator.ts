@@ -60,9 +60,12 @@ export class ClientAuthenticator {
     const reason = await this.check(tenant, client, found?.secrets ?? [], presented, audiences, now);
     if (reason === null) return client!;
     await this.ctx.cluster.counters.increment(throttleKey, FAILURE_WINDOW_MS);
-    this.ctx.audit.enqueue(
-      this.ctx.audit.event(tenant.id, { id: 'oauth', requestId: presented.requestId, ip: presented.address }, 'client.auth.denied', presented.clientId.slice(0, 128), { reason, method: presented.method }),
-    );
+    // The target is a client that exists, never the id as presented: denials fold per target, and
+    // anyone can invent ids, so an invented one per request would write a row per request. The
+    // first invented id of a row is kept in its data.
+    const target = client?.id ?? null;
+    const data = client === null ? { reason, method: presented.method, clientId: presented.clientId.slice(0, 128) } : { reason, method: presented.method };
+    this.ctx.audit.enqueue(this.ctx.audit.event(tenant.id, { id: 'oauth', requestId: presented.requestId, ip: presented.address }, 'client.auth.denied', target, data));
     throw new OAuthError('invalid_client', 'client authentication failed');
   }
 
