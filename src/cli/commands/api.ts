@@ -104,7 +104,7 @@ export function registerApiCommands(program: Command): void {
     .option('--name <name>', 'display name')
     .addOption(new Option('--scope <name[=description]>', 'a scope of the new catalog; repeat for each (replaces the whole catalog)').argParser(collectScopeDefinition))
     .addOption(new Option('--implies <scope=implied[,implied]>', 'an implication of the new catalog; needs --scope; repeatable').argParser(collectImplication))
-    .option('--force', 'when the new catalog drops scopes keys or clients hold, narrow them (without it the change is refused with their count)');
+    .option('--force', 'when the new catalog drops scopes keys, JWT API keys or clients hold, narrow the keys and clients and revoke those JWT API keys (without it the change is refused with their count)');
   withTokenSettings(update);
   withConnection(update).action(
     runAction(async (identifier: string, flags: UpdateFlags) => {
