@@ -60,9 +60,18 @@ export class FallbackCounters implements SharedCounters {
     private readonly mode: RedisFailureMode,
   ) {}
 
+  /**
+   * Every claim is also kept in this instance, so the instance refuses a second use across the
+   * outage's edges too: one made through Redis while Redis is away, one made while it was away
+   * once it is back.
+   */
   claimOnce(key: string, ttlMs: number): Promise<boolean> {
     return this.link.run(
-      () => this.shared.claimOnce(key, ttlMs),
+      async () => {
+        const shared = await this.shared.claimOnce(key, ttlMs);
+        const here = await this.local.claimOnce(key, ttlMs);
+        return shared && here;
+      },
       () => (this.mode === 'local' ? this.local.claimOnce(key, ttlMs) : false),
     );
   }
