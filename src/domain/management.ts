@@ -12,9 +12,9 @@ export const ROOT_KEY_PREFIX = 'kgroot';
 
 export const MANAGEMENT_SCOPES: readonly ScopeDefinition[] = [
   { name: 'tenants:read', description: 'List and read tenants' },
-  { name: 'tenants:write', description: 'Create tenants', implies: ['tenants:read'] },
+  { name: 'tenants:write', description: 'Create, change and delete tenants (deleting takes everything in them)', implies: ['tenants:read'] },
   { name: 'apis:read', description: 'List and read APIs and their scope catalogs' },
-  { name: 'apis:write', description: 'Create APIs', implies: ['apis:read'] },
+  { name: 'apis:write', description: 'Create, change and delete APIs (with force: narrow or delete what uses them)', implies: ['apis:read'] },
   { name: 'keys:read', description: 'List and read API keys (never their secrets)' },
   { name: 'keys:write', description: 'Create, update, roll, revoke and delete API keys', implies: ['keys:read'] },
   { name: 'keys:verify', description: 'Verify credentials with POST /v1/verify' },
@@ -22,7 +22,7 @@ export const MANAGEMENT_SCOPES: readonly ScopeDefinition[] = [
   { name: 'clients:read', description: 'List and read OAuth clients (never their secrets)' },
   { name: 'clients:write', description: 'Create, update, delete OAuth clients and rotate their secrets', implies: ['clients:read'] },
   { name: 'users:read', description: 'List and read users and their connected apps' },
-  { name: 'users:write', description: 'Create users, change tenant sign-up settings, revoke users\' app grants', implies: ['users:read'] },
+  { name: 'users:write', description: 'Create, change, disable and delete users, send them reset links, revoke their app grants', implies: ['users:read'] },
   { name: 'tokens:read', description: 'List JWT API keys, signing keys and HS256 secrets' },
   { name: 'tokens:write', description: 'Issue and revoke JWT API keys and HS256 secrets, revoke tokens, rotate signing keys', implies: ['tokens:read'] },
   { name: 'root_keys:read', description: 'List and read the root keys you could have created (never their secrets)' },
