@@ -96,9 +96,15 @@ export class UsersService {
     const disabledAt = changes.disabled === undefined ? user.disabledAt : changes.disabled ? (user.disabledAt ?? now) : null;
     const updated: User = { ...user, email, name: changes.name === undefined ? user.name : changes.name, disabledAt };
     const event = this.ctx.audit.event(tenant.id, actor, disabling ? 'user.disable' : 'user.update', user.id, { fields: Object.keys(changes) });
-    const cutOffs = await this.ctx.store.updateUser(updated, { endAccess: disabling ? this.revocations.factory(tenant.id) : null, at: now }, event);
+    const fields = [
+      ...(changes.name !== undefined ? (['name'] as const) : []),
+      ...(email !== user.email ? (['email'] as const) : []),
+      ...(changes.disabled !== undefined ? (['disabledAt'] as const) : []),
+    ];
+    const cutOffs = await this.ctx.store.updateUser(updated, { fields, endAccess: disabling ? this.revocations.factory(tenant.id) : null, at: now }, event);
     await this.revocations.recorded(tenant.id, cutOffs);
-    return updated;
+    // What the row holds now: a concurrent change of another field is not undone by this answer.
+    return this.get(tenant, id);
   }
 
   /**

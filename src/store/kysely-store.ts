@@ -462,15 +462,27 @@ export class KyselyStore implements Store {
     });
   }
 
-  updateUser(user: User, options: { endAccess: RevocationFactory | null; at: number }, event: AuditEvent): Promise<Revocation[]> {
+  updateUser(
+    user: User,
+    options: { fields: readonly ('name' | 'email' | 'disabledAt')[]; endAccess: RevocationFactory | null; at: number },
+    event: AuditEvent,
+  ): Promise<Revocation[]> {
+    const fields = new Set(options.fields);
     return this.guard('users', () =>
       this.db.transaction().execute(async (trx) => {
         await trx
           .updateTable('users')
-          .set({ name: user.name, email: user.email, disabled_at: user.disabledAt, updated_at: options.at })
+          .set({
+            ...(fields.has('name') ? { name: user.name } : {}),
+            ...(fields.has('email') ? { email: user.email } : {}),
+            ...(fields.has('disabledAt') ? { disabled_at: user.disabledAt } : {}),
+            updated_at: options.at,
+          })
           .where('tenant_id', '=', user.tenantId)
           .where('id', '=', user.id)
           .execute();
+        // Links sent to the old address must not set the password of the account it left.
+        if (fields.has('email')) await trx.deleteFrom('password_resets').where('tenant_id', '=', user.tenantId).where('user_id', '=', user.id).execute();
         const cutOffs = options.endAccess === null ? [] : await lifecycle.endUserAccess(trx, user.tenantId, user.id, options.at, options.endAccess);
         await insertEvents(trx, [event]);
         return cutOffs;

@@ -158,11 +158,17 @@ export interface Store {
   findUserByEmail(tenantId: string, email: string): Promise<{ user: User; passwordHash: string } | null>;
   listUsers(tenantId: string, page: PageRequest): Promise<Page<User>>;
   /**
-   * Writes the user's name, email and disabled mark. With `endAccess` (the user is being
-   * disabled), also ends their sessions, unused codes, reset links and refresh tokens and cuts
-   * off each live grant, in the same transaction; returns the cut-offs recorded.
+   * Writes the user's `fields` that changed, and only those: a change read before a concurrent
+   * one (a rename before a disable) must not write the other's field back. A new email ends the
+   * reset links sent to the old one. With `endAccess` (the user is being disabled), also ends
+   * their sessions, unused codes, reset links and refresh tokens and cuts off each live grant, in
+   * the same transaction; returns the cut-offs recorded.
    */
-  updateUser(user: User, options: { endAccess: RevocationFactory | null; at: number }, event: AuditEvent): Promise<Revocation[]>;
+  updateUser(
+    user: User,
+    options: { fields: readonly ('name' | 'email' | 'disabledAt')[]; endAccess: RevocationFactory | null; at: number },
+    event: AuditEvent,
+  ): Promise<Revocation[]>;
   /** Ends the user's access as `updateUser` does, then deletes the user with their grants; null when no such user. */
   deleteUser(tenantId: string, id: string, options: { at: number; revocation: RevocationFactory }, event: AuditEvent): Promise<Revocation[] | null>;
 
