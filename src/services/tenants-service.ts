@@ -55,9 +55,11 @@ export class TenantsService {
    */
   async update(actor: Actor, tenant: Tenant, changes: { name?: string; selfSignup?: boolean; hs256MaxLifetime?: number }): Promise<Tenant> {
     const updated: Tenant = { ...tenant, ...changes };
-    await this.ctx.store.updateTenant(updated, this.ctx.audit.event(tenant.id, actor, 'tenant.update', tenant.id, { fields: Object.keys(changes) }));
+    const fields = (['name', 'selfSignup', 'hs256MaxLifetime'] as const).filter((field) => changes[field] !== undefined);
+    await this.ctx.store.updateTenant(updated, fields, this.ctx.audit.event(tenant.id, actor, 'tenant.update', tenant.id, { fields: Object.keys(changes) }));
     await this.ctx.directory.changed([tenant.id]);
-    return updated;
+    // What the row holds now: a concurrent change of another field shows, and is not undone.
+    return this.get(tenant.slug);
   }
 
   /**

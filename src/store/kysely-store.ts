@@ -403,12 +403,18 @@ export class KyselyStore implements Store {
     });
   }
 
-  updateTenant(tenant: Tenant, event: AuditEvent): Promise<void> {
+  updateTenant(tenant: Tenant, fields: readonly ('name' | 'selfSignup' | 'hs256MaxLifetime')[], event: AuditEvent): Promise<void> {
+    const changed = new Set(fields);
+    if (changed.size === 0) return Promise.resolve();
     return this.guard('tenants', () =>
       this.db.transaction().execute(async (trx) => {
         await trx
           .updateTable('tenants')
-          .set({ name: tenant.name, self_signup: tenant.selfSignup ? 1 : 0, hs256_max_lifetime: tenant.hs256MaxLifetime })
+          .set({
+            ...(changed.has('name') ? { name: tenant.name } : {}),
+            ...(changed.has('selfSignup') ? { self_signup: tenant.selfSignup ? 1 : 0 } : {}),
+            ...(changed.has('hs256MaxLifetime') ? { hs256_max_lifetime: tenant.hs256MaxLifetime } : {}),
+          })
           .where('id', '=', tenant.id)
           .execute();
         await insertEvents(trx, [event]);

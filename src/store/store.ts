@@ -145,7 +145,8 @@ export interface Store {
   /** Revocations of a tenant after `after` (a revocation id), oldest first: the feed verifiers follow. */
   listRevocations(tenantId: string, page: PageRequest): Promise<Page<Revocation>>;
 
-  updateTenant(tenant: Tenant, event: AuditEvent): Promise<void>;
+  /** Writes the tenant's `fields`, and only those, so a concurrent change of another is not undone. */
+  updateTenant(tenant: Tenant, fields: readonly ('name' | 'selfSignup' | 'hs256MaxLifetime')[], event: AuditEvent): Promise<void>;
   /**
    * Deletes every row of the tenant in every table, and revokes the root keys limited to its
    * slug, in one transaction with `event` (written to the system tenant's log, since the

@@ -50,3 +50,32 @@ describe.each(BACKENDS)('changing a user (%s)', (backend) => {
     expect('user' in signIn).toBe(false);
   });
 });
+
+/**
+ * The same lost update on `PATCH /v1/tenants/{slug}`: a rename that read the tenant before a
+ * concurrent change of its HS256 cap (lowered after a leak) or of self sign-up (closed) wrote
+ * the old values back.
+ */
+describe.each(BACKENDS)('changing a tenant (%s)', (backend) => {
+  let t: TestServer;
+
+  beforeAll(async () => {
+    t = await startTestServer(backend);
+    await seedTenant(t);
+  });
+  afterAll(() => t?.close());
+
+  it('a change that read the tenant before a lowered cap or a closed sign-up does not undo them', async () => {
+    expectStatus(await t.call('PATCH', '/v1/tenants/acme', { selfSignup: true, hs256MaxLifetime: 86_400 }), 200);
+    const store = t.server.keygate.store;
+    const stale = await store.findTenantBySlug('acme');
+    expectStatus(await t.call('PATCH', '/v1/tenants/acme', { selfSignup: false, hs256MaxLifetime: 60 }), 200);
+    const findTenantBySlug = store.findTenantBySlug.bind(store);
+    store.findTenantBySlug = async (slug: string) => {
+      store.findTenantBySlug = findTenantBySlug;
+      return slug === 'acme' ? stale : findTenantBySlug(slug);
+    };
+    expectStatus(await t.call('PATCH', '/v1/tenants/acme', { name: 'Acme renamed' }), 200);
+    expect((await t.call('GET', '/v1/tenants/acme')).body).toMatchObject({ name: 'Acme renamed', selfSignup: false, hs256MaxLifetime: 60 });
+  });
+});
