@@ -168,9 +168,15 @@ export class DelegationService {
     return api;
   }
 
+  /**
+   * The grant, while it is live and its person may still use it: a code exchange or refresh that
+   * began before the person was disabled (their refresh tokens revoked) gets no tokens after it.
+   */
   private async liveGrant(tenant: Tenant, grantId: string): Promise<Grant> {
     const grant = await this.ctx.store.findGrantById(tenant.id, grantId);
     if (grant === null || grant.revokedAt !== null) throw new OAuthError('invalid_grant', 'the person has revoked this app');
+    const person = await this.ctx.store.findUser(tenant.id, grant.userId);
+    if (person === null || person.disabledAt !== null) throw new OAuthError('invalid_grant', 'the person can no longer use this app');
     return grant;
   }
 }
