@@ -2,16 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKey } from '../../src/domain/keys/format.js';
 import { BACKENDS } from '../helpers/backends.js';
+import { testClock } from '../helpers/clock.js';
 import { expectStatus, seedTenant, startTestServer, type TestServer } from '../helpers/server.js';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe.each(BACKENDS)('POST /v1/verify (%s)', (backend) => {
   let t: TestServer;
   let api: string;
+  const clock = testClock();
 
   beforeAll(async () => {
-    t = await startTestServer(backend);
+    t = await startTestServer(backend, {}, { clock: clock.now });
     ({ api } = await seedTenant(t));
   });
   afterAll(() => t.close());
@@ -75,9 +75,9 @@ describe.each(BACKENDS)('POST /v1/verify (%s)', (backend) => {
   });
 
   it('answers EXPIRED once expiresAt has passed', async () => {
-    const { key } = await createKey({ expiresAt: new Date(Date.now() + 800).toISOString() });
+    const { key } = await createKey({ expiresAt: new Date(clock.now() + 800).toISOString() });
     expect((await verify({ credential: key })).code).toBe('VALID');
-    await sleep(900);
+    clock.advance(900);
     expect((await verify({ credential: key })).code).toBe('EXPIRED');
   });
 
@@ -111,7 +111,7 @@ describe.each(BACKENDS)('POST /v1/verify (%s)', (backend) => {
     expect(rolled.body.key).not.toBe(old);
     expect((await verify({ credential: old })).code).toBe('VALID');
     expect((await verify({ credential: rolled.body.key })).keyId).toBe(id);
-    await sleep(800);
+    clock.advance(800);
     expect((await verify({ credential: old })).code).toBe('REVOKED');
     expect((await verify({ credential: rolled.body.key })).code).toBe('VALID');
   });
@@ -132,7 +132,7 @@ describe.each(BACKENDS)('POST /v1/verify (%s)', (backend) => {
     expect(results.filter((r) => r.code === 'RATE_LIMITED')).toHaveLength(150);
     const limited = results.find((r) => r.code === 'RATE_LIMITED');
     expect(limited.ratelimits[0]).toMatchObject({ name: 'per-minute', limit: 50, remaining: 0 });
-    expect(Date.parse(limited.ratelimits[0].reset)).toBeGreaterThan(Date.now());
+    expect(Date.parse(limited.ratelimits[0].reset)).toBeGreaterThan(clock.now());
   });
 
   it('spends credits exactly under 200 concurrent verifies, with remaining after the cost', async () => {
@@ -176,20 +176,18 @@ describe.each(BACKENDS)('POST /v1/verify (%s)', (backend) => {
     expect(huge.body.code).toBe('BODY_TOO_LARGE');
   });
 
-  it('records denied verifications in the audit log within seconds, without the secret', async () => {
+  it('records denied verifications in the audit log, without the secret', async () => {
     const { id, key } = await createKey();
     await verify({ credential: key, scopes: ['read:billing'] });
-    let events: { action: string; target: string; data: { code: string } }[] = [];
-    for (let i = 0; i < 30 && !events.some((e) => e.target === id && e.action === 'key.verify.denied'); i++) {
-      await sleep(100);
-      const page = await t.call('GET', '/v1/tenants/acme/audit?limit=100');
-      events = page.body.items;
-      let cursor = page.body.nextCursor;
-      while (cursor) {
-        const next = await t.call('GET', `/v1/tenants/acme/audit?limit=100&cursor=${cursor}`);
-        events = events.concat(next.body.items);
-        cursor = next.body.nextCursor;
-      }
+    // The denial is queued before the answer; flushing writes it now instead of on the writer's timer.
+    await t.server.keygate.flush();
+    const page = await t.call('GET', '/v1/tenants/acme/audit?limit=100');
+    let events: { action: string; target: string; data: { code: string } }[] = page.body.items;
+    let cursor = page.body.nextCursor;
+    while (cursor) {
+      const next = await t.call('GET', `/v1/tenants/acme/audit?limit=100&cursor=${cursor}`);
+      events = events.concat(next.body.items);
+      cursor = next.body.nextCursor;
     }
     const denied = events.find((e) => e.target === id && e.action === 'key.verify.denied');
     expect(denied?.data.code).toBe('INSUFFICIENT_SCOPE');
