@@ -22,7 +22,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../src/config/schema.js';
-import type { Tenant } from '../src/domain/keys/key.js';
+import type { Tenant } from '../src/domain/tenants.js';
 import { SYSTEM_ACTOR } from '../src/services/context.js';
 import { createKeygate, type Keygate } from '../src/services/keygate.js';
 import { fmtRatio, machineNote, now, numberArg, parseArgs, PG_ADMIN_URL, percentile, pgUrlFor } from './lib/common.js';

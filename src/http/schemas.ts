@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { MAX_REFRESH_REUSE_INTERVAL } from '../domain/keys/key.js';
+import { MAX_REFRESH_REUSE_INTERVAL } from '../domain/apis.js';
 
 /**
  * Shared request and response schemas. Each is at once the validator (Ajv, with unknown fields

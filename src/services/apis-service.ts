@@ -1,7 +1,8 @@
 import { newId } from '../crypto/secrets.js';
 import { KeygateError } from '../domain/errors.js';
 import { KEY_PREFIX_PATTERN } from '../domain/keys/format.js';
-import { DEFAULT_REFRESH_TOKENS, MAX_REFRESH_REUSE_INTERVAL, type Api, type RefreshTokenSettings, type Tenant } from '../domain/keys/key.js';
+import { DEFAULT_REFRESH_TOKENS, MAX_REFRESH_REUSE_INTERVAL, type Api, type RefreshTokenSettings } from '../domain/apis.js';
+import type { Tenant } from '../domain/tenants.js';
 import { validateCatalog, type ScopeDefinition } from '../domain/scopes.js';
 import type { Page, PageRequest } from '../store/store.js';
 import type { Actor, ServiceContext } from './context.js';

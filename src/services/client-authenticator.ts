@@ -1,7 +1,7 @@
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { hashSecret, safeEqual } from '../crypto/secrets.js';
 import type { Client, TokenEndpointAuthMethod } from '../domain/clients.js';
-import type { Tenant } from '../domain/keys/key.js';
+import type { Tenant } from '../domain/tenants.js';
 import { throttleSource } from '../domain/throttle-source.js';
 import { decodeJwt } from '../domain/tokens/jwt.js';
 import { OAuthError } from '../domain/oauth/errors.js';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hashSecret, newId } from '../crypto/secrets.js';
 import { GRANT_TYPES, TOKEN_ENDPOINT_AUTH_METHODS, clientPowerRefusal, powersHeld, redirectUriRefusal, type Client, type GrantType, type TokenEndpointAuthMethod } from '../domain/clients.js';
 import { KeygateError } from '../domain/errors.js';
-import type { Tenant } from '../domain/keys/key.js';
+import type { Tenant } from '../domain/tenants.js';
 import { assertInCatalog } from '../domain/scopes.js';
 import type { Page, PageRequest } from '../store/store.js';
 import type { Actor, ServiceContext } from './context.js';

@@ -1,7 +1,8 @@
 import type { InvalidationBus } from '../cluster/cluster.js';
 import type { Clock } from '../domain/clock.js';
 import type { Client } from '../domain/clients.js';
-import type { Api, Tenant } from '../domain/keys/key.js';
+import type { Api } from '../domain/apis.js';
+import type { Tenant } from '../domain/tenants.js';
 import { isReservedSlug } from '../domain/management.js';
 import type { ClientSecretRecord, Store } from '../store/store.js';
 

@@ -3,7 +3,7 @@ import { newId } from '../crypto/secrets.js';
 import { signatureVerifier, type SignatureVerifier } from '../crypto/signing.js';
 import type { Hs256Secret } from '../domain/clients.js';
 import { KeygateError } from '../domain/errors.js';
-import type { Tenant } from '../domain/keys/key.js';
+import type { Tenant } from '../domain/tenants.js';
 import type { Actor, ServiceContext } from './context.js';
 
 const CACHE_MS = 5_000;

@@ -1,4 +1,5 @@
-import type { Api, Tenant } from '../domain/keys/key.js';
+import type { Api } from '../domain/apis.js';
+import type { Tenant } from '../domain/tenants.js';
 import { expandScopes, satisfies, type ScopeMatch } from '../domain/scopes.js';
 import { audienceOf, checkClaims, claimsAreWellFormed, decodeJwt, headerProblem, isHs256Kid, scopesOf, type TokenClaims } from '../domain/tokens/jwt.js';
 import { isRevoked } from '../domain/tokens/revocation.js';

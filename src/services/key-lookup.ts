@@ -3,7 +3,7 @@ import type { InvalidationBus } from '../cluster/cluster.js';
 import type { KeyFacts } from '../domain/keys/check-key.js';
 import { ID_PREFIXES } from '../domain/ids.js';
 import { effectiveKey } from '../domain/keys/effective-key.js';
-import type { Api } from '../domain/keys/key.js';
+import type { Api } from '../domain/apis.js';
 import type { VerificationResult } from '../domain/verification.js';
 import type { KeygateMetrics } from '../observability/metrics.js';
 import type { Store } from '../store/store.js';

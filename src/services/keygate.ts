@@ -79,6 +79,8 @@ export interface Keygate {
   readonly authorization: AuthorizationService;
   readonly delegation: DelegationService;
   readonly publicUrl: string;
+  /** The clock every service reads (`options.clock`); surfaces that show a state in time read it too. */
+  readonly clock: Clock;
   readonly directory: DirectoryCache;
   /** This instance's metrics (`GET /metrics`, docs/observability.md). */
   readonly metrics: KeygateMetrics;
@@ -167,6 +169,7 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
     authorization: new AuthorizationService(ctx),
     delegation: new DelegationService(ctx, tokens, revocations),
     publicUrl: config.publicUrl,
+    clock,
     directory,
     metrics,
     verify: verifier.verify.bind(verifier),

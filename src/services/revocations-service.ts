@@ -1,6 +1,6 @@
 import { newId } from '../crypto/secrets.js';
 import type { Revocation } from '../domain/clients.js';
-import type { Tenant } from '../domain/keys/key.js';
+import type { Tenant } from '../domain/tenants.js';
 import { idFloor, idTime } from '../domain/ids.js';
 import { FEED_LOOKBACK_MS, longestTokenLifetimeSec, markKey, type RevocationState } from '../domain/tokens/revocation.js';
 import type { Page, PageRequest, RevocationFactory } from '../store/store.js';

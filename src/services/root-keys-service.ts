@@ -2,7 +2,9 @@ import { hashSecret, newId, random } from '../crypto/secrets.js';
 import type { AuditEvent, AuditFilter } from '../domain/audit.js';
 import { KeygateError, isKeygateError } from '../domain/errors.js';
 import { displayStart, generateKey } from '../domain/keys/format.js';
-import { DEFAULT_REFRESH_TOKENS, newKey, type Api, type ApiKey, type Tenant } from '../domain/keys/key.js';
+import { DEFAULT_REFRESH_TOKENS, type Api } from '../domain/apis.js';
+import { newKey, type ApiKey } from '../domain/keys/key.js';
+import type { Tenant } from '../domain/tenants.js';
 import {
   MANAGEMENT_API,
   MANAGEMENT_SCOPES,

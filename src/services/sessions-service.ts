@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hashSecret } from '../crypto/secrets.js';
-import type { Tenant } from '../domain/keys/key.js';
+import type { Tenant } from '../domain/tenants.js';
 import type { User } from '../domain/people.js';
 import type { ServiceContext } from './context.js';
 

@@ -2,7 +2,7 @@ import type { Envelope } from '../crypto/envelope.js';
 import { newId } from '../crypto/secrets.js';
 import { generateSigningKeyPair, publicJwkFor, publicPemFromJwk, signatureVerifier, tokenSigner, type SignatureVerifier, type TokenSigner } from '../crypto/signing.js';
 import { KeygateError } from '../domain/errors.js';
-import type { Tenant } from '../domain/keys/key.js';
+import type { Tenant } from '../domain/tenants.js';
 import { currentKey, publishedKeys } from '../domain/signing-keys.js';
 import type { SigningAlgorithm } from '../domain/tokens/jwt.js';
 import type { StoredSigningKey } from '../store/store.js';

@@ -1,6 +1,6 @@
 import { newId } from '../crypto/secrets.js';
 import { KeygateError } from '../domain/errors.js';
-import type { Tenant } from '../domain/keys/key.js';
+import type { Tenant } from '../domain/tenants.js';
 import { SYSTEM_TENANT_SLUG, isReservedSlug } from '../domain/management.js';
 import { DEFAULT_HS256_MAX_LIFETIME_SEC, SIGNING_ALGORITHMS, type SigningAlgorithm } from '../domain/tokens/jwt.js';
 import type { Page, PageRequest } from '../store/store.js';

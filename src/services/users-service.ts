@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { DUMMY_PASSWORD_HASH, type PasswordHasher } from '../crypto/passwords.js';
 import { hashSecret, newId } from '../crypto/secrets.js';
 import { KeygateError, isKeygateError } from '../domain/errors.js';
-import type { Tenant } from '../domain/keys/key.js';
+import type { Tenant } from '../domain/tenants.js';
 import { throttleSource } from '../domain/throttle-source.js';
 import { EMAIL_PATTERN, normaliseEmail, passwordProblem, type User } from '../domain/people.js';
 import type { Page, PageRequest } from '../store/store.js';

@@ -2,7 +2,9 @@ import { Migrator, sql, type CompiledQuery, type Kysely, type Transaction } from
 import type { AuditEvent, AuditFilter } from '../domain/audit.js';
 import { KeygateError } from '../domain/errors.js';
 import { SYSTEM_TENANT_SLUG } from '../domain/management.js';
-import type { Api, ApiKey, Tenant } from '../domain/keys/key.js';
+import type { Api } from '../domain/apis.js';
+import type { ApiKey } from '../domain/keys/key.js';
+import type { Tenant } from '../domain/tenants.js';
 import { migrationProvider } from './migrations.js';
 import type { Client, Hs256Secret, IssuedToken, Revocation } from '../domain/clients.js';
 import type { AuthorizationCode, Grant, Interaction, RefreshToken, User } from '../domain/people.js';

@@ -1,6 +1,8 @@
 import type { AuditEvent } from '../domain/audit.js';
 import type { Client, IssuedToken, Revocation } from '../domain/clients.js';
-import { DEFAULT_REFRESH_TOKENS, type Api, type ApiKey, type RefillInterval, type Tenant } from '../domain/keys/key.js';
+import { DEFAULT_REFRESH_TOKENS, type Api } from '../domain/apis.js';
+import type { ApiKey, RefillInterval } from '../domain/keys/key.js';
+import type { Tenant } from '../domain/tenants.js';
 import type { SigningAlgorithm } from '../domain/tokens/jwt.js';
 import type {
   ApisTable,

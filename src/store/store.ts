@@ -1,6 +1,8 @@
 import type { AuditEvent, AuditFilter } from '../domain/audit.js';
 import type { Client, Hs256Secret, IssuedToken, Revocation } from '../domain/clients.js';
-import type { Api, ApiKey, Tenant } from '../domain/keys/key.js';
+import type { Api } from '../domain/apis.js';
+import type { ApiKey } from '../domain/keys/key.js';
+import type { Tenant } from '../domain/tenants.js';
 import type { AuthorizationCode, Grant, Interaction, RefreshToken, User } from '../domain/people.js';
 import type { SigningKey } from '../domain/signing-keys.js';
 import type { PoolUsage } from './store-observer.js';

@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Keygate } from '../../src/index.js';
 import { SYSTEM_ACTOR } from '../../src/services/context.js';
-import type { Tenant } from '../../src/domain/keys/key.js';
+import type { Tenant } from '../../src/domain/tenants.js';
 import { REDIS_URL } from '../helpers/backends.js';
 import { startTwoInstances, verifyUntil, type TwoInstances } from '../helpers/instances.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashSecret, newId } from '../../src/crypto/secrets.js';
 import type { AuditEvent } from '../../src/domain/audit.js';
-import type { Api, Tenant } from '../../src/domain/keys/key.js';
+import type { Api } from '../../src/domain/apis.js';
+import type { Tenant } from '../../src/domain/tenants.js';
 import type { RefreshToken } from '../../src/domain/people.js';
 import type { Store } from '../../src/store/store.js';
 import { BACKENDS, createBackend, type Backend } from '../helpers/backends.js';

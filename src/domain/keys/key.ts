@@ -1,6 +1,3 @@
-import type { ScopeDefinition } from '../scopes.js';
-import type { SigningAlgorithm } from '../tokens/jwt.js';
-
 export interface RatelimitConfig {
   name: string;
   limit: number;
@@ -38,49 +35,6 @@ export interface ApiKey {
   updatedAt: number;
   lastUsedAt: number | null;
 }
-
-export interface Tenant {
-  id: string;
-  slug: string;
-  name: string;
-  signingAlg: SigningAlgorithm;
-  /** People may create their own account on the tenant's sign-in page. */
-  selfSignup: boolean;
-  /** The longest lifetime (`exp - iat`, seconds) a self-issued HS256 token of the tenant may have. */
-  hs256MaxLifetime: number;
-  createdAt: number;
-}
-
-export interface Api {
-  id: string;
-  tenantId: string;
-  identifier: string;
-  name: string;
-  keyPrefix: string;
-  scopes: ScopeDefinition[];
-  /** Lifetime of access tokens for this API, in seconds. */
-  accessTokenTtl: number;
-  refreshTokens: RefreshTokenSettings;
-  createdAt: number;
-}
-
-/** Whether refresh tokens are issued for this API, and their lifetimes in seconds. */
-export interface RefreshTokenSettings {
-  enabled: boolean;
-  idleTtl: number;
-  absoluteTtl: number;
-  /**
-   * Seconds after a rotation during which the rotated token, presented again, is taken for a
-   * concurrent refresh (refused, the family lives) rather than a replay (the family dies). 0, the
-   * default, treats every reuse as a replay (RFC 9700 §4.14.2).
-   */
-  reuseInterval: number;
-}
-
-/** The largest reuse interval: longer leaves a replayed refresh token undetected too long. */
-export const MAX_REFRESH_REUSE_INTERVAL = 60;
-
-export const DEFAULT_REFRESH_TOKENS: RefreshTokenSettings = { enabled: false, idleTtl: 1_209_600, absoluteTtl: 7_776_000, reuseInterval: 0 };
 
 /**
  * Start of the refill period that contains `now` (UTC midnight, or the first of the month).

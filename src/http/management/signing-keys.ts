@@ -36,7 +36,7 @@ export const signingKeyRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox =>
     { onRequest: requireScope(keygate, 'tokens:read'), schema: { tags, summary: 'The published signing keys and their state', params: TenantParams, response: { 200: Type.Object({ items: Type.Array(SigningKeyView) }), ...ERROR_RESPONSES } } },
     async (request) => {
       const tenant = await keygate.tenants.get(request.params.slug);
-      const now = Date.now();
+      const now = keygate.clock();
       return { items: (await keygate.signingKeys.list(tenant)).map((k) => view(k, now)) };
     },
   );
@@ -64,7 +64,7 @@ export const signingKeyRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox =>
     async (request, reply) => {
       const tenant = await keygate.tenants.get(request.params.slug);
       const key = await keygate.signingKeys.rotate(actorOf(request), tenant, request.body ?? {});
-      return reply.code(201).send(view(key, Date.now()));
+      return reply.code(201).send(view(key, keygate.clock()));
     },
   );
 };

@@ -1,6 +1,8 @@
 import type { AuditEvent } from '../../domain/audit.js';
 import { isoOrNull } from '../../domain/clock.js';
-import type { Api, ApiKey, Tenant } from '../../domain/keys/key.js';
+import type { Api } from '../../domain/apis.js';
+import type { ApiKey } from '../../domain/keys/key.js';
+import type { Tenant } from '../../domain/tenants.js';
 import { issuerOf } from '../../services/tokens-service.js';
 import type { KeyViewType } from '../schemas.js';
 

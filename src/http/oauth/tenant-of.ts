@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import type { Tenant } from '../../domain/keys/key.js';
+import type { Tenant } from '../../domain/tenants.js';
 import { OAuthError } from '../../domain/oauth/errors.js';
 import type { Keygate } from '../../services/keygate.js';
 

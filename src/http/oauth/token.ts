@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { clientPowerRefusal, type Client, type GrantType } from '../../domain/clients.js';
-import type { Tenant } from '../../domain/keys/key.js';
+import type { Tenant } from '../../domain/tenants.js';
 import { OAuthError } from '../../domain/oauth/errors.js';
 import type { Actor } from '../../services/context.js';
 import type { Keygate } from '../../services/keygate.js';

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Tenant } from '../../domain/keys/key.js';
+import type { Tenant } from '../../domain/tenants.js';
 import type { User } from '../../domain/people.js';
 import type { Keygate } from '../../services/keygate.js';
 import { formOf, param } from '../oauth/form.js';

@@ -1,4 +1,4 @@
-import type { Api } from '../../domain/keys/key.js';
+import type { Api } from '../../domain/apis.js';
 import type { Grant } from '../../domain/people.js';
 import { html, page, type Html } from './html.js';
 

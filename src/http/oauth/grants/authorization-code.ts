@@ -1,5 +1,5 @@
 import type { Client } from '../../../domain/clients.js';
-import type { Tenant } from '../../../domain/keys/key.js';
+import type { Tenant } from '../../../domain/tenants.js';
 import type { Actor } from '../../../services/context.js';
 import type { Keygate } from '../../../services/keygate.js';
 import { param, requiredParam, type Form } from '../form.js';

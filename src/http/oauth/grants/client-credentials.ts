@@ -1,5 +1,6 @@
 import { allowanceFor, type Client } from '../../../domain/clients.js';
-import type { Api, Tenant } from '../../../domain/keys/key.js';
+import type { Api } from '../../../domain/apis.js';
+import type { Tenant } from '../../../domain/tenants.js';
 import { OAuthError } from '../../../domain/oauth/errors.js';
 import type { Keygate } from '../../../services/keygate.js';
 import { param, type Form } from '../form.js';
