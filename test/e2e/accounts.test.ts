@@ -2,6 +2,7 @@ import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { createBackend, type Backend } from '../helpers/backends.js';
+import { testClock } from '../helpers/clock.js';
 import { postForm } from '../helpers/oauth.js';
 import { Person } from '../helpers/person.js';
 import { ROOT_KEY } from '../helpers/server.js';
@@ -13,6 +14,7 @@ describe('accounts and refresh lifetimes', () => {
   let backend: Backend;
   let server: RunningServer;
   const resets: { email: string; url: string }[] = [];
+  const clock = testClock();
   const call = async (method: string, path: string, body?: unknown) => {
     const response = await fetch(server.url + path, {
       method,
@@ -25,7 +27,7 @@ describe('accounts and refresh lifetimes', () => {
   beforeAll(async () => {
     backend = await createBackend('sqlite');
     // The hook is the documented way to send reset mail; here it captures the link.
-    server = await startServer({ port: 0, host: '127.0.0.1', rootKey: ROOT_KEY, ...backend.config }, { logger: false, onPasswordReset: (m) => void resets.push(m) });
+    server = await startServer({ port: 0, host: '127.0.0.1', rootKey: ROOT_KEY, ...backend.config }, { logger: false, clock: clock.now, onPasswordReset: (m) => void resets.push(m) });
     await call('POST', '/v1/tenants', { slug: 'acme', name: 'Acme' });
     await call('POST', '/v1/tenants/acme/apis', { identifier: 'https://api.acme.test', name: 'API', scopes: [{ name: 'read:users', description: 'Read users' }], refreshTokens: { enabled: true, idleTtl: 1, absoluteTtl: 3 } });
   });
@@ -97,7 +99,7 @@ describe('accounts and refresh lifetimes', () => {
     const code = new URL(await new Person(server.url).authorize(url, { email: 'idle@example.com', password: 'an idle password' })).searchParams.get('code')!;
     const tokens = await postForm(server, '/t/acme/oauth/token', { grant_type: 'authorization_code', client_id: registered.body.clientId, code, redirect_uri: CALLBACK, code_verifier: verifier });
     expect(tokens.body.refresh_token).toMatch(/^kgrt_/);
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    clock.advance(1100);
     const late = await postForm(server, '/t/acme/oauth/token', { grant_type: 'refresh_token', client_id: registered.body.clientId, refresh_token: tokens.body.refresh_token });
     expect(late.status).toBe(400);
     expect(late.body.error).toBe('invalid_grant');

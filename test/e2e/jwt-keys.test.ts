@@ -1,21 +1,21 @@
 import { SignJWT, decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair } from 'jose';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testClock } from '../helpers/clock.js';
 import { ORDERS_API, basic, postForm, registerMachineClient } from '../helpers/oauth.js';
 import { expectStatus, seedTenant, startTestServer, type TestServer } from '../helpers/server.js';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('JWTs as API keys, self-issued tokens, private_key_jwt and key rotation', () => {
   let t: TestServer;
   let api: string;
   let issuer: string;
+  const clock = testClock();
 
   const verify = async (credential: string, scopes: string[] = [], audience = api) =>
     (await t.call('POST', '/v1/verify', { credential, api: audience, scopes })).body;
 
   beforeAll(async () => {
-    t = await startTestServer('sqlite');
+    t = await startTestServer('sqlite', {}, { clock: clock.now });
     ({ api } = await seedTenant(t));
     issuer = (await t.call('GET', '/v1/tenants/acme')).body.issuer;
   });
@@ -120,7 +120,7 @@ describe('JWTs as API keys, self-issued tokens, private_key_jwt and key rotation
       const token = (secret: string) => postForm(t, '/t/acme/oauth/token', { grant_type: 'client_credentials' }, { authorization: basic(registered.clientId, secret) });
       expect((await token(registered.clientSecret!)).status).toBe(200);
       expect((await token(rotated.body.clientSecret)).status).toBe(200);
-      await sleep(700);
+      clock.advance(700);
       expect((await token(registered.clientSecret!)).status).toBe(401);
       expect((await token(rotated.body.clientSecret)).status).toBe(200);
     });
@@ -139,7 +139,7 @@ describe('JWTs as API keys, self-issued tokens, private_key_jwt and key rotation
       expect(published).toEqual(expect.arrayContaining([...before, rotated.body.kid]));
       const stillOld = (await t.call('POST', '/v1/tenants/acme/tokens', { api, consumer: 'c', scopes: [] })).body.token;
       expect(decodeProtectedHeader(stillOld).kid).toBe(before[0]);
-      await sleep(1100);
+      clock.advance(1100);
       const fresh = (await t.call('POST', '/v1/tenants/acme/tokens', { api, consumer: 'c', scopes: [] })).body.token;
       expect(decodeProtectedHeader(fresh).kid).toBe(rotated.body.kid);
       expect((await verify(old)).code).toBe('VALID');

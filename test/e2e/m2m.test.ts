@@ -2,6 +2,7 @@ import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS } from '../helpers/backends.js';
+import { testClock } from '../helpers/clock.js';
 import { ORDERS_API, registerMachineClient } from '../helpers/oauth.js';
 import { expectStatus, seedTenant, startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -11,9 +12,10 @@ describe.each(BACKENDS)('client credentials with openid-client and jose (%s)', (
   let issuer: string;
   let config: client.Configuration;
   let clientId: string;
+  const clock = testClock();
 
   beforeAll(async () => {
-    t = await startTestServer(backend);
+    t = await startTestServer(backend, {}, { clock: clock.now });
     await seedTenant(t);
     const registered = await registerMachineClient(t);
     clientId = registered.clientId;
@@ -71,7 +73,7 @@ describe.each(BACKENDS)('client credentials with openid-client and jose (%s)', (
     for (const token of [a.access_token, b.access_token]) {
       expect((await t.call('POST', '/v1/verify', { credential: token, api: ORDERS_API })).body.code).toBe('REVOKED');
     }
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    clock.advance(1100);
     const fresh = await client.clientCredentialsGrant(config, { resource: ORDERS_API });
     expect((await t.call('POST', '/v1/verify', { credential: fresh.access_token, api: ORDERS_API })).body.code).toBe('VALID');
   });

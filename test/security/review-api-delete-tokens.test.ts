@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS } from '../helpers/backends.js';
+import { testClock } from '../helpers/clock.js';
 import { basic, postForm } from '../helpers/oauth.js';
 import { expectStatus, seedTenant, startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -17,9 +18,10 @@ const CATALOG = [
  */
 describe.each(BACKENDS)('tokens of a deleted API (%s)', (backend) => {
   let t: TestServer;
+  const clock = testClock();
 
   beforeAll(async () => {
-    t = await startTestServer(backend);
+    t = await startTestServer(backend, {}, { clock: clock.now });
     await seedTenant(t);
   });
   afterAll(() => t?.close());
@@ -39,7 +41,7 @@ describe.each(BACKENDS)('tokens of a deleted API (%s)', (backend) => {
     expect(await verify()).not.toBe('VALID');
 
     // Seconds later someone makes an API under the same identifier.
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    clock.advance(1100);
     expectStatus(await t.call('POST', '/v1/tenants/acme/apis', { identifier, name: 'Orders again', scopes: CATALOG }), 201);
     expect(await verify()).toBe('REVOKED');
     // The feed that middleware instances read says so too.
@@ -50,7 +52,7 @@ describe.each(BACKENDS)('tokens of a deleted API (%s)', (backend) => {
     const again = await t.call('POST', '/v1/tenants/acme/clients', { name: 'svc2', grantTypes: ['client_credentials'], scopes: { [identifier]: ['read:orders'] } });
     const fresh = await postForm(t, '/t/acme/oauth/token', { grant_type: 'client_credentials', resource: identifier }, { authorization: basic(again.body.clientId, again.body.clientSecret) });
     expectStatus(fresh, 200);
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    clock.advance(1100);
     expect((await t.call('POST', '/v1/verify', { credential: fresh.body.access_token, api: identifier, scopes: ['read:orders'] })).body.code).toBe('VALID');
   });
 });
