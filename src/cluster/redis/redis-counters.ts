@@ -18,7 +18,7 @@ export class RedisCounters implements SharedCounters {
 
   async increment(key: string, ttlMs: number): Promise<{ count: number; expiresAt: number }> {
     const name = `${this.prefix}count:${key}`;
-    const [[, count], [, pttl]] = (await this.redis.multi().incr(name).pexpire(name, ttlMs, 'NX').pttl(name).exec()) as [
+    const [[, count], , [, pttl]] = (await this.redis.multi().incr(name).pexpire(name, ttlMs, 'NX').pttl(name).exec()) as [
       [null, number],
       [null, number],
       [null, number],
