@@ -1,10 +1,11 @@
 import { createServer } from 'node:net';
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Cluster } from './cluster/cluster.js';
 import type { Clock } from './domain/clock.js';
 import { loadConfig, type Config } from './config/schema.js';
 import { buildApp } from './http/app.js';
 import { listenForMetrics, type MetricsListener } from './http/metrics.js';
+import type { Logger } from './observability/logger.js';
 import { createKeygate, type Keygate } from './services/keygate.js';
 import { listenStartupError } from './services/startup-errors.js';
 import type { PasswordResetHook } from './services/password-reset-delivery.js';
@@ -46,18 +47,23 @@ export async function startServer(
   if (config.port === 0) config.port = await freePort(config.host);
   if (overrides.publicUrl === undefined && !env['PUBLIC_URL']) config.publicUrl = `http://${hostForUrl(config.host)}:${config.port}`;
   // Background failures (batched writes, deliveries) and warnings go to the server's log, so they
-  // are lines like the rest; warnings from before the log exists (opening the store and Redis)
-  // wait for it. Without a logger they keep going to stderr.
-  let log: FastifyBaseLogger | null = null;
-  const early: string[] = [];
+  // are lines like the rest; what is logged before the log exists (opening the store and Redis)
+  // waits for it. Without a logger, Keygate's default logger writes them to stderr.
+  let log: Logger | null = null;
+  const early: Array<(to: Logger) => void> = [];
+  const logger: Logger = {
+    warn(message) {
+      if (log) log.warn(message);
+      else early.push((to) => to.warn(message));
+    },
+    error(details, message) {
+      if (log) log.error(details, message);
+      else early.push((to) => to.error(details, message));
+    },
+  };
   const keygate = await createKeygate({
     config,
-    ...(options.logger === false
-      ? {}
-      : {
-          onError: (err: unknown) => (log ? log.error({ err }, 'background work failed') : console.error('keygate: background work failed', err)),
-          onWarning: (message: string) => (log ? log.warn(message) : early.push(message)),
-        }),
+    ...(options.logger === false ? {} : { logger }),
     ...(options.onPasswordReset ? { onPasswordReset: options.onPasswordReset } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.cluster ? { cluster: options.cluster } : {}),
@@ -65,7 +71,7 @@ export async function startServer(
   const bootstrapRootKey = keygate.config.rootKey ? null : await keygate.rootKeys.bootstrapIfNone();
   const app = await buildApp(keygate, options.logger === undefined || options.logger === true ? {} : { logger: options.logger });
   log = app.log;
-  for (const message of early) log.warn(message);
+  for (const write of early) write(app.log);
   let metrics: MetricsListener | null = null;
   let listening = { settings: 'HOST and PORT', host: keygate.config.host, port: keygate.config.port };
   try {

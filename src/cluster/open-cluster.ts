@@ -1,3 +1,4 @@
+import type { Logger } from '../observability/logger.js';
 import type { Cluster, RedisFailureMode } from './cluster.js';
 import { createMemoryCluster } from './memory/memory-cluster.js';
 import { createRedisCluster } from './redis/redis-cluster.js';
@@ -14,8 +15,8 @@ export function openCluster(options: {
   now?: () => number;
   redisFailure?: RedisFailureMode;
   redisTimeoutMs?: number;
-  /** Where Redis lost / Redis back are reported (default `console.warn`). */
-  log?: (message: string) => void;
+  /** Where Redis lost / Redis back are reported (default `defaultLogger()`). */
+  logger?: Logger;
 }): Cluster {
   return options.redisUrl
     ? createRedisCluster({
@@ -24,7 +25,7 @@ export function openCluster(options: {
         now: options.now,
         failure: options.redisFailure,
         timeoutMs: options.redisTimeoutMs,
-        ...(options.log ? { log: options.log } : {}),
+        ...(options.logger ? { logger: options.logger } : {}),
       })
     : createMemoryCluster(options.now);
 }

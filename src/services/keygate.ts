@@ -6,6 +6,7 @@ import { PasswordHasher } from '../crypto/passwords.js';
 import { systemClock, type Clock } from '../domain/clock.js';
 import type { VerificationResult } from '../domain/verification.js';
 import { instrumentCluster } from '../observability/instrument-cluster.js';
+import { defaultLogger, type Logger } from '../observability/logger.js';
 import { KeygateMetrics } from '../observability/metrics.js';
 import type { Store } from '../store/store.js';
 import { ApisService } from './apis-service.js';
@@ -15,6 +16,7 @@ import { SessionsService } from './sessions-service.js';
 import { UsersService } from './users-service.js';
 import { resetDeliveryFromConfig, type PasswordResetHook } from './password-reset-delivery.js';
 import { ClientAuthenticator } from './client-authenticator.js';
+import { ClientTokensService } from './client-tokens-service.js';
 import { ClientsService } from './clients-service.js';
 import { DirectoryCache } from './directory-cache.js';
 import { Hs256SecretsService } from './hs256-secrets-service.js';
@@ -49,10 +51,12 @@ export interface KeygateOptions {
    * webhook from the configuration; with neither, password reset is disabled.
    */
   onPasswordReset?: PasswordResetHook;
-  /** Where background failures (batched audit and usage writes, password-reset deliveries) are reported. */
-  onError?: (err: unknown) => void;
-  /** Where warnings go (a generated master key, Redis lost or back); default stderr. */
-  onWarning?: (message: string) => void;
+  /**
+   * Where warnings (a generated master key, Redis lost or back) and background failures (batched
+   * audit and usage writes, password-reset deliveries) are logged: the server passes its pino;
+   * default `defaultLogger()`, pino on stderr.
+   */
+  logger?: Logger;
 }
 
 export interface Keygate {
@@ -78,6 +82,7 @@ export interface Keygate {
   readonly sessions: SessionsService;
   readonly authorization: AuthorizationService;
   readonly delegation: DelegationService;
+  readonly clientTokens: ClientTokensService;
   readonly publicUrl: string;
   /** The clock every service reads (`options.clock`); surfaces that show a state in time read it too. */
   readonly clock: Clock;
@@ -103,18 +108,18 @@ export interface Keygate {
 export async function createKeygate(options: KeygateOptions = {}): Promise<Keygate> {
   // A key given as undefined means unset (SQLite, no Redis), not "fall back to the environment".
   const config: Config = { ...loadConfig({ env: process.env }), ...options.config };
-  const onError = options.onError ?? ((err: unknown) => console.error('keygate: background work failed', err));
-  const warn = options.onWarning ?? ((message: string) => console.warn(`keygate: ${message}`));
+  const logger = options.logger ?? defaultLogger();
+  const onError = (err: unknown): void => logger.error({ err }, 'background work failed');
   const metrics = new KeygateMetrics();
   const clock = options.clock ?? systemClock;
-  const { store, masterKey } = await openData({ config, ...(options.store ? { store: options.store } : {}), observer: metrics, now: clock(), warn });
+  const { store, masterKey } = await openData({ config, ...(options.store ? { store: options.store } : {}), observer: metrics, now: clock(), logger });
   const cluster = instrumentCluster(
-    options.cluster ?? openCluster({ redisUrl: config.redisUrl, now: clock, redisFailure: config.redisFailure, redisTimeoutMs: config.redisTimeoutMs, log: warn }),
+    options.cluster ?? openCluster({ redisUrl: config.redisUrl, now: clock, redisFailure: config.redisFailure, redisTimeoutMs: config.redisTimeoutMs, logger }),
     metrics,
   );
   // A reachable Redis is in use from the first request; an unreachable one does not keep Keygate down.
   if (!(await cluster.connection.whenConnected(REDIS_START_WAIT_MS))) {
-    warn(`Redis is not reachable yet (${cluster.connection.problem?.detail}): starting degraded (KEYGATE_REDIS_FAILURE=${config.redisFailure}); it is used as soon as it answers.`);
+    logger.warn(`Redis is not reachable yet (${cluster.connection.problem?.detail}): starting degraded (KEYGATE_REDIS_FAILURE=${config.redisFailure}); it is used as soon as it answers.`);
   }
   const audit = new AuditLog(store, clock, onError, { flushIntervalMs: 250, retentionDays: config.auditRetentionDays });
   const usage = new UsageRecorder(store, onError, { flushIntervalMs: 1000 });
@@ -168,6 +173,7 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
     sessions: new SessionsService(ctx),
     authorization: new AuthorizationService(ctx),
     delegation: new DelegationService(ctx, tokens, revocations),
+    clientTokens: new ClientTokensService(ctx, tokens, jwts),
     publicUrl: config.publicUrl,
     clock,
     directory,

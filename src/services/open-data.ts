@@ -1,6 +1,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
+import type { Logger } from '../observability/logger.js';
 import { MASTER_KEY_FILE, loadMasterKey, saveMasterKey } from '../crypto/master-key.js';
 import { openStore } from '../store/open-store.js';
 import type { StoreObserver } from '../store/store-observer.js';
@@ -14,15 +15,15 @@ import { StartupError, dataDirStartupError, storeStartupError } from './startup-
  * closed again, and a master key generated here is not left behind.
  *
  * @example
- * const { store, masterKey } = await openData({ config, now: Date.now() });
+ * const { store, masterKey } = await openData({ config, now: Date.now(), logger: defaultLogger() });
  */
 export async function openData(options: {
   config: Pick<Config, 'databaseUrl' | 'dataDir' | 'masterKey'>;
   store?: Store;
   observer?: StoreObserver;
   now: number;
-  /** Where a warning goes (default: stderr). */
-  warn?: (message: string) => void;
+  /** Where the warning about a generated master key goes. */
+  logger: Logger;
 }): Promise<{ store: Store; masterKey: Buffer }> {
   const { databaseUrl, dataDir, masterKey } = options.config;
   let store: Store;
@@ -47,7 +48,7 @@ export async function openData(options: {
       throw err instanceof StartupError ? err : storeStartupError(err, { databaseUrl, dataDir });
     }
     if (master.source === 'generated') {
-      (options.warn ?? warnOnStderr)(
+      options.logger.warn(
         `generated a master key in ${dataDir}/${MASTER_KEY_FILE}. It encrypts signing keys at rest: back it up, ` +
           'and set KEYGATE_MASTER_KEY instead when instances share a database.',
       );
@@ -57,10 +58,6 @@ export async function openData(options: {
     if (!options.store) await store.close().catch(() => undefined);
     throw err;
   }
-}
-
-function warnOnStderr(message: string): void {
-  console.warn(`keygate: ${message}`);
 }
 
 function writeGenerated(dataDir: string, key: Buffer): void {

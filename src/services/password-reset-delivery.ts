@@ -24,7 +24,7 @@ const WEBHOOK_TIMEOUT_MS = 10_000;
  *
  * @example
  * const deliver = resetDeliveryFromConfig(config, systemClock);
- * if (deliver === null) console.log('password reset is disabled');
+ * if (deliver === null) logger.warn('password reset is disabled');
  */
 export function resetDeliveryFromConfig(config: Config, clock: Clock): PasswordResetHook | null {
   if (config.smtpUrl && config.smtpFrom) return smtpDelivery(config.smtpUrl, config.smtpFrom, clock);

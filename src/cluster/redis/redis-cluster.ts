@@ -1,3 +1,4 @@
+import { defaultLogger, type Logger } from '../../observability/logger.js';
 import type { Cluster, ClusterProblem, RedisFailureMode } from '../cluster.js';
 import { MemoryCounters } from '../memory/memory-counters.js';
 import { MemoryRateLimiter } from '../memory/memory-rate-limiter.js';
@@ -17,8 +18,8 @@ export interface RedisClusterOptions {
   failure?: RedisFailureMode;
   /** Longest a request waits for a Redis answer before falling back; default 50 ms. */
   timeoutMs?: number;
-  /** Where the transitions (Redis lost, Redis back) are reported; default `console.warn`. */
-  log?: (message: string) => void;
+  /** Where the transitions (Redis lost, Redis back) are reported, as warnings; default `defaultLogger()`. */
+  logger?: Logger;
 }
 
 /**
@@ -27,13 +28,13 @@ export interface RedisClusterOptions {
  * for what limits and counters do meanwhile.
  *
  * @example
- * const cluster = createRedisCluster({ url: 'redis://127.0.0.1:6379', failure: 'closed' });
- * if (!(await cluster.connection.whenConnected(2_000))) console.warn('starting without Redis');
+ * const cluster = createRedisCluster({ url: 'redis://127.0.0.1:6379', failure: 'closed', logger: app.log });
+ * if (!(await cluster.connection.whenConnected(2_000))) app.log.warn('starting without Redis');
  */
 export function createRedisCluster(options: RedisClusterOptions): Cluster {
   const prefix = options.prefix ?? 'keygate:';
   const failure = options.failure ?? 'local';
-  const log = options.log ?? ((message: string) => console.warn(`keygate: ${message}`));
+  const logger = options.logger ?? defaultLogger();
   const link = new RedisLink(options.url, options.timeoutMs ?? 50);
   const local = new MemoryRateLimiter();
   const localCounters = new MemoryCounters(options.now);
@@ -43,7 +44,7 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster {
   let lost = false;
   link.onChange((problem) => {
     if (problem !== null) lost = true;
-    if (problem !== null || lost) log(describeTransition(problem, failure));
+    if (problem !== null || lost) logger.warn(describeTransition(problem, failure));
   });
   return {
     kind: 'redis',
