@@ -2,8 +2,8 @@
  * Every error Keygate raises on purpose has a stable `code`. Callers switch on `err.code`;
  * `docs/errors.md` lists the same registry and a test fails when the two disagree.
  *
- * OAuth codes (added with the token endpoints) are spelled exactly as the RFCs spell them;
- * management codes are UPPER_SNAKE.
+ * These are the management and verify codes, UPPER_SNAKE. The OAuth endpoints answer the RFC
+ * error codes of their own registry, `domain/oauth/errors.ts`, spelled as the RFCs spell them.
  */
 export const ERROR_REGISTRY = {
   MALFORMED_JSON: { status: 400, title: 'The request body is not valid JSON' },

@@ -84,7 +84,7 @@ export class VerifyService {
       { api: request.api, scopes: request.scopes ?? NO_SCOPES, match: request.match ?? 'all', ip: request.ip },
       now,
     );
-    if (code !== 'VALID') return this.deny(facts, code, request, options, NO_RATELIMITS, null);
+    if (code !== 'VALID') return this.deny({ facts, code, request, options });
 
     const { key, effective } = facts;
     let ratelimits = NO_RATELIMITS;
@@ -97,7 +97,7 @@ export class VerifyService {
         remaining: s.remaining,
         reset: new Date(s.resetAt).toISOString(),
       }));
-      if (!outcome.allowed) return this.deny(facts, 'RATE_LIMITED', request, options, ratelimits, null);
+      if (!outcome.allowed) return this.deny({ facts, code: 'RATE_LIMITED', request, options, ratelimits });
     }
 
     let credits: { remaining: number } | null = null;
@@ -106,7 +106,7 @@ export class VerifyService {
       const remaining = cost > 0 ? await this.spendCredits(effective.credits, cost, now) : await this.readCredits(effective.credits);
       if (remaining === null) {
         const left = { remaining: await this.readCredits(effective.credits) };
-        return this.deny(facts, 'USAGE_EXCEEDED', request, options, ratelimits, left);
+        return this.deny({ facts, code: 'USAGE_EXCEEDED', request, options, ratelimits, credits: left });
       }
       credits = { remaining };
     }
@@ -161,14 +161,8 @@ export class VerifyService {
     return result;
   }
 
-  private deny(
-    facts: CachedKey,
-    code: VerificationCode,
-    request: VerifyRequest,
-    options: VerifyOptions,
-    ratelimits: RatelimitState[],
-    credits: { remaining: number } | null,
-  ): VerificationResult {
+  /** A refusal of a known key: audited, counted, answered. Only refusals build the argument object. */
+  private deny({ facts, code, request, options, ratelimits = NO_RATELIMITS, credits = null }: Denial): VerificationResult {
     const event: AuditEvent = this.ctx.audit.event(
       facts.key.tenantId,
       { id: 'verify', requestId: options.requestId ?? null, ip: request.ip ?? null },
@@ -186,6 +180,16 @@ export class VerifyService {
     this.apiKeyCounts[code].inc();
     return emptyResult(code);
   }
+}
+
+/** What a refusal of a known key is about; limits and credits as far as they were checked. */
+interface Denial {
+  facts: CachedKey;
+  code: VerificationCode;
+  request: VerifyRequest;
+  options: VerifyOptions;
+  ratelimits?: RatelimitState[];
+  credits?: { remaining: number } | null;
 }
 
 function result(

@@ -4,7 +4,7 @@ import type { VerificationCode } from '../verification.js';
 
 /**
  * The JWT rules Keygate applies to every token it accepts, as pure functions. Signature checks
- * happen in crypto/ (fast-jwt); everything around them — what a header may say, which claims
+ * happen in crypto/ (node:crypto); everything around them — what a header may say, which claims
  * must be there, what they must be — is decided here.
  */
 export const MAX_TOKEN_LENGTH = 8192;

@@ -2,7 +2,7 @@ import { publicPemFromJwk, signatureVerifier, type SignatureVerifier } from '../
 import { SIGNING_ALGORITHMS, type SigningAlgorithm } from '../../domain/tokens/jwt.js';
 import { KeygateUnavailableError, type KeygateHttp } from './keygate-http.js';
 
-/** A published signing key, ready to check signatures (fast-jwt, synchronous). */
+/** A published signing key, ready to check signatures (node:crypto, synchronous). */
 export interface PublishedKey {
   alg: SigningAlgorithm;
   verify: SignatureVerifier;
