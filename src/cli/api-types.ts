@@ -1,7 +1,10 @@
 /**
  * The JSON shapes the management API answers with, as the CLI reads them. The CLI is a client
- * of the HTTP API, so it declares what it relies on rather than importing the server's code.
+ * of the HTTP API, so it declares what it relies on rather than importing the server's code;
+ * the OAuth lists alone come from the one registry (domain/oauth/registry.ts, pure data), so
+ * the CLI offers exactly what the server accepts.
  */
+import type { GrantType, TokenEndpointAuthMethod } from '../domain/oauth/registry.js';
 
 export type SigningAlg = 'EdDSA' | 'ES256' | 'RS256';
 export const SIGNING_ALGS: readonly SigningAlg[] = ['EdDSA', 'ES256', 'RS256'];
@@ -145,12 +148,6 @@ export interface AuditEvent {
   lastRequestId: string | null;
 }
 
-export const GRANT_TYPES = ['client_credentials', 'authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:token-exchange'] as const;
-export type GrantType = (typeof GRANT_TYPES)[number];
-
-export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'] as const;
-export type AuthMethod = (typeof AUTH_METHODS)[number];
-
 /** A public JWK Set, as `private_key_jwt` clients register it. */
 export interface Jwks {
   keys: Record<string, unknown>[];
@@ -163,7 +160,7 @@ export interface ClientView {
   grantTypes: GrantType[];
   /** API identifier → the scopes the client may get for it. */
   scopes: Record<string, string[]>;
-  tokenEndpointAuthMethod: AuthMethod;
+  tokenEndpointAuthMethod: TokenEndpointAuthMethod;
   jwks: Jwks | null;
   redirectUris: string[];
   canIntrospect: boolean;

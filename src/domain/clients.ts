@@ -1,10 +1,6 @@
-/** An OAuth client: a machine (client credentials) or an app people delegate to (later). */
-export const GRANT_TYPES = ['client_credentials', 'authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:token-exchange'] as const;
-export type GrantType = (typeof GRANT_TYPES)[number];
+import { AUTH_METHOD_REGISTRY, GRANT_TYPE_REGISTRY, type GrantType, type TokenEndpointAuthMethod } from './oauth/registry.js';
 
-export const TOKEN_ENDPOINT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'] as const;
-export type TokenEndpointAuthMethod = (typeof TOKEN_ENDPOINT_AUTH_METHODS)[number];
-
+/** An OAuth client: a machine (client credentials, token exchange) or an app people delegate to. */
 export interface Client {
   id: string;
   tenantId: string;
@@ -35,9 +31,6 @@ export function allowanceFor(scopes: Readonly<Record<string, readonly string[]>>
   return Object.hasOwn(scopes, identifier) ? scopes[identifier] : undefined;
 }
 
-/** Grant types that act without a person, on the client's own authority: a public client has none. */
-const CONFIDENTIAL_ONLY_GRANTS: readonly GrantType[] = ['client_credentials', 'urn:ietf:params:oauth:grant-type:token-exchange'];
-
 /**
  * What a client may try to do: use a grant type at the token endpoint, or introspect tokens (its
  * own, or with `canIntrospect` any of its tenant). Revocation (RFC 7009) is not a power: every
@@ -47,7 +40,7 @@ export type ClientPower = { grant: GrantType } | { introspect: 'own' | 'any' };
 
 /** A client that authenticates with nothing but its id (RFC 6749 §2.1): anyone can claim to be it. */
 function isPublicClient(client: Pick<Client, 'tokenEndpointAuthMethod'>): boolean {
-  return client.tokenEndpointAuthMethod === 'none';
+  return AUTH_METHOD_REGISTRY[client.tokenEndpointAuthMethod].proof === 'nothing';
 }
 
 /**
@@ -65,7 +58,7 @@ export function clientPowerRefusal(client: Pick<Client, 'tokenEndpointAuthMethod
   const publicClient = isPublicClient(client);
   if ('grant' in power) {
     if (!client.grantTypes.includes(power.grant)) return `the client may not use the ${power.grant} grant`;
-    if (publicClient && CONFIDENTIAL_ONLY_GRANTS.includes(power.grant)) return `a public client (tokenEndpointAuthMethod "none") cannot use ${power.grant}`;
+    if (publicClient && GRANT_TYPE_REGISTRY[power.grant].confidentialOnly) return `a public client (tokenEndpointAuthMethod "none") cannot use ${power.grant}`;
     return null;
   }
   if (publicClient) return 'a public client (tokenEndpointAuthMethod "none") cannot introspect tokens';
@@ -81,7 +74,7 @@ export function clientPowerRefusal(client: Pick<Client, 'tokenEndpointAuthMethod
  * // [{ grant: 'client_credentials' }, { introspect: 'any' }]
  */
 export function powersHeld(client: Pick<Client, 'grantTypes' | 'canIntrospect'>): ClientPower[] {
-  return [...client.grantTypes.map((grant) => ({ grant })), ...(client.canIntrospect ? [{ introspect: 'any' as const }] : [])];
+  return [...client.grantTypes.map((grant): ClientPower => ({ grant })), ...(client.canIntrospect ? [{ introspect: 'any' as const }] : [])];
 }
 
 /** Hosts for which RFC 8252 §7.3 allows plain `http:` redirects: the device itself. */

@@ -1,5 +1,5 @@
 import type { ClusterConnection, FallbackCause } from '../cluster/cluster.js';
-import { GRANT_TYPES, type GrantType } from '../domain/clients.js';
+import { GRANT_TYPES, type GrantType } from '../domain/oauth/registry.js';
 import { VERIFICATION_CODES, type VerificationCode } from '../domain/verification.js';
 import type { PoolUsage, StoreFailure, StoreObserver } from '../store/store-observer.js';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';

@@ -1,6 +1,7 @@
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { hashSecret, safeEqual } from '../crypto/secrets.js';
-import type { Client, TokenEndpointAuthMethod } from '../domain/clients.js';
+import type { Client } from '../domain/clients.js';
+import { ASSERTION_ALGORITHMS, type TokenEndpointAuthMethod } from '../domain/oauth/registry.js';
 import type { Tenant } from '../domain/tenants.js';
 import { throttleSource } from '../domain/throttle-source.js';
 import { decodeJwt } from '../domain/tokens/jwt.js';
@@ -21,11 +22,9 @@ export interface PresentedClient {
   requestId: string;
 }
 
-export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 /** Failed authentications of one client id from one source that trigger its cool-down, and its length. */
 export const FAILURES_PER_SOURCE = 10;
 export const FAILURE_WINDOW_MS = 60_000;
-const ASSERTION_ALGORITHMS = ['EdDSA', 'ES256', 'ES384', 'RS256', 'PS256'];
 const MAX_ASSERTION_LIFETIME_S = 600;
 const DUMMY_HASH = hashSecret('keygate-no-such-client');
 
@@ -106,7 +105,7 @@ export class ClientAuthenticator {
         issuer: client.id,
         subject: client.id,
         audience: [...audiences],
-        algorithms: ASSERTION_ALGORITHMS,
+        algorithms: [...ASSERTION_ALGORITHMS],
         requiredClaims: ['exp', 'jti'],
         currentDate: new Date(now),
         clockTolerance: 5,

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { hashSecret, newId } from '../crypto/secrets.js';
-import { GRANT_TYPES, TOKEN_ENDPOINT_AUTH_METHODS, clientPowerRefusal, powersHeld, redirectUriRefusal, type Client, type GrantType, type TokenEndpointAuthMethod } from '../domain/clients.js';
+import { clientPowerRefusal, powersHeld, redirectUriRefusal, type Client } from '../domain/clients.js';
 import { KeygateError } from '../domain/errors.js';
+import { DEFAULT_AUTH_METHOD, GRANT_TYPES, SECRET_AUTH_METHODS, TOKEN_ENDPOINT_AUTH_METHODS, type GrantType, type TokenEndpointAuthMethod } from '../domain/oauth/registry.js';
 import type { Tenant } from '../domain/tenants.js';
 import { assertInCatalog } from '../domain/scopes.js';
 import type { Page, PageRequest } from '../store/store.js';
@@ -34,7 +35,7 @@ export class ClientsService {
       name: input.name,
       grantTypes: input.grantTypes,
       scopes: input.scopes,
-      tokenEndpointAuthMethod: input.tokenEndpointAuthMethod ?? 'client_secret_basic',
+      tokenEndpointAuthMethod: input.tokenEndpointAuthMethod ?? DEFAULT_AUTH_METHOD,
       jwks: input.jwks ?? null,
       redirectUris: input.redirectUris ?? [],
       canIntrospect: input.canIntrospect ?? false,
@@ -115,6 +116,7 @@ export class ClientsService {
   }
 }
 
+/** Whether the client authenticates with a secret, and so is issued one (`SECRET_AUTH_METHODS`). */
 export function usesSecret(client: Client): boolean {
-  return client.tokenEndpointAuthMethod === 'client_secret_basic' || client.tokenEndpointAuthMethod === 'client_secret_post';
+  return SECRET_AUTH_METHODS.includes(client.tokenEndpointAuthMethod);
 }

@@ -6,19 +6,12 @@ import type { Api } from '../domain/apis.js';
 import type { Tenant } from '../domain/tenants.js';
 import { OAuthError } from '../domain/oauth/errors.js';
 import { isCodeVerifier } from '../domain/oauth/pkce.js';
+import { scopeParameter, type TokenResponse } from '../domain/oauth/token-request.js';
 import { isRefreshReplay, type Grant, type RefreshToken } from '../domain/people.js';
 import type { Page, PageRequest } from '../store/store.js';
 import type { Actor, ServiceContext } from './context.js';
 import type { RevocationsService } from './revocations-service.js';
 import type { TokensService } from './tokens-service.js';
-
-export interface DelegatedTokens {
-  access_token: string;
-  token_type: 'Bearer';
-  expires_in: number;
-  scope: string;
-  refresh_token?: string;
-}
 
 const GRANT_TOUCH_INTERVAL_MS = 60_000;
 
@@ -35,7 +28,7 @@ export class DelegationService {
     private readonly revocations: RevocationsService,
   ) {}
 
-  async exchangeCode(actor: Actor, tenant: Tenant, client: Client, input: { code: string; redirectUri: string | undefined; codeVerifier: string | undefined; resource: string | undefined }): Promise<DelegatedTokens> {
+  async exchangeCode(actor: Actor, tenant: Tenant, client: Client, input: { code: string; redirectUri: string | undefined; codeVerifier: string | undefined; resource: string | undefined }): Promise<TokenResponse> {
     const now = this.ctx.clock();
     const consumed = await this.ctx.store.consumeCode(hashSecret(input.code), now);
     if (consumed === null || consumed.code.tenantId !== tenant.id) throw new OAuthError('invalid_grant', 'the code is invalid');
@@ -61,7 +54,7 @@ export class DelegationService {
     return this.issue(tenant, client, api, grant, stillAllowed(client, api, code.scopes), null, now);
   }
 
-  async refresh(actor: Actor, tenant: Tenant, client: Client, input: { refreshToken: string; scope: string | undefined; resource: string | undefined }): Promise<DelegatedTokens> {
+  async refresh(actor: Actor, tenant: Tenant, client: Client, input: { refreshToken: string; scope: string | undefined; resource: string | undefined }): Promise<TokenResponse> {
     const now = this.ctx.clock();
     const hash = hashSecret(input.refreshToken);
     const rotated = await this.ctx.store.rotateRefreshToken(hash, now);
@@ -82,8 +75,8 @@ export class DelegationService {
     const api = await this.liveApi(tenant, token.apiId, input.resource);
     const grant = await this.liveGrant(tenant, token.grantId);
     let scopes = stillAllowed(client, api, token.scopes.filter((s) => grant.scopes.includes(s)));
-    if (input.scope !== undefined) {
-      const asked = [...new Set(input.scope.split(' ').filter(Boolean))];
+    const asked = scopeParameter(input.scope);
+    if (asked !== null) {
       const extra = asked.find((s) => !scopes.includes(s));
       if (extra !== undefined) throw new OAuthError('invalid_scope', `scope "${extra}" was not granted`);
       scopes = asked;
@@ -134,11 +127,11 @@ export class DelegationService {
     return revoked;
   }
 
-  private async issue(tenant: Tenant, client: Client, api: Api, grant: Grant, scopes: string[], previous: RefreshToken | null, now: number): Promise<DelegatedTokens> {
+  private async issue(tenant: Tenant, client: Client, api: Api, grant: Grant, scopes: string[], previous: RefreshToken | null, now: number): Promise<TokenResponse> {
     const access = await this.tokens.issueAccessToken({ tenant, api, subject: grant.userId, clientId: client.id, scopes, grantId: grant.id });
     // "Last used" is shown by the minute: one write a minute per grant is enough.
     if (grant.lastUsedAt === null || now - grant.lastUsedAt > GRANT_TOUCH_INTERVAL_MS) await this.ctx.store.touchGrant(grant.id, now);
-    const response: DelegatedTokens = { access_token: access.token, token_type: 'Bearer', expires_in: access.expiresIn, scope: access.scope };
+    const response: TokenResponse = { access_token: access.token, token_type: 'Bearer', expires_in: access.expiresIn, scope: access.scope };
     if (client.grantTypes.includes('refresh_token') && api.refreshTokens.enabled) {
       const value = `kgrt_${randomBytes(32).toString('base64url')}`;
       const familyExpiresAt = previous?.familyExpiresAt ?? now + api.refreshTokens.absoluteTtl * 1000;

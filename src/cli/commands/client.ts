@@ -1,5 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { AUTH_METHODS, GRANT_TYPES, type AuthMethod, type ClientView, type GrantType, type IssuedClient, type Jwks, type NotBefore } from '../api-types.js';
+import { DEFAULT_AUTH_METHOD, GRANT_TYPES, TOKEN_ENDPOINT_AUTH_METHODS, isGrantType, type GrantType, type TokenEndpointAuthMethod } from '../../domain/oauth/registry.js';
+import type { ClientView, IssuedClient, Jwks, NotBefore } from '../api-types.js';
 import { UsageError } from '../cli-errors.js';
 import { connect, withConnection, type ConnectionFlags } from '../connection.js';
 import { formatDuration } from '../durations.js';
@@ -25,7 +26,7 @@ interface SettingsFlags extends TenantFlags {
 }
 
 interface CreateFlags extends SettingsFlags {
-  authMethod?: AuthMethod;
+  authMethod?: TokenEndpointAuthMethod;
 }
 
 interface UpdateFlags extends SettingsFlags {
@@ -35,7 +36,7 @@ interface UpdateFlags extends SettingsFlags {
 
 const TENANT = { flag: '--tenant <slug>', env: 'KEYGATE_TENANT' };
 
-/** The only grant the token endpoint serves today, so the one a new client gets unless told. */
+/** A machine's grant: the one a new client gets unless told. */
 const DEFAULT_GRANT: GrantType = 'client_credentials';
 
 /**
@@ -54,7 +55,7 @@ export function registerClientCommands(program: Command): void {
     .addOption(tenantOption())
     .option('--name <name>', 'display name (required)');
   withSettings(create, { mode: 'create' }).addOption(
-    new Option('--auth-method <method>', 'how the client authenticates at the token endpoint (server default client_secret_basic)').choices(AUTH_METHODS),
+    new Option('--auth-method <method>', `how the client authenticates at the token endpoint (server default ${DEFAULT_AUTH_METHOD})`).choices(TOKEN_ENDPOINT_AUTH_METHODS),
   );
   withConnection(create).action(
     runAction(async (flags: CreateFlags) => {
@@ -170,8 +171,8 @@ function withSettings(command: Command, options: { mode: 'create' | 'update' }):
 
 /** Commander's `choices` would replace a custom parser, so a repeatable choice checks itself. */
 function collectGrant(value: string, previous: GrantType[] | undefined): GrantType[] {
-  if (!(GRANT_TYPES as readonly string[]).includes(value)) throw new InvalidArgumentError(`Allowed choices are ${GRANT_TYPES.join(', ')}.`);
-  return [...(previous ?? []), value as GrantType];
+  if (!isGrantType(value)) throw new InvalidArgumentError(`Allowed choices are ${GRANT_TYPES.join(', ')}.`);
+  return [...(previous ?? []), value];
 }
 
 function settingsBody(flags: SettingsFlags): Record<string, unknown> {

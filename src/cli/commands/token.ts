@@ -1,4 +1,5 @@
 import { Option, type Command } from 'commander';
+import { DEFAULT_AUTH_METHOD, SECRET_AUTH_METHODS, type TokenEndpointAuthMethod } from '../../domain/oauth/registry.js';
 import type { IssuedToken, TokenResponse, TokenView } from '../api-types.js';
 import { OAuthResponseError, UnexpectedResponseError, UsageError, type OAuthErrorBody } from '../cli-errors.js';
 import { snippet } from '../client.js';
@@ -33,7 +34,7 @@ interface GetFlags {
   issuer?: string;
   clientId?: string;
   clientSecret?: string;
-  authMethod: 'client_secret_basic' | 'client_secret_post';
+  authMethod: TokenEndpointAuthMethod;
   resource?: string;
   scope?: string[];
   json?: boolean;
@@ -126,7 +127,7 @@ export function registerTokenCommands(program: Command): void {
     .addOption(new Option('--client-id <id>', 'the client id (required)').env('KEYGATE_CLIENT_ID'))
     .addOption(new Option('--client-secret <secret>', 'the client secret (required); prefer the env var').env('KEYGATE_CLIENT_SECRET'))
     .addOption(
-      new Option('--auth-method <method>', 'how to send the secret: HTTP Basic or in the form').choices(['client_secret_basic', 'client_secret_post']).default('client_secret_basic'),
+      new Option('--auth-method <method>', 'how to send the secret: HTTP Basic or in the form').choices(SECRET_AUTH_METHODS).default(DEFAULT_AUTH_METHOD),
     )
     .option('--resource <api>', 'the API the token is for (RFC 8707); may be left out when the client may reach one API only')
     .addOption(new Option('--scope <scope>', 'a scope to ask for; repeatable (default: every scope the client may get)').argParser(collect))

@@ -2,6 +2,9 @@
  * RFC 7636 PKCE rules. Only S256 is accepted (RFC 9700 §2.1.1: `plain` offers no protection
  * when the challenge leaks). The hashing itself is in crypto/pkce.ts.
  */
+/** The challenge methods accepted and advertised. */
+export const CODE_CHALLENGE_METHODS = ['S256'] as const;
+
 const VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
 const CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
 
@@ -15,7 +18,7 @@ export function challengeProblem(challenge: string | undefined, method: string |
     if (method !== undefined) return 'code_challenge_method without code_challenge';
     return required ? 'code_challenge is required (PKCE, S256)' : null;
   }
-  if ((method ?? 'plain') !== 'S256') return 'code_challenge_method must be S256';
+  if (!(CODE_CHALLENGE_METHODS as readonly string[]).includes(method ?? 'plain')) return 'code_challenge_method must be S256';
   if (!CHALLENGE.test(challenge)) return 'code_challenge must be a base64url SHA-256 (43 characters)';
   return null;
 }

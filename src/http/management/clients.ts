@@ -1,19 +1,24 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { GRANT_TYPES, TOKEN_ENDPOINT_AUTH_METHODS, type Client } from '../../domain/clients.js';
+import type { Client } from '../../domain/clients.js';
+import { AUTH_METHOD_REGISTRY, GRANT_TYPES, TOKEN_ENDPOINT_AUTH_METHODS, type GrantType, type TokenEndpointAuthMethod } from '../../domain/oauth/registry.js';
 import type { Keygate } from '../../services/keygate.js';
 import { actorOf, requireScope } from '../auth.js';
 import { pageRequest, pageResponse } from '../pagination.js';
 import { ERROR_RESPONSES, PageQuery, ScopeName, TenantParams, pageOf } from '../schemas.js';
 
 const ClientParams = Type.Object({ slug: Type.String({ maxLength: 64 }), id: Type.String({ maxLength: 128 }) });
-const GrantTypeSchema = Type.Unsafe<(typeof GRANT_TYPES)[number]>({ type: 'string', enum: [...GRANT_TYPES] });
-const AuthMethodSchema = Type.Unsafe<(typeof TOKEN_ENDPOINT_AUTH_METHODS)[number]>({ type: 'string', enum: [...TOKEN_ENDPOINT_AUTH_METHODS] });
+const GrantTypeSchema = Type.Unsafe<GrantType>({ type: 'string', enum: [...GRANT_TYPES] });
+const AuthMethodSchema = Type.Unsafe<TokenEndpointAuthMethod>({
+  type: 'string',
+  enum: [...TOKEN_ENDPOINT_AUTH_METHODS],
+  description: `How the client authenticates: ${TOKEN_ENDPOINT_AUTH_METHODS.map((method) => `${method} (${AUTH_METHOD_REGISTRY[method].spec})`).join('; ')}.`,
+});
 const Jwks = Type.Object({ keys: Type.Array(Type.Record(Type.String(), Type.Unknown()), { minItems: 1, maxItems: 20 }) }, { additionalProperties: false });
 
 const clientFields = {
   name: Type.String({ minLength: 1, maxLength: 200 }),
-  grantTypes: Type.Array(GrantTypeSchema, { minItems: 1, maxItems: 4 }),
+  grantTypes: Type.Array(GrantTypeSchema, { minItems: 1, maxItems: GRANT_TYPES.length }),
   scopes: Type.Record(Type.String({ maxLength: 512 }), Type.Array(ScopeName, { maxItems: 1000 }), { description: 'API identifier → the scopes the client may get for it.' }),
   tokenEndpointAuthMethod: AuthMethodSchema,
   jwks: Type.Union([Jwks, Type.Null()]),

@@ -1,7 +1,8 @@
 import type { FastifyRequest } from 'fastify';
 import { OAuthError } from '../../domain/oauth/errors.js';
 import { decodeJwt } from '../../domain/tokens/jwt.js';
-import { CLIENT_ASSERTION_TYPE, type PresentedClient } from '../../services/client-authenticator.js';
+import { CLIENT_ASSERTION_TYPE } from '../../domain/oauth/registry.js';
+import type { PresentedClient } from '../../services/client-authenticator.js';
 import { param, type Form } from './form.js';
 
 /**

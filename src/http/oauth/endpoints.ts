@@ -6,6 +6,7 @@ export function endpointsOf(keygate: Keygate, slug: string) {
   const issuer = issuerOf(keygate.publicUrl, slug);
   return {
     issuer,
+    authorization: `${issuer}/oauth/authorize`,
     token: `${issuer}/oauth/token`,
     revocation: `${issuer}/oauth/revoke`,
     introspection: `${issuer}/oauth/introspect`,

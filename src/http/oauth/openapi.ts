@@ -1,6 +1,7 @@
 import { Type, type TSchema } from 'typebox';
 import { OAUTH_ERRORS } from '../../domain/oauth/errors.js';
-import { CLIENT_ASSERTION_TYPE } from '../../services/client-authenticator.js';
+import { CODE_CHALLENGE_METHODS } from '../../domain/oauth/pkce.js';
+import { ASSERTION_ALGORITHMS, CLIENT_ASSERTION_TYPE, GRANT_TYPE_REGISTRY, GRANT_TYPES, TOKEN_ENDPOINT_AUTH_METHODS } from '../../domain/oauth/registry.js';
 
 /**
  * The OpenAPI description of the tenant authorization servers. Their routes parse form bodies
@@ -14,6 +15,11 @@ type PathItem = Record<string, Operation>;
 
 const FORM = 'application/x-www-form-urlencoded';
 const ERROR_REF = { $ref: '#/components/schemas/OAuthError' };
+
+/** A string that is one of `values` (the registry's lists), as an OpenAPI enum. */
+function oneOf(values: readonly string[], options: { description?: string } = {}): TSchema {
+  return Type.Unsafe<string>({ type: 'string', enum: [...values], ...options });
+}
 
 /** Schemas the OAuth paths refer to, for `components.schemas`. */
 export const OAUTH_COMPONENTS: Record<string, TSchema> = {
@@ -44,14 +50,12 @@ const CLIENT_AUTH_FIELDS = {
   client_id: Type.Optional(Type.String({ description: 'client_secret_post, private_key_jwt and public clients: the client id.' })),
   client_secret: Type.Optional(Type.String({ description: 'client_secret_post: the client secret (prefer HTTP Basic).' })),
   client_assertion_type: Type.Optional(Type.Literal(CLIENT_ASSERTION_TYPE, { description: 'private_key_jwt (RFC 7523).' })),
-  client_assertion: Type.Optional(Type.String({ description: 'private_key_jwt: a JWT signed with a key of the client\'s JWKS, `aud` the token endpoint or issuer, one-time `jti`.' })),
+  client_assertion: Type.Optional(Type.String({ description: `private_key_jwt: a JWT signed with a key of the client's JWKS (alg ${ASSERTION_ALGORITHMS.join(', ')}), \`aud\` the token endpoint or issuer, one-time \`jti\`.` })),
 };
 
 const TokenForm = Type.Object(
   {
-    grant_type: Type.Union(
-      ['client_credentials', 'authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:token-exchange'].map((grant) => Type.Literal(grant)),
-    ),
+    grant_type: oneOf(GRANT_TYPES, { description: GRANT_TYPES.map((grant) => `\`${grant}\`: ${GRANT_TYPE_REGISTRY[grant].spec}`).join('; ') }),
     scope: Type.Optional(Type.String({ description: 'Space-separated scopes; default: everything the client may have on the API (client credentials), the original grant (refresh).' })),
     resource: Type.Optional(Type.String({ description: 'RFC 8707: the API identifier the token is for (`audience` is accepted too). May be left out when the client reaches exactly one API.' })),
     audience: Type.Optional(Type.String({ description: 'The same as `resource` (Auth0\'s spelling).' })),
@@ -60,7 +64,7 @@ const TokenForm = Type.Object(
     code_verifier: Type.Optional(Type.String({ description: 'authorization_code: the PKCE verifier (RFC 7636, S256).' })),
     refresh_token: Type.Optional(Type.String({ description: 'refresh_token: the refresh token; it is rotated, and reusing an old one revokes the grant.' })),
     subject_token: Type.Optional(Type.String({ description: 'Token exchange (RFC 8693): the access token received.' })),
-    subject_token_type: Type.Optional(Type.String({ description: 'Token exchange: `urn:ietf:params:oauth:token-type:access_token`.' })),
+    subject_token_type: Type.Optional(Type.String({ description: 'Token exchange: `urn:ietf:params:oauth:token-type:access_token` or `urn:ietf:params:oauth:token-type:jwt`.' })),
     actor_token: Type.Optional(Type.String({ description: 'Token exchange: not supported; sending one is `invalid_request`.' })),
     ...CLIENT_AUTH_FIELDS,
   },
@@ -98,15 +102,17 @@ const Metadata = Type.Object(
     jwks_uri: Type.String(),
     revocation_endpoint: Type.String(),
     introspection_endpoint: Type.String(),
-    grant_types_supported: Type.Array(Type.String()),
+    grant_types_supported: Type.Array(oneOf(GRANT_TYPES)),
     response_types_supported: Type.Array(Type.String()),
     response_modes_supported: Type.Array(Type.String()),
-    code_challenge_methods_supported: Type.Array(Type.String()),
+    code_challenge_methods_supported: Type.Array(oneOf(CODE_CHALLENGE_METHODS)),
     authorization_response_iss_parameter_supported: Type.Boolean(),
-    token_endpoint_auth_methods_supported: Type.Array(Type.String()),
-    token_endpoint_auth_signing_alg_values_supported: Type.Array(Type.String()),
-    revocation_endpoint_auth_methods_supported: Type.Array(Type.String()),
-    introspection_endpoint_auth_methods_supported: Type.Array(Type.String()),
+    token_endpoint_auth_methods_supported: Type.Array(oneOf(TOKEN_ENDPOINT_AUTH_METHODS)),
+    token_endpoint_auth_signing_alg_values_supported: Type.Array(oneOf(ASSERTION_ALGORITHMS)),
+    revocation_endpoint_auth_methods_supported: Type.Array(oneOf(TOKEN_ENDPOINT_AUTH_METHODS)),
+    revocation_endpoint_auth_signing_alg_values_supported: Type.Array(oneOf(ASSERTION_ALGORITHMS)),
+    introspection_endpoint_auth_methods_supported: Type.Array(oneOf(TOKEN_ENDPOINT_AUTH_METHODS)),
+    introspection_endpoint_auth_signing_alg_values_supported: Type.Array(oneOf(ASSERTION_ALGORITHMS)),
   },
   { description: 'RFC 8414 authorization server metadata.' },
 );
@@ -214,7 +220,7 @@ export function oauthPaths(): Record<string, PathItem> {
           { name: 'scope', in: 'query', required: false, schema: { type: 'string' } },
           { name: 'state', in: 'query', required: false, schema: { type: 'string' } },
           { name: 'code_challenge', in: 'query', required: false, description: 'Required for public clients.', schema: { type: 'string' } },
-          { name: 'code_challenge_method', in: 'query', required: false, schema: { type: 'string', enum: ['S256'] } },
+          { name: 'code_challenge_method', in: 'query', required: false, schema: { type: 'string', enum: [...CODE_CHALLENGE_METHODS] } },
           { name: 'resource', in: 'query', required: false, description: 'RFC 8707: the API identifier (`audience` is accepted too).', schema: { type: 'string' } },
         ],
         responses: {
