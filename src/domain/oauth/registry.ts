@@ -4,7 +4,8 @@
  * assertions. The token dispatcher, the client authenticator, the RFC 8414 metadata, the OpenAPI
  * description, the client schema and the CLI take their lists from here
  * (test/domain/oauth/registry.test.ts holds every surface to it). Adding a grant type is an entry
- * here and one file in http/oauth/grants/.
+ * here and one file in http/oauth/grants/, whose handler the dispatcher's table (typed by this
+ * registry) then requires.
  */
 
 export const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
