@@ -1,8 +1,10 @@
 /**
- * `keygate`: the in-process verifier, its types and its errors.
- * Middleware lives at `keygate/middleware/{express,fastify,hono}`.
+ * `keygate`: the offline verifier, the result types and the errors — everything that needs no
+ * store, so importing it loads no native addon (better-sqlite3) and no database or Redis client.
+ * `createKeygate` and `startServer` live at `keygate/server`; middleware at
+ * `keygate/middleware/{express,fastify,hono}`.
  */
-export { createKeygate, type Keygate, type KeygateOptions } from './services/keygate.js';
+export type { Keygate, KeygateOptions } from './services/keygate.js';
 export type { VerifyRequest, VerifyOptions } from './services/verify-service.js';
 export type { PasswordResetHook, PasswordResetMessage } from './services/password-reset-delivery.js';
 export { VERIFICATION_CODES, type VerificationCode, type VerificationResult, type RatelimitState } from './domain/verification.js';

@@ -10,6 +10,14 @@ import { createKeygate, type Keygate } from './services/keygate.js';
 import { listenStartupError } from './services/startup-errors.js';
 import type { PasswordResetHook } from './services/password-reset-delivery.js';
 
+/*
+ * `keygate/server`: what opens a store and the cluster parts. Kept apart from `keygate` (the
+ * offline verifier and the types) so that importing the verifier loads no database driver.
+ */
+export { createKeygate, type Keygate, type KeygateOptions } from './services/keygate.js';
+export { StartupError } from './services/startup-errors.js';
+export type { PasswordResetHook, PasswordResetMessage } from './services/password-reset-delivery.js';
+
 export interface RunningServer {
   keygate: Keygate;
   app: FastifyInstance;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKeygate, type Keygate } from '../src/index.js';
+import { createKeygate, type Keygate } from '../src/server.js';
 import { SYSTEM_ACTOR } from '../src/services/context.js';
 import { createBackend, type Backend } from './helpers/backends.js';
 import { startTwoInstances, verifyUntil, type TwoInstances } from './helpers/instances.js';

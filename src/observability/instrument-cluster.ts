@@ -9,7 +9,7 @@ import type { KeygateMetrics, RedisOperation } from './metrics.js';
  * cluster's own.
  *
  * @example
- * const cluster = instrumentCluster(openCluster({ redisUrl }), metrics);
+ * const cluster = instrumentCluster(await openCluster({ redisUrl }), metrics);
  */
 export function instrumentCluster(cluster: Cluster, metrics: KeygateMetrics): Cluster {
   if (cluster.kind !== 'redis') return cluster;

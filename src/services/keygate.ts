@@ -114,7 +114,7 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
   const clock = options.clock ?? systemClock;
   const { store, masterKey } = await openData({ config, ...(options.store ? { store: options.store } : {}), observer: metrics, now: clock(), logger });
   const cluster = instrumentCluster(
-    options.cluster ?? openCluster({ redisUrl: config.redisUrl, now: clock, redisFailure: config.redisFailure, redisTimeoutMs: config.redisTimeoutMs, logger }),
+    options.cluster ?? (await openCluster({ redisUrl: config.redisUrl, now: clock, redisFailure: config.redisFailure, redisTimeoutMs: config.redisTimeoutMs, logger })),
     metrics,
   );
   // A reachable Redis is in use from the first request; an unreachable one does not keep Keygate down.

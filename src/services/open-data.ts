@@ -28,7 +28,7 @@ export async function openData(options: {
   const { databaseUrl, dataDir, masterKey } = options.config;
   let store: Store;
   try {
-    store = options.store ?? openStore({ databaseUrl, dataDir, ...(options.observer ? { observer: options.observer } : {}) });
+    store = options.store ?? (await openStore({ databaseUrl, dataDir, ...(options.observer ? { observer: options.observer } : {}) }));
   } catch (err) {
     throw storeStartupError(err, { databaseUrl, dataDir });
   }

@@ -1,5 +1,5 @@
 import type { Config } from '../../src/config/schema.js';
-import { createKeygate, type Keygate } from '../../src/index.js';
+import { createKeygate, type Keygate } from '../../src/server.js';
 import type { VerifyRequest } from '../../src/services/verify-service.js';
 import { REDIS_URL, createBackend, type Backend } from './backends.js';
 

@@ -247,7 +247,7 @@ describe.each([
   let t: TestServer;
 
   beforeAll(async () => {
-    const cluster = openCluster({ redisUrl: url, redisPrefix: `kg-metrics-test-${process.pid}-${Date.now()}:` });
+    const cluster = await openCluster({ redisUrl: url, redisPrefix: `kg-metrics-test-${process.pid}-${Date.now()}:` });
     t = await startTestServer('sqlite', {}, { cluster });
   });
   afterAll(() => t?.close());

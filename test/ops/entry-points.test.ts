@@ -1,0 +1,64 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBackend, REDIS_URL, type Backend } from '../helpers/backends.js';
+
+const run = promisify(execFile);
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const DRIVERS = ['better-sqlite3', 'pg', 'ioredis'];
+
+/**
+ * Imports `entry` in a fresh Node process (through tsx, so no build is needed), optionally opens
+ * Keygate with `config`, and answers which of the drivers the process has loaded. The drivers
+ * are CommonJS packages, so whatever imports them — statically or dynamically, from ESM or not —
+ * leaves their files in the one CommonJS module cache.
+ */
+async function driversLoaded(entry: string, config?: Record<string, unknown>): Promise<string[]> {
+  const script = `
+    import { createRequire } from 'node:module';
+    const entry = await import(${JSON.stringify(join(ROOT, entry))});
+    const config = ${JSON.stringify(config ?? null)};
+    if (config) await (await entry.createKeygate({ config, logger: { warn() {}, error() {} } })).close();
+    const names = Object.keys(createRequire(${JSON.stringify(join(ROOT, 'package.json'))}).cache)
+      .map((file) => /[\\\\/]node_modules[\\\\/]([^\\\\/]+)[\\\\/]/.exec(file)?.[1])
+      .filter((name) => ${JSON.stringify(DRIVERS)}.includes(name));
+    console.log(JSON.stringify([...new Set(names)].sort()));
+  `;
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env['DATABASE_URL'];
+  delete env['REDIS_URL'];
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, env });
+  return JSON.parse(stdout.trim().split('\n').at(-1)!) as string[];
+}
+
+describe('entry points', () => {
+  it('`keygate` (the offline verifier, types and errors) loads no database driver and no Redis client', async () => {
+    expect(await driversLoaded('src/index.ts')).toEqual([]);
+  });
+
+  it('`keygate/server` loads none until createKeygate opens a store, and then only the one configured', async () => {
+    expect(await driversLoaded('src/server.ts')).toEqual([]);
+    const sqlite = await createBackend('sqlite');
+    try {
+      // Also proves the probe sees a loaded driver: the first test cannot pass by seeing nothing.
+      expect(await driversLoaded('src/server.ts', sqlite.config)).toEqual(['better-sqlite3']);
+    } finally {
+      await sqlite.destroy();
+    }
+  });
+
+  describe('with PostgreSQL and Redis configured', () => {
+    let postgres: Backend;
+    beforeAll(async () => {
+      postgres = await createBackend('postgres');
+    });
+    afterAll(() => postgres.destroy());
+
+    it('loads pg and ioredis, never better-sqlite3', async () => {
+      const config = { ...postgres.config, redisUrl: REDIS_URL };
+      expect(await driversLoaded('src/server.ts', config)).toEqual(['ioredis', 'pg']);
+    });
+  });
+});
