@@ -1,9 +1,11 @@
 import { Type, type Static } from 'typebox';
 import { MAX_REFRESH_REUSE_INTERVAL } from '../domain/apis.js';
+import { SIGNING_ALGORITHMS, type SigningAlgorithm } from '../domain/tokens/jwt.js';
 
 /**
  * Shared request and response schemas. Each is at once the validator (Ajv, with unknown fields
- * rejected), the OpenAPI 3.1 document and the TypeScript type.
+ * rejected), the OpenAPI 3.1 document and the TypeScript type — the server's, and the CLI's
+ * (`cli/api-types.ts` derives its wire types from the exported response schemas).
  */
 const SCOPE_TOKEN = '^[\\x21\\x23-\\x5b\\x5d-\\x7e]{1,128}$';
 
@@ -50,6 +52,12 @@ export const CreditsInput = Type.Object(
   },
   { additionalProperties: false },
 );
+
+/** Algorithm of a tenant's signing keys. */
+export const SigningAlg = Type.Unsafe<SigningAlgorithm>({ type: 'string', enum: [...SIGNING_ALGORITHMS] });
+
+/** The answer of every "revoke everything issued until now": tokens issued at or before it are revoked. */
+export const NotBeforeView = Type.Object({ notBefore: Type.String() });
 
 export const Cidr = Type.String({ minLength: 2, maxLength: 64, description: 'IPv4 or IPv6 address or CIDR.' });
 
@@ -108,7 +116,7 @@ export const TenantView = Type.Object({
   id: Type.String(),
   slug: Type.String(),
   name: Type.String(),
-  signingAlg: Type.String(),
+  signingAlg: SigningAlg,
   issuer: Type.String({ description: 'The tenant\'s OAuth issuer: `{PUBLIC_URL}/t/{slug}`.' }),
   selfSignup: Type.Boolean({ description: 'Whether people may create their own accounts on the tenant\'s portal.' }),
   hs256MaxLifetime: Type.Integer({ description: 'Longest lifetime (`exp - iat`, seconds) of a self-issued HS256 token.' }),

@@ -11,11 +11,11 @@ const DRIVERS = ['better-sqlite3', 'pg', 'ioredis'];
 
 /**
  * Imports `entry` in a fresh Node process (through tsx, so no build is needed), optionally opens
- * Keygate with `config`, and answers which of the drivers the process has loaded. The drivers
- * are CommonJS packages, so whatever imports them — statically or dynamically, from ESM or not —
+ * Keygate with `config`, and answers which of `packages` the process has loaded. They are all
+ * CommonJS packages, so whatever imports them — statically or dynamically, from ESM or not —
  * leaves their files in the one CommonJS module cache.
  */
-async function driversLoaded(entry: string, config?: Record<string, unknown>): Promise<string[]> {
+async function packagesLoaded(entry: string, config?: Record<string, unknown>, packages: string[] = DRIVERS): Promise<string[]> {
   const script = `
     import { createRequire } from 'node:module';
     const entry = await import(${JSON.stringify(join(ROOT, entry))});
@@ -23,7 +23,7 @@ async function driversLoaded(entry: string, config?: Record<string, unknown>): P
     if (config) await (await entry.createKeygate({ config, logger: { warn() {}, error() {} } })).close();
     const names = Object.keys(createRequire(${JSON.stringify(join(ROOT, 'package.json'))}).cache)
       .map((file) => /[\\\\/]node_modules[\\\\/]([^\\\\/]+)[\\\\/]/.exec(file)?.[1])
-      .filter((name) => ${JSON.stringify(DRIVERS)}.includes(name));
+      .filter((name) => ${JSON.stringify(packages)}.includes(name));
     console.log(JSON.stringify([...new Set(names)].sort()));
   `;
   const env: NodeJS.ProcessEnv = { ...process.env };
@@ -35,18 +35,25 @@ async function driversLoaded(entry: string, config?: Record<string, unknown>): P
 
 describe('entry points', () => {
   it('`keygate` (the offline verifier, types and errors) loads no database driver and no Redis client', async () => {
-    expect(await driversLoaded('src/index.ts')).toEqual([]);
+    expect(await packagesLoaded('src/index.ts')).toEqual([]);
   });
 
   it('`keygate/server` loads none until createKeygate opens a store, and then only the one configured', async () => {
-    expect(await driversLoaded('src/server.ts')).toEqual([]);
+    expect(await packagesLoaded('src/server.ts')).toEqual([]);
     const sqlite = await createBackend('sqlite');
     try {
       // Also proves the probe sees a loaded driver: the first test cannot pass by seeing nothing.
-      expect(await driversLoaded('src/server.ts', sqlite.config)).toEqual(['better-sqlite3']);
+      expect(await packagesLoaded('src/server.ts', sqlite.config)).toEqual(['better-sqlite3']);
     } finally {
       await sqlite.destroy();
     }
+  });
+
+  it('the CLI loads no Fastify and no driver: its wire types come from the route schemas by `import type` alone', async () => {
+    const server = ['fastify', ...DRIVERS];
+    expect(await packagesLoaded('src/cli/program.ts', undefined, server)).toEqual([]);
+    // The probe sees Fastify where it is loaded.
+    expect(await packagesLoaded('src/http/app.ts', undefined, server)).toEqual(['fastify']);
   });
 
   describe('with PostgreSQL and Redis configured', () => {
@@ -58,7 +65,7 @@ describe('entry points', () => {
 
     it('loads pg and ioredis, never better-sqlite3', async () => {
       const config = { ...postgres.config, redisUrl: REDIS_URL };
-      expect(await driversLoaded('src/server.ts', config)).toEqual(['ioredis', 'pg']);
+      expect(await packagesLoaded('src/server.ts', config)).toEqual(['ioredis', 'pg']);
     });
   });
 });

@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
-import { SIGNING_ALGS, type SigningAlg, type SigningKey } from '../api-types.js';
+import { SIGNING_ALGORITHMS } from '../../domain/tokens/jwt.js';
+import type { SigningAlg, SigningKey } from '../api-types.js';
 import { connect, withConnection, type ConnectionFlags } from '../connection.js';
 import { timeInWords } from '../durations.js';
 import { formatFields, formatTable } from '../format-table.js';
@@ -53,7 +54,7 @@ export function registerSigningKeyCommands(program: Command): void {
         parseSecondsArg,
       ),
     )
-    .addOption(new Option('--alg <alg>', 'algorithm of the new key (default: the tenant\'s)').choices(SIGNING_ALGS));
+    .addOption(new Option('--alg <alg>', 'algorithm of the new key (default: the tenant\'s)').choices(SIGNING_ALGORITHMS));
   withConnection(rotate).action(
     runAction(async (flags: RotateFlags) => {
       const slug = required(flags.tenant, TENANT);

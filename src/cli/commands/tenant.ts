@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
-import { SIGNING_ALGS, type SigningAlg, type Tenant } from '../api-types.js';
+import { SIGNING_ALGORITHMS } from '../../domain/tokens/jwt.js';
+import type { SigningAlg, Tenant } from '../api-types.js';
 import { connect, withConnection, type ConnectionFlags } from '../connection.js';
 import { formatFields } from '../format-table.js';
 import { parseSecondsArg, required } from '../option-parsers.js';
@@ -43,7 +44,7 @@ export function registerTenantCommands(program: Command): void {
     .description('Create a tenant')
     .option('--slug <slug>', 'URL name: lowercase letters, digits, dashes (required)')
     .option('--name <name>', 'display name (required)')
-    .addOption(new Option('--signing-alg <alg>', 'algorithm of the tenant\'s token signing keys (server default EdDSA)').choices(SIGNING_ALGS))
+    .addOption(new Option('--signing-alg <alg>', 'algorithm of the tenant\'s token signing keys (server default EdDSA)').choices(SIGNING_ALGORITHMS))
     .option('--self-signup', 'let people create their own accounts on the portal (default off)')
     .addOption(hs256MaxLifetimeOption());
   withConnection(create).action(

@@ -5,7 +5,7 @@ import { AUTH_METHOD_REGISTRY, GRANT_TYPES, TOKEN_ENDPOINT_AUTH_METHODS, type Gr
 import type { Keygate } from '../../services/keygate.js';
 import { actorOf, requireScope } from '../auth.js';
 import { pageRequest, pageResponse } from '../pagination.js';
-import { ERROR_RESPONSES, PageQuery, ScopeName, TenantParams, pageOf } from '../schemas.js';
+import { ERROR_RESPONSES, NotBeforeView, PageQuery, ScopeName, TenantParams, pageOf } from '../schemas.js';
 
 const ClientParams = Type.Object({ slug: Type.String({ maxLength: 64 }), id: Type.String({ maxLength: 128 }) });
 const GrantTypeSchema = Type.Unsafe<GrantType>({ type: 'string', enum: [...GRANT_TYPES] });
@@ -14,7 +14,7 @@ const AuthMethodSchema = Type.Unsafe<TokenEndpointAuthMethod>({
   enum: [...TOKEN_ENDPOINT_AUTH_METHODS],
   description: `How the client authenticates: ${TOKEN_ENDPOINT_AUTH_METHODS.map((method) => `${method} (${AUTH_METHOD_REGISTRY[method].spec})`).join('; ')}.`,
 });
-const Jwks = Type.Object({ keys: Type.Array(Type.Record(Type.String(), Type.Unknown()), { minItems: 1, maxItems: 20 }) }, { additionalProperties: false });
+export const Jwks = Type.Object({ keys: Type.Array(Type.Record(Type.String(), Type.Unknown()), { minItems: 1, maxItems: 20 }) }, { additionalProperties: false });
 
 const clientFields = {
   name: Type.String({ minLength: 1, maxLength: 200 }),
@@ -26,7 +26,7 @@ const clientFields = {
   canIntrospect: Type.Boolean({ description: 'May introspect any token of the tenant, not only its own.' }),
 };
 
-const ClientView = Type.Object({
+export const ClientView = Type.Object({
   clientId: Type.String(),
   tenant: Type.String(),
   ...clientFields,
@@ -34,7 +34,7 @@ const ClientView = Type.Object({
   updatedAt: Type.String(),
 });
 
-const IssuedClientView = Type.Intersect([ClientView, Type.Object({ clientSecret: Type.Union([Type.String(), Type.Null()]) })]);
+export const IssuedClientView = Type.Intersect([ClientView, Type.Object({ clientSecret: Type.Union([Type.String(), Type.Null()]) })]);
 
 function view(client: Client, slug: string) {
   return {
@@ -169,7 +169,7 @@ export const clientRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => asy
     '/v1/tenants/:slug/clients/:id/revoke-tokens',
     {
       onRequest: requireScope(keygate, 'tokens:write'),
-      schema: { tags, summary: 'Revoke every token the client was issued until now', params: ClientParams, response: { 200: Type.Object({ notBefore: Type.String() }), ...ERROR_RESPONSES } },
+      schema: { tags, summary: 'Revoke every token the client was issued until now', params: ClientParams, response: { 200: NotBeforeView, ...ERROR_RESPONSES } },
     },
     async (request) => {
       const tenant = await keygate.tenants.get(request.params.slug);

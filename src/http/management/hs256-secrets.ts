@@ -4,7 +4,9 @@ import type { Keygate } from '../../services/keygate.js';
 import { actorOf, requireScope } from '../auth.js';
 import { ERROR_RESPONSES, TenantParams } from '../schemas.js';
 
-const SecretView = Type.Object({ kid: Type.String(), createdAt: Type.String(), revokedAt: Type.Union([Type.String(), Type.Null()]) });
+export const Hs256SecretView = Type.Object({ kid: Type.String(), createdAt: Type.String(), revokedAt: Type.Union([Type.String(), Type.Null()]) });
+
+export const Hs256SecretCreatedView = Type.Object({ kid: Type.String(), secret: Type.String() });
 
 export const hs256SecretRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => async (app) => {
   const tags = ['tokens'];
@@ -18,7 +20,7 @@ export const hs256SecretRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox =
         summary: 'A secret for minting HS256 tokens yourself (shown only in this response)',
         description: 'Sign with header `{"alg":"HS256","kid":"<kid>"}`, `iss` = the tenant issuer, `aud` = an API identifier, an `iat` and an `exp` at most the tenant\'s `hs256MaxLifetime` after it.',
         params: TenantParams,
-        response: { 201: Type.Object({ kid: Type.String(), secret: Type.String() }), ...ERROR_RESPONSES },
+        response: { 201: Hs256SecretCreatedView, ...ERROR_RESPONSES },
       },
     },
     async (request, reply) => {
@@ -29,7 +31,7 @@ export const hs256SecretRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox =
 
   app.get(
     '/v1/tenants/:slug/hs256-secrets',
-    { onRequest: requireScope(keygate, 'tokens:read'), schema: { tags, summary: 'List HS256 secrets (never the secret)', params: TenantParams, response: { 200: Type.Object({ items: Type.Array(SecretView) }), ...ERROR_RESPONSES } } },
+    { onRequest: requireScope(keygate, 'tokens:read'), schema: { tags, summary: 'List HS256 secrets (never the secret)', params: TenantParams, response: { 200: Type.Object({ items: Type.Array(Hs256SecretView) }), ...ERROR_RESPONSES } } },
     async (request) => {
       const tenant = await keygate.tenants.get(request.params.slug);
       const items = (await keygate.hs256Secrets.list(tenant)).map((s) => ({

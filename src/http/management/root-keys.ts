@@ -14,7 +14,7 @@ import { eventView } from './views.js';
 const tags = ['root keys'];
 
 /** A root key as the management API shows it: never its secret, nor the hash of it. */
-const RootKeyView = Type.Object({
+export const RootKeyView = Type.Object({
   id: Type.String(),
   name: Type.Union([Type.String(), Type.Null()]),
   start: Type.String({ description: 'The first characters of the secret, to recognise it.' }),
@@ -26,7 +26,7 @@ const RootKeyView = Type.Object({
   lastUsedAt: NullableTimestamp,
 });
 
-const IssuedRootKeyView = Type.Intersect([
+export const IssuedRootKeyView = Type.Intersect([
   RootKeyView,
   Type.Object({ key: Type.String({ description: 'The secret. Shown only in this response.' }) }),
 ]);

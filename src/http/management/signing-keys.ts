@@ -1,21 +1,21 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
+import { Type, type Static } from 'typebox';
 import type { StoredSigningKey } from '../../store/store.js';
 import type { Keygate } from '../../services/keygate.js';
 import { actorOf, requireScope } from '../auth.js';
 import { ERROR_RESPONSES, TenantParams } from '../schemas.js';
 
-const SigningKeyView = Type.Object({
+export const SigningKeyView = Type.Object({
   kid: Type.String(),
   alg: Type.String(),
-  state: Type.String({ description: '`next` (published, not signing yet), `current` or `retired` (published until its tokens expire).' }),
+  state: Type.Union([Type.Literal('next'), Type.Literal('current'), Type.Literal('retired')], { description: '`next` (published, not signing yet), `current` or `retired` (published until its tokens expire).' }),
   activatesAt: Type.String(),
   retiredAt: Type.Union([Type.String(), Type.Null()]),
   publishUntil: Type.Union([Type.String(), Type.Null()]),
   publicJwk: Type.Record(Type.String(), Type.Unknown()),
 });
 
-function view(key: StoredSigningKey, now: number) {
+function view(key: StoredSigningKey, now: number): Static<typeof SigningKeyView> {
   const state = key.activatesAt > now ? 'next' : key.retiredAt !== null && key.retiredAt <= now ? 'retired' : 'current';
   return {
     kid: key.kid,

@@ -8,7 +8,7 @@ import { actorOf, requireScope } from '../auth.js';
 import { pageRequest, pageResponse } from '../pagination.js';
 import { ERROR_RESPONSES, PageQuery, Problem, TenantParams, pageOf } from '../schemas.js';
 
-const UserView = Type.Object({
+export const UserView = Type.Object({
   id: Type.String(),
   email: Type.String(),
   name: Type.Union([Type.String(), Type.Null()]),

@@ -21,6 +21,19 @@ function oneOf(values: readonly string[], options: { description?: string } = {}
   return Type.Unsafe<string>({ type: 'string', enum: [...values], ...options });
 }
 
+/** RFC 6749 §5.1: what the token endpoint answers (the CLI's `TokenResponse` is derived from it). */
+export const TokenResponse = Type.Object(
+  {
+    access_token: Type.String({ description: 'A JWT (RFC 9068) signed by the tenant\'s current key; verify it with the tenant JWKS.' }),
+    token_type: Type.Literal('Bearer'),
+    expires_in: Type.Integer({ description: 'Seconds until the access token expires.' }),
+    scope: Type.String({ description: 'The granted scopes, space-separated.' }),
+    refresh_token: Type.Optional(Type.String({ description: 'Authorization code and refresh grants: a rotating refresh token (`kgrt_…`).' })),
+    issued_token_type: Type.Optional(Type.String({ description: 'Token exchange (RFC 8693) only.' })),
+  },
+  { description: 'RFC 6749 §5.1 successful token response, sent with `Cache-Control: no-store`.' },
+);
+
 /** Schemas the OAuth paths refer to, for `components.schemas`. */
 export const OAUTH_COMPONENTS: Record<string, TSchema> = {
   OAuthError: Type.Object(
@@ -33,17 +46,7 @@ export const OAUTH_COMPONENTS: Record<string, TSchema> = {
     },
     { description: 'RFC 6749 §5.2 error response, sent with `Cache-Control: no-store`.' },
   ),
-  TokenResponse: Type.Object(
-    {
-      access_token: Type.String({ description: 'A JWT (RFC 9068) signed by the tenant\'s current key; verify it with the tenant JWKS.' }),
-      token_type: Type.Literal('Bearer'),
-      expires_in: Type.Integer({ description: 'Seconds until the access token expires.' }),
-      scope: Type.String({ description: 'The granted scopes, space-separated.' }),
-      refresh_token: Type.Optional(Type.String({ description: 'Authorization code and refresh grants: a rotating refresh token (`kgrt_…`).' })),
-      issued_token_type: Type.Optional(Type.String({ description: 'Token exchange (RFC 8693) only.' })),
-    },
-    { description: 'RFC 6749 §5.1 successful token response, sent with `Cache-Control: no-store`.' },
-  ),
+  TokenResponse,
 };
 
 const CLIENT_AUTH_FIELDS = {
