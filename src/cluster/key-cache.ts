@@ -14,6 +14,12 @@ interface Entry<V> {
  * of invented secrets evicts other invented secrets, never a real key. Eviction is
  * oldest-inserted first in each space; entries also expire after `ttlMs`, which bounds
  * staleness for changes made by other instances when no invalidation bus is configured.
+ *
+ * Hand-written on a Map, unlike Keygate's other bounded caches (lru-cache), because this lookup
+ * is the verify hot path and lru-cache measurably costs it: about 28 ns more per lookup with
+ * `get` and 11 ns with `peek` (its arrays behind a Map index), and 3 to 5 % of the cached
+ * in-process verify ratio in paired runs (bench/RESULTS.md, "Issue 9: caches"). lru-cache would
+ * also need this class around it anyway for the key-id index and the clock-driven expiry.
  */
 export class KeyCache<V> {
   private readonly entries = new Map<string, Entry<V>>();

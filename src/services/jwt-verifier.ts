@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { Api } from '../domain/apis.js';
 import type { Tenant } from '../domain/tenants.js';
 import { expandScopes, satisfies, type ScopeMatch } from '../domain/scopes.js';
@@ -55,7 +56,7 @@ const VERIFIED_CACHE_SIZE = 10_000;
  */
 export class JwtVerifier {
   private readonly issuerPrefix: string;
-  private readonly verified = new Map<string, VerifiedToken>();
+  private readonly verified = new LRUCache<string, VerifiedToken>({ max: VERIFIED_CACHE_SIZE });
 
   constructor(
     private readonly ctx: ServiceContext,
@@ -78,7 +79,6 @@ export class JwtVerifier {
       const authenticated = await this.authenticate(token);
       if ('code' in authenticated) return fail(authenticated.code);
       verified = authenticated;
-      if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value as string);
       this.verified.set(hash, verified);
     }
     if (check.tenant !== undefined && verified.slug !== check.tenant) return fail('NOT_FOUND');

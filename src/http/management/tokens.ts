@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { LRUCache } from 'lru-cache';
 import { Type } from 'typebox';
 import type { IssuedToken } from '../../domain/clients.js';
 import type { Keygate } from '../../services/keygate.js';
@@ -19,11 +20,14 @@ const TokenView = Type.Object({
   revokedAt: Type.Union([Type.String(), Type.Null()]),
 });
 
+const API_IDENTIFIERS_CACHED = 1000;
+
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 export const tokenRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => async (app) => {
   const tags = ['tokens'];
-  const apiIdentifiers = new Map<string, string>();
+  // An API's identifier never changes; the bound keeps a tenant with many APIs from growing memory.
+  const apiIdentifiers = new LRUCache<string, string>({ max: API_IDENTIFIERS_CACHED });
   const apiOf = async (token: IssuedToken): Promise<string> => {
     let identifier = apiIdentifiers.get(token.apiId);
     if (identifier === undefined) {

@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { hashSecret } from '../../crypto/secrets.js';
 import { clientAddress, compileTrustProxy } from '../../domain/client-address.js';
 import { checkKeyShape } from '../../domain/keys/format.js';
@@ -17,7 +18,6 @@ import {
 } from '../../domain/tokens/jwt.js';
 import { isRevoked } from '../../domain/tokens/revocation.js';
 import type { VerificationCode, VerificationResult } from '../../domain/verification.js';
-import { BoundedCache } from './bounded-cache.js';
 import { bearerToken } from './denial-response.js';
 import { JwksCache } from './jwks-cache.js';
 import { KeygateHttp, KeygateUnavailableError } from './keygate-http.js';
@@ -99,7 +99,7 @@ export function createKeygateVerifier(options: KeygateVerifierOptions): KeygateV
 }
 
 class Verifier implements KeygateVerifier {
-  private readonly tokens = new BoundedCache<VerifiedToken>(MAX_CACHED_TOKENS);
+  private readonly tokens = new LRUCache<string, VerifiedToken>({ max: MAX_CACHED_TOKENS });
   private readonly http: KeygateHttp;
   private readonly jwks: JwksCache;
   private readonly revocations: RevocationFeed | null = null;

@@ -1,6 +1,6 @@
+import { LRUCache } from 'lru-cache';
 import { hashSecret } from '../../crypto/secrets.js';
 import { VERIFICATION_CODES, type VerificationResult } from '../../domain/verification.js';
-import { BoundedCache } from './bounded-cache.js';
 import { KeygateUnavailableError, type KeygateHttp } from './keygate-http.js';
 import type { Requirement } from './outcome.js';
 
@@ -20,7 +20,7 @@ interface CachedResult {
  * are never reused: every request must be counted.
  */
 export class RemoteVerifier {
-  private readonly cache = new BoundedCache<CachedResult>(MAX_CACHED_RESULTS);
+  private readonly cache = new LRUCache<string, CachedResult>({ max: MAX_CACHED_RESULTS });
   private warnedStatus = 0;
 
   constructor(

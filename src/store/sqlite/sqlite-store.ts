@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
+import { LRUCache } from 'lru-cache';
 import { KyselyStore } from '../kysely-store.js';
 import type { Database } from '../schema.js';
 import type { Store } from '../store.js';
@@ -15,7 +16,7 @@ const STATEMENT_CACHE_SIZE = 256;
  * statements, bounded.
  */
 function withStatementCache(database: SQLite.Database): SQLite.Database {
-  const statements = new Map<string, SQLite.Statement>();
+  const statements = new LRUCache<string, SQLite.Statement>({ max: STATEMENT_CACHE_SIZE });
   return new Proxy(database, {
     get(target, property, receiver) {
       if (property !== 'prepare') {
@@ -26,7 +27,6 @@ function withStatementCache(database: SQLite.Database): SQLite.Database {
       return (sql: string) => {
         let statement = statements.get(sql);
         if (statement === undefined) {
-          if (statements.size >= STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value as string);
           statement = target.prepare(sql);
           statements.set(sql, statement);
         }
