@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -46,6 +47,15 @@ describe('entry points', () => {
       expect(await packagesLoaded('src/server.ts', sqlite.config)).toEqual(['better-sqlite3']);
     } finally {
       await sqlite.destroy();
+    }
+  });
+
+  it('package.json publishes both entries with their types, and keeps the middleware subpaths', () => {
+    const { exports } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { exports: Record<string, unknown> };
+    expect(exports['.']).toEqual({ types: './dist/index.d.ts', import: './dist/index.js' });
+    expect(exports['./server']).toEqual({ types: './dist/server.d.ts', import: './dist/server.js' });
+    for (const framework of ['express', 'fastify', 'hono']) {
+      expect(exports[`./middleware/${framework}`]).toEqual({ types: `./dist/middleware/${framework}/index.d.ts`, import: `./dist/middleware/${framework}/index.js` });
     }
   });
 

@@ -5,20 +5,22 @@ import type { IssuedToken } from '../../domain/clients.js';
 import type { Keygate } from '../../services/keygate.js';
 import { actorOf, requireScope } from '../auth.js';
 import { pageRequest, pageResponse } from '../pagination.js';
-import { ERROR_RESPONSES, PageQuery, ScopeName, TenantParams, pageOf } from '../schemas.js';
+import { ERROR_RESPONSES, NotBeforeView, PageQuery, ScopeName, TenantParams, pageOf } from '../schemas.js';
 
-const TokenView = Type.Object({
+export const TokenView = Type.Object({
   jti: Type.String(),
   tenant: Type.String(),
   api: Type.String(),
   consumer: Type.String(),
   scopes: Type.Array(Type.String()),
-  claimsFormat: Type.String(),
+  claimsFormat: Type.Union([Type.Literal('scope'), Type.Literal('scopes')]),
   kid: Type.String(),
   issuedAt: Type.String(),
   expiresAt: Type.Union([Type.String(), Type.Null()]),
   revokedAt: Type.Union([Type.String(), Type.Null()]),
 });
+
+export const IssuedTokenView = Type.Intersect([TokenView, Type.Object({ token: Type.String() })]);
 
 const API_IDENTIFIERS_CACHED = 1000;
 
@@ -67,7 +69,7 @@ export const tokenRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => asyn
           },
           { additionalProperties: false },
         ),
-        response: { 201: Type.Intersect([TokenView, Type.Object({ token: Type.String() })]), ...ERROR_RESPONSES },
+        response: { 201: IssuedTokenView, ...ERROR_RESPONSES },
       },
     },
     async (request, reply) => {
@@ -137,7 +139,7 @@ export const tokenRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => asyn
         tags,
         summary: 'Revoke every JWT issued to a consumer until now',
         params: Type.Object({ slug: Type.String({ maxLength: 64 }), consumer: Type.String({ minLength: 1, maxLength: 256 }) }),
-        response: { 200: Type.Object({ notBefore: Type.String() }), ...ERROR_RESPONSES },
+        response: { 200: NotBeforeView, ...ERROR_RESPONSES },
       },
     },
     async (request) => {
