@@ -52,6 +52,17 @@ export interface SharedCounters {
   decrement(key: string): Promise<void>;
 }
 
+/**
+ * The Retry-After of a throttle whose counter expires at `expiresAt`: whole seconds left in its
+ * window, at least 1 (a counter a millisecond from expiry still refuses this request).
+ *
+ * @example
+ * retryAfterSeconds(now + 1_500, now) // 2
+ */
+export function retryAfterSeconds(expiresAt: number, now: number): number {
+  return Math.max(1, Math.ceil((expiresAt - now) / 1000));
+}
+
 /** What rate limits and one-time claims do while Redis is away (`KEYGATE_REDIS_FAILURE`). */
 export type RedisFailureMode = 'local' | 'closed';
 

@@ -1,4 +1,5 @@
 import { createLocalJWKSet, jwtVerify } from 'jose';
+import { retryAfterSeconds } from '../cluster/cluster.js';
 import { hashSecret, safeEqual } from '../crypto/secrets.js';
 import type { Client } from '../domain/clients.js';
 import { ASSERTION_ALGORITHMS, type TokenEndpointAuthMethod } from '../domain/oauth/registry.js';
@@ -51,7 +52,7 @@ export class ClientAuthenticator {
     if (failures.count >= FAILURES_PER_SOURCE) {
       throw new OAuthError('invalid_client', 'too many failed authentications; wait before retrying', {
         status: 429,
-        retryAfter: Math.max(1, Math.ceil((failures.expiresAt - now) / 1000)),
+        retryAfter: retryAfterSeconds(failures.expiresAt, now),
       });
     }
     const found = presented.clientId.length <= 128 ? await this.ctx.directory.client(tenant.id, presented.clientId) : null;

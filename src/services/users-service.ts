@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { retryAfterSeconds } from '../cluster/cluster.js';
 import { DUMMY_PASSWORD_HASH, type PasswordHasher } from '../crypto/passwords.js';
 import { hashSecret, newId } from '../crypto/secrets.js';
 import { KeygateError, isKeygateError } from '../domain/errors.js';
@@ -67,7 +68,7 @@ export class UsersService {
    */
   async signUp(actor: Actor, tenant: Tenant, input: { email: string; password: string; name: string | null }): Promise<{ user: User } | { error: 'throttled'; retryAfter: number }> {
     const attempts = await this.ctx.cluster.counters.increment(`signup:ip:${throttleSource(actor.ip ?? '')}`, SIGN_UP_WINDOW_MS);
-    if (attempts.count > SIGN_UPS_PER_IP) return { error: 'throttled', retryAfter: Math.max(1, Math.ceil((attempts.expiresAt - this.ctx.clock()) / 1000)) };
+    if (attempts.count > SIGN_UPS_PER_IP) return { error: 'throttled', retryAfter: retryAfterSeconds(attempts.expiresAt, this.ctx.clock()) };
     return { user: await this.create(actor, tenant, input) };
   }
 
@@ -167,7 +168,7 @@ export class UsersService {
     for (const [key, limit] of limits) {
       const attempts = await counters.increment(key, SIGN_IN_WINDOW_MS);
       counted.push(key);
-      if (attempts.count > limit) return { error: 'throttled', retryAfter: Math.max(1, Math.ceil((attempts.expiresAt - now) / 1000)) };
+      if (attempts.count > limit) return { error: 'throttled', retryAfter: retryAfterSeconds(attempts.expiresAt, now) };
     }
     const takeBack = () => Promise.all(counted.map((key) => counters.decrement(key)));
     const found = await this.ctx.store.findUserByEmail(tenant.id, normaliseEmail(email));
@@ -200,7 +201,7 @@ export class UsersService {
     const deliver = this.reset.deliver;
     if (deliver === null) return { throttled: false };
     const requests = await this.ctx.cluster.counters.increment(`reset:ip:${throttleSource(ip)}`, RESET_WINDOW_MS);
-    if (requests.count > RESET_REQUESTS_PER_IP) return { throttled: true, retryAfter: Math.max(1, Math.ceil((requests.expiresAt - this.ctx.clock()) / 1000)) };
+    if (requests.count > RESET_REQUESTS_PER_IP) return { throttled: true, retryAfter: retryAfterSeconds(requests.expiresAt, this.ctx.clock()) };
     const found = await this.ctx.store.findUserByEmail(tenant.id, normaliseEmail(email));
     // A disabled person gets no link either, with the same answer.
     if (found === null || found.user.disabledAt !== null) return { throttled: false };

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Cluster, SharedCounters } from '../../src/cluster/cluster.js';
+import { retryAfterSeconds, type Cluster, type SharedCounters } from '../../src/cluster/cluster.js';
 import { MemoryCounters } from '../../src/cluster/memory/memory-counters.js';
 import { createRedisCluster } from '../../src/cluster/redis/redis-cluster.js';
 import { RedisCounters } from '../../src/cluster/redis/redis-counters.js';
@@ -143,5 +143,17 @@ describe.each(IMPLEMENTATIONS)('SharedCounters contract (%s)', (kind: Implementa
     const fresh = await counters.increment(counted, LONG_TTL_MS);
     expect(fresh.count).toBe(1);
     expect(fresh.expiresAt).toBeGreaterThan(clock.now());
+  });
+});
+
+describe('retryAfterSeconds (every throttle’s Retry-After)', () => {
+  it('rounds the time left up to whole seconds and never answers less than 1', () => {
+    const now = 1_000_000;
+    expect(retryAfterSeconds(now + 1_500, now)).toBe(2);
+    expect(retryAfterSeconds(now + 60_000, now)).toBe(60);
+    expect(retryAfterSeconds(now + 1, now)).toBe(1);
+    expect(retryAfterSeconds(now, now)).toBe(1);
+    // A counter read just after its expiry (clock skew between instances) still says "wait a second".
+    expect(retryAfterSeconds(now - 5_000, now)).toBe(1);
   });
 });
