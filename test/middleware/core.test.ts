@@ -219,5 +219,44 @@ describe('the framework-neutral verifier', () => {
       now += 601_000;
       expect(await verifier.verify(token)).toEqual({ ok: false, status: 401, error: 'invalid_token' });
     });
+
+    it('never resolve the caller address, which only a check through Keygate reads', async () => {
+      const pair = generateKeyPairSync('ed25519');
+      const jwk = { ...pair.publicKey.export({ format: 'jwk' }), kid: 'sk_test', alg: 'EdDSA', use: 'sig' };
+      const signer = await importJWK(pair.privateKey.export({ format: 'jwk' }) as never, 'EdDSA');
+      const token = await new SignJWT({ scope: 'read:users' })
+        .setProtectedHeader({ alg: 'EdDSA', typ: 'at+jwt', kid: 'sk_test' })
+        .setIssuer(ISSUER)
+        .setAudience(API)
+        .setSubject('cli_1')
+        .setIssuedAt(Math.floor(now / 1000))
+        .setJti('tok_2')
+        .setExpirationTime(Math.floor(now / 1000) + 600)
+        .sign(signer);
+      const keygate = scriptedKeygate();
+      keygate.answer.set('GET /t/acme/.well-known/jwks.json', () => Response.json({ keys: [jwk] }));
+      let sentIp: unknown = 'not sent';
+      keygate.answer.set('POST /v1/verify', () => Response.json(validResult()));
+      const fetchSpy: typeof fetch = async (input, init) => {
+        if (String(input).endsWith('/v1/verify')) sentIp = (JSON.parse(String(init?.body)) as { ip?: unknown }).ip;
+        return keygate.fetch(input, init);
+      };
+      const guard = create({ fetch: fetchSpy, trustProxy: 'loopback' }).requireScopes(['read:users']);
+      let reads = 0;
+      const caller = {
+        get socketAddress(): string {
+          reads += 1;
+          return '127.0.0.1';
+        },
+        forwardedFor: '203.0.113.9',
+      };
+
+      expect((await guard(`Bearer ${token}`, caller)).ok).toBe(true);
+      expect((await guard(`Bearer ${token}`, caller)).ok).toBe(true);
+      expect(reads).toBe(0);
+      expect((await guard(`Bearer ${generateKey('kg', randomBytes)}`, caller)).ok).toBe(true);
+      expect(reads).toBe(1);
+      expect(sentIp).toBe('203.0.113.9');
+    });
   });
 });

@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import { hashSecret } from '../../crypto/secrets.js';
-import { clientAddress, compileTrustProxy } from '../../domain/client-address.js';
+import { clientAddress, compileTrustProxy, type TrustProxy } from '../../domain/client-address.js';
 import { checkKeyShape } from '../../domain/keys/format.js';
 import { isScopeToken, satisfies, type ScopeMatch } from '../../domain/scopes.js';
 import {
@@ -139,16 +139,14 @@ class Verifier implements KeygateVerifier {
 
   requireScopes(scopes: readonly string[], options: { match?: ScopeMatch } = {}): ScopeGuard {
     const requirement = requirementOf(scopes, options);
-    return (authorization, caller) =>
-      this.check(bearerToken(authorization), requirement, caller === undefined ? undefined : clientAddress(caller.socketAddress, caller.forwardedFor, this.config.trustProxy));
+    return (authorization, caller) => this.check(bearerToken(authorization), requirement, caller, this.config.trustProxy);
   }
 
   verify(token: string, requirement: { scopes?: readonly string[]; match?: ScopeMatch; ip?: string } = {}): Promise<VerificationOutcome> {
     if (typeof token !== 'string') throw new TypeError('keygate: verify() takes the token as a string');
     if (requirement.ip !== undefined && typeof requirement.ip !== 'string') throw new TypeError('keygate: verify() takes ip as a string');
-    // Not an IP address (junk from a header): no address, so an allowlisted key is refused.
-    const ip = clientAddress(requirement.ip, undefined, TRUST_NO_PROXY);
-    return this.check(token, requirementOf(requirement.scopes ?? [], requirement.match === undefined ? {} : { match: requirement.match }), ip);
+    const caller = requirement.ip === undefined ? undefined : { socketAddress: requirement.ip };
+    return this.check(token, requirementOf(requirement.scopes ?? [], requirement.match === undefined ? {} : { match: requirement.match }), caller, TRUST_NO_PROXY);
   }
 
   async close(): Promise<void> {
@@ -157,10 +155,15 @@ class Verifier implements KeygateVerifier {
     this.http.close();
   }
 
-  private async check(token: string | null, requirement: Requirement, ip: string | undefined): Promise<VerificationOutcome> {
+  /**
+   * `caller` is resolved to an address (`clientAddress`) only on the paths that send it to Keygate
+   * (API keys, HS256 tokens): an offline JWT never reads it, and with proxy CIDRs in `trustProxy`
+   * resolving costs about as much as a whole cached verify.
+   */
+  private async check(token: string | null, requirement: Requirement, caller: CallerAddress | undefined, trust: TrustProxy): Promise<VerificationOutcome> {
     if (token === null) return this.deny(MISSING_TOKEN, { code: 'MISSING_TOKEN', detail: 'no bearer token in the request' });
     if (this.closed) return this.deny(UNAVAILABLE, { code: 'CLOSED', detail: 'the verifier is closed' });
-    if (checkKeyShape(token) !== 0) return this.checkWithKeygate(token, requirement, 'api_key', ip);
+    if (checkKeyShape(token) !== 0) return this.checkWithKeygate(token, requirement, 'api_key', caller, trust);
     if (token.length > MAX_TOKEN_LENGTH || !looksLikeJwt(token)) return this.invalid('MALFORMED', 'neither an API key nor a compact JWT', null);
     // A token verified before costs a hash and a Map lookup: no decoding, no signature.
     const hash = hashSecret(token);
@@ -172,7 +175,7 @@ class Verifier implements KeygateVerifier {
     const decoded = decodeJwt(token);
     if (decoded === null) return this.invalid('MALFORMED', 'the header or payload is not a JSON object', null);
     const { kid } = decoded.header;
-    if (typeof kid === 'string' && isHs256Kid(kid)) return this.checkSelfIssued(token, decoded, requirement, ip);
+    if (typeof kid === 'string' && isHs256Kid(kid)) return this.checkSelfIssued(token, decoded, requirement, caller, trust);
     const verified = await this.verifySigned(token, decoded);
     if (!('identity' in verified)) return verified;
     this.tokens.set(hash, verified);
@@ -220,7 +223,7 @@ class Verifier implements KeygateVerifier {
    * A tenant's self-issued HS256 token: only Keygate holds the secret. The checks that need no
    * secret run here first, so a token that cannot pass costs no round trip.
    */
-  private async checkSelfIssued(token: string, { header, payload }: DecodedJwt, requirement: Requirement, ip: string | undefined): Promise<VerificationOutcome> {
+  private async checkSelfIssued(token: string, { header, payload }: DecodedJwt, requirement: Requirement, caller: CallerAddress | undefined, trust: TrustProxy): Promise<VerificationOutcome> {
     const problem = headerProblem(header, ['HS256'], { requireAtJwt: false });
     if (problem !== null) return this.invalid('MALFORMED', problem, 'jwt');
     const { issuer, audience, clockToleranceSec } = this.config;
@@ -230,12 +233,14 @@ class Verifier implements KeygateVerifier {
     if (this.revocations?.isSynced === true && isRevoked(revocationClaims(payload), this.revocations.state)) {
       return this.invalid('REVOKED', 'revoked by jti or by a client, consumer, grant or deleted-API cut-off', 'jwt');
     }
-    return this.checkWithKeygate(token, requirement, 'jwt', ip);
+    return this.checkWithKeygate(token, requirement, 'jwt', caller, trust);
   }
 
   /** API keys and HS256 tokens: `POST /v1/verify`, answers reused for `apiKeyCacheMs`. */
-  private async checkWithKeygate(token: string, requirement: Requirement, kind: 'jwt' | 'api_key', ip: string | undefined): Promise<VerificationOutcome> {
+  private async checkWithKeygate(token: string, requirement: Requirement, kind: 'jwt' | 'api_key', caller: CallerAddress | undefined, trust: TrustProxy): Promise<VerificationOutcome> {
     if (this.remote === null) return this.invalid('NO_ROOT_KEY', 'verifying API keys and HS256 tokens needs a rootKey', kind);
+    // Not an IP address (junk from a header, or no socket): no address, so an allowlisted key is refused.
+    const ip = caller === undefined ? undefined : clientAddress(caller.socketAddress, caller.forwardedFor, trust);
     let result: VerificationResult;
     try {
       result = await this.remote.verify(token, requirement, ip);
