@@ -184,20 +184,26 @@ describe('the framework-neutral verifier', () => {
   });
 
   describe('JWTs', () => {
-    it('answer 503 until the JWKS can be read, retry at most once a second, then verify offline', async () => {
+    /** An EdDSA access token of ISSUER for API, subject cli_1, issued now, with the public JWK that checks it. */
+    const signedToken = async (claims: Record<string, unknown>, jti: string, exp: number): Promise<{ jwk: Record<string, unknown>; token: string }> => {
       const pair = generateKeyPairSync('ed25519');
       const jwk = { ...pair.publicKey.export({ format: 'jwk' }), kid: 'sk_test', alg: 'EdDSA', use: 'sig' };
       const signer = await importJWK(pair.privateKey.export({ format: 'jwk' }) as never, 'EdDSA');
-      const exp = Math.floor(now / 1000) + 600;
-      const token = await new SignJWT({ scope: 'read:users', client_id: 'cli_1' })
+      const token = await new SignJWT(claims)
         .setProtectedHeader({ alg: 'EdDSA', typ: 'at+jwt', kid: 'sk_test' })
         .setIssuer(ISSUER)
         .setAudience(API)
         .setSubject('cli_1')
         .setIssuedAt(Math.floor(now / 1000))
-        .setJti('tok_1')
+        .setJti(jti)
         .setExpirationTime(exp)
         .sign(signer);
+      return { jwk, token };
+    };
+
+    it('answer 503 until the JWKS can be read, retry at most once a second, then verify offline', async () => {
+      const exp = Math.floor(now / 1000) + 600;
+      const { jwk, token } = await signedToken({ scope: 'read:users', client_id: 'cli_1' }, 'tok_1', exp);
       const keygate = scriptedKeygate();
       const verifier = create({ fetch: keygate.fetch });
       const fetchedJwks = (): number => keygate.calls.filter((line) => line.endsWith('/jwks.json')).length;
@@ -221,18 +227,7 @@ describe('the framework-neutral verifier', () => {
     });
 
     it('never resolve the caller address, which only a check through Keygate reads', async () => {
-      const pair = generateKeyPairSync('ed25519');
-      const jwk = { ...pair.publicKey.export({ format: 'jwk' }), kid: 'sk_test', alg: 'EdDSA', use: 'sig' };
-      const signer = await importJWK(pair.privateKey.export({ format: 'jwk' }) as never, 'EdDSA');
-      const token = await new SignJWT({ scope: 'read:users' })
-        .setProtectedHeader({ alg: 'EdDSA', typ: 'at+jwt', kid: 'sk_test' })
-        .setIssuer(ISSUER)
-        .setAudience(API)
-        .setSubject('cli_1')
-        .setIssuedAt(Math.floor(now / 1000))
-        .setJti('tok_2')
-        .setExpirationTime(Math.floor(now / 1000) + 600)
-        .sign(signer);
+      const { jwk, token } = await signedToken({ scope: 'read:users' }, 'tok_2', Math.floor(now / 1000) + 600);
       const keygate = scriptedKeygate();
       keygate.answer.set('GET /t/acme/.well-known/jwks.json', () => Response.json({ keys: [jwk] }));
       let sentIp: unknown = 'not sent';
