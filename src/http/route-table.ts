@@ -13,6 +13,8 @@ export interface RouteEntry {
   access: RouteAccess;
   /** Whether the route's schema takes a JSON body. */
   hasBody: boolean;
+  /** Whether the route's schema validates its query string (unknown parameters are refused). */
+  hasQuery: boolean;
 }
 
 /** A hook that `requireScope` made carries what it requires, so the route table can say it. */
@@ -38,7 +40,8 @@ export function recordRoutes(app: FastifyInstance): void {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     const access = accessOf(route);
     const hasBody = route.schema?.body !== undefined;
-    for (const method of methods) table.push({ method, url: route.url, access, hasBody });
+    const hasQuery = route.schema?.querystring !== undefined;
+    for (const method of methods) table.push({ method, url: route.url, access, hasBody, hasQuery });
   });
 }
 

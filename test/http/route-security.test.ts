@@ -185,6 +185,21 @@ describe.each(BACKENDS)('every route passes the shared security test (%s)', (bac
       }
       expect(await snapshot()).toBe(before);
     });
+
+    it('400 INVALID_REQUEST for an unknown query parameter or a force that is not true or false', async () => {
+      const before = await snapshot();
+      const withQuery = management().filter((r) => r.hasQuery);
+      expect(withQuery.map(keyOf)).toEqual(expect.arrayContaining(['GET /v1/tenants/:slug/audit', 'DELETE /v1/tenants/:slug/apis/:identifier']));
+      for (const route of withQuery) {
+        const path = pathOf(route, ids, 'acme');
+        for (const query of ['unexpected=1', ...(route.url.includes('/apis/:identifier') ? ['force=yes', 'force=1'] : [])]) {
+          const response = await t.call(route.method, `${path}?${query}`, EXAMPLE_BODIES[keyOf(route)]?.(ids));
+          expect(response.status, `${keyOf(route)}?${query}`).toBe(400);
+          if (route.method !== 'HEAD') expect(response.body.code, `${keyOf(route)}?${query}`).toBe('INVALID_REQUEST');
+        }
+      }
+      expect(await snapshot()).toBe(before);
+    });
   });
 
   describe('every other route', () => {
