@@ -34,6 +34,27 @@ export function parseDuration(text: string): number {
 }
 
 /**
+ * Parses an ISO-8601 date or date-time (a time without an offset is UTC) into a UTC ISO-8601
+ * string, for flags that name a moment (`audit list --from`).
+ *
+ * @throws RangeError with a message fit for a user when the text is not a valid date.
+ * @example
+ * parseInstant('2030-06-01'); // '2030-06-01T00:00:00.000Z'
+ * parseInstant('2030-06-01T12:00:00+02:00'); // '2030-06-01T10:00:00.000Z'
+ */
+export function parseInstant(text: string): string {
+  const trimmed = text.trim();
+  const iso = ISO_DATE.exec(trimmed);
+  if (!iso) throw new RangeError(`"${text}" is not an ISO-8601 date or time; write e.g. 2030-01-31 or 2030-01-31T13:00:00Z`);
+  if (!isCalendarDate(trimmed.slice(0, 10))) throw new RangeError(`"${text}" is not a valid date`);
+  const hasTime = trimmed.length > 10;
+  const withZone = hasTime && iso[1] === undefined ? `${trimmed}Z` : trimmed;
+  const ms = Date.parse(withZone.replace(' ', 'T'));
+  if (Number.isNaN(ms)) throw new RangeError(`"${text}" is not a valid date`);
+  return new Date(ms).toISOString();
+}
+
+/**
  * Parses an expiry given either as an ISO-8601 date/date-time or as a duration from `now`
  * (`30d`, `12h`), and returns it as a UTC ISO-8601 string. A bare number is refused because
  * nobody can tell whether it means milliseconds, seconds or a Unix time.
@@ -45,15 +66,7 @@ export function parseDuration(text: string): number {
  */
 export function parseExpiry(text: string, options: { now: number }): string {
   const trimmed = text.trim();
-  const iso = ISO_DATE.exec(trimmed);
-  if (iso) {
-    if (!isCalendarDate(trimmed.slice(0, 10))) throw new RangeError(`"${text}" is not a valid date`);
-    const hasTime = trimmed.length > 10;
-    const withZone = hasTime && iso[1] === undefined ? `${trimmed}Z` : trimmed;
-    const ms = Date.parse(withZone.replace(' ', 'T'));
-    if (Number.isNaN(ms)) throw new RangeError(`"${text}" is not a valid date`);
-    return new Date(ms).toISOString();
-  }
+  if (ISO_DATE.test(trimmed)) return parseInstant(trimmed);
   if (/^\d+$/.test(trimmed)) {
     throw new RangeError(`"${text}" is ambiguous; give an ISO date (2030-01-31T00:00:00Z) or a duration with a unit (30d, 12h)`);
   }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, Option } from 'commander';
 import type { Jwks, Ratelimit, Refill, ScopeDefinition } from './api-types.js';
 import { UsageError } from './cli-errors.js';
-import { parseDuration, parseExpiry } from './durations.js';
+import { parseDuration, parseExpiry, parseInstant } from './durations.js';
 
 /**
  * Commander argument parsers for the values the management commands take. Each throws
@@ -114,6 +114,17 @@ export function parseJwks(value: string): Jwks {
  */
 export function parseExpiryArg(value: string): string {
   return wrap(() => parseExpiry(value, { now: Date.now() }));
+}
+
+/**
+ * A moment as UTC ISO-8601, from an ISO date or date-time (no durations: `--from 30d` could
+ * mean either side of now).
+ *
+ * @example
+ * parseInstantArg('2026-11-23T13:00:00Z'); // '2026-11-23T13:00:00.000Z'
+ */
+export function parseInstantArg(value: string): string {
+  return wrap(() => parseInstant(value));
 }
 
 /**

@@ -47,7 +47,17 @@ describe('keygate audit list', () => {
     expect(items[0]).toMatchObject({ target: keyId, count: 3, requestId: 'req-0', lastRequestId: 'req-2', data: { code: 'INSUFFICIENT_SCOPE' } });
   });
 
-  it('passes the time filters to the server, which refuses a bad one', async () => {
+  it('refuses a malformed --from or --to itself: usage error (exit 2), nothing sent', async () => {
+    // An unreachable URL: a request would end in exit 4, so exit 2 shows none was made.
+    for (const args of [['--from', 'yesterday'], ['--to', '2026-02-30'], ['--from', '30d']]) {
+      const run = await runCli(['audit', 'list', '--tenant', 'acme', ...args], { env: { KEYGATE_URL: 'http://127.0.0.1:1', KEYGATE_ROOT_KEY: ROOT_KEY } });
+      expect(run.code, run.stderr).toBe(2);
+      expect(run.stderr).toContain(args[0]);
+      expect(run.stderr).toMatch(/ISO-8601|not a valid date/);
+    }
+  });
+
+  it('passes the time filters to the server; a malformed or backwards one is refused', async () => {
     const later = new Date(nowMs + 1000).toISOString();
     const empty = await keygate(['--from', later]);
     expect(empty.code, empty.stderr).toBe(0);

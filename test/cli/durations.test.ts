@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { expiryInWords, formatDuration, parseDuration, parseExpiry, timeInWords } from '../../src/cli/durations.js';
+import { expiryInWords, formatDuration, parseDuration, parseExpiry, parseInstant, timeInWords } from '../../src/cli/durations.js';
 
 const NOW = Date.parse('2030-01-01T00:00:00.000Z');
 
@@ -48,6 +48,20 @@ describe('parseExpiry', () => {
 
   it.each(['2030-02-30', '2030-13-01', 'tomorrow', '2030-01-01T25:00'])('refuses %s', (text) => {
     expect(() => parseExpiry(text, { now: NOW })).toThrow(RangeError);
+  });
+});
+
+describe('parseInstant', () => {
+  it.each([
+    ['2031-06-01', '2031-06-01T00:00:00.000Z'],
+    ['2031-06-01T10:00', '2031-06-01T10:00:00.000Z'],
+    ['2031-06-01T10:00:00+02:00', '2031-06-01T08:00:00.000Z'],
+  ])('reads %s as %s (a time without offset is UTC)', (text, iso) => {
+    expect(parseInstant(text)).toBe(iso);
+  });
+
+  it.each(['yesterday', '30d', '1735689600', '2030-02-30', '2030-01-01T25:00'])('refuses %s: a moment, not a duration or a Unix time', (text) => {
+    expect(() => parseInstant(text)).toThrow(RangeError);
   });
 });
 

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import type { AuditEvent } from '../api-types.js';
 import { connect, withConnection, type ConnectionFlags } from '../connection.js';
-import { required, tenantOption } from '../option-parsers.js';
+import { parseInstantArg, required, tenantOption } from '../option-parsers.js';
 import { fetchList, printPage, withPaging, type PagingFlags } from '../paging.js';
 import { commandGroup, runAction } from '../run-action.js';
 
@@ -35,8 +35,8 @@ export function registerAuditCommands(program: Command): void {
     .option('--action <action>', 'only this action, e.g. key.verify.denied')
     .option('--actor <actor>', 'only events of this actor (a root key id, verify, oauth, …)')
     .option('--target <id>', 'only events about this key, client, API or token')
-    .option('--from <time>', 'only events at or after this UTC ISO-8601 time')
-    .option('--to <time>', 'only events before this UTC ISO-8601 time');
+    .addOption(new Option('--from <time>', 'only events at or after this ISO-8601 time (UTC unless it has an offset)').argParser(parseInstantArg))
+    .addOption(new Option('--to <time>', 'only events before this ISO-8601 time (UTC unless it has an offset)').argParser(parseInstantArg));
   withConnection(withPaging(list)).action(
     runAction(async (flags: AuditFlags) => {
       const path = flags.rootKeys
