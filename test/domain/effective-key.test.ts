@@ -54,6 +54,15 @@ describe('effectiveKey: a key over its chain', () => {
     expect(inheritedMetaName({ team: 'x', plan: 'y' }, [root])).toBe('plan');
     expect(inheritedMetaName({ team: 'x' }, [root])).toBeNull();
   });
+
+  it('keeps a stored __proto__ meta name as data when merging, never as the prototype', () => {
+    const root = key('key_b', null, { meta: { plan: 'pro' } });
+    const child = key('key_a', 'key_b', { meta: JSON.parse('{"__proto__": {"admin": true}, "team": "ci"}') as Record<string, unknown> });
+    const meta = effectiveKey([child, root], catalog).meta;
+    expect(Object.getPrototypeOf(meta)).toBe(Object.prototype);
+    expect(meta['admin']).toBeUndefined();
+    expect(JSON.parse(JSON.stringify(meta))).toEqual(JSON.parse('{"__proto__": {"admin": true}, "team": "ci", "plan": "pro"}'));
+  });
 });
 
 describe('mintRefusal', () => {

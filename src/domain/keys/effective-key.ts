@@ -94,7 +94,7 @@ export function effectiveKey(chain: readonly ApiKey[], catalog: readonly ScopeDe
     scopes,
     heldScopes,
     allowlist: allowlists.length === 0 ? null : allowlists.length === 1 ? allowlists[0]! : everyAllows(allowlists),
-    meta: chain.length === 1 ? key.meta : Object.assign({}, ...chain.map((k) => k.meta)),
+    meta: chain.length === 1 ? key.meta : mergedMeta(chain),
     ratelimits: ratelimitChain(chain, root.id),
     credits: creditHolders(chain),
   };
@@ -143,6 +143,15 @@ function creditsExhausted(key: ApiKey, now: number): boolean {
   if (credits === null || credits.remaining >= 1) return false;
   if (credits.refill === null) return true;
   return (key.creditsRefilledAt ?? key.createdAt) >= refillPeriodStart(credits.refill.interval, now);
+}
+
+/**
+ * The chain's meta, an ancestor's value winning for the same name (later entries win). Defined,
+ * not assigned: Object.assign would turn a stored `__proto__` name into the merged object's
+ * prototype, so readers would see names no key sets and the answer would lose that name.
+ */
+function mergedMeta(chain: readonly ApiKey[]): Readonly<Record<string, unknown>> {
+  return Object.fromEntries(chain.flatMap((k) => Object.entries(k.meta)));
 }
 
 function earliest(a: number | null, b: number | null): number | null {
