@@ -18,6 +18,19 @@ export type PasswordResetHook = (message: PasswordResetMessage) => void | Promis
 const WEBHOOK_TIMEOUT_MS = 10_000;
 
 /**
+ * What a failed delivery may tell, in a message or a log line: the error's code (` (ECONNREFUSED)`,
+ * ` (EAUTH)`), or nothing. Never the error itself: a mailer's or fetch's error may quote the
+ * message, and the message is the reset link.
+ *
+ * @example
+ * deliveryFailureCode(Object.assign(new Error('…'), { code: 'EAUTH' })) // " (EAUTH)"
+ */
+export function deliveryFailureCode(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? ` (${code})` : '';
+}
+
+/**
  * The delivery the configuration asks for: SMTP when `SMTP_URL` is set, else a signed webhook
  * when `KEYGATE_WEBHOOK_URL` is set, else none (password reset is then disabled). There is no
  * logging fallback: a reset link is a credential, and logs are read by more people than mail is.

@@ -8,7 +8,7 @@ import { throttleSource } from '../domain/throttle-source.js';
 import { EMAIL_PATTERN, normaliseEmail, passwordProblem, type User } from '../domain/people.js';
 import type { Page, PageRequest } from '../store/store.js';
 import type { Actor, ServiceContext } from './context.js';
-import type { PasswordResetHook, PasswordResetMessage } from './password-reset-delivery.js';
+import { deliveryFailureCode, type PasswordResetHook, type PasswordResetMessage } from './password-reset-delivery.js';
 import type { RevocationsService } from './revocations-service.js';
 
 /** Sign-in attempts per account, and per source address, within one window. */
@@ -132,8 +132,9 @@ export class UsersService {
     try {
       await deliver(message);
     } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      throw new KeygateError('RESET_DELIVERY_FAILED', `the reset link could not be delivered${typeof code === 'string' ? ` (${code})` : ''}; see the server log`, { cause: err });
+      // Only the code, as for the portal's requests: no cause, since the server logs a 5xx with
+      // its cause and a delivery's error may quote the link (deliveryFailureCode).
+      throw new KeygateError('RESET_DELIVERY_FAILED', `the reset link could not be delivered${deliveryFailureCode(err)}; check the SMTP or webhook settings and the receiving end`);
     }
     return { expiresAt: message.expiresAt };
   }
@@ -212,8 +213,7 @@ export class UsersService {
       try {
         await deliver(message);
       } catch (err) {
-        const code = (err as { code?: unknown }).code;
-        this.reset.onError(new Error(`password-reset delivery failed for tenant ${tenant.slug}${typeof code === 'string' ? ` (${code})` : ''}`));
+        this.reset.onError(new Error(`password-reset delivery failed for tenant ${tenant.slug}${deliveryFailureCode(err)}`));
       }
     })();
     return { throttled: false };
