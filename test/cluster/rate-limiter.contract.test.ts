@@ -109,4 +109,28 @@ describe.each(IMPLEMENTATIONS)('RateLimiter contract (%s)', (kind) => {
     expect((await limiter.limit(one('key_e', limits), t0)).allowed).toBe(true);
     expect((await limiter.limit(one('key_d', [{ name: 'two', limit: 1, duration: 60_000 }]), t0)).allowed).toBe(true);
   });
+
+  it("states every limit of a chain in order (the key's, then each ancestor's), with what is left and its window's end", async () => {
+    const chain: RatelimitChain = {
+      family: 'st_p',
+      subjects: [
+        { keyId: 'st_c', limits: [{ name: 'burst', limit: 2, duration: 1_000 }] },
+        { keyId: 'st_p', limits: [{ name: 'minute', limit: 5, duration: 60_000 }, { name: 'hour', limit: 9, duration: 3_600_000 }] },
+      ],
+    };
+    const at = t0 + 1_500;
+    const first = await limiter.limit(chain, at);
+    expect(first).toEqual({
+      allowed: true,
+      states: [
+        { keyId: 'st_c', name: 'burst', limit: 2, remaining: 1, resetAt: t0 + 2_000 },
+        { keyId: 'st_p', name: 'minute', limit: 5, remaining: 4, resetAt: t0 + 60_000 },
+        { keyId: 'st_p', name: 'hour', limit: 9, remaining: 8, resetAt: t0 + 3_600_000 },
+      ],
+    });
+    await limiter.limit(chain, at);
+    const denied = await limiter.limit(chain, at);
+    expect(denied.allowed).toBe(false);
+    expect(denied.states.map((s) => s.remaining)).toEqual([0, 3, 7]);
+  });
 });

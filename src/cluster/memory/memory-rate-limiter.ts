@@ -1,6 +1,6 @@
 import type { RatelimitChain } from '../../domain/keys/effective-key.js';
 import type { RateLimiter, RatelimitOutcome } from '../cluster.js';
-import { slidingCount } from '../sliding-window.js';
+import { chainStates, slidingCount } from '../sliding-window.js';
 
 const NO_OPTIONS: { peek?: boolean } = Object.freeze({});
 
@@ -35,22 +35,11 @@ export class MemoryRateLimiter implements RateLimiter {
         }
       }
     }
-    const consume = allowed && options.peek !== true;
-    const states: RatelimitOutcome['states'] = [];
-    for (const { keyId, limits } of chain.subjects) {
-      for (const config of limits) {
-        const counter = counters[states.length]!;
-        if (consume) counter.current += 1;
-        const used = slidingCount(counter.previous, counter.current, now, counter.window * config.duration, config.duration);
-        states.push({
-          keyId,
-          name: config.name,
-          limit: config.limit,
-          remaining: Math.max(0, config.limit - used),
-          resetAt: (counter.window + 1) * config.duration,
-        });
-      }
-    }
+    if (allowed && options.peek !== true) for (const counter of counters) counter.current += 1;
+    const states = chainStates(chain, now, (i, config) => {
+      const counter = counters[i]!;
+      return slidingCount(counter.previous, counter.current, now, counter.window * config.duration, config.duration);
+    });
     return { allowed, states };
   }
 

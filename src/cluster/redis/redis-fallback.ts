@@ -3,6 +3,7 @@ import type { RateLimiter, RatelimitOutcome, RedisFailureMode, SharedCounters } 
 import type { MemoryCounters } from '../memory/memory-counters.js';
 import type { MemoryRateLimiter } from '../memory/memory-rate-limiter.js';
 import type { RedisLink } from './redis-link.js';
+import { chainStates } from '../sliding-window.js';
 
 /**
  * What a rate-limited request gets while Redis is away: the one rule, for verify and for the
@@ -15,13 +16,7 @@ import type { RedisLink } from './redis-link.js';
  */
 export function limitWhileAway(mode: RedisFailureMode, local: MemoryRateLimiter, chain: RatelimitChain, now: number, options?: { peek?: boolean }): RatelimitOutcome {
   if (mode === 'local') return local.limit(chain, now, options);
-  const states: RatelimitOutcome['states'] = [];
-  for (const { keyId, limits } of chain.subjects) {
-    for (const config of limits) {
-      states.push({ keyId, name: config.name, limit: config.limit, remaining: 0, resetAt: (Math.floor(now / config.duration) + 1) * config.duration });
-    }
-  }
-  return { allowed: false, states };
+  return { allowed: false, states: chainStates(chain, now, (_, config) => config.limit) };
 }
 
 /** Shared limits through Redis while it answers; `limitWhileAway` while it does not. */

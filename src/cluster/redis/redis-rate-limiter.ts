@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { RatelimitChain } from '../../domain/keys/effective-key.js';
 import type { RateLimiter, RatelimitOutcome } from '../cluster.js';
+import { chainStates } from '../sliding-window.js';
 
 /**
  * The sliding-window counter of `../sliding-window.ts`, run in one Lua script so that every
@@ -63,18 +64,7 @@ export class RedisRateLimiter implements RateLimiter {
       }
     }
     const reply = await this.redis.keygateRatelimit(keys.length, ...keys, ...args);
-    const states: RatelimitOutcome['states'] = [];
-    for (const { keyId, limits } of chain.subjects) {
-      for (const config of limits) {
-        states.push({
-          keyId,
-          name: config.name,
-          limit: config.limit,
-          remaining: Math.max(0, config.limit - Number(reply[states.length + 1])),
-          resetAt: (Math.floor(now / config.duration) + 1) * config.duration,
-        });
-      }
-    }
+    const states = chainStates(chain, now, (i) => Number(reply[i + 1]));
     return { allowed: reply[0] === 1, states };
   }
 
