@@ -3,7 +3,8 @@ import { CLOCK_SKEW_SEC } from './jwt.js';
 
 /**
  * How a JWT is revoked without changing it: by its `jti`, or by a not-before mark on everything
- * a client or a consumer was issued before an instant. Verifiers hold this state in memory.
+ * a client, a consumer, a person's grant or a deleted API was issued before an instant.
+ * Verifiers hold this state in memory.
  */
 export interface RevocationState {
   /** Revoked jtis (a Set, or a Map keyed by jti). */
@@ -38,7 +39,7 @@ export function markKey(kind: MarkKind, subject: string): string {
 
 /**
  * What revoked a token: its own jti (or that of a token it was exchanged from), or a not-before
- * mark (`client:…`, `consumer:…`, `grant:…`) with the second it cuts off at.
+ * mark (`client:…`, `consumer:…`, `grant:…`, `api:…`) with the second it cuts off at.
  */
 export type RevocationCause = { kind: 'jti' } | { kind: 'mark'; mark: string; notBefore: number };
 
