@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { LRUCache } from 'lru-cache';
 import { Type } from 'typebox';
 import type { IssuedToken } from '../../domain/clients.js';
+import { isKeygateError } from '../../domain/errors.js';
+import type { Tenant } from '../../domain/tenants.js';
 import type { Keygate } from '../../services/keygate.js';
 import { actorOf, requireScope } from '../auth.js';
 import { pageRequest, pageResponse } from '../pagination.js';
@@ -22,26 +23,14 @@ export const TokenView = Type.Object({
 
 export const IssuedTokenView = Type.Intersect([TokenView, Type.Object({ token: Type.String() })]);
 
-const API_IDENTIFIERS_CACHED = 1000;
-
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 export const tokenRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => async (app) => {
   const tags = ['tokens'];
-  // An API's identifier never changes; the bound keeps a tenant with many APIs from growing memory.
-  const apiIdentifiers = new LRUCache<string, string>({ max: API_IDENTIFIERS_CACHED });
-  const apiOf = async (token: IssuedToken): Promise<string> => {
-    let identifier = apiIdentifiers.get(token.apiId);
-    if (identifier === undefined) {
-      identifier = (await keygate.store.findApiById(token.apiId))?.identifier ?? '';
-      apiIdentifiers.set(token.apiId, identifier);
-    }
-    return identifier;
-  };
-  const view = async (token: IssuedToken, slug: string) => ({
+  const view = (token: IssuedToken, slug: string, apis: ReadonlyMap<string, string>) => ({
     jti: token.jti,
     tenant: slug,
-    api: await apiOf(token),
+    api: apis.get(token.apiId) ?? '',
     consumer: token.consumer,
     scopes: token.scopes,
     claimsFormat: token.claimsFormat,
@@ -79,7 +68,7 @@ export const tokenRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => asyn
         ...rest,
         ...(expiresAt ? { expiresAt: Date.parse(expiresAt) } : {}),
       });
-      return reply.code(201).send({ ...(await view(record, tenant.slug)), token });
+      return reply.code(201).send({ ...view(record, tenant.slug, await apiIdentifiers(keygate, tenant, [record])), token });
     },
   );
 
@@ -99,8 +88,8 @@ export const tokenRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => asyn
       const tenant = await keygate.tenants.get(request.params.slug);
       const { api, consumer } = request.query;
       const page = await keygate.tokens.listIssued(tenant, { ...(api ? { api } : {}), ...(consumer ? { consumer } : {}) }, pageRequest(request.query));
-      const items = await Promise.all(page.items.map((t) => view(t, tenant.slug)));
-      return { ...pageResponse(page, (x) => x), items };
+      const apis = await apiIdentifiers(keygate, tenant, page.items);
+      return pageResponse(page, (t) => view(t, tenant.slug, apis));
     },
   );
 
@@ -186,3 +175,23 @@ export const tokenRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => asyn
     },
   );
 };
+
+/**
+ * The identifiers of the tokens' APIs, each API read once per response through the APIs
+ * service. An API deleted meanwhile (its tokens go with it) shows as ''.
+ */
+async function apiIdentifiers(keygate: Keygate, tenant: Tenant, tokens: readonly IssuedToken[]): Promise<Map<string, string>> {
+  const ids = [...new Set(tokens.map((t) => t.apiId))];
+  const found = await Promise.all(
+    ids.map((id) =>
+      keygate.apis.get(tenant, id).then(
+        (api) => [id, api.identifier] as const,
+        (err: unknown) => {
+          if (isKeygateError(err) && err.code === 'API_NOT_FOUND') return [id, ''] as const;
+          throw err;
+        },
+      ),
+    ),
+  );
+  return new Map(found);
+}
