@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { ConfigError, SETTINGS, loadConfig, type Config } from '../config/schema.js';
+import { ConfigError, SETTINGS, loadConfig, plaintextDeliveryWarnings, type Config } from '../config/schema.js';
 import { startSummary } from './start-summary.js';
 import { StartupError } from '../services/startup-errors.js';
 
@@ -62,6 +62,7 @@ export function registerStart(program: Command): void {
           'Bind it to an address only Prometheus reaches (docs/observability.md).',
       );
     }
+    for (const warning of plaintextDeliveryWarnings(keygate.config)) log.warn(warning);
     const summary = startSummary(keygate.config, { url: server.url, metricsUrl: server.metricsUrl });
     log.info(summary.fields, summary.msg);
     if (!keygate.users.resetsEnabled) {

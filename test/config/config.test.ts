@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { renderConfigDoc } from '../../src/config/render-doc.js';
-import { ConfigError, loadConfig, trustProxyOption } from '../../src/config/schema.js';
+import { ConfigError, loadConfig, plaintextDeliveryWarnings, trustProxyOption } from '../../src/config/schema.js';
 
 describe('configuration', () => {
   it('docs/configuration.md is what the schema generates (run `npm run docs:config`)', () => {
@@ -36,6 +36,28 @@ describe('configuration', () => {
   it('refuses a KEYGATE_ROOT_KEY longer than management authentication reads (it would answer 401 forever)', () => {
     expect(() => loadConfig({ env: { KEYGATE_ROOT_KEY: 'k'.repeat(513) } })).toThrow(/KEYGATE_ROOT_KEY: must be at most 512 characters/);
     expect(loadConfig({ env: { KEYGATE_ROOT_KEY: 'k'.repeat(512) } }).rootKey).toHaveLength(512);
+  });
+
+  it('warns about a reset-link delivery in clear over a network, naming the host, never the password', () => {
+    const warned = (env: Record<string, string | undefined>): string[] => plaintextDeliveryWarnings(loadConfig({ env }));
+    const smtp = warned({ SMTP_URL: 'smtp://user:hunter2@mail.example.com:587', SMTP_FROM: 'a@example.com' });
+    expect(smtp).toHaveLength(1);
+    expect(smtp[0]).toMatch(/^SMTP_URL: .*mail\.example\.com.*requireTLS=true/);
+    expect(smtp[0]).not.toContain('hunter2');
+    const hook = warned({ KEYGATE_WEBHOOK_URL: 'http://user:hunter2@hooks.example.com/reset', KEYGATE_WEBHOOK_SECRET: 's'.repeat(32) });
+    expect(hook).toHaveLength(1);
+    expect(hook[0]).toMatch(/^KEYGATE_WEBHOOK_URL: .*hooks\.example\.com/);
+    expect(hook[0]).not.toContain('hunter2');
+    // TLS from the start, STARTTLS required, https, or a loopback relay: nothing to warn about.
+    for (const env of [
+      { SMTP_URL: 'smtps://u:p@mail.example.com:465', SMTP_FROM: 'a@example.com' },
+      { SMTP_URL: 'smtp://u:p@mail.example.com:587?requireTLS=true', SMTP_FROM: 'a@example.com' },
+      { SMTP_URL: 'smtp://localhost:25', SMTP_FROM: 'a@example.com' },
+      { SMTP_URL: 'smtp://127.0.0.1:2525', SMTP_FROM: 'a@example.com' },
+      { KEYGATE_WEBHOOK_URL: 'https://hooks.example.com/reset', KEYGATE_WEBHOOK_SECRET: 's'.repeat(32) },
+      { KEYGATE_WEBHOOK_URL: 'http://[::1]:8080/reset', KEYGATE_WEBHOOK_SECRET: 's'.repeat(32) },
+      {},
+    ]) expect(warned(env)).toEqual([]);
   });
 
   it('maps the trust-proxy setting to what Fastify takes', () => {
