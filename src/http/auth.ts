@@ -24,7 +24,7 @@ export function bearerOf(request: FastifyRequest): string | null {
  * route param, a reserved slug (`_system`, see `isReservedSlug`) and, for a root key limited to
  * another tenant, any other tenant get 404, as if the tenant did not exist.
  * `allowKeyHolder` lets an ordinary key through (sub-key creation checks the rest itself).
- * `instanceWide` marks a route whose answer spans every tenant (metrics): a root key limited to
+ * `instanceWide` marks a route beyond any one tenant (metrics, creating a tenant): a root key limited to
  * one tenant gets 403 there, whatever its scopes.
  */
 export function requireScope(

@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { KeygateError } from '../../domain/errors.js';
 import { TENANT_SLUG_PATTERN } from '../../services/tenants-service.js';
 import type { Keygate } from '../../services/keygate.js';
 import { actorOf, requireScope } from '../auth.js';
@@ -12,7 +11,8 @@ export const tenantRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => asy
   app.post(
     '/v1/tenants',
     {
-      onRequest: requireScope(keygate, 'tenants:write'),
+      // A new tenant is outside any one tenant: a root key limited to one cannot create it.
+      onRequest: requireScope(keygate, 'tenants:write', { instanceWide: true }),
       schema: {
         tags: ['tenants'],
         summary: 'Create a tenant',
@@ -30,10 +30,6 @@ export const tenantRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => asy
       },
     },
     async (request, reply) => {
-      const principal = request.principal!;
-      if (principal.kind === 'root' && principal.tenant !== null) {
-        throw new KeygateError('FORBIDDEN', 'a root key limited to one tenant cannot create tenants');
-      }
       const tenant = await keygate.tenants.create(actorOf(request), request.body);
       return reply.code(201).send(tenantView(tenant, keygate.publicUrl));
     },

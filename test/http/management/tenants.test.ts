@@ -54,6 +54,14 @@ describe.each(BACKENDS)('tenant lifecycle (%s)', (backend) => {
     expect(await snapshotState(t)).toBe(before);
   });
 
+  it('a root key limited to a tenant cannot create a tenant, whatever its scopes, and nothing is written', async () => {
+    const before = await snapshotState(t);
+    const refused = await t.call('POST', '/v1/tenants', { slug: 'delta', name: 'Delta' }, { auth: beta.rootKey.secret });
+    expect([refused.status, refused.body.code]).toEqual([403, 'FORBIDDEN']);
+    expect(refused.body.detail).toContain('"beta"');
+    expect(await snapshotState(t)).toBe(before);
+  });
+
   it('a root key limited to a tenant cannot delete it without tenants:write, nor any other tenant, nor a reserved one', async () => {
     const reader = (await t.call('POST', '/v1/root-keys', { scopes: ['tenants:read'], tenant: 'beta' })).body.key;
     const before = await snapshotState(t);
