@@ -44,14 +44,17 @@ export type ExchangeDecision =
 export function subjectLinks(value: unknown): SubjectLink[] {
   if (!Array.isArray(value)) return [];
   const links: SubjectLink[] = [];
-  for (const entry of value.slice(0, MAX_EXCHANGE_DEPTH)) {
+  // Read on every verify of an exchanged token (revocationCause): plain assignments, not
+  // conditional spreads, which cost more than the rest of a cached verify.
+  for (let i = 0; i < value.length && i < MAX_EXCHANGE_DEPTH; i++) {
+    const entry: unknown = value[i];
     if (typeof entry !== 'object' || entry === null) continue;
     const { jti, client_id: clientId, iat } = entry as Record<string, unknown>;
-    links.push({
-      ...(typeof jti === 'string' ? { jti } : {}),
-      ...(typeof clientId === 'string' ? { client_id: clientId } : {}),
-      ...(typeof iat === 'number' ? { iat } : {}),
-    });
+    const link: SubjectLink = {};
+    if (typeof jti === 'string') link.jti = jti;
+    if (typeof clientId === 'string') link.client_id = clientId;
+    if (typeof iat === 'number') link.iat = iat;
+    links.push(link);
   }
   return links;
 }

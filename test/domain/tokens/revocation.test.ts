@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isRevoked, longestTokenLifetimeSec, markKey, revocationCause, type RevocationState } from '../../../src/domain/tokens/revocation.js';
 import { CLOCK_SKEW_SEC } from '../../../src/domain/tokens/jwt.js';
+import { MAX_EXCHANGE_DEPTH, subjectLinks } from '../../../src/domain/tokens/exchange.js';
 
 const API = 'https://api.example.test';
 const IAT = 1_781_524_800;
@@ -94,5 +95,16 @@ describe('longestTokenLifetimeSec', () => {
   it('is the longer of the HS256 cap and the longest access token, plus the clock skew', () => {
     expect(longestTokenLifetimeSec({ hs256MaxLifetimeSec: 86_400, maxAccessTokenTtlSec: 3_600 })).toBe(86_400 + CLOCK_SKEW_SEC);
     expect(longestTokenLifetimeSec({ hs256MaxLifetimeSec: 600, maxAccessTokenTtlSec: 7_200 })).toBe(7_200 + CLOCK_SKEW_SEC);
+  });
+});
+
+describe('subjectLinks: the lineage an exchanged token carries, read defensively', () => {
+  it('keeps only well-typed fields, skips non-objects, and reads at most MAX_EXCHANGE_DEPTH entries', () => {
+    const lineage = [{ jti: 'a', client_id: 'cli_1', iat: 10, extra: true }, null, 'b', { jti: 7, client_id: 'cli_2', iat: '9' }, { iat: 8 }, { jti: 'beyond' }];
+    expect(subjectLinks(lineage)).toStrictEqual([{ jti: 'a', client_id: 'cli_1', iat: 10 }, { client_id: 'cli_2' }]);
+    expect(subjectLinks(lineage.slice(4))).toStrictEqual([{ iat: 8 }, { jti: 'beyond' }]);
+    expect(subjectLinks(lineage).length).toBeLessThanOrEqual(MAX_EXCHANGE_DEPTH);
+    expect(subjectLinks('a')).toStrictEqual([]);
+    expect(subjectLinks({ 0: { jti: 'a' }, length: 1 })).toStrictEqual([]);
   });
 });
