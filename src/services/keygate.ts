@@ -113,10 +113,19 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
   const metrics = new KeygateMetrics();
   const clock = options.clock ?? systemClock;
   const { store, masterKey } = await openData({ config, ...(options.store ? { store: options.store } : {}), observer: metrics, now: clock(), logger });
-  const cluster = instrumentCluster(
-    options.cluster ?? (await openCluster({ redisUrl: config.redisUrl, now: clock, redisFailure: config.redisFailure, redisTimeoutMs: config.redisTimeoutMs, logger })),
-    metrics,
-  );
+  // What this start opened is closed again, last first, if a later step fails (a retired
+  // KEYGATE_ROOT_KEY, a store fault): an embedder that handles the error keeps no pool and no
+  // Redis link reconnecting for ever. A store or cluster passed in stays the caller's.
+  const opened: (() => Promise<void>)[] = options.store ? [] : [() => store.close()];
+  const abandon = async (err: unknown): Promise<never> => {
+    for (const close of opened.reverse()) await close().catch(() => undefined);
+    throw err;
+  };
+  const ownCluster =
+    options.cluster ??
+    (await openCluster({ redisUrl: config.redisUrl, now: clock, redisFailure: config.redisFailure, redisTimeoutMs: config.redisTimeoutMs, logger }).catch(abandon));
+  if (!options.cluster) opened.push(() => ownCluster.close());
+  const cluster = instrumentCluster(ownCluster, metrics);
   // A reachable Redis is in use from the first request; an unreachable one does not keep Keygate down.
   if (!(await cluster.connection.whenConnected(REDIS_START_WAIT_MS))) {
     logger.warn(`Redis is not reachable yet (${cluster.connection.problem?.detail}): starting degraded (KEYGATE_REDIS_FAILURE=${config.redisFailure}); it is used as soon as it answers.`);
@@ -148,8 +157,12 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
   }, PRUNE_INTERVAL_MS);
   janitor.unref();
   metrics.readFrom({ auditQueue: () => audit.queued, usageQueue: () => usage.queued, store });
-  await rootKeys.ensureSystem();
-  if (config.rootKey) await rootKeys.seed(config.rootKey);
+  opened.push(async () => {
+    clearInterval(janitor);
+    await Promise.all([audit.close(), usage.close()]);
+  });
+  await rootKeys.ensureSystem().catch(abandon);
+  if (config.rootKey) await rootKeys.seed(config.rootKey).catch(abandon);
 
   return {
     config,
