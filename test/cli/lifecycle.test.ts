@@ -152,6 +152,47 @@ describe.concurrent('keygate CLI: the admin lifecycle', { timeout: 60_000 }, () 
     expect((await t.call('GET', `/v1/tenants/acme/apis/${encodeURIComponent(API)}`)).status).toBe(200);
   });
 
+  it('lists, rolls and revokes root keys, never printing a secret it did not just issue', async () => {
+    const created = JSON.parse((await keygate(['root-key', 'create', '--scope', 'keys:verify', '--name', 'lifecycle', '--json'])).stdout);
+    const list = await keygate(['root-key', 'list']);
+    expect(list.code, list.stderr).toBe(0);
+    expect(list.stdout).toMatch(new RegExp(`^${created.id}\\s+kgroot_\\S{4}\\s+active\\s+all\\s+lifecycle\\s+keys:verify`, 'm'));
+    expect(list.stdout).not.toContain(created.key);
+    const rolled = await keygate(['root-key', 'roll', created.id, '--grace', '1h']);
+    expect(rolled.code, rolled.stderr).toBe(0);
+    const secret = /^\s+(kgroot_\S+)$/m.exec(rolled.stdout)![1]!;
+    expect(secret).not.toBe(created.key);
+    expect(rolled.stdout).toContain('The previous secret keeps working for 1h.');
+    // Both secrets authenticate during the grace period.
+    for (const bearer of [created.key, secret]) expect((await t.call('POST', '/v1/verify', { credential: 'kg_x', api: API }, { auth: bearer })).status).toBe(200);
+    const revoked = await keygate(['root-key', 'revoke', created.id, '--yes']);
+    expect(revoked.code, revoked.stderr).toBe(0);
+    expect(revoked.stdout).toMatch(/^status\s+revoked$/m);
+    expect(revoked.stdout).not.toContain(secret);
+    expect((await t.call('POST', '/v1/verify', { credential: 'kg_x', api: API }, { auth: secret })).status).toBe(401);
+  });
+
+  it('refuses a malformed new flag before sending anything (exit 2)', async () => {
+    // An unreachable server: a request would end in exit 4, so exit 2 shows none was made.
+    const offline = (args: string[], stdin?: string): Promise<Run> =>
+      runCli(args, { env: { KEYGATE_URL: 'http://127.0.0.1:1', KEYGATE_ROOT_KEY: ROOT_KEY, KEYGATE_TENANT: 'acme' }, ...(stdin !== undefined ? { stdin } : {}) });
+    for (const [args, flag] of [
+      [['tenant', 'create', '--slug', 'x', '--name', 'X', '--hs256-max-lifetime', 'forever'], '--hs256-max-lifetime'],
+      [['tenant', 'update', 'acme', '--hs256-max-lifetime', '3600'], '3600s'],
+      [['tenant', 'update', 'acme'], 'nothing to change'],
+      [['api', 'update', API, '--refresh-reuse-interval', 'soon'], '--refresh-reuse-interval'],
+      [['api', 'update', API, '--refresh-reuse-interval', '1500ms'], 'whole number of seconds'],
+      [['root-key', 'roll', 'key_x', '--grace', 'later'], '--grace'],
+      [['user', 'create', '--email', 'a@acme.test'], '--password-stdin'],
+      [['user', 'update', 'usr_x', '--disable', '--enable'], '--enable'],
+      [['audit', 'list', '--to', 'noon'], '--to'],
+    ] as const) {
+      const run = await offline([...args]);
+      expect(run.code, `${args.join(' ')}: ${run.stderr}`).toBe(2);
+      expect(run.stderr, args.join(' ')).toContain(flag);
+    }
+  });
+
   it('exits 2 on an unknown command, at the top and in a group', async () => {
     for (const args of [['nosuch'], ['tenant', 'nosuch']]) {
       const run = await keygate(args);
