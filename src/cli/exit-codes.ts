@@ -5,7 +5,10 @@
 export const EXIT_CODES = {
   /** The command did what was asked (`key verify`: the credential is valid). */
   ok: 0,
-  /** `key verify` only: the server answered and the credential is not valid. */
+  /**
+   * The answer is a "no": `key verify` and `decode` (the credential is not valid), `token revoke`
+   * (no JWT API key has that jti). `start` also exits 1 when Keygate cannot start.
+   */
   notValid: 1,
   /** The command line is wrong: a missing or malformed flag, an unknown command. */
   usage: 2,
