@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INTROSPECTION_MISSES_PER_MINUTE } from '../../src/http/oauth/introspect.js';
 import { ORDERS_API, basic, postForm, registerMachineClient } from '../helpers/oauth.js';
+import { testClock } from '../helpers/clock.js';
 import { seedTenant, startTestServer, type TestServer } from '../helpers/server.js';
+
+const clock = testClock();
 
 describe('introspection permissions and scanning protection (RFC 7662 §4)', () => {
   let t: TestServer;
@@ -14,7 +17,7 @@ describe('introspection permissions and scanning protection (RFC 7662 §4)', () 
     postForm(t, '/t/acme/oauth/introspect', { token: value }, { authorization: basic(who.clientId, who.clientSecret) });
 
   beforeAll(async () => {
-    t = await startTestServer('sqlite');
+    t = await startTestServer('sqlite', {}, { clock: clock.now });
     await seedTenant(t);
     owner = (await registerMachineClient(t)) as typeof owner;
     stranger = (await registerMachineClient(t)) as typeof stranger;
@@ -43,6 +46,9 @@ describe('introspection permissions and scanning protection (RFC 7662 §4)', () 
     const limited = await introspect(scanner, 'guess.again.token');
     expect(limited.status).toBe(429);
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    // Retry-After is counted on Keygate's clock, the one the window expires on.
+    clock.advance(45_000);
+    expect(Number((await introspect(scanner, 'guess.later.token')).headers.get('retry-after'))).toBeLessThanOrEqual(15);
     // The limit is per client: the owner still introspects.
     expect((await introspect(owner, token)).body.active).toBe(true);
   });

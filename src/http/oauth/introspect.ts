@@ -1,3 +1,4 @@
+import { retryAfterSeconds } from '../../cluster/cluster.js';
 import type { FastifyInstance } from 'fastify';
 import { clientPowerRefusal } from '../../domain/clients.js';
 import { OAuthError } from '../../domain/oauth/errors.js';
@@ -35,7 +36,8 @@ export function introspectRoute(app: FastifyInstance, keygate: Keygate): void {
     if (misses.count >= INTROSPECTION_MISSES_PER_MINUTE) {
       throw new OAuthError('invalid_request', 'too many inactive tokens introspected; slow down', {
         status: 429,
-        retryAfter: Math.max(1, Math.ceil((misses.expiresAt - Date.now()) / 1000)),
+        // The counters expire on Keygate's clock, so Retry-After is counted on it too.
+        retryAfter: retryAfterSeconds(misses.expiresAt, keygate.clock()),
       });
     }
     const { result, claims } = await keygate.jwts.verify(token, { api: null, scopes: [], match: 'all', tenant: tenant.slug });
