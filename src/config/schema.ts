@@ -73,7 +73,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'auditRetentionDays', env: 'KEYGATE_AUDIT_RETENTION_DAYS', flag: '--audit-retention-days', type: 'integer', default: 90, min: 1, max: 36_500, description: 'Days the audit log keeps events (changes and aggregated denials alike); housekeeping deletes older ones every ten minutes.' },
   { key: 'passwordHashConcurrency', env: 'KEYGATE_PASSWORD_HASH_CONCURRENCY', flag: '--password-hash-concurrency', type: 'integer', default: 2, min: 1, max: 64, description: 'Most password hashes (scrypt, 32 MiB and ~100 ms each) computed at once by this instance, so a sign-in flood cannot starve verify and token requests.' },
   { key: 'passwordHashQueue', env: 'KEYGATE_PASSWORD_HASH_QUEUE', flag: '--password-hash-queue', type: 'integer', default: 16, min: 0, max: 10_000, description: 'Most password hashes waiting for a slot; beyond it sign-in answers 429 and user creation `PASSWORD_HASHING_BUSY` at once.' },
-  { key: 'smtpUrl', env: 'SMTP_URL', flag: '--smtp-url', type: 'url', default: undefined, secret: true, description: 'Mail server for password-reset links: `smtps://user:pass@host:465`, or `smtp://user:pass@host:587?requireTLS=true` for STARTTLS (without `requireTLS=true`, smtp:// upgrades only when the server offers it, and start warns unless the host is loopback). Needs `SMTP_FROM`. Unset (and no webhook): password reset is disabled.' },
+  { key: 'smtpUrl', env: 'SMTP_URL', flag: '--smtp-url', type: 'url', default: undefined, secret: true, description: 'Mail server for password-reset links: `smtps://user:pass@host:465`, or `smtp://user:pass@host:587` for STARTTLS, which is required for any host but loopback (`?requireTLS=false` opts out, and start warns). Needs `SMTP_FROM`. Unset (and no webhook): password reset is disabled.' },
   { key: 'smtpFrom', env: 'SMTP_FROM', flag: '--smtp-from', type: 'string', default: undefined, description: 'Sender of password-reset mail, e.g. `Acme <no-reply@acme.example>`.' },
   { key: 'webhookUrl', env: 'KEYGATE_WEBHOOK_URL', flag: '--webhook-url', type: 'url', default: undefined, secret: true, description: 'Receives password-reset links as signed JSON POSTs (docs/people.md), for delivery by your own mailer; https:// (start warns about http:// to a host that is not loopback). Needs `KEYGATE_WEBHOOK_SECRET`.' },
   { key: 'webhookSecret', env: 'KEYGATE_WEBHOOK_SECRET', flag: '--webhook-secret', type: 'string', default: undefined, secret: true, min: 32, description: 'HMAC-SHA256 key signing webhook deliveries (`Keygate-Signature` header; at least 32 characters).' },
@@ -155,22 +155,22 @@ export function loadConfig(input: { env: Record<string, string | undefined>; fla
 
 /**
  * Warnings for a delivery that would carry password-reset links (a credential for the account
- * until used or expired) in clear over a network: smtp:// without `requireTLS=true` (STARTTLS
+ * until used or expired) in clear over a network: smtp:// with `requireTLS=false` (STARTTLS
  * is then skipped when the server does not offer it, or an attacker strips the offer) and an
  * http:// webhook, each to a host that is not loopback. They name the setting and the host,
  * never the URL, which may hold a password.
  *
  * @example
- * plaintextDeliveryWarnings(loadConfig({ env: { SMTP_URL: 'smtp://mail.example.com', SMTP_FROM: 'a@b.c' } }));
- * // ['SMTP_URL: smtp:// to mail.example.com without requireTLS=true: …']
+ * plaintextDeliveryWarnings(loadConfig({ env: { SMTP_URL: 'smtp://mail.example.com?requireTLS=false', SMTP_FROM: 'a@b.c' } }));
+ * // ['SMTP_URL: smtp:// to mail.example.com with requireTLS=false: …']
  */
 export function plaintextDeliveryWarnings(config: Pick<Config, 'smtpUrl' | 'webhookUrl'>): string[] {
   const warnings: string[] = [];
   if (config.smtpUrl) {
     const url = new URL(config.smtpUrl);
-    if (url.protocol === 'smtp:' && url.searchParams.get('requireTLS') !== 'true' && !isLoopback(url.hostname)) {
+    if (url.protocol === 'smtp:' && url.searchParams.get('requireTLS') === 'false' && !isLoopback(url.hostname)) {
       warnings.push(
-        `SMTP_URL: smtp:// to ${url.hostname} without requireTLS=true: STARTTLS is used only if the server offers it, so reset links and the SMTP password may cross the network in clear. Use smtps://, or add ?requireTLS=true`,
+        `SMTP_URL: smtp:// to ${url.hostname} with requireTLS=false: STARTTLS is used only if the server offers it, so reset links and the SMTP password may cross the network in clear. Use smtps://, or drop requireTLS=false`,
       );
     }
   }
@@ -183,7 +183,8 @@ export function plaintextDeliveryWarnings(config: Pick<Config, 'smtpUrl' | 'webh
   return warnings;
 }
 
-function isLoopback(hostname: string): boolean {
+/** Whether a URL's host name is this machine (where traffic never crosses a network). */
+export function isLoopback(hostname: string): boolean {
   return hostname === 'localhost' || hostname === '[::1]' || hostname === '::1' || /^127(\.\d{1,3}){3}$/.test(hostname);
 }
 

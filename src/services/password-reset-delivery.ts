@@ -1,5 +1,5 @@
 import { createTransport } from 'nodemailer';
-import type { Config } from '../config/schema.js';
+import { isLoopback, type Config } from '../config/schema.js';
 import { WEBHOOK_SIGNATURE_HEADER, signWebhook } from '../crypto/webhook-signature.js';
 import type { Clock } from '../domain/clock.js';
 
@@ -45,8 +45,21 @@ export function resetDeliveryFromConfig(config: Config, clock: Clock): PasswordR
   return null;
 }
 
+/**
+ * The nodemailer options for `SMTP_URL`. STARTTLS is required beyond this machine: plain smtp://
+ * upgrades only when the server offers it, and whoever strips the offer reads the link and the
+ * SMTP password. The URL's own `requireTLS=false` still wins (nodemailer lets URL parameters
+ * override these options), and start warns about it.
+ *
+ * @example
+ * smtpTransportOptions('smtp://u:p@mail.example.com:587') // { url, requireTLS: true }
+ */
+export function smtpTransportOptions(url: string): { url: string; requireTLS: boolean } {
+  return { url, requireTLS: !isLoopback(new URL(url).hostname) };
+}
+
 function smtpDelivery(url: string, from: string, clock: Clock): PasswordResetHook {
-  const transport = createTransport(url);
+  const transport = createTransport(smtpTransportOptions(url));
   return async ({ email, url: link, expiresAt }) => {
     const minutes = Math.round((expiresAt - clock()) / 60_000);
     await transport.sendMail({

@@ -40,9 +40,9 @@ describe('configuration', () => {
 
   it('warns about a reset-link delivery in clear over a network, naming the host, never the password', () => {
     const warned = (env: Record<string, string | undefined>): string[] => plaintextDeliveryWarnings(loadConfig({ env }));
-    const smtp = warned({ SMTP_URL: 'smtp://user:hunter2@mail.example.com:587', SMTP_FROM: 'a@example.com' });
+    const smtp = warned({ SMTP_URL: 'smtp://user:hunter2@mail.example.com:587?requireTLS=false', SMTP_FROM: 'a@example.com' });
     expect(smtp).toHaveLength(1);
-    expect(smtp[0]).toMatch(/^SMTP_URL: .*mail\.example\.com.*requireTLS=true/);
+    expect(smtp[0]).toMatch(/^SMTP_URL: .*mail\.example\.com.*requireTLS=false/);
     expect(smtp[0]).not.toContain('hunter2');
     const hook = warned({ KEYGATE_WEBHOOK_URL: 'http://user:hunter2@hooks.example.com/reset', KEYGATE_WEBHOOK_SECRET: 's'.repeat(32) });
     expect(hook).toHaveLength(1);
@@ -52,12 +52,24 @@ describe('configuration', () => {
     for (const env of [
       { SMTP_URL: 'smtps://u:p@mail.example.com:465', SMTP_FROM: 'a@example.com' },
       { SMTP_URL: 'smtp://u:p@mail.example.com:587?requireTLS=true', SMTP_FROM: 'a@example.com' },
+      // Plain smtp:// beyond loopback requires STARTTLS by default (smtpTransportOptions).
+      { SMTP_URL: 'smtp://u:p@mail.example.com:587', SMTP_FROM: 'a@example.com' },
       { SMTP_URL: 'smtp://localhost:25', SMTP_FROM: 'a@example.com' },
       { SMTP_URL: 'smtp://127.0.0.1:2525', SMTP_FROM: 'a@example.com' },
       { KEYGATE_WEBHOOK_URL: 'https://hooks.example.com/reset', KEYGATE_WEBHOOK_SECRET: 's'.repeat(32) },
       { KEYGATE_WEBHOOK_URL: 'http://[::1]:8080/reset', KEYGATE_WEBHOOK_SECRET: 's'.repeat(32) },
       {},
     ]) expect(warned(env)).toEqual([]);
+  });
+
+  it('requires STARTTLS for reset mail beyond this machine unless SMTP_URL opts out', async () => {
+    const { createTransport } = await import('nodemailer');
+    const { smtpTransportOptions } = await import('../../src/services/password-reset-delivery.js');
+    const requires = (url: string): unknown => (createTransport(smtpTransportOptions(url)) as unknown as { options: { requireTLS?: boolean } }).options.requireTLS;
+    expect(requires('smtp://u:p@mail.example.com:587')).toBe(true);
+    expect(requires('smtp://127.0.0.1:2525')).toBe(false);
+    expect(requires('smtp://localhost:25')).toBe(false);
+    expect(requires('smtp://u:p@mail.example.com:587?requireTLS=false')).toBe(false);
   });
 
   it('maps the trust-proxy setting to what Fastify takes', () => {
