@@ -20,7 +20,7 @@ export function bearerOf(request: FastifyRequest): string | null {
 }
 
 /**
- * A preHandler that authenticates the caller and requires a management scope. With a `slug`
+ * An onRequest hook that authenticates the caller (before the body is parsed) and requires a management scope. With a `slug`
  * route param, a reserved slug (`_system`, see `isReservedSlug`) and, for a root key limited to
  * another tenant, any other tenant get 404, as if the tenant did not exist.
  * `allowKeyHolder` lets an ordinary key through (sub-key creation checks the rest itself).
