@@ -201,8 +201,3 @@ async function insertRevocations(trx: Trx, revocations: Revocation[]): Promise<R
   }
   return revocations;
 }
-
-/** Locks the row on PostgreSQL, so a concurrent writer waits for this transaction (SQLite writes one at a time). */
-export async function lockApi(trx: Trx, backend: 'sqlite' | 'postgres', apiId: string): Promise<void> {
-  if (backend === 'postgres') await trx.selectFrom('apis').select('id').where('id', '=', apiId).forUpdate().execute();
-}

@@ -27,15 +27,11 @@ import {
   rowToTenant,
 } from './rows.js';
 import type { Database, Hs256SecretsTable } from './schema.js';
+import type { Dialect } from './dialect.js';
+import { KyselyContext, paginate, type ConflictCode } from './kysely-context.js';
 import type { PoolUsage, StoreObserver } from './store-observer.js';
 import type { ApiUse, ClientSecretRecord, CreditSpend, KeyBySecret, KeyFilter, Page, PageRequest, RevocationFactory, StoredSigningKey, Store, UsageEntry } from './store.js';
 import { signingKeyToRow } from './kysely-token-queries.js';
-
-/** How a backend classifies its driver's errors. */
-export interface ErrorClassifier {
-  isUniqueViolation(err: unknown): boolean;
-  isUnavailable(err: unknown): boolean;
-}
 
 /** The cold-verify lookup: a secret's key with its API and tenant. */
 function keyBySecretQuery(db: Kysely<Database>) {
@@ -70,7 +66,7 @@ function rowToHs256(row: Hs256SecretsTable): Hs256Secret {
   return { kid: row.kid, tenantId: row.tenant_id, createdAt: Number(row.created_at), revokedAt: row.revoked_at === null ? null : Number(row.revoked_at) };
 }
 
-const UNIQUE_CODES: Record<string, 'TENANT_EXISTS' | 'API_EXISTS' | 'USER_EXISTS'> = {
+const UNIQUE_CODES: Record<string, ConflictCode> = {
   tenants: 'TENANT_EXISTS',
   apis: 'API_EXISTS',
   users: 'USER_EXISTS',
@@ -85,18 +81,23 @@ export class KyselyStore implements Store {
   /** Compiled once: rebuilding the hottest query cost more than running it. Its one parameter is the hash. */
   private readonly keyBySecret: ReturnType<ReturnType<typeof keyBySecretQuery>['compile']>;
 
-  private readonly observer: StoreObserver | undefined;
+  readonly backend: 'sqlite' | 'postgres';
+  private readonly context: KyselyContext;
+  private readonly db: Kysely<Database>;
+  private readonly dialect: Dialect;
   private readonly pool: (() => PoolUsage) | undefined;
 
   constructor(
-    readonly backend: 'sqlite' | 'postgres',
-    private readonly db: Kysely<Database>,
-    private readonly errors: ErrorClassifier,
+    db: Kysely<Database>,
+    dialect: Dialect,
     private readonly onClose: () => Promise<void>,
     options: { observer?: StoreObserver; poolUsage?: () => PoolUsage } = {},
   ) {
+    this.context = new KyselyContext(db, dialect, options.observer);
+    this.db = db;
+    this.dialect = dialect;
+    this.backend = dialect.name;
     this.keyBySecret = keyBySecretQuery(db).compile();
-    this.observer = options.observer;
     this.pool = options.poolUsage;
   }
 
@@ -228,7 +229,7 @@ export class KyselyStore implements Store {
   ): Promise<{ applied: boolean; keyIds: string[]; clientIds: string[]; tokenIds: string[]; revocations: Revocation[] }> {
     return this.guard('apis', () =>
       this.db.transaction().execute(async (trx) => {
-        await lifecycle.lockApi(trx, this.backend, api.id);
+        await this.dialect.lockRows(trx, 'apis', [api.id]);
         const holders = await lifecycle.narrowToCatalog(trx, api, new Set(dropped), { apply: false, at: options.at });
         const held = holders.keyIds.length + holders.clientIds.length + holders.tokenIds.length > 0;
         if (held && !options.force) return { applied: false, ...holders };
@@ -250,7 +251,7 @@ export class KyselyStore implements Store {
   ): Promise<{ deleted: false; inUse: ApiUse } | { deleted: true; keyIds: string[]; clientIds: string[]; revocations: Revocation[] }> {
     return this.guard('apis', () =>
       this.db.transaction().execute(async (trx) => {
-        await lifecycle.lockApi(trx, this.backend, api.id);
+        await this.dialect.lockRows(trx, 'apis', [api.id]);
         const users = await lifecycle.apiUsers(trx, api, options.at);
         const inUse = { keys: users.keys, tokens: users.tokens, clients: users.clients.length };
         if (!options.force && inUse.keys + inUse.tokens + inUse.clients > 0) return { deleted: false as const, inUse };
@@ -771,7 +772,7 @@ export class KyselyStore implements Store {
   createKey(key: ApiKey, secretHash: string, event: AuditEvent, options: { maxChildren?: number } = {}): Promise<void> {
     return this.guard('keys', () =>
       this.db.transaction().execute(async (trx) => {
-        if (key.parentId !== null && options.maxChildren !== undefined) await assertRoomForChild(trx, this.backend, key.parentId, options.maxChildren);
+        if (key.parentId !== null && options.maxChildren !== undefined) await assertRoomForChild(trx, this.dialect, key.parentId, options.maxChildren);
         await trx.insertInto('keys').values(keyToRow(key)).execute();
         await trx
           .insertInto('key_secrets')
@@ -976,11 +977,9 @@ export class KyselyStore implements Store {
       for (let i = 0; i < sorted.length; i += USAGE_CHUNK) {
         const chunk = sorted.slice(i, i + USAGE_CHUNK);
         const rows = sql.join(chunk.map((e) => sql`(${e.keyId}, ${e.count}, ${e.lastUsedAt})`));
-        const cast = this.backend === 'postgres' ? sql`::bigint` : sql``;
+        const cast = this.dialect.bigint;
         await this.db.transaction().execute(async (trx) => {
-          if (this.backend === 'postgres') {
-            await trx.selectFrom('keys').select('id').where('id', 'in', chunk.map((e) => e.keyId)).orderBy('id').forUpdate().execute();
-          }
+          await this.dialect.lockRows(trx, 'keys', chunk.map((e) => e.keyId));
           await sql`
             with usage(id, count, at) as (values ${rows})
             update keys set
@@ -1005,27 +1004,12 @@ export class KyselyStore implements Store {
     return this.guard('prune', () => audit.pruneAudit(this.db, before));
   }
 
-  private async guard<T>(table: string, work: () => Promise<T>): Promise<T> {
-    try {
-      return await work();
-    } catch (err) {
-      throw this.translate(err, table);
-    }
+  private guard<T>(table: string, work: () => Promise<T>): Promise<T> {
+    return this.context.guard(work, UNIQUE_CODES[table]);
   }
 
   private translate(err: unknown, table: string): unknown {
-    if (err instanceof KeygateError) return err;
-    if (this.errors.isUniqueViolation(err)) {
-      this.observer?.onFailure('conflict');
-      if (UNIQUE_CODES[table]) return new KeygateError(UNIQUE_CODES[table]!);
-      return err;
-    }
-    if (this.errors.isUnavailable(err)) {
-      this.observer?.onFailure('unavailable');
-      return new KeygateError('STORE_UNAVAILABLE', undefined, { cause: err });
-    }
-    this.observer?.onFailure('other');
-    return err;
+    return this.context.translate(err, UNIQUE_CODES[table]);
   }
 }
 
@@ -1058,10 +1042,9 @@ async function spendFrom(db: Kysely<Database> | Transaction<Database>, spend: Cr
 }
 
 /** Refuses a sub-key when its parent already has `max` unrevoked children. */
-async function assertRoomForChild(trx: Transaction<Database>, backend: 'sqlite' | 'postgres', parentId: string, max: number): Promise<void> {
-  // SQLite runs one write transaction at a time; PostgreSQL needs the parent's row locked so
-  // that two parallel mints cannot both count max - 1.
-  if (backend === 'postgres') await trx.selectFrom('keys').select('id').where('id', '=', parentId).forUpdate().execute();
+async function assertRoomForChild(trx: Transaction<Database>, dialect: Dialect, parentId: string, max: number): Promise<void> {
+  // The parent's row is locked so that two parallel mints cannot both count max - 1.
+  await dialect.lockRows(trx, 'keys', [parentId]);
   const row = await trx
     .selectFrom('keys')
     .select((eb) => eb.fn.countAll<number>().as('children'))
@@ -1087,10 +1070,4 @@ async function subtreeIds(trx: Transaction<Database>, tenantId: string, rootId: 
     .select('id')
     .execute();
   return rows.map((r) => r.id);
-}
-
-function paginate<R extends { id: string }, T>(rows: R[], limit: number, map: (row: R) => T): Page<T> {
-  const more = rows.length > limit;
-  const items = (more ? rows.slice(0, limit) : rows).map(map);
-  return { items, next: more ? rows[limit - 1]!.id : null };
 }

@@ -1,5 +1,6 @@
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
+import type { Dialect } from '../dialect.js';
 import { KyselyStore } from '../kysely-store.js';
 import type { Database } from '../schema.js';
 import type { Store } from '../store.js';
@@ -37,23 +38,27 @@ export function openPostgresStore(options: { url: string; poolSize?: number; obs
   pool.on('error', () => {});
   pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), ...(options.observer ? { log: logQueriesTo(options.observer) } : {}) });
-  return new KyselyStore(
-    'postgres',
-    db,
-    {
-      isUniqueViolation: (err) => (err as { code?: unknown })?.code === '23505',
-      isUnavailable: (err) => {
-        const code = (err as { code?: unknown })?.code;
-        if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return UNAVAILABLE_SQLSTATE.test(code);
-        if (typeof code === 'string' && SOCKET_ERRORS.has(code)) return true;
-        // pg reports pool and query timeouts and dropped connections by message only.
-        return err instanceof Error && /timeout|Connection terminated|not queryable|Client has encountered a connection error/i.test(err.message);
-      },
-    },
-    () => db.destroy(),
-    {
-      ...(options.observer ? { observer: options.observer } : {}),
-      poolUsage: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
-    },
-  );
+  return new KyselyStore(db, POSTGRES_DIALECT, () => db.destroy(), {
+    ...(options.observer ? { observer: options.observer } : {}),
+    poolUsage: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+  });
 }
+
+const POSTGRES_DIALECT: Dialect = {
+  name: 'postgres',
+  lockRows: async (trx, table, ids) => {
+    if (ids.length === 0) return;
+    // In id order: two writers locking overlapping rows take them in the same order, so neither deadlocks.
+    await sql`select id from ${sql.table(table)} where id in (${sql.join(ids)}) order by id for update`.execute(trx);
+  },
+  // A bound parameter of a VALUES list is text to PostgreSQL until cast.
+  bigint: sql`::bigint`,
+  isUniqueViolation: (err) => (err as { code?: unknown })?.code === '23505',
+  isUnavailable: (err) => {
+    const code = (err as { code?: unknown })?.code;
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return UNAVAILABLE_SQLSTATE.test(code);
+    if (typeof code === 'string' && SOCKET_ERRORS.has(code)) return true;
+    // pg reports pool and query timeouts and dropped connections by message only.
+    return err instanceof Error && /timeout|Connection terminated|not queryable|Client has encountered a connection error/i.test(err.message);
+  },
+};

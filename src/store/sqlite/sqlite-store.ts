@@ -1,8 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { Kysely, SqliteDialect, sql } from 'kysely';
 import { LRUCache } from 'lru-cache';
+import type { Dialect } from '../dialect.js';
 import { KyselyStore } from '../kysely-store.js';
 import type { Database } from '../schema.js';
 import type { Store } from '../store.js';
@@ -54,20 +55,23 @@ export function openSqliteStore(options: { file: string; observer?: StoreObserve
     dialect: new SqliteDialect({ database: withStatementCache(database) }),
     ...(options.observer ? { log: logQueriesTo(options.observer) } : {}),
   });
-  return new KyselyStore(
-    'sqlite',
-    db,
-    {
-      isUniqueViolation: (err) => {
-        const code = String((err as { code?: unknown })?.code ?? '');
-        return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
-      },
-      isUnavailable: (err) => {
-        const code = String((err as { code?: unknown })?.code ?? '');
-        return code === 'SQLITE_BUSY' || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_IOERR' || !database.open;
-      },
+  return new KyselyStore(db, sqliteDialect(database), () => db.destroy(), options.observer ? { observer: options.observer } : {});
+}
+
+function sqliteDialect(database: SQLite.Database): Dialect {
+  return {
+    name: 'sqlite',
+    // One write transaction at a time: a writer that began has every row to itself already.
+    lockRows: async () => {},
+    // Integers are integers; a bound number needs no cast.
+    bigint: sql``,
+    isUniqueViolation: (err) => {
+      const code = String((err as { code?: unknown })?.code ?? '');
+      return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
     },
-    () => db.destroy(),
-    options.observer ? { observer: options.observer } : {},
-  );
+    isUnavailable: (err) => {
+      const code = String((err as { code?: unknown })?.code ?? '');
+      return code === 'SQLITE_BUSY' || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_IOERR' || !database.open;
+    },
+  };
 }

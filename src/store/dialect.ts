@@ -1,0 +1,25 @@
+import type { RawBuilder, Transaction } from 'kysely';
+import type { Database } from './schema.js';
+
+/** The tables whose rows a writer locks before it reads and changes them. */
+export type LockableTable = 'keys' | 'apis';
+
+/**
+ * Everything in which the SQL of the backends differs, handed to every aggregate by
+ * `sqlite/sqlite-store.ts` or `postgres/postgres-store.ts`: the aggregates write their SQL once
+ * and never ask which backend they run on.
+ */
+export interface Dialect {
+  readonly name: 'sqlite' | 'postgres';
+  /**
+   * Locks the rows, in id order, until the transaction ends, so a concurrent writer waits for it
+   * (PostgreSQL: SELECT … FOR UPDATE). SQLite runs one write transaction at a time: nothing to do.
+   */
+  lockRows(trx: Transaction<Database>, table: LockableTable, ids: readonly string[]): Promise<void>;
+  /** The cast that makes a bound number of a VALUES list a bigint (PostgreSQL), or nothing (SQLite). */
+  readonly bigint: RawBuilder<unknown>;
+  /** A driver error that is a unique violation. */
+  isUniqueViolation(err: unknown): boolean;
+  /** A driver error that means the database is not there for us, not that the query was wrong. */
+  isUnavailable(err: unknown): boolean;
+}
