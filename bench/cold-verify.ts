@@ -112,7 +112,7 @@ async function measure(seeder: Seeder, config: { dataDir: string; databaseUrl?: 
         keygate.push(t2 - t1);
         await yieldToLoop();
       }
-      // What the usage recorder's flush does once a second: one store.recordUsage batch, here
+      // What the usage recorder's flush does once a second: one store.keys.recordUsage batch, here
       // with exactly USAGE_BATCH distinct keys. A setImmediate probe shows how long it kept the
       // event loop from running anything else (a server answers nothing meanwhile).
       const batchSize = Math.min(USAGE_BATCH, seeder.size);
@@ -125,7 +125,7 @@ async function measure(seeder: Seeder, config: { dataDir: string; databaseUrl?: 
       const t0 = now();
       let probeAt = Number.NaN;
       setImmediate(() => (probeAt = now()));
-      await kg.store.recordUsage(entries);
+      await kg.store.keys.recordUsage(entries);
       const flushMs = now() - t0;
       await yieldToLoop();
       const flushBlockedMs = probeAt - t0;
@@ -188,7 +188,7 @@ try {
     );
   }
   console.log(
-    `  usage write: store.recordUsage of ${fmtInt(USAGE_BATCH)} distinct keys, the batch the usage recorder flushes once a second; ` +
+    `  usage write: store.keys.recordUsage of ${fmtInt(USAGE_BATCH)} distinct keys, the batch the usage recorder flushes once a second; ` +
       '(blocked): how long it kept the event loop from running anything else',
   );
   console.log('  others: cores used by other processes (not this one, not PostgreSQL) while sampling; a sampling run over 0.3 is repeated, at most 3 times, the quietest kept');

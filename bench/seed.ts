@@ -4,7 +4,7 @@
  * The tenant and the API are made through Keygate's own services (so migrations, ids and the
  * scope catalog are exactly what Keygate writes); the keys are then bulk-inserted with the
  * driver directly, in big transactions. Every row is built from a domain `ApiKey` through
- * `keyToRow` (src/store/rows.ts), the secret is made by `generateKey` and hashed by
+ * `keyToRow` (src/store/aggregates/keys.ts), the secret is made by `generateKey` and hashed by
  * `hashSecret`: the very functions Keygate uses, so the rows are exactly what `keys.create`
  * would have written and the real verify path finds them.
  *
@@ -22,7 +22,7 @@ import type { ApiKey } from '../src/domain/keys/key.js';
 import type { Tenant } from '../src/domain/tenants.js';
 import { SYSTEM_ACTOR } from '../src/services/context.js';
 import { createKeygate } from '../src/services/keygate.js';
-import { keyToRow } from '../src/store/rows.js';
+import { keyToRow } from '../src/store/aggregates/keys.js';
 import type { KeySecretsTable, KeysTable } from '../src/store/schema.js';
 import { fmtInt, now } from './lib/common.js';
 

@@ -48,7 +48,7 @@ export class ApisService {
       refreshTokens: refreshSettings(DEFAULT_REFRESH_TOKENS, input.refreshTokens),
       createdAt: now,
     };
-    await this.ctx.store.createApi(api, this.ctx.audit.event(tenant.id, actor, 'api.create', api.id, { identifier: api.identifier }));
+    await this.ctx.store.directory.createApi(api, this.ctx.audit.event(tenant.id, actor, 'api.create', api.id, { identifier: api.identifier }));
     await this.ctx.directory.changed([api.id]);
     return api;
   }
@@ -58,15 +58,15 @@ export class ApisService {
    * tenant; else API_NOT_FOUND. An id of another tenant's API is not found either.
    */
   async get(tenant: Tenant, identifierOrId: string): Promise<Api> {
-    const byIdentifier = await this.ctx.store.findApi(tenant.id, identifierOrId);
+    const byIdentifier = await this.ctx.store.directory.findApi(tenant.id, identifierOrId);
     if (byIdentifier !== null) return byIdentifier;
-    const byId = identifierOrId.startsWith('api_') ? await this.ctx.store.findApiById(identifierOrId) : null;
+    const byId = identifierOrId.startsWith('api_') ? await this.ctx.store.directory.findApiById(identifierOrId) : null;
     if (byId !== null && byId.tenantId === tenant.id) return byId;
     throw new KeygateError('API_NOT_FOUND', `no API "${identifierOrId}" in tenant "${tenant.slug}"`);
   }
 
   list(tenant: Tenant, page: PageRequest): Promise<Page<Api>> {
-    return this.ctx.store.listApis(tenant.id, page);
+    return this.ctx.store.directory.listApis(tenant.id, page);
   }
 
   /**
@@ -88,9 +88,9 @@ export class ApisService {
     const event = this.ctx.audit.event(tenant.id, actor, 'api.update', api.id, { fields: Object.keys(input) });
     const dropped = droppedScopes(api.scopes, updated.scopes);
     let narrowedKeys: string[] = [];
-    if (dropped.length === 0) await this.ctx.store.updateApi(updated, event);
+    if (dropped.length === 0) await this.ctx.store.directory.updateApi(updated, event);
     else {
-      const result = await this.ctx.store.replaceCatalog(
+      const result = await this.ctx.store.directory.replaceCatalog(
         updated,
         dropped,
         { force: options.force === true, at: this.ctx.clock(), revocation: this.revocations.factory(tenant.id) },
@@ -121,7 +121,7 @@ export class ApisService {
    */
   async delete(actor: Actor, tenant: Tenant, identifierOrId: string, options: { force?: boolean } = {}): Promise<void> {
     const api = await this.get(tenant, identifierOrId);
-    const result = await this.ctx.store.deleteApi(
+    const result = await this.ctx.store.directory.deleteApi(
       api,
       { force: options.force === true, at: this.ctx.clock(), revocation: this.revocations.factory(tenant.id) },
       this.ctx.audit.event(tenant.id, actor, 'api.delete', api.id, { identifier: api.identifier }),

@@ -2,7 +2,7 @@ import { aggregationKey, auditFilterProblem, type AuditEvent, type AuditFilter }
 import type { Clock } from '../domain/clock.js';
 import { KeygateError } from '../domain/errors.js';
 import { newId } from '../crypto/secrets.js';
-import type { Page, PageRequest, Store } from '../store/store.js';
+import type { AuditStore, Page, PageRequest } from '../store/store.js';
 import type { Actor } from './context.js';
 
 /** Pending rows (events plus folded denials) that make the writer flush before its interval. */
@@ -24,7 +24,7 @@ export class AuditLog {
   private readonly retentionMs: number;
 
   constructor(
-    private readonly store: Store,
+    private readonly store: AuditStore,
     private readonly clock: Clock,
     private readonly onError: (err: unknown) => void,
     options: { flushIntervalMs: number; retentionDays: number },
@@ -48,7 +48,7 @@ export class AuditLog {
   list(tenantId: string, filter: AuditFilter, page: PageRequest): Promise<Page<AuditEvent>> {
     const problem = auditFilterProblem(filter);
     if (problem !== null) throw new KeygateError('INVALID_TIME_RANGE', problem);
-    return this.store.listAudit(tenantId, filter, page);
+    return this.store.list(tenantId, filter, page);
   }
 
   /** Rows waiting for the next write: single events, and one per folded denial. */
@@ -83,7 +83,7 @@ export class AuditLog {
     const batch = [...this.single, ...this.folded.values()];
     this.single = [];
     this.folded = new Map();
-    this.flushing = this.flushing.then(() => this.store.appendAudit(batch)).catch(this.onError);
+    this.flushing = this.flushing.then(() => this.store.append(batch)).catch(this.onError);
     return this.flushing;
   }
 
@@ -94,7 +94,7 @@ export class AuditLog {
    * await audit.prune() // events deleted
    */
   prune(): Promise<number> {
-    return this.store.pruneAudit(this.clock() - this.retentionMs);
+    return this.store.prune(this.clock() - this.retentionMs);
   }
 
   async close(): Promise<void> {

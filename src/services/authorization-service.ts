@@ -89,22 +89,22 @@ export class AuthorizationService {
       createdAt: now,
       expiresAt: now + INTERACTION_TTL_MS,
     };
-    await this.ctx.store.createInteraction(interaction, INTERACTION_BOUNDS);
+    await this.ctx.store.people.createInteraction(interaction, INTERACTION_BOUNDS);
     return { kind: 'interaction', interaction };
   }
 
   /** The pending request, or null when unknown or expired. */
   async interaction(tenant: Tenant, id: string): Promise<{ interaction: Interaction; client: Client; api: Api } | null> {
-    const interaction = id.length <= 64 ? await this.ctx.store.findInteraction(tenant.id, id) : null;
+    const interaction = id.length <= 64 ? await this.ctx.store.people.findInteraction(tenant.id, id) : null;
     if (interaction === null || interaction.expiresAt <= this.ctx.clock()) return null;
     const found = await this.ctx.directory.client(tenant.id, interaction.clientId);
-    const api = await this.ctx.store.findApiById(interaction.apiId);
+    const api = await this.ctx.store.directory.findApiById(interaction.apiId);
     return found === null || api === null ? null : { interaction, client: found.client, api };
   }
 
   /** The person's live grant to the client, when it already covers every requested scope. */
   async rememberedGrant(tenant: Tenant, interaction: Interaction, user: User): Promise<Grant | null> {
-    const grant = await this.ctx.store.findGrant(tenant.id, user.id, interaction.clientId, interaction.apiId);
+    const grant = await this.ctx.store.people.findGrant(tenant.id, user.id, interaction.clientId, interaction.apiId);
     return grant !== null && interaction.scopes.every((s) => grant.scopes.includes(s)) ? grant : null;
   }
 
@@ -116,12 +116,12 @@ export class AuthorizationService {
   async approve(tenant: Tenant, interaction: Interaction, user: User, approved: readonly string[], source: { ip: string; requestId: string }): Promise<string> {
     const scopes = interaction.scopes.filter((s) => approved.includes(s));
     const now = this.ctx.clock();
-    const existing = await this.ctx.store.findGrant(tenant.id, user.id, interaction.clientId, interaction.apiId);
+    const existing = await this.ctx.store.people.findGrant(tenant.id, user.id, interaction.clientId, interaction.apiId);
     const grant: Grant = existing
       ? { ...existing, scopes: [...new Set([...existing.scopes, ...scopes])] }
       : { id: newId('grant', now), tenantId: tenant.id, userId: user.id, clientId: interaction.clientId, apiId: interaction.apiId, scopes, createdAt: now, lastUsedAt: null, revokedAt: null };
     const actor: Actor = { id: user.id, requestId: source.requestId, ip: source.ip };
-    await this.ctx.store.saveGrant(grant, this.ctx.audit.event(tenant.id, actor, existing ? 'grant.extend' : 'grant.create', grant.id, { clientId: grant.clientId, scopes }));
+    await this.ctx.store.people.saveGrant(grant, this.ctx.audit.event(tenant.id, actor, existing ? 'grant.extend' : 'grant.create', grant.id, { clientId: grant.clientId, scopes }));
     return this.issueCode(tenant, interaction, user, grant, scopes);
   }
 
@@ -132,7 +132,7 @@ export class AuthorizationService {
 
   /** The person said no: `access_denied` goes back to the client. */
   async deny(tenant: Tenant, interaction: Interaction): Promise<string> {
-    await this.ctx.store.deleteInteraction(interaction.id);
+    await this.ctx.store.people.deleteInteraction(interaction.id);
     return this.redirectUrl(tenant, interaction.redirectUri, {
       error: 'access_denied',
       error_description: 'the person declined',
@@ -143,7 +143,7 @@ export class AuthorizationService {
   private async issueCode(tenant: Tenant, interaction: Interaction, user: User, grant: Grant, scopes: readonly string[]): Promise<string> {
     const code = randomBytes(32).toString('base64url');
     const now = this.ctx.clock();
-    await this.ctx.store.createCode({
+    await this.ctx.store.people.createCode({
       hash: hashSecret(code),
       tenantId: tenant.id,
       grantId: grant.id,
@@ -156,7 +156,7 @@ export class AuthorizationService {
       expiresAt: now + AUTHORIZATION_CODE_TTL_MS,
       usedAt: null,
     });
-    await this.ctx.store.deleteInteraction(interaction.id);
+    await this.ctx.store.people.deleteInteraction(interaction.id);
     return this.redirectUrl(tenant, interaction.redirectUri, { code, ...(interaction.state !== null ? { state: interaction.state } : {}) });
   }
 

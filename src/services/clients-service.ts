@@ -44,31 +44,31 @@ export class ClientsService {
     });
     const secret = usesSecret(client) ? newClientSecret() : null;
     const event = this.ctx.audit.event(tenant.id, actor, 'client.create', client.id, { grantTypes: client.grantTypes });
-    await this.ctx.store.createClient(client, secret === null ? null : hashSecret(secret), event);
+    await this.ctx.store.directory.createClient(client, secret === null ? null : hashSecret(secret), event);
     return { client, secret };
   }
 
   async get(tenant: Tenant, id: string): Promise<Client> {
-    const client = await this.ctx.store.findClient(tenant.id, id);
+    const client = await this.ctx.store.directory.findClient(tenant.id, id);
     if (client === null) throw new KeygateError('CLIENT_NOT_FOUND', `no client "${id}" in tenant "${tenant.slug}"`);
     return client;
   }
 
   list(tenant: Tenant, page: PageRequest): Promise<Page<Client>> {
-    return this.ctx.store.listClients(tenant.id, page);
+    return this.ctx.store.directory.listClients(tenant.id, page);
   }
 
   async update(actor: Actor, tenant: Tenant, id: string, changes: Partial<ClientInput>): Promise<Client> {
     const current = await this.get(tenant, id);
     const defined = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined)) as Partial<ClientInput>;
     const client = await this.validated(tenant, { ...current, ...defined, jwks: defined.jwks === undefined ? current.jwks : defined.jwks, updatedAt: this.ctx.clock() });
-    await this.ctx.store.updateClient(client, this.ctx.audit.event(tenant.id, actor, 'client.update', id, { fields: Object.keys(defined) }));
+    await this.ctx.store.directory.updateClient(client, this.ctx.audit.event(tenant.id, actor, 'client.update', id, { fields: Object.keys(defined) }));
     await this.ctx.directory.changed([id]);
     return client;
   }
 
   async delete(actor: Actor, tenant: Tenant, id: string): Promise<void> {
-    const deleted = await this.ctx.store.deleteClient(tenant.id, id, this.ctx.audit.event(tenant.id, actor, 'client.delete', id));
+    const deleted = await this.ctx.store.directory.deleteClient(tenant.id, id, this.ctx.audit.event(tenant.id, actor, 'client.delete', id));
     if (!deleted) throw new KeygateError('CLIENT_NOT_FOUND', `no client "${id}" in tenant "${tenant.slug}"`);
     await this.ctx.directory.changed([id]);
   }
@@ -80,7 +80,7 @@ export class ClientsService {
     const secret = newClientSecret();
     const now = this.ctx.clock();
     const event = this.ctx.audit.event(tenant.id, actor, 'client.secret.rotate', id, { gracePeriodMs });
-    await this.ctx.store.addClientSecret(id, hashSecret(secret), now + gracePeriodMs, event);
+    await this.ctx.store.directory.addClientSecret(id, hashSecret(secret), now + gracePeriodMs, event);
     await this.ctx.directory.changed([id]);
     return { client, secret };
   }
@@ -104,7 +104,7 @@ export class ClientsService {
       }
     }
     for (const [identifier, scopes] of Object.entries(client.scopes)) {
-      const api = await this.ctx.store.findApi(tenant.id, identifier);
+      const api = await this.ctx.store.directory.findApi(tenant.id, identifier);
       if (api === null) throw new KeygateError('API_NOT_FOUND', `no API "${identifier}" in tenant "${tenant.slug}"`);
       assertInCatalog(scopes, api.scopes);
     }

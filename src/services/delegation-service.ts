@@ -30,7 +30,7 @@ export class DelegationService {
 
   async exchangeCode(actor: Actor, tenant: Tenant, client: Client, input: { code: string; redirectUri: string | undefined; codeVerifier: string | undefined; resource: string | undefined }): Promise<TokenResponse> {
     const now = this.ctx.clock();
-    const consumed = await this.ctx.store.consumeCode(hashSecret(input.code), now);
+    const consumed = await this.ctx.store.people.consumeCode(hashSecret(input.code), now);
     if (consumed === null || consumed.code.tenantId !== tenant.id) throw new OAuthError('invalid_grant', 'the code is invalid');
     const { code, first } = consumed;
     if (!first) {
@@ -57,12 +57,12 @@ export class DelegationService {
   async refresh(actor: Actor, tenant: Tenant, client: Client, input: { refreshToken: string; scope: string | undefined; resource: string | undefined }): Promise<TokenResponse> {
     const now = this.ctx.clock();
     const hash = hashSecret(input.refreshToken);
-    const rotated = await this.ctx.store.rotateRefreshToken(hash, now);
+    const rotated = await this.ctx.store.people.rotateRefreshToken(hash, now);
     if (rotated === null || rotated.token.tenantId !== tenant.id) throw new OAuthError('invalid_grant', 'the refresh token is invalid');
     const { token, won } = rotated;
     if (token.clientId !== client.id) throw new OAuthError('invalid_grant', 'the refresh token was issued to another client');
     if (!won) {
-      const reuseInterval = (await this.ctx.store.findApiById(token.apiId))?.refreshTokens.reuseInterval ?? 0;
+      const reuseInterval = (await this.ctx.store.directory.findApiById(token.apiId))?.refreshTokens.reuseInterval ?? 0;
       if (isRefreshReplay(token, now, reuseInterval)) {
         // The grant ends, as for a replayed code: a mark alone would leave it live, so the app's
         // next authorization would reuse it silently and get tokens the mark revokes at birth.
@@ -89,7 +89,7 @@ export class DelegationService {
    * a not-before mark on the grant) its access tokens. Returns false when the token is not one.
    */
   async revokeRefreshToken(actor: Actor, tenant: Tenant, client: Client, value: string): Promise<boolean> {
-    const token = await this.ctx.store.findRefreshToken(hashSecret(value));
+    const token = await this.ctx.store.people.findRefreshToken(hashSecret(value));
     if (token === null || token.tenantId !== tenant.id || token.clientId !== client.id) return false;
     await this.revokeGrant(actor, tenant, token.grantId);
     return true;
@@ -97,24 +97,24 @@ export class DelegationService {
 
   /** A person's live grants. */
   grantsOf(tenant: Tenant, userId: string, page: PageRequest): Promise<Page<Grant>> {
-    return this.ctx.store.listGrants(tenant.id, userId, page);
+    return this.ctx.store.people.listGrants(tenant.id, userId, page);
   }
 
   /** A person's connected apps, with the names the page shows. */
   async connectedApps(tenant: Tenant, userId: string): Promise<{ grant: Grant; clientName: string; apiName: string }[]> {
-    const grants = await this.ctx.store.listGrants(tenant.id, userId, { after: null, limit: 100 });
+    const grants = await this.ctx.store.people.listGrants(tenant.id, userId, { after: null, limit: 100 });
     return Promise.all(
       grants.items.map(async (grant) => ({
         grant,
         clientName: (await this.ctx.directory.client(tenant.id, grant.clientId))?.client.name ?? grant.clientId,
-        apiName: (await this.ctx.store.findApiById(grant.apiId))?.name ?? '',
+        apiName: (await this.ctx.store.directory.findApiById(grant.apiId))?.name ?? '',
       })),
     );
   }
 
   /** Ends one of this person's grants; false when they hold no live grant with that id. */
   async revokeGrantOf(actor: Actor, tenant: Tenant, userId: string, grantId: string): Promise<boolean> {
-    const grant = await this.ctx.store.findGrantById(tenant.id, grantId);
+    const grant = await this.ctx.store.people.findGrantById(tenant.id, grantId);
     if (grant === null || grant.userId !== userId || grant.revokedAt !== null) return false;
     return this.revokeGrant(actor, tenant, grant.id);
   }
@@ -122,7 +122,7 @@ export class DelegationService {
   /** Ends a grant: refresh tokens revoked in the store, access tokens by a mark on the grant. */
   async revokeGrant(actor: Actor, tenant: Tenant, grantId: string): Promise<boolean> {
     const now = this.ctx.clock();
-    const revoked = await this.ctx.store.revokeGrant(tenant.id, grantId, now, this.ctx.audit.event(tenant.id, actor, 'grant.revoke', grantId));
+    const revoked = await this.ctx.store.people.revokeGrant(tenant.id, grantId, now, this.ctx.audit.event(tenant.id, actor, 'grant.revoke', grantId));
     await this.revocations.cutOff(actor, tenant, 'grant', grantId);
     return revoked;
   }
@@ -130,12 +130,12 @@ export class DelegationService {
   private async issue(tenant: Tenant, client: Client, api: Api, grant: Grant, scopes: string[], previous: RefreshToken | null, now: number): Promise<TokenResponse> {
     const access = await this.tokens.issueAccessToken({ tenant, api, subject: grant.userId, clientId: client.id, scopes, grantId: grant.id });
     // "Last used" is shown by the minute: one write a minute per grant is enough.
-    if (grant.lastUsedAt === null || now - grant.lastUsedAt > GRANT_TOUCH_INTERVAL_MS) await this.ctx.store.touchGrant(grant.id, now);
+    if (grant.lastUsedAt === null || now - grant.lastUsedAt > GRANT_TOUCH_INTERVAL_MS) await this.ctx.store.people.touchGrant(grant.id, now);
     const response: TokenResponse = { access_token: access.token, token_type: 'Bearer', expires_in: access.expiresIn, scope: access.scope };
     if (client.grantTypes.includes('refresh_token') && api.refreshTokens.enabled) {
       const value = `kgrt_${randomBytes(32).toString('base64url')}`;
       const familyExpiresAt = previous?.familyExpiresAt ?? now + api.refreshTokens.absoluteTtl * 1000;
-      await this.ctx.store.createRefreshToken({
+      await this.ctx.store.people.createRefreshToken({
         hash: hashSecret(value),
         familyId: previous?.familyId ?? newId('family', now),
         tenantId: tenant.id,
@@ -156,7 +156,7 @@ export class DelegationService {
   }
 
   private async liveApi(tenant: Tenant, apiId: string, resource: string | undefined): Promise<Api> {
-    const api = await this.ctx.store.findApiById(apiId);
+    const api = await this.ctx.store.directory.findApiById(apiId);
     if (api === null || api.tenantId !== tenant.id) throw new OAuthError('invalid_grant', 'the API no longer exists');
     if (resource !== undefined && resource !== api.identifier) throw new OAuthError('invalid_target', 'the resource differs from the one the grant is for');
     return api;
@@ -167,9 +167,9 @@ export class DelegationService {
    * began before the person was disabled (their refresh tokens revoked) gets no tokens after it.
    */
   private async liveGrant(tenant: Tenant, grantId: string): Promise<Grant> {
-    const grant = await this.ctx.store.findGrantById(tenant.id, grantId);
+    const grant = await this.ctx.store.people.findGrantById(tenant.id, grantId);
     if (grant === null || grant.revokedAt !== null) throw new OAuthError('invalid_grant', 'the person has revoked this app');
-    const person = await this.ctx.store.findUser(tenant.id, grant.userId);
+    const person = await this.ctx.store.people.findUser(tenant.id, grant.userId);
     if (person === null || person.disabledAt !== null) throw new OAuthError('invalid_grant', 'the person can no longer use this app');
     return grant;
   }

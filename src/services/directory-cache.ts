@@ -4,7 +4,7 @@ import type { Client } from '../domain/clients.js';
 import type { Api } from '../domain/apis.js';
 import type { Tenant } from '../domain/tenants.js';
 import { isReservedSlug } from '../domain/management.js';
-import type { ClientSecretRecord, Store } from '../store/store.js';
+import type { ClientSecretRecord, DirectoryStore } from '../store/store.js';
 
 interface Entry<T> {
   value: T;
@@ -26,7 +26,7 @@ export class DirectoryCache {
   private readonly clients = new Map<string, Entry<{ client: Client; secrets: ClientSecretRecord[] } | null>>();
 
   constructor(
-    private readonly store: Store,
+    private readonly store: DirectoryStore,
     private readonly clock: Clock,
     private readonly bus: InvalidationBus,
   ) {

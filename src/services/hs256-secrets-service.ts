@@ -24,18 +24,18 @@ export class Hs256SecretsService {
     const secret = randomBytes(32).toString('base64url');
     const record: Hs256Secret = { kid, tenantId: tenant.id, createdAt: now, revokedAt: null };
     const sealed = this.ctx.envelope.seal(Buffer.from(secret), `hs256:${kid}`);
-    await this.ctx.store.createHs256Secret(record, sealed, this.ctx.audit.event(tenant.id, actor, 'hs256_secret.create', kid));
+    await this.ctx.store.tokens.createHs256Secret(record, sealed, this.ctx.audit.event(tenant.id, actor, 'hs256_secret.create', kid));
     return { kid, secret };
   }
 
   list(tenant: Tenant): Promise<Hs256Secret[]> {
-    return this.ctx.store.listHs256Secrets(tenant.id);
+    return this.ctx.store.tokens.listHs256Secrets(tenant.id);
   }
 
   async revoke(actor: Actor, tenant: Tenant, kid: string): Promise<void> {
-    const revoked = await this.ctx.store.revokeHs256Secret(tenant.id, kid, this.ctx.clock(), this.ctx.audit.event(tenant.id, actor, 'hs256_secret.revoke', kid));
+    const revoked = await this.ctx.store.tokens.revokeHs256Secret(tenant.id, kid, this.ctx.clock(), this.ctx.audit.event(tenant.id, actor, 'hs256_secret.revoke', kid));
     this.verifiers.delete(kid);
-    if (!revoked && (await this.ctx.store.findHs256Secret(kid))?.tenantId !== tenant.id) {
+    if (!revoked && (await this.ctx.store.tokens.findHs256Secret(kid))?.tenantId !== tenant.id) {
       throw new KeygateError('SECRET_NOT_FOUND', `no HS256 secret "${kid}" in tenant "${tenant.slug}"`);
     }
   }
@@ -45,7 +45,7 @@ export class Hs256SecretsService {
     const now = this.ctx.clock();
     const cached = this.verifiers.get(kid);
     if (cached && now - cached.at < CACHE_MS) return cached.tenantId === tenantId ? cached.verify : null;
-    const found = await this.ctx.store.findHs256Secret(kid);
+    const found = await this.ctx.store.tokens.findHs256Secret(kid);
     const verify =
       found && found.revokedAt === null ? signatureVerifier({ alg: 'HS256', key: this.ctx.envelope.open(found.sealed, `hs256:${kid}`) }) : null;
     if (this.verifiers.size > 10_000) this.verifiers.clear();

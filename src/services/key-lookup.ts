@@ -6,7 +6,7 @@ import { effectiveKey } from '../domain/keys/effective-key.js';
 import type { Api } from '../domain/apis.js';
 import type { VerificationResult } from '../domain/verification.js';
 import type { KeygateMetrics } from '../observability/metrics.js';
-import type { Store } from '../store/store.js';
+import type { KeysStore } from '../store/store.js';
 
 /** What verify and management auth know about a found secret, ready for the hot path. */
 export interface CachedKey extends KeyFacts {
@@ -37,7 +37,7 @@ export class KeyLookup {
   private readonly misses: { inc(): void };
 
   constructor(
-    private readonly store: Store,
+    private readonly store: KeysStore,
     private readonly bus: InvalidationBus,
     options: { maxEntries: number; ttlMs: number; metrics: KeygateMetrics },
   ) {
@@ -63,13 +63,13 @@ export class KeyLookup {
 
   async load(hash: string, now: number): Promise<CachedKey | null> {
     const generation = this.generation;
-    const found = await this.store.findKeyBySecret(hash);
+    const found = await this.store.findBySecret(hash);
     if (found === null) {
       if (generation === this.generation) this.cache.setMissing(hash, now);
       return null;
     }
     const { key, api } = found;
-    const chain = key.parentId === null ? [key] : [key, ...(await this.store.findKeyAncestors(key.tenantId, key.id))];
+    const chain = key.parentId === null ? [key] : [key, ...(await this.store.findAncestors(key.tenantId, key.id))];
     const effective = effectiveKey(chain, api.scopes);
     const facts: CachedKey = {
       key,

@@ -130,10 +130,10 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
   if (!(await cluster.connection.whenConnected(REDIS_START_WAIT_MS))) {
     logger.warn(`Redis is not reachable yet (${cluster.connection.problem?.detail}): starting degraded (KEYGATE_REDIS_FAILURE=${config.redisFailure}); it is used as soon as it answers.`);
   }
-  const audit = new AuditLog(store, clock, onError, { flushIntervalMs: 250, retentionDays: config.auditRetentionDays });
-  const usage = new UsageRecorder(store, onError, { flushIntervalMs: 1000 });
-  const lookup = new KeyLookup(store, cluster.bus, { maxEntries: config.cacheMaxEntries, ttlMs: config.cacheTtlMs, metrics });
-  const directory = new DirectoryCache(store, clock, cluster.bus);
+  const audit = new AuditLog(store.audit, clock, onError, { flushIntervalMs: 250, retentionDays: config.auditRetentionDays });
+  const usage = new UsageRecorder(store.keys, onError, { flushIntervalMs: 1000 });
+  const lookup = new KeyLookup(store.keys, cluster.bus, { maxEntries: config.cacheMaxEntries, ttlMs: config.cacheTtlMs, metrics });
+  const directory = new DirectoryCache(store.directory, clock, cluster.bus);
   // Invalidations published while this instance could not hear them are lost: start over from the store.
   cluster.connection.onReconnect(() => {
     lookup.clear();

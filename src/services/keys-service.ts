@@ -69,7 +69,7 @@ export class KeysService {
   async createSubkey(actor: Actor, tenant: Tenant, parentId: string, input: SubkeyInput): Promise<IssuedKey> {
     const { key: parent, api } = await this.get(tenant, parentId);
     const now = this.ctx.clock();
-    const chain = [parent, ...(await this.ctx.store.findKeyAncestors(tenant.id, parent.id))];
+    const chain = [parent, ...(await this.ctx.store.keys.findAncestors(tenant.id, parent.id))];
     const effective = effectiveKey(chain, api.scopes);
     const rateLimited = effective.ratelimits !== null && !(await this.ctx.cluster.rateLimiter.limit(effective.ratelimits, now, { peek: true })).allowed;
     const refusal = mintRefusal(effective, chain, { rateLimited }, now);
@@ -84,9 +84,9 @@ export class KeysService {
   }
 
   async get(tenant: Tenant, id: string): Promise<KeyWithApi> {
-    const key = await this.ctx.store.findKey(tenant.id, id);
+    const key = await this.ctx.store.keys.find(tenant.id, id);
     if (key === null) throw new KeygateError('KEY_NOT_FOUND', `no key "${id}" in tenant "${tenant.slug}"`);
-    const api = await this.ctx.store.findApiById(key.apiId);
+    const api = await this.ctx.store.directory.findApiById(key.apiId);
     return { key, api: api! };
   }
 
@@ -99,9 +99,9 @@ export class KeysService {
       storeFilter.apiId = api.id;
     }
     if (filter.consumer !== undefined) storeFilter.consumer = filter.consumer;
-    const result = await this.ctx.store.listKeys(tenant.id, storeFilter, page);
+    const result = await this.ctx.store.keys.list(tenant.id, storeFilter, page);
     for (const key of result.items) {
-      if (!apis.has(key.apiId)) apis.set(key.apiId, (await this.ctx.store.findApiById(key.apiId))!);
+      if (!apis.has(key.apiId)) apis.set(key.apiId, (await this.ctx.store.directory.findApiById(key.apiId))!);
     }
     return { items: result.items.map((key) => ({ key, api: apis.get(key.apiId)! })), next: result.next };
   }
@@ -111,15 +111,15 @@ export class KeysService {
    * sub-key ever holds more than its parent.
    */
   async update(actor: Actor, tenant: Tenant, id: string, changes: KeySettings): Promise<KeyWithApi> {
-    const tree = await this.ctx.store.findKeyTree(tenant.id, id);
+    const tree = await this.ctx.store.keys.findTree(tenant.id, id);
     const current = tree[0];
     if (current === undefined) throw new KeygateError('KEY_NOT_FOUND', `no key "${id}" in tenant "${tenant.slug}"`);
     if (current.revokedAt !== null) throw new KeygateError('KEY_REVOKED', 'a revoked key cannot be changed');
-    const api = (await this.ctx.store.findApiById(current.apiId))!;
+    const api = (await this.ctx.store.directory.findApiById(current.apiId))!;
     const now = this.ctx.clock();
     const updated = this.applySettings({ ...current, updatedAt: now }, changes, api, now);
     if (current.parentId !== null) {
-      const ancestors = await this.ctx.store.findKeyAncestors(tenant.id, id);
+      const ancestors = await this.ctx.store.keys.findAncestors(tenant.id, id);
       if (ancestors.length > 0) assertWithinParent(updated, effectiveKey(ancestors, api.scopes));
       assertMetaNotInherited(changes.meta, ancestors);
     }
@@ -128,21 +128,21 @@ export class KeysService {
       fields: Object.keys(changes),
       descendantsNarrowed: changed.length - 1,
     });
-    await this.ctx.store.updateKeys(changed, event);
+    await this.ctx.store.keys.update(changed, event);
     await this.ctx.lookup.invalidate(changed.map((k) => k.id));
     return { key: updated, api };
   }
 
   async revoke(actor: Actor, tenant: Tenant, id: string): Promise<string[]> {
     const now = this.ctx.clock();
-    const ids = await this.ctx.store.revokeKeyTree(tenant.id, id, now, this.ctx.audit.event(tenant.id, actor, 'key.revoke', id));
+    const ids = await this.ctx.store.keys.revokeTree(tenant.id, id, now, this.ctx.audit.event(tenant.id, actor, 'key.revoke', id));
     if (ids.length === 0) throw new KeygateError('KEY_NOT_FOUND', `no key "${id}" in tenant "${tenant.slug}"`);
     await this.ctx.lookup.invalidate(ids);
     return ids;
   }
 
   async delete(actor: Actor, tenant: Tenant, id: string): Promise<string[]> {
-    const ids = await this.ctx.store.deleteKeyTree(tenant.id, id, this.ctx.audit.event(tenant.id, actor, 'key.delete', id));
+    const ids = await this.ctx.store.keys.deleteTree(tenant.id, id, this.ctx.audit.event(tenant.id, actor, 'key.delete', id));
     if (ids.length === 0) throw new KeygateError('KEY_NOT_FOUND', `no key "${id}" in tenant "${tenant.slug}"`);
     await this.ctx.lookup.invalidate(ids);
     return ids;
@@ -159,7 +159,7 @@ export class KeysService {
     const secret = generateKey(api.keyPrefix, random);
     const start = displayStart(secret);
     const event = this.ctx.audit.event(tenant.id, actor, 'key.roll', id, { gracePeriodMs });
-    await this.ctx.store.rollKeySecret(id, hashSecret(secret), start, now + gracePeriodMs, event);
+    await this.ctx.store.keys.rollSecret(id, hashSecret(secret), start, now + gracePeriodMs, event);
     await this.ctx.lookup.invalidate([id]);
     return { key: { ...key, start, updatedAt: now }, api, secret };
   }
@@ -172,12 +172,12 @@ export class KeysService {
       scopes: key.scopes,
       parentId: key.parentId,
     });
-    await this.ctx.store.createKey(key, hashSecret(secret), event, { maxChildren: this.options.maxSubkeys });
+    await this.ctx.store.keys.create(key, hashSecret(secret), event, { maxChildren: this.options.maxSubkeys });
     return { key, api, secret };
   }
 
   private async findApi(tenant: Tenant, identifier: string): Promise<Api> {
-    const api = await this.ctx.store.findApi(tenant.id, identifier);
+    const api = await this.ctx.store.directory.findApi(tenant.id, identifier);
     if (api === null) throw new KeygateError('API_NOT_FOUND', `no API "${identifier}" in tenant "${tenant.slug}"`);
     return api;
   }

@@ -59,9 +59,9 @@ export class RevocationsService {
    * the tenant allows one (`longestTokenLifetimeSec`) from now, so the entry is pruned after that.
    */
   async revokeToken(actor: Actor, tenant: Tenant, jti: string): Promise<boolean> {
-    const issued = await this.ctx.store.findIssuedToken(tenant.id, jti);
+    const issued = await this.ctx.store.tokens.findIssuedToken(tenant.id, jti);
     if (issued !== null) return this.revokeJti(actor, tenant, jti, issued.expiresAt);
-    const longest = longestTokenLifetimeSec({ hs256MaxLifetimeSec: tenant.hs256MaxLifetime, maxAccessTokenTtlSec: await this.ctx.store.maxAccessTokenTtl(tenant.id) });
+    const longest = longestTokenLifetimeSec({ hs256MaxLifetimeSec: tenant.hs256MaxLifetime, maxAccessTokenTtlSec: await this.ctx.store.directory.maxAccessTokenTtl(tenant.id) });
     return this.revokeJti(actor, tenant, jti, this.ctx.clock() + longest * 1000);
   }
 
@@ -73,7 +73,7 @@ export class RevocationsService {
   }
 
   feed(tenant: Tenant, page: PageRequest): Promise<Page<Revocation>> {
-    return this.ctx.store.listRevocations(tenant.id, page);
+    return this.ctx.store.tokens.listRevocations(tenant.id, page);
   }
 
   /** The tenant's revocations: its own at once, other instances' as pushed, or at most `pollMs` old. */
@@ -127,7 +127,7 @@ export class RevocationsService {
     const now = this.ctx.clock();
     const revocation: Revocation = { id: newId('revocation', now), tenantId: tenant.id, createdAt: now, ...input };
     const action = input.kind === 'jti' ? 'token.revoke' : `${input.kind}.tokens.revoke`;
-    const added = await this.ctx.store.addRevocation(revocation, this.ctx.audit.event(tenant.id, actor, action, input.subject));
+    const added = await this.ctx.store.tokens.addRevocation(revocation, this.ctx.audit.event(tenant.id, actor, action, input.subject));
     const state = this.tenants.get(tenant.id);
     if (state) apply(state, revocation, now);
     if (added) await this.ctx.cluster.bus.publishRevocations([tenant.id]);
@@ -165,7 +165,7 @@ export class RevocationsService {
   private async sync(tenantId: string, state: TenantState): Promise<void> {
     const now = this.ctx.clock();
     for (;;) {
-      const page = await this.ctx.store.listRevocations(tenantId, { after: state.cursor, limit: 1000 });
+      const page = await this.ctx.store.tokens.listRevocations(tenantId, { after: state.cursor, limit: 1000 });
       for (const revocation of page.items) apply(state, revocation, now);
       if (page.items.length > 0) state.cursor = page.items[page.items.length - 1]!.id;
       if (page.next === null) break;

@@ -55,14 +55,14 @@ export class RootKeysService {
   async ensureSystem(): Promise<{ tenant: Tenant; api: Api }> {
     if (this.system) return this.system;
     const { store, clock, audit } = this.ctx;
-    let tenant = await store.findTenantBySlug(SYSTEM_TENANT_SLUG);
+    let tenant = await store.directory.findTenantBySlug(SYSTEM_TENANT_SLUG);
     if (tenant === null) {
       const now = clock();
       const created: Tenant = { id: newId('tenant', now), slug: SYSTEM_TENANT_SLUG, name: 'Keygate management', signingAlg: 'EdDSA', selfSignup: false, hs256MaxLifetime: DEFAULT_HS256_MAX_LIFETIME_SEC, createdAt: now };
-      await ignoreExists(store.createTenant(created, audit.event(created.id, SYSTEM_ACTOR, 'tenant.create', created.id)));
-      tenant = (await store.findTenantBySlug(SYSTEM_TENANT_SLUG))!;
+      await ignoreExists(store.directory.createTenant(created, audit.event(created.id, SYSTEM_ACTOR, 'tenant.create', created.id)));
+      tenant = (await store.directory.findTenantBySlug(SYSTEM_TENANT_SLUG))!;
     }
-    let api = await store.findApi(tenant.id, MANAGEMENT_API);
+    let api = await store.directory.findApi(tenant.id, MANAGEMENT_API);
     if (api === null) {
       const now = clock();
       const created: Api = {
@@ -76,13 +76,13 @@ export class RootKeysService {
         refreshTokens: DEFAULT_REFRESH_TOKENS,
         createdAt: now,
       };
-      await ignoreExists(store.createApi(created, audit.event(tenant.id, SYSTEM_ACTOR, 'api.create', created.id)));
-      api = (await store.findApi(tenant.id, MANAGEMENT_API))!;
+      await ignoreExists(store.directory.createApi(created, audit.event(tenant.id, SYSTEM_ACTOR, 'api.create', created.id)));
+      api = (await store.directory.findApi(tenant.id, MANAGEMENT_API))!;
     }
     if (JSON.stringify(api.scopes) !== JSON.stringify(MANAGEMENT_SCOPES)) {
       // A newer Keygate knows more management scopes: the catalog follows the code.
       api = { ...api, scopes: [...MANAGEMENT_SCOPES] };
-      await store.updateApi(api, audit.event(tenant.id, SYSTEM_ACTOR, 'api.update', api.id, { fields: ['scopes'] }));
+      await store.directory.updateApi(api, audit.event(tenant.id, SYSTEM_ACTOR, 'api.update', api.id, { fields: ['scopes'] }));
     }
     this.system = { tenant, api };
     return this.system;
@@ -98,7 +98,7 @@ export class RootKeysService {
   async seed(secret: string): Promise<void> {
     const hash = hashSecret(secret);
     const { tenant, api } = await this.ensureSystem();
-    const existing = await this.ctx.store.findKeyBySecret(hash);
+    const existing = await this.ctx.store.keys.findBySecret(hash);
     const all = api.scopes.map((s) => s.name);
     const now = this.ctx.clock();
     let current: string;
@@ -108,7 +108,7 @@ export class RootKeysService {
       }
       if (existing.key.scopes.join(' ') !== all.join(' ')) {
         const key = { ...existing.key, scopes: all, updatedAt: now };
-        await this.ctx.store.updateKeys([key], this.ctx.audit.event(tenant.id, SYSTEM_ACTOR, 'root_key.seed', key.id, { fields: ['scopes'] }));
+        await this.ctx.store.keys.update([key], this.ctx.audit.event(tenant.id, SYSTEM_ACTOR, 'root_key.seed', key.id, { fields: ['scopes'] }));
         await this.ctx.lookup.invalidate([key.id]);
       }
       current = existing.key.id;
@@ -119,10 +119,10 @@ export class RootKeysService {
       key.start = 'KEYGATE_ROOT_KEY';
       current = key.id;
       try {
-        await this.ctx.store.createKey(key, hash, this.ctx.audit.event(tenant.id, SYSTEM_ACTOR, 'root_key.seed', key.id));
+        await this.ctx.store.keys.create(key, hash, this.ctx.audit.event(tenant.id, SYSTEM_ACTOR, 'root_key.seed', key.id));
       } catch (err) {
         // Instances started together with the same new value race to seed it: the loser uses the winner's key.
-        const seeded = await this.ctx.store.findKeyBySecret(hash);
+        const seeded = await this.ctx.store.keys.findBySecret(hash);
         if (seeded === null || seeded.api.id !== api.id) throw err;
         current = seeded.key.id;
       }
@@ -137,7 +137,7 @@ export class RootKeysService {
    */
   async bootstrapIfNone(): Promise<string | null> {
     const { tenant, api } = await this.ensureSystem();
-    const existing = await this.ctx.store.listKeys(tenant.id, { apiId: api.id }, { after: null, limit: 1 });
+    const existing = await this.ctx.store.keys.list(tenant.id, { apiId: api.id }, { after: null, limit: 1 });
     const all = api.scopes.map((s) => s.name);
     if (existing.items.length > 0) {
       await this.followCatalog('bootstrap', all);
@@ -172,7 +172,7 @@ export class RootKeysService {
     let after = page.after;
     // Keys the caller may not see are skipped, so a page is filled from as many store pages as it takes.
     for (;;) {
-      const batch = await this.ctx.store.listKeys(tenant.id, filter, { after, limit: Math.max(page.limit, LIST_BATCH) });
+      const batch = await this.ctx.store.keys.list(tenant.id, filter, { after, limit: Math.max(page.limit, LIST_BATCH) });
       for (const key of batch.items) {
         if (!reaches(caller, key)) continue;
         if (items.length === page.limit) return { items, next: items[items.length - 1]!.id };
@@ -186,7 +186,7 @@ export class RootKeysService {
   /** The root key, or KEY_NOT_FOUND when it does not exist or `caller` could not have created it. */
   async get(caller: RootKeyReach, id: string): Promise<ApiKey> {
     const { tenant, api } = await this.ensureSystem();
-    const key = await this.ctx.store.findKey(tenant.id, id);
+    const key = await this.ctx.store.keys.find(tenant.id, id);
     if (key === null || key.apiId !== api.id || !reaches(caller, key)) throw new KeygateError('KEY_NOT_FOUND', `no root key "${id}"`);
     return key;
   }
@@ -197,7 +197,7 @@ export class RootKeysService {
     if (key.revokedAt !== null) return key;
     const { tenant } = await this.ensureSystem();
     const now = this.ctx.clock();
-    const ids = await this.ctx.store.revokeKeyTree(tenant.id, id, now, this.ctx.audit.event(tenant.id, actor, 'root_key.revoke', id));
+    const ids = await this.ctx.store.keys.revokeTree(tenant.id, id, now, this.ctx.audit.event(tenant.id, actor, 'root_key.revoke', id));
     await this.ctx.lookup.invalidate(ids);
     return { ...key, revokedAt: now, updatedAt: now };
   }
@@ -213,7 +213,7 @@ export class RootKeysService {
       throw new KeygateError('FORBIDDEN', 'a key seeded from KEYGATE_ROOT_KEY is revoked, never deleted: set a new KEYGATE_ROOT_KEY to retire it');
     }
     const { tenant } = await this.ensureSystem();
-    const ids = await this.ctx.store.deleteKeyTree(tenant.id, id, this.ctx.audit.event(tenant.id, actor, 'root_key.delete', id));
+    const ids = await this.ctx.store.keys.deleteTree(tenant.id, id, this.ctx.audit.event(tenant.id, actor, 'root_key.delete', id));
     await this.ctx.lookup.invalidate(ids);
   }
 
@@ -229,7 +229,7 @@ export class RootKeysService {
     const secret = generateKey(ROOT_KEY_PREFIX, random);
     const start = displayStart(secret);
     const event = this.ctx.audit.event(tenant.id, actor, 'root_key.roll', id, { gracePeriodMs });
-    await this.ctx.store.rollKeySecret(id, hashSecret(secret), start, now + gracePeriodMs, event);
+    await this.ctx.store.keys.rollSecret(id, hashSecret(secret), start, now + gracePeriodMs, event);
     await this.ctx.lookup.invalidate([id]);
     return { key: { ...key, start, updatedAt: now }, secret };
   }
@@ -258,13 +258,13 @@ export class RootKeysService {
     const retire: ApiKey[] = [];
     let after: string | null = null;
     do {
-      const batch: Page<ApiKey> = await this.ctx.store.listKeys(tenant.id, { apiId: api.id }, { after, limit: LIST_BATCH });
+      const batch: Page<ApiKey> = await this.ctx.store.keys.list(tenant.id, { apiId: api.id }, { after, limit: LIST_BATCH });
       retire.push(...batch.items.filter((key) => key.id < current && key.revokedAt === null && issuedBySystem(key)));
       after = batch.next;
     } while (after !== null);
     for (const key of retire) {
       const event = this.ctx.audit.event(tenant.id, SYSTEM_ACTOR, 'root_key.retire', key.id, { origin: key.meta[ROOT_KEY_ORIGIN] });
-      const ids = await this.ctx.store.revokeKeyTree(tenant.id, key.id, this.ctx.clock(), event);
+      const ids = await this.ctx.store.keys.revokeTree(tenant.id, key.id, this.ctx.clock(), event);
       await this.ctx.lookup.invalidate(ids);
     }
   }
@@ -274,11 +274,11 @@ export class RootKeysService {
     const { tenant, api } = await this.ensureSystem();
     let after: string | null = null;
     do {
-      const batch: Page<ApiKey> = await this.ctx.store.listKeys(tenant.id, { apiId: api.id }, { after, limit: LIST_BATCH });
+      const batch: Page<ApiKey> = await this.ctx.store.keys.list(tenant.id, { apiId: api.id }, { after, limit: LIST_BATCH });
       for (const key of batch.items) {
         if (key.revokedAt !== null || key.meta[ROOT_KEY_ORIGIN] !== origin || key.scopes.join(' ') === all.join(' ')) continue;
         const updated = { ...key, scopes: all, updatedAt: this.ctx.clock() };
-        await this.ctx.store.updateKeys([updated], this.ctx.audit.event(tenant.id, SYSTEM_ACTOR, 'root_key.seed', key.id, { fields: ['scopes'] }));
+        await this.ctx.store.keys.update([updated], this.ctx.audit.event(tenant.id, SYSTEM_ACTOR, 'root_key.seed', key.id, { fields: ['scopes'] }));
         await this.ctx.lookup.invalidate([key.id]);
       }
       after = batch.next;
@@ -289,7 +289,7 @@ export class RootKeysService {
     const secret = generateKey(ROOT_KEY_PREFIX, random);
     key.start = displayStart(secret);
     const event = this.ctx.audit.event(tenant.id, actor, 'root_key.create', key.id, { scopes: key.scopes, tenant: key.consumer });
-    await this.ctx.store.createKey(key, hashSecret(secret), event);
+    await this.ctx.store.keys.create(key, hashSecret(secret), event);
     return { key, secret };
   }
 

@@ -56,12 +56,12 @@ export class SigningKeysService {
     const delay = options.activateAfterSeconds ?? JWKS_MAX_AGE_SECONDS;
     if (!Number.isSafeInteger(delay) || delay < 0 || delay > 86_400 * 30) throw new KeygateError('INVALID_REQUEST', 'activateAfterSeconds must be 0–2592000');
     const now = this.ctx.clock();
-    const existing = await this.ctx.store.listSigningKeys(tenant.id);
+    const existing = await this.ctx.store.tokens.listSigningKeys(tenant.id);
     const next = newSigningKey(this.ctx.envelope, tenant.id, options.alg ?? tenant.signingAlg, now, now + delay * 1000);
     // Keys that would still be signing when the new one activates retire at that moment.
     const retiring = existing.filter((k) => k.retiredAt === null || k.retiredAt > next.activatesAt).map((k) => k.kid);
     const event = this.ctx.audit.event(tenant.id, actor, 'signing_key.rotate', next.kid, { alg: next.alg, activatesAt: new Date(next.activatesAt).toISOString(), retiring });
-    await this.ctx.store.addSigningKey(next, { kids: retiring, retiredAt: next.activatesAt }, event);
+    await this.ctx.store.tokens.addSigningKey(next, { kids: retiring, retiredAt: next.activatesAt }, event);
     this.tenants.delete(tenant.id);
     return next;
   }
@@ -107,11 +107,11 @@ export class SigningKeysService {
     const keys = (await this.load(tenant.id, now, false)).keys;
     const open = keys.filter((k) => k.retiredAt !== null && k.retiredAt <= now && k.publishUntil === null);
     if (open.length === 0) return;
-    const accessTtlMs = (await this.ctx.store.maxAccessTokenTtl(tenant.id)) * 1000;
+    const accessTtlMs = (await this.ctx.store.directory.maxAccessTokenTtl(tenant.id)) * 1000;
     for (const key of open) {
-      const lastApiKeyJwt = await this.ctx.store.lastIssuedTokenExpiry(key.kid);
+      const lastApiKeyJwt = await this.ctx.store.tokens.lastIssuedTokenExpiry(key.kid);
       if (lastApiKeyJwt === Infinity) continue;
-      await this.ctx.store.setPublishUntil(key.kid, Math.max(key.retiredAt! + accessTtlMs, lastApiKeyJwt ?? 0));
+      await this.ctx.store.tokens.setPublishUntil(key.kid, Math.max(key.retiredAt! + accessTtlMs, lastApiKeyJwt ?? 0));
     }
     this.tenants.delete(tenant.id);
   }
@@ -119,7 +119,7 @@ export class SigningKeysService {
   private async load(tenantId: string, now: number, force: boolean): Promise<TenantKeys> {
     const cached = this.tenants.get(tenantId);
     if (cached && !force && now - cached.loadedAt < RELOAD_MS) return cached;
-    const keys = await this.ctx.store.listSigningKeys(tenantId);
+    const keys = await this.ctx.store.tokens.listSigningKeys(tenantId);
     const verifiers = new Map<string, { alg: SigningAlgorithm; verify: SignatureVerifier }>();
     for (const key of publishedKeys(keys, now)) {
       verifiers.set(key.kid, { alg: key.alg, verify: signatureVerifier({ alg: key.alg, key: publicPemFromJwk(key.publicJwk) }) });

@@ -33,7 +33,7 @@ export class TenantsService {
     };
     const firstKey = newSigningKey(this.ctx.envelope, tenant.id, signingAlg, now, now);
     const event = this.ctx.audit.event(tenant.id, actor, 'tenant.create', tenant.id, { slug: tenant.slug, signingAlg });
-    await this.ctx.store.createTenant(tenant, event, firstKey);
+    await this.ctx.store.directory.createTenant(tenant, event, firstKey);
     // A lookup of this slug before it existed may be cached as "no such tenant".
     await this.ctx.directory.changed([tenant.id]);
     return tenant;
@@ -44,7 +44,7 @@ export class TenantsService {
    * whoever asks: the system tenant is reached only through `/v1/root-keys`.
    */
   async get(slug: string): Promise<Tenant> {
-    const tenant = isReservedSlug(slug) ? null : await this.ctx.store.findTenantBySlug(slug);
+    const tenant = isReservedSlug(slug) ? null : await this.ctx.store.directory.findTenantBySlug(slug);
     if (tenant === null) throw new KeygateError('TENANT_NOT_FOUND', `no tenant "${slug}"`);
     return tenant;
   }
@@ -56,7 +56,7 @@ export class TenantsService {
   async update(actor: Actor, tenant: Tenant, changes: { name?: string; selfSignup?: boolean; hs256MaxLifetime?: number }): Promise<Tenant> {
     const updated: Tenant = { ...tenant, ...changes };
     const fields = (['name', 'selfSignup', 'hs256MaxLifetime'] as const).filter((field) => changes[field] !== undefined);
-    await this.ctx.store.updateTenant(updated, fields, this.ctx.audit.event(tenant.id, actor, 'tenant.update', tenant.id, { fields: Object.keys(changes) }));
+    await this.ctx.store.directory.updateTenant(updated, fields, this.ctx.audit.event(tenant.id, actor, 'tenant.update', tenant.id, { fields: Object.keys(changes) }));
     await this.ctx.directory.changed([tenant.id]);
     // What the row holds now: a concurrent change of another field shows, and is not undone.
     return this.get(tenant.slug);
@@ -69,13 +69,13 @@ export class TenantsService {
    * log goes with it. Every cache that may hold the tenant, its APIs, clients and keys drops them.
    */
   async delete(actor: Actor, tenant: Tenant): Promise<{ revokedRootKeys: string[] }> {
-    const system = await this.ctx.store.findTenantBySlug(SYSTEM_TENANT_SLUG);
+    const system = await this.ctx.store.directory.findTenantBySlug(SYSTEM_TENANT_SLUG);
     if (system === null) throw new Error('the system tenant is missing');
     // Denials queued here for the tenant are written first, so the cascade takes them too.
     await this.ctx.audit.flush();
     const now = this.ctx.clock();
     const event = this.ctx.audit.event(system.id, actor, 'tenant.delete', tenant.id, { slug: tenant.slug });
-    const removed = await this.ctx.store.deleteTenant(tenant, now, event);
+    const removed = await this.ctx.store.directory.deleteTenant(tenant, now, event);
     if (removed === null) throw new KeygateError('TENANT_NOT_FOUND', `no tenant "${tenant.slug}"`);
     await this.ctx.lookup.invalidate([...removed.keyIds, ...removed.rootKeyIds]);
     await this.ctx.directory.changed([tenant.id, ...removed.apiIds, ...removed.clientIds]);
@@ -83,6 +83,6 @@ export class TenantsService {
   }
 
   list(page: PageRequest): Promise<Page<Tenant>> {
-    return this.ctx.store.listTenants(page);
+    return this.ctx.store.directory.listTenants(page);
   }
 }

@@ -91,7 +91,7 @@ export class TokensService {
     tenant: Tenant,
     input: { api: string; consumer: string; scopes: string[]; expiresAt?: number | null; claimsFormat?: 'scope' | 'scopes' },
   ): Promise<{ record: IssuedToken; token: string }> {
-    const api = await this.ctx.store.findApi(tenant.id, input.api);
+    const api = await this.ctx.store.directory.findApi(tenant.id, input.api);
     if (api === null) throw new KeygateError('API_NOT_FOUND', `no API "${input.api}" in tenant "${tenant.slug}"`);
     assertInCatalog(input.scopes, api.scopes);
     const now = this.ctx.clock();
@@ -112,17 +112,17 @@ export class TokensService {
       ...(claimsFormat === 'scope' ? { scope: scopes.join(' ') } : { scopes: toStructured(scopes) }),
     });
     const record: IssuedToken = { jti, tenantId: tenant.id, apiId: api.id, consumer: input.consumer, scopes, claimsFormat, kid, issuedAt: now, expiresAt, revokedAt: null };
-    await this.ctx.store.createIssuedToken(record, this.ctx.audit.event(tenant.id, actor, 'token.issue', jti, { api: api.identifier, consumer: input.consumer, scopes }));
+    await this.ctx.store.tokens.createIssuedToken(record, this.ctx.audit.event(tenant.id, actor, 'token.issue', jti, { api: api.identifier, consumer: input.consumer, scopes }));
     return { record, token };
   }
 
   /** Whether Keygate issued a JWT API key with this jti in the tenant (access tokens are not recorded). */
   async isIssued(tenant: Tenant, jti: string): Promise<boolean> {
-    return (await this.ctx.store.findIssuedToken(tenant.id, jti)) !== null;
+    return (await this.ctx.store.tokens.findIssuedToken(tenant.id, jti)) !== null;
   }
 
   async getIssued(tenant: Tenant, jti: string): Promise<IssuedToken> {
-    const token = await this.ctx.store.findIssuedToken(tenant.id, jti);
+    const token = await this.ctx.store.tokens.findIssuedToken(tenant.id, jti);
     if (token === null) throw new KeygateError('TOKEN_NOT_FOUND', `no issued token "${jti}" in tenant "${tenant.slug}"`);
     return token;
   }
@@ -134,11 +134,11 @@ export class TokensService {
   async listIssued(tenant: Tenant, filter: { api?: string; consumer?: string }, page: PageRequest): Promise<Page<IssuedToken>> {
     let apiId: string | undefined;
     if (filter.api !== undefined) {
-      const api = await this.ctx.store.findApi(tenant.id, filter.api);
+      const api = await this.ctx.store.directory.findApi(tenant.id, filter.api);
       if (api === null) throw new KeygateError('API_NOT_FOUND', `no API "${filter.api}" in tenant "${tenant.slug}"`);
       apiId = api.id;
     }
-    const found = await this.ctx.store.listIssuedTokens(tenant.id, { ...(apiId ? { apiId } : {}), ...(filter.consumer ? { consumer: filter.consumer } : {}) }, page);
+    const found = await this.ctx.store.tokens.listIssuedTokens(tenant.id, { ...(apiId ? { apiId } : {}), ...(filter.consumer ? { consumer: filter.consumer } : {}) }, page);
     const state = await this.revocations.state(tenant.id);
     return { ...found, items: found.items.map((token) => withRevocation(token, state)) };
   }

@@ -1,4 +1,4 @@
-import type { Store, UsageEntry } from '../store/store.js';
+import type { KeysStore, UsageEntry } from '../store/store.js';
 
 /**
  * Counts verifications per key in memory and writes them in one batch per interval, so the
@@ -11,7 +11,7 @@ export class UsageRecorder {
   private flushing: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly store: Store,
+    private readonly store: KeysStore,
     private readonly onError: (err: unknown) => void,
     options: { flushIntervalMs: number },
   ) {

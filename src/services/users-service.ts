@@ -56,7 +56,7 @@ export class UsersService {
     if (weak !== null) throw new KeygateError('WEAK_PASSWORD', weak);
     const now = this.ctx.clock();
     const user: User = { id: newId('user', now), tenantId: tenant.id, email, name: input.name ?? null, createdAt: now, disabledAt: null };
-    await this.ctx.store.createUser(user, await this.passwords.hash(input.password), this.ctx.audit.event(tenant.id, actor, 'user.create', user.id));
+    await this.ctx.store.people.createUser(user, await this.passwords.hash(input.password), this.ctx.audit.event(tenant.id, actor, 'user.create', user.id));
     return user;
   }
 
@@ -73,13 +73,13 @@ export class UsersService {
   }
 
   async get(tenant: Tenant, id: string): Promise<User> {
-    const user = await this.ctx.store.findUser(tenant.id, id);
+    const user = await this.ctx.store.people.findUser(tenant.id, id);
     if (user === null) throw new KeygateError('USER_NOT_FOUND', `no user "${id}" in tenant "${tenant.slug}"`);
     return user;
   }
 
   list(tenant: Tenant, page: PageRequest): Promise<Page<User>> {
-    return this.ctx.store.listUsers(tenant.id, page);
+    return this.ctx.store.people.listUsers(tenant.id, page);
   }
 
   /**
@@ -102,7 +102,7 @@ export class UsersService {
       ...(email !== user.email ? (['email'] as const) : []),
       ...(changes.disabled !== undefined ? (['disabledAt'] as const) : []),
     ];
-    const cutOffs = await this.ctx.store.updateUser(updated, { fields, endAccess: disabling ? this.revocations.factory(tenant.id) : null, at: now }, event);
+    const cutOffs = await this.ctx.store.people.updateUser(updated, { fields, endAccess: disabling ? this.revocations.factory(tenant.id) : null, at: now }, event);
     await this.revocations.recorded(tenant.id, cutOffs);
     // What the row holds now: a concurrent change of another field is not undone by this answer.
     return this.get(tenant, id);
@@ -113,7 +113,7 @@ export class UsersService {
    * and the access tokens of those grants are cut off, all in one transaction with the event.
    */
   async delete(actor: Actor, tenant: Tenant, id: string): Promise<void> {
-    const cutOffs = await this.ctx.store.deleteUser(tenant.id, id, { at: this.ctx.clock(), revocation: this.revocations.factory(tenant.id) }, this.ctx.audit.event(tenant.id, actor, 'user.delete', id));
+    const cutOffs = await this.ctx.store.people.deleteUser(tenant.id, id, { at: this.ctx.clock(), revocation: this.revocations.factory(tenant.id) }, this.ctx.audit.event(tenant.id, actor, 'user.delete', id));
     if (cutOffs === null) throw new KeygateError('USER_NOT_FOUND', `no user "${id}" in tenant "${tenant.slug}"`);
     await this.revocations.recorded(tenant.id, cutOffs);
   }
@@ -143,7 +143,7 @@ export class UsersService {
     const token = randomBytes(32).toString('base64url');
     const expiresAt = this.ctx.clock() + RESET_TTL_MS;
     const event = options.actor ? { event: this.ctx.audit.event(tenant.id, options.actor, 'user.password.reset_sent', user.id) } : {};
-    await this.ctx.store.createPasswordReset(hashSecret(token), tenant.id, user.id, expiresAt, event);
+    await this.ctx.store.people.createPasswordReset(hashSecret(token), tenant.id, user.id, expiresAt, event);
     return { tenant: tenant.slug, email: user.email, token, url: `${resetUrl}?token=${token}`, expiresAt };
   }
 
@@ -172,7 +172,7 @@ export class UsersService {
       if (attempts.count > limit) return { error: 'throttled', retryAfter: retryAfterSeconds(attempts.expiresAt, now) };
     }
     const takeBack = () => Promise.all(counted.map((key) => counters.decrement(key)));
-    const found = await this.ctx.store.findUserByEmail(tenant.id, normaliseEmail(email));
+    const found = await this.ctx.store.people.findUserByEmail(tenant.id, normaliseEmail(email));
     let matches: boolean;
     try {
       matches = await this.passwords.verify(password, found?.passwordHash ?? DUMMY_PASSWORD_HASH);
@@ -203,7 +203,7 @@ export class UsersService {
     if (deliver === null) return { throttled: false };
     const requests = await this.ctx.cluster.counters.increment(`reset:ip:${throttleSource(ip)}`, RESET_WINDOW_MS);
     if (requests.count > RESET_REQUESTS_PER_IP) return { throttled: true, retryAfter: retryAfterSeconds(requests.expiresAt, this.ctx.clock()) };
-    const found = await this.ctx.store.findUserByEmail(tenant.id, normaliseEmail(email));
+    const found = await this.ctx.store.people.findUserByEmail(tenant.id, normaliseEmail(email));
     // A disabled person gets no link either, with the same answer.
     if (found === null || found.user.disabledAt !== null) return { throttled: false };
     const links = await this.ctx.cluster.counters.increment(`reset:account:${tenant.id}:${found.user.id}`, RESET_WINDOW_MS);
@@ -227,9 +227,9 @@ export class UsersService {
     const weak = passwordProblem(password);
     if (weak !== null) throw new KeygateError('WEAK_PASSWORD', weak);
     const hash = hashSecret(token);
-    if ((await this.ctx.store.findPasswordReset(hash, tenant.id, this.ctx.clock())) === null) return false;
+    if ((await this.ctx.store.people.findPasswordReset(hash, tenant.id, this.ctx.clock())) === null) return false;
     const passwordHash = await this.passwords.hash(password);
-    const done = await this.ctx.store.completePasswordReset({ hash, tenantId: tenant.id, passwordHash, at: this.ctx.clock() }, (userId) =>
+    const done = await this.ctx.store.people.completePasswordReset({ hash, tenantId: tenant.id, passwordHash, at: this.ctx.clock() }, (userId) =>
       this.ctx.audit.event(tenant.id, { id: userId, requestId: source.requestId, ip: source.ip }, 'user.password.reset', userId),
     );
     return done !== null;

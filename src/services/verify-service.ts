@@ -127,17 +127,17 @@ export class VerifyService {
   private async spendCredits(holders: readonly CreditHolder[], cost: number, now: number): Promise<number | null> {
     if (holders.length === 1) {
       const { keyId, refill } = holders[0]!;
-      return this.ctx.store.spendCredits(keyId, cost, now, refill === null ? null : refillPeriodStart(refill.interval, now));
+      return this.ctx.store.keys.spendCredits(keyId, cost, now, refill === null ? null : refillPeriodStart(refill.interval, now));
     }
     const spends = holders.map(({ keyId, refill }) => ({ keyId, refillDueBefore: refill === null ? null : refillPeriodStart(refill.interval, now) }));
-    const left = await this.ctx.store.spendChainCredits(spends, cost, now);
+    const left = await this.ctx.store.keys.spendChainCredits(spends, cost, now);
     return left === null ? null : Math.min(...left);
   }
 
   /** The smallest remaining credits over the chain's keys with credits. */
   private async readCredits(holders: readonly CreditHolder[]): Promise<number> {
     let smallest = Infinity;
-    for (const { keyId } of holders) smallest = Math.min(smallest, (await this.ctx.store.readCredits(keyId)) ?? 0);
+    for (const { keyId } of holders) smallest = Math.min(smallest, (await this.ctx.store.keys.readCredits(keyId)) ?? 0);
     return smallest;
   }
 

@@ -8,6 +8,12 @@ import type { Page } from './store.js';
 /** A connection or an open transaction: row helpers run on either. */
 export type Db = Kysely<Database> | Transaction<Database>;
 
+/**
+ * How a tenant's rows leave each table of `T`, or `null` for a table that holds no tenant's rows.
+ * Each aggregate says it for its own tables; the tenant cascade (directory.ts) runs them all.
+ */
+export type TenantRows<T extends keyof Database> = { [K in T]: ((trx: Transaction<Database>, tenantId: string) => Promise<unknown>) | null };
+
 /** The unique violations a caller can cause, as the codes they surface as. */
 export type ConflictCode = 'TENANT_EXISTS' | 'API_EXISTS' | 'USER_EXISTS';
 
@@ -60,4 +66,9 @@ export function paginate<R extends { id: string }, T>(rows: R[], limit: number, 
   const more = rows.length > limit;
   const items = (more ? rows.slice(0, limit) : rows).map(map);
   return { items, next: more ? rows[limit - 1]!.id : null };
+}
+
+/** A nullable integer column as a number: PostgreSQL's bigint may arrive as a string. */
+export function numberOrNull(value: number | string | null): number | null {
+  return value === null ? null : Number(value);
 }

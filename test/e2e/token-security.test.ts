@@ -96,7 +96,7 @@ describe('token security', () => {
 
     beforeAll(async () => {
       const tenant = await t.server.keygate.tenants.get('acme');
-      const [key] = await t.server.keygate.store.listSigningKeys(tenant.id);
+      const [key] = await t.server.keygate.store.tokens.listSigningKeys(tenant.id);
       const envelope = new Envelope(loadMasterKey({ configured: undefined, dataDir: t.backend.config.dataDir }).key);
       tenantKey = createPrivateKey(envelope.open(key!.sealedPrivateKey, `signing-key:${key!.kid}`).toString());
       tenantKid = key!.kid;

@@ -88,7 +88,7 @@ describe.each(BACKENDS)('clients: public means public, redirect URIs are safe (%
       beforeAll(async () => {
         const { keygate } = t.server;
         const tenant = (await keygate.directory.tenant('acme'))!;
-        const stored = (await keygate.store.findClient(tenant.id, publicId)) as Client;
+        const stored = (await keygate.store.directory.findClient(tenant.id, publicId)) as Client;
         const widened: Client = {
           ...stored,
           canIntrospect: true,
@@ -97,7 +97,7 @@ describe.each(BACKENDS)('clients: public means public, redirect URIs are safe (%
           redirectUris: [...stored.redirectUris, LEGACY_REDIRECT],
         };
         // Written straight into the store, past the registration checks, as an old version would have.
-        await keygate.store.updateClient(widened, keygate.audit.event(tenant.id, { id: 'legacy', requestId: null, ip: null }, 'client.update', publicId));
+        await keygate.store.directory.updateClient(widened, keygate.audit.event(tenant.id, { id: 'legacy', requestId: null, ip: null }, 'client.update', publicId));
         await keygate.directory.changed([publicId]);
         legacy = await discoverAs(issuer, publicId, { redirectUri: CALLBACK });
       });

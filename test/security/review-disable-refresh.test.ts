@@ -22,7 +22,7 @@ describe.each(BACKENDS)('a refresh racing a disable (%s)', (backend) => {
   afterAll(() => t?.close());
 
   it('gets no tokens once the person is disabled', async () => {
-    const store = t.server.keygate.store;
+    const store = t.server.keygate.store.people;
     const rotate = store.rotateRefreshToken.bind(store);
     store.rotateRefreshToken = async (...args: Parameters<typeof rotate>) => {
       store.rotateRefreshToken = rotate;

@@ -69,10 +69,10 @@ describe.each(BACKENDS)('a seeded root key is never deleted, so its value never 
     // The interleaving of the race, made deterministic: the instance with the newer value (THIRD)
     // has seeded it, and the one with the older value (SECOND, seeded by the test above) finds its
     // key before it is retired. Before the fix, SECOND's start retired THIRD: neither worked.
-    const second = (await keygate.store.findKeyBySecret(hashSecret(SECOND)))!.key;
+    const second = (await keygate.store.keys.findBySecret(hashSecret(SECOND)))!.key;
     expect(second.revokedAt).not.toBeNull();
     const live = { ...second, revokedAt: null };
-    await keygate.store.updateKeys([live], keygate.audit.event(tenant.id, SYSTEM_ACTOR, 'test.unrevoke', live.id));
+    await keygate.store.keys.update([live], keygate.audit.event(tenant.id, SYSTEM_ACTOR, 'test.unrevoke', live.id));
     await keygate.rootKeys.seed(SECOND);
     expect((await call('GET', '/v1/tenants', THIRD)).status).toBe(200);
   });

@@ -22,8 +22,8 @@ describe.each(BACKENDS)('changing a user (%s)', (backend) => {
 
   it('a change that read the person before a disable does not enable them again', async () => {
     const user = (await t.call('POST', users(), { email: 'racer@acme.test', password: 'a long enough password' })).body;
-    const store = t.server.keygate.store;
-    const stale = await store.findUser(user.tenantId ?? (await store.findTenantBySlug('acme'))!.id, user.id);
+    const store = t.server.keygate.store.people;
+    const stale = await store.findUser(user.tenantId ?? (await t.server.keygate.store.directory.findTenantBySlug('acme'))!.id, user.id);
     expectStatus(await t.call('PATCH', users(`/${user.id}`), { disabled: true }), 200);
     // The rename read the person before the disable committed.
     const findUser = store.findUser.bind(store);
@@ -42,7 +42,7 @@ describe.each(BACKENDS)('changing a user (%s)', (backend) => {
     const link = sent.at(-1)!;
     expect(link.email).toBe('old@acme.test');
     expectStatus(await t.call('PATCH', users(`/${user.id}`), { email: 'new@acme.test' }), 200);
-    const store = t.server.keygate.store;
+    const store = t.server.keygate.store.directory;
     const tenant = (await store.findTenantBySlug('acme'))!;
     // Whoever reads the old mailbox follows the link.
     expect(await t.server.keygate.users.resetPassword(tenant, link.token, 'taken over by the old mailbox', { ip: '127.0.0.1', requestId: 'req_test' })).toBe(false);
@@ -67,7 +67,7 @@ describe.each(BACKENDS)('changing a tenant (%s)', (backend) => {
 
   it('a change that read the tenant before a lowered cap or a closed sign-up does not undo them', async () => {
     expectStatus(await t.call('PATCH', '/v1/tenants/acme', { selfSignup: true, hs256MaxLifetime: 86_400 }), 200);
-    const store = t.server.keygate.store;
+    const store = t.server.keygate.store.directory;
     const stale = await store.findTenantBySlug('acme');
     expectStatus(await t.call('PATCH', '/v1/tenants/acme', { selfSignup: false, hs256MaxLifetime: 60 }), 200);
     const findTenantBySlug = store.findTenantBySlug.bind(store);

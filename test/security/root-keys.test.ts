@@ -206,7 +206,7 @@ describe.each(BACKENDS)('root keys cannot escalate (%s)', (backend) => {
     expect((await t.call('GET', `/v1/root-keys/${victim.id}`)).status).toBe(404);
     await t.server.keygate.flush();
     const system = await t.server.keygate.rootKeys.ensureSystem();
-    const events = await t.server.keygate.store.listAudit(system.tenant.id, {}, { after: null, limit: 500 });
+    const events = await t.server.keygate.store.audit.list(system.tenant.id, {}, { after: null, limit: 500 });
     const actions = events.items.filter((e) => e.target === victim.id).map((e) => e.action).reverse();
     expect(actions).toEqual(['root_key.create', 'root_key.roll', 'root_key.roll', 'root_key.revoke', 'root_key.delete']);
   });
@@ -313,8 +313,8 @@ describe.each(BACKENDS)('changing KEYGATE_ROOT_KEY retires the previous one (%s)
     const bootstrap = first.bootstrapRootKey!;
     // As if the key had been printed by a Keygate that did not know `metrics:read` yet.
     const { tenant, api } = await first.keygate.rootKeys.ensureSystem();
-    const [key] = (await first.keygate.store.listKeys(tenant.id, { apiId: api.id }, { after: null, limit: 10 })).items;
-    await first.keygate.store.updateKeys([{ ...key!, scopes: key!.scopes.filter((s) => s !== 'metrics:read') }], first.keygate.audit.event(tenant.id, { id: 'test', requestId: null, ip: null }, 'test.setup', key!.id));
+    const [key] = (await first.keygate.store.keys.list(tenant.id, { apiId: api.id }, { after: null, limit: 10 })).items;
+    await first.keygate.store.keys.update([{ ...key!, scopes: key!.scopes.filter((s) => s !== 'metrics:read') }], first.keygate.audit.event(tenant.id, { id: 'test', requestId: null, ip: null }, 'test.setup', key!.id));
     const metrics = async (): Promise<number> => {
       const response = await fetch(`${r.server!.url}/metrics`, { headers: { authorization: `Bearer ${bootstrap}` } });
       await response.arrayBuffer();
@@ -353,7 +353,7 @@ describe.each(BACKENDS)('changing KEYGATE_ROOT_KEY retires the previous one (%s)
     expect(await r.status(SECOND)).toBe(200);
     expect(await r.status(kept)).toBe(200);
     const system = await third.keygate.rootKeys.ensureSystem();
-    const events = await third.keygate.store.listAudit(system.tenant.id, {}, { after: null, limit: 500 });
+    const events = await third.keygate.store.audit.list(system.tenant.id, {}, { after: null, limit: 500 });
     expect(events.items.filter((e) => e.action === 'root_key.retire')).toHaveLength(2);
 
     // Going back to a retired value must not bring a full admin back to life.

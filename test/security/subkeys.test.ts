@@ -245,10 +245,10 @@ describe.each(BACKENDS)('sub-keys never hold more than their ancestors (%s)', (b
     });
 
     it('checks a management bearer\'s shape and checksum before any lookup', async () => {
-      const store = t.server.keygate.store;
-      const original = store.findKeyBySecret.bind(store);
+      const store = t.server.keygate.store.keys;
+      const original = store.findBySecret.bind(store);
       let lookups = 0;
-      store.findKeyBySecret = async (hash) => {
+      store.findBySecret = async (hash) => {
         lookups += 1;
         return original(hash);
       };
@@ -260,17 +260,17 @@ describe.each(BACKENDS)('sub-keys never hold more than their ancestors (%s)', (b
         expect((await t.call('GET', '/v1/tenants/acme/keys', undefined, { auth: generateKey('kg', random) })).status).toBe(401);
         expect(lookups).toBe(1);
       } finally {
-        store.findKeyBySecret = original;
+        store.findBySecret = original;
       }
     });
 
     it('does not let not-found lookups evict real keys from the verify cache', async () => {
       const real = await createKey({});
       expect((await verify('in-process', real.key)).code).toBe('VALID');
-      const store = t.server.keygate.store;
-      const original = store.findKeyBySecret.bind(store);
+      const store = t.server.keygate.store.keys;
+      const original = store.findBySecret.bind(store);
       const looked: string[] = [];
-      store.findKeyBySecret = async (hash) => {
+      store.findBySecret = async (hash) => {
         looked.push(hash);
         return original(hash);
       };
@@ -286,7 +286,7 @@ describe.each(BACKENDS)('sub-keys never hold more than their ancestors (%s)', (b
         expect((await verify('http', real.key)).code).toBe('VALID');
         expect(looked).toHaveLength(lookups);
       } finally {
-        store.findKeyBySecret = original;
+        store.findBySecret = original;
       }
     });
   });

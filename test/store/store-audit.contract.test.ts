@@ -22,7 +22,7 @@ describe.each(BACKENDS)('Store contract: audit (%s)', (backendName) => {
     return { ...base, aggregate: { key: aggregationKey(base)!, count, lastAt: last, lastRequestId: requestIds[1] } };
   };
   const change = (at: number, action: string): AuditEvent => ({ id: newId('event', at), tenantId, at, actor: 'key_root', action, target: 'key_1', requestId: null, ip: null, data: {} });
-  const list = async (filter: Parameters<Store['listAudit']>[1] = {}): Promise<AuditEvent[]> => (await store.listAudit(tenantId, filter, { after: null, limit: 100 })).items;
+  const list = async (filter: Parameters<Store['audit']['list']>[1] = {}): Promise<AuditEvent[]> => (await store.audit.list(tenantId, filter, { after: null, limit: 100 })).items;
 
   beforeAll(async () => {
     backend = await createBackend(backendName);
@@ -35,31 +35,31 @@ describe.each(BACKENDS)('Store contract: audit (%s)', (backendName) => {
   });
 
   it('adds every writer\'s batch to one row, keeping the earliest first and the latest last occurrence', async () => {
-    await store.appendAudit([folded(minute + 20_000, minute + 30_000, 5, ['b-first', 'b-last'])]);
+    await store.audit.append([folded(minute + 20_000, minute + 30_000, 5, ['b-first', 'b-last'])]);
     // A second writer whose batch began earlier and ended later, written after the first.
-    await store.appendAudit([folded(minute + 10_000, minute + 50_000, 7, ['a-first', 'a-last'])]);
-    await store.appendAudit([folded(minute + 25_000, minute + 26_000, 1, ['c-first', 'c-last'])]);
+    await store.audit.append([folded(minute + 10_000, minute + 50_000, 7, ['a-first', 'a-last'])]);
+    await store.audit.append([folded(minute + 25_000, minute + 26_000, 1, ['c-first', 'c-last'])]);
     const rows = await list({ action: 'key.verify.denied' });
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ at: minute + 10_000, requestId: 'a-first', aggregate: { count: 13, lastAt: minute + 50_000, lastRequestId: 'a-last' } });
   });
 
   it('lists newest first and filters on an aggregated row\'s whole span', async () => {
-    await store.appendAudit([change(minute + 5_000, 'key.create'), change(minute + 70_000, 'key.update')]);
+    await store.audit.append([change(minute + 5_000, 'key.create'), change(minute + 70_000, 'key.update')]);
     expect((await list()).map((e) => e.action)).toEqual(['key.update', 'key.verify.denied', 'key.create']);
     // From after the row's first denial but before its last: the row still has denials in range.
     expect((await list({ from: minute + 40_000 })).map((e) => e.action)).toEqual(['key.update', 'key.verify.denied']);
     expect((await list({ from: minute + 50_001 })).map((e) => e.action)).toEqual(['key.update']);
     expect((await list({ to: minute + 10_000 })).map((e) => e.action)).toEqual(['key.create']);
     expect((await list({ actor: 'key_root', to: minute + 70_001 })).map((e) => e.action)).toEqual(['key.update', 'key.create']);
-    expect(await store.listAudit('ten_other', {}, { after: null, limit: 10 })).toEqual({ items: [], next: null });
+    expect(await store.audit.list('ten_other', {}, { after: null, limit: 10 })).toEqual({ items: [], next: null });
   });
 
   it('prunes events that happened before the cut-off, and nothing later', async () => {
-    expect(await store.pruneAudit(minute + 10_000)).toBe(1);
+    expect(await store.audit.prune(minute + 10_000)).toBe(1);
     expect((await list()).map((e) => e.action)).toEqual(['key.update', 'key.verify.denied']);
-    expect(await store.pruneAudit(minute + 10_000)).toBe(0);
-    expect(await store.pruneAudit(minute + 70_001)).toBe(2);
+    expect(await store.audit.prune(minute + 10_000)).toBe(0);
+    expect(await store.audit.prune(minute + 70_001)).toBe(2);
     expect(await list()).toEqual([]);
   });
 });

@@ -35,11 +35,11 @@ describe.each(BACKENDS)('Store lifecycle contract (%s)', (backendName) => {
   /** Everything the tests touch, as the store reads it back. */
   async function state(): Promise<string> {
     return JSON.stringify({
-      tenant: await store.findTenantBySlug(tenant.slug),
-      api: await store.findApiById(api.id),
-      key: await store.findKey(tenant.id, key.id),
-      audit: (await store.listAudit(tenant.id, {}, { after: null, limit: 1000 })).items.map((e) => e.id),
-      revocations: (await store.listRevocations(tenant.id, { after: null, limit: 1000 })).items.length,
+      tenant: await store.directory.findTenantBySlug(tenant.slug),
+      api: await store.directory.findApiById(api.id),
+      key: await store.keys.find(tenant.id, key.id),
+      audit: (await store.audit.list(tenant.id, {}, { after: null, limit: 1000 })).items.map((e) => e.id),
+      revocations: (await store.tokens.listRevocations(tenant.id, { after: null, limit: 1000 })).items.length,
     });
   }
 
@@ -49,25 +49,25 @@ describe.each(BACKENDS)('Store lifecycle contract (%s)', (backendName) => {
     await store.migrate();
     const other: Tenant = { id: newId('tenant', now), slug: 'life-other', name: 'Other', signingAlg: 'EdDSA', selfSignup: false, hs256MaxLifetime: 86_400, createdAt: now };
     takenId = newId('event', now);
-    await store.createTenant(other, { id: takenId, tenantId: other.id, at: now, actor: 'test', action: 'tenant.create', target: null, requestId: null, ip: null, data: {} });
+    await store.directory.createTenant(other, { id: takenId, tenantId: other.id, at: now, actor: 'test', action: 'tenant.create', target: null, requestId: null, ip: null, data: {} });
   });
 
   beforeEach(async () => {
     n += 1;
     tenant = { id: newId('tenant', now), slug: `life-${n}`, name: 'Life', signingAlg: 'EdDSA', selfSignup: false, hs256MaxLifetime: 86_400, createdAt: now };
-    await store.createTenant(tenant, event('tenant.create'));
+    await store.directory.createTenant(tenant, event('tenant.create'));
     api = {
       id: newId('api', now), tenantId: tenant.id, identifier: `https://life-${n}.test`, name: 'Life', keyPrefix: 'kg',
       scopes: [{ name: 'read:users', description: 'r' }, { name: 'write:users', description: 'w' }],
       accessTokenTtl: 3600, refreshTokens: { enabled: false, idleTtl: 60, absoluteTtl: 120, reuseInterval: 0 }, createdAt: now,
     };
-    await store.createApi(api, event('api.create'));
+    await store.directory.createApi(api, event('api.create'));
     key = {
       id: newId('key', now), tenantId: tenant.id, apiId: api.id, parentId: null, start: 'kg_abcd', name: null, consumer: 'cus_1',
       scopes: ['read:users', 'write:users'], meta: {}, expiresAt: null, enabled: true, revokedAt: null, ratelimits: [], credits: null,
       creditsRefilledAt: null, ipAllowlist: null, createdAt: now, updatedAt: now, lastUsedAt: null,
     };
-    await store.createKey(key, hashSecret(`life-${n}`), event('key.create'));
+    await store.keys.create(key, hashSecret(`life-${n}`), event('key.create'));
   });
 
   afterAll(async () => {
@@ -78,26 +78,26 @@ describe.each(BACKENDS)('Store lifecycle contract (%s)', (backendName) => {
 
   it('deletes a tenant all or nothing', async () => {
     const before = await state();
-    await expect(store.deleteTenant(tenant, now, event('tenant.delete', takenId))).rejects.toThrow();
+    await expect(store.directory.deleteTenant(tenant, now, event('tenant.delete', takenId))).rejects.toThrow();
     expect(await state()).toBe(before);
-    expect(await store.findKeyBySecret(hashSecret(`life-${n}`))).not.toBeNull();
+    expect(await store.keys.findBySecret(hashSecret(`life-${n}`))).not.toBeNull();
   });
 
   it('deletes an API all or nothing, and not at all while in use without force', async () => {
     const before = await state();
-    expect(await store.deleteApi(api, { force: false, at: now, revocation }, event('api.delete'))).toMatchObject({ deleted: false, inUse: { keys: 1 } });
+    expect(await store.directory.deleteApi(api, { force: false, at: now, revocation }, event('api.delete'))).toMatchObject({ deleted: false, inUse: { keys: 1 } });
     expect(await state()).toBe(before);
-    await expect(store.deleteApi(api, { force: true, at: now, revocation }, event('api.delete', takenId))).rejects.toThrow();
+    await expect(store.directory.deleteApi(api, { force: true, at: now, revocation }, event('api.delete', takenId))).rejects.toThrow();
     expect(await state()).toBe(before);
   });
 
   it('replaces a catalog all or nothing, and not at all while a dropped scope is held without force', async () => {
     const before = await state();
     const narrowed = { ...api, scopes: [api.scopes[0]!] };
-    expect(await store.replaceCatalog(narrowed, ['write:users'], { force: false, at: now, revocation }, event('api.update'))).toMatchObject({ applied: false, keyIds: [key.id] });
+    expect(await store.directory.replaceCatalog(narrowed, ['write:users'], { force: false, at: now, revocation }, event('api.update'))).toMatchObject({ applied: false, keyIds: [key.id] });
     expect(await state()).toBe(before);
-    await expect(store.replaceCatalog(narrowed, ['write:users'], { force: true, at: now, revocation }, event('api.update', takenId))).rejects.toThrow();
+    await expect(store.directory.replaceCatalog(narrowed, ['write:users'], { force: true, at: now, revocation }, event('api.update', takenId))).rejects.toThrow();
     expect(await state()).toBe(before);
-    expect((await store.findKey(tenant.id, key.id))!.scopes).toEqual(['read:users', 'write:users']);
+    expect((await store.keys.find(tenant.id, key.id))!.scopes).toEqual(['read:users', 'write:users']);
   });
 });

@@ -99,7 +99,7 @@ describe.each(BACKENDS)('user lifecycle (%s)', (backend) => {
     expectStatus(await t.call('PATCH', users(`/${user.id}`), { disabled: true }), 200);
     const value = 'raced-session-value-0123456789abcdef';
     const now = Date.now();
-    await t.server.keygate.store.createSession(hashSecret(value), p.tenantId, user.id, now, now + 3_600_000);
+    await t.server.keygate.store.people.createSession(hashSecret(value), p.tenantId, user.id, now, now + 3_600_000);
     const page = await fetch(`${t.url}/t/${p.slug}/account/apps`, { headers: { cookie: `${SESSION_COOKIE}=${value}` }, redirect: 'manual' });
     await page.arrayBuffer();
     expect(page.status).toBe(303);

@@ -1,0 +1,527 @@
+import { sql, type Transaction } from 'kysely';
+import type { AuditEvent } from '../../domain/audit.js';
+import { DEFAULT_REFRESH_TOKENS, type Api } from '../../domain/apis.js';
+import type { Client, Revocation } from '../../domain/clients.js';
+import { SYSTEM_TENANT_SLUG } from '../../domain/management.js';
+import type { Tenant } from '../../domain/tenants.js';
+import type { SigningAlgorithm } from '../../domain/tokens/jwt.js';
+import { paginate, type Db, type KyselyContext, type TenantRows } from '../kysely-context.js';
+import type { Page, PageRequest } from '../page.js';
+import type { ApisTable, ClientsTable, Database, TenantsTable } from '../schema.js';
+import { AUDIT_TENANT_ROWS, insertEvents } from './audit.js';
+import { KEY_TENANT_ROWS, countLiveKeysOfApi, deleteKeysOfApi, keyIdsOfTenant, keysHolding, narrowKeys, revokeRootKeysLimitedTo } from './keys.js';
+import { PEOPLE_TENANT_ROWS, deleteDelegationsOfApi, liveGrantIdsOfApi } from './people.js';
+import {
+  TOKEN_TENANT_ROWS,
+  countLiveIssuedTokensOfApi,
+  deleteIssuedTokensOfApi,
+  insertRevocations,
+  insertSigningKey,
+  liveIssuedTokensOfApi,
+  markIssuedTokensRevoked,
+  type RevocationFactory,
+  type StoredSigningKey,
+} from './tokens.js';
+
+export interface ClientSecretRecord {
+  hash: string;
+  expiresAt: number | null;
+}
+
+/** What uses an API: keys not revoked, live JWT API keys, and the clients allowed scopes of it. */
+export interface ApiUse {
+  keys: number;
+  tokens: number;
+  clients: number;
+}
+
+/**
+ * Tenants, the APIs they protect and the OAuth clients they register. A tenant's or an API's
+ * deletion, and a catalog's replacement, change rows of the other aggregates too, in the same
+ * transaction.
+ */
+export interface DirectoryStore {
+  /** Creates the tenant, with its first signing key when given. */
+  createTenant(tenant: Tenant, event: AuditEvent, signingKey?: StoredSigningKey): Promise<void>;
+  findTenantBySlug(slug: string): Promise<Tenant | null>;
+  listTenants(page: PageRequest): Promise<Page<Tenant>>;
+  /** Writes the tenant's `fields`, and only those, so a concurrent change of another is not undone. */
+  updateTenant(tenant: Tenant, fields: readonly ('name' | 'selfSignup' | 'hs256MaxLifetime')[], event: AuditEvent): Promise<void>;
+  /**
+   * Deletes every row of the tenant in every table, and revokes the root keys limited to its
+   * slug, in one transaction with `event` (written to the system tenant's log, since the
+   * tenant's own goes). Returns the ids whose cached state must be dropped; null when no such tenant.
+   */
+  deleteTenant(tenant: Tenant, at: number, event: AuditEvent): Promise<{ keyIds: string[]; apiIds: string[]; clientIds: string[]; rootKeyIds: string[] } | null>;
+
+  createApi(api: Api, event: AuditEvent): Promise<void>;
+  findApi(tenantId: string, identifier: string): Promise<Api | null>;
+  findApiById(id: string): Promise<Api | null>;
+  listApis(tenantId: string, page: PageRequest): Promise<Page<Api>>;
+  updateApi(api: Api, event: AuditEvent): Promise<void>;
+  /**
+   * Replaces the API's catalog when it drops `dropped` scopes: the keys (not revoked), live JWT API
+   * keys and clients holding one of them are counted and, with `force`, the keys and clients
+   * narrowed to the scopes that remain and the JWT API keys revoked by jti, all in one transaction
+   * with the event. Without `force` and with any holder, nothing is written.
+   */
+  replaceCatalog(
+    api: Api,
+    dropped: readonly string[],
+    options: { force: boolean; at: number; revocation: RevocationFactory },
+    event: AuditEvent,
+  ): Promise<{ applied: boolean; keyIds: string[]; clientIds: string[]; tokenIds: string[]; revocations: Revocation[] }>;
+  /**
+   * Deletes the API with its keys, JWT API keys (live ones revoked by jti), grants (live ones cut
+   * off) and the clients' allowances for it, in one transaction. Without `force`, nothing is
+   * written while anything uses it (`inUse`).
+   */
+  deleteApi(
+    api: Api,
+    options: { force: boolean; at: number; revocation: RevocationFactory },
+    event: AuditEvent,
+  ): Promise<{ deleted: false; inUse: ApiUse } | { deleted: true; keyIds: string[]; clientIds: string[]; revocations: Revocation[] }>;
+  /** The longest access-token lifetime (s) among the tenant's APIs. */
+  maxAccessTokenTtl(tenantId: string): Promise<number>;
+
+  createClient(client: Client, secretHash: string | null, event: AuditEvent): Promise<void>;
+  findClient(tenantId: string, id: string): Promise<Client | null>;
+  listClients(tenantId: string, page: PageRequest): Promise<Page<Client>>;
+  updateClient(client: Client, event: AuditEvent): Promise<void>;
+  deleteClient(tenantId: string, id: string, event: AuditEvent): Promise<boolean>;
+  clientSecrets(clientId: string): Promise<ClientSecretRecord[]>;
+  /** Adds a current secret; the existing ones expire at `expireOthersAt`. */
+  addClientSecret(clientId: string, hash: string, expireOthersAt: number, event: AuditEvent): Promise<void>;
+}
+
+export function rowToTenant(row: TenantsTable): Tenant {
+  return {
+    id: row.id,
+    slug: row.slug,
+    name: row.name,
+    signingAlg: row.signing_alg as SigningAlgorithm,
+    selfSignup: Number(row.self_signup) === 1,
+    hs256MaxLifetime: Number(row.hs256_max_lifetime),
+    createdAt: Number(row.created_at),
+  };
+}
+
+export function apiToRow(api: Api): ApisTable {
+  return {
+    id: api.id,
+    tenant_id: api.tenantId,
+    identifier: api.identifier,
+    name: api.name,
+    key_prefix: api.keyPrefix,
+    scopes: JSON.stringify(api.scopes),
+    access_token_ttl: api.accessTokenTtl,
+    refresh_tokens: JSON.stringify(api.refreshTokens),
+    created_at: api.createdAt,
+  };
+}
+
+export function rowToApi(row: ApisTable): Api {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    identifier: row.identifier,
+    name: row.name,
+    keyPrefix: row.key_prefix,
+    scopes: JSON.parse(row.scopes) as Api['scopes'],
+    accessTokenTtl: Number(row.access_token_ttl),
+    // APIs stored before the reuse interval existed read as 0: every reuse is a replay.
+    refreshTokens: { ...DEFAULT_REFRESH_TOKENS, ...(JSON.parse(row.refresh_tokens) as Partial<Api['refreshTokens']>) },
+    createdAt: Number(row.created_at),
+  };
+}
+
+export function rowToClient(row: ClientsTable): Client {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    name: row.name,
+    grantTypes: JSON.parse(row.grant_types) as Client['grantTypes'],
+    scopes: JSON.parse(row.scopes) as Client['scopes'],
+    tokenEndpointAuthMethod: row.token_endpoint_auth_method as Client['tokenEndpointAuthMethod'],
+    jwks: row.jwks === null ? null : (JSON.parse(row.jwks) as Client['jwks']),
+    redirectUris: JSON.parse(row.redirect_uris) as string[],
+    canIntrospect: Number(row.can_introspect) === 1,
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+export function clientToRow(client: Client): ClientsTable {
+  return {
+    id: client.id,
+    tenant_id: client.tenantId,
+    name: client.name,
+    grant_types: JSON.stringify(client.grantTypes),
+    scopes: JSON.stringify(client.scopes),
+    token_endpoint_auth_method: client.tokenEndpointAuthMethod,
+    jwks: client.jwks === null ? null : JSON.stringify(client.jwks),
+    redirect_uris: JSON.stringify(client.redirectUris),
+    can_introspect: client.canIntrospect ? 1 : 0,
+    created_at: client.createdAt,
+    updated_at: client.updatedAt,
+  };
+}
+
+/**
+ * How each table's rows of one tenant are deleted, in an order the foreign keys accept (children
+ * first, `tenants` last). Keyed by every table of `Database`, so a new table does not compile
+ * until its aggregate says how a tenant's rows leave it. Built when called: the aggregates import
+ * each other's row helpers, so their constants are not all there while the modules load.
+ */
+function tenantCascade(): TenantRows<keyof Database> {
+  return {
+    ...KEY_TENANT_ROWS,
+    ...PEOPLE_TENANT_ROWS,
+    ...TOKEN_TENANT_ROWS,
+    ...AUDIT_TENANT_ROWS,
+    client_secrets: (trx, tenantId) =>
+      trx.deleteFrom('client_secrets').where('client_id', 'in', trx.selectFrom('clients').select('id').where('tenant_id', '=', tenantId)).execute(),
+    clients: (trx, tenantId) => trx.deleteFrom('clients').where('tenant_id', '=', tenantId).execute(),
+    apis: (trx, tenantId) => trx.deleteFrom('apis').where('tenant_id', '=', tenantId).execute(),
+    tenants: (trx, tenantId) => trx.deleteFrom('tenants').where('id', '=', tenantId).execute(),
+    // The store's own rows (the master-key check) belong to no tenant.
+    keygate_meta: null,
+  };
+}
+
+export class KyselyDirectoryStore implements DirectoryStore {
+  constructor(private readonly k: KyselyContext) {}
+
+  createTenant(tenant: Tenant, event: AuditEvent, signingKey?: StoredSigningKey): Promise<void> {
+    return this.k.guard(
+      () =>
+        this.k.db.transaction().execute(async (trx) => {
+          await trx
+            .insertInto('tenants')
+            .values({
+              id: tenant.id,
+              slug: tenant.slug,
+              name: tenant.name,
+              signing_alg: tenant.signingAlg,
+              self_signup: tenant.selfSignup ? 1 : 0,
+              hs256_max_lifetime: tenant.hs256MaxLifetime,
+              created_at: tenant.createdAt,
+            })
+            .execute();
+          if (signingKey) await insertSigningKey(trx, signingKey);
+          await insertEvents(trx, [event]);
+        }),
+      'TENANT_EXISTS',
+    );
+  }
+
+  findTenantBySlug(slug: string): Promise<Tenant | null> {
+    return this.k.guard(async () => {
+      const row = await this.k.db.selectFrom('tenants').selectAll().where('slug', '=', slug).executeTakeFirst();
+      return row ? rowToTenant(row) : null;
+    }, 'TENANT_EXISTS');
+  }
+
+  listTenants(page: PageRequest): Promise<Page<Tenant>> {
+    return this.k.guard(async () => {
+      let query = this.k.db.selectFrom('tenants').selectAll().where('slug', '!=', SYSTEM_TENANT_SLUG);
+      if (page.after !== null) query = query.where('id', '>', page.after);
+      const rows = await query.orderBy('id').limit(page.limit + 1).execute();
+      return paginate(rows, page.limit, rowToTenant);
+    }, 'TENANT_EXISTS');
+  }
+
+  updateTenant(tenant: Tenant, fields: readonly ('name' | 'selfSignup' | 'hs256MaxLifetime')[], event: AuditEvent): Promise<void> {
+    const changed = new Set(fields);
+    if (changed.size === 0) return Promise.resolve();
+    return this.k.guard(
+      () =>
+        this.k.db.transaction().execute(async (trx) => {
+          await trx
+            .updateTable('tenants')
+            .set({
+              ...(changed.has('name') ? { name: tenant.name } : {}),
+              ...(changed.has('selfSignup') ? { self_signup: tenant.selfSignup ? 1 : 0 } : {}),
+              ...(changed.has('hs256MaxLifetime') ? { hs256_max_lifetime: tenant.hs256MaxLifetime } : {}),
+            })
+            .where('id', '=', tenant.id)
+            .execute();
+          await insertEvents(trx, [event]);
+        }),
+      'TENANT_EXISTS',
+    );
+  }
+
+  deleteTenant(tenant: Tenant, at: number, event: AuditEvent): Promise<{ keyIds: string[]; apiIds: string[]; clientIds: string[]; rootKeyIds: string[] } | null> {
+    return this.k.guard(
+      () =>
+        this.k.db.transaction().execute(async (trx) => {
+          const found = await trx.selectFrom('tenants').select('id').where('id', '=', tenant.id).executeTakeFirst();
+          if (!found) return null;
+          const keyIds = await keyIdsOfTenant(trx, tenant.id);
+          const apiIds = (await trx.selectFrom('apis').select('id').where('tenant_id', '=', tenant.id).execute()).map((r) => r.id);
+          const clientIds = (await trx.selectFrom('clients').select('id').where('tenant_id', '=', tenant.id).execute()).map((r) => r.id);
+          for (const remove of Object.values(tenantCascade())) if (remove !== null) await remove(trx, tenant.id);
+          const rootKeyIds = await revokeRootKeysLimitedTo(trx, tenant.slug, at);
+          await insertEvents(trx, [{ ...event, data: { ...event.data, revokedRootKeys: rootKeyIds } }]);
+          return { keyIds, apiIds, clientIds, rootKeyIds };
+        }),
+      'TENANT_EXISTS',
+    );
+  }
+
+  createApi(api: Api, event: AuditEvent): Promise<void> {
+    return this.k.guard(
+      () =>
+        this.k.db.transaction().execute(async (trx) => {
+          await trx.insertInto('apis').values(apiToRow(api)).execute();
+          await insertEvents(trx, [event]);
+        }),
+      'API_EXISTS',
+    );
+  }
+
+  findApi(tenantId: string, identifier: string): Promise<Api | null> {
+    return this.k.guard(async () => {
+      const row = await this.k.db
+        .selectFrom('apis')
+        .selectAll()
+        .where('tenant_id', '=', tenantId)
+        .where('identifier', '=', identifier)
+        .executeTakeFirst();
+      return row ? rowToApi(row) : null;
+    }, 'API_EXISTS');
+  }
+
+  findApiById(id: string): Promise<Api | null> {
+    return this.k.guard(async () => {
+      const row = await this.k.db.selectFrom('apis').selectAll().where('id', '=', id).executeTakeFirst();
+      return row ? rowToApi(row) : null;
+    }, 'API_EXISTS');
+  }
+
+  listApis(tenantId: string, page: PageRequest): Promise<Page<Api>> {
+    return this.k.guard(async () => {
+      let query = this.k.db.selectFrom('apis').selectAll().where('tenant_id', '=', tenantId);
+      if (page.after !== null) query = query.where('id', '>', page.after);
+      const rows = await query.orderBy('id').limit(page.limit + 1).execute();
+      return paginate(rows, page.limit, rowToApi);
+    }, 'API_EXISTS');
+  }
+
+  updateApi(api: Api, event: AuditEvent): Promise<void> {
+    return this.k.guard(
+      () =>
+        this.k.db.transaction().execute(async (trx) => {
+          await writeApi(trx, api);
+          await insertEvents(trx, [event]);
+        }),
+      'API_EXISTS',
+    );
+  }
+
+  replaceCatalog(
+    api: Api,
+    dropped: readonly string[],
+    options: { force: boolean; at: number; revocation: RevocationFactory },
+    event: AuditEvent,
+  ): Promise<{ applied: boolean; keyIds: string[]; clientIds: string[]; tokenIds: string[]; revocations: Revocation[] }> {
+    return this.k.guard(
+      () =>
+        this.k.db.transaction().execute(async (trx) => {
+          await this.k.dialect.lockRows(trx, 'apis', [api.id]);
+          const holders = await narrowToCatalog(trx, api, new Set(dropped), { apply: false, at: options.at });
+          const held = holders.keyIds.length + holders.clientIds.length + holders.tokenIds.length > 0;
+          if (held && !options.force) return { applied: false, ...holders };
+          const done = held ? await narrowToCatalog(trx, api, new Set(dropped), { apply: true, at: options.at, revocation: options.revocation }) : holders;
+          await writeApi(trx, api);
+          await insertEvents(trx, [
+            { ...event, data: { ...event.data, narrowedKeys: done.keyIds.length, narrowedClients: done.clientIds.length, revokedTokens: done.tokenIds.length } },
+          ]);
+          return { applied: true, ...done };
+        }),
+      'API_EXISTS',
+    );
+  }
+
+  deleteApi(
+    api: Api,
+    options: { force: boolean; at: number; revocation: RevocationFactory },
+    event: AuditEvent,
+  ): Promise<{ deleted: false; inUse: ApiUse } | { deleted: true; keyIds: string[]; clientIds: string[]; revocations: Revocation[] }> {
+    return this.k.guard(
+      () =>
+        this.k.db.transaction().execute(async (trx) => {
+          await this.k.dialect.lockRows(trx, 'apis', [api.id]);
+          const inUse = {
+            keys: await countLiveKeysOfApi(trx, api.id),
+            tokens: await countLiveIssuedTokensOfApi(trx, api.id, options.at),
+            clients: (await clientsAllowedOn(trx, api)).length,
+          };
+          if (!options.force && inUse.keys + inUse.tokens + inUse.clients > 0) return { deleted: false as const, inUse };
+          const removed = await deleteApiRows(trx, api, options.at, options.revocation);
+          await insertEvents(trx, [{ ...event, data: { ...event.data, forced: options.force, ...inUse } }]);
+          return { deleted: true as const, ...removed };
+        }),
+      'API_EXISTS',
+    );
+  }
+
+  maxAccessTokenTtl(tenantId: string): Promise<number> {
+    return this.k.guard(async () => {
+      const row = await this.k.db
+        .selectFrom('apis')
+        .select((eb) => eb.fn.max('access_token_ttl').as('ttl'))
+        .where('tenant_id', '=', tenantId)
+        .executeTakeFirst();
+      return Number(row?.ttl ?? 0);
+    }, 'API_EXISTS');
+  }
+
+  createClient(client: Client, secretHash: string | null, event: AuditEvent): Promise<void> {
+    return this.k.guard(() =>
+      this.k.db.transaction().execute(async (trx) => {
+        await trx.insertInto('clients').values(clientToRow(client)).execute();
+        if (secretHash !== null) {
+          await trx.insertInto('client_secrets').values({ hash: secretHash, client_id: client.id, created_at: client.createdAt, expires_at: null }).execute();
+        }
+        await insertEvents(trx, [event]);
+      }),
+    );
+  }
+
+  findClient(tenantId: string, id: string): Promise<Client | null> {
+    return this.k.guard(async () => {
+      const row = await this.k.db.selectFrom('clients').selectAll().where('tenant_id', '=', tenantId).where('id', '=', id).executeTakeFirst();
+      return row ? rowToClient(row) : null;
+    });
+  }
+
+  listClients(tenantId: string, page: PageRequest): Promise<Page<Client>> {
+    return this.k.guard(async () => {
+      let query = this.k.db.selectFrom('clients').selectAll().where('tenant_id', '=', tenantId);
+      if (page.after !== null) query = query.where('id', '>', page.after);
+      return paginate(await query.orderBy('id').limit(page.limit + 1).execute(), page.limit, rowToClient);
+    });
+  }
+
+  updateClient(client: Client, event: AuditEvent): Promise<void> {
+    return this.k.guard(() =>
+      this.k.db.transaction().execute(async (trx) => {
+        const { id, tenant_id, created_at, ...changes } = clientToRow(client);
+        await trx.updateTable('clients').set(changes).where('id', '=', id).where('tenant_id', '=', tenant_id).execute();
+        await insertEvents(trx, [event]);
+      }),
+    );
+  }
+
+  deleteClient(tenantId: string, id: string, event: AuditEvent): Promise<boolean> {
+    return this.k.guard(() =>
+      this.k.db.transaction().execute(async (trx) => {
+        const found = await trx.selectFrom('clients').select('id').where('tenant_id', '=', tenantId).where('id', '=', id).executeTakeFirst();
+        if (!found) return false;
+        await trx.deleteFrom('client_secrets').where('client_id', '=', id).execute();
+        await trx.deleteFrom('clients').where('id', '=', id).execute();
+        await insertEvents(trx, [event]);
+        return true;
+      }),
+    );
+  }
+
+  clientSecrets(clientId: string): Promise<ClientSecretRecord[]> {
+    return this.k.guard(async () => {
+      const rows = await this.k.db.selectFrom('client_secrets').select(['hash', 'expires_at']).where('client_id', '=', clientId).execute();
+      return rows.map((r) => ({ hash: r.hash, expiresAt: r.expires_at === null ? null : Number(r.expires_at) }));
+    });
+  }
+
+  addClientSecret(clientId: string, hash: string, expireOthersAt: number, event: AuditEvent): Promise<void> {
+    return this.k.guard(() =>
+      this.k.db.transaction().execute(async (trx) => {
+        await trx
+          .updateTable('client_secrets')
+          .set({ expires_at: sql<number>`case when expires_at is null or expires_at > ${expireOthersAt} then ${expireOthersAt} else expires_at end` })
+          .where('client_id', '=', clientId)
+          .execute();
+        await trx.insertInto('client_secrets').values({ hash, client_id: clientId, created_at: event.at, expires_at: null }).execute();
+        await insertEvents(trx, [event]);
+      }),
+    );
+  }
+}
+
+/** Writes the API's changeable columns (not its id, tenant, identifier or creation time). */
+async function writeApi(db: Db, api: Api): Promise<void> {
+  const { id, tenant_id, identifier, created_at, ...changes } = apiToRow(api);
+  await db.updateTable('apis').set(changes).where('id', '=', id).where('tenant_id', '=', tenant_id).execute();
+}
+
+async function clientsAllowedOn(db: Db, api: { tenantId: string; identifier: string }): Promise<{ id: string; scopes: Record<string, string[]> }[]> {
+  const rows = await db.selectFrom('clients').select(['id', 'scopes']).where('tenant_id', '=', api.tenantId).execute();
+  return rows.map((r) => ({ id: r.id, scopes: JSON.parse(r.scopes) as Record<string, string[]> })).filter((c) => Object.hasOwn(c.scopes, api.identifier));
+}
+
+/**
+ * Deletes the API and what hangs on it: its keys and their secrets, its JWT API keys (each live
+ * one's jti revoked, so an API created later with the same identifier does not revive it), the
+ * people's grants on it (each live one cut off) with their codes and refresh tokens, and the
+ * clients' allowances for it. Returns the ids of the keys deleted and the revocations recorded.
+ */
+async function deleteApiRows(
+  trx: Transaction<Database>,
+  api: { id: string; tenantId: string; identifier: string },
+  at: number,
+  revocation: RevocationFactory,
+): Promise<{ keyIds: string[]; clientIds: string[]; revocations: Revocation[] }> {
+  const keyIds = await deleteKeysOfApi(trx, api.id);
+  const liveTokens = await liveIssuedTokensOfApi(trx, api.id, at);
+  const liveGrants = await liveGrantIdsOfApi(trx, api.id);
+  const revocations = await insertRevocations(trx, [
+    ...liveTokens.map((t) => revocation({ kind: 'jti', subject: t.jti, notBefore: null, expiresAt: t.expiresAt })),
+    ...liveGrants.map((id) => revocation({ kind: 'grant', subject: id, notBefore: Math.floor(at / 1000), expiresAt: null })),
+    // Every other token for it (client credentials, exchanged, self-issued HS256) names it only
+    // by `aud`: a mark on the identifier keeps them dead, also once an API is created under it again.
+    revocation({ kind: 'api', subject: api.identifier, notBefore: Math.floor(at / 1000), expiresAt: null }),
+  ]);
+  await deleteIssuedTokensOfApi(trx, api.id);
+  await deleteDelegationsOfApi(trx, api.id);
+  const clients = await clientsAllowedOn(trx, api);
+  for (const client of clients) {
+    const { [api.identifier]: _dropped, ...rest } = client.scopes;
+    await trx.updateTable('clients').set({ scopes: JSON.stringify(rest), updated_at: at }).where('id', '=', client.id).execute();
+  }
+  await trx.deleteFrom('apis').where('id', '=', api.id).execute();
+  return { keyIds, clientIds: clients.map((c) => c.id), revocations };
+}
+
+/**
+ * The keys (not revoked), live JWT API keys and clients of an API that hold any of `dropped`,
+ * and, when `apply`, narrows each key and client to the scopes that remain and revokes each such
+ * JWT API key by jti (a signed token cannot be narrowed: left alone, it would keep the dropped
+ * scope, and have it again for good once the catalog names it again).
+ */
+async function narrowToCatalog(
+  trx: Transaction<Database>,
+  api: { id: string; tenantId: string; identifier: string },
+  dropped: ReadonlySet<string>,
+  options: { apply: false; at: number } | { apply: true; at: number; revocation: RevocationFactory },
+): Promise<{ keyIds: string[]; clientIds: string[]; tokenIds: string[]; revocations: Revocation[] }> {
+  const keys = await keysHolding(trx, api.id, dropped);
+  const clients = (await clientsAllowedOn(trx, api)).filter((c) => c.scopes[api.identifier]!.some((s) => dropped.has(s)));
+  const tokens = (await liveIssuedTokensOfApi(trx, api.id, options.at)).filter((tk) => tk.scopes.some((s) => dropped.has(s)));
+  let revocations: Revocation[] = [];
+  if (options.apply) {
+    await narrowKeys(trx, keys, dropped, options.at);
+    for (const client of clients) {
+      const scopes = { ...client.scopes, [api.identifier]: client.scopes[api.identifier]!.filter((s) => !dropped.has(s)) };
+      await trx.updateTable('clients').set({ scopes: JSON.stringify(scopes), updated_at: options.at }).where('id', '=', client.id).execute();
+    }
+    await markIssuedTokensRevoked(trx, api.id, tokens.map((tk) => tk.jti), options.at);
+    const revocation = options.revocation;
+    revocations = await insertRevocations(
+      trx,
+      tokens.map((tk) => revocation({ kind: 'jti', subject: tk.jti, notBefore: null, expiresAt: tk.expiresAt })),
+    );
+  }
+  return { keyIds: keys.map((k) => k.id), clientIds: clients.map((c) => c.id), tokenIds: tokens.map((tk) => tk.jti), revocations };
+}
