@@ -1,34 +1,26 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashSecret, newId } from '../../src/crypto/secrets.js';
-import type { AuditEvent } from '../../src/domain/audit.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { newId } from '../../src/crypto/secrets.js';
 import type { Api } from '../../src/domain/apis.js';
+import type { Revocation } from '../../src/domain/clients.js';
+import type { Interaction, RefreshToken } from '../../src/domain/people.js';
 import type { Tenant } from '../../src/domain/tenants.js';
-import type { RefreshToken } from '../../src/domain/people.js';
-import type { Store } from '../../src/store/store.js';
-import { BACKENDS, createBackend, type Backend } from '../helpers/backends.js';
+import type { RevocationFactory, Store } from '../../src/store/store.js';
+import { BACKENDS } from '../helpers/backends.js';
+import { NOW as now, contractStore, makeEvent, seedTenant } from './fixtures.js';
 
-/** The token and people side of the Store, on every backend: the atomic steps above all. */
-describe.each(BACKENDS)('Store contract, tokens and people (%s)', (backendName) => {
-  let backend: Backend;
+/** The people aggregate on every backend: the atomic steps above all (one code use, one rotation, one reset). */
+describe.each(BACKENDS)('Store contract: people (%s)', (backendName) => {
+  const opened = contractStore(backendName);
   let store: Store;
   let tenant: Tenant;
   let api: Api;
-  const now = Date.UTC(2026, 10, 23, 12);
-  const event = (action: string): AuditEvent => ({ id: newId('event', now), tenantId: tenant.id, at: now, actor: 'test', action, target: null, requestId: null, ip: null, data: {} });
+  const event = (action: string) => makeEvent(tenant.id, action);
+  const revocation: RevocationFactory = (input): Revocation => ({ id: newId('revocation', now), tenantId: tenant.id, createdAt: now, ...input });
 
   beforeAll(async () => {
-    backend = await createBackend(backendName);
-    store = backend.openStore();
-    await store.migrate();
-    tenant = { id: newId('tenant', now), slug: 'acme', name: 'Acme', signingAlg: 'EdDSA', selfSignup: false, hs256MaxLifetime: 86_400, createdAt: now };
-    await store.directory.createTenant(tenant, event('tenant.create'));
-    api = { id: newId('api', now), tenantId: tenant.id, identifier: 'https://api', name: 'API', keyPrefix: 'kg', scopes: [], accessTokenTtl: 600, refreshTokens: { enabled: true, idleTtl: 60, absoluteTtl: 120, reuseInterval: 0 }, createdAt: now };
-    await store.directory.createApi(api, event('api.create'));
+    store = opened();
+    ({ tenant, api } = await seedTenant(store, 'acme', 'https://api', { accessTokenTtl: 600, refreshTokens: { enabled: true, idleTtl: 60, absoluteTtl: 120, reuseInterval: 0 } }));
     await store.people.createUser({ id: 'usr_1', tenantId: tenant.id, email: 'a@b.c', name: null, createdAt: now, disabledAt: null }, 'hash', event('user.create'));
-  });
-  afterAll(async () => {
-    await store.close();
-    await backend.destroy();
   });
 
   it('finds users by email and refuses a duplicate email with USER_EXISTS', async () => {
@@ -106,37 +98,43 @@ describe.each(BACKENDS)('Store contract, tokens and people (%s)', (backendName) 
     expect((await store.people.findUserByEmail(tenant.id, 'other@b.c'))?.passwordHash).toBe('other-hash');
   });
 
-  it('records a jti revocation once and keeps the feed in id order', async () => {
-    const revocation = { id: newId('revocation', now), tenantId: tenant.id, kind: 'jti' as const, subject: 'jti-1', notBefore: null, expiresAt: now + 1000, createdAt: now };
-    expect(await store.tokens.addRevocation(revocation, event('token.revoke'))).toBe(true);
-    expect(await store.tokens.addRevocation({ ...revocation, id: newId('revocation', now + 1) }, event('token.revoke'))).toBe(false);
-    await store.tokens.addRevocation({ id: newId('revocation', now + 2), tenantId: tenant.id, kind: 'grant', subject: 'grt_9', notBefore: 12, expiresAt: null, createdAt: now + 2 }, event('grant.revoke'));
-    const feed = await store.tokens.listRevocations(tenant.id, { after: null, limit: 10 });
-    expect(feed.items.map((r) => r.subject)).toEqual(['jti-1', 'grt_9']);
+  it('keeps a bounded number of pending authorizations per source and per client, dropping the oldest', async () => {
+    const interaction = (i: number, source: string, clientId: string): Interaction => ({
+      id: newId('interaction', now + i), tenantId: tenant.id, clientId, apiId: api.id, redirectUri: 'https://x', state: null,
+      codeChallenge: null, scopes: ['a'], source, createdAt: now + i, expiresAt: now + 60_000,
+    });
+    const made = [interaction(1, '192.0.2.1', 'cli_a'), interaction(2, '192.0.2.1', 'cli_b'), interaction(3, '192.0.2.1', 'cli_a'), interaction(4, '192.0.2.2', 'cli_a')];
+    for (const i of made) await store.people.createInteraction(i, { perSource: 2, perClient: 2 });
+    const kept = [];
+    for (const i of made) if (await store.people.findInteraction(tenant.id, i.id)) kept.push(i.id);
+    // 192.0.2.1 keeps its newest two; cli_a then holds two, within its bound too.
+    expect(kept).toEqual([made[1]!.id, made[2]!.id, made[3]!.id]);
+    await store.people.createInteraction(interaction(5, '192.0.2.3', 'cli_a'), { perSource: 2, perClient: 2 });
+    expect(await store.people.findInteraction(tenant.id, made[2]!.id)).toBeNull();
+    expect(await store.people.findInteraction('ten_other', made[3]!.id)).toBeNull();
+    await store.people.deleteInteraction(made[3]!.id);
+    expect(await store.people.findInteraction(tenant.id, made[3]!.id)).toBeNull();
   });
 
-  it('prunes what has expired and nothing else', async () => {
-    const later = now + 10 * 86_400_000;
-    await store.people.createSession('session-old', tenant.id, 'usr_1', now, now + 1000);
-    await store.people.createSession('session-live', tenant.id, 'usr_1', now, later + 1000);
-    await store.people.createRefreshToken({ hash: 'rt-dead', familyId: 'fam_dead', tenantId: tenant.id, grantId: 'grt_x', clientId: 'cli_1', userId: 'usr_1', apiId: api.id, scopes: [], createdAt: now, expiresAt: now + 10, familyExpiresAt: now + 20, rotatedAt: null, revokedAt: null });
-    await store.tokens.addRevocation({ id: newId('revocation', now + 5), tenantId: tenant.id, kind: 'client', subject: 'cli_1', notBefore: 1, expiresAt: null, createdAt: now }, event('client.tokens.revoke'));
-    expect(await store.pruneExpired(later)).toBeGreaterThanOrEqual(3);
-    expect(await store.people.findSession('session-old')).toBeNull();
-    expect(await store.people.findSession('session-live')).not.toBeNull();
-    expect(await store.people.findRefreshToken('rt-dead')).toBeNull();
-    const feed = await store.tokens.listRevocations(tenant.id, { after: null, limit: 10 });
-    expect(feed.items.map((r) => r.kind)).toEqual(['grant', 'client']);
-  });
-
-  it('keeps two client secrets during a rotation, the old one expiring', async () => {
-    const client = { id: 'cli_s', tenantId: tenant.id, name: 'c', grantTypes: ['client_credentials' as const], scopes: {}, tokenEndpointAuthMethod: 'client_secret_basic' as const, jwks: null, redirectUris: [], canIntrospect: false, createdAt: now, updatedAt: now };
-    await store.directory.createClient(client, hashSecret('old'), event('client.create'));
-    await store.directory.addClientSecret('cli_s', hashSecret('new'), now + 500, event('client.secret.rotate'));
-    const secrets = await store.directory.clientSecrets('cli_s');
-    expect(secrets.find((s) => s.hash === hashSecret('old'))?.expiresAt).toBe(now + 500);
-    expect(secrets.find((s) => s.hash === hashSecret('new'))?.expiresAt).toBeNull();
-    expect(await store.directory.deleteClient(tenant.id, 'cli_s', event('client.delete'))).toBe(true);
-    expect(await store.directory.clientSecrets('cli_s')).toEqual([]);
+  it('disables a user ending their access in the same step, and deletes a user with their grants', async () => {
+    const user = { id: 'usr_gone', tenantId: tenant.id, email: 'gone@b.c', name: null, createdAt: now, disabledAt: null };
+    await store.people.createUser(user, 'hash', event('user.create'));
+    await store.people.createSession('session-gone', tenant.id, user.id, now, now + 60_000);
+    const grant = { id: 'grt_gone', tenantId: tenant.id, userId: user.id, clientId: 'cli_1', apiId: api.id, scopes: ['a'], createdAt: now, lastUsedAt: null, revokedAt: null };
+    await store.people.saveGrant(grant, event('grant.create'));
+    const renamed = await store.people.updateUser({ ...user, name: 'Gone' }, { fields: ['name'], endAccess: null, at: now + 1 }, event('user.update'));
+    expect(renamed).toEqual([]);
+    expect(await store.people.findSession('session-gone')).not.toBeNull();
+    const cutOffs = await store.people.updateUser({ ...user, disabledAt: now + 2 }, { fields: ['disabledAt'], endAccess: revocation, at: now + 2 }, event('user.update'));
+    expect(cutOffs.map((r) => [r.kind, r.subject])).toEqual([['grant', 'grt_gone']]);
+    expect(await store.people.findSession('session-gone')).toBeNull();
+    // Only the fields named were written: the rename stays.
+    expect(await store.people.findUser(tenant.id, user.id)).toMatchObject({ name: 'Gone', disabledAt: now + 2 });
+    await expect(store.people.updateUser({ ...user, email: 'a@b.c' }, { fields: ['email'], endAccess: null, at: now + 3 }, event('user.update'))).rejects.toMatchObject({ code: 'USER_EXISTS' });
+    // A cut-off leaves the grant live: deleting the user cuts it off again, then deletes it.
+    expect((await store.people.deleteUser(tenant.id, user.id, { at: now + 4, revocation }, event('user.delete')))!.map((r) => r.subject)).toEqual(['grt_gone']);
+    expect(await store.people.findUser(tenant.id, user.id)).toBeNull();
+    expect(await store.people.findGrantById(tenant.id, grant.id)).toBeNull();
+    expect(await store.people.deleteUser(tenant.id, user.id, { at: now + 5, revocation }, event('user.delete'))).toBeNull();
   });
 });
