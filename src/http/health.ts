@@ -27,10 +27,7 @@ export const healthRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => asy
         response: { 200: Type.Object({ status: Type.Literal('ok'), store: Type.String(), cluster: Type.String() }), 503: Problem },
       },
     },
-    async () => {
-      await keygate.store.ping();
-      return { status: 'ok' as const, store: keygate.store.backend, cluster: keygate.cluster.kind };
-    },
+    () => keygate.health.live(),
   );
 
   app.get(
@@ -42,15 +39,6 @@ export const healthRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => asy
         response: { 200: Readiness, 503: Problem },
       },
     },
-    async () => {
-      await keygate.store.ping();
-      const problem = keygate.cluster.connection.problem;
-      return {
-        status: problem === null ? ('ok' as const) : ('degraded' as const),
-        store: keygate.store.backend,
-        cluster: keygate.cluster.kind,
-        reasons: problem === null ? [] : [{ component: 'redis' as const, reason: problem.reason, since: new Date(problem.since).toISOString() }],
-      };
-    },
+    () => keygate.health.ready(),
   );
 };

@@ -19,7 +19,9 @@ import { ClientAuthenticator } from './client-authenticator.js';
 import { ClientTokensService } from './client-tokens-service.js';
 import { ClientsService } from './clients-service.js';
 import { DirectoryCache } from './directory-cache.js';
+import { HealthService } from './health-service.js';
 import { Hs256SecretsService } from './hs256-secrets-service.js';
+import { IntrospectionService } from './introspection-service.js';
 import { JwtVerifier } from './jwt-verifier.js';
 import { RevocationsService } from './revocations-service.js';
 import { SigningKeysService } from './signing-keys-service.js';
@@ -83,6 +85,10 @@ export interface Keygate {
   readonly authorization: AuthorizationService;
   readonly delegation: DelegationService;
   readonly clientTokens: ClientTokensService;
+  /** RFC 7662 answers, with the throttle on a client's inactive answers. */
+  readonly introspection: IntrospectionService;
+  /** Liveness and readiness (`/healthz`, `/readyz`). */
+  readonly health: HealthService;
   readonly publicUrl: string;
   /** The clock every service reads (`options.clock`); surfaces that show a state in time read it too. */
   readonly clock: Clock;
@@ -187,6 +193,8 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
     authorization: new AuthorizationService(ctx),
     delegation: new DelegationService(ctx, tokens, revocations),
     clientTokens: new ClientTokensService(ctx, tokens, jwts),
+    introspection: new IntrospectionService(ctx, jwts),
+    health: new HealthService(store, cluster),
     publicUrl: config.publicUrl,
     clock,
     directory,

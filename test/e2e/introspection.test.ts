@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { INTROSPECTION_MISSES_PER_MINUTE } from '../../src/http/oauth/introspect.js';
+import { INTROSPECTION_MISSES_PER_MINUTE } from '../../src/services/introspection-service.js';
 import { ORDERS_API, basic, postForm, registerMachineClient } from '../helpers/oauth.js';
 import { testClock } from '../helpers/clock.js';
 import { seedTenant, startTestServer, type TestServer } from '../helpers/server.js';

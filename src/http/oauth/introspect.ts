@@ -1,4 +1,3 @@
-import { retryAfterSeconds } from '../../cluster/cluster.js';
 import type { FastifyInstance } from 'fastify';
 import { clientPowerRefusal } from '../../domain/clients.js';
 import { OAuthError } from '../../domain/oauth/errors.js';
@@ -7,9 +6,6 @@ import { presentedClient } from './client-auth.js';
 import { endpointsOf } from './endpoints.js';
 import { formOf, param, requiredParam } from './form.js';
 import { tenantOf } from './tenant-of.js';
-
-/** Inactive answers one client may receive per minute before it is slowed down (token scanning). */
-export const INTROSPECTION_MISSES_PER_MINUTE = 60;
 
 /**
  * POST /t/{slug}/oauth/introspect — RFC 7662. A confidential client may introspect tokens issued
@@ -31,24 +27,12 @@ export function introspectRoute(app: FastifyInstance, keygate: Keygate): void {
     const refusal = clientPowerRefusal(client, { introspect: 'own' });
     if (refusal !== null) throw new OAuthError('invalid_client', refusal);
 
-    const missKey = `introspect-miss:${tenant.id}:${client.id}`;
-    const misses = await keygate.cluster.counters.read(missKey);
-    if (misses.count >= INTROSPECTION_MISSES_PER_MINUTE) {
-      throw new OAuthError('invalid_request', 'too many inactive tokens introspected; slow down', {
-        status: 429,
-        // The counters expire on Keygate's clock, so Retry-After is counted on it too.
-        retryAfter: retryAfterSeconds(misses.expiresAt, keygate.clock()),
-      });
-    }
-    const { result, claims } = await keygate.jwts.verify(token, { api: null, scopes: [], match: 'all', tenant: tenant.slug });
-    const visible = claims !== null && clientPowerRefusal(client, { introspect: claims.client_id === client.id ? 'own' : 'any' }) === null;
-    if (!result.valid || !visible) {
-      await keygate.cluster.counters.increment(missKey, 60_000);
-      return { active: false };
-    }
+    const answer = await keygate.introspection.introspect(tenant, client, token);
+    if (!answer.active) return { active: false };
+    const { claims } = answer;
     return {
       active: true,
-      scope: result.scopes.join(' '),
+      scope: answer.scopes.join(' '),
       ...(typeof claims.client_id === 'string' ? { client_id: claims.client_id } : {}),
       sub: claims.sub,
       aud: claims.aud,
