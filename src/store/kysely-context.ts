@@ -68,7 +68,7 @@ export function paginate<R extends { id: string }, T>(rows: R[], limit: number, 
   return { items, next: more ? rows[limit - 1]!.id : null };
 }
 
-/** A nullable integer column as a number: PostgreSQL's bigint may arrive as a string. */
+/** A nullable time or count column as a number; null stays null. */
 export function numberOrNull(value: number | string | null): number | null {
   return value === null ? null : Number(value);
 }
