@@ -7,7 +7,7 @@ import type { ApiKey } from '../../src/domain/keys/key.js';
 import type { Tenant } from '../../src/domain/tenants.js';
 import type { RevocationFactory, Store } from '../../src/store/store.js';
 import { BACKENDS } from '../helpers/backends.js';
-import { NOW as now, contractStore, makeApi, makeEvent, makeKey, seedTenant } from './fixtures.js';
+import { NOW as now, contractStore, makeApi, makeKey, seedTenant, tenantBuilders } from './fixtures.js';
 
 /** The directory aggregate on every backend: tenants, APIs, clients and their secrets. */
 describe.each(BACKENDS)('Store contract: directory (%s)', (backendName) => {
@@ -15,8 +15,7 @@ describe.each(BACKENDS)('Store contract: directory (%s)', (backendName) => {
   let store: Store;
   let tenant: Tenant;
   let api: Api;
-  const event = (action: string) => makeEvent(tenant.id, action);
-  const revocation: RevocationFactory = (input): Revocation => ({ id: newId('revocation', now), tenantId: tenant.id, createdAt: now, ...input });
+  const { event, revocation } = tenantBuilders(() => tenant.id);
   const client = (id: string, scopes: Client['scopes'] = {}): Client => ({
     id, tenantId: tenant.id, name: 'c', grantTypes: ['client_credentials'], scopes, tokenEndpointAuthMethod: 'client_secret_basic', jwks: null,
     redirectUris: [], canIntrospect: false, createdAt: now, updatedAt: now,

@@ -3,8 +3,9 @@ import { newId } from '../../src/crypto/secrets.js';
 import type { AuditEvent } from '../../src/domain/audit.js';
 import type { Api } from '../../src/domain/apis.js';
 import type { ApiKey } from '../../src/domain/keys/key.js';
+import type { Revocation } from '../../src/domain/clients.js';
 import type { Tenant } from '../../src/domain/tenants.js';
-import type { Store } from '../../src/store/store.js';
+import type { RevocationFactory, Store } from '../../src/store/store.js';
 import { createBackend, type Backend, type BackendName } from '../helpers/backends.js';
 
 /** The time every contract suite's rows are made at. */
@@ -35,6 +36,20 @@ export function contractStore(backendName: BackendName): () => Store {
 
 export function makeEvent(tenantId: string, action: string, overrides: Partial<AuditEvent> = {}): AuditEvent {
   return { id: newId('event', NOW), tenantId, at: NOW, actor: 'test', action, target: null, requestId: null, ip: null, data: {}, ...overrides };
+}
+
+/**
+ * Event and revocation builders for the tenant a suite seeds in its `beforeAll`: `tenantId` is
+ * read when a builder is called, not when the suite is declared.
+ *
+ * @example
+ * const { event, revocation } = tenantBuilders(() => tenant.id);
+ */
+export function tenantBuilders(tenantId: () => string): { event: (action: string) => AuditEvent; revocation: RevocationFactory } {
+  return {
+    event: (action) => makeEvent(tenantId(), action),
+    revocation: (input): Revocation => ({ id: newId('revocation', NOW), tenantId: tenantId(), createdAt: NOW, ...input }),
+  };
 }
 
 export function makeTenant(slug: string, overrides: Partial<Tenant> = {}): Tenant {

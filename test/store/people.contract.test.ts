@@ -1,12 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../src/crypto/secrets.js';
 import type { Api } from '../../src/domain/apis.js';
-import type { Revocation } from '../../src/domain/clients.js';
 import type { Interaction, RefreshToken } from '../../src/domain/people.js';
 import type { Tenant } from '../../src/domain/tenants.js';
-import type { RevocationFactory, Store } from '../../src/store/store.js';
+import type { Store } from '../../src/store/store.js';
 import { BACKENDS } from '../helpers/backends.js';
-import { NOW as now, contractStore, makeEvent, seedTenant } from './fixtures.js';
+import { NOW as now, contractStore, tenantBuilders, seedTenant } from './fixtures.js';
 
 /** The people aggregate on every backend: the atomic steps above all (one code use, one rotation, one reset). */
 describe.each(BACKENDS)('Store contract: people (%s)', (backendName) => {
@@ -14,8 +13,7 @@ describe.each(BACKENDS)('Store contract: people (%s)', (backendName) => {
   let store: Store;
   let tenant: Tenant;
   let api: Api;
-  const event = (action: string) => makeEvent(tenant.id, action);
-  const revocation: RevocationFactory = (input): Revocation => ({ id: newId('revocation', now), tenantId: tenant.id, createdAt: now, ...input });
+  const { event, revocation } = tenantBuilders(() => tenant.id);
 
   beforeAll(async () => {
     store = opened();

@@ -5,7 +5,7 @@ import type { IssuedToken } from '../../src/domain/clients.js';
 import type { Tenant } from '../../src/domain/tenants.js';
 import type { Store, StoredSigningKey } from '../../src/store/store.js';
 import { BACKENDS } from '../helpers/backends.js';
-import { NOW as now, contractStore, makeEvent, seedTenant } from './fixtures.js';
+import { NOW as now, contractStore, seedTenant, tenantBuilders } from './fixtures.js';
 
 /** The tokens aggregate on every backend: JWT API keys and their revocation, the revocation feed, signing keys, HS256 secrets. */
 describe.each(BACKENDS)('Store contract: tokens (%s)', (backendName) => {
@@ -13,7 +13,7 @@ describe.each(BACKENDS)('Store contract: tokens (%s)', (backendName) => {
   let store: Store;
   let tenant: Tenant;
   let api: Api;
-  const event = (action: string) => makeEvent(tenant.id, action);
+  const { event } = tenantBuilders(() => tenant.id);
   const issued = (jti: string, overrides: Partial<IssuedToken> = {}): IssuedToken => ({
     jti, tenantId: tenant.id, apiId: api.id, consumer: 'cus_1', scopes: ['read:users'], claimsFormat: 'scope', kid: 'kid_1',
     issuedAt: now, expiresAt: now + 60_000, revokedAt: null, ...overrides,
