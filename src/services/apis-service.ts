@@ -5,7 +5,7 @@ import { DEFAULT_REFRESH_TOKENS, MAX_REFRESH_REUSE_INTERVAL, type Api, type Refr
 import type { Tenant } from '../domain/tenants.js';
 import { validateCatalog, type ScopeDefinition } from '../domain/scopes.js';
 import type { Page, PageRequest } from '../store/store.js';
-import type { Actor, ServiceContext } from './context.js';
+import type { Actor, ServiceContextWith } from './context.js';
 import type { RevocationsService } from './revocations-service.js';
 
 export interface CreateApiInput {
@@ -26,7 +26,7 @@ export interface UpdateApiInput {
 
 export class ApisService {
   constructor(
-    private readonly ctx: ServiceContext,
+    private readonly ctx: ServiceContextWith<'directory'>,
     private readonly revocations: RevocationsService,
   ) {}
 

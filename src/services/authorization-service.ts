@@ -6,7 +6,7 @@ import type { Api } from '../domain/apis.js';
 import type { Tenant } from '../domain/tenants.js';
 import { challengeProblem } from '../domain/oauth/pkce.js';
 import { AUTHORIZATION_CODE_TTL_MS, INTERACTION_BOUNDS, INTERACTION_TTL_MS, type Grant, type Interaction, type User } from '../domain/people.js';
-import type { Actor, ServiceContext } from './context.js';
+import type { Actor, ServiceContextWith } from './context.js';
 import { issuerOf } from './tokens-service.js';
 
 /** What `/authorize` should do with a request. */
@@ -26,7 +26,7 @@ const MAX_STATE = 2048;
  * issuing single-use codes bound to client, redirect URI, PKCE challenge and API.
  */
 export class AuthorizationService {
-  constructor(private readonly ctx: ServiceContext) {}
+  constructor(private readonly ctx: ServiceContextWith<'directory' | 'people'>) {}
 
   /** Validates an `/authorize` request from the address `from.ip` and, if good, remembers it (bounded per address and client). */
   async begin(tenant: Tenant, params: URLSearchParams, from: { ip: string }): Promise<AuthorizeDecision> {

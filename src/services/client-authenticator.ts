@@ -8,7 +8,7 @@ import { throttleSource } from '../domain/throttle-source.js';
 import { decodeJwt } from '../domain/tokens/jwt.js';
 import { OAuthError } from '../domain/oauth/errors.js';
 import type { ClientSecretRecord } from '../store/store.js';
-import type { ServiceContext } from './context.js';
+import type { ServiceContextWith } from './context.js';
 import { usesSecret } from './clients-service.js';
 
 /** What a request presented to authenticate a client (RFC 6749 §2.3, RFC 7523 §2.2). */
@@ -40,7 +40,7 @@ const DUMMY_HASH = hashSecret('keygate-no-such-client');
  * who knows a client id lock its holder out.
  */
 export class ClientAuthenticator {
-  constructor(private readonly ctx: ServiceContext) {}
+  constructor(private readonly ctx: ServiceContextWith<never>) {}
 
   async authenticate(tenant: Tenant, presented: PresentedClient, audiences: readonly string[]): Promise<Client> {
     const throttleKey = `authfail:${tenant.id}:${presented.clientId.slice(0, 128)}:${throttleSource(presented.address)}`;

@@ -4,7 +4,7 @@ import { OAuthError } from '../domain/oauth/errors.js';
 import { grantedScopes, requestedApi, scopeParameter, type TokenResponse } from '../domain/oauth/token-request.js';
 import type { Tenant } from '../domain/tenants.js';
 import { decideExchange } from '../domain/tokens/exchange.js';
-import type { ServiceContext } from './context.js';
+import type { ServiceContextWith } from './context.js';
 import type { JwtVerifier } from './jwt-verifier.js';
 import type { TokensService } from './tokens-service.js';
 
@@ -34,7 +34,7 @@ const SUBJECT_TOKEN_TYPES: readonly string[] = [ACCESS_TOKEN_TYPE, 'urn:ietf:par
  */
 export class ClientTokensService {
   constructor(
-    private readonly ctx: ServiceContext,
+    private readonly ctx: ServiceContextWith<never>,
     private readonly tokens: TokensService,
     private readonly jwts: JwtVerifier,
   ) {}

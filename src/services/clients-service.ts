@@ -6,7 +6,7 @@ import { DEFAULT_AUTH_METHOD, GRANT_TYPES, SECRET_AUTH_METHODS, TOKEN_ENDPOINT_A
 import type { Tenant } from '../domain/tenants.js';
 import { assertInCatalog } from '../domain/scopes.js';
 import type { Page, PageRequest } from '../store/store.js';
-import type { Actor, ServiceContext } from './context.js';
+import type { Actor, ServiceContextWith } from './context.js';
 
 export interface ClientInput {
   name: string;
@@ -25,7 +25,7 @@ function newClientSecret(): string {
 
 /** OAuth client registration: validated against the tenant's APIs, secrets hashed, rotatable. */
 export class ClientsService {
-  constructor(private readonly ctx: ServiceContext) {}
+  constructor(private readonly ctx: ServiceContextWith<'directory'>) {}
 
   async create(actor: Actor, tenant: Tenant, input: ClientInput): Promise<{ client: Client; secret: string | null }> {
     const now = this.ctx.clock();

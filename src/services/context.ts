@@ -16,6 +16,15 @@ export interface Actor {
 
 export const SYSTEM_ACTOR: Actor = { id: 'system', requestId: null, ip: null };
 
+/** The store's aggregates, as the Store names them. */
+export type StoreAggregate = 'keys' | 'directory' | 'tokens' | 'people' | 'audit';
+
+/**
+ * A ServiceContext whose store offers only the aggregates `A`: a service's constructor says which
+ * parts of the store it reads and writes (`never`: none, it works through caches and other services).
+ */
+export type ServiceContextWith<A extends StoreAggregate> = Omit<ServiceContext, 'store'> & { store: Pick<Store, A> };
+
 /** What every service gets: the store, the clock, the cluster parts and the shared key lookup. */
 export interface ServiceContext {
   store: Store;

@@ -9,7 +9,7 @@ import { isCodeVerifier } from '../domain/oauth/pkce.js';
 import { scopeParameter, type TokenResponse } from '../domain/oauth/token-request.js';
 import { isRefreshReplay, type Grant, type RefreshToken } from '../domain/people.js';
 import type { Page, PageRequest } from '../store/store.js';
-import type { Actor, ServiceContext } from './context.js';
+import type { Actor, ServiceContextWith } from './context.js';
 import type { RevocationsService } from './revocations-service.js';
 import type { TokensService } from './tokens-service.js';
 
@@ -23,7 +23,7 @@ const GRANT_TOUCH_INTERVAL_MS = 60_000;
  */
 export class DelegationService {
   constructor(
-    private readonly ctx: ServiceContext,
+    private readonly ctx: ServiceContextWith<'directory' | 'people'>,
     private readonly tokens: TokensService,
     private readonly revocations: RevocationsService,
   ) {}

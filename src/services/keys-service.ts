@@ -9,7 +9,7 @@ import { newKey, type ApiKey, type CreditsConfig, type RatelimitConfig } from '.
 import type { Tenant } from '../domain/tenants.js';
 import { assertInCatalog, expandScopes, isSubset } from '../domain/scopes.js';
 import type { KeyFilter, Page, PageRequest } from '../store/store.js';
-import type { Actor, ServiceContext } from './context.js';
+import type { Actor, ServiceContextWith } from './context.js';
 
 /** Settings a key can be created or updated with. Times are ms since the epoch. */
 export interface KeySettings {
@@ -49,7 +49,7 @@ export interface IssuedKey extends KeyWithApi {
 /** Key lifecycle: create, read, update, roll, revoke, delete, and sub-keys. */
 export class KeysService {
   constructor(
-    private readonly ctx: ServiceContext,
+    private readonly ctx: ServiceContextWith<'directory' | 'keys'>,
     private readonly options: { maxSubkeys: number },
   ) {}
 

@@ -2,7 +2,7 @@ import { hashSecret, safeEqual } from '../crypto/secrets.js';
 import { checkKey } from '../domain/keys/check-key.js';
 import { checkKeyShape } from '../domain/keys/format.js';
 import { MANAGEMENT_API, SYSTEM_TENANT_SLUG } from '../domain/management.js';
-import type { ServiceContext } from './context.js';
+import type { ServiceContextWith } from './context.js';
 
 /** Who called the management API. */
 export type Principal =
@@ -21,7 +21,7 @@ export class ManagementAuth {
 
   /** `seededRootKey` is KEYGATE_ROOT_KEY: operator-chosen, so the one bearer without the key format. */
   constructor(
-    private readonly ctx: ServiceContext,
+    private readonly ctx: ServiceContextWith<never>,
     options: { seededRootKey?: string | undefined } = {},
   ) {
     this.seededHash = options.seededRootKey === undefined ? null : hashSecret(options.seededRootKey);

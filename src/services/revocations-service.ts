@@ -4,7 +4,7 @@ import type { Tenant } from '../domain/tenants.js';
 import { idFloor, idTime } from '../domain/ids.js';
 import { FEED_LOOKBACK_MS, longestTokenLifetimeSec, markKey, type RevocationState } from '../domain/tokens/revocation.js';
 import type { Page, PageRequest, RevocationFactory } from '../store/store.js';
-import type { Actor, ServiceContext } from './context.js';
+import type { Actor, ServiceContextWith } from './context.js';
 
 interface TenantState {
   jtis: Map<string, number | null>;
@@ -32,7 +32,7 @@ export class RevocationsService {
   private readonly pollMs: number;
 
   constructor(
-    private readonly ctx: ServiceContext,
+    private readonly ctx: ServiceContextWith<'directory' | 'tokens'>,
     options: { pollMs: number },
   ) {
     this.pollMs = options.pollMs;

@@ -17,7 +17,7 @@ import { assertInCatalog } from '../domain/scopes.js';
 import { DEFAULT_HS256_MAX_LIFETIME_SEC } from '../domain/tokens/jwt.js';
 import type { Page, PageRequest } from '../store/store.js';
 import { StartupError } from './startup-errors.js';
-import { SYSTEM_ACTOR, type Actor, type ServiceContext } from './context.js';
+import { SYSTEM_ACTOR, type Actor, type ServiceContextWith } from './context.js';
 import type { TenantsService } from './tenants-service.js';
 import type { UsageRecorder } from './usage-recorder.js';
 
@@ -41,7 +41,7 @@ export class RootKeysService {
   private system: { tenant: Tenant; api: Api } | null = null;
 
   constructor(
-    private readonly ctx: ServiceContext,
+    private readonly ctx: ServiceContextWith<'directory' | 'keys'>,
     private readonly tenants: TenantsService,
     private readonly usage: UsageRecorder,
   ) {}

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hashSecret } from '../crypto/secrets.js';
 import type { Tenant } from '../domain/tenants.js';
 import type { User } from '../domain/people.js';
-import type { ServiceContext } from './context.js';
+import type { ServiceContextWith } from './context.js';
 
 export const SESSION_TTL_MS = 12 * 3_600_000;
 
@@ -11,7 +11,7 @@ export const SESSION_TTL_MS = 12 * 3_600_000;
  * session (no fixation: an id planted before sign-in never becomes authenticated).
  */
 export class SessionsService {
-  constructor(private readonly ctx: ServiceContext) {}
+  constructor(private readonly ctx: ServiceContextWith<'people'>) {}
 
   async create(tenant: Tenant, user: User): Promise<{ value: string; expiresAt: number }> {
     const value = randomBytes(32).toString('base64url');

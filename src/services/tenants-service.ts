@@ -5,12 +5,12 @@ import { SYSTEM_TENANT_SLUG, isReservedSlug } from '../domain/management.js';
 import { DEFAULT_HS256_MAX_LIFETIME_SEC, SIGNING_ALGORITHMS, type SigningAlgorithm } from '../domain/tokens/jwt.js';
 import type { Page, PageRequest } from '../store/store.js';
 import { newSigningKey } from './signing-keys-service.js';
-import type { Actor, ServiceContext } from './context.js';
+import type { Actor, ServiceContextWith } from './context.js';
 
 export const TENANT_SLUG_PATTERN = '^[a-z0-9][a-z0-9-]{0,62}$';
 
 export class TenantsService {
-  constructor(private readonly ctx: ServiceContext) {}
+  constructor(private readonly ctx: ServiceContextWith<'directory'>) {}
 
   async create(
     actor: Actor,

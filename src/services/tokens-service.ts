@@ -8,7 +8,7 @@ import { assertInCatalog, expandScopes, toStructured } from '../domain/scopes.js
 import { EXCHANGED_FROM_CLAIM, type SubjectLink } from '../domain/tokens/exchange.js';
 import { revocationCause, type RevocationState } from '../domain/tokens/revocation.js';
 import type { Page, PageRequest } from '../store/store.js';
-import type { Actor, ServiceContext } from './context.js';
+import type { Actor, ServiceContextWith } from './context.js';
 import type { RevocationsService } from './revocations-service.js';
 import type { SigningKeysService } from './signing-keys-service.js';
 
@@ -53,7 +53,7 @@ export function issuerOf(publicUrl: string, slug: string): string {
 /** Signs tokens: RFC 9068 access tokens for OAuth grants, and JWT API keys for consumers. */
 export class TokensService {
   constructor(
-    private readonly ctx: ServiceContext,
+    private readonly ctx: ServiceContextWith<'directory' | 'tokens'>,
     private readonly signingKeys: SigningKeysService,
     private readonly revocations: RevocationsService,
   ) {}

@@ -7,7 +7,7 @@ import type { Tenant } from '../domain/tenants.js';
 import { throttleSource } from '../domain/throttle-source.js';
 import { EMAIL_PATTERN, normaliseEmail, passwordProblem, type User } from '../domain/people.js';
 import type { Page, PageRequest } from '../store/store.js';
-import type { Actor, ServiceContext } from './context.js';
+import type { Actor, ServiceContextWith } from './context.js';
 import { deliveryFailureCode, type PasswordResetHook, type PasswordResetMessage } from './password-reset-delivery.js';
 import type { RevocationsService } from './revocations-service.js';
 
@@ -38,7 +38,7 @@ export type SignInOutcome = { user: User } | { error: 'invalid' } | { error: 'th
  */
 export class UsersService {
   constructor(
-    private readonly ctx: ServiceContext,
+    private readonly ctx: ServiceContextWith<'people'>,
     private readonly passwords: PasswordHasher,
     private readonly reset: { deliver: PasswordResetHook | null; onError: (err: unknown) => void },
     private readonly revocations: RevocationsService,

@@ -9,7 +9,7 @@ import { isReservedSlug } from '../domain/management.js';
 import type { ScopeMatch } from '../domain/scopes.js';
 import { emptyResult, type RatelimitState, type VerificationCode, type VerificationResult } from '../domain/verification.js';
 import type { VerificationCounters } from '../observability/metrics.js';
-import type { ServiceContext } from './context.js';
+import type { ServiceContextWith } from './context.js';
 import type { JwtVerifier } from './jwt-verifier.js';
 import type { CachedKey } from './key-lookup.js';
 import type { UsageRecorder } from './usage-recorder.js';
@@ -52,7 +52,7 @@ export class VerifyService {
   private readonly jwtCounts: VerificationCounters;
 
   constructor(
-    private readonly ctx: ServiceContext,
+    private readonly ctx: ServiceContextWith<'keys'>,
     private readonly usage: UsageRecorder,
     private readonly jwts: JwtVerifier,
   ) {
