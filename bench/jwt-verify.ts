@@ -30,10 +30,9 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { createPublicKey, randomUUID } from 'node:crypto';
 import { createSigner, createVerifier } from 'fast-jwt';
 import { importJWK, jwtVerify, type JWK } from 'jose';
-import { publicPemFromJwk } from '../src/crypto/signing.js';
 import { buildApp } from '../src/http/app.js';
 import { createKeygateVerifier } from '../src/middleware/core/index.js';
 import { SYSTEM_ACTOR } from '../src/services/context.js';
@@ -108,7 +107,7 @@ try {
   const jwks = (await kg.signingKeys.jwks(tenant)) as { keys: JWK[] };
   const edJwk = jwks.keys[0]!;
   const edKey = await importJWK(edJwk, 'EdDSA');
-  const edPem = publicPemFromJwk(edJwk as Record<string, unknown>);
+  const edPem = createPublicKey({ key: edJwk as never, format: 'jwk' }).export({ format: 'pem', type: 'spki' }).toString();
   const hsKey = new TextEncoder().encode(hs.secret);
   const libOptions = { issuer, audience: API };
   const fast = {

@@ -1,16 +1,40 @@
-import { createHmac, createPublicKey, createSecretKey, generateKeyPairSync, timingSafeEqual, verify } from 'node:crypto';
-import { createSigner } from 'fast-jwt';
-import { decodeBase64url, type SigningAlgorithm } from '../domain/tokens/jwt.js';
+import {
+  KeyObject,
+  constants,
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  createSecretKey,
+  generateKeyPairSync,
+  sign as signWith,
+  timingSafeEqual,
+  verify as verifyWith,
+  type JsonWebKey,
+} from 'node:crypto';
+import { decodeBase64url, type JwsAlgorithm, type SigningAlgorithm } from '../domain/tokens/jwt.js';
 
 /**
- * Key pairs, compact-JWS signing (fast-jwt) and signature checks (node:crypto): synchronous, so
- * the token endpoint and verify never wait on WebCrypto promises. jose is used where speed does
- * not matter (private_key_jwt assertions, clients, tests).
+ * Keygate's one JOSE stack: key pairs, compact-JWS signing and signature checks, each a direct,
+ * synchronous node:crypto call per algorithm (RFC 7518 §3, RFC 8037), so the token endpoint and
+ * verify never wait on WebCrypto promises. Header and claims are decided by
+ * `domain/tokens/pipeline.ts`, which has already decoded them, so nothing is parsed twice.
  */
 export interface GeneratedKeyPair {
   privatePem: string;
   publicJwk: Record<string, unknown>;
 }
+
+/** How node:crypto computes each algorithm: the digest, and the signature's encoding or padding. */
+const ALGORITHMS: Record<Exclude<JwsAlgorithm, 'HS256'>, { digest: string | null; options: object; kty: string }> = {
+  EdDSA: { digest: null, options: {}, kty: 'OKP' },
+  ES256: { digest: 'sha256', options: { dsaEncoding: 'ieee-p1363' }, kty: 'EC' },
+  ES384: { digest: 'sha384', options: { dsaEncoding: 'ieee-p1363' }, kty: 'EC' },
+  RS256: { digest: 'sha256', options: {}, kty: 'RSA' },
+  PS256: { digest: 'sha256', options: { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, kty: 'RSA' },
+};
+
+/** The curve each EC algorithm is defined on (RFC 7518 §3.4): ES256 with a P-384 key is refused. */
+const CURVES: Partial<Record<JwsAlgorithm, string>> = { ES256: 'P-256', ES384: 'P-384', EdDSA: 'Ed25519' };
 
 /** A new key pair for the algorithm: Ed25519, P-256 or RSA-2048. */
 export function generateSigningKeyPair(alg: SigningAlgorithm): GeneratedKeyPair {
@@ -31,64 +55,91 @@ export function publicJwkFor(kid: string, alg: SigningAlgorithm, jwk: Record<str
   return { ...jwk, kid, alg, use: 'sig' };
 }
 
+/** The public key of a JWK; throws for one Node cannot import. */
+export function publicKeyFromJwk(jwk: Record<string, unknown>): KeyObject {
+  return createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' });
+}
+
+/**
+ * Whether a key can check signatures of the algorithm: the right key type, and for EC and OKP
+ * keys the algorithm's curve (RFC 7518 §3.4, RFC 8037 §3.1); RSA keys of at least 2048 bits
+ * (RFC 7518 §3.3).
+ */
+export function keyFitsAlgorithm(key: KeyObject, alg: JwsAlgorithm): boolean {
+  if (alg === 'HS256') return key.type === 'secret' && (key.symmetricKeySize ?? 0) >= 32;
+  if (key.type !== 'public') return false;
+  const { kty, crv, n } = key.export({ format: 'jwk' });
+  if (kty !== ALGORITHMS[alg].kty) return false;
+  if (kty === 'RSA') return Buffer.from(n ?? '', 'base64url').length * 8 >= 2048;
+  return crv === CURVES[alg];
+}
+
 export type TokenSigner = (payload: Record<string, unknown>) => string;
 
 /**
+ * Signs compact JWS with a fixed header: the header's base64url is computed once per signer.
+ *
  * @example
- * const sign = tokenSigner({ alg: 'EdDSA', kid, privatePem, typ: 'at+jwt' });
+ * const sign = tokenSigner({ alg: 'EdDSA', kid, key: privatePem, typ: 'at+jwt' });
  * const jwt = sign({ iss, sub, aud, exp, iat, jti, client_id, scope });
  */
 export function tokenSigner(options: { alg: SigningAlgorithm | 'HS256'; kid: string; key: string | Buffer; typ: string }): TokenSigner {
-  return createSigner({
-    key: options.key,
-    algorithm: options.alg,
-    kid: options.kid,
-    header: { alg: options.alg, typ: options.typ },
-  }) as TokenSigner;
+  const header = `${Buffer.from(JSON.stringify({ alg: options.alg, typ: options.typ, kid: options.kid })).toString('base64url')}.`;
+  if (options.alg === 'HS256') {
+    const secret = createSecretKey(typeof options.key === 'string' ? Buffer.from(options.key) : options.key);
+    return (payload) => {
+      const input = header + Buffer.from(JSON.stringify(payload)).toString('base64url');
+      return `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`;
+    };
+  }
+  const { digest, options: signOptions } = ALGORITHMS[options.alg];
+  const privateKey = createPrivateKey(options.key);
+  // A bare KeyObject where no options are needed: Node takes it without inspecting an options object.
+  const key = Object.keys(signOptions).length === 0 ? privateKey : { key: privateKey, ...signOptions };
+  return (payload) => {
+    const input = header + Buffer.from(JSON.stringify(payload)).toString('base64url');
+    return `${input}.${signWith(digest, Buffer.from(input), key).toString('base64url')}`;
+  };
 }
 
 /** True when the compact JWS's signature is valid for the key; never throws for a bad token. */
 export type SignatureVerifier = (token: string) => boolean;
 
 /**
- * Checks the signature of a compact JWS only — header and claims are decided by
- * `domain/tokens/jwt.ts`, which has already decoded them, so nothing is parsed twice. A direct
- * node:crypto call per algorithm (RFC 7518 §3): HMAC compared in constant time; ECDSA in the
- * JOSE (IEEE P1363) signature encoding; Ed25519 per RFC 8037.
+ * Checks the signature of a compact JWS only. HMAC is compared in constant time; ECDSA in the
+ * JOSE (IEEE P1363) encoding; Ed25519 per RFC 8037; RSASSA-PSS with a salt as long as the hash.
+ * A key that does not fit the algorithm (`keyFitsAlgorithm`) throws a TypeError here, once,
+ * rather than failing every token later.
  *
  * @example
- * signatureVerifier({ alg: 'EdDSA', key: publicPem })(token) // true or false
+ * signatureVerifier({ alg: 'EdDSA', key: publicKeyFromJwk(jwk) })(token) // true or false
  */
-export function signatureVerifier(options: { alg: SigningAlgorithm | 'HS256'; key: string | Buffer }): SignatureVerifier {
-  const check = (token: string, verify: (input: Buffer, signature: Buffer) => boolean): boolean => {
-    const dot = token.lastIndexOf('.');
-    if (dot < 0 || dot === token.length - 1) return false;
-    // Node's base64url decoder skips `=`, `+`, `/` and whitespace: a signature must be strict (RFC 7515 §2).
-    const bytes = decodeBase64url(token, dot + 1);
-    if (bytes === null) return false;
-    const signature = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    try {
-      return verify(Buffer.from(token.slice(0, dot)), signature);
-    } catch {
-      return false;
-    }
-  };
+export function signatureVerifier(options: { alg: JwsAlgorithm; key: KeyObject | string | Buffer }): SignatureVerifier {
+  const key =
+    options.key instanceof KeyObject ? options.key : options.alg === 'HS256' ? createSecretKey(Buffer.from(options.key)) : createPublicKey(options.key);
+  if (!keyFitsAlgorithm(key, options.alg)) throw new TypeError(`a ${key.asymmetricKeyType ?? key.type} key cannot check ${options.alg} signatures`);
   if (options.alg === 'HS256') {
-    const secret = createSecretKey(typeof options.key === 'string' ? Buffer.from(options.key) : options.key);
     return (token) =>
-      check(token, (input, signature) => {
-        const expected = createHmac('sha256', secret).update(input).digest();
+      checkCompact(token, (input, signature) => {
+        const expected = createHmac('sha256', key).update(input).digest();
         return signature.length === expected.length && timingSafeEqual(signature, expected);
       });
   }
-  const key = createPublicKey(options.key);
-  if (options.alg === 'EdDSA') return (token) => check(token, (input, signature) => verify(null, input, key, signature));
-  if (options.alg === 'ES256') return (token) => check(token, (input, signature) => verify('sha256', input, { key, dsaEncoding: 'ieee-p1363' }, signature));
-  return (token) => check(token, (input, signature) => verify('sha256', input, key, signature));
+  const { digest, options: verifyOptions } = ALGORITHMS[options.alg];
+  const withOptions = Object.keys(verifyOptions).length === 0 ? key : { key, ...verifyOptions };
+  return (token) => checkCompact(token, (input, signature) => verifyWith(digest, input, withOptions, signature));
 }
 
-/** PEM of the public key for a JWK (fast-jwt takes PEM). */
-export function publicPemFromJwk(jwk: Record<string, unknown>): string {
-  return createPublicKey({ key: jwk as never, format: 'jwk' }).export({ format: 'pem', type: 'spki' }).toString();
+function checkCompact(token: string, verify: (input: Buffer, signature: Buffer) => boolean): boolean {
+  const dot = token.lastIndexOf('.');
+  if (dot < 0 || dot === token.length - 1) return false;
+  // Node's base64url decoder skips `=`, `+`, `/` and whitespace: a signature must be strict (RFC 7515 §2).
+  const bytes = decodeBase64url(token, dot + 1);
+  if (bytes === null) return false;
+  const signature = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  try {
+    return verify(Buffer.from(token.slice(0, dot)), signature);
+  } catch {
+    return false;
+  }
 }
-

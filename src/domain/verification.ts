@@ -40,8 +40,11 @@ export interface VerificationResult {
   credits: { remaining: number } | null;
 }
 
-/** A result for a credential that matched nothing, or not even the format. */
-export function emptyResult(code: 'NOT_FOUND' | 'MALFORMED'): VerificationResult {
+/**
+ * A result that names nothing: for a credential that matched nothing, not even the format, or a
+ * JWT refused before its signature was checked (its claims are not Keygate's to report).
+ */
+export function emptyResult(code: Exclude<VerificationCode, 'VALID'>): VerificationResult {
   return {
     valid: false,
     code,

@@ -1,11 +1,11 @@
-import { createLocalJWKSet, jwtVerify } from 'jose';
 import { retryAfterSeconds } from '../cluster/cluster.js';
+import { jwksKeys, type JwksKeys } from '../crypto/jwks.js';
 import { hashSecret, safeEqual } from '../crypto/secrets.js';
 import type { Client } from '../domain/clients.js';
 import { ASSERTION_ALGORITHMS, type TokenEndpointAuthMethod } from '../domain/oauth/registry.js';
 import type { Tenant } from '../domain/tenants.js';
 import { throttleSource } from '../domain/throttle-source.js';
-import { decodeJwt } from '../domain/tokens/jwt.js';
+import { authenticateJwt, isRejection, type JwtSource, type TokenProfile } from '../domain/tokens/pipeline.js';
 import { OAuthError } from '../domain/oauth/errors.js';
 import type { ClientSecretRecord } from '../store/store.js';
 import type { ServiceContextWith } from './context.js';
@@ -27,6 +27,9 @@ export interface PresentedClient {
 export const FAILURES_PER_SOURCE = 10;
 export const FAILURE_WINDOW_MS = 60_000;
 const MAX_ASSERTION_LIFETIME_S = 600;
+
+/** A `private_key_jwt` assertion (RFC 7523 §3): signed with a key of the client's JWKS, named by kid or the only one that fits. */
+const ASSERTION_TOKENS: TokenProfile = Object.freeze({ algorithms: ASSERTION_ALGORITHMS, requireAtJwt: false, requireKid: false, clockToleranceSec: 5 });
 const DUMMY_HASH = hashSecret('keygate-no-such-client');
 
 /**
@@ -40,6 +43,8 @@ const DUMMY_HASH = hashSecret('keygate-no-such-client');
  * who knows a client id lock its holder out.
  */
 export class ClientAuthenticator {
+  private readonly clientKeys = new WeakMap<object, JwksKeys>();
+
   constructor(private readonly ctx: ServiceContextWith<never>) {}
 
   async authenticate(tenant: Tenant, presented: PresentedClient, audiences: readonly string[]): Promise<Client> {
@@ -98,25 +103,29 @@ export class ClientAuthenticator {
   private async checkAssertion(tenant: Tenant, client: Client | null, presented: PresentedClient, audiences: readonly string[], now: number): Promise<string | null> {
     if (client === null) return 'unknown client';
     if (client.tokenEndpointAuthMethod !== 'private_key_jwt' || client.jwks === null) return `client is registered for ${client.tokenEndpointAuthMethod}`;
-    // jose's decoder forgives padding and `+`/`/`; every JWS Keygate reads is strict base64url (RFC 7515 §2).
-    const assertion = presented.assertion ?? '';
-    if (decodeJwt(assertion) === null) return 'assertion malformed';
-    try {
-      const { payload } = await jwtVerify(assertion, createLocalJWKSet(client.jwks as never), {
-        issuer: client.id,
-        subject: client.id,
-        audience: [...audiences],
-        algorithms: [...ASSERTION_ALGORITHMS],
-        requiredClaims: ['exp', 'jti'],
-        currentDate: new Date(now),
-        clockTolerance: 5,
-      });
-      if (payload.exp! - Math.floor(now / 1000) > MAX_ASSERTION_LIFETIME_S) return 'assertion lives too long';
-      const ttl = (payload.exp! + 5) * 1000 - now;
-      const fresh = await this.ctx.cluster.counters.claimOnce(`assertion:${tenant.id}:${client.id}:${payload.jti}`, Math.max(ttl, 1000));
-      return fresh ? null : 'assertion replayed';
-    } catch (err) {
-      return `assertion rejected: ${(err as { code?: string }).code ?? 'invalid'}`;
+    const keys = this.keysOf(client.jwks);
+    const source: JwtSource<JwksKeys> = {
+      issuer: (iss) => (iss === client.id ? { issuer: client.id, profile: ASSERTION_TOKENS, context: keys } : null),
+      key: (issuer, header) => issuer.context.find(header),
+    };
+    const authenticated = await authenticateJwt(presented.assertion ?? '', source, { audience: audiences, now });
+    if (isRejection(authenticated)) return `assertion rejected: ${authenticated.code} (${authenticated.detail})`;
+    const { payload } = authenticated;
+    if (payload.sub !== client.id) return 'assertion rejected: sub is not the client id';
+    if (typeof payload.jti !== 'string' || payload.jti.length === 0) return 'assertion rejected: no jti';
+    if (payload.exp! - Math.floor(now / 1000) > MAX_ASSERTION_LIFETIME_S) return 'assertion lives too long';
+    const ttl = (payload.exp! + 5) * 1000 - now;
+    const fresh = await this.ctx.cluster.counters.claimOnce(`assertion:${tenant.id}:${client.id}:${payload.jti}`, Math.max(ttl, 1000));
+    return fresh ? null : 'assertion replayed';
+  }
+
+  /** The client's JWKS as verification keys, read once per stored JWKS object (a client update stores a new one). */
+  private keysOf(jwks: NonNullable<Client['jwks']>): JwksKeys {
+    let keys = this.clientKeys.get(jwks);
+    if (keys === undefined) {
+      keys = jwksKeys(jwks, ASSERTION_ALGORITHMS);
+      this.clientKeys.set(jwks, keys);
     }
+    return keys;
   }
 }

@@ -1,9 +1,19 @@
 import { LRUCache } from 'lru-cache';
 import type { Api } from '../domain/apis.js';
 import type { Tenant } from '../domain/tenants.js';
-import { expandScopes, satisfies, type ScopeMatch } from '../domain/scopes.js';
-import { audienceOf, checkClaims, claimsAreWellFormed, decodeJwt, headerProblem, isHs256Kid, scopesOf, type TokenClaims } from '../domain/tokens/jwt.js';
-import { isRevoked } from '../domain/tokens/revocation.js';
+import { expandScopes, type ScopeMatch } from '../domain/scopes.js';
+import { SIGNING_ALGORITHMS, audienceOf, isHs256Kid, scopesOf, type JwtHeader, type TokenClaims } from '../domain/tokens/jwt.js';
+import {
+  admitJwt,
+  authenticateJwt,
+  isRejection,
+  type AuthenticatedJwt,
+  type JwtIssuer,
+  type JwtKey,
+  type JwtSource,
+  type Rejection,
+  type TokenProfile,
+} from '../domain/tokens/pipeline.js';
 import { emptyResult, type VerificationCode, type VerificationResult } from '../domain/verification.js';
 import { hashSecret } from '../crypto/secrets.js';
 import type { ServiceContext } from './context.js';
@@ -27,7 +37,14 @@ export interface JwtOutcome {
   tenant: Tenant | null;
 }
 
-/** A token whose signature and shape were checked: what a second presentation may skip. */
+/** The tenant a token's issuer names, and whether its kid names one of the tenant's HS256 secrets. */
+interface TokenTenant {
+  slug: string;
+  tenant: Tenant;
+  hs: boolean;
+}
+
+/** A token whose issuer, header, claims and signature were checked: what a second presentation may skip. */
 interface VerifiedToken {
   payload: TokenClaims;
   slug: string;
@@ -36,27 +53,42 @@ interface VerifiedToken {
   hs: boolean;
   audience: string | null;
   scopes: string[];
-  expiresAtIso: string | null;
+  expiresAtIso: string;
   /** When the cache entry dies: the token's exp. */
   expiresAtMs: number;
   /** The scopes with the API's implications, for the API object they were computed from. */
   held: { api: Api; scopes: ReadonlySet<string> } | null;
+  /** The rules of an HS256 token, for the tenant object (and so the lifetime cap) they were made from. */
+  profile: { tenant: Tenant; profile: TokenProfile } | null;
 }
 
 const VERIFIED_CACHE_SIZE = 10_000;
 
+/** Keygate's own access tokens (RFC 9068): signed by a tenant's signing key, `typ` at+jwt. */
+const KEYGATE_TOKENS: TokenProfile = Object.freeze({ algorithms: SIGNING_ALGORITHMS, requireAtJwt: true, requireKid: true, clockToleranceSec: 0 });
+
+/** A tenant's self-issued token: HS256 with a secret it holds, claims it chose, bounded by its cap. */
+function selfIssuedTokens(tenant: Tenant): TokenProfile {
+  return { algorithms: ['HS256'], requireAtJwt: false, requireKid: true, clockToleranceSec: 0, selfIssued: { maxLifetimeSec: tenant.hs256MaxLifetime } };
+}
+
+const NO_SUCH_API: Rejection = Object.freeze({ code: 'NOT_FOUND', detail: 'the API of the token is gone' });
+const OTHER_API: Rejection = Object.freeze({ code: 'WRONG_AUDIENCE', detail: 'aud names no API of the tenant' });
+
 /**
  * Verifies a JWT presented as a credential — Keygate's own tokens and tenants' self-issued HS256
- * tokens — into the same result as an API key. The issuer names the tenant; the header's kid
- * names the key, and the token's `alg` must be that key's algorithm (no algorithm confusion).
+ * tokens — into the same result as an API key, through the one pipeline
+ * (`domain/tokens/pipeline.ts`). The issuer names the tenant; the header's kid names the key,
+ * and the token's `alg` must be that key's algorithm (no algorithm confusion).
  *
- * A token whose signature verified is remembered until its `exp`, keyed by its SHA-256 (never the
+ * A token that authenticated is remembered until its `exp`, keyed by its SHA-256 (never the
  * token itself), so presenting it again skips decoding and the signature; the claim, revocation
- * and scope checks run every time.
+ * and scope checks (`admitJwt`) run every time.
  */
 export class JwtVerifier {
   private readonly issuerPrefix: string;
   private readonly verified = new LRUCache<string, VerifiedToken>({ max: VERIFIED_CACHE_SIZE });
+  private readonly source: JwtSource<TokenTenant>;
 
   constructor(
     private readonly ctx: ServiceContext,
@@ -65,6 +97,7 @@ export class JwtVerifier {
     private readonly revocations: RevocationsService,
   ) {
     this.issuerPrefix = `${ctx.publicUrl}/t/`;
+    this.source = { issuer: (iss, header) => this.issuerOf(iss, header), key: (issuer, header) => this.keyOf(issuer.context, header) };
   }
 
   async verify(token: string, check: JwtCheck): Promise<JwtOutcome> {
@@ -76,48 +109,34 @@ export class JwtVerifier {
       verified = undefined;
     }
     if (verified === undefined) {
-      const authenticated = await this.authenticate(token);
-      if ('code' in authenticated) return fail(authenticated.code);
-      verified = authenticated;
+      const authenticated = await authenticateJwt(token, this.source, { audience: check.api, now });
+      if (isRejection(authenticated)) return fail(authenticated.code);
+      verified = verifiedToken(authenticated);
       this.verified.set(hash, verified);
     }
     if (check.tenant !== undefined && verified.slug !== check.tenant) return fail('NOT_FOUND');
     return this.evaluate(verified, check, now);
   }
 
-  /** Issuer, key, header and signature: everything that does not change between presentations. */
-  private async authenticate(token: string): Promise<VerifiedToken | { code: 'MALFORMED' | 'NOT_FOUND' }> {
-    const decoded = decodeJwt(token);
-    if (decoded === null) return { code: 'MALFORMED' };
-    const { header, payload } = decoded;
-    if (typeof payload.iss !== 'string' || !payload.iss.startsWith(this.issuerPrefix)) return { code: 'NOT_FOUND' };
-    const slug = payload.iss.slice(this.issuerPrefix.length);
-    // The directory answers a reserved slug (`_system`) as unknown: no token is ever of it.
+  /** Pipeline step 2: the tenant the issuer names. The directory answers a reserved slug (`_system`) as unknown: no token is ever of it. */
+  private async issuerOf(iss: string, header: JwtHeader): Promise<JwtIssuer<TokenTenant> | null> {
+    if (!iss.startsWith(this.issuerPrefix)) return null;
+    const slug = iss.slice(this.issuerPrefix.length);
     const tenant = await this.ctx.directory.tenant(slug);
-    if (tenant === null) return { code: 'NOT_FOUND' };
-    const kid = typeof header.kid === 'string' ? header.kid : '';
-    const hs = isHs256Kid(kid);
-    const key = hs ? { alg: 'HS256' as const, verify: await this.hs256.verifier(tenant.id, kid) } : await this.signingKeys.verifier(tenant.id, kid);
-    if (key === null || key.verify === null) return { code: kid === '' ? 'MALFORMED' : 'NOT_FOUND' };
-    if (headerProblem(header, [key.alg], { requireAtJwt: !hs }) !== null) return { code: 'MALFORMED' };
-    if (!key.verify(token)) return { code: 'MALFORMED' };
-    // Dates are checked before anything computes with them: `exp` 1e15 is no Date (RangeError).
-    if (!claimsAreWellFormed(payload)) return { code: 'MALFORMED' };
-    return {
-      payload,
-      slug,
-      tenant,
-      kid,
-      hs,
-      audience: audienceOf(payload),
-      scopes: scopesOf(payload),
-      expiresAtIso: new Date(payload.exp! * 1000).toISOString(),
-      expiresAtMs: payload.exp! * 1000,
-      held: null,
-    };
+    if (tenant === null) return null;
+    const hs = typeof header.kid === 'string' && isHs256Kid(header.kid);
+    return { issuer: iss, profile: hs ? selfIssuedTokens(tenant) : KEYGATE_TOKENS, context: { slug, tenant, hs } };
   }
 
-  /** Lifetime, audience, revocation and scopes: checked on every presentation. */
+  /** Pipeline step 5: a signing key of the tenant, or one of its live HS256 secrets. */
+  private async keyOf({ tenant, hs }: TokenTenant, header: JwtHeader): Promise<JwtKey | null> {
+    const kid = header.kid as string;
+    if (!hs) return this.signingKeys.verifier(tenant.id, kid);
+    const verify = await this.hs256.verifier(tenant.id, kid);
+    return verify === null ? null : { alg: 'HS256', verify };
+  }
+
+  /** Pipeline steps 7–10 on every presentation, with the tenant's current rules. */
   private async evaluate(token: VerifiedToken, check: JwtCheck, now: number): Promise<JwtOutcome> {
     const { payload, tenant } = token;
     const build = (code: VerificationCode): JwtOutcome => ({
@@ -142,25 +161,58 @@ export class JwtVerifier {
     const cachedTenant = token.hs ? this.ctx.directory.tenantIfCached(token.slug) : tenant;
     const current = cachedTenant !== undefined ? cachedTenant : await this.ctx.directory.tenant(token.slug);
     if (current === null) return build('NOT_FOUND');
-    const claimsCode = checkClaims(payload, {
-      issuer: payload.iss,
+    const rejection = await admitJwt(payload, payload.iss, {
+      profile: this.profileOf(token, current),
       audience: check.api,
       now,
-      ...(token.hs ? { selfIssued: { maxLifetimeSec: current.hs256MaxLifetime } } : {}),
+      held: () => this.heldScopes(token, check),
+      revocations: () => this.revocations.stateIfLoaded(tenant.id) ?? this.revocations.state(tenant.id),
+      required: check.scopes,
+      match: check.match,
     });
-    if (claimsCode !== 'VALID') return build(claimsCode);
-    // The common case needs no promise: the API and the revocations are already in memory.
-    const cachedApi = token.audience === null ? null : this.ctx.directory.apiIfCached(tenant.id, token.audience);
-    const api = cachedApi !== undefined ? cachedApi : await this.ctx.directory.api(tenant.id, token.audience!);
-    if (api === null) return build(check.api === null ? 'NOT_FOUND' : 'WRONG_AUDIENCE');
-    const revoked = this.revocations.stateIfLoaded(tenant.id) ?? (await this.revocations.state(tenant.id));
-    if (isRevoked(payload, revoked)) return build('REVOKED');
-    if (token.held === null || token.held.api !== api) token.held = { api, scopes: expandScopes(token.scopes, api.scopes) };
-    if (!satisfies(token.held.scopes, check.scopes, check.match)) return build('INSUFFICIENT_SCOPE');
-    return build('VALID');
+    return build(rejection === null ? 'VALID' : rejection.code);
+  }
+
+  private profileOf(token: VerifiedToken, current: Tenant): TokenProfile {
+    if (!token.hs) return KEYGATE_TOKENS;
+    if (token.profile === null || token.profile.tenant !== current) token.profile = { tenant: current, profile: selfIssuedTokens(current) };
+    return token.profile.profile;
+  }
+
+  /** Pipeline step 8: the token's scopes with its API's implications. The common case needs no promise: the API is in memory. */
+  private heldScopes(token: VerifiedToken, check: JwtCheck): ReadonlySet<string> | Rejection | Promise<ReadonlySet<string> | Rejection> {
+    const { tenant, audience } = token;
+    const cachedApi = audience === null ? null : this.ctx.directory.apiIfCached(tenant.id, audience);
+    if (cachedApi === undefined) return this.ctx.directory.api(tenant.id, audience!).then((api) => heldFor(token, api, check));
+    return heldFor(token, cachedApi, check);
   }
 }
 
-function fail(code: 'MALFORMED' | 'NOT_FOUND'): JwtOutcome {
+function heldFor(token: VerifiedToken, api: Api | null, check: JwtCheck): ReadonlySet<string> | Rejection {
+  if (api === null) return check.api === null ? NO_SUCH_API : OTHER_API;
+  if (token.held === null || token.held.api !== api) token.held = { api, scopes: expandScopes(token.scopes, api.scopes) };
+  return token.held.scopes;
+}
+
+function verifiedToken({ header, payload, issuer }: AuthenticatedJwt<TokenTenant>): VerifiedToken {
+  const { slug, tenant, hs } = issuer.context;
+  return {
+    payload,
+    slug,
+    tenant,
+    // The header step admitted only a token with a kid.
+    kid: header.kid as string,
+    hs,
+    audience: audienceOf(payload),
+    scopes: scopesOf(payload),
+    // The claims step admitted only a NumericDate (up to year 9999), which every Date can hold.
+    expiresAtIso: new Date(payload.exp! * 1000).toISOString(),
+    expiresAtMs: payload.exp! * 1000,
+    held: null,
+    profile: null,
+  };
+}
+
+function fail(code: Rejection['code']): JwtOutcome {
   return { result: emptyResult(code), claims: null, tenant: null };
 }

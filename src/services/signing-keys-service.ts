@@ -1,6 +1,6 @@
 import type { Envelope } from '../crypto/envelope.js';
 import { newId } from '../crypto/secrets.js';
-import { generateSigningKeyPair, publicJwkFor, publicPemFromJwk, signatureVerifier, tokenSigner, type SignatureVerifier, type TokenSigner } from '../crypto/signing.js';
+import { generateSigningKeyPair, publicJwkFor, publicKeyFromJwk, signatureVerifier, tokenSigner, type SignatureVerifier, type TokenSigner } from '../crypto/signing.js';
 import { KeygateError } from '../domain/errors.js';
 import type { Tenant } from '../domain/tenants.js';
 import { currentKey, publishedKeys } from '../domain/signing-keys.js';
@@ -122,7 +122,7 @@ export class SigningKeysService {
     const keys = await this.ctx.store.tokens.listSigningKeys(tenantId);
     const verifiers = new Map<string, { alg: SigningAlgorithm; verify: SignatureVerifier }>();
     for (const key of publishedKeys(keys, now)) {
-      verifiers.set(key.kid, { alg: key.alg, verify: signatureVerifier({ alg: key.alg, key: publicPemFromJwk(key.publicJwk) }) });
+      verifiers.set(key.kid, { alg: key.alg, verify: signatureVerifier({ alg: key.alg, key: publicKeyFromJwk(key.publicJwk) }) });
     }
     const loaded: TenantKeys = { keys, verifiers, signers: cached?.signers ?? new Map(), loadedAt: now };
     this.tenants.set(tenantId, loaded);

@@ -1,29 +1,55 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { generateSigningKeyPair, publicPemFromJwk, signatureVerifier, tokenSigner } from '../../src/crypto/signing.js';
+import { jwkThumbprint } from '../../src/crypto/jwks.js';
+import { verifiesChallenge } from '../../src/crypto/pkce.js';
+import { generateSigningKeyPair, publicKeyFromJwk, signatureVerifier, tokenSigner } from '../../src/crypto/signing.js';
+import { decodeJwt, type JwsAlgorithm } from '../../src/domain/tokens/jwt.js';
 
 interface Vector {
   title: string;
-  alg: 'HS256' | 'EdDSA' | 'ES256';
+  alg: JwsAlgorithm;
   jwk: Record<string, string>;
   jws: string;
 }
 
-const vectors = JSON.parse(readFileSync(new URL('../vectors/jws.json', import.meta.url), 'utf8')) as Vector[];
+const vector = <T>(name: string): T => JSON.parse(readFileSync(new URL(`../vectors/${name}`, import.meta.url), 'utf8')) as T;
+const signed = vector<Vector[]>('jws.json');
+const thumbprints = vector<{ title: string; jwk: Record<string, unknown>; thumbprint: string }[]>('jwk-thumbprints.json');
+const pkce = vector<{ title: string; verifier: string; challenge: string }[]>('pkce.json');
 
-function keyOf(vector: Vector): string | Buffer {
-  return vector.alg === 'HS256' ? Buffer.from(vector.jwk['k']!, 'base64url') : publicPemFromJwk(vector.jwk);
+function keyOf(vector: Vector): ReturnType<typeof publicKeyFromJwk> | Buffer {
+  return vector.alg === 'HS256' ? Buffer.from(vector.jwk['k']!, 'base64url') : publicKeyFromJwk(vector.jwk);
 }
 
-describe('signature checks against RFC vectors', () => {
-  it.each(vectors)('$title verifies, and fails when tampered', (vector) => {
+describe('signature checks against the published JWS vectors (test/vectors/jws.json)', () => {
+  it.each(signed)('$title verifies, and fails when tampered', (vector) => {
     const verify = signatureVerifier({ alg: vector.alg, key: keyOf(vector) });
     expect(verify(vector.jws)).toBe(true);
     const [header, payload, signature] = vector.jws.split('.');
     expect(verify(`${header}.${payload}x.${signature}`)).toBe(false);
     expect(verify(`${header}.${payload}.${signature!.slice(0, -2)}AA`)).toBe(false);
+    expect(verify(`${header}.${payload}.${signature}=`)).toBe(false);
     expect(verify(`${header}.${payload}.`)).toBe(false);
     expect(verify('not a token')).toBe(false);
+  });
+});
+
+describe('JWK thumbprints (RFC 7638) against the published vectors', () => {
+  it.each(thumbprints)('$title', ({ jwk, thumbprint }) => {
+    expect(jwkThumbprint(jwk)).toBe(thumbprint);
+  });
+
+  it('has none for an unknown key type or a missing member', () => {
+    expect(jwkThumbprint({ kty: 'XYZ', x: 'a' })).toBeNull();
+    expect(jwkThumbprint({ kty: 'OKP', crv: 'Ed25519' })).toBeNull();
+  });
+});
+
+describe('PKCE S256 (RFC 7636) against the published vector', () => {
+  it.each(pkce)('$title', ({ verifier, challenge }) => {
+    expect(verifiesChallenge(verifier, challenge)).toBe(true);
+    expect(verifiesChallenge(`${verifier.slice(0, -1)}A`, challenge)).toBe(false);
   });
 });
 
@@ -31,8 +57,36 @@ describe('what we sign, we verify', () => {
   it.each(['EdDSA', 'ES256', 'RS256'] as const)('%s', (alg) => {
     const pair = generateSigningKeyPair(alg);
     const token = tokenSigner({ alg, kid: 'k', key: pair.privatePem, typ: 'at+jwt' })({ sub: 'x', iat: 1 });
-    expect(signatureVerifier({ alg, key: publicPemFromJwk(pair.publicJwk) })(token)).toBe(true);
+    expect(decodeJwt(token)?.header).toEqual({ alg, typ: 'at+jwt', kid: 'k' });
+    expect(signatureVerifier({ alg, key: publicKeyFromJwk(pair.publicJwk) })(token)).toBe(true);
     const other = generateSigningKeyPair(alg);
-    expect(signatureVerifier({ alg, key: publicPemFromJwk(other.publicJwk) })(token)).toBe(false);
+    expect(signatureVerifier({ alg, key: publicKeyFromJwk(other.publicJwk) })(token)).toBe(false);
+  });
+
+  it('HS256 with a tenant secret', () => {
+    const secret = 'a'.repeat(43);
+    const token = tokenSigner({ alg: 'HS256', kid: 'hs_1', key: secret, typ: 'JWT' })({ sub: 'x' });
+    expect(signatureVerifier({ alg: 'HS256', key: secret })(token)).toBe(true);
+    expect(signatureVerifier({ alg: 'HS256', key: 'b'.repeat(43) })(token)).toBe(false);
+  });
+});
+
+describe('a key must fit the algorithm (RFC 7518 §3)', () => {
+  const publicOf = (pair: { publicKey: ReturnType<typeof publicKeyFromJwk> }) => pair.publicKey;
+
+  it('refuses a key of another type or curve, once, when the verifier is made', () => {
+    const ed = publicOf(generateKeyPairSync('ed25519'));
+    const p384 = publicOf(generateKeyPairSync('ec', { namedCurve: 'P-384' }));
+    expect(() => signatureVerifier({ alg: 'ES256', key: ed })).toThrow(TypeError);
+    expect(() => signatureVerifier({ alg: 'ES256', key: p384 })).toThrow(TypeError);
+    expect(() => signatureVerifier({ alg: 'RS256', key: p384 })).toThrow(TypeError);
+    expect(signatureVerifier({ alg: 'ES384', key: p384 })('a.b.c')).toBe(false);
+  });
+
+  it('refuses RSA keys under 2048 bits and HMAC secrets under 256 bits', () => {
+    const small = publicOf(generateKeyPairSync('rsa', { modulusLength: 1024 }));
+    expect(() => signatureVerifier({ alg: 'RS256', key: small })).toThrow(TypeError);
+    expect(() => signatureVerifier({ alg: 'PS256', key: small })).toThrow(TypeError);
+    expect(() => signatureVerifier({ alg: 'HS256', key: 'short' })).toThrow(TypeError);
   });
 });

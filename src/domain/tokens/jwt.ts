@@ -5,16 +5,23 @@ import type { VerificationCode } from '../verification.js';
 /**
  * The JWT rules Keygate applies to every token it accepts, as pure functions. Signature checks
  * happen in crypto/ (node:crypto); everything around them — what a header may say, which claims
- * must be there, what they must be — is decided here.
+ * must be there, what they must be — is decided here, and `pipeline.ts` runs them in one order.
  */
 export const MAX_TOKEN_LENGTH = 8192;
 
 /** Header parameters that let a token choose its own key or demand unknown processing. */
 export const FORBIDDEN_HEADER_PARAMS = ['jku', 'x5u', 'jwk', 'x5c', 'crit'] as const;
 
+/** The algorithms a tenant's signing key may use. */
 export type SigningAlgorithm = 'EdDSA' | 'ES256' | 'RS256';
-export type JwtAlgorithm = SigningAlgorithm | 'HS256';
 export const SIGNING_ALGORITHMS: readonly SigningAlgorithm[] = ['EdDSA', 'ES256', 'RS256'];
+
+/**
+ * Every algorithm Keygate's JOSE stack checks: its tokens' and tenants' HS256 ones, plus the two
+ * more a client may sign a `private_key_jwt` assertion with. `none` is not one of them.
+ */
+export const JWS_ALGORITHMS = ['HS256', 'EdDSA', 'ES256', 'ES384', 'RS256', 'PS256'] as const;
+export type JwsAlgorithm = (typeof JWS_ALGORITHMS)[number];
 
 /**
  * A tenant's self-issued HS256 tokens name their secret with a kid of this shape (`hs_…`, the
@@ -133,9 +140,10 @@ export function decodeJwt(token: string): DecodedJwt | null {
  * parameters that let a token pick its own key, and, when `typ` is required, `at+jwt`
  * (RFC 9068 §2.1; `application/at+jwt` is the same media type).
  */
-export function headerProblem(header: JwtHeader, allowed: readonly JwtAlgorithm[], options: { requireAtJwt: boolean }): string | null {
+export function headerProblem(header: JwtHeader, allowed: readonly JwsAlgorithm[], options: { requireAtJwt: boolean; requireKid?: boolean }): string | null {
   if (!(allowed as readonly string[]).includes(header.alg)) return `alg "${header.alg}" is not allowed`;
-  if (typeof header.kid !== 'string' || header.kid.length === 0) return 'kid is missing';
+  if ((options.requireKid ?? true) && (typeof header.kid !== 'string' || header.kid.length === 0)) return 'kid is missing';
+  if (header.kid !== undefined && typeof header.kid !== 'string') return 'kid is not a string';
   for (const name of FORBIDDEN_HEADER_PARAMS) if (name in header) return `header parameter "${name}" is not accepted`;
   if (options.requireAtJwt) {
     const typ = typeof header.typ === 'string' ? header.typ.toLowerCase() : '';
@@ -164,9 +172,9 @@ export function isNumericDate(value: unknown): value is number {
 
 /**
  * Whether the claims have the shape every accepted token has: `exp`, `iss`, `sub`, and well-typed
- * optional claims, every date a NumericDate. Needs no clock, so verifiers check it once per token.
+ * optional claims, every date a NumericDate.
  */
-export function claimsAreWellFormed(payload: TokenClaims): boolean {
+function claimsAreWellFormed(payload: TokenClaims): boolean {
   if (!isNumericDate(payload.exp)) return false;
   if (typeof payload.iss !== 'string' || typeof payload.sub !== 'string') return false;
   if (payload.nbf !== undefined && !isNumericDate(payload.nbf)) return false;
@@ -192,7 +200,7 @@ export function claimsAreWellFormed(payload: TokenClaims): boolean {
  */
 export function checkClaims(
   payload: TokenClaims,
-  expected: { issuer: string; audience: string | null; now: number; clockToleranceSec?: number; selfIssued?: { maxLifetimeSec: number } },
+  expected: { issuer: string; audience: string | readonly string[] | null; now: number; clockToleranceSec?: number; selfIssued?: { maxLifetimeSec: number } },
 ): VerificationCode {
   const nowSec = Math.floor(expected.now / 1000);
   const tolerance = expected.clockToleranceSec ?? 0;
@@ -205,11 +213,15 @@ export function checkClaims(
   }
   if (exp <= nowSec - tolerance) return 'EXPIRED';
   if (payload.nbf !== undefined && payload.nbf > nowSec + tolerance) return 'EXPIRED';
-  if (expected.audience !== null) {
-    const audiences = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
-    if (!audiences.includes(expected.audience)) return 'WRONG_AUDIENCE';
-  }
+  if (expected.audience !== null && !hasAudience(payload.aud, expected.audience)) return 'WRONG_AUDIENCE';
   return 'VALID';
+}
+
+/** Whether `aud` (a string or an array) names the expected audience, or one of the expected ones. */
+function hasAudience(aud: unknown, expected: string | readonly string[]): boolean {
+  const audiences: readonly unknown[] = Array.isArray(aud) ? aud : [aud];
+  if (typeof expected === 'string') return audiences.includes(expected);
+  return audiences.some((candidate) => typeof candidate === 'string' && expected.includes(candidate));
 }
 
 /** The token's scopes, from the RFC 9068 `scope` string or the structured `scopes` object. */

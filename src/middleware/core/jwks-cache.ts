@@ -1,4 +1,4 @@
-import { publicPemFromJwk, signatureVerifier, type SignatureVerifier } from '../../crypto/signing.js';
+import { publicKeyFromJwk, signatureVerifier, type SignatureVerifier } from '../../crypto/signing.js';
 import { SIGNING_ALGORITHMS, type SigningAlgorithm } from '../../domain/tokens/jwt.js';
 import { KeygateUnavailableError, type KeygateHttp } from './keygate-http.js';
 
@@ -99,7 +99,7 @@ function publishedKey(jwk: unknown): { kid: string; key: PublishedKey } | null {
   if (!(SIGNING_ALGORITHMS as readonly unknown[]).includes(alg)) return null;
   if (use !== undefined && use !== 'sig') return null;
   try {
-    const verify = signatureVerifier({ alg: alg as SigningAlgorithm, key: publicPemFromJwk(jwk as Record<string, unknown>) });
+    const verify = signatureVerifier({ alg: alg as SigningAlgorithm, key: publicKeyFromJwk(jwk as Record<string, unknown>) });
     return { kid, key: { alg: alg as SigningAlgorithm, verify } };
   } catch {
     return null;

@@ -2,22 +2,22 @@ import { LRUCache } from 'lru-cache';
 import { hashSecret } from '../../crypto/secrets.js';
 import { clientAddress, compileTrustProxy, type TrustProxy } from '../../domain/client-address.js';
 import { checkKeyShape } from '../../domain/keys/format.js';
-import { isScopeToken, satisfies, type ScopeMatch } from '../../domain/scopes.js';
+import { isScopeToken, type ScopeMatch } from '../../domain/scopes.js';
+import { MAX_TOKEN_LENGTH, SIGNING_ALGORITHMS, isHs256Kid, looksLikeJwt, scopesOf, type TokenClaims } from '../../domain/tokens/jwt.js';
 import {
-  MAX_TOKEN_LENGTH,
-  SIGNING_ALGORITHMS,
-  audienceOf,
-  checkClaims,
-  decodeJwt,
-  headerProblem,
-  isHs256Kid,
-  looksLikeJwt,
-  scopesOf,
-  type DecodedJwt,
-  type TokenClaims,
-} from '../../domain/tokens/jwt.js';
-import { isRevoked } from '../../domain/tokens/revocation.js';
-import type { VerificationCode, VerificationResult } from '../../domain/verification.js';
+  admitJwt,
+  checkSignature,
+  isRejection,
+  precheckJwt,
+  revocationStep,
+  type JwtIssuer,
+  type JwtSource,
+  type PrecheckedJwt,
+  type Rejection,
+  type TokenProfile,
+} from '../../domain/tokens/pipeline.js';
+import type { RevocationState } from '../../domain/tokens/revocation.js';
+import type { VerificationResult } from '../../domain/verification.js';
 import { bearerToken } from './denial-response.js';
 import { JwksCache } from './jwks-cache.js';
 import { KeygateHttp, KeygateUnavailableError } from './keygate-http.js';
@@ -73,13 +73,15 @@ const RATE_LIMITED: Denial = Object.freeze({ ok: false, status: 429, error: 'rat
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 const TRUST_NO_PROXY = compileTrustProxy(false);
 
-/** A Keygate-signed token whose signature and claims passed, kept until its `exp`. */
+/** A Keygate-signed token that authenticated (pipeline steps 1–6), kept until evicted; steps 7–10 run on every request. */
 interface VerifiedToken {
   identity: KeygateIdentity;
   held: ReadonlySet<string>;
-  exp: number;
-  claims: { jti?: string; iat?: number; client_id?: string; sub?: string; gid?: string; aud?: string; exchanged_from?: unknown };
+  payload: TokenClaims;
 }
+
+/** Whether the token's kid names one of the tenant's HS256 secrets, which only Keygate holds. */
+type TokenKind = { hs: boolean };
 
 /**
  * The framework-neutral verifier behind every middleware. Keygate-signed JWTs are verified
@@ -104,10 +106,14 @@ class Verifier implements KeygateVerifier {
   private readonly jwks: JwksCache;
   private readonly revocations: RevocationFeed | null = null;
   private readonly remote: RemoteVerifier | null = null;
+  private readonly source: JwtSource<TokenKind>;
+  /** The rules of the tokens this verifier checks itself: the tenant's signed access tokens. */
+  private readonly keygateTokens: TokenProfile;
   private closed = false;
 
   constructor(private readonly config: ResolvedOptions) {
     const { clock, onWarning: warn } = config;
+    ({ source: this.source, signed: this.keygateTokens } = tokenSource(config, (kid) => this.jwks.find(kid)));
     this.http = new KeygateHttp(config.fetch, config.requestTimeoutMs);
     this.jwks = new JwksCache({ url: `${config.issuer}/.well-known/jwks.json`, cooldownMs: config.jwksRefetchCooldownMs, http: this.http, clock });
     for (const [name, url] of [['issuer', config.issuer], ['keygateUrl', config.keygateUrl]] as const) {
@@ -168,70 +174,58 @@ class Verifier implements KeygateVerifier {
     // A token verified before costs a hash and a Map lookup: no decoding, no signature.
     const hash = hashSecret(token);
     const cached = this.tokens.get(hash);
-    if (cached !== undefined) {
-      if (cached.exp > Math.floor(this.config.clock() / 1000) - this.config.clockToleranceSec) return this.admit(cached, requirement);
-      this.tokens.delete(hash);
-    }
-    const decoded = decodeJwt(token);
-    if (decoded === null) return this.invalid('MALFORMED', 'the header or payload is not a JSON object', null);
-    const { kid } = decoded.header;
-    if (typeof kid === 'string' && isHs256Kid(kid)) return this.checkSelfIssued(token, decoded, requirement, caller, trust);
-    const verified = await this.verifySigned(token, decoded);
-    if (!('identity' in verified)) return verified;
-    this.tokens.set(hash, verified);
-    return this.admit(verified, requirement);
-  }
-
-  /** A Keygate-signed JWT, offline: header, claims, then the signature with the JWKS key of its kid. */
-  private async verifySigned(token: string, { header, payload }: DecodedJwt): Promise<VerifiedToken | Denial> {
-    const { issuer, audience, clockToleranceSec } = this.config;
-    // Everything that needs no key comes first, so only a token that could be genuine may cause
-    // a JWKS fetch.
-    const problem = headerProblem(header, SIGNING_ALGORITHMS, { requireAtJwt: true });
-    if (problem !== null) return this.invalid('MALFORMED', problem, 'jwt');
-    const code = checkClaims(payload, { issuer, audience, now: this.config.clock(), clockToleranceSec });
-    if (code !== 'VALID') return this.invalid(code, CLAIM_PROBLEMS[code], 'jwt');
-    const kid = header.kid as string;
-    let key;
+    if (cached !== undefined) return this.admit(cached, requirement, hash);
+    const { audience, clock } = this.config;
+    let prechecked: PrecheckedJwt<TokenKind> | Rejection;
     try {
-      key = await this.jwks.find(kid);
+      prechecked = await precheckJwt(token, this.source, { audience, now: clock() });
+      if (isRejection(prechecked)) return this.invalid(prechecked.code, prechecked.detail, 'jwt');
+      // Keygate holds the tenant's HS256 secrets: it checks the signature (and the rest again).
+      if (prechecked.issuer.context.hs) return this.checkSelfIssued(token, prechecked.decoded.payload, requirement, caller, trust);
+      const authenticated = await checkSignature(token, prechecked, this.source);
+      if (isRejection(authenticated)) return this.invalid(authenticated.code, authenticated.detail, 'jwt');
+      const verified = verifiedToken(authenticated.payload, this.config.tenant, audience);
+      this.tokens.set(hash, verified);
+      return this.admit(verified, requirement, hash);
     } catch (error) {
       return this.unavailable(error, 'jwt');
     }
-    if (key === null) return this.invalid('NOT_FOUND', `kid "${kid}" is not in the tenant's JWKS`, 'jwt');
-    const keyProblem = headerProblem(header, [key.alg], { requireAtJwt: true });
-    if (keyProblem !== null) return this.invalid('MALFORMED', `${keyProblem} (kid "${kid}" is ${key.alg})`, 'jwt');
-    if (!key.verify(token)) return this.invalid('MALFORMED', 'the signature does not verify', 'jwt');
-    return verifiedToken(payload, this.config.tenant, audience);
   }
 
-  /** A verified token, fresh or cached: revocations (on every request), then the route's scopes. */
-  private async admit(verified: VerifiedToken, requirement: Requirement): Promise<VerificationOutcome> {
+  /** Pipeline steps 7–10 for a token that authenticated, fresh or cached: on every request. */
+  private async admit(verified: VerifiedToken, requirement: Requirement, hash: string): Promise<VerificationOutcome> {
     const tokenId = verified.identity.tokenId;
+    let state: RevocationState | null = null;
     if (this.revocations !== null) {
-      const state = this.revocations.isSynced ? this.revocations.state : await this.revocations.ready();
+      state = this.revocations.isSynced ? this.revocations.state : await this.revocations.ready();
       if (state === null) return this.deny(UNAVAILABLE, { code: 'KEYGATE_UNAVAILABLE', detail: 'the revocation feed has never been read', kind: 'jwt', tokenId });
-      if (isRevoked(verified.claims, state)) return this.invalid('REVOKED', 'revoked by jti or by a client, consumer, grant or deleted-API cut-off', 'jwt', tokenId);
     }
-    if (!satisfies(verified.held, requirement.scopes, requirement.match)) {
-      return this.deny(requirement.insufficient, { code: 'INSUFFICIENT_SCOPE', detail: `holds "${[...verified.held].join(' ')}"`, kind: 'jwt', tokenId });
-    }
-    return { ok: true, identity: verified.identity };
+    const { audience, issuer, clock } = this.config;
+    const rejection = admitJwt(verified.payload, issuer, {
+      profile: this.keygateTokens,
+      audience,
+      now: clock(),
+      held: () => verified.held,
+      revocations: () => state,
+      required: requirement.scopes,
+      match: requirement.match,
+    }) as Rejection | null;
+    if (rejection === null) return { ok: true, identity: verified.identity };
+    if (rejection.code === 'INSUFFICIENT_SCOPE') return this.deny(requirement.insufficient, { code: 'INSUFFICIENT_SCOPE', detail: rejection.detail, kind: 'jwt', tokenId });
+    // A token past its lifetime will not come back: drop it rather than keep it until evicted.
+    if (rejection.code === 'EXPIRED') this.tokens.delete(hash);
+    return this.invalid(rejection.code, rejection.detail, 'jwt', tokenId);
   }
 
   /**
-   * A tenant's self-issued HS256 token: only Keygate holds the secret. The checks that need no
-   * secret run here first, so a token that cannot pass costs no round trip.
+   * A tenant's self-issued HS256 token, after pipeline steps 1–4 ran here, so a token that cannot
+   * pass costs no round trip: only Keygate holds the secret.
    */
-  private async checkSelfIssued(token: string, { header, payload }: DecodedJwt, requirement: Requirement, caller: CallerAddress | undefined, trust: TrustProxy): Promise<VerificationOutcome> {
-    const problem = headerProblem(header, ['HS256'], { requireAtJwt: false });
-    if (problem !== null) return this.invalid('MALFORMED', problem, 'jwt');
-    const { issuer, audience, clockToleranceSec } = this.config;
-    const code = checkClaims(payload, { issuer, audience, now: this.config.clock(), clockToleranceSec });
-    if (code !== 'VALID') return this.invalid(code, CLAIM_PROBLEMS[code], 'jwt');
+  private async checkSelfIssued(token: string, payload: TokenClaims, requirement: Requirement, caller: CallerAddress | undefined, trust: TrustProxy): Promise<VerificationOutcome> {
     // Keygate checks revocations too; this makes one seen by the feed count before a cached answer expires.
-    if (this.revocations?.isSynced === true && isRevoked(revocationClaims(payload), this.revocations.state)) {
-      return this.invalid('REVOKED', 'revoked by jti or by a client, consumer, grant or deleted-API cut-off', 'jwt');
+    if (this.revocations?.isSynced === true) {
+      const revoked = revocationStep(payload, this.revocations.state);
+      if (revoked !== null) return this.invalid(revoked.code, revoked.detail, 'jwt');
     }
     return this.checkWithKeygate(token, requirement, 'jwt', caller, trust);
   }
@@ -291,19 +285,6 @@ class Verifier implements KeygateVerifier {
   }
 }
 
-const CLAIM_PROBLEMS: Record<Exclude<VerificationCode, 'VALID'>, string> = {
-  MALFORMED: 'a required claim is missing or has the wrong type',
-  NOT_FOUND: "iss is not this tenant's issuer",
-  EXPIRED: 'expired, or not valid yet (nbf)',
-  WRONG_AUDIENCE: 'aud does not name this API',
-  REVOKED: 'revoked',
-  DISABLED: 'disabled',
-  INSUFFICIENT_SCOPE: 'lacks the scopes',
-  RATE_LIMITED: 'rate limited',
-  USAGE_EXCEEDED: 'out of credits',
-  IP_NOT_ALLOWED: 'not allowed from this IP',
-};
-
 /** Validates a route's requirement once, when the route is defined (a bad one is a caller bug). */
 function requirementOf(scopes: readonly string[], options: { match?: ScopeMatch }): Requirement {
   if (!Array.isArray(scopes)) throw new TypeError('keygate: requireScopes() takes an array of scope names');
@@ -323,36 +304,40 @@ function requirementOf(scopes: readonly string[], options: { match?: ScopeMatch 
   });
 }
 
-function revocationClaims(payload: TokenClaims): VerifiedToken['claims'] {
-  return {
-    ...(typeof payload.jti === 'string' ? { jti: payload.jti } : {}),
-    ...(typeof payload.iat === 'number' ? { iat: payload.iat } : {}),
-    ...(typeof payload.client_id === 'string' ? { client_id: payload.client_id } : {}),
-    ...(typeof payload.gid === 'string' ? { gid: payload.gid } : {}),
-    // A deleted API's tokens are cut off by a mark on their audience.
-    ...(audienceOf(payload) !== null ? { aud: audienceOf(payload)! } : {}),
-    // An exchanged token (RFC 8693) is revoked with the tokens it came from.
-    ...(payload.exchanged_from !== undefined ? { exchanged_from: payload.exchanged_from } : {}),
-    sub: payload.sub,
+/**
+ * Pipeline steps 2 and 5 for the middleware: one issuer (the tenant's), whose kid picks the
+ * rules — a signing key published in the JWKS, or an HS256 secret only Keygate holds.
+ */
+function tokenSource(config: ResolvedOptions, findKey: (kid: string) => ReturnType<JwksCache['find']>): { source: JwtSource<TokenKind>; signed: TokenProfile } {
+  const profile = (hs: boolean): TokenProfile =>
+    Object.freeze({ algorithms: hs ? (['HS256'] as const) : SIGNING_ALGORITHMS, requireAtJwt: !hs, requireKid: true, clockToleranceSec: config.clockToleranceSec });
+  const issuers: Record<'hs' | 'signed', JwtIssuer<TokenKind>> = {
+    hs: { issuer: config.issuer, profile: profile(true), context: { hs: true } },
+    signed: { issuer: config.issuer, profile: profile(false), context: { hs: false } },
   };
+  const source: JwtSource<TokenKind> = {
+    issuer: (iss, header) => (iss !== config.issuer ? null : typeof header.kid === 'string' && isHs256Kid(header.kid) ? issuers.hs : issuers.signed),
+    key: (_issuer, header) => findKey(header.kid as string),
+  };
+  return { source, signed: issuers.signed.profile };
 }
 
 function verifiedToken(payload: TokenClaims, tenant: string, api: string): VerifiedToken {
   const scopes = Object.freeze(scopesOf(payload));
-  const claims = revocationClaims(payload);
+  const clientId = typeof payload.client_id === 'string' ? payload.client_id : undefined;
   const identity: KeygateIdentity = Object.freeze({
     kind: 'jwt',
     subject: payload.sub,
     tenant,
     api,
     scopes,
-    tokenId: claims.jti ?? null,
-    ...(claims.client_id !== undefined ? { clientId: claims.client_id } : {}),
-    // checkClaims admitted only a NumericDate (up to year 9999), which every Date can hold.
+    tokenId: typeof payload.jti === 'string' ? payload.jti : null,
+    ...(clientId !== undefined ? { clientId } : {}),
+    // The claims step admitted only a NumericDate (up to year 9999), which every Date can hold.
     expiresAt: new Date(payload.exp! * 1000).toISOString(),
     meta: EMPTY_META,
   });
-  return { identity, held: new Set(scopes), exp: payload.exp!, claims };
+  return { identity, held: new Set(scopes), payload };
 }
 
 function remoteIdentity(result: VerificationResult, kind: 'jwt' | 'api_key', tenant: string, api: string): KeygateIdentity {

@@ -1,0 +1,228 @@
+import { satisfies, type ScopeMatch } from '../scopes.js';
+import type { VerificationCode } from '../verification.js';
+import { checkClaims, decodeJwt, headerProblem, type DecodedJwt, type JwsAlgorithm, type JwtHeader, type TokenClaims } from './jwt.js';
+import { isRevoked, type RevocationState } from './revocation.js';
+
+/**
+ * The one JWT verification pipeline. Every verifier — the verify service, the middleware, client
+ * assertions, and the gateway's external issuers — runs these steps in this order, each a named
+ * function, with its own sources of issuers, keys, revocations and scopes:
+ *
+ *   1. decodeStep      three strict base64url segments, JSON header and payload     MALFORMED
+ *   2. issuerStep      the issuer the token names, with the rules for its tokens    NOT_FOUND
+ *   3. headerStep      algorithm, kid, no self-chosen keys, typ                      MALFORMED
+ *   4. claimsStep      shape, issuer, lifetime, audience (RFC 9068, RFC 7519)        MALFORMED, NOT_FOUND, EXPIRED, WRONG_AUDIENCE
+ *   5. keyStep         the key the kid names, of the header's algorithm              NOT_FOUND, MALFORMED
+ *   6. signatureStep   the signature, by that key                                    MALFORMED
+ *   ─── `authenticateJwt` ends here: what does not change between presentations ───
+ *   7. claimsStep      again, on every presentation: the clock has moved
+ *   8. heldStep        the scopes the token holds where it is presented              WRONG_AUDIENCE, NOT_FOUND
+ *   9. revocationStep  jti and not-before marks                                       REVOKED
+ *  10. scopeStep       the scopes the caller requires                                INSUFFICIENT_SCOPE
+ *   ─── `admitJwt`: steps 7–10 ───
+ *
+ * Everything that needs no key comes before the key, so only a token that could be genuine
+ * costs a key lookup (and, for a remote JWKS, never a fetch). The steps are pure: sources are
+ * the caller's, and a source that cannot answer throws its own error, which passes through.
+ */
+
+export type Awaitable<T> = T | Promise<T>;
+
+/** A failed step: the verification code and what exactly failed (for logs and denial hooks, never for clients). */
+export interface Rejection {
+  code: Exclude<VerificationCode, 'VALID'>;
+  detail: string;
+}
+
+/** The rules for one kind of token: Keygate's access tokens, a tenant's HS256 tokens, an external issuer's, a client assertion. */
+export interface TokenProfile {
+  /** The algorithms its header may name; the key's own algorithm must then be the header's. */
+  algorithms: readonly JwsAlgorithm[];
+  /** `typ` must be `at+jwt` (RFC 9068 §2.1). */
+  requireAtJwt: boolean;
+  /** Whether the header must name its key (`kid`); a client's single-key JWKS may go without. */
+  requireKid: boolean;
+  clockToleranceSec: number;
+  /** Claims chosen by someone other than Keygate: `iat` required, and the lifetime capped. */
+  selfIssued?: { maxLifetimeSec: number };
+}
+
+/** A key that checks signatures of one algorithm. */
+export interface JwtKey {
+  alg: JwsAlgorithm;
+  verify(token: string): boolean;
+}
+
+/** The issuer a token names, as its verifier knows it. `context` is the verifier's own (a tenant, a client, a JWKS). */
+export interface JwtIssuer<C> {
+  /** The exact `iss` its tokens carry. */
+  issuer: string;
+  profile: TokenProfile;
+  context: C;
+}
+
+/** Where a verifier finds issuers and their keys. */
+export interface JwtSource<C> {
+  /**
+   * The issuer `iss` names, or null when this verifier does not know it. The header is passed
+   * so an issuer with two kinds of tokens (a tenant's signing keys and its HS256 secrets) picks
+   * the rules by `kid`.
+   */
+  issuer(iss: string, header: JwtHeader): Awaitable<JwtIssuer<C> | null>;
+  /** The key the header names for this issuer; null when it has none. */
+  key(issuer: JwtIssuer<C>, header: JwtHeader): Awaitable<JwtKey | null>;
+}
+
+/** A token that passed steps 1–4: decoded, of a known issuer, with an acceptable header and claims. */
+export interface PrecheckedJwt<C> {
+  decoded: DecodedJwt;
+  issuer: JwtIssuer<C>;
+}
+
+/** What authentication established: a genuine token of a known issuer, valid when it was checked. */
+export interface AuthenticatedJwt<C> {
+  header: JwtHeader;
+  payload: TokenClaims;
+  issuer: JwtIssuer<C>;
+  key: JwtKey;
+}
+
+/** What is checked again on every presentation. */
+export interface Admission {
+  /** The issuer's current rules (a tenant's HS256 cap may have been lowered since). */
+  profile: TokenProfile;
+  /** The audience the token must be for, any of several, or null for any. */
+  audience: string | readonly string[] | null;
+  now: number;
+  /** The scopes the token holds where it is presented (with the API's implications), or why it holds none. */
+  held: () => Awaitable<ReadonlySet<string> | Rejection>;
+  /** The revocations to check, or null for a verifier without a revocation source. */
+  revocations: () => Awaitable<RevocationState | null>;
+  required: readonly string[];
+  match: ScopeMatch;
+}
+
+const NOT_COMPACT: Rejection = Object.freeze({ code: 'MALFORMED', detail: 'not a compact JWS with a JSON object header and payload' });
+const UNKNOWN_ISSUER: Rejection = Object.freeze({ code: 'NOT_FOUND', detail: 'iss names no issuer this verifier knows' });
+const BAD_SIGNATURE: Rejection = Object.freeze({ code: 'MALFORMED', detail: 'the signature does not verify' });
+const REVOKED: Rejection = Object.freeze({ code: 'REVOKED', detail: 'revoked by jti or by a client, consumer, grant or deleted-API cut-off' });
+const CLAIM_PROBLEMS: Record<string, Rejection> = {
+  MALFORMED: Object.freeze({ code: 'MALFORMED', detail: 'a required claim is missing, has the wrong type or breaks the bounds on self-issued tokens' }),
+  NOT_FOUND: Object.freeze({ code: 'NOT_FOUND', detail: 'iss is not the issuer this token was checked for' }),
+  EXPIRED: Object.freeze({ code: 'EXPIRED', detail: 'expired, or not valid yet (nbf)' }),
+  WRONG_AUDIENCE: Object.freeze({ code: 'WRONG_AUDIENCE', detail: 'aud does not name this API' }),
+};
+
+/** Step 1. */
+export function decodeStep(token: string): DecodedJwt | Rejection {
+  return decodeJwt(token) ?? NOT_COMPACT;
+}
+
+/** Step 2. */
+export function issuerStep<C>(found: JwtIssuer<C> | null): JwtIssuer<C> | Rejection {
+  return found ?? UNKNOWN_ISSUER;
+}
+
+/** Step 3. */
+export function headerStep(header: JwtHeader, profile: TokenProfile): Rejection | null {
+  const problem = headerProblem(header, profile.algorithms, profile);
+  return problem === null ? null : { code: 'MALFORMED', detail: problem };
+}
+
+/** Steps 4 and 7. */
+export function claimsStep(payload: TokenClaims, issuer: string, admission: Pick<Admission, 'profile' | 'audience' | 'now'>): Rejection | null {
+  const { profile } = admission;
+  const code = checkClaims(payload, {
+    issuer,
+    audience: admission.audience,
+    now: admission.now,
+    clockToleranceSec: profile.clockToleranceSec,
+    ...(profile.selfIssued !== undefined ? { selfIssued: profile.selfIssued } : {}),
+  });
+  return code === 'VALID' ? null : CLAIM_PROBLEMS[code]!;
+}
+
+/** Step 5: the token's `alg` must be its key's (no algorithm confusion). */
+export function keyStep(header: JwtHeader, key: JwtKey | null): Rejection | null {
+  if (key === null) return { code: 'NOT_FOUND', detail: header.kid === undefined ? 'no key fits a token without kid' : `kid "${header.kid}" names no key of the issuer` };
+  return key.alg === header.alg ? null : { code: 'MALFORMED', detail: `alg "${header.alg}" is not the algorithm of kid "${String(header.kid)}" (${key.alg})` };
+}
+
+/** Step 6. */
+export function signatureStep(token: string, key: JwtKey): Rejection | null {
+  return key.verify(token) ? null : BAD_SIGNATURE;
+}
+
+/** Step 9. */
+export function revocationStep(payload: TokenClaims, state: RevocationState | null): Rejection | null {
+  return state !== null && isRevoked(payload, state) ? REVOKED : null;
+}
+
+/** Step 10. */
+export function scopeStep(held: ReadonlySet<string>, required: readonly string[], match: ScopeMatch): Rejection | null {
+  return satisfies(held, required, match) ? null : { code: 'INSUFFICIENT_SCOPE', detail: `holds "${[...held].join(' ')}"` };
+}
+
+export function isRejection(value: unknown): value is Rejection {
+  return typeof value === 'object' && value !== null && 'code' in value && 'detail' in value;
+}
+
+/**
+ * Steps 1–4: everything that needs no key. A verifier that cannot check the signature itself
+ * (the middleware, for a tenant's HS256 token) runs these before asking Keygate.
+ */
+export async function precheckJwt<C>(
+  token: string,
+  source: Pick<JwtSource<C>, 'issuer'>,
+  expected: { audience: string | readonly string[] | null; now: number },
+): Promise<PrecheckedJwt<C> | Rejection> {
+  const decoded = decodeStep(token);
+  if (isRejection(decoded)) return decoded;
+  const { header, payload } = decoded;
+  // A token whose iss is no string is MALFORMED (claimsStep would say so); it names no issuer to look up.
+  if (typeof payload.iss !== 'string') return CLAIM_PROBLEMS['MALFORMED']!;
+  const issuer = issuerStep(await source.issuer(payload.iss, header));
+  if (isRejection(issuer)) return issuer;
+  const rejection = headerStep(header, issuer.profile) ?? claimsStep(payload, issuer.issuer, { profile: issuer.profile, ...expected });
+  return rejection ?? { decoded, issuer };
+}
+
+/** Steps 5–6, after `precheckJwt`: the key the header names, and the signature. */
+export async function checkSignature<C>(token: string, prechecked: PrecheckedJwt<C>, source: Pick<JwtSource<C>, 'key'>): Promise<AuthenticatedJwt<C> | Rejection> {
+  const { decoded, issuer } = prechecked;
+  const key = await source.key(issuer, decoded.header);
+  const rejection = keyStep(decoded.header, key) ?? signatureStep(token, key!);
+  return rejection ?? { header: decoded.header, payload: decoded.payload, issuer, key: key! };
+}
+
+/**
+ * Steps 1–6: whether the token is a genuine token of an issuer this verifier knows, valid now.
+ * The answer holds until the token's `exp` (keys are retired, not changed), so callers may keep
+ * it, keyed by the token's hash, and run only `admitJwt` on a later presentation.
+ */
+export async function authenticateJwt<C>(
+  token: string,
+  source: JwtSource<C>,
+  expected: { audience: string | readonly string[] | null; now: number },
+): Promise<AuthenticatedJwt<C> | Rejection> {
+  const prechecked = await precheckJwt(token, source, expected);
+  return isRejection(prechecked) ? prechecked : checkSignature(token, prechecked, source);
+}
+
+/**
+ * Steps 7–10, on every presentation of an authenticated token. Synchronous when the sources
+ * answer from memory, so a token seen again costs no promise.
+ */
+export function admitJwt(payload: TokenClaims, issuer: string, admission: Admission): Rejection | null | Promise<Rejection | null> {
+  const claims = claimsStep(payload, issuer, admission);
+  if (claims !== null) return claims;
+  const held = admission.held();
+  return held instanceof Promise ? held.then((found) => afterHeld(payload, found, admission)) : afterHeld(payload, held, admission);
+}
+
+function afterHeld(payload: TokenClaims, held: ReadonlySet<string> | Rejection, admission: Admission): Rejection | null | Promise<Rejection | null> {
+  if (isRejection(held)) return held;
+  const revocations = admission.revocations();
+  const finish = (state: RevocationState | null): Rejection | null => revocationStep(payload, state) ?? scopeStep(held, admission.required, admission.match);
+  return revocations instanceof Promise ? revocations.then(finish) : finish(revocations);
+}
