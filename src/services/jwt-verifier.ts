@@ -7,6 +7,7 @@ import {
   admitJwt,
   authenticateJwt,
   isRejection,
+  type AdmissionSources,
   type AuthenticatedJwt,
   type JwtIssuer,
   type JwtKey,
@@ -62,6 +63,12 @@ interface VerifiedToken {
   profile: { tenant: Tenant; profile: TokenProfile } | null;
 }
 
+/** One presentation of a verified token: what steps 8 and 9 look things up for. */
+interface Presentation {
+  token: VerifiedToken;
+  check: JwtCheck;
+}
+
 const VERIFIED_CACHE_SIZE = 10_000;
 
 /** Keygate's own access tokens (RFC 9068): signed by a tenant's signing key, `typ` at+jwt. */
@@ -89,6 +96,7 @@ export class JwtVerifier {
   private readonly issuerPrefix: string;
   private readonly verified = new LRUCache<string, VerifiedToken>({ max: VERIFIED_CACHE_SIZE });
   private readonly source: JwtSource<TokenTenant>;
+  private readonly admission: AdmissionSources<Presentation>;
 
   constructor(
     private readonly ctx: ServiceContext,
@@ -98,6 +106,10 @@ export class JwtVerifier {
   ) {
     this.issuerPrefix = `${ctx.publicUrl}/t/`;
     this.source = { issuer: (iss, header) => this.issuerOf(iss, header), key: (issuer, header) => this.keyOf(issuer.context, header) };
+    this.admission = {
+      held: (presentation) => this.heldScopes(presentation),
+      revocations: ({ token }) => this.revocations.stateIfLoaded(token.tenant.id) ?? this.revocations.state(token.tenant.id),
+    };
   }
 
   async verify(token: string, check: JwtCheck): Promise<JwtOutcome> {
@@ -138,39 +150,21 @@ export class JwtVerifier {
 
   /** Pipeline steps 7–10 on every presentation, with the tenant's current rules. */
   private async evaluate(token: VerifiedToken, check: JwtCheck, now: number): Promise<JwtOutcome> {
-    const { payload, tenant } = token;
-    const build = (code: VerificationCode): JwtOutcome => ({
-      result: {
-        valid: code === 'VALID',
-        code,
-        keyId: typeof payload.jti === 'string' ? payload.jti : null,
-        tenant: token.slug,
-        api: token.audience,
-        consumer: payload.sub ?? null,
-        scopes: token.scopes,
-        meta: typeof payload.client_id === 'string' ? { clientId: payload.client_id } : {},
-        expiresAt: token.expiresAtIso,
-        ratelimits: [],
-        credits: null,
-      },
-      // Claims Keygate refuses to accept are nobody's to act on (revocation, introspection).
-      claims: code === 'MALFORMED' ? null : payload,
-      tenant,
-    });
     // A self-issued token is held to its tenant's current cap, so lowering the cap binds tokens already out.
-    const cachedTenant = token.hs ? this.ctx.directory.tenantIfCached(token.slug) : tenant;
+    const cachedTenant = token.hs ? this.ctx.directory.tenantIfCached(token.slug) : token.tenant;
     const current = cachedTenant !== undefined ? cachedTenant : await this.ctx.directory.tenant(token.slug);
-    if (current === null) return build('NOT_FOUND');
-    const rejection = await admitJwt(payload, payload.iss, {
+    if (current === null) return outcome(token, 'NOT_FOUND');
+    const admitted = admitJwt(token.payload, token.payload.iss, {
       profile: this.profileOf(token, current),
       audience: check.api,
       now,
-      held: () => this.heldScopes(token, check),
-      revocations: () => this.revocations.stateIfLoaded(tenant.id) ?? this.revocations.state(tenant.id),
       required: check.scopes,
       match: check.match,
+      sources: this.admission,
+      subject: { token, check },
     });
-    return build(rejection === null ? 'VALID' : rejection.code);
+    const rejection = admitted instanceof Promise ? await admitted : admitted;
+    return outcome(token, rejection === null ? 'VALID' : rejection.code);
   }
 
   private profileOf(token: VerifiedToken, current: Tenant): TokenProfile {
@@ -180,7 +174,7 @@ export class JwtVerifier {
   }
 
   /** Pipeline step 8: the token's scopes with its API's implications. The common case needs no promise: the API is in memory. */
-  private heldScopes(token: VerifiedToken, check: JwtCheck): ReadonlySet<string> | Rejection | Promise<ReadonlySet<string> | Rejection> {
+  private heldScopes({ token, check }: Presentation): ReadonlySet<string> | Rejection | Promise<ReadonlySet<string> | Rejection> {
     const { tenant, audience } = token;
     const cachedApi = audience === null ? null : this.ctx.directory.apiIfCached(tenant.id, audience);
     if (cachedApi === undefined) return this.ctx.directory.api(tenant.id, audience!).then((api) => heldFor(token, api, check));
@@ -210,6 +204,28 @@ function verifiedToken({ header, payload, issuer }: AuthenticatedJwt<TokenTenant
     expiresAtMs: payload.exp! * 1000,
     held: null,
     profile: null,
+  };
+}
+
+function outcome(token: VerifiedToken, code: VerificationCode): JwtOutcome {
+  const { payload } = token;
+  return {
+    result: {
+      valid: code === 'VALID',
+      code,
+      keyId: typeof payload.jti === 'string' ? payload.jti : null,
+      tenant: token.slug,
+      api: token.audience,
+      consumer: payload.sub ?? null,
+      scopes: token.scopes,
+      meta: typeof payload.client_id === 'string' ? { clientId: payload.client_id } : {},
+      expiresAt: token.expiresAtIso,
+      ratelimits: [],
+      credits: null,
+    },
+    // Claims Keygate refuses to accept are nobody's to act on (revocation, introspection).
+    claims: code === 'MALFORMED' ? null : payload,
+    tenant: token.tenant,
   };
 }
 

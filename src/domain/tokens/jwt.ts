@@ -200,7 +200,7 @@ function claimsAreWellFormed(payload: TokenClaims): boolean {
  */
 export function checkClaims(
   payload: TokenClaims,
-  expected: { issuer: string; audience: string | readonly string[] | null; now: number; clockToleranceSec?: number; selfIssued?: { maxLifetimeSec: number } },
+  expected: { issuer: string; audience: string | readonly string[] | null; now: number; clockToleranceSec?: number; selfIssued?: { maxLifetimeSec: number } | undefined },
 ): VerificationCode {
   const nowSec = Math.floor(expected.now / 1000);
   const tolerance = expected.clockToleranceSec ?? 0;

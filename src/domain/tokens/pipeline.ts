@@ -87,19 +87,29 @@ export interface AuthenticatedJwt<C> {
   key: JwtKey;
 }
 
+/**
+ * Where steps 8 and 9 look things up for one presentation (`subject`: whatever the verifier
+ * needs to answer — the token, the API it is presented to). A verifier makes its sources once,
+ * so a presentation allocates no functions.
+ */
+export interface AdmissionSources<T> {
+  /** The scopes the token holds where it is presented (with the API's implications), or why it holds none. */
+  held(subject: T): Awaitable<ReadonlySet<string> | Rejection>;
+  /** The revocations to check, or null for a verifier without a revocation source. */
+  revocations(subject: T): Awaitable<RevocationState | null>;
+}
+
 /** What is checked again on every presentation. */
-export interface Admission {
+export interface Admission<T> {
   /** The issuer's current rules (a tenant's HS256 cap may have been lowered since). */
   profile: TokenProfile;
   /** The audience the token must be for, any of several, or null for any. */
   audience: string | readonly string[] | null;
   now: number;
-  /** The scopes the token holds where it is presented (with the API's implications), or why it holds none. */
-  held: () => Awaitable<ReadonlySet<string> | Rejection>;
-  /** The revocations to check, or null for a verifier without a revocation source. */
-  revocations: () => Awaitable<RevocationState | null>;
   required: readonly string[];
   match: ScopeMatch;
+  sources: AdmissionSources<T>;
+  subject: T;
 }
 
 const NOT_COMPACT: Rejection = Object.freeze({ code: 'MALFORMED', detail: 'not a compact JWS with a JSON object header and payload' });
@@ -130,15 +140,9 @@ export function headerStep(header: JwtHeader, profile: TokenProfile): Rejection 
 }
 
 /** Steps 4 and 7. */
-export function claimsStep(payload: TokenClaims, issuer: string, admission: Pick<Admission, 'profile' | 'audience' | 'now'>): Rejection | null {
+export function claimsStep(payload: TokenClaims, issuer: string, admission: { profile: TokenProfile; audience: string | readonly string[] | null; now: number }): Rejection | null {
   const { profile } = admission;
-  const code = checkClaims(payload, {
-    issuer,
-    audience: admission.audience,
-    now: admission.now,
-    clockToleranceSec: profile.clockToleranceSec,
-    ...(profile.selfIssued !== undefined ? { selfIssued: profile.selfIssued } : {}),
-  });
+  const code = checkClaims(payload, { issuer, audience: admission.audience, now: admission.now, clockToleranceSec: profile.clockToleranceSec, selfIssued: profile.selfIssued });
   return code === 'VALID' ? null : CLAIM_PROBLEMS[code]!;
 }
 
@@ -213,16 +217,21 @@ export async function authenticateJwt<C>(
  * Steps 7–10, on every presentation of an authenticated token. Synchronous when the sources
  * answer from memory, so a token seen again costs no promise.
  */
-export function admitJwt(payload: TokenClaims, issuer: string, admission: Admission): Rejection | null | Promise<Rejection | null> {
+export function admitJwt<T>(payload: TokenClaims, issuer: string, admission: Admission<T>): Rejection | null | Promise<Rejection | null> {
   const claims = claimsStep(payload, issuer, admission);
   if (claims !== null) return claims;
-  const held = admission.held();
-  return held instanceof Promise ? held.then((found) => afterHeld(payload, found, admission)) : afterHeld(payload, held, admission);
+  const held = admission.sources.held(admission.subject);
+  if (held instanceof Promise) return held.then((found) => afterHeld(payload, found, admission));
+  return afterHeld(payload, held, admission);
 }
 
-function afterHeld(payload: TokenClaims, held: ReadonlySet<string> | Rejection, admission: Admission): Rejection | null | Promise<Rejection | null> {
+function afterHeld<T>(payload: TokenClaims, held: ReadonlySet<string> | Rejection, admission: Admission<T>): Rejection | null | Promise<Rejection | null> {
   if (isRejection(held)) return held;
-  const revocations = admission.revocations();
-  const finish = (state: RevocationState | null): Rejection | null => revocationStep(payload, state) ?? scopeStep(held, admission.required, admission.match);
-  return revocations instanceof Promise ? revocations.then(finish) : finish(revocations);
+  const revocations = admission.sources.revocations(admission.subject);
+  if (revocations instanceof Promise) return revocations.then((state) => afterRevocations(payload, held, state, admission));
+  return afterRevocations(payload, held, revocations, admission);
+}
+
+function afterRevocations<T>(payload: TokenClaims, held: ReadonlySet<string>, state: RevocationState | null, admission: Admission<T>): Rejection | null {
+  return revocationStep(payload, state) ?? scopeStep(held, admission.required, admission.match);
 }

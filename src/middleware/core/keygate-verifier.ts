@@ -7,6 +7,7 @@ import { MAX_TOKEN_LENGTH, SIGNING_ALGORITHMS, isHs256Kid, looksLikeJwt, scopesO
 import {
   admitJwt,
   checkSignature,
+  type AdmissionSources,
   isRejection,
   precheckJwt,
   revocationStep,
@@ -79,6 +80,12 @@ interface VerifiedToken {
   held: ReadonlySet<string>;
   payload: TokenClaims;
 }
+
+/** Steps 8 and 9 in the middleware: the token's own scopes, and the revocation state read before. */
+const ADMISSION: AdmissionSources<{ verified: VerifiedToken; state: RevocationState | null }> = {
+  held: ({ verified }) => verified.held,
+  revocations: ({ state }) => state,
+};
 
 /** Whether the token's kid names one of the tenant's HS256 secrets, which only Keygate holds. */
 type TokenKind = { hs: boolean };
@@ -201,14 +208,15 @@ class Verifier implements KeygateVerifier {
       if (state === null) return this.deny(UNAVAILABLE, { code: 'KEYGATE_UNAVAILABLE', detail: 'the revocation feed has never been read', kind: 'jwt', tokenId });
     }
     const { audience, issuer, clock } = this.config;
+    // Every source answers from memory here, so the answer is never a promise.
     const rejection = admitJwt(verified.payload, issuer, {
       profile: this.keygateTokens,
       audience,
       now: clock(),
-      held: () => verified.held,
-      revocations: () => state,
       required: requirement.scopes,
       match: requirement.match,
+      sources: ADMISSION,
+      subject: { verified, state },
     }) as Rejection | null;
     if (rejection === null) return { ok: true, identity: verified.identity };
     if (rejection.code === 'INSUFFICIENT_SCOPE') return this.deny(requirement.insufficient, { code: 'INSUFFICIENT_SCOPE', detail: rejection.detail, kind: 'jwt', tokenId });

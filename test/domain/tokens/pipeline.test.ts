@@ -7,6 +7,7 @@ import type { JwtHeader } from '../../../src/domain/tokens/jwt.js';
 import {
   admitJwt,
   authenticateJwt,
+  type AdmissionSources,
   isRejection,
   type JwtKey,
   type JwtSource,
@@ -84,10 +85,10 @@ async function verify(token: string, required: readonly string[] = ['read:users'
     profile: PROFILE,
     audience: API,
     now,
-    held: () => new Set(String(authenticated.payload.scope).split(' ')),
-    revocations: () => ({ jtis: new Set(['revoked-jti']), notBefore: new Map() }),
     required,
     match: 'all',
+    sources: { held: (scope: string) => new Set(scope.split(' ')), revocations: () => ({ jtis: new Set(['revoked-jti']), notBefore: new Map() }) },
+    subject: String(authenticated.payload.scope),
   });
   return rejection === null ? 'VALID' : rejection.code;
 }
@@ -110,6 +111,9 @@ describe('the pipeline refuses the published non-JWS forms (test/vectors/jws-ref
   });
 });
 
+/** Sources that answer from memory: the token's held scopes are read:users, nothing is revoked. */
+const MEMORY: AdmissionSources<null> = { held: () => new Set(['read:users']), revocations: () => null };
+
 describe('the pipeline order', () => {
   it('looks up no key for a token that fails before the key step', async () => {
     lookups.length = 0;
@@ -131,14 +135,14 @@ describe('the pipeline order', () => {
   it('checks the clock again when a kept token is presented later', async () => {
     const authenticated = await authenticateJwt(await tokenFor({ title: '', rfc: '', code: '' }), source, { audience: API, now });
     if (isRejection(authenticated)) throw new Error(authenticated.detail);
-    const later = { profile: PROFILE, audience: API, held: () => new Set(['read:users']), revocations: () => null, required: [], match: 'all' as const };
+    const later = { profile: PROFILE, audience: API, required: [], match: 'all' as const, sources: MEMORY, subject: null };
     expect(await admitJwt(authenticated.payload, ISSUER, { ...later, now: now + 299_000 })).toBeNull();
     expect((await admitJwt(authenticated.payload, ISSUER, { ...later, now: now + 300_000 }))?.code).toBe('EXPIRED');
   });
 
   it('answers synchronously when every source answers from memory', () => {
     const payload = { iss: ISSUER, sub: 's', aud: API, exp: nowSec + 60 };
-    const answer = admitJwt(payload, ISSUER, { profile: PROFILE, audience: API, now, held: () => new Set(), revocations: () => null, required: [], match: 'all' });
+    const answer = admitJwt(payload, ISSUER, { profile: PROFILE, audience: API, now, required: [], match: 'all', sources: MEMORY, subject: null });
     expect(answer).toBeNull();
   });
 });
