@@ -14,8 +14,9 @@ export type { Page, PageRequest } from './page.js';
 
 /**
  * The one persistence interface: one part per aggregate, each with its own interface and its own
- * file in `aggregates/` (adding an aggregate is a file there and a line here and in
- * kysely-store.ts), and the store's own lifecycle. Backends: `sqlite/` (default, embedded) and
+ * file in `aggregates/`, and the store's own lifecycle. Adding an aggregate touches `store/` only:
+ * its file, a line here and one in kysely-store.ts, and for tables of its own schema.ts, a
+ * migration and its rows' entry in the tenant cascade (directory.ts; the compiler asks for it). Backends: `sqlite/` (default, embedded) and
  * `postgres/`. Every method that changes data takes the audit event describing the change and
  * writes both in one transaction. Faults (store unreachable) surface as STORE_UNAVAILABLE;
  * unique violations as the matching `*_EXISTS` code.
