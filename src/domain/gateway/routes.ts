@@ -1,0 +1,192 @@
+/**
+ * The gateway's route table, compiled from an OpenAPI document (`openapi.ts`), and the matcher
+ * every gateway request goes through. Pure: no I/O, no framework.
+ *
+ * Path rules, in the order they apply (each is a way an encoding trick could reach an operation
+ * it does not match, so each fails closed as `bad_path`, 400, or normalises to one spelling):
+ * 1. the query (from the first `?`) is not part of the path; the path must start with `/`;
+ * 2. control characters, spaces, non-ASCII bytes, `\`, `#` and `;` (a path parameter that Tomcat
+ *    and Spring strip, so `/admin;x` would reach `/admin` upstream) are refused;
+ * 3. percent-escapes must be well formed; `%2F`, `%5C` and `%00` are refused (an upstream that
+ *    decodes them sees other segments than the gateway matched); escapes of unreserved characters
+ *    (RFC 3986 §2.3) are decoded, every other escape is kept with upper-case hex;
+ * 4. after decoding, a `.` or `..` segment is refused (`%2e%2e` included);
+ * 5. repeated slashes collapse to one; a trailing slash is kept in the forwarded path but ignored
+ *    when matching, so `/users/` is `/users`.
+ * Literal segments match before templated ones (OpenAPI: concrete paths first); the first path
+ * that matches decides, so a method it lacks is 405 even if a templated path has that method.
+ */
+
+/** OR of ANDs: the caller must hold every scope of at least one alternative. [] alternatives never happens; [[]] = any valid credential. */
+export interface Requirement {
+  public: boolean;
+  anyOf: readonly (readonly string[])[];
+}
+
+export interface Operation {
+  /** Upper-case HTTP method. */
+  method: string;
+  /** The path template as declared in the document, without the base path. */
+  path: string;
+  operationId: string | null;
+  requirement: Requirement;
+  /** Credits one call costs (`x-keygate-cost`, default 1). */
+  cost: number;
+}
+
+export interface CompiledRoutes {
+  /** The `servers` base path (`/v1`), '' when the document serves from the root. */
+  basePath: string;
+  operations: Operation[];
+}
+
+/**
+ * `path` on a match is the normalised path (base path included) that the upstream must receive:
+ * forwarding the caller's raw path instead would let the upstream decode what the gateway did not match.
+ */
+export type RouteMatch =
+  | { kind: 'operation'; operation: Operation; path: string }
+  | { kind: 'not_found' }
+  | { kind: 'method_not_allowed'; allow: string[] }
+  | { kind: 'bad_path' };
+
+const HEX = '0123456789ABCDEF';
+const UNRESERVED = /[A-Za-z0-9\-._~]/;
+/** Bytes refused anywhere in a raw path: controls, space, `"`, `#`, `;`, `<`, `>`, `\`, `^`, backtick, `{`, `|`, `}`, DEL and non-ASCII. */
+const REFUSED_CHARACTER = /[\x00-\x20"#;<>\\^`{|}\x7f-\uffff]/;
+const REFUSED_ESCAPES = new Set(['%2F', '%5C', '%00']);
+
+/**
+ * The canonical spelling of a request path (rules 1–5 above), or null when it must be refused.
+ *
+ * @example
+ * normalisePath('/users//%7Ebob/?q=1') // '/users/~bob/'
+ * normalisePath('/a/%2e%2e/admin')     // null
+ */
+export function normalisePath(rawPath: string): string | null {
+  const query = rawPath.indexOf('?');
+  const raw = query < 0 ? rawPath : rawPath.slice(0, query);
+  if (raw.charCodeAt(0) !== 0x2f || REFUSED_CHARACTER.test(raw)) return null;
+  let decoded = '';
+  for (let i = 0; i < raw.length; i++) {
+    const ch = raw[i]!;
+    if (ch !== '%') {
+      decoded += ch;
+      continue;
+    }
+    const hi = HEX.indexOf(raw[i + 1]?.toUpperCase() ?? '');
+    const lo = HEX.indexOf(raw[i + 2]?.toUpperCase() ?? '');
+    if (hi < 0 || lo < 0) return null;
+    const escape = `%${HEX[hi]}${HEX[lo]}`;
+    if (REFUSED_ESCAPES.has(escape)) return null;
+    const char = String.fromCharCode(hi * 16 + lo);
+    decoded += UNRESERVED.test(char) ? char : escape;
+    i += 2;
+  }
+  const trailing = decoded.length > 1 && decoded.endsWith('/');
+  const segments = decoded.split('/').filter((segment) => segment !== '');
+  if (segments.some((segment) => segment === '.' || segment === '..')) return null;
+  return `/${segments.join('/')}${trailing && segments.length > 0 ? '/' : ''}`;
+}
+
+interface Node {
+  literals: Map<string, Node>;
+  /** Segments with a template inside literal text (`{name}.json`), tried after literals. */
+  patterns: { regex: RegExp; node: Node }[];
+  /** A whole-segment template (`{id}`), tried last. */
+  param: Node | null;
+  methods: Map<string, Operation>;
+}
+
+function newNode(): Node {
+  return { literals: new Map(), patterns: [], param: null, methods: new Map() };
+}
+
+const TEMPLATE = /\{[^{}/]+\}/g;
+
+function escapeRegex(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** The segments of a declared template, spelled as `normalisePath` spells a request. */
+function templateSegments(template: string): string[] {
+  return template
+    .split('/')
+    .filter((segment) => segment !== '')
+    .map((segment) => segment.replace(/%([0-9a-fA-F]{2})/g, (escape, hex: string) => {
+      const char = String.fromCharCode(parseInt(hex, 16));
+      return UNRESERVED.test(char) ? char : escape.toUpperCase();
+    }));
+}
+
+function childFor(node: Node, segment: string): Node {
+  if (/^\{[^{}/]+\}$/.test(segment)) {
+    node.param ??= newNode();
+    return node.param;
+  }
+  if (segment.includes('{')) {
+    const source = `^${segment.split(TEMPLATE).map(escapeRegex).join('[^/]+?')}$`;
+    const existing = node.patterns.find((p) => p.regex.source === source);
+    if (existing !== undefined) return existing.node;
+    const created = { regex: new RegExp(source), node: newNode() };
+    node.patterns.push(created);
+    return created.node;
+  }
+  let child = node.literals.get(segment);
+  if (child === undefined) {
+    child = newNode();
+    node.literals.set(segment, child);
+  }
+  return child;
+}
+
+function find(node: Node, segments: readonly string[], index: number): Node | null {
+  if (index === segments.length) return node.methods.size > 0 ? node : null;
+  const segment = segments[index]!;
+  const literal = node.literals.get(segment);
+  if (literal !== undefined) {
+    const found = find(literal, segments, index + 1);
+    if (found !== null) return found;
+  }
+  for (const pattern of node.patterns) {
+    if (!pattern.regex.test(segment)) continue;
+    const found = find(pattern.node, segments, index + 1);
+    if (found !== null) return found;
+  }
+  return node.param === null ? null : find(node.param, segments, index + 1);
+}
+
+/**
+ * Builds the matcher of a route table. A method and template declared twice (`/a/{x}` and
+ * `/a/{y}`) keep the first; `openapi.ts` refuses such documents before they get here.
+ *
+ * @example
+ * const match = compileRouter({ basePath: '/v1', operations })('GET', '/v1/users/42?x=1');
+ * if (match.kind === 'operation') forward(match.path, match.operation.requirement);
+ */
+export function compileRouter(routes: CompiledRoutes): (method: string, rawPath: string) => RouteMatch {
+  const root = newNode();
+  for (const operation of routes.operations) {
+    let node = root;
+    for (const segment of templateSegments(operation.path)) node = childFor(node, segment);
+    const method = operation.method.toUpperCase();
+    if (!node.methods.has(method)) node.methods.set(method, operation);
+  }
+  const base = templateSegments(routes.basePath);
+  const NOT_FOUND: RouteMatch = { kind: 'not_found' };
+  const BAD_PATH: RouteMatch = { kind: 'bad_path' };
+
+  return (method: string, rawPath: string): RouteMatch => {
+    const path = normalisePath(rawPath);
+    if (path === null) return BAD_PATH;
+    const segments = path.split('/').filter((segment) => segment !== '');
+    for (let i = 0; i < base.length; i++) {
+      if (segments[i] !== base[i]) return NOT_FOUND;
+    }
+    const node = find(root, segments.slice(base.length), 0);
+    if (node === null) return NOT_FOUND;
+    const operation = node.methods.get(method.toUpperCase());
+    if (operation === undefined) return { kind: 'method_not_allowed', allow: [...node.methods.keys()].sort() };
+    return { kind: 'operation', operation, path };
+  };
+}

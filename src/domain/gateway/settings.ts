@@ -1,0 +1,179 @@
+import { KeygateError } from '../errors.js';
+
+/** A JWT issuer outside Keygate whose tokens the gateway accepts for one API (Entra ID, Okta, …). */
+export interface ExternalIssuer {
+  issuer: string;
+  jwksUri: string;
+  audience: string | null;
+}
+
+/** How the gateway fronts one API. Every field has a default, so an API without a gateway keeps working. */
+export interface GatewaySettings {
+  /** Absolute http(s) URL the gateway forwards to; null = the API is not behind the gateway. */
+  upstream: string | null;
+  /** Host values (host or host:port, lower-case) besides the identifier's own that reach this API. */
+  gatewayHosts: string[];
+  externalIssuers: ExternalIssuer[];
+  /** Whether the upstream also receives a short-lived tenant-signed JWT (`Keygate-Token`). */
+  phantomToken: boolean;
+  /** A header (lower-case, e.g. `x-api-key`) read besides `Authorization: Bearer`. */
+  credentialHeader: string | null;
+  /** A query parameter read for the credential; only when set, since URLs end up in logs. */
+  credentialQuery: string | null;
+  /** Whether paths and methods the OpenAPI document does not declare are forwarded (they answer 404/405 otherwise). */
+  passthrough: boolean;
+}
+
+export const DEFAULT_GATEWAY_SETTINGS: GatewaySettings = Object.freeze({
+  upstream: null,
+  gatewayHosts: Object.freeze([]) as unknown as string[],
+  externalIssuers: Object.freeze([]) as unknown as ExternalIssuer[],
+  phantomToken: false,
+  credentialHeader: null,
+  credentialQuery: null,
+  passthrough: false,
+});
+
+/** The most hosts and external issuers one API may list: a gateway route, not a registry. */
+export const MAX_GATEWAY_HOSTS = 32;
+export const MAX_EXTERNAL_ISSUERS = 8;
+
+/** RFC 7230 token characters, lower-case: a header name the caller can send. */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9a-z]{1,64}$/;
+/** Unreserved URL characters (RFC 3986 §2.3): a query name that needs no encoding. */
+const QUERY_NAME = /^[A-Za-z0-9\-._~]{1,64}$/;
+/** A DNS name or IPv4 literal, optional port; or a bracketed IPv6 literal, optional port. */
+const HOST_VALUE = /^(?:(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?))*|\[[0-9a-f:.]+\])(?::\d{1,5})?$/;
+/** Headers the gateway owns or that carry hop-by-hop meaning; a credential there would be dropped or forged. */
+const RESERVED_HEADERS = new Set([
+  'host', 'connection', 'keep-alive', 'proxy-authorization', 'proxy-authenticate', 'te', 'trailer',
+  'transfer-encoding', 'upgrade', 'content-length', 'content-type', 'cookie', 'forwarded',
+  'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host',
+]);
+
+function invalid(message: string): KeygateError {
+  return new KeygateError('INVALID_REQUEST', message);
+}
+
+/**
+ * An absolute http(s) URL without credentials, query or fragment, returned in its canonical form
+ * (no trailing slash). Whether its address may be reached is the service's decision (DNS is I/O).
+ *
+ * @example
+ * normaliseUpstream('http://Backend:8080/v1/') // 'http://backend:8080/v1'
+ */
+export function normaliseUpstream(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw invalid('upstream must be an absolute http or https URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw invalid('upstream must be an http or https URL');
+  if (url.username !== '' || url.password !== '') throw invalid('upstream must not carry credentials');
+  if (url.search !== '' || url.hash !== '' || value.includes('?') || value.includes('#')) {
+    throw invalid('upstream must not have a query or a fragment');
+  }
+  const path = url.pathname.replace(/\/+$/, '');
+  return `${url.protocol}//${url.host}${path}`;
+}
+
+/**
+ * A Host value as the gateway compares it: lower-case, no trailing dot, default ports dropped
+ * (`example.com:443` and `example.com` are one host for HTTPS callers, so one claim).
+ *
+ * @example
+ * normaliseHost('API.Example.com.') // 'api.example.com'
+ */
+export function normaliseHost(value: string): string {
+  const lower = value.trim().toLowerCase().replace(/\.(?=:\d+$|$)/, '');
+  if (!HOST_VALUE.test(lower)) throw invalid(`"${value}" is not a host or host:port`);
+  const port = /:(\d+)$/.exec(lower)?.[1];
+  if (port !== undefined && (Number(port) < 1 || Number(port) > 65_535)) throw invalid(`"${value}" has a port outside 1–65535`);
+  return lower;
+}
+
+/**
+ * The Host an API identifier names when it is an http(s) URL (`https://api.example.com` →
+ * `api.example.com`), else null: identifiers like `urn:orders` name no host.
+ */
+export function identifierHost(identifier: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(identifier);
+  } catch {
+    return null;
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.host === '') return null;
+  return url.host.toLowerCase();
+}
+
+function normaliseIssuer(value: ExternalIssuer): ExternalIssuer {
+  if (value.issuer.length === 0 || value.issuer.length > 512) throw invalid('an external issuer needs an issuer of 1–512 characters');
+  let jwks: URL;
+  try {
+    jwks = new URL(value.jwksUri);
+  } catch {
+    throw invalid(`jwksUri of issuer "${value.issuer}" must be an absolute https URL`);
+  }
+  const loopback = jwks.hostname === 'localhost' || jwks.hostname === '127.0.0.1' || jwks.hostname === '[::1]';
+  if (jwks.protocol !== 'https:' && !(jwks.protocol === 'http:' && loopback)) {
+    throw invalid(`jwksUri of issuer "${value.issuer}" must be https (http only on loopback)`);
+  }
+  const audience = value.audience ?? null;
+  if (audience !== null && (audience.length === 0 || audience.length > 512)) {
+    throw invalid(`audience of issuer "${value.issuer}" must be 1–512 characters`);
+  }
+  return { issuer: value.issuer, jwksUri: jwks.href, audience };
+}
+
+/**
+ * Applies a change to settings and returns the whole, validated and canonical: hosts lower-case
+ * and unique, the upstream without a trailing slash, header names lower-case. Throws
+ * INVALID_REQUEST naming the field. The upstream's address rule lives in the service.
+ *
+ * @example
+ * applyGatewaySettings(DEFAULT_GATEWAY_SETTINGS, { upstream: 'http://backend:8080/', credentialHeader: 'X-API-Key' })
+ * // { upstream: 'http://backend:8080', credentialHeader: 'x-api-key', ... }
+ */
+export function applyGatewaySettings(current: GatewaySettings, change: Partial<GatewaySettings>): GatewaySettings {
+  const next: GatewaySettings = { ...current, ...stripUndefined(change) };
+  const upstream = next.upstream === null ? null : normaliseUpstream(next.upstream);
+
+  if (next.gatewayHosts.length > MAX_GATEWAY_HOSTS) throw invalid(`gatewayHosts lists at most ${MAX_GATEWAY_HOSTS} hosts`);
+  const gatewayHosts = [...new Set(next.gatewayHosts.map(normaliseHost))];
+
+  if (next.externalIssuers.length > MAX_EXTERNAL_ISSUERS) throw invalid(`externalIssuers lists at most ${MAX_EXTERNAL_ISSUERS} issuers`);
+  const externalIssuers = next.externalIssuers.map(normaliseIssuer);
+  const issuers = new Set<string>();
+  for (const { issuer } of externalIssuers) {
+    if (issuers.has(issuer)) throw invalid(`external issuer "${issuer}" is listed twice`);
+    issuers.add(issuer);
+  }
+
+  let credentialHeader = next.credentialHeader;
+  if (credentialHeader !== null) {
+    credentialHeader = credentialHeader.toLowerCase();
+    if (!HEADER_NAME.test(credentialHeader)) throw invalid('credentialHeader must be an HTTP header name');
+    if (RESERVED_HEADERS.has(credentialHeader) || credentialHeader.startsWith('keygate-')) {
+      throw invalid(`credentialHeader "${credentialHeader}" is a header the gateway owns or forwards`);
+    }
+  }
+  if (next.credentialQuery !== null && !QUERY_NAME.test(next.credentialQuery)) {
+    throw invalid('credentialQuery must be 1–64 unreserved URL characters');
+  }
+
+  return {
+    upstream,
+    gatewayHosts,
+    externalIssuers,
+    phantomToken: next.phantomToken,
+    credentialHeader,
+    credentialQuery: next.credentialQuery,
+    passthrough: next.passthrough,
+  };
+}
+
+function stripUndefined(change: Partial<GatewaySettings>): Partial<GatewaySettings> {
+  return Object.fromEntries(Object.entries(change).filter(([, value]) => value !== undefined)) as Partial<GatewaySettings>;
+}
