@@ -33,6 +33,7 @@ import { KeysService } from './keys-service.js';
 import { ManagementAuth } from './management-auth.js';
 import { RootKeysService } from './root-keys-service.js';
 import { TenantsService } from './tenants-service.js';
+import { UsageAnalytics } from './usage-analytics.js';
 import { UsageRecorder } from './usage-recorder.js';
 import { openData } from './open-data.js';
 import { VerifyService, type VerifyOptions, type VerifyRequest } from './verify-service.js';
@@ -95,6 +96,8 @@ export interface Keygate {
   readonly directory: DirectoryCache;
   /** This instance's metrics (`GET /metrics`, docs/observability.md). */
   readonly metrics: KeygateMetrics;
+  /** Usage analytics: the gateway and `POST /v1/verify` record each request here (docs/usage.md). */
+  readonly analytics: UsageAnalytics;
   /** Verifies a credential exactly as `POST /v1/verify` does. */
   verify(request: VerifyRequest, options?: VerifyOptions): Promise<VerificationResult>;
   /** Writes batched usage and audit events now (tests, shutdown). */
@@ -138,6 +141,12 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
   }
   const audit = new AuditLog(store.audit, clock, onError, { flushIntervalMs: 250, retentionDays: config.auditRetentionDays });
   const usage = new UsageRecorder(store.keys, onError, { flushIntervalMs: 1000 });
+  const analytics = new UsageAnalytics(
+    { add: async () => undefined, prune: async () => 0 },
+    clock,
+    onError,
+    { flushIntervalMs: 1000, maxSeries: 10_000, retentionDays: { minute: 2, hour: 35, day: 400 } },
+  );
   const lookup = new KeyLookup(store.keys, cluster.bus, { maxEntries: config.cacheMaxEntries, ttlMs: config.cacheTtlMs, metrics });
   const directory = new DirectoryCache(store.directory, clock, cluster.bus);
   // Invalidations published while this instance could not hear them are lost: start over from the store.
@@ -165,7 +174,7 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
   metrics.readFrom({ auditQueue: () => audit.queued, usageQueue: () => usage.queued, store });
   opened.push(async () => {
     clearInterval(janitor);
-    await Promise.all([audit.close(), usage.close()]);
+    await Promise.all([audit.close(), usage.close(), analytics.close()]);
   });
   await rootKeys.ensureSystem().catch(abandon);
   if (config.rootKey) await rootKeys.seed(config.rootKey).catch(abandon);
@@ -199,13 +208,14 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
     clock,
     directory,
     metrics,
+    analytics,
     verify: verifier.verify.bind(verifier),
     async flush() {
-      await Promise.all([audit.flush(), usage.flush()]);
+      await Promise.all([audit.flush(), usage.flush(), analytics.flush()]);
     },
     async close() {
       clearInterval(janitor);
-      await Promise.all([audit.close(), usage.close()]);
+      await Promise.all([audit.close(), usage.close(), analytics.close()]);
       await cluster.close();
       await store.close();
     },

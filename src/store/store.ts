@@ -5,6 +5,7 @@ import type { PeopleStore } from './aggregates/people.js';
 import type { TokensStore } from './aggregates/tokens.js';
 import type { PoolUsage } from './store-observer.js';
 
+export type { AnalyticsStore } from './aggregates/analytics.js';
 export type { AuditStore } from './aggregates/audit.js';
 export type { ApiUse, ClientSecretRecord, DirectoryStore } from './aggregates/directory.js';
 export type { CreditSpend, KeyBySecret, KeyFilter, KeysStore, UsageEntry } from './aggregates/keys.js';

@@ -1,0 +1,225 @@
+/**
+ * Usage analytics: requests counted per series (tenant, API, key, consumer, operation, outcome,
+ * upstream status class) and time bucket, each with a fixed latency histogram, so counts and
+ * histograms from any number of instances and minutes add up into hours and days exactly.
+ */
+
+/** Time buckets: UTC minute, hour and day. */
+export type Granularity = 'minute' | 'hour' | 'day';
+
+export const GRANULARITIES: readonly Granularity[] = ['minute', 'hour', 'day'];
+
+export const GRANULARITY_MS: Readonly<Record<Granularity, number>> = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
+
+/**
+ * Upper bounds (ms, inclusive) of the latency buckets; one more bucket holds everything slower.
+ * Fixed for ever: stored histograms are added bucket by bucket, so changing a bound needs a
+ * migration. Denser below 20 ms, where a gateway's added latency lives.
+ */
+export const LATENCY_BOUNDS_MS: readonly number[] = [0.5, 1, 2, 3, 5, 8, 13, 20, 30, 50, 80, 130, 200, 300, 500, 800, 1300, 2000, 5000, 10_000];
+
+export const LATENCY_BUCKETS = LATENCY_BOUNDS_MS.length + 1;
+
+/** The outcome of a request the gateway forwarded or a verification that passed. */
+export const ALLOWED = 'allowed';
+
+/** A status class: 2 for 2xx … 5 for 5xx, 0 when nothing was forwarded. */
+export type StatusClass = 0 | 1 | 2 | 3 | 4 | 5;
+
+/** One series in one time bucket: what the recorder writes and the rollups add up. */
+export interface UsageCounts {
+  tenantId: string;
+  apiId: string;
+  keyId: string | null;
+  consumer: string | null;
+  operation: string | null;
+  outcome: string;
+  statusClass: StatusClass;
+  granularity: Granularity;
+  /** Start of the bucket, ms. */
+  at: number;
+  count: number;
+  latencySumMs: number;
+  /** Requests per latency bucket, `LATENCY_BUCKETS` long. */
+  latency: number[];
+}
+
+/** What a usage query may narrow to; times in ms, `from` inclusive, `to` exclusive. */
+export interface UsageFilter {
+  apiId?: string;
+  keyId?: string;
+  consumer?: string;
+  operation?: string;
+  from: number;
+  to: number;
+  granularity: Granularity;
+}
+
+/** One point of a time series: every request of the bucket that matched the filter. */
+export interface UsagePoint {
+  at: number;
+  requests: number;
+  /** Requests per outcome: `allowed`, or the denial's code. */
+  outcomes: Record<string, number>;
+  /** Forwarded requests per upstream status class (`2xx` … `5xx`). */
+  statusClasses: Record<string, number>;
+  latencyMs: { avg: number; p50: number; p90: number; p99: number };
+}
+
+/** Buckets a query may return at most: a minute series over a day, an hour series over two months. */
+export const MAX_USAGE_POINTS = 1500;
+
+/**
+ * The start of the bucket holding `at`.
+ *
+ * @example
+ * bucketStart(Date.parse('2026-01-01T10:42:13Z'), 'hour') // Date.parse('2026-01-01T10:00:00Z')
+ */
+export function bucketStart(at: number, granularity: Granularity): number {
+  const size = GRANULARITY_MS[granularity];
+  return Math.floor(at / size) * size;
+}
+
+/**
+ * The status class of an upstream status, 0 when there was none.
+ *
+ * @example
+ * statusClass(404) // 4
+ */
+export function statusClass(status: number | null): StatusClass {
+  if (status === null || !(status >= 100 && status < 600)) return 0;
+  return Math.floor(status / 100) as StatusClass;
+}
+
+/**
+ * The histogram bucket of a latency; a negative or non-numeric one counts as the fastest.
+ *
+ * @example
+ * latencyBucket(4.2) // 4 (≤ 5 ms)
+ */
+export function latencyBucket(ms: number): number {
+  let i = 0;
+  while (i < LATENCY_BOUNDS_MS.length && ms > LATENCY_BOUNDS_MS[i]!) i += 1;
+  return i;
+}
+
+/**
+ * The same series added up into coarser buckets (minute → hour or day): counts, sums and
+ * histograms add, so a rollup equals what recording at that granularity would have given.
+ *
+ * @example
+ * rollUp(minuteRows, 'hour') // one row per series and hour
+ */
+export function rollUp(rows: readonly UsageCounts[], granularity: Granularity): UsageCounts[] {
+  const merged = new Map<string, UsageCounts>();
+  for (const row of rows) {
+    const at = bucketStart(row.at, granularity);
+    const key = seriesKey(row, at);
+    const held = merged.get(key);
+    if (held === undefined) merged.set(key, { ...row, granularity, at, latency: [...row.latency] });
+    else addCounts(held, row);
+  }
+  return [...merged.values()];
+}
+
+/**
+ * A row's identity within one granularity: its series and bucket start. JSON of an array, so no
+ * consumer or operation name can forge a separator and land in another series.
+ *
+ * @example
+ * seriesKey(row, row.at) // '["ten_1","api_1","key_1",null,"GET /pets","allowed",2,1767261720000]'
+ */
+export function seriesKey(row: Omit<UsageCounts, 'at' | 'granularity' | 'count' | 'latencySumMs' | 'latency'>, at: number): string {
+  return JSON.stringify([row.tenantId, row.apiId, row.keyId, row.consumer, row.operation, row.outcome, row.statusClass, at]);
+}
+
+function addCounts(into: UsageCounts, row: UsageCounts): void {
+  into.count += row.count;
+  into.latencySumMs += row.latencySumMs;
+  for (let i = 0; i < LATENCY_BUCKETS; i += 1) into.latency[i]! += row.latency[i] ?? 0;
+}
+
+/**
+ * The latency at quantile `q` (0..1) of a histogram, interpolated inside its bucket; the open
+ * last bucket answers its lower bound. 0 for an empty histogram.
+ *
+ * @example
+ * latencyPercentile([0, 10, 0, …], 0.5) // 0.75: half-way through the 0.5–1 ms bucket
+ */
+export function latencyPercentile(histogram: readonly number[], q: number): number {
+  const total = histogram.reduce((sum, n) => sum + n, 0);
+  if (total === 0) return 0;
+  const rank = q * total;
+  let seen = 0;
+  for (let i = 0; i < histogram.length; i += 1) {
+    const n = histogram[i]!;
+    if (n > 0 && seen + n >= rank) {
+      const lower = i === 0 ? 0 : LATENCY_BOUNDS_MS[i - 1]!;
+      const upper = LATENCY_BOUNDS_MS[i];
+      if (upper === undefined) return lower;
+      return round3(lower + ((rank - seen) / n) * (upper - lower));
+    }
+    seen += n;
+  }
+  return LATENCY_BOUNDS_MS[LATENCY_BOUNDS_MS.length - 1]!;
+}
+
+/**
+ * The time series of a filter from the matching rows (any series, one granularity): one point
+ * per bucket that saw requests, oldest first.
+ *
+ * @example
+ * usageSeries(rows) // [{ at, requests: 12, outcomes: { allowed: 10, RATE_LIMITED: 2 }, statusClasses: { '2xx': 10 }, latencyMs: {…} }]
+ */
+export function usageSeries(rows: readonly UsageCounts[]): UsagePoint[] {
+  const byBucket = new Map<number, { point: UsagePoint; latencySumMs: number; histogram: number[] }>();
+  for (const row of rows) {
+    let bucket = byBucket.get(row.at);
+    if (bucket === undefined) {
+      bucket = {
+        point: { at: row.at, requests: 0, outcomes: {}, statusClasses: {}, latencyMs: { avg: 0, p50: 0, p90: 0, p99: 0 } },
+        latencySumMs: 0,
+        histogram: new Array<number>(LATENCY_BUCKETS).fill(0),
+      };
+      byBucket.set(row.at, bucket);
+    }
+    const { point } = bucket;
+    point.requests += row.count;
+    point.outcomes[row.outcome] = (point.outcomes[row.outcome] ?? 0) + row.count;
+    if (row.statusClass !== 0) {
+      const name = `${row.statusClass}xx`;
+      point.statusClasses[name] = (point.statusClasses[name] ?? 0) + row.count;
+    }
+    bucket.latencySumMs += row.latencySumMs;
+    for (let i = 0; i < LATENCY_BUCKETS; i += 1) bucket.histogram[i]! += row.latency[i] ?? 0;
+  }
+  return [...byBucket.values()]
+    .sort((a, b) => a.point.at - b.point.at)
+    .map(({ point, latencySumMs, histogram }) => ({
+      ...point,
+      latencyMs: {
+        avg: point.requests === 0 ? 0 : round3(latencySumMs / point.requests),
+        p50: latencyPercentile(histogram, 0.5),
+        p90: latencyPercentile(histogram, 0.9),
+        p99: latencyPercentile(histogram, 0.99),
+      },
+    }));
+}
+
+/**
+ * Why a query cannot be answered, or null: `from` before `to`, and no more than
+ * `MAX_USAGE_POINTS` buckets.
+ *
+ * @example
+ * usageFilterProblem({ from: 0, to: 86_400_000 * 30, granularity: 'minute' }) // 'a minute series spans at most …'
+ */
+export function usageFilterProblem(filter: Pick<UsageFilter, 'from' | 'to' | 'granularity'>): string | null {
+  if (!(filter.from < filter.to)) return '`from` must be before `to`.';
+  const buckets = Math.ceil((filter.to - bucketStart(filter.from, filter.granularity)) / GRANULARITY_MS[filter.granularity]);
+  if (buckets > MAX_USAGE_POINTS) return `A ${filter.granularity} series spans at most ${MAX_USAGE_POINTS} buckets; narrow from/to or choose a coarser granularity.`;
+  return null;
+}
+
+function round3(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}

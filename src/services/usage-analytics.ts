@@ -1,0 +1,132 @@
+import type { Clock } from '../domain/clock.js';
+import { GRANULARITY_MS, LATENCY_BUCKETS, latencyBucket, rollUp, statusClass, type UsageCounts } from '../domain/usage.js';
+import type { AnalyticsStore } from '../store/store.js';
+
+/** One request as the gateway saw it, or one `POST /v1/verify` call. */
+export interface UsageEvent {
+  tenantId: string;
+  apiId: string;
+  keyId: string | null;
+  consumer: string | null;
+  /** operationId, else "METHOD /template"; null for /v1/verify. */
+  operation: string | null;
+  /** 'allowed' or a VerificationCode of a denial or 'NO_ROUTE'. */
+  outcome: string;
+  /** Upstream HTTP status (the class is derived), null when not forwarded. */
+  upstreamStatus: number | null;
+  /** Whole request as the gateway saw it (verify: the verify call). */
+  latencyMs: number;
+  /** Keygate's clock, ms. */
+  at: number;
+}
+
+export interface UsageAnalyticsOptions {
+  /** How often the counts are written: every series is written at most once per interval. */
+  flushIntervalMs: number;
+  /** Distinct series (per minute) held between writes; requests of further series are counted as dropped. */
+  maxSeries: number;
+  /** How long each granularity is kept, in days. */
+  retentionDays: { minute: number; hour: number; day: number };
+}
+
+const MINUTE_MS = GRANULARITY_MS.minute;
+
+/**
+ * Counts requests per series and minute in memory, with a fixed latency histogram each, and
+ * writes them with their hour and day rollups in one batch per interval: the request path only
+ * adds to a map, and a key's rows are written at most once per interval whatever its traffic.
+ * Memory is bounded by `maxSeries`: once that many series wait, a request of a new series is
+ * counted in `dropped` instead, so no caller (random consumers, operations) can grow it.
+ */
+export class UsageAnalytics {
+  private pending = new Map<string, UsageCounts>();
+  private droppedTotal = 0;
+  private readonly timer: NodeJS.Timeout;
+  /** The write under way: the next one waits for it rather than racing it. */
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly store: Pick<AnalyticsStore, 'add' | 'prune'>,
+    private readonly clock: Clock,
+    private readonly onError: (err: unknown) => void,
+    private readonly options: UsageAnalyticsOptions,
+  ) {
+    this.timer = setInterval(() => void this.flush(), options.flushIntervalMs);
+    this.timer.unref();
+  }
+
+  /** Series waiting for the next write. */
+  get queued(): number {
+    return this.pending.size;
+  }
+
+  /** Requests not counted since start because `maxSeries` series were already waiting. */
+  get dropped(): number {
+    return this.droppedTotal;
+  }
+
+  /** Adds one request to its series; synchronous, never waits, never throws. */
+  record(event: UsageEvent): void {
+    const minute = event.at - (event.at % MINUTE_MS);
+    const cls = statusClass(event.upstreamStatus);
+    // Ids and codes hold no '|'; the free-text consumer is length-prefixed and the operation
+    // comes last, so no name can forge another series' key.
+    const key =
+      event.tenantId + '|' + event.apiId + '|' + (event.keyId ?? '') + '|' + minute + '|' + event.outcome + '|' + cls + '|' +
+      (event.consumer === null ? '~' : event.consumer.length + ':' + event.consumer) + '|' +
+      (event.operation === null ? '~' : ':' + event.operation);
+    const latency = event.latencyMs >= 0 ? event.latencyMs : 0;
+    let row = this.pending.get(key);
+    if (row === undefined) {
+      if (this.pending.size >= this.options.maxSeries) {
+        this.droppedTotal += 1;
+        return;
+      }
+      row = {
+        tenantId: event.tenantId,
+        apiId: event.apiId,
+        keyId: event.keyId,
+        consumer: event.consumer,
+        operation: event.operation,
+        outcome: event.outcome,
+        statusClass: cls,
+        granularity: 'minute',
+        at: minute,
+        count: 0,
+        latencySumMs: 0,
+        latency: new Array<number>(LATENCY_BUCKETS).fill(0),
+      };
+      this.pending.set(key, row);
+    }
+    row.count += 1;
+    row.latencySumMs += latency;
+    row.latency[latencyBucket(latency)]! += 1;
+  }
+
+  /** Writes what waits (minutes, and their hour and day rollups); resolves when this write and every earlier one are done. */
+  flush(): Promise<void> {
+    if (this.pending.size === 0) return this.flushing;
+    const minutes = [...this.pending.values()];
+    this.pending = new Map();
+    const rows = [...minutes, ...rollUp(minutes, 'hour'), ...rollUp(minutes, 'day')];
+    this.flushing = this.flushing.then(() => this.store.add(rows)).catch(this.onError);
+    return this.flushing;
+  }
+
+  /**
+   * Retention (housekeeping): deletes minute, hour and day rows older than their setting.
+   *
+   * @example
+   * await analytics.prune() // rows deleted
+   */
+  prune(): Promise<number> {
+    const now = this.clock();
+    const days = this.options.retentionDays;
+    return this.store.prune({ minute: now - days.minute * GRANULARITY_MS.day, hour: now - days.hour * GRANULARITY_MS.day, day: now - days.day * GRANULARITY_MS.day });
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flush();
+  }
+}
