@@ -89,6 +89,19 @@ export function satisfies(held: ReadonlySet<string>, required: readonly string[]
 }
 
 /**
+ * Whether `held` satisfies an OpenAPI-style requirement: every scope of at least one alternative
+ * (alternatives are ORs, the scopes inside one are ANDs). `[[]]` is met by any holder; `[]`
+ * by none, so a requirement that lost its alternatives never opens.
+ *
+ * @example
+ * satisfiesAnyOf(new Set(['read:users']), [['admin'], ['read:users']]) // true
+ */
+export function satisfiesAnyOf(held: ReadonlySet<string>, anyOf: readonly (readonly string[])[]): boolean {
+  for (let i = 0; i < anyOf.length; i++) if (satisfies(held, anyOf[i]!, 'all')) return true;
+  return false;
+}
+
+/**
  * `['read:users', 'create:users']` → `{ users: { actions: ['read', 'create'] } }`.
  * A scope without a colon (`repo`) is kept under the `""` resource, and `fromStructured`
  * turns it back into the bare name, so the conversion is lossless both ways.

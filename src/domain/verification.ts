@@ -24,6 +24,11 @@ export interface RatelimitState {
   remaining: number;
   /** UTC ISO-8601 time at which the window has fully slid past the current requests. */
   reset: string;
+  /**
+   * The limit's window in seconds: set by the in-process verify (the gateway's `RateLimit-Policy`
+   * reads it), not part of the `POST /v1/verify` answer.
+   */
+  window?: number;
 }
 
 export interface VerificationResult {

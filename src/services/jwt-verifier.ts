@@ -27,6 +27,8 @@ export interface JwtCheck {
   api: string | null;
   scopes: readonly string[];
   match: ScopeMatch;
+  /** An OpenAPI requirement (ORs of ANDs, the gateway's): when set, checked instead of `scopes`/`match`. */
+  anyOf?: readonly (readonly string[])[] | undefined;
   /** Only tokens of this tenant (a tenant-limited root key, or a tenant's own endpoint). */
   tenant?: string | undefined;
 }
@@ -160,6 +162,7 @@ export class JwtVerifier {
       now,
       required: check.scopes,
       match: check.match,
+      anyOf: check.anyOf,
       sources: this.admission,
       subject: { token, check },
     });

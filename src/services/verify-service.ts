@@ -1,7 +1,7 @@
 import { hashSecret } from '../crypto/secrets.js';
 import type { AuditEvent } from '../domain/audit.js';
 import { checkKey } from '../domain/keys/check-key.js';
-import type { CreditHolder } from '../domain/keys/effective-key.js';
+import type { CreditHolder, RatelimitChain } from '../domain/keys/effective-key.js';
 import { MAX_KEY_LENGTH, checkKeyShape } from '../domain/keys/format.js';
 import { looksLikeJwt } from '../domain/tokens/jwt.js';
 import { refillPeriodStart } from '../domain/keys/key.js';
@@ -21,6 +21,11 @@ export interface VerifyRequest {
   api: string;
   scopes?: readonly string[];
   match?: ScopeMatch;
+  /**
+   * An OpenAPI operation's requirement (the gateway's): every scope of at least one alternative.
+   * When set, `scopes` and `match` are not read.
+   */
+  anyOf?: readonly (readonly string[])[];
   /** Credits to spend on success (default 1; 0 checks without spending). */
   cost?: number;
   /** The caller's IP, required for keys with an allowlist. */
@@ -81,7 +86,7 @@ export class VerifyService {
     }
     const code = checkKey(
       facts,
-      { api: request.api, scopes: request.scopes ?? NO_SCOPES, match: request.match ?? 'all', ip: request.ip },
+      { api: request.api, scopes: request.scopes ?? NO_SCOPES, match: request.match ?? 'all', anyOf: request.anyOf, ip: request.ip },
       now,
     );
     if (code !== 'VALID') return this.deny({ facts, code, request, options });
@@ -91,11 +96,13 @@ export class VerifyService {
     if (effective.ratelimits !== null) {
       // A sub-key's request counts against its own limits and every ancestor's, atomically.
       const outcome = await this.ctx.cluster.rateLimiter.limit(effective.ratelimits, now);
+      const subjects = effective.ratelimits.subjects;
       ratelimits = outcome.states.map((s) => ({
         name: s.name,
         limit: s.limit,
         remaining: s.remaining,
         reset: new Date(s.resetAt).toISOString(),
+        window: windowOf(subjects, s.keyId, s.name),
       }));
       if (!outcome.allowed) return this.deny({ facts, code: 'RATE_LIMITED', request, options, ratelimits });
     }
@@ -146,6 +153,7 @@ export class VerifyService {
       api: request.api,
       scopes: request.scopes ?? NO_SCOPES,
       match: request.match ?? 'all',
+      anyOf: request.anyOf,
       tenant: options.tenant,
     });
     this.jwtCounts[result.code].inc();
@@ -190,6 +198,15 @@ interface Denial {
   options: VerifyOptions;
   ratelimits?: RatelimitState[];
   credits?: { remaining: number } | null;
+}
+
+/** The window, in whole seconds, of the named limit of a key of the chain. */
+function windowOf(subjects: RatelimitChain['subjects'], keyId: string, name: string): number {
+  for (const subject of subjects) {
+    if (subject.keyId !== keyId) continue;
+    for (const limit of subject.limits) if (limit.name === name) return Math.ceil(limit.duration / 1000);
+  }
+  return 0;
 }
 
 function result(

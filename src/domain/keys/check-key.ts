@@ -1,4 +1,4 @@
-import { satisfies, type ScopeMatch } from '../scopes.js';
+import { satisfies, satisfiesAnyOf, type ScopeMatch } from '../scopes.js';
 import type { VerificationCode } from '../verification.js';
 import type { EffectiveKey } from './effective-key.js';
 import type { ApiKey } from './key.js';
@@ -17,6 +17,8 @@ export interface KeyRequirement {
   api: string;
   scopes: readonly string[];
   match: ScopeMatch;
+  /** An OpenAPI requirement (ORs of ANDs, the gateway's): when set, it is checked instead of `scopes`/`match`. */
+  anyOf?: readonly (readonly string[])[] | undefined;
   ip: string | undefined;
 }
 
@@ -37,6 +39,8 @@ export function checkKey(facts: KeyFacts, required: KeyRequirement, now: number)
   if (effective.allowlist !== null && (required.ip === undefined || !effective.allowlist.allows(required.ip))) {
     return 'IP_NOT_ALLOWED';
   }
-  if (!satisfies(effective.heldScopes, required.scopes, required.match)) return 'INSUFFICIENT_SCOPE';
+  if (required.anyOf !== undefined ? !satisfiesAnyOf(effective.heldScopes, required.anyOf) : !satisfies(effective.heldScopes, required.scopes, required.match)) {
+    return 'INSUFFICIENT_SCOPE';
+  }
   return 'VALID';
 }

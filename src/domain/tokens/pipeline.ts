@@ -1,4 +1,4 @@
-import { satisfies, type ScopeMatch } from '../scopes.js';
+import { satisfies, satisfiesAnyOf, type ScopeMatch } from '../scopes.js';
 import type { VerificationCode } from '../verification.js';
 import { checkClaims, decodeJwt, headerProblem, type DecodedJwt, type JwsAlgorithm, type JwtHeader, type TokenClaims } from './jwt.js';
 import { isRevoked, type RevocationState } from './revocation.js';
@@ -108,6 +108,8 @@ export interface Admission<T> {
   now: number;
   required: readonly string[];
   match: ScopeMatch;
+  /** An OpenAPI requirement (ORs of ANDs): when set, checked instead of `required`/`match`. */
+  anyOf?: readonly (readonly string[])[] | undefined;
   sources: AdmissionSources<T>;
   subject: T;
 }
@@ -163,8 +165,9 @@ export function revocationStep(payload: TokenClaims, state: RevocationState | nu
 }
 
 /** Step 10. */
-export function scopeStep(held: ReadonlySet<string>, required: readonly string[], match: ScopeMatch): Rejection | null {
-  return satisfies(held, required, match) ? null : { code: 'INSUFFICIENT_SCOPE', detail: `holds "${[...held].join(' ')}"` };
+export function scopeStep(held: ReadonlySet<string>, required: readonly string[], match: ScopeMatch, anyOf?: readonly (readonly string[])[]): Rejection | null {
+  const met = anyOf !== undefined ? satisfiesAnyOf(held, anyOf) : satisfies(held, required, match);
+  return met ? null : { code: 'INSUFFICIENT_SCOPE', detail: `holds "${[...held].join(' ')}"` };
 }
 
 export function isRejection(value: unknown): value is Rejection {
@@ -233,5 +236,5 @@ function afterHeld<T>(payload: TokenClaims, held: ReadonlySet<string> | Rejectio
 }
 
 function afterRevocations<T>(payload: TokenClaims, held: ReadonlySet<string>, state: RevocationState | null, admission: Admission<T>): Rejection | null {
-  return revocationStep(payload, state) ?? scopeStep(held, admission.required, admission.match);
+  return revocationStep(payload, state) ?? scopeStep(held, admission.required, admission.match, admission.anyOf);
 }
