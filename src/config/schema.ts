@@ -36,6 +36,9 @@ export interface Config {
   logFormat: 'json' | 'pretty' | undefined;
   metricsPort: number | undefined;
   metricsHost: string;
+  gatewayPort: number | undefined;
+  gatewayHost: string | undefined;
+  gatewayTimeoutMs: number;
   cacheTtlMs: number;
   cacheMaxEntries: number;
   revocationPollMs: number;
@@ -66,6 +69,9 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'logFormat', env: 'LOG_FORMAT', flag: '--log-format', type: 'string', default: undefined, description: '`json` (one JSON object a line) or `pretty` (readable lines). Unset: `pretty` when stdout is a terminal, else `json`.' },
   { key: 'metricsPort', env: 'METRICS_PORT', flag: '--metrics-port', type: 'integer', default: undefined, min: 0, max: 65535, description: 'Also serve `GET /metrics` without authentication on this port (0 picks a free one), bound to `METRICS_HOST`. Unset: metrics only on the main port, for a root key with `metrics:read` (docs/observability.md).' },
   { key: 'metricsHost', env: 'METRICS_HOST', flag: '--metrics-host', type: 'string', default: '127.0.0.1', description: 'Interface of the `METRICS_PORT` listener. Anyone who reaches it reads the metrics: widen it only to a network your Prometheus alone can reach.' },
+  { key: 'gatewayPort', env: 'GATEWAY_PORT', flag: '--gateway-port', type: 'integer', default: undefined, min: 0, max: 65535, description: 'Also serve the gateway on this port (0 picks a free one): requests are matched to an API by `Host`, checked against its OpenAPI operations and forwarded to its `upstream` (docs/gateway.md). Unset: no gateway (`keygate gateway` runs it alone).' },
+  { key: 'gatewayHost', env: 'GATEWAY_HOST', flag: '--gateway-host', type: 'string', default: undefined, description: 'Interface of the gateway listener. Unset: `HOST`.' },
+  { key: 'gatewayTimeoutMs', env: 'KEYGATE_GATEWAY_TIMEOUT_MS', flag: '--gateway-timeout-ms', type: 'integer', default: 30_000, min: 100, max: 3_600_000, description: 'Longest the gateway waits for an upstream to connect and to start answering; past it the caller gets 504 (a refused or failed connection is 502).' },
   { key: 'cacheTtlMs', env: 'KEYGATE_CACHE_TTL_MS', flag: '--cache-ttl-ms', type: 'integer', default: 60_000, min: 0, max: 86_400_000, description: 'How long verify may serve a key from memory. Changes made through this instance invalidate at once; the TTL bounds staleness from other instances when no Redis is configured.' },
   { key: 'cacheMaxEntries', env: 'KEYGATE_CACHE_MAX_ENTRIES', flag: '--cache-max-entries', type: 'integer', default: 100_000, min: 1, max: 100_000_000, description: 'Most keys the verify cache holds; secrets that match no key are remembered in a separate space of the same size, so they never evict a real key.' },
   { key: 'revocationPollMs', env: 'KEYGATE_REVOCATION_POLL_MS', flag: '--revocation-poll-ms', type: 'integer', default: 1000, min: 100, max: 3_600_000, description: 'How often an instance reads the revocation feed for JWT revocations made by other instances. Without Redis it is the bound on how soon they count here; with Redis they are pushed at once and this read is the backstop (reconnects catch up at once too).' },
