@@ -44,6 +44,10 @@ export interface Config {
   revocationPollMs: number;
   maxSubkeys: number;
   auditRetentionDays: number;
+  usageMinuteRetentionDays: number;
+  usageHourRetentionDays: number;
+  usageDayRetentionDays: number;
+  usageMaxSeries: number;
   passwordHashConcurrency: number;
   passwordHashQueue: number;
   smtpUrl: string | undefined;
@@ -77,6 +81,10 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'revocationPollMs', env: 'KEYGATE_REVOCATION_POLL_MS', flag: '--revocation-poll-ms', type: 'integer', default: 1000, min: 100, max: 3_600_000, description: 'How often an instance reads the revocation feed for JWT revocations made by other instances. Without Redis it is the bound on how soon they count here; with Redis they are pushed at once and this read is the backstop (reconnects catch up at once too).' },
   { key: 'maxSubkeys', env: 'KEYGATE_MAX_SUBKEYS', flag: '--max-subkeys', type: 'integer', default: 100, min: 0, max: 1_000_000, description: 'Most unrevoked sub-keys one key may have; minting beyond it answers `SUBKEY_LIMIT_REACHED`. 0 forbids sub-keys.' },
   { key: 'auditRetentionDays', env: 'KEYGATE_AUDIT_RETENTION_DAYS', flag: '--audit-retention-days', type: 'integer', default: 90, min: 1, max: 36_500, description: 'Days the audit log keeps events (changes and aggregated denials alike); housekeeping deletes older ones every ten minutes.' },
+  { key: 'usageMinuteRetentionDays', env: 'KEYGATE_USAGE_MINUTE_RETENTION_DAYS', flag: '--usage-minute-retention-days', type: 'integer', default: 2, min: 1, max: 36_500, description: 'Days usage analytics keeps per-minute counts; housekeeping deletes older ones every ten minutes (docs/usage.md).' },
+  { key: 'usageHourRetentionDays', env: 'KEYGATE_USAGE_HOUR_RETENTION_DAYS', flag: '--usage-hour-retention-days', type: 'integer', default: 35, min: 1, max: 36_500, description: 'Days usage analytics keeps per-hour counts.' },
+  { key: 'usageDayRetentionDays', env: 'KEYGATE_USAGE_DAY_RETENTION_DAYS', flag: '--usage-day-retention-days', type: 'integer', default: 400, min: 1, max: 36_500, description: 'Days usage analytics keeps per-day counts.' },
+  { key: 'usageMaxSeries', env: 'KEYGATE_USAGE_MAX_SERIES', flag: '--usage-max-series', type: 'integer', default: 10_000, min: 1, max: 10_000_000, description: 'Most distinct usage series (API, key, consumer, operation, outcome, status class, minute) an instance holds between its once-a-second writes; requests of further series are not counted and `keygate_usage_dropped_total` says how many. Bounds the memory no caller can grow.' },
   { key: 'passwordHashConcurrency', env: 'KEYGATE_PASSWORD_HASH_CONCURRENCY', flag: '--password-hash-concurrency', type: 'integer', default: 2, min: 1, max: 64, description: 'Most password hashes (scrypt, 32 MiB and ~100 ms each) computed at once by this instance, so a sign-in flood cannot starve verify and token requests.' },
   { key: 'passwordHashQueue', env: 'KEYGATE_PASSWORD_HASH_QUEUE', flag: '--password-hash-queue', type: 'integer', default: 16, min: 0, max: 10_000, description: 'Most password hashes waiting for a slot; beyond it sign-in answers 429 and user creation `PASSWORD_HASHING_BUSY` at once.' },
   { key: 'smtpUrl', env: 'SMTP_URL', flag: '--smtp-url', type: 'url', default: undefined, secret: true, description: 'Mail server for password-reset links: `smtps://user:pass@host:465`, or `smtp://user:pass@host:587` for STARTTLS, which is required for any host but loopback (`?requireTLS=false` opts out, and start warns). Needs `SMTP_FROM`. Unset (and no webhook): password reset is disabled.' },

@@ -56,6 +56,10 @@ export interface MetricSources {
   auditQueue(): number;
   /** Keys whose usage counts wait for their batched write. */
   usageQueue(): number;
+  /** Usage analytics series waiting for their batched write. */
+  analyticsQueue(): number;
+  /** Requests usage analytics did not count since start (its series cap was reached). */
+  analyticsDropped(): number;
   store: { poolUsage(): PoolUsage | null };
 }
 
@@ -187,6 +191,25 @@ export class KeygateMetrics implements StoreObserver {
       registers,
       collect() {
         this.set(metrics.sources?.usageQueue() ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'keygate_usage_analytics_queue_series',
+      help: 'Usage analytics series waiting for their batched write.',
+      registers,
+      collect() {
+        this.set(metrics.sources?.analyticsQueue() ?? 0);
+      },
+    });
+    let droppedSeen = 0;
+    new Counter({
+      name: 'keygate_usage_dropped_total',
+      help: 'Requests usage analytics did not count because KEYGATE_USAGE_MAX_SERIES series were already waiting for their write.',
+      registers,
+      collect() {
+        const dropped = metrics.sources?.analyticsDropped() ?? 0;
+        this.inc(dropped - droppedSeen);
+        droppedSeen = dropped;
       },
     });
     collectDefaultMetrics({ register: this.registry });

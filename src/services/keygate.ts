@@ -141,12 +141,11 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
   }
   const audit = new AuditLog(store.audit, clock, onError, { flushIntervalMs: 250, retentionDays: config.auditRetentionDays });
   const usage = new UsageRecorder(store.keys, onError, { flushIntervalMs: 1000 });
-  const analytics = new UsageAnalytics(
-    { add: async () => undefined, prune: async () => 0 },
-    clock,
-    onError,
-    { flushIntervalMs: 1000, maxSeries: 10_000, retentionDays: { minute: 2, hour: 35, day: 400 } },
-  );
+  const analytics = new UsageAnalytics(store.analytics, clock, onError, {
+    flushIntervalMs: 1000,
+    maxSeries: config.usageMaxSeries,
+    retentionDays: { minute: config.usageMinuteRetentionDays, hour: config.usageHourRetentionDays, day: config.usageDayRetentionDays },
+  });
   const lookup = new KeyLookup(store.keys, cluster.bus, { maxEntries: config.cacheMaxEntries, ttlMs: config.cacheTtlMs, metrics });
   const directory = new DirectoryCache(store.directory, clock, cluster.bus);
   // Invalidations published while this instance could not hear them are lost: start over from the store.
@@ -169,9 +168,10 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
   const janitor = setInterval(() => {
     void store.pruneExpired(clock()).catch(onError);
     void audit.prune().catch(onError);
+    void analytics.prune().catch(onError);
   }, PRUNE_INTERVAL_MS);
   janitor.unref();
-  metrics.readFrom({ auditQueue: () => audit.queued, usageQueue: () => usage.queued, store });
+  metrics.readFrom({ auditQueue: () => audit.queued, usageQueue: () => usage.queued, analyticsQueue: () => analytics.queued, analyticsDropped: () => analytics.dropped, store });
   opened.push(async () => {
     clearInterval(janitor);
     await Promise.all([audit.close(), usage.close(), analytics.close()]);

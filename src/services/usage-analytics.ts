@@ -69,12 +69,15 @@ export class UsageAnalytics {
   record(event: UsageEvent): void {
     const minute = event.at - (event.at % MINUTE_MS);
     const cls = statusClass(event.upstreamStatus);
+    // '' is how the store writes none: the same series either way.
+    const consumer = event.consumer === '' ? null : event.consumer;
+    const operation = event.operation === '' ? null : event.operation;
     // Ids and codes hold no '|'; the free-text consumer is length-prefixed and the operation
     // comes last, so no name can forge another series' key.
     const key =
       event.tenantId + '|' + event.apiId + '|' + (event.keyId ?? '') + '|' + minute + '|' + event.outcome + '|' + cls + '|' +
-      (event.consumer === null ? '~' : event.consumer.length + ':' + event.consumer) + '|' +
-      (event.operation === null ? '~' : ':' + event.operation);
+      (consumer === null ? '~' : consumer.length + ':' + consumer) + '|' +
+      (operation === null ? '~' : ':' + operation);
     const latency = event.latencyMs >= 0 ? event.latencyMs : 0;
     let row = this.pending.get(key);
     if (row === undefined) {
@@ -86,8 +89,8 @@ export class UsageAnalytics {
         tenantId: event.tenantId,
         apiId: event.apiId,
         keyId: event.keyId,
-        consumer: event.consumer,
-        operation: event.operation,
+        consumer,
+        operation,
         outcome: event.outcome,
         statusClass: cls,
         granularity: 'minute',

@@ -1,4 +1,5 @@
 import { Migrator, sql, type Kysely } from 'kysely';
+import { KyselyAnalyticsStore } from './aggregates/analytics.js';
 import { KyselyAuditStore } from './aggregates/audit.js';
 import { KyselyDirectoryStore } from './aggregates/directory.js';
 import { KyselyKeysStore } from './aggregates/keys.js';
@@ -26,6 +27,7 @@ export class KyselyStore implements Store {
   readonly tokens: KyselyTokensStore;
   readonly people: KyselyPeopleStore;
   readonly audit: KyselyAuditStore;
+  readonly analytics: KyselyAnalyticsStore;
   private readonly k: KyselyContext;
   private readonly pool: (() => PoolUsage) | undefined;
 
@@ -42,6 +44,7 @@ export class KyselyStore implements Store {
     this.tokens = new KyselyTokensStore(this.k);
     this.people = new KyselyPeopleStore(this.k);
     this.audit = new KyselyAuditStore(this.k);
+    this.analytics = new KyselyAnalyticsStore(this.k);
     this.pool = options.poolUsage;
   }
 

@@ -310,6 +310,33 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('users').addColumn('disabled_at', 'bigint').execute();
     },
   },
+  '0014_usage_analytics': {
+    async up(db: Kysely<any>): Promise<void> {
+      // One table for the three granularities: the recorder writes minute, hour and day rows of a
+      // series together, and each instance adds to the same row (the primary key).
+      let table = db.schema
+        .createTable('usage_counts')
+        .addColumn('tenant_id', 'text', (c) => c.notNull())
+        .addColumn('granularity', 'text', (c) => c.notNull())
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .addColumn('api_id', 'text', (c) => c.notNull())
+        .addColumn('key_id', 'text', (c) => c.notNull())
+        .addColumn('consumer', 'text', (c) => c.notNull())
+        .addColumn('operation', 'text', (c) => c.notNull())
+        .addColumn('outcome', 'text', (c) => c.notNull())
+        .addColumn('status_class', 'integer', (c) => c.notNull())
+        .addColumn('count', 'bigint', (c) => c.notNull())
+        .addColumn('latency_sum_ms', 'double precision', (c) => c.notNull());
+      // The latency histogram, one column per bucket of LATENCY_BOUNDS_MS (20 bounds, 21 buckets).
+      for (let i = 0; i <= 20; i += 1) table = table.addColumn(`l${String(i).padStart(2, '0')}`, 'bigint', (c) => c.notNull());
+      // Tenant, granularity and time first: every query reads one tenant's range of one granularity.
+      await table
+        .addPrimaryKeyConstraint('usage_counts_pk', ['tenant_id', 'granularity', 'at', 'api_id', 'key_id', 'consumer', 'operation', 'outcome', 'status_class'])
+        .execute();
+      // Retention deletes by granularity and time across tenants.
+      await db.schema.createIndex('usage_counts_retention').on('usage_counts').columns(['granularity', 'at']).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -234,6 +234,28 @@ export interface KeygateMetaTable {
   created_at: number;
 }
 
+/**
+ * Usage analytics: one row per series and bucket (minute, hour or day), added to by every
+ * instance. None is stored as '' in key, consumer and operation (the primary key cannot hold
+ * NULLs); `l00`…`l20` count requests per latency bucket (`LATENCY_BOUNDS_MS`).
+ */
+export interface UsageCountsTable {
+  tenant_id: string;
+  granularity: string;
+  at: number;
+  api_id: string;
+  key_id: string;
+  consumer: string;
+  operation: string;
+  outcome: string;
+  status_class: number;
+  count: number;
+  latency_sum_ms: number;
+  l00: number; l01: number; l02: number; l03: number; l04: number; l05: number; l06: number;
+  l07: number; l08: number; l09: number; l10: number; l11: number; l12: number; l13: number;
+  l14: number; l15: number; l16: number; l17: number; l18: number; l19: number; l20: number;
+}
+
 export interface Database {
   tenants: TenantsTable;
   apis: ApisTable;
@@ -254,4 +276,5 @@ export interface Database {
   refresh_tokens: RefreshTokensTable;
   password_resets: PasswordResetsTable;
   keygate_meta: KeygateMetaTable;
+  usage_counts: UsageCountsTable;
 }

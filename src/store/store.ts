@@ -1,3 +1,4 @@
+import type { AnalyticsStore } from './aggregates/analytics.js';
 import type { AuditStore } from './aggregates/audit.js';
 import type { DirectoryStore } from './aggregates/directory.js';
 import type { KeysStore } from './aggregates/keys.js';
@@ -34,6 +35,8 @@ export interface Store {
   readonly people: PeopleStore;
   /** The audit log. */
   readonly audit: AuditStore;
+  /** Usage analytics: request counts and latency histograms per series, by minute, hour and day. */
+  readonly analytics: AnalyticsStore;
 
   migrate(): Promise<void>;
   ping(): Promise<void>;

@@ -8,6 +8,7 @@ import type { SigningAlgorithm } from '../../domain/tokens/jwt.js';
 import { paginate, type Db, type KyselyContext, type TenantRows } from '../kysely-context.js';
 import type { Page, PageRequest } from '../page.js';
 import type { ApisTable, ClientsTable, Database, TenantsTable } from '../schema.js';
+import { ANALYTICS_TENANT_ROWS } from './analytics.js';
 import { AUDIT_TENANT_ROWS, insertEvents } from './audit.js';
 import { KEY_TENANT_ROWS, countLiveKeysOfApi, deleteKeysOfApi, keyIdsOfTenant, keysHolding, narrowKeys, revokeRootKeysLimitedTo } from './keys.js';
 import { PEOPLE_TENANT_ROWS, deleteDelegationsOfApi, liveGrantIdsOfApi } from './people.js';
@@ -179,6 +180,7 @@ function tenantCascade(): TenantRows<keyof Database> {
     ...PEOPLE_TENANT_ROWS,
     ...TOKEN_TENANT_ROWS,
     ...AUDIT_TENANT_ROWS,
+    ...ANALYTICS_TENANT_ROWS,
     client_secrets: (trx, tenantId) =>
       trx.deleteFrom('client_secrets').where('client_id', 'in', trx.selectFrom('clients').select('id').where('tenant_id', '=', tenantId)).execute(),
     clients: (trx, tenantId) => trx.deleteFrom('clients').where('tenant_id', '=', tenantId).execute(),
