@@ -19,6 +19,7 @@ export const MANAGEMENT_SCOPES: readonly ScopeDefinition[] = [
   { name: 'keys:write', description: 'Create, update, roll, revoke and delete API keys', implies: ['keys:read'] },
   { name: 'keys:verify', description: 'Verify credentials with POST /v1/verify' },
   { name: 'audit:read', description: 'Read the audit log' },
+  { name: 'usage:read', description: 'Read usage analytics: request counts and latencies per API, key, consumer and operation' },
   { name: 'clients:read', description: 'List and read OAuth clients (never their secrets)' },
   { name: 'clients:write', description: 'Create, update, delete OAuth clients and rotate their secrets', implies: ['clients:read'] },
   { name: 'users:read', description: 'List and read users and their connected apps' },

@@ -66,6 +66,9 @@ export interface UsagePoint {
   latencyMs: { avg: number; p50: number; p90: number; p99: number };
 }
 
+/** What a query without `from` covers, ending at `to`: the last hour by minute, day by hour, month by day. */
+export const DEFAULT_USAGE_SPAN_MS: Readonly<Record<Granularity, number>> = { minute: 3_600_000, hour: 86_400_000, day: 30 * 86_400_000 };
+
 /** Buckets a query may return at most: a minute series over a day, an hour series over two months. */
 export const MAX_USAGE_POINTS = 1500;
 
@@ -165,24 +168,26 @@ export function latencyPercentile(histogram: readonly number[], q: number): numb
 }
 
 /**
- * The time series of a filter from the matching rows (any series, one granularity): one point
- * per bucket that saw requests, oldest first.
+ * The time series of a filter from its matching rows (any series, the filter's granularity): one
+ * point per bucket from the one holding `from` up to `to`, oldest first, zero where nothing came,
+ * so a chart gets evenly spaced points.
  *
  * @example
- * usageSeries(rows) // [{ at, requests: 12, outcomes: { allowed: 10, RATE_LIMITED: 2 }, statusClasses: { '2xx': 10 }, latencyMs: {…} }]
+ * usageSeries(rows, { from, to, granularity: 'minute' }) // [{ at, requests: 12, outcomes: { allowed: 10, RATE_LIMITED: 2 }, statusClasses: { '2xx': 10 }, latencyMs: {…} }, …]
  */
-export function usageSeries(rows: readonly UsageCounts[]): UsagePoint[] {
-  const byBucket = new Map<number, { point: UsagePoint; latencySumMs: number; histogram: number[] }>();
+export function usageSeries(rows: readonly UsageCounts[], filter: Pick<UsageFilter, 'from' | 'to' | 'granularity'>): UsagePoint[] {
+  const size = GRANULARITY_MS[filter.granularity];
+  const buckets = new Map<number, { point: UsagePoint; latencySumMs: number; histogram: number[] }>();
+  for (let at = bucketStart(filter.from, filter.granularity); at < filter.to; at += size) {
+    buckets.set(at, {
+      point: { at, requests: 0, outcomes: {}, statusClasses: {}, latencyMs: { avg: 0, p50: 0, p90: 0, p99: 0 } },
+      latencySumMs: 0,
+      histogram: new Array<number>(LATENCY_BUCKETS).fill(0),
+    });
+  }
   for (const row of rows) {
-    let bucket = byBucket.get(row.at);
-    if (bucket === undefined) {
-      bucket = {
-        point: { at: row.at, requests: 0, outcomes: {}, statusClasses: {}, latencyMs: { avg: 0, p50: 0, p90: 0, p99: 0 } },
-        latencySumMs: 0,
-        histogram: new Array<number>(LATENCY_BUCKETS).fill(0),
-      };
-      byBucket.set(row.at, bucket);
-    }
+    const bucket = buckets.get(row.at);
+    if (bucket === undefined) continue;
     const { point } = bucket;
     point.requests += row.count;
     point.outcomes[row.outcome] = (point.outcomes[row.outcome] ?? 0) + row.count;
@@ -193,17 +198,15 @@ export function usageSeries(rows: readonly UsageCounts[]): UsagePoint[] {
     bucket.latencySumMs += row.latencySumMs;
     for (let i = 0; i < LATENCY_BUCKETS; i += 1) bucket.histogram[i]! += row.latency[i] ?? 0;
   }
-  return [...byBucket.values()]
-    .sort((a, b) => a.point.at - b.point.at)
-    .map(({ point, latencySumMs, histogram }) => ({
-      ...point,
-      latencyMs: {
-        avg: point.requests === 0 ? 0 : round3(latencySumMs / point.requests),
-        p50: latencyPercentile(histogram, 0.5),
-        p90: latencyPercentile(histogram, 0.9),
-        p99: latencyPercentile(histogram, 0.99),
-      },
-    }));
+  return [...buckets.values()].map(({ point, latencySumMs, histogram }) => ({
+    ...point,
+    latencyMs: {
+      avg: point.requests === 0 ? 0 : round3(latencySumMs / point.requests),
+      p50: latencyPercentile(histogram, 0.5),
+      p90: latencyPercentile(histogram, 0.9),
+      p99: latencyPercentile(histogram, 0.99),
+    },
+  }));
 }
 
 /**

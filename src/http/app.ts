@@ -11,6 +11,7 @@ import { metricsRoutes } from './metrics.js';
 import { boundJsonDepth } from './json-body.js';
 import { apiRoutes } from './management/apis.js';
 import { auditRoutes } from './management/audit.js';
+import { usageRoutes } from './management/usage.js';
 import { clientRoutes } from './management/clients.js';
 import { hs256SecretRoutes } from './management/hs256-secrets.js';
 import { signingKeyRoutes } from './management/signing-keys.js';
@@ -95,6 +96,7 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
   await app.register(keyRoutes(keygate));
   await app.register(rootKeyRoutes(keygate));
   await app.register(auditRoutes(keygate));
+  await app.register(usageRoutes(keygate));
   await app.register(clientRoutes(keygate));
   await app.register(tokenRoutes(keygate));
   await app.register(signingKeyRoutes(keygate));

@@ -34,6 +34,7 @@ import { ManagementAuth } from './management-auth.js';
 import { RootKeysService } from './root-keys-service.js';
 import { TenantsService } from './tenants-service.js';
 import { UsageAnalytics } from './usage-analytics.js';
+import { UsageQueryService } from './usage-query-service.js';
 import { UsageRecorder } from './usage-recorder.js';
 import { openData } from './open-data.js';
 import { VerifyService, type VerifyOptions, type VerifyRequest } from './verify-service.js';
@@ -98,6 +99,8 @@ export interface Keygate {
   readonly metrics: KeygateMetrics;
   /** Usage analytics: the gateway and `POST /v1/verify` record each request here (docs/usage.md). */
   readonly analytics: UsageAnalytics;
+  /** Usage time series per tenant (`GET /v1/tenants/{slug}/usage`). */
+  readonly usageQueries: UsageQueryService;
   /** Verifies a credential exactly as `POST /v1/verify` does. */
   verify(request: VerifyRequest, options?: VerifyOptions): Promise<VerificationResult>;
   /** Writes batched usage and audit events now (tests, shutdown). */
@@ -209,6 +212,7 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
     directory,
     metrics,
     analytics,
+    usageQueries: new UsageQueryService(store.analytics, clock),
     verify: verifier.verify.bind(verifier),
     async flush() {
       await Promise.all([audit.flush(), usage.flush(), analytics.flush()]);

@@ -34,7 +34,7 @@ export function auditFilterOf(query: Static<typeof AuditQuery>): AuditFilter {
 }
 
 /** Milliseconds of a schema-valid date-time; a leap second (`23:59:60`) passes the format but is no instant. */
-function instant(name: string, value: string): number {
+export function instant(name: string, value: string): number {
   const ms = Date.parse(value);
   if (Number.isNaN(ms)) throw new KeygateError('INVALID_REQUEST', `\`${name}\` is not a time Keygate can compare (leap seconds are not)`);
   return ms;
