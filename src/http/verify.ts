@@ -1,7 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyBaseLogger } from 'fastify';
 import { Type } from 'typebox';
-import { VERIFICATION_CODES, type VerificationCode } from '../domain/verification.js';
+import { ALLOWED } from '../domain/usage.js';
+import { VERIFICATION_CODES, type VerificationCode, type VerificationResult } from '../domain/verification.js';
 import type { Keygate } from '../services/keygate.js';
+import type { UsageEvent } from '../services/usage-analytics.js';
 import { requireScope } from './auth.js';
 import { ERROR_RESPONSES, Meta, ScopeName } from './schemas.js';
 
@@ -53,10 +56,51 @@ export const verifyRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => asy
         response: { 200: VerificationResultSchema, ...ERROR_RESPONSES },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const principal = request.principal!;
       const tenant = principal.kind === 'root' && principal.tenant !== null ? principal.tenant : undefined;
-      return keygate.verify(request.body, { ...(tenant ? { tenant } : {}), requestId: request.id });
+      const result = await keygate.verify(request.body, { ...(tenant ? { tenant } : {}), requestId: request.id });
+      recordUsage(keygate, result, { tenant: result.tenant ?? tenant ?? null, api: result.api ?? request.body.api, latencyMs: reply.elapsedTime, log: request.log });
+      return result;
     },
   );
 };
+
+/**
+ * Counts a verify call in usage analytics under the tenant and API it was about: the key's, or,
+ * for a credential that matched nothing, the API asked about in the tenant the root key is limited
+ * to. A call that names no tenant (a global root key and an unknown credential) belongs to no
+ * tenant's usage and is not counted. Slugs and identifiers become ids through the directory cache:
+ * at once when cached, else after the answer, never delaying it.
+ */
+function recordUsage(
+  keygate: Keygate,
+  result: VerificationResult,
+  about: { tenant: string | null; api: string; latencyMs: number; log: FastifyBaseLogger },
+): void {
+  if (about.tenant === null) return;
+  const at = keygate.clock();
+  const tenant = keygate.directory.tenantIfCached(about.tenant);
+  const api = tenant ? keygate.directory.apiIfCached(tenant.id, about.api) : undefined;
+  if (tenant && api) return keygate.analytics.record(verifyEvent(result, tenant.id, api.id, about.latencyMs, at));
+  if (tenant === null || api === null) return;
+  void (async () => {
+    const found = tenant ?? (await keygate.directory.tenant(about.tenant!));
+    const foundApi = found === null ? null : await keygate.directory.api(found.id, about.api);
+    if (found !== null && foundApi !== null) keygate.analytics.record(verifyEvent(result, found.id, foundApi.id, about.latencyMs, at));
+  })().catch((err: unknown) => about.log.warn({ err }, 'a verify call could not be counted in usage analytics'));
+}
+
+function verifyEvent(result: VerificationResult, tenantId: string, apiId: string, latencyMs: number, at: number): UsageEvent {
+  return {
+    tenantId,
+    apiId,
+    keyId: result.keyId,
+    consumer: result.consumer,
+    operation: null,
+    outcome: result.valid ? ALLOWED : result.code,
+    upstreamStatus: null,
+    latencyMs,
+    at,
+  };
+}
