@@ -12,6 +12,7 @@ import type { Hs256SecretCreatedView, Hs256SecretView } from '../http/management
 import type { IssuedRootKeyView, RootKeyView as RootKeyViewSchema } from '../http/management/root-keys.js';
 import type { SigningKeyView } from '../http/management/signing-keys.js';
 import type { IssuedTokenView, TokenView as TokenViewSchema } from '../http/management/tokens.js';
+import type { UsageSeriesView } from '../http/management/usage.js';
 import type { UserView } from '../http/management/users.js';
 import type { TokenResponse as TokenResponseSchema } from '../http/oauth/openapi.js';
 import type {
@@ -45,6 +46,8 @@ export type RootKeyView = Static<typeof RootKeyViewSchema>;
 export type RootKeyCreated = Static<typeof IssuedRootKeyView>;
 export type VerificationResult = Static<typeof VerificationResultSchema>;
 export type AuditEvent = Static<typeof AuditEventView>;
+/** A usage time series: one point per bucket, oldest first. */
+export type UsageSeries = Static<typeof UsageSeriesView>;
 /** A public JWK Set, as `private_key_jwt` clients register it. */
 export type Jwks = Static<typeof JwksSchema>;
 export type ClientView = Static<typeof ClientViewSchema>;

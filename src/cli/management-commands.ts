@@ -10,11 +10,12 @@ import { registerRootKeyCommands } from './commands/root-key.js';
 import { registerSigningKeyCommands } from './commands/signing-key.js';
 import { registerTenantCommands } from './commands/tenant.js';
 import { registerTokenCommands } from './commands/token.js';
+import { registerUsageCommand } from './commands/usage.js';
 import { registerUserCommands } from './commands/user.js';
 
 /**
- * Adds every management subcommand (`tenant`, `api`, `user`, `key`, `root-key`, `audit`, `client`,
- * `token`, `consumer`, `signing-key`, `hs256-secret`) and `decode` to the `keygate` program.
+ * Adds every management subcommand (`tenant`, `api`, `user`, `key`, `root-key`, `audit`, `usage`,
+ * `client`, `token`, `consumer`, `signing-key`, `hs256-secret`) and `decode` to the `keygate` program.
  * Each talks to a running server over HTTP; see docs/cli.md.
  *
  * @example
@@ -27,6 +28,7 @@ export function registerManagementCommands(program: Command): void {
   registerKeyCommands(program);
   registerRootKeyCommands(program);
   registerAuditCommands(program);
+  registerUsageCommand(program);
   registerClientCommands(program);
   registerTokenCommands(program);
   registerConsumerCommands(program);
