@@ -1,3 +1,4 @@
+import type { GatewaySettings } from './gateway/settings.js';
 import type { ScopeDefinition } from './scopes.js';
 
 /** A protected resource server, named by its audience identifier, with its scope catalog. */
@@ -11,6 +12,8 @@ export interface Api {
   /** Lifetime of access tokens for this API, in seconds. */
   accessTokenTtl: number;
   refreshTokens: RefreshTokenSettings;
+  /** How the gateway fronts this API; the defaults leave it out of the gateway. */
+  gateway: GatewaySettings;
   createdAt: number;
 }
 

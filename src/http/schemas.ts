@@ -100,6 +100,32 @@ export const ScopeDefinition = Type.Object(
   { additionalProperties: false },
 );
 
+export const ExternalIssuerInput = Type.Object(
+  {
+    issuer: Type.String({ minLength: 1, maxLength: 512, description: 'The `iss` its tokens carry.' }),
+    jwksUri: Type.String({ minLength: 1, maxLength: 2048, description: 'Where its signing keys are published (https; http only on loopback).' }),
+    audience: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 512 }), Type.Null()], { description: 'The `aud` its tokens must carry; null: not checked.' })),
+  },
+  { additionalProperties: false },
+);
+
+/** The gateway settings, top-level fields of an API on create and update (docs/gateway.md). */
+export const GatewayInputFields = {
+  upstream: Type.Optional(
+    Type.Union([Type.String({ minLength: 1, maxLength: 2048 }), Type.Null()], {
+      description: 'Absolute http(s) URL the gateway forwards this API\'s requests to; null takes the API out of the gateway.',
+    }),
+  ),
+  gatewayHosts: Type.Optional(
+    Type.Array(Type.String({ minLength: 1, maxLength: 261 }), { maxItems: 32, description: 'Host values (host or host:port) besides the identifier\'s host that reach this API; each in one API only.' }),
+  ),
+  externalIssuers: Type.Optional(Type.Array(ExternalIssuerInput, { maxItems: 8, description: 'JWT issuers outside Keygate whose tokens the gateway accepts for this API.' })),
+  phantomToken: Type.Optional(Type.Boolean({ description: 'Also send the upstream a short-lived JWT signed by the tenant (`Keygate-Token`).' })),
+  credentialHeader: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 64 }), Type.Null()], { description: 'A header read for the credential besides `Authorization: Bearer`, e.g. `x-api-key`.' })),
+  credentialQuery: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 64 }), Type.Null()], { description: 'A query parameter read for the credential (off unless set: URLs end up in logs).' })),
+  passthrough: Type.Optional(Type.Boolean({ description: 'Forward paths and methods the OpenAPI document does not declare (404/405 otherwise).' })),
+};
+
 export const ApiView = Type.Object({
   id: Type.String(),
   tenant: Type.String(),
@@ -109,7 +135,33 @@ export const ApiView = Type.Object({
   scopes: Type.Array(ScopeDefinition),
   accessTokenTtl: Type.Integer(),
   refreshTokens: Type.Object({ enabled: Type.Boolean(), idleTtl: Type.Integer(), absoluteTtl: Type.Integer(), reuseInterval: Type.Integer() }),
+  upstream: Type.Union([Type.String(), Type.Null()]),
+  gatewayHosts: Type.Array(Type.String()),
+  externalIssuers: Type.Array(Type.Object({ issuer: Type.String(), jwksUri: Type.String(), audience: Type.Union([Type.String(), Type.Null()]) })),
+  phantomToken: Type.Boolean(),
+  credentialHeader: Type.Union([Type.String(), Type.Null()]),
+  credentialQuery: Type.Union([Type.String(), Type.Null()]),
+  passthrough: Type.Boolean(),
   createdAt: Timestamp,
+});
+
+/** What an uploaded OpenAPI document compiled to: the operations the gateway enforces. */
+export const ApiDocumentView = Type.Object({
+  api: Type.String(),
+  format: Type.Union([Type.Literal('json'), Type.Literal('yaml')]),
+  size: Type.Integer({ description: 'Bytes of the document.' }),
+  uploadedAt: Timestamp,
+  basePath: Type.String({ description: 'The `servers` base path the operations are served under; empty for the root.' }),
+  operations: Type.Array(
+    Type.Object({
+      method: Type.String(),
+      path: Type.String(),
+      operationId: Type.Union([Type.String(), Type.Null()]),
+      public: Type.Boolean(),
+      anyOf: Type.Array(Type.Array(Type.String()), { description: 'The caller must hold every scope of at least one item; `[[]]`: any valid credential.' }),
+      cost: Type.Integer(),
+    }),
+  ),
 });
 
 export const TenantView = Type.Object({

@@ -1,14 +1,31 @@
+import { lookup } from 'node:dns/promises';
 import { newId } from '../crypto/secrets.js';
 import { KeygateError } from '../domain/errors.js';
 import { KEY_PREFIX_PATTERN } from '../domain/keys/format.js';
+import { applyGatewaySettings, DEFAULT_GATEWAY_SETTINGS, upstreamAddressProblem, type ExternalIssuer, type GatewaySettings } from '../domain/gateway/settings.js';
 import { DEFAULT_REFRESH_TOKENS, MAX_REFRESH_REUSE_INTERVAL, type Api, type RefreshTokenSettings } from '../domain/apis.js';
 import type { Tenant } from '../domain/tenants.js';
 import { validateCatalog, type ScopeDefinition } from '../domain/scopes.js';
-import type { Page, PageRequest } from '../store/store.js';
+import type { ApiDocument, Page, PageRequest } from '../store/store.js';
 import type { Actor, ServiceContextWith } from './context.js';
+import { compileDocument } from './openapi-document.js';
 import type { RevocationsService } from './revocations-service.js';
 
-export interface CreateApiInput {
+/** The gateway settings as the API takes them: top-level fields of an API, each optional. */
+export type GatewayInput = Partial<Omit<GatewaySettings, 'externalIssuers'>> & {
+  externalIssuers?: (Omit<ExternalIssuer, 'audience'> & { audience?: string | null })[];
+};
+
+const GATEWAY_FIELDS = ['upstream', 'gatewayHosts', 'externalIssuers', 'phantomToken', 'credentialHeader', 'credentialQuery', 'passthrough'] as const;
+
+export interface ApisServiceOptions {
+  /** Whether an upstream may be a link-local or cloud-metadata address (GATEWAY_LINK_LOCAL_UPSTREAMS=allow). */
+  allowLinkLocalUpstreams: boolean;
+  /** Keygate's own ports (management, gateway): an upstream on loopback at one of them would loop back into Keygate. */
+  ownPorts: readonly number[];
+}
+
+export interface CreateApiInput extends GatewayInput {
   identifier: string;
   name: string;
   scopes: ScopeDefinition[];
@@ -17,7 +34,7 @@ export interface CreateApiInput {
   refreshTokens?: Partial<RefreshTokenSettings>;
 }
 
-export interface UpdateApiInput {
+export interface UpdateApiInput extends GatewayInput {
   name?: string;
   scopes?: ScopeDefinition[];
   accessTokenTtl?: number;
@@ -28,6 +45,7 @@ export class ApisService {
   constructor(
     private readonly ctx: ServiceContextWith<'directory'>,
     private readonly revocations: RevocationsService,
+    private readonly options: ApisServiceOptions,
   ) {}
 
   async create(actor: Actor, tenant: Tenant, input: CreateApiInput): Promise<Api> {
@@ -36,6 +54,8 @@ export class ApisService {
     if (!KEY_PREFIX_PATTERN.test(keyPrefix)) {
       throw new KeygateError('INVALID_REQUEST', 'keyPrefix must be 1–16 lowercase letters and digits, starting with a letter');
     }
+    const gateway = applyGatewaySettings(DEFAULT_GATEWAY_SETTINGS, gatewayChange(input));
+    await this.checkUpstream(gateway.upstream);
     const now = this.ctx.clock();
     const api: Api = {
       id: newId('api', now),
@@ -46,6 +66,7 @@ export class ApisService {
       scopes: normaliseCatalog(input.scopes),
       accessTokenTtl: validTtl(input.accessTokenTtl ?? 3600),
       refreshTokens: refreshSettings(DEFAULT_REFRESH_TOKENS, input.refreshTokens),
+      gateway,
       createdAt: now,
     };
     await this.ctx.store.directory.createApi(api, this.ctx.audit.event(tenant.id, actor, 'api.create', api.id, { identifier: api.identifier }));
@@ -78,12 +99,15 @@ export class ApisService {
   async update(actor: Actor, tenant: Tenant, identifierOrId: string, input: UpdateApiInput, options: { force?: boolean } = {}): Promise<Api> {
     const api = await this.get(tenant, identifierOrId);
     if (input.scopes !== undefined) validateCatalog(input.scopes);
+    const gateway = applyGatewaySettings(api.gateway, gatewayChange(input));
+    if (gateway.upstream !== api.gateway.upstream) await this.checkUpstream(gateway.upstream);
     const updated: Api = {
       ...api,
       ...(input.name !== undefined ? { name: input.name } : {}),
       ...(input.scopes !== undefined ? { scopes: normaliseCatalog(input.scopes) } : {}),
       ...(input.accessTokenTtl !== undefined ? { accessTokenTtl: validTtl(input.accessTokenTtl) } : {}),
       refreshTokens: refreshSettings(api.refreshTokens, input.refreshTokens),
+      gateway,
     };
     const event = this.ctx.audit.event(tenant.id, actor, 'api.update', api.id, { fields: Object.keys(input) });
     const dropped = droppedScopes(api.scopes, updated.scopes);
@@ -136,6 +160,75 @@ export class ApisService {
     await this.revocations.recorded(tenant.id, result.revocations);
     await this.ctx.directory.changed([api.id, ...result.clientIds]);
   }
+
+  /**
+   * Replaces the API's OpenAPI document, from which the gateway's routes are compiled against the
+   * API's catalog; INVALID_OPENAPI (InvalidOpenApiError) with every reason, and nothing stored,
+   * when it cannot be enforced as written.
+   */
+  async setDocument(actor: Actor, tenant: Tenant, identifierOrId: string, upload: { text: string; format: 'json' | 'yaml' }): Promise<ApiDocument> {
+    const api = await this.get(tenant, identifierOrId);
+    const routes = await compileDocument(upload.text, upload.format, api.scopes);
+    const document: ApiDocument = {
+      apiId: api.id,
+      tenantId: tenant.id,
+      document: upload.text,
+      format: upload.format,
+      size: Buffer.byteLength(upload.text),
+      routes,
+      uploadedAt: this.ctx.clock(),
+    };
+    const event = this.ctx.audit.event(tenant.id, actor, 'api.openapi.set', api.id, { operations: routes.operations.length, size: document.size });
+    await this.ctx.store.directory.putApiDocument(document, event);
+    await this.ctx.directory.changed([api.id]);
+    return document;
+  }
+
+  /** The API's OpenAPI document as uploaded; DOCUMENT_NOT_FOUND when none was. */
+  async getDocument(tenant: Tenant, identifierOrId: string): Promise<ApiDocument> {
+    const api = await this.get(tenant, identifierOrId);
+    const document = await this.ctx.store.directory.findApiDocument(api.id);
+    if (document === null) throw new KeygateError('DOCUMENT_NOT_FOUND', `API "${api.identifier}" has no OpenAPI document; upload one with PUT …/openapi`);
+    return document;
+  }
+
+  /**
+   * Refuses an upstream the gateway must not reach (UPSTREAM_NOT_ALLOWED): a link-local or
+   * metadata address, unless allowed, an unspecified one, or Keygate's own port on loopback — by
+   * the name as written and by every address it resolves to now. A name that does not resolve
+   * yet (a container not started) is accepted.
+   */
+  private async checkUpstream(upstream: string | null): Promise<void> {
+    if (upstream === null) return;
+    const url = new URL(upstream);
+    const options = { allowLinkLocal: this.options.allowLinkLocalUpstreams };
+    const named = upstreamAddressProblem(url.hostname, options);
+    if (named !== null) throw new KeygateError('UPSTREAM_NOT_ALLOWED', `upstream "${upstream}" is ${named}`);
+    const addresses = await lookup(url.hostname.replace(/^\[|\]$/g, ''), { all: true, verbatim: true }).catch(() => []);
+    const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+    for (const { address } of addresses) {
+      const problem = upstreamAddressProblem(address, options);
+      if (problem !== null) throw new KeygateError('UPSTREAM_NOT_ALLOWED', `upstream "${upstream}" resolves to ${address}, ${problem}`);
+      if (isLoopback(address) && this.options.ownPorts.includes(port)) {
+        throw new KeygateError('UPSTREAM_NOT_ALLOWED', `upstream "${upstream}" is Keygate's own port ${port}`);
+      }
+    }
+  }
+}
+
+function isLoopback(address: string): boolean {
+  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
+}
+
+/** The gateway fields the input sets, as a change to apply. */
+function gatewayChange(input: GatewayInput): Partial<GatewaySettings> {
+  const change: Partial<GatewaySettings> = {};
+  for (const field of GATEWAY_FIELDS) {
+    if (input[field] === undefined) continue;
+    if (field === 'externalIssuers') change.externalIssuers = input.externalIssuers!.map((issuer) => ({ ...issuer, audience: issuer.audience ?? null }));
+    else Object.assign(change, { [field]: input[field] });
+  }
+  return change;
 }
 
 /** Scope names of the old catalog that the new one no longer has. */

@@ -10,6 +10,7 @@ import { defaultLogger, type Logger } from '../observability/logger.js';
 import { KeygateMetrics } from '../observability/metrics.js';
 import type { Store } from '../store/store.js';
 import { ApisService } from './apis-service.js';
+import { GatewayRoutesService } from './gateway-routes-service.js';
 import { AuthorizationService } from './authorization-service.js';
 import { DelegationService } from './delegation-service.js';
 import { SessionsService } from './sessions-service.js';
@@ -69,6 +70,8 @@ export interface Keygate {
   readonly cluster: Cluster;
   readonly tenants: TenantsService;
   readonly apis: ApisService;
+  /** Which API each gateway Host reaches, with its compiled routes; kept current once started (the gateway starts it). */
+  readonly gatewayRoutes: GatewayRoutesService;
   readonly keys: KeysService;
   readonly rootKeys: RootKeysService;
   readonly auth: ManagementAuth;
@@ -179,6 +182,7 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
     clearInterval(janitor);
     await Promise.all([audit.close(), usage.close(), analytics.close()]);
   });
+  const gatewayRoutes = new GatewayRoutesService(store.directory, cluster.bus, onError);
   await rootKeys.ensureSystem().catch(abandon);
   if (config.rootKey) await rootKeys.seed(config.rootKey).catch(abandon);
 
@@ -187,7 +191,11 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
     store,
     cluster,
     tenants,
-    apis: new ApisService(ctx, revocations),
+    apis: new ApisService(ctx, revocations, {
+      allowLinkLocalUpstreams: config.gatewayLinkLocalUpstreams === 'allow',
+      ownPorts: [config.port, config.gatewayPort].filter((port): port is number => port !== undefined && port !== 0),
+    }),
+    gatewayRoutes,
     keys: new KeysService(ctx, { maxSubkeys: config.maxSubkeys }),
     rootKeys,
     auth: new ManagementAuth(ctx, { seededRootKey: config.rootKey }),
@@ -219,6 +227,7 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
     },
     async close() {
       clearInterval(janitor);
+      gatewayRoutes.close();
       await Promise.all([audit.close(), usage.close(), analytics.close()]);
       await cluster.close();
       await store.close();

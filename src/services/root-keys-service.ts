@@ -3,6 +3,7 @@ import type { AuditEvent, AuditFilter } from '../domain/audit.js';
 import { KeygateError, isKeygateError } from '../domain/errors.js';
 import { displayStart, generateKey } from '../domain/keys/format.js';
 import { DEFAULT_REFRESH_TOKENS, type Api } from '../domain/apis.js';
+import { DEFAULT_GATEWAY_SETTINGS } from '../domain/gateway/settings.js';
 import { newKey, type ApiKey } from '../domain/keys/key.js';
 import type { Tenant } from '../domain/tenants.js';
 import {
@@ -74,6 +75,7 @@ export class RootKeysService {
         scopes: [...MANAGEMENT_SCOPES],
         accessTokenTtl: 3600,
         refreshTokens: DEFAULT_REFRESH_TOKENS,
+        gateway: DEFAULT_GATEWAY_SETTINGS,
         createdAt: now,
       };
       await ignoreExists(store.directory.createApi(created, audit.event(tenant.id, SYSTEM_ACTOR, 'api.create', created.id)));

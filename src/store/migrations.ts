@@ -310,6 +310,31 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('users').addColumn('disabled_at', 'bigint').execute();
     },
   },
+  '0013_gateway': {
+    async up(db: Kysely<any>): Promise<void> {
+      // GatewaySettings as JSON; existing APIs read as the defaults: not behind the gateway.
+      await db.schema.alterTable('apis').addColumn('gateway', 'text', (c) => c.notNull().defaultTo('{}')).execute();
+      await db.schema
+        .createTable('api_documents')
+        .addColumn('api_id', 'text', (c) => c.primaryKey().references('apis.id').onDelete('cascade'))
+        .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id'))
+        .addColumn('document', 'text', (c) => c.notNull())
+        .addColumn('format', 'text', (c) => c.notNull())
+        .addColumn('size', 'integer', (c) => c.notNull())
+        .addColumn('routes', 'text', (c) => c.notNull())
+        .addColumn('uploaded_at', 'bigint', (c) => c.notNull())
+        .execute();
+      // A Host reaches one API in the whole installation: the primary key refuses a second claim,
+      // also when two instances accept conflicting changes at the same moment.
+      await db.schema
+        .createTable('gateway_hosts')
+        .addColumn('host', 'text', (c) => c.primaryKey())
+        .addColumn('api_id', 'text', (c) => c.notNull().references('apis.id').onDelete('cascade'))
+        .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id'))
+        .execute();
+      await db.schema.createIndex('gateway_hosts_api').on('gateway_hosts').column('api_id').execute();
+    },
+  },
   '0014_usage_analytics': {
     async up(db: Kysely<any>): Promise<void> {
       // One table for the three granularities: the recorder writes minute, hour and day rows of a

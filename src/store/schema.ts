@@ -18,7 +18,28 @@ export interface ApisTable {
   scopes: string;
   access_token_ttl: number;
   refresh_tokens: string;
+  /** GatewaySettings as JSON. */
+  gateway: string;
   created_at: number;
+}
+
+/** The OpenAPI document an API's gateway routes were compiled from, as uploaded. */
+export interface ApiDocumentsTable {
+  api_id: string;
+  tenant_id: string;
+  document: string;
+  format: string;
+  size: number;
+  /** CompiledRoutes as JSON, so the routing table rebuilds without parsing documents again. */
+  routes: string;
+  uploaded_at: number;
+}
+
+/** One row per Host an API with an upstream answers to: the primary key makes a claim unique across tenants. */
+export interface GatewayHostsTable {
+  host: string;
+  api_id: string;
+  tenant_id: string;
 }
 
 export interface KeysTable {
@@ -259,6 +280,8 @@ export interface UsageCountsTable {
 export interface Database {
   tenants: TenantsTable;
   apis: ApisTable;
+  api_documents: ApiDocumentsTable;
+  gateway_hosts: GatewayHostsTable;
   keys: KeysTable;
   key_secrets: KeySecretsTable;
   audit_events: AuditEventsTable;

@@ -8,7 +8,7 @@ import type { PoolUsage } from './store-observer.js';
 
 export type { AnalyticsStore } from './aggregates/analytics.js';
 export type { AuditStore } from './aggregates/audit.js';
-export type { ApiUse, ClientSecretRecord, DirectoryStore } from './aggregates/directory.js';
+export type { ApiDocument, ApiUse, ClientSecretRecord, DirectoryStore, GatewayApi } from './aggregates/directory.js';
 export type { CreditSpend, KeyBySecret, KeyFilter, KeysStore, UsageEntry } from './aggregates/keys.js';
 export type { PeopleStore } from './aggregates/people.js';
 export type { RevocationFactory, StoredSigningKey, TokensStore } from './aggregates/tokens.js';

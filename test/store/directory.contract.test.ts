@@ -2,6 +2,7 @@ import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { hashSecret, newId } from '../../src/crypto/secrets.js';
 import type { AuditEvent } from '../../src/domain/audit.js';
 import type { Api } from '../../src/domain/apis.js';
+import { DEFAULT_GATEWAY_SETTINGS } from '../../src/domain/gateway/settings.js';
 import type { Client, Revocation } from '../../src/domain/clients.js';
 import type { ApiKey } from '../../src/domain/keys/key.js';
 import type { Tenant } from '../../src/domain/tenants.js';
@@ -154,7 +155,7 @@ describe.each(BACKENDS)('Store contract: directory, changes across aggregates (%
     api = {
       id: newId('api', now), tenantId: tenant.id, identifier: `https://life-${n}.test`, name: 'Life', keyPrefix: 'kg',
       scopes: [{ name: 'read:users', description: 'r' }, { name: 'write:users', description: 'w' }],
-      accessTokenTtl: 3600, refreshTokens: { enabled: false, idleTtl: 60, absoluteTtl: 120, reuseInterval: 0 }, createdAt: now,
+      accessTokenTtl: 3600, refreshTokens: { enabled: false, idleTtl: 60, absoluteTtl: 120, reuseInterval: 0 }, gateway: DEFAULT_GATEWAY_SETTINGS, createdAt: now,
     };
     await store.directory.createApi(api, event('api.create'));
     key = {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { newId } from '../../src/crypto/secrets.js';
 import type { AuditEvent } from '../../src/domain/audit.js';
 import type { Api } from '../../src/domain/apis.js';
+import { DEFAULT_GATEWAY_SETTINGS } from '../../src/domain/gateway/settings.js';
 import type { ApiKey } from '../../src/domain/keys/key.js';
 import type { Revocation } from '../../src/domain/clients.js';
 import type { Tenant } from '../../src/domain/tenants.js';
@@ -66,6 +67,7 @@ export function makeApi(tenant: Tenant, identifier: string, overrides: Partial<A
     scopes: [{ name: 'read:users', description: 'r' }],
     accessTokenTtl: 3600,
     refreshTokens: { enabled: false, idleTtl: 60, absoluteTtl: 120, reuseInterval: 0 },
+    gateway: DEFAULT_GATEWAY_SETTINGS,
     createdAt: NOW,
     ...overrides,
   };

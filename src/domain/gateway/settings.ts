@@ -1,3 +1,4 @@
+import { BlockList, isIP } from 'node:net';
 import { KeygateError } from '../errors.js';
 
 /** A JWT issuer outside Keygate whose tokens the gateway accepts for one API (Entra ID, Okta, …). */
@@ -108,6 +109,20 @@ export function identifierHost(identifier: string): string | null {
   return url.host.toLowerCase();
 }
 
+/**
+ * The Hosts an API answers to at the gateway: its identifier's host and its gateway hosts; none
+ * without an upstream, so an API outside the gateway claims nothing.
+ *
+ * @example
+ * gatewayHostsOf('https://api.example.com', { ...settings, upstream: 'http://backend:8080', gatewayHosts: ['localhost:8080'] })
+ * // ['api.example.com', 'localhost:8080']
+ */
+export function gatewayHostsOf(identifier: string, settings: GatewaySettings): string[] {
+  if (settings.upstream === null) return [];
+  const own = identifierHost(identifier);
+  return [...new Set([...(own === null ? [] : [own]), ...settings.gatewayHosts])];
+}
+
 function normaliseIssuer(value: ExternalIssuer): ExternalIssuer {
   if (value.issuer.length === 0 || value.issuer.length > 512) throw invalid('an external issuer needs an issuer of 1–512 characters');
   let jwks: URL;
@@ -176,4 +191,36 @@ export function applyGatewaySettings(current: GatewaySettings, change: Partial<G
 
 function stripUndefined(change: Partial<GatewaySettings>): Partial<GatewaySettings> {
   return Object.fromEntries(Object.entries(change).filter(([, value]) => value !== undefined)) as Partial<GatewaySettings>;
+}
+
+/** Names that resolve to a cloud provider's instance metadata service. */
+const METADATA_NAMES = new Set(['metadata', 'metadata.google.internal', 'metadata.goog', 'instance-data', 'instance-data.ec2.internal']);
+
+const LINK_LOCAL = new BlockList();
+LINK_LOCAL.addSubnet('169.254.0.0', 16, 'ipv4');
+LINK_LOCAL.addSubnet('fe80::', 10, 'ipv6');
+// AWS's IPv6 metadata address sits in unique-local space, not link-local.
+LINK_LOCAL.addAddress('fd00:ec2::254', 'ipv6');
+
+/**
+ * Why the gateway must not forward to this address, or null. Link-local addresses are where cloud
+ * metadata services answer (169.254.169.254 hands out instance credentials): an API owner who may
+ * set an upstream must not reach them through Keygate unless the operator allows it. Unspecified
+ * addresses (0.0.0.0, ::) reach the gateway's own host on every interface and are refused always.
+ *
+ * @example
+ * upstreamAddressProblem('169.254.169.254', { allowLinkLocal: false }) // 'a link-local or metadata address'
+ * upstreamAddressProblem('10.0.0.7', { allowLinkLocal: false })       // null
+ */
+export function upstreamAddressProblem(address: string, options: { allowLinkLocal: boolean }): string | null {
+  const host = address.replace(/^\[|\]$/g, '').toLowerCase().replace(/\.$/, '');
+  if (METADATA_NAMES.has(host)) return options.allowLinkLocal ? null : 'a cloud metadata name';
+  const version = isIP(host);
+  if (version === 0) return null;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(host)?.[1];
+  const ip = mapped ?? host;
+  const family = mapped !== undefined || version === 4 ? 'ipv4' : 'ipv6';
+  if (ip === '0.0.0.0' || ip === '::') return 'an unspecified address';
+  if (!options.allowLinkLocal && LINK_LOCAL.check(ip, family)) return 'a link-local or metadata address';
+  return null;
 }

@@ -1,10 +1,12 @@
-import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Keygate } from '../../services/keygate.js';
+import { InvalidOpenApiError, MAX_OPENAPI_BYTES } from '../../services/openapi-document.js';
 import { actorOf, requireScope } from '../auth.js';
 import { pageRequest, pageResponse } from '../pagination.js';
-import { ApiView, ERROR_RESPONSES, PageQuery, Problem, RefreshTokensSettings, ScopeDefinition, TenantParams, pageOf } from '../schemas.js';
-import { apiView } from './views.js';
+import { problem, sendProblem } from '../problem.js';
+import { ApiDocumentView, ApiView, ERROR_RESPONSES, GatewayInputFields, PageQuery, Problem, RefreshTokensSettings, ScopeDefinition, TenantParams, pageOf } from '../schemas.js';
+import { apiDocumentView, apiView } from './views.js';
 
 /** `identifier`: the API's identifier, URL-encoded (`https%3A%2F%2Fapi.example.com`), or its id (`api_…`). */
 const ApiParams = Type.Object({
@@ -34,6 +36,7 @@ export const apiRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => async 
             keyPrefix: Type.Optional(Type.String({ pattern: '^[a-z][a-z0-9]{0,15}$', description: 'Prefix of this API\'s keys (default `kg`).' })),
             accessTokenTtl: Type.Optional(Type.Integer({ minimum: 1, maximum: 31_536_000, description: 'Access-token lifetime in seconds (default 3600).' })),
             refreshTokens: Type.Optional(RefreshTokensSettings),
+            ...GatewayInputFields,
           },
           { additionalProperties: false },
         ),
@@ -71,7 +74,7 @@ export const apiRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => async 
       onRequest: requireScope(keygate, 'apis:write'),
       schema: {
         tags: ['apis'],
-        summary: 'Update an API: name, scope catalog, token lifetimes. A catalog dropping scopes that keys or clients hold answers 409 SCOPES_IN_USE unless force=true, which narrows them',
+        summary: 'Update an API: name, scope catalog, token lifetimes, gateway settings. A catalog dropping scopes that keys or clients hold answers 409 SCOPES_IN_USE unless force=true, which narrows them',
         params: ApiParams,
         querystring: ForceQuery,
         body: Type.Object(
@@ -80,6 +83,7 @@ export const apiRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => async 
             scopes: Type.Optional(Type.Array(ScopeDefinition, { maxItems: 1000 })),
             accessTokenTtl: Type.Optional(Type.Integer({ minimum: 1, maximum: 31_536_000 })),
             refreshTokens: Type.Optional(RefreshTokensSettings),
+            ...GatewayInputFields,
           },
           { additionalProperties: false, minProperties: 1 },
         ),
@@ -128,4 +132,65 @@ export const apiRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => async 
       return apiView(await keygate.apis.get(tenant, request.params.identifier), tenant.slug);
     },
   );
+
+  // The document is the body as it is, JSON or YAML: it gets its own parsers and size bound, and
+  // the parser (not a route schema) says what is wrong with it.
+  await app.register(async (plain) => {
+    const documents = plain.withTypeProvider<TypeBoxTypeProvider>();
+    documents.removeAllContentTypeParsers();
+    documents.addContentTypeParser([...DOCUMENT_TYPES], { parseAs: 'string', bodyLimit: MAX_OPENAPI_BYTES }, (_request, body, done) => done(null, body));
+
+    documents.put(
+      '/v1/tenants/:slug/apis/:identifier/openapi',
+      {
+        onRequest: requireScope(keygate, 'apis:write'),
+        bodyLimit: MAX_OPENAPI_BYTES,
+        schema: {
+          tags: ['apis'],
+          summary:
+            'Upload the OpenAPI 3.0/3.1 document the gateway enforces for this API, as JSON (application/json) or YAML (application/yaml), at most 8 MiB; answers the operations compiled from it. 400 INVALID_OPENAPI lists every reason, each naming its operation',
+          params: ApiParams,
+          response: { 200: ApiDocumentView, ...ERROR_RESPONSES },
+        },
+      },
+      async (request, reply) => {
+        const tenant = await keygate.tenants.get(request.params.slug);
+        const text = typeof request.body === 'string' ? request.body : '';
+        try {
+          if (text.trim() === '') throw new InvalidOpenApiError(['the body is empty; send the OpenAPI document as JSON or YAML']);
+          const format = /yaml|vnd\.oai\.openapi$/.test(request.headers['content-type'] ?? '') ? 'yaml' : 'json';
+          const document = await keygate.apis.setDocument(actorOf(request), tenant, request.params.identifier, { text, format });
+          return apiDocumentView(document, request.params.identifier);
+        } catch (err) {
+          if (!(err instanceof InvalidOpenApiError)) throw err;
+          return sendProblem(reply, problem('INVALID_OPENAPI', err.message, request.id, err.problems.map((message) => ({ path: '', message }))));
+        }
+      },
+    );
+
+    documents.get(
+      '/v1/tenants/:slug/apis/:identifier/openapi',
+      {
+        onRequest: requireScope(keygate, 'apis:read'),
+        schema: {
+          tags: ['apis'],
+          summary: 'The API\'s OpenAPI document as uploaded, in its format (application/json or application/yaml); 404 DOCUMENT_NOT_FOUND before one is',
+          params: ApiParams,
+          response: { 200: Type.String({ description: 'The document, byte for byte as uploaded.' }), ...ERROR_RESPONSES },
+        },
+      },
+      async (request, reply) => {
+        const tenant = await keygate.tenants.get(request.params.slug);
+        const document = await keygate.apis.getDocument(tenant, request.params.identifier);
+        // Sent as stored: a JSON serializer would quote the text.
+        return reply
+          .type(document.format === 'json' ? 'application/json' : 'application/yaml')
+          .serializer((payload) => payload as string)
+          .send(document.document);
+      },
+    );
+  });
 };
+
+/** The media types an OpenAPI document arrives as (`application/vnd.oai.openapi` is YAML, RFC 9512). */
+const DOCUMENT_TYPES = ['application/json', 'application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml', 'application/vnd.oai.openapi', 'application/vnd.oai.openapi+json'] as const;

@@ -1,6 +1,7 @@
 import type { AuditEvent } from '../../domain/audit.js';
 import { isoOrNull } from '../../domain/clock.js';
 import type { Api } from '../../domain/apis.js';
+import type { ApiDocument } from '../../store/store.js';
 import type { ApiKey } from '../../domain/keys/key.js';
 import type { Tenant } from '../../domain/tenants.js';
 import { issuerOf } from '../../services/tokens-service.js';
@@ -40,7 +41,26 @@ export function apiView(api: Api, tenantSlug: string) {
     scopes: api.scopes,
     accessTokenTtl: api.accessTokenTtl,
     refreshTokens: api.refreshTokens,
+    ...api.gateway,
     createdAt: new Date(api.createdAt).toISOString(),
+  };
+}
+
+export function apiDocumentView(document: ApiDocument, api: string) {
+  return {
+    api,
+    format: document.format,
+    size: document.size,
+    uploadedAt: new Date(document.uploadedAt).toISOString(),
+    basePath: document.routes.basePath,
+    operations: document.routes.operations.map((operation) => ({
+      method: operation.method,
+      path: operation.path,
+      operationId: operation.operationId,
+      public: operation.requirement.public,
+      anyOf: operation.requirement.anyOf.map((scopes) => [...scopes]),
+      cost: operation.cost,
+    })),
   };
 }
 

@@ -1,13 +1,16 @@
 import { sql, type Transaction } from 'kysely';
 import type { AuditEvent } from '../../domain/audit.js';
 import { DEFAULT_REFRESH_TOKENS, type Api } from '../../domain/apis.js';
+import { KeygateError } from '../../domain/errors.js';
+import type { CompiledRoutes } from '../../domain/gateway/routes.js';
+import { DEFAULT_GATEWAY_SETTINGS, gatewayHostsOf, type GatewaySettings } from '../../domain/gateway/settings.js';
 import type { Client, Revocation } from '../../domain/clients.js';
 import { SYSTEM_TENANT_SLUG } from '../../domain/management.js';
 import type { Tenant } from '../../domain/tenants.js';
 import type { SigningAlgorithm } from '../../domain/tokens/jwt.js';
 import { paginate, type Db, type KyselyContext, type TenantRows } from '../kysely-context.js';
 import type { Page, PageRequest } from '../page.js';
-import type { ApisTable, ClientsTable, Database, TenantsTable } from '../schema.js';
+import type { ApiDocumentsTable, ApisTable, ClientsTable, Database, TenantsTable } from '../schema.js';
 import { ANALYTICS_TENANT_ROWS } from './analytics.js';
 import { AUDIT_TENANT_ROWS, insertEvents } from './audit.js';
 import { KEY_TENANT_ROWS, countLiveKeysOfApi, deleteKeysOfApi, keyIdsOfTenant, keysHolding, narrowKeys, revokeRootKeysLimitedTo } from './keys.js';
@@ -34,6 +37,25 @@ export interface ApiUse {
   keys: number;
   tokens: number;
   clients: number;
+}
+
+/** An API's OpenAPI document as uploaded, with the routes compiled from it. */
+export interface ApiDocument {
+  apiId: string;
+  tenantId: string;
+  document: string;
+  format: 'json' | 'yaml';
+  /** Bytes of `document` as UTF-8. */
+  size: number;
+  routes: CompiledRoutes;
+  uploadedAt: number;
+}
+
+/** An API the gateway fronts (it has an upstream), with its tenant's slug and its routes, if a document was uploaded. */
+export interface GatewayApi {
+  api: Api;
+  tenantSlug: string;
+  routes: CompiledRoutes | null;
 }
 
 /**
@@ -84,6 +106,11 @@ export interface DirectoryStore {
   ): Promise<{ deleted: false; inUse: ApiUse } | { deleted: true; keyIds: string[]; clientIds: string[]; revocations: Revocation[] }>;
   /** The longest access-token lifetime (s) among the tenant's APIs. */
   maxAccessTokenTtl(tenantId: string): Promise<number>;
+  /** Stores the API's OpenAPI document and its routes, replacing an earlier one, with the event. */
+  putApiDocument(document: ApiDocument, event: AuditEvent): Promise<void>;
+  findApiDocument(apiId: string): Promise<ApiDocument | null>;
+  /** Every API with an upstream, in every tenant: the gateway's routing table is built from them. */
+  listGatewayApis(): Promise<GatewayApi[]>;
 
   createClient(client: Client, secretHash: string | null, event: AuditEvent): Promise<void>;
   findClient(tenantId: string, id: string): Promise<Client | null>;
@@ -117,8 +144,21 @@ export function apiToRow(api: Api): ApisTable {
     scopes: JSON.stringify(api.scopes),
     access_token_ttl: api.accessTokenTtl,
     refresh_tokens: JSON.stringify(api.refreshTokens),
+    gateway: JSON.stringify(changedGatewaySettings(api.gateway)),
     created_at: api.createdAt,
   };
+}
+
+/**
+ * Only the settings that differ from the defaults are stored, so an API outside the gateway stores
+ * '{}' and the gateway's listing skips it in SQL.
+ */
+function changedGatewaySettings(settings: GatewaySettings): Partial<GatewaySettings> {
+  const changed: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(settings)) {
+    if (JSON.stringify(value) !== JSON.stringify(DEFAULT_GATEWAY_SETTINGS[name as keyof GatewaySettings])) changed[name] = value;
+  }
+  return changed as Partial<GatewaySettings>;
 }
 
 export function rowToApi(row: ApisTable): Api {
@@ -132,6 +172,7 @@ export function rowToApi(row: ApisTable): Api {
     accessTokenTtl: Number(row.access_token_ttl),
     // APIs stored before the reuse interval existed read as 0: every reuse is a replay.
     refreshTokens: { ...DEFAULT_REFRESH_TOKENS, ...(JSON.parse(row.refresh_tokens) as Partial<Api['refreshTokens']>) },
+    gateway: { ...DEFAULT_GATEWAY_SETTINGS, ...(JSON.parse(row.gateway) as Partial<GatewaySettings>) },
     createdAt: Number(row.created_at),
   };
 }
@@ -184,6 +225,8 @@ function tenantCascade(): TenantRows<keyof Database> {
     client_secrets: (trx, tenantId) =>
       trx.deleteFrom('client_secrets').where('client_id', 'in', trx.selectFrom('clients').select('id').where('tenant_id', '=', tenantId)).execute(),
     clients: (trx, tenantId) => trx.deleteFrom('clients').where('tenant_id', '=', tenantId).execute(),
+    api_documents: (trx, tenantId) => trx.deleteFrom('api_documents').where('tenant_id', '=', tenantId).execute(),
+    gateway_hosts: (trx, tenantId) => trx.deleteFrom('gateway_hosts').where('tenant_id', '=', tenantId).execute(),
     apis: (trx, tenantId) => trx.deleteFrom('apis').where('tenant_id', '=', tenantId).execute(),
     tenants: (trx, tenantId) => trx.deleteFrom('tenants').where('id', '=', tenantId).execute(),
     // The store's own rows (the master-key check) belong to no tenant.
@@ -277,6 +320,7 @@ export class KyselyDirectoryStore implements DirectoryStore {
       () =>
         this.k.db.transaction().execute(async (trx) => {
           await trx.insertInto('apis').values(apiToRow(api)).execute();
+          await this.claimHosts(trx, api);
           await insertEvents(trx, [event]);
         }),
       'API_EXISTS',
@@ -316,6 +360,7 @@ export class KyselyDirectoryStore implements DirectoryStore {
       () =>
         this.k.db.transaction().execute(async (trx) => {
           await writeApi(trx, api);
+          await this.claimHosts(trx, api);
           await insertEvents(trx, [event]);
         }),
       'API_EXISTS',
@@ -337,6 +382,7 @@ export class KyselyDirectoryStore implements DirectoryStore {
           if (held && !options.force) return { applied: false, ...holders };
           const done = held ? await narrowToCatalog(trx, api, new Set(dropped), { apply: true, at: options.at, revocation: options.revocation }) : holders;
           await writeApi(trx, api);
+          await this.claimHosts(trx, api);
           await insertEvents(trx, [
             { ...event, data: { ...event.data, narrowedKeys: done.keyIds.length, narrowedClients: done.clientIds.length, revokedTokens: done.tokenIds.length } },
           ]);
@@ -378,6 +424,59 @@ export class KyselyDirectoryStore implements DirectoryStore {
         .executeTakeFirst();
       return Number(row?.ttl ?? 0);
     }, 'API_EXISTS');
+  }
+
+  putApiDocument(document: ApiDocument, event: AuditEvent): Promise<void> {
+    return this.k.guard(() =>
+      this.k.db.transaction().execute(async (trx) => {
+        const row = documentToRow(document);
+        await trx.deleteFrom('api_documents').where('api_id', '=', document.apiId).execute();
+        await trx.insertInto('api_documents').values(row).execute();
+        await insertEvents(trx, [event]);
+      }),
+    );
+  }
+
+  findApiDocument(apiId: string): Promise<ApiDocument | null> {
+    return this.k.guard(async () => {
+      const row = await this.k.db.selectFrom('api_documents').selectAll().where('api_id', '=', apiId).executeTakeFirst();
+      return row ? rowToDocument(row) : null;
+    });
+  }
+
+  listGatewayApis(): Promise<GatewayApi[]> {
+    return this.k.guard(async () => {
+      const rows = await this.k.db
+        .selectFrom('apis')
+        .innerJoin('tenants', 'tenants.id', 'apis.tenant_id')
+        .leftJoin('api_documents', 'api_documents.api_id', 'apis.id')
+        .selectAll('apis')
+        .select(['tenants.slug as tenant_slug', 'api_documents.routes as routes'])
+        .where('apis.gateway', '!=', '{}')
+        .orderBy('apis.id')
+        .execute();
+      return rows
+        .map(({ tenant_slug, routes, ...row }) => ({ api: rowToApi(row), tenantSlug: tenant_slug, routes: routes === null ? null : (JSON.parse(routes) as CompiledRoutes) }))
+        .filter((entry) => entry.api.gateway.upstream !== null);
+    });
+  }
+
+  /**
+   * Replaces the API's Host claims by those of its settings, in the caller's transaction. A Host
+   * another API holds (in any tenant) is GATEWAY_HOST_TAKEN; the primary key catches the claim
+   * that a concurrent writer made between the check and the insert.
+   */
+  private async claimHosts(trx: Transaction<Database>, api: Api): Promise<void> {
+    await trx.deleteFrom('gateway_hosts').where('api_id', '=', api.id).execute();
+    const hosts = gatewayHostsOf(api.identifier, api.gateway);
+    if (hosts.length === 0) return;
+    const taken = await trx.selectFrom('gateway_hosts').select('host').where('host', 'in', hosts).executeTakeFirst();
+    if (taken !== undefined) throw hostTaken(taken.host);
+    try {
+      await trx.insertInto('gateway_hosts').values(hosts.map((host) => ({ host, api_id: api.id, tenant_id: api.tenantId }))).execute();
+    } catch (err) {
+      throw this.k.dialect.isUniqueViolation(err) ? hostTaken(hosts.join(', ')) : err;
+    }
   }
 
   createClient(client: Client, secretHash: string | null, event: AuditEvent): Promise<void> {
@@ -450,6 +549,35 @@ export class KyselyDirectoryStore implements DirectoryStore {
       }),
     );
   }
+}
+
+/** The message names the host only: which tenant holds it is not the caller's business. */
+function hostTaken(host: string): KeygateError {
+  return new KeygateError('GATEWAY_HOST_TAKEN', `the gateway host "${host}" is already claimed by another API`);
+}
+
+function documentToRow(document: ApiDocument): ApiDocumentsTable {
+  return {
+    api_id: document.apiId,
+    tenant_id: document.tenantId,
+    document: document.document,
+    format: document.format,
+    size: document.size,
+    routes: JSON.stringify(document.routes),
+    uploaded_at: document.uploadedAt,
+  };
+}
+
+function rowToDocument(row: ApiDocumentsTable): ApiDocument {
+  return {
+    apiId: row.api_id,
+    tenantId: row.tenant_id,
+    document: row.document,
+    format: row.format as ApiDocument['format'],
+    size: Number(row.size),
+    routes: JSON.parse(row.routes) as CompiledRoutes,
+    uploadedAt: Number(row.uploaded_at),
+  };
 }
 
 /** Writes the API's changeable columns (not its id, tenant, identifier or creation time). */

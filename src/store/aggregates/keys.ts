@@ -211,6 +211,7 @@ function keyBySecretQuery(db: Kysely<Database>) {
       'apis.scopes as api_scopes',
       'apis.access_token_ttl as api_access_token_ttl',
       'apis.refresh_tokens as api_refresh_tokens',
+      'apis.gateway as api_gateway',
       'apis.created_at as api_created_at',
     ])
     .where('key_secrets.hash', '=', '');
@@ -297,6 +298,7 @@ export class KyselyKeysStore implements KeysStore {
           scopes: secret.api_scopes,
           access_token_ttl: secret.api_access_token_ttl,
           refresh_tokens: secret.api_refresh_tokens,
+          gateway: secret.api_gateway,
           created_at: secret.api_created_at,
         }),
         tenantSlug: secret.tenant_slug,

@@ -1,0 +1,114 @@
+import type { InvalidationBus } from '../cluster/cluster.js';
+import type { Api } from '../domain/apis.js';
+import { compileRouter, type CompiledRoutes, type RouteMatch } from '../domain/gateway/routes.js';
+import { gatewayHostsOf } from '../domain/gateway/settings.js';
+import type { DirectoryStore } from '../store/store.js';
+
+/** How often the routing table is read again when no change was announced (missed announcements, other instances without Redis). */
+export const GATEWAY_ROUTES_POLL_MS = 5_000;
+
+/** An API as the gateway serves it. */
+export interface GatewayRoute {
+  api: Api;
+  tenantSlug: string;
+  /** The routes of its OpenAPI document; none declared until one is uploaded. */
+  routes: CompiledRoutes;
+  /** Matches a request against `routes` (domain/gateway/routes.ts). */
+  match: (method: string, rawPath: string) => RouteMatch;
+}
+
+interface Table {
+  byHost: Map<string, GatewayRoute>;
+  /** The API every request goes to when exactly one has an upstream. */
+  only: GatewayRoute | null;
+}
+
+const EMPTY: Table = { byHost: new Map(), only: null };
+const NO_ROUTES: CompiledRoutes = { basePath: '', operations: [] };
+
+/**
+ * The gateway's routing table: which API each Host reaches, with its compiled router. Read from
+ * the store when started, again whenever an API or tenant change is announced on the cluster bus,
+ * and every `pollMs` as a backstop. A new table replaces the old one whole: a request in flight
+ * keeps the route it found, so a change drops nothing.
+ */
+export class GatewayRoutesService {
+  private table: Table = EMPTY;
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private again = false;
+
+  constructor(
+    private readonly store: Pick<DirectoryStore, 'listGatewayApis'>,
+    bus: InvalidationBus,
+    private readonly onError: (err: unknown) => void,
+    private readonly options: { pollMs: number } = { pollMs: GATEWAY_ROUTES_POLL_MS },
+  ) {
+    bus.subscribe((ids) => {
+      if (this.timer !== null && ids.some((id) => id.startsWith('api_') || id.startsWith('ten_'))) void this.refresh().catch(this.onError);
+    });
+  }
+
+  /** Reads the table and keeps it current until `close`. */
+  async start(): Promise<void> {
+    if (this.timer !== null) return;
+    this.timer = setInterval(() => void this.refresh().catch(this.onError), this.options.pollMs);
+    this.timer.unref();
+    await this.refresh();
+  }
+
+  close(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /**
+   * The API a request's `Host` reaches: the one claiming `host:port`, else the one claiming the
+   * host without its port, else the only API with an upstream if there is exactly one; else null.
+   *
+   * @example
+   * const route = gatewayRoutes.find(request.headers.host);
+   * const match = route?.match(request.method, request.url);
+   */
+  find(host: string | undefined): GatewayRoute | null {
+    const table = this.table;
+    if (host !== undefined) {
+      const exact = host.toLowerCase().replace(/\.(?=:\d+$|$)/, '');
+      const found = table.byHost.get(exact) ?? table.byHost.get(exact.replace(/:\d+$/, ''));
+      if (found !== undefined) return found;
+    }
+    return table.only;
+  }
+
+  /** Reads the table now; concurrent calls share one read, and a call during a read makes one more. */
+  refresh(): Promise<void> {
+    if (this.running !== null) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      try {
+        do {
+          this.again = false;
+          this.table = build(await this.store.listGatewayApis());
+        } while (this.again);
+      } finally {
+        this.running = null;
+      }
+    })();
+    return this.running;
+  }
+}
+
+function build(apis: Awaited<ReturnType<DirectoryStore['listGatewayApis']>>): Table {
+  const byHost = new Map<string, GatewayRoute>();
+  const routes: GatewayRoute[] = apis.map(({ api, tenantSlug, routes: compiled }) => {
+    const declared = compiled ?? NO_ROUTES;
+    return { api, tenantSlug, routes: declared, match: compileRouter(declared) };
+  });
+  for (const route of routes) {
+    // The store keeps claims unique; should two rows ever disagree, the older API keeps the host.
+    for (const host of gatewayHostsOf(route.api.identifier, route.api.gateway)) if (!byHost.has(host)) byHost.set(host, route);
+  }
+  return { byHost, only: routes.length === 1 ? routes[0]! : null };
+}
