@@ -4,6 +4,7 @@ import type { Cluster } from './cluster/cluster.js';
 import type { Clock } from './domain/clock.js';
 import { loadConfig, type Config } from './config/schema.js';
 import { buildApp } from './http/app.js';
+import { buildGatewayApp } from './http/gateway/gateway-app.js';
 import { listenForMetrics, type MetricsListener } from './http/metrics.js';
 import type { Logger } from './observability/logger.js';
 import { createKeygate, type Keygate } from './services/keygate.js';
@@ -27,6 +28,8 @@ export interface RunningServer {
   bootstrapRootKey: string | null;
   /** The unauthenticated metrics listener's URL (`METRICS_PORT`), or null when there is none. */
   metricsUrl: string | null;
+  /** The gateway listener's URL (`GATEWAY_PORT`), or null when there is none. */
+  gatewayUrl: string | null;
   close(): Promise<void>;
 }
 
@@ -47,6 +50,8 @@ export async function startServer(
     clock?: Clock;
     /** An already opened cluster (tests: Redis under their own key prefix). */
     cluster?: Cluster;
+    /** Serve only the gateway (`keygate gateway`): no management, OAuth or portal listener. */
+    gatewayOnly?: boolean;
   } = {},
 ): Promise<RunningServer> {
   const env = options.env ?? process.env;
@@ -80,15 +85,26 @@ export async function startServer(
   const app = await buildApp(keygate, options.logger === undefined || options.logger === true ? {} : { logger: options.logger });
   log = app.log;
   for (const write of early) write(app.log);
+  const gatewayHost = keygate.config.gatewayHost ?? keygate.config.host;
+  const gateway = keygate.config.gatewayPort === undefined ? null : await buildGatewayApp(keygate, keygate.gateway, options.logger === undefined || options.logger === true ? {} : { logger: options.logger });
   let metrics: MetricsListener | null = null;
+  let gatewayUrl: string | null = null;
   let listening = { settings: 'HOST and PORT', host: keygate.config.host, port: keygate.config.port };
   try {
-    await app.listen({ port: keygate.config.port, host: keygate.config.host });
+    if (!options.gatewayOnly) await app.listen({ port: keygate.config.port, host: keygate.config.host });
+    if (gateway !== null) {
+      listening = { settings: 'GATEWAY_HOST and GATEWAY_PORT', host: gatewayHost, port: keygate.config.gatewayPort! };
+      // The routing table is read before the first request can arrive, and kept current from then on.
+      await keygate.gatewayRoutes.start();
+      const address = await gateway.listen({ port: keygate.config.gatewayPort!, host: gatewayHost });
+      gatewayUrl = `http://${hostForUrl(gatewayHost)}:${new URL(address).port}`;
+    }
     if (keygate.config.metricsPort !== undefined) {
       listening = { settings: 'METRICS_HOST and METRICS_PORT', host: keygate.config.metricsHost, port: keygate.config.metricsPort };
       metrics = await listenForMetrics(keygate, { port: keygate.config.metricsPort, host: keygate.config.metricsHost });
     }
   } catch (err) {
+    await gateway?.close();
     await app.close();
     await keygate.close();
     throw listenStartupError(err, listening);
@@ -99,8 +115,11 @@ export async function startServer(
     url: `http://${hostForUrl(keygate.config.host)}:${keygate.config.port}`,
     bootstrapRootKey,
     metricsUrl: metrics?.url ?? null,
+    gatewayUrl,
     async close() {
       await metrics?.close();
+      // The gateway first: requests in flight finish against a Keygate that is still open.
+      await gateway?.close();
       await app.close();
       await keygate.close();
     },

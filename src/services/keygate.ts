@@ -11,6 +11,7 @@ import { KeygateMetrics } from '../observability/metrics.js';
 import type { Store } from '../store/store.js';
 import { ApisService } from './apis-service.js';
 import { GatewayRoutesService } from './gateway-routes-service.js';
+import { GatewayService } from './gateway-service.js';
 import { AuthorizationService } from './authorization-service.js';
 import { DelegationService } from './delegation-service.js';
 import { SessionsService } from './sessions-service.js';
@@ -72,6 +73,8 @@ export interface Keygate {
   readonly apis: ApisService;
   /** Which API each gateway Host reaches, with its compiled routes; kept current once started (the gateway starts it). */
   readonly gatewayRoutes: GatewayRoutesService;
+  /** The gateway's request policy: Host → operation → credential → verify → what the upstream receives. */
+  readonly gateway: GatewayService;
   readonly keys: KeysService;
   readonly rootKeys: RootKeysService;
   readonly auth: ManagementAuth;
@@ -196,6 +199,7 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
       ownPorts: [config.port, config.gatewayPort].filter((port): port is number => port !== undefined && port !== 0),
     }),
     gatewayRoutes,
+    gateway: new GatewayService({ clock, publicUrl: config.publicUrl, routes: gatewayRoutes, verify: verifier.verify.bind(verifier), signingKeys }),
     keys: new KeysService(ctx, { maxSubkeys: config.maxSubkeys }),
     rootKeys,
     auth: new ManagementAuth(ctx, { seededRootKey: config.rootKey }),

@@ -1,0 +1,80 @@
+import { request as httpRequest, STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { Duplex } from 'node:stream';
+import type { FastifyBaseLogger } from 'fastify';
+import type { GatewayService } from '../../services/gateway-service.js';
+import { upstreamRequestHeaders } from './headers.js';
+
+/**
+ * WebSocket (and any other HTTP/1.1 Upgrade) through the gateway: the handshake goes through the
+ * same policy as every request — Host, operation (a `GET` of the document), credential, scopes —
+ * so a connection is checked once, when it opens. An allowed handshake is sent to the upstream
+ * with the same header rules (credential out, identity in); once the upstream answers 101 the
+ * two sockets are joined byte for byte. Anything else the upstream answers goes back as it is.
+ */
+export function tunnelUpgrades(server: Server, gateway: GatewayService, options: { timeoutMs: number; log: FastifyBaseLogger }): void {
+  server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    handshake(request, socket, head, gateway, options).catch((err: unknown) => {
+      options.log.error({ err }, 'gateway upgrade failed');
+      refuse(socket, 500, { 'content-type': 'application/problem+json' }, '{"code":"INTERNAL","status":500}');
+    });
+  });
+}
+
+async function handshake(request: IncomingMessage, socket: Duplex, head: Buffer, gateway: GatewayService, options: { timeoutMs: number }): Promise<void> {
+  const ip = request.socket.remoteAddress ?? '';
+  const decision = await gateway.decide({ host: request.headers.host, method: request.method ?? 'GET', url: request.url ?? '/', headers: request.headers, ip });
+  if (decision.kind === 'refuse') {
+    refuse(socket, decision.status, { ...decision.headers, 'content-type': decision.contentType }, JSON.stringify(decision.body));
+    return;
+  }
+  const target = new URL(decision.query === '' ? decision.url : `${decision.url}?${decision.query}`);
+  const headers = upstreamRequestHeaders(request.headers, {
+    credentialHeader: decision.credentialHeader,
+    identity: decision.identity,
+    forwarded: { for: ip, proto: 'http', host: request.headers.host },
+  });
+  // The upgrade itself is hop-by-hop, and the one thing this request is for: asked again explicitly.
+  headers['connection'] = 'Upgrade';
+  headers['upgrade'] = request.headers.upgrade;
+  headers['host'] = target.host;
+  const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+  const upstream = send(target, { method: request.method, headers, timeout: options.timeoutMs });
+  upstream.on('timeout', () => upstream.destroy(new Error('upstream timeout')));
+  upstream.on('error', () => refuse(socket, 502, { 'content-type': 'application/problem+json' }, '{"code":"UPSTREAM_UNAVAILABLE","status":502}'));
+  upstream.on('response', (response) => {
+    // No upgrade: the upstream's answer (a 401 of its own, a 404) goes back, its body delimited by the connection's close.
+    socket.write(statusLine(response.statusCode ?? 502) + rawHeaders(response.rawHeaders, ['transfer-encoding', 'connection', 'keep-alive']) + 'connection: close\r\n\r\n');
+    response.pipe(socket);
+  });
+  upstream.on('upgrade', (response, upstreamSocket, upstreamHead) => {
+    upstream.setTimeout(0);
+    socket.write(statusLine(101) + rawHeaders(response.rawHeaders) + '\r\n');
+    if (upstreamHead.length > 0) socket.write(upstreamHead);
+    if (head.length > 0) upstreamSocket.write(head);
+    upstreamSocket.on('error', () => socket.destroy());
+    socket.on('error', () => upstreamSocket.destroy());
+    upstreamSocket.on('close', () => socket.destroy());
+    socket.on('close', () => upstreamSocket.destroy());
+    upstreamSocket.pipe(socket);
+    socket.pipe(upstreamSocket);
+  });
+  upstream.end();
+}
+
+function refuse(socket: Duplex, status: number, headers: Record<string, string>, body: string): void {
+  if (!socket.writable) return;
+  const lines = Object.entries({ ...headers, 'content-length': String(Buffer.byteLength(body)), connection: 'close' }).map(([name, value]) => `${name}: ${value}\r\n`);
+  socket.end(statusLine(status) + lines.join('') + '\r\n' + body);
+}
+
+function statusLine(status: number): string {
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n`;
+}
+
+function rawHeaders(raw: readonly string[], except: readonly string[] = []): string {
+  let text = '';
+  for (let i = 0; i < raw.length; i += 2) if (!except.includes(raw[i]!.toLowerCase())) text += `${raw[i]}: ${raw[i + 1]}\r\n`;
+  return text;
+}
