@@ -12,25 +12,32 @@ export interface StartSummary {
     dataDir: string;
     metrics: string;
     docs: string;
+    gateway: string;
   };
 }
 
 /**
- * What `keygate start` prints once it listens: the URLs, the store and where its data is, Redis
- * or not, the data directory and how metrics are served. No URL carries its password: the
- * summary names hosts, ports, databases and paths only.
+ * What `keygate start` (or `keygate gateway`) prints once it listens: the URLs, the store and
+ * where its data is, Redis or not, the data directory, how metrics are served and where the
+ * gateway is. No URL carries its password: the summary names hosts, ports, databases and paths only.
  *
  * @example
- * startSummary(config, { url: 'http://127.0.0.1:4000', metricsUrl: null }).fields.store; // "sqlite /srv/keygate/.keygate/keygate.db"
+ * startSummary(config, { url: 'http://127.0.0.1:4000', metricsUrl: null, gatewayUrl: null }).fields.store; // "sqlite /srv/keygate/.keygate/keygate.db"
  */
-export function startSummary(config: Config, listening: { url: string; metricsUrl: string | null }): StartSummary {
+export function startSummary(config: Config, listening: { url: string | null; metricsUrl: string | null; gatewayUrl: string | null }): StartSummary {
   const dataDir = resolve(config.dataDir);
   const store = config.databaseUrl ? `postgres ${where(config.databaseUrl, 5432)}` : `sqlite ${resolve(dataDir, 'keygate.db')}`;
   const redis = config.redisUrl ? `redis ${where(config.redisUrl, 6379)}` : 'off (rate limits and caches in this process only)';
-  const metrics = listening.metricsUrl ? `${listening.metricsUrl} (no authentication)` : `${listening.url}/metrics (root key with metrics:read)`;
+  // `keygate gateway` serves no management API: metrics and docs are then on no port of its own.
+  const url = listening.url ?? 'off (keygate gateway)';
+  const metrics = listening.metricsUrl ? `${listening.metricsUrl} (no authentication)` : listening.url ? `${listening.url}/metrics (root key with metrics:read)` : 'off (set METRICS_PORT)';
+  const docs = listening.url ? `${listening.url}/docs (OpenAPI: ${listening.url}/openapi.json)` : 'off (keygate gateway)';
+  const gateway = listening.gatewayUrl ?? 'off (GATEWAY_PORT unset)';
+  const head = listening.url === null ? `Keygate gateway listening on ${listening.gatewayUrl}` : `Keygate listening on ${listening.url}`;
+  const tail = listening.url !== null && listening.gatewayUrl !== null ? ` · gateway ${listening.gatewayUrl}` : '';
   return {
-    msg: `Keygate listening on ${listening.url} · ${store} · ${config.redisUrl ? redis : 'no Redis'}`,
-    fields: { url: listening.url, publicUrl: config.publicUrl, store, redis, dataDir, metrics, docs: `${listening.url}/docs (OpenAPI: ${listening.url}/openapi.json)` },
+    msg: `${head} · ${store} · ${config.redisUrl ? redis : 'no Redis'}${tail}`,
+    fields: { url, publicUrl: config.publicUrl, store, redis, dataDir, metrics, docs, gateway },
   };
 }
 
