@@ -8,6 +8,7 @@ import type { Tenant } from '../domain/tenants.js';
 import { validateCatalog, type ScopeDefinition } from '../domain/scopes.js';
 import type { ApiDocument, Page, PageRequest } from '../store/store.js';
 import type { Actor, ServiceContextWith } from './context.js';
+import type { GatewayRoutesService } from './gateway-routes-service.js';
 import { compileDocument } from './openapi-document.js';
 import type { RevocationsService } from './revocations-service.js';
 
@@ -45,6 +46,7 @@ export class ApisService {
   constructor(
     private readonly ctx: ServiceContextWith<'directory'>,
     private readonly revocations: RevocationsService,
+    private readonly gatewayRoutes: GatewayRoutesService,
     private readonly options: ApisServiceOptions,
   ) {}
 
@@ -71,6 +73,7 @@ export class ApisService {
     };
     await this.ctx.store.directory.createApi(api, this.ctx.audit.event(tenant.id, actor, 'api.create', api.id, { identifier: api.identifier }));
     await this.ctx.directory.changed([api.id]);
+    await this.gatewayRoutes.changed();
     return api;
   }
 
@@ -134,6 +137,7 @@ export class ApisService {
     this.ctx.lookup.clear();
     await this.ctx.lookup.invalidate(narrowedKeys);
     await this.ctx.directory.changed([api.id]);
+    await this.gatewayRoutes.changed();
     return updated;
   }
 
@@ -159,6 +163,7 @@ export class ApisService {
     await this.ctx.lookup.invalidate(result.keyIds);
     await this.revocations.recorded(tenant.id, result.revocations);
     await this.ctx.directory.changed([api.id, ...result.clientIds]);
+    await this.gatewayRoutes.changed();
   }
 
   /**
@@ -181,6 +186,7 @@ export class ApisService {
     const event = this.ctx.audit.event(tenant.id, actor, 'api.openapi.set', api.id, { operations: routes.operations.length, size: document.size });
     await this.ctx.store.directory.putApiDocument(document, event);
     await this.ctx.directory.changed([api.id]);
+    await this.gatewayRoutes.changed();
     return document;
   }
 

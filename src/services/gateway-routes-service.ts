@@ -45,7 +45,7 @@ export class GatewayRoutesService {
     private readonly options: { pollMs: number } = { pollMs: GATEWAY_ROUTES_POLL_MS },
   ) {
     bus.subscribe((ids) => {
-      if (this.timer !== null && ids.some((id) => id.startsWith('api_') || id.startsWith('ten_'))) void this.refresh().catch(this.onError);
+      if (ids.some((id) => id.startsWith('api_') || id.startsWith('ten_'))) void this.changed();
     });
   }
 
@@ -55,6 +55,16 @@ export class GatewayRoutesService {
     this.timer = setInterval(() => void this.refresh().catch(this.onError), this.options.pollMs);
     this.timer.unref();
     await this.refresh();
+  }
+
+  /**
+   * Reads the table again after a change made through this instance (the bus does not echo a
+   * change to the instance that announced it), so the change applies here before the write
+   * answers. Never rejects: a failed read keeps the current table and is reported.
+   */
+  async changed(): Promise<void> {
+    if (this.timer === null) return;
+    await this.refresh().catch(this.onError);
   }
 
   close(): void {

@@ -194,7 +194,7 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
     store,
     cluster,
     tenants,
-    apis: new ApisService(ctx, revocations, {
+    apis: new ApisService(ctx, revocations, gatewayRoutes, {
       allowLinkLocalUpstreams: config.gatewayLinkLocalUpstreams === 'allow',
       ownPorts: [config.port, config.gatewayPort].filter((port): port is number => port !== undefined && port !== 0),
     }),

@@ -1,0 +1,155 @@
+import { describe, expect, it } from 'vitest';
+import { compileRouter, normalisePath, type Operation, type RouteMatch } from '../../../src/domain/gateway/routes.js';
+
+function op(method: string, path: string, scopes: string[] = []): Operation {
+  return { method, path, operationId: `${method} ${path}`, requirement: { public: false, anyOf: [scopes] }, cost: 1 };
+}
+
+const OPERATIONS = [
+  op('GET', '/users'),
+  op('POST', '/users', ['write:users']),
+  op('GET', '/users/me'),
+  op('GET', '/users/{id}', ['read:users']),
+  op('DELETE', '/users/{id}', ['admin']),
+  op('GET', '/files/{name}.json'),
+  op('GET', '/public/{file}'),
+  op('GET', '/public/secret', ['admin']),
+  op('GET', '/'),
+];
+
+const match = compileRouter({ basePath: '', operations: OPERATIONS });
+const matched = (result: RouteMatch): string | null => (result.kind === 'operation' ? `${result.operation.method} ${result.operation.path}` : result.kind);
+
+describe('normalisePath: one spelling per path, or a refusal', () => {
+  it.each([
+    ['/users', '/users'],
+    ['/users/', '/users/'],
+    ['/users//42', '/users/42'],
+    ['//users///42//', '/users/42/'],
+    ['/users/42?x=1&y=/..', '/users/42'],
+    ['/%7Ebob/%41', '/~bob/A'],
+    ['/a%20b', '/a%20b'],
+    ['/a%2b', '/a%2B'],
+    ['/a%25', '/a%25'],
+    ['/', '/'],
+  ])('%s → %s', (raw, expected) => {
+    expect(normalisePath(raw)).toBe(expected);
+  });
+
+  it.each([
+    ['an encoded slash', '/users%2F42'],
+    ['an encoded slash, lower-case', '/users%2f42'],
+    ['an encoded backslash', '/users%5C42'],
+    ['an encoded NUL', '/users%0042'],
+    ['a backslash', '/users\\42'],
+    ['a dot-dot segment', '/public/../users/42'],
+    ['a dot segment', '/users/./42'],
+    ['an encoded dot-dot', '/public/%2e%2e/users'],
+    ['a half-encoded dot-dot', '/public/.%2E/users'],
+    ['a trailing dot-dot', '/users/..'],
+    ['a broken escape', '/users/%4'],
+    ['a non-hex escape', '/users/%zz'],
+    ['a matrix parameter', '/admin;x=1'],
+    ['a fragment', '/users#x'],
+    ['a space', '/users /x'],
+    ['a control character', '/users\t'],
+    ['non-ASCII', '/üsers'],
+    ['no leading slash', 'users'],
+    ['an asterisk-form target', '*'],
+    ['an absolute-form target', 'http://evil/users'],
+  ])('refuses %s (%s)', (_what, raw) => {
+    expect(normalisePath(raw)).toBeNull();
+  });
+});
+
+describe('compileRouter', () => {
+  it('matches literal segments before templated ones, as OpenAPI says', () => {
+    expect(matched(match('GET', '/users/me'))).toBe('GET /users/me');
+    expect(matched(match('GET', '/users/42'))).toBe('GET /users/{id}');
+    expect(matched(match('GET', '/public/secret'))).toBe('GET /public/secret');
+    expect(matched(match('GET', '/public/readme'))).toBe('GET /public/{file}');
+  });
+
+  it('answers 405 with the allowed methods for the path that matched first, never falling through to a template', () => {
+    // /users/me is declared for GET only: DELETE must not reach DELETE /users/{id} with id "me".
+    expect(match('DELETE', '/users/me')).toEqual({ kind: 'method_not_allowed', allow: ['GET'] });
+    expect(match('PUT', '/users/42')).toEqual({ kind: 'method_not_allowed', allow: ['DELETE', 'GET'] });
+  });
+
+  it('answers 404 for undeclared paths, and a template never matches an empty segment or several', () => {
+    expect(match('GET', '/nope').kind).toBe('not_found');
+    expect(match('GET', '/users/42/extra').kind).toBe('not_found');
+    expect(match('GET', '/files/.json').kind).toBe('not_found');
+  });
+
+  it('matches a template inside a segment', () => {
+    expect(matched(match('GET', '/files/report.json'))).toBe('GET /files/{name}.json');
+    expect(match('GET', '/files/report.xml').kind).toBe('not_found');
+  });
+
+  it('ignores a trailing slash and repeated slashes, and forwards the normalised path', () => {
+    const result = match('GET', '//users//42/?q=1');
+    expect(matched(result)).toBe('GET /users/{id}');
+    expect(result.kind === 'operation' && result.path).toBe('/users/42/');
+    expect(matched(match('GET', '/'))).toBe('GET /');
+    expect(matched(match('GET', '/users/'))).toBe('GET /users');
+  });
+
+  it('takes the method in any case', () => {
+    expect(matched(match('get', '/users'))).toBe('GET /users');
+  });
+
+  describe('no encoding reaches an operation it does not match', () => {
+    it.each([
+      // decoding unreserved characters reaches the operation those characters name, and no other
+      ['/public/%73ecret', 'GET /public/secret'],
+      ['/users/%6De', 'GET /users/me'],
+      ['/%75sers/42', 'GET /users/{id}'],
+    ])('%s is %s', (raw, expected) => {
+      expect(matched(match('GET', raw))).toBe(expected);
+    });
+
+    it.each(['/public/..%2Fsecret', '/public/x%2F..%2Fsecret', '/public/%2e%2e/public/secret', '/public/x/../secret', '/public/secret;.css', '/public\\secret', '/public/secret%00.css'])(
+      '%s is a bad path',
+      (raw) => {
+        expect(match('GET', raw).kind).toBe('bad_path');
+      },
+    );
+
+    it('keeps other escapes, so an encoded character is a different segment than its decoded form would suggest', () => {
+      // %3B stays encoded: an upstream that decodes it sees a segment "secret;x", not a matrix parameter.
+      expect(matched(match('GET', '/public/secret%3Bx'))).toBe('GET /public/{file}');
+      const result = match('GET', '/public/secret%3bx');
+      expect(result.kind === 'operation' && result.path).toBe('/public/secret%3Bx');
+    });
+  });
+
+  describe('a base path', () => {
+    const based = compileRouter({ basePath: '/v1', operations: [op('GET', '/users'), op('GET', '/')] });
+
+    it('serves the operations under it, and nothing outside it', () => {
+      expect(matched(based('GET', '/v1/users'))).toBe('GET /users');
+      expect(matched(based('GET', '/v1'))).toBe('GET /');
+      expect(matched(based('GET', '/v1/'))).toBe('GET /');
+      expect(based('GET', '/users').kind).toBe('not_found');
+      expect(based('GET', '/v2/users').kind).toBe('not_found');
+      expect(based('GET', '/v1users').kind).toBe('not_found');
+    });
+
+    it('is matched after normalisation too', () => {
+      expect(matched(based('GET', '//v1//users'))).toBe('GET /users');
+      expect(matched(based('GET', '/%76%31/users'))).toBe('GET /users');
+      expect(based('GET', '/v1/../users').kind).toBe('bad_path');
+    });
+  });
+
+  it('keeps the first of two operations declared for the same method and template', () => {
+    const twice = compileRouter({ basePath: '', operations: [op('GET', '/a/{x}', ['first']), op('GET', '/a/{y}', ['second'])] });
+    const result = twice('GET', '/a/1');
+    expect(result.kind === 'operation' && result.operation.requirement.anyOf).toEqual([['first']]);
+  });
+
+  it('has no routes without operations', () => {
+    expect(compileRouter({ basePath: '', operations: [] })('GET', '/').kind).toBe('not_found');
+  });
+});
