@@ -16,6 +16,7 @@ import type { UsageSeriesView } from '../http/management/usage.js';
 import type { UserView } from '../http/management/users.js';
 import type { TokenResponse as TokenResponseSchema } from '../http/oauth/openapi.js';
 import type {
+  ApiDocumentView,
   ApiView,
   AuditEventView,
   IssuedKeyView,
@@ -34,6 +35,8 @@ export type Tenant = Static<typeof TenantView>;
 export type User = Static<typeof UserView>;
 export type ScopeDefinition = Static<typeof ScopeDefinitionSchema>;
 export type Api = Static<typeof ApiView>;
+/** What an uploaded OpenAPI document compiled to. */
+export type ApiDocument = Static<typeof ApiDocumentView>;
 /** Refresh-token settings of an API; lifetimes and the reuse interval in seconds. */
 export type RefreshTokens = Api['refreshTokens'];
 export type Ratelimit = Static<typeof RatelimitSchema>;

@@ -13,9 +13,13 @@ export interface ClientOptions {
 
 export interface RequestOptions {
   body?: unknown;
+  /** A body sent as it is instead of `body` as JSON (an OpenAPI document in YAML or JSON). */
+  text?: { body: string; contentType: string };
   /** Query parameters; undefined values are left out. */
   query?: Record<string, string | number | undefined>;
 }
+
+type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /** A page of a list endpoint. */
 export interface Page<T> {
@@ -49,31 +53,49 @@ export class KeygateClient {
    * @example
    * const tenant = await client.request<Tenant>('POST', '/v1/tenants', { body: { slug: 'acme', name: 'Acme' } });
    */
-  async request<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, options: RequestOptions = {}): Promise<T> {
+  async request<T>(method: Method, path: string, options: RequestOptions = {}): Promise<T> {
+    const { response, text } = await this.#send(method, path, options, 'application/json');
+    if (response.status === 204) return undefined as T;
+    const json = parseJson(text);
+    if (!response.ok) throw this.#failure(response, text, json);
+    if (json === undefined) throw new UnexpectedResponseError(response.status, this.url, snippet(text));
+    return json as T;
+  }
+
+  /**
+   * Sends one request and returns the body as text with its content type, for answers that are
+   * documents rather than JSON values (an API's OpenAPI document, kept byte for byte).
+   *
+   * @example
+   * const { text } = await client.requestText('GET', '/v1/tenants/acme/apis/api_1/openapi');
+   */
+  async requestText(method: Method, path: string, options: RequestOptions = {}): Promise<{ text: string; contentType: string | null }> {
+    const { response, text } = await this.#send(method, path, options, '*/*');
+    if (!response.ok) throw this.#failure(response, text, parseJson(text));
+    return { text, contentType: response.headers.get('content-type') };
+  }
+
+  async #send(method: Method, path: string, options: RequestOptions, accept: string): Promise<{ response: Response; text: string }> {
     const target = this.url + path + queryString(options.query);
-    const headers: Record<string, string> = { authorization: `Bearer ${this.#rootKey}`, accept: 'application/json' };
-    if (options.body !== undefined) headers['content-type'] = 'application/json';
-    let response: Response;
-    let text: string;
+    const headers: Record<string, string> = { authorization: `Bearer ${this.#rootKey}`, accept };
+    let body: string | undefined;
+    if (options.text !== undefined) {
+      headers['content-type'] = options.text.contentType;
+      body = options.text.body;
+    } else if (options.body !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(options.body);
+    }
     try {
-      response = await this.#fetch(target, {
-        method,
-        headers,
-        ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
-        signal: AbortSignal.timeout(this.#timeoutMs),
-      });
-      text = await response.text();
+      const response = await this.#fetch(target, { method, headers, ...(body !== undefined ? { body } : {}), signal: AbortSignal.timeout(this.#timeoutMs) });
+      return { response, text: await response.text() };
     } catch (err) {
       throw new UnreachableError(this.url, reasonOf(err, this.#timeoutMs));
     }
-    if (response.status === 204) return undefined as T;
-    const json = parseJson(text);
-    if (!response.ok) {
-      if (isProblem(json)) throw new ProblemError(json);
-      throw new UnexpectedResponseError(response.status, this.url, snippet(text));
-    }
-    if (json === undefined) throw new UnexpectedResponseError(response.status, this.url, snippet(text));
-    return json as T;
+  }
+
+  #failure(response: Response, text: string, json: unknown): Error {
+    return isProblem(json) ? new ProblemError(json) : new UnexpectedResponseError(response.status, this.url, snippet(text));
   }
 
   /**

@@ -179,6 +179,33 @@ export function parseRefill(value: string): Refill {
 }
 
 /**
+ * One external JWT issuer of an API, `issuer=<iss>,jwks=<url>[,audience=<aud>]`, collected into a list.
+ *
+ * @example
+ * collectExternalIssuer('issuer=https://login.example.com/,jwks=https://login.example.com/keys', []);
+ * // [{ issuer: 'https://login.example.com/', jwksUri: 'https://login.example.com/keys' }]
+ */
+export function collectExternalIssuer(
+  value: string,
+  previous: { issuer: string; jwksUri: string; audience?: string }[] | undefined,
+): { issuer: string; jwksUri: string; audience?: string }[] {
+  const fields = new Map<string, string>();
+  for (const part of value.split(',')) {
+    const at = part.indexOf('=');
+    const name = part.slice(0, at).trim();
+    if (at < 1 || !['issuer', 'jwks', 'audience'].includes(name) || fields.has(name)) {
+      throw new InvalidArgumentError('Write issuer=<iss>,jwks=<url>[,audience=<aud>].');
+    }
+    fields.set(name, part.slice(at + 1).trim());
+  }
+  const issuer = fields.get('issuer');
+  const jwksUri = fields.get('jwks');
+  if (!issuer || !jwksUri) throw new InvalidArgumentError('Both issuer= and jwks= are needed, e.g. issuer=https://login.example.com/,jwks=https://login.example.com/keys.');
+  const audience = fields.get('audience');
+  return [...(previous ?? []), { issuer, jwksUri, ...(audience ? { audience } : {}) }];
+}
+
+/**
  * One `name=description` scope of an API's catalog, collected into a list; the description
  * may be left out.
  *

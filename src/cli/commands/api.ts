@@ -1,10 +1,12 @@
+import { readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
 import { Option, type Command } from 'commander';
-import type { Api, RefreshTokens, ScopeDefinition } from '../api-types.js';
+import type { Api, ApiDocument, RefreshTokens, ScopeDefinition } from '../api-types.js';
 import { UsageError } from '../cli-errors.js';
 import { connect, withConnection, type ConnectionFlags } from '../connection.js';
 import { formatFields, formatTable } from '../format-table.js';
 import { formatDuration } from '../durations.js';
-import { collectImplication, collectScopeDefinition, parseSecondsArg, required, tenantOption } from '../option-parsers.js';
+import { collectExternalIssuer, collectImplication, collectScopeDefinition, parseSecondsArg, required, tenantOption } from '../option-parsers.js';
 import { print, printJson } from '../output.js';
 import { fetchList, printPage, withPaging, type PagingFlags } from '../paging.js';
 import { commandGroup, runAction } from '../run-action.js';
@@ -23,7 +25,18 @@ interface TokenSettingsFlags {
   refreshReuseInterval?: number;
 }
 
-interface CreateFlags extends TenantFlags, TokenSettingsFlags {
+/** Gateway settings; `false` from a --no-… flag clears the setting. */
+interface GatewayFlags {
+  upstream?: string | false;
+  gatewayHosts?: string;
+  externalIssuer?: { issuer: string; jwksUri: string; audience?: string }[] | false;
+  phantomToken?: boolean;
+  credentialHeader?: string | false;
+  credentialQuery?: string | false;
+  passthrough?: boolean;
+}
+
+interface CreateFlags extends TenantFlags, TokenSettingsFlags, GatewayFlags {
   identifier?: string;
   name?: string;
   scope?: ScopeDefinition[];
@@ -31,7 +44,7 @@ interface CreateFlags extends TenantFlags, TokenSettingsFlags {
   keyPrefix?: string;
 }
 
-interface UpdateFlags extends TenantFlags, TokenSettingsFlags {
+interface UpdateFlags extends TenantFlags, TokenSettingsFlags, GatewayFlags {
   name?: string;
   scope?: ScopeDefinition[];
   implies?: Record<string, string[]>;
@@ -61,6 +74,7 @@ export function registerApiCommands(program: Command): void {
     )
     .option('--key-prefix <prefix>', 'prefix of this API\'s keys: a-z then up to 15 of a-z0-9 (default kg)');
   withTokenSettings(create);
+  withGatewaySettings(create);
   withConnection(create).action(
     runAction(async (flags: CreateFlags) => {
       const slug = required(flags.tenant, TENANT);
@@ -70,6 +84,7 @@ export function registerApiCommands(program: Command): void {
         scopes: catalog(flags.scope ?? [], flags.implies ?? {}),
         ...(flags.keyPrefix !== undefined ? { keyPrefix: flags.keyPrefix } : {}),
         ...tokenSettingsBody(flags),
+        ...gatewaySettingsBody(flags),
       };
       const created = await connect(flags).request<Api>('POST', `/v1/tenants/${encodeURIComponent(slug)}/apis`, { body });
       showApi(created, flags);
@@ -98,7 +113,7 @@ export function registerApiCommands(program: Command): void {
 
   const update = api
     .command('update')
-    .description('Change an API\'s name, scope catalog or token lifetimes')
+    .description('Change an API\'s name, scope catalog, token lifetimes or gateway settings')
     .argument('<identifier>', 'API identifier')
     .addOption(tenantOption())
     .option('--name <name>', 'display name')
@@ -106,6 +121,7 @@ export function registerApiCommands(program: Command): void {
     .addOption(new Option('--implies <scope=implied[,implied]>', 'an implication of the new catalog; needs --scope; repeatable').argParser(collectImplication))
     .option('--force', 'when the new catalog drops scopes keys, JWT API keys or clients hold, narrow the keys and clients and revoke those JWT API keys (without it the change is refused with their count)');
   withTokenSettings(update);
+  withGatewaySettings(update);
   withConnection(update).action(
     runAction(async (identifier: string, flags: UpdateFlags) => {
       const slug = required(flags.tenant, TENANT);
@@ -116,9 +132,12 @@ export function registerApiCommands(program: Command): void {
         ...(flags.name !== undefined ? { name: flags.name } : {}),
         ...(flags.scope !== undefined ? { scopes: catalog(flags.scope, flags.implies ?? {}) } : {}),
         ...tokenSettingsBody(flags),
+        ...gatewaySettingsBody(flags),
       };
       if (Object.keys(body).length === 0) {
-        throw new UsageError('nothing to change; give at least one of --name, --scope, --access-token-ttl, --refresh-tokens, --no-refresh-tokens, --refresh-idle-ttl, --refresh-absolute-ttl');
+        throw new UsageError(
+          'nothing to change; give at least one of --name, --scope, --access-token-ttl, --refresh-tokens, --no-refresh-tokens, --refresh-idle-ttl, --refresh-absolute-ttl, or a gateway setting (--upstream, --gateway-hosts, --external-issuer, --phantom-token, --credential-header, --credential-query, --passthrough and their --no-… forms)',
+        );
       }
       const path = `${apiPath(slug, identifier)}${flags.force ? '?force=true' : ''}`;
       showApi(await connect(flags).request<Api>('PATCH', path, { body }), flags);
@@ -143,6 +162,36 @@ export function registerApiCommands(program: Command): void {
       print(`Deleted API ${identifier}.`);
     }),
   );
+
+  const openapi = commandGroup(api, 'openapi', 'Upload or show the OpenAPI document whose operations the gateway enforces for an API');
+  const set = openapi
+    .command('set')
+    .description('Upload the API\'s OpenAPI 3.0/3.1 document (JSON or YAML) and show the operations compiled from it')
+    .argument('<identifier>', 'API identifier or id (api_…)')
+    .addOption(tenantOption())
+    .option('--file <path>', 'the document; .yaml/.yml is sent as YAML, anything else as JSON (required)');
+  withConnection(set).action(
+    runAction(async (identifier: string, flags: TenantFlags & { file?: string }) => {
+      const slug = required(flags.tenant, TENANT);
+      const file = required(flags.file, { flag: '--file <path>' });
+      const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+        throw new UsageError(`cannot read ${file}: ${err.code ?? err.message}`);
+      });
+      const contentType = ['.yaml', '.yml'].includes(extname(file).toLowerCase()) ? 'application/yaml' : 'application/json';
+      const document = await connect(flags).request<ApiDocument>('PUT', `${apiPath(slug, identifier)}/openapi`, { text: { body: text, contentType } });
+      showDocument(document, flags);
+    }),
+  );
+
+  const show = openapi.command('get').description('Print the API\'s OpenAPI document as uploaded').argument('<identifier>', 'API identifier or id (api_…)').addOption(tenantOption());
+  withConnection(show).action(
+    runAction(async (identifier: string, flags: TenantFlags) => {
+      const slug = required(flags.tenant, TENANT);
+      const { text } = await connect(flags).requestText('GET', `${apiPath(slug, identifier)}/openapi`);
+      // The document as stored, also with --json: it is the upload, byte for byte.
+      process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+    }),
+  );
 }
 
 /** The API's management path: identifiers are URLs, so they are always encoded. */
@@ -161,6 +210,38 @@ function withTokenSettings(command: Command): Command {
     .addOption(
       new Option('--refresh-reuse-interval <duration>', 'how long after a rotation a reused refresh token counts as a concurrent refresh, not a replay that revokes the family; 0 to 60s (server default 0)').argParser(parseSecondsArg),
     );
+}
+
+/** Adds the flags for the API's gateway settings (docs/gateway.md); each --no-… form clears one. */
+function withGatewaySettings(command: Command): Command {
+  return command
+    .option('--upstream <url>', 'the URL the gateway forwards this API\'s requests to')
+    .option('--no-upstream', 'take the API out of the gateway')
+    .option('--gateway-hosts <hosts>', 'comma-separated Host values (host or host:port) that reach this API besides its identifier\'s host; "" for none')
+    .addOption(new Option('--external-issuer <issuer=…,jwks=…[,audience=…]>', 'a JWT issuer outside Keygate whose tokens the gateway accepts; repeat for each (replaces the list)').argParser(collectExternalIssuer))
+    .option('--no-external-issuers', 'accept no external issuer\'s tokens')
+    .option('--phantom-token', 'also send the upstream a short-lived JWT signed by the tenant (Keygate-Token)')
+    .option('--no-phantom-token', 'send no Keygate-Token')
+    .option('--credential-header <name>', 'a header the gateway reads the credential from besides Authorization: Bearer, e.g. x-api-key')
+    .option('--no-credential-header', 'read the credential from Authorization: Bearer only')
+    .option('--credential-query <name>', 'a query parameter the gateway reads the credential from (URLs end up in logs: only when callers cannot send headers)')
+    .option('--no-credential-query', 'read no credential from the query')
+    .option('--passthrough', 'forward paths and methods the OpenAPI document does not declare (404/405 otherwise)')
+    .option('--no-passthrough', 'answer undeclared paths 404 and undeclared methods 405');
+}
+
+function gatewaySettingsBody(flags: GatewayFlags): Record<string, unknown> {
+  const cleared = <T>(value: T | false | undefined): T | null | undefined => (value === false ? null : value);
+  const body: Record<string, unknown> = {
+    upstream: cleared(flags.upstream),
+    gatewayHosts: flags.gatewayHosts === undefined ? undefined : flags.gatewayHosts.split(',').map((host) => host.trim()).filter((host) => host !== ''),
+    externalIssuers: flags.externalIssuer === false ? [] : flags.externalIssuer,
+    phantomToken: flags.phantomToken,
+    credentialHeader: cleared(flags.credentialHeader),
+    credentialQuery: cleared(flags.credentialQuery),
+    passthrough: flags.passthrough,
+  };
+  return Object.fromEntries(Object.entries(body).filter(([, value]) => value !== undefined));
 }
 
 function tokenSettingsBody(flags: TokenSettingsFlags): Record<string, unknown> {
@@ -198,6 +279,16 @@ function showApi(api: Api, flags: ConnectionFlags): void {
       ['keyPrefix', api.keyPrefix],
       ['accessTokenTtl', formatDuration(api.accessTokenTtl * 1000)],
       ['refreshTokens', formatRefreshTokens(api.refreshTokens)],
+      ['upstream', api.upstream ?? '(not behind the gateway)'],
+      ...(api.upstream === null
+        ? []
+        : ([
+            ['gatewayHosts', api.gatewayHosts.join(' ') || '(the identifier\'s host only)'],
+            ['externalIssuers', api.externalIssuers.map((i) => i.issuer).join(' ') || '(none)'],
+            ['credential', ['Authorization: Bearer', ...(api.credentialHeader ? [`${api.credentialHeader} header`] : []), ...(api.credentialQuery ? [`?${api.credentialQuery}=`] : [])].join(', ')],
+            ['phantomToken', api.phantomToken ? 'yes' : 'no'],
+            ['passthrough', api.passthrough ? 'yes' : 'no'],
+          ] as [string, string][])),
       ['id', api.id],
       ['createdAt', api.createdAt],
     ]),
@@ -213,4 +304,18 @@ function showApi(api: Api, flags: ConnectionFlags): void {
 function formatRefreshTokens(settings: RefreshTokens): string {
   const lifetimes = `idle ${formatDuration(settings.idleTtl * 1000)}, absolute ${formatDuration(settings.absoluteTtl * 1000)}, reuse interval ${settings.reuseInterval}s`;
   return settings.enabled ? `enabled (${lifetimes})` : `disabled (when enabled: ${lifetimes})`;
+}
+
+function showDocument(document: ApiDocument, flags: ConnectionFlags): void {
+  if (flags.json) return printJson(document);
+  print(`Uploaded ${document.format.toUpperCase()} document (${document.size} bytes); served under ${document.basePath || '/'}.`);
+  print('');
+  print(
+    document.operations.length === 0
+      ? 'No operations: every request answers 404 unless passthrough is on.'
+      : formatTable(
+          ['METHOD', 'PATH', 'OPERATION', 'REQUIRES', 'COST'],
+          document.operations.map((o) => [o.method, o.path, o.operationId ?? '', o.public ? 'public' : o.anyOf.map((scopes) => scopes.join(' + ') || 'any valid credential').join(' or '), String(o.cost)]),
+        ),
+  );
 }
