@@ -91,8 +91,8 @@ export function normalisePath(rawPath: string): string | null {
 
 interface Node {
   literals: Map<string, Node>;
-  /** Segments with a template inside literal text (`{name}.json`), tried after literals. */
-  patterns: { regex: RegExp; node: Node }[];
+  /** Segments with a template inside literal text (`{name}.json`), tried after literals: the literal pieces around the templates. */
+  patterns: { pieces: string[]; node: Node }[];
   /** A whole-segment template (`{id}`), tried last. */
   param: Node | null;
   methods: Map<string, Operation>;
@@ -104,8 +104,23 @@ function newNode(): Node {
 
 const TEMPLATE = /\{[^{}/]+\}/g;
 
-function escapeRegex(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/**
+ * Whether a segment matches literal pieces with a non-empty template value between each two.
+ * Each middle piece is taken at its first place that leaves room: that leaves the most room for
+ * the rest, so one pass decides, where a regex with several lazy groups would backtrack for as
+ * long as a caller's segment is.
+ */
+function matchesPieces(pieces: readonly string[], segment: string): boolean {
+  const first = pieces[0]!;
+  const last = pieces[pieces.length - 1]!;
+  if (!segment.startsWith(first)) return false;
+  let at = first.length;
+  for (let i = 1; i < pieces.length - 1; i++) {
+    const found = segment.indexOf(pieces[i]!, at + 1);
+    if (found < 0) return false;
+    at = found + pieces[i]!.length;
+  }
+  return segment.length - last.length >= at + 1 && segment.endsWith(last);
 }
 
 /** The segments of a declared template, spelled as `normalisePath` spells a request. */
@@ -125,10 +140,10 @@ function childFor(node: Node, segment: string): Node {
     return node.param;
   }
   if (segment.includes('{')) {
-    const source = `^${segment.split(TEMPLATE).map(escapeRegex).join('[^/]+?')}$`;
-    const existing = node.patterns.find((p) => p.regex.source === source);
+    const pieces = segment.split(TEMPLATE);
+    const existing = node.patterns.find((p) => p.pieces.join('{}') === pieces.join('{}'));
     if (existing !== undefined) return existing.node;
-    const created = { regex: new RegExp(source), node: newNode() };
+    const created = { pieces, node: newNode() };
     node.patterns.push(created);
     return created.node;
   }
@@ -149,7 +164,7 @@ function find(node: Node, segments: readonly string[], index: number): Node | nu
     if (found !== null) return found;
   }
   for (const pattern of node.patterns) {
-    if (!pattern.regex.test(segment)) continue;
+    if (!matchesPieces(pattern.pieces, segment)) continue;
     const found = find(pattern.node, segments, index + 1);
     if (found !== null) return found;
   }

@@ -8,6 +8,7 @@ import type { Client, Revocation } from '../../domain/clients.js';
 import { SYSTEM_TENANT_SLUG } from '../../domain/management.js';
 import type { Tenant } from '../../domain/tenants.js';
 import type { SigningAlgorithm } from '../../domain/tokens/jwt.js';
+import type { Dialect } from '../dialect.js';
 import { paginate, type Db, type KyselyContext, type TenantRows } from '../kysely-context.js';
 import type { Page, PageRequest } from '../page.js';
 import type { ApiDocumentsTable, ApisTable, ClientsTable, Database, TenantsTable } from '../schema.js';
@@ -320,7 +321,7 @@ export class KyselyDirectoryStore implements DirectoryStore {
       () =>
         this.k.db.transaction().execute(async (trx) => {
           await trx.insertInto('apis').values(apiToRow(api)).execute();
-          await this.claimHosts(trx, api);
+          await claimHosts(trx, this.k.dialect, api);
           await insertEvents(trx, [event]);
         }),
       'API_EXISTS',
@@ -360,7 +361,7 @@ export class KyselyDirectoryStore implements DirectoryStore {
       () =>
         this.k.db.transaction().execute(async (trx) => {
           await writeApi(trx, api);
-          await this.claimHosts(trx, api);
+          await claimHosts(trx, this.k.dialect, api);
           await insertEvents(trx, [event]);
         }),
       'API_EXISTS',
@@ -382,7 +383,7 @@ export class KyselyDirectoryStore implements DirectoryStore {
           if (held && !options.force) return { applied: false, ...holders };
           const done = held ? await narrowToCatalog(trx, api, new Set(dropped), { apply: true, at: options.at, revocation: options.revocation }) : holders;
           await writeApi(trx, api);
-          await this.claimHosts(trx, api);
+          await claimHosts(trx, this.k.dialect, api);
           await insertEvents(trx, [
             { ...event, data: { ...event.data, narrowedKeys: done.keyIds.length, narrowedClients: done.clientIds.length, revokedTokens: done.tokenIds.length } },
           ]);
@@ -461,24 +462,6 @@ export class KyselyDirectoryStore implements DirectoryStore {
     });
   }
 
-  /**
-   * Replaces the API's Host claims by those of its settings, in the caller's transaction. A Host
-   * another API holds (in any tenant) is GATEWAY_HOST_TAKEN; the primary key catches the claim
-   * that a concurrent writer made between the check and the insert.
-   */
-  private async claimHosts(trx: Transaction<Database>, api: Api): Promise<void> {
-    await trx.deleteFrom('gateway_hosts').where('api_id', '=', api.id).execute();
-    const hosts = gatewayHostsOf(api.identifier, api.gateway);
-    if (hosts.length === 0) return;
-    const taken = await trx.selectFrom('gateway_hosts').select('host').where('host', 'in', hosts).executeTakeFirst();
-    if (taken !== undefined) throw hostTaken(taken.host);
-    try {
-      await trx.insertInto('gateway_hosts').values(hosts.map((host) => ({ host, api_id: api.id, tenant_id: api.tenantId }))).execute();
-    } catch (err) {
-      throw this.k.dialect.isUniqueViolation(err) ? hostTaken(hosts.join(', ')) : err;
-    }
-  }
-
   createClient(client: Client, secretHash: string | null, event: AuditEvent): Promise<void> {
     return this.k.guard(() =>
       this.k.db.transaction().execute(async (trx) => {
@@ -548,6 +531,24 @@ export class KyselyDirectoryStore implements DirectoryStore {
         await insertEvents(trx, [event]);
       }),
     );
+  }
+}
+
+/**
+ * Replaces the API's Host claims by those of its settings, in the caller's transaction. A Host
+ * another API holds (in any tenant) is GATEWAY_HOST_TAKEN; the primary key catches the claim
+ * that a concurrent writer made between the check and the insert.
+ */
+async function claimHosts(trx: Transaction<Database>, dialect: Dialect, api: Api): Promise<void> {
+  await trx.deleteFrom('gateway_hosts').where('api_id', '=', api.id).execute();
+  const hosts = gatewayHostsOf(api.identifier, api.gateway);
+  if (hosts.length === 0) return;
+  const taken = await trx.selectFrom('gateway_hosts').select('host').where('host', 'in', hosts).executeTakeFirst();
+  if (taken !== undefined) throw hostTaken(taken.host);
+  try {
+    await trx.insertInto('gateway_hosts').values(hosts.map((host) => ({ host, api_id: api.id, tenant_id: api.tenantId }))).execute();
+  } catch (err) {
+    throw dialect.isUniqueViolation(err) ? hostTaken(hosts.join(', ')) : err;
   }
 }
 

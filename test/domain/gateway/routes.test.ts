@@ -84,7 +84,18 @@ describe('compileRouter', () => {
 
   it('matches a template inside a segment', () => {
     expect(matched(match('GET', '/files/report.json'))).toBe('GET /files/{name}.json');
+    expect(matched(match('GET', '/files/report.v2.json'))).toBe('GET /files/{name}.json');
     expect(match('GET', '/files/report.xml').kind).toBe('not_found');
+  });
+
+  it('matches templates inside a segment in one pass, however long a caller makes the segment', () => {
+    const several = compileRouter({ basePath: '', operations: [op('GET', '/r/{a}.{b}-{c}.{d}x'), op('GET', '/r/{a}{b}')] });
+    expect(matched(several('GET', '/r/1.2-3.4x'))).toBe('GET /r/{a}.{b}-{c}.{d}x');
+    expect(matched(several('GET', '/r/1.2-3x'))).toBe('GET /r/{a}{b}');
+    expect(several('GET', '/r/a').kind).toBe('not_found');
+    const started = performance.now();
+    expect(matched(several('GET', `/r/${'.-'.repeat(20_000)}y`))).toBe('GET /r/{a}{b}');
+    expect(performance.now() - started).toBeLessThan(200);
   });
 
   it('ignores a trailing slash and repeated slashes, and forwards the normalised path', () => {
