@@ -74,8 +74,9 @@ export function normalisePath(rawPath: string): string | null {
       decoded += ch;
       continue;
     }
-    const hi = HEX.indexOf(raw[i + 1]?.toUpperCase() ?? '');
-    const lo = HEX.indexOf(raw[i + 2]?.toUpperCase() ?? '');
+    if (i + 2 >= raw.length) return null;
+    const hi = HEX.indexOf(raw[i + 1]!.toUpperCase());
+    const lo = HEX.indexOf(raw[i + 2]!.toUpperCase());
     if (hi < 0 || lo < 0) return null;
     const escape = `%${HEX[hi]}${HEX[lo]}`;
     if (REFUSED_ESCAPES.has(escape)) return null;

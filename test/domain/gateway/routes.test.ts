@@ -48,6 +48,7 @@ describe('normalisePath: one spelling per path, or a refusal', () => {
     ['a half-encoded dot-dot', '/public/.%2E/users'],
     ['a trailing dot-dot', '/users/..'],
     ['a broken escape', '/users/%4'],
+    ['a lone percent', '/users/%'],
     ['a non-hex escape', '/users/%zz'],
     ['a matrix parameter', '/admin;x=1'],
     ['a fragment', '/users#x'],

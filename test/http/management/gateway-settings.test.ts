@@ -105,7 +105,7 @@ describe.each(BACKENDS)('gateway settings on the management API (%s)', (backend)
       const after = { ...expected, phantomToken: true, credentialQuery: 'api_key', passthrough: true };
       expect(patched.body).toMatchObject(after);
       expect((await t.call('GET', api.path)).body).toMatchObject(after);
-      const listed = (await t.call('GET', '/v1/tenants/acme/apis?limit=100')).body.data.find((a: { id: string }) => a.id === api.id);
+      const listed = (await t.call('GET', '/v1/tenants/acme/apis?limit=100')).body.items.find((a: { id: string }) => a.id === api.id);
       expect(listed).toMatchObject(after);
       expectStatus(await t.call('PATCH', api.path, { upstream: null }), 200);
       expect((await t.call('GET', api.path)).body).toMatchObject({ ...after, upstream: null });
