@@ -26,14 +26,20 @@ export const ALLOWED = 'allowed';
 /** A status class: 2 for 2xx … 5 for 5xx, 0 when nothing was forwarded. */
 export type StatusClass = 0 | 1 | 2 | 3 | 4 | 5;
 
-/** One series in one time bucket: what the recorder writes and the rollups add up. */
-export interface UsageCounts {
+/** What a request is counted under: who made it, to what, and how it ended. */
+export interface UsageSeriesKey {
   tenantId: string;
   apiId: string;
   keyId: string | null;
   consumer: string | null;
+  /** operationId, else "METHOD /template"; null for /v1/verify. */
   operation: string | null;
+  /** 'allowed' or a VerificationCode of a denial or 'NO_ROUTE'. */
   outcome: string;
+}
+
+/** One series in one time bucket: what the recorder writes and the rollups add up. */
+export interface UsageCounts extends UsageSeriesKey {
   statusClass: StatusClass;
   granularity: Granularity;
   /** Start of the bucket, ms. */
@@ -132,7 +138,7 @@ export function rollUp(rows: readonly UsageCounts[], granularity: Granularity): 
  * @example
  * seriesKey(row, row.at) // '["ten_1","api_1","key_1",null,"GET /pets","allowed",2,1767261720000]'
  */
-export function seriesKey(row: Omit<UsageCounts, 'at' | 'granularity' | 'count' | 'latencySumMs' | 'latency'>, at: number): string {
+export function seriesKey(row: UsageSeriesKey & Pick<UsageCounts, 'statusClass'>, at: number): string {
   return JSON.stringify([row.tenantId, row.apiId, row.keyId, row.consumer, row.operation, row.outcome, row.statusClass, at]);
 }
 

@@ -1,17 +1,9 @@
 import type { Clock } from '../domain/clock.js';
-import { GRANULARITY_MS, LATENCY_BUCKETS, latencyBucket, rollUp, statusClass, type UsageCounts } from '../domain/usage.js';
+import { GRANULARITY_MS, LATENCY_BUCKETS, latencyBucket, rollUp, statusClass, type UsageCounts, type UsageSeriesKey } from '../domain/usage.js';
 import type { AnalyticsStore } from '../store/store.js';
 
 /** One request as the gateway saw it, or one `POST /v1/verify` call. */
-export interface UsageEvent {
-  tenantId: string;
-  apiId: string;
-  keyId: string | null;
-  consumer: string | null;
-  /** operationId, else "METHOD /template"; null for /v1/verify. */
-  operation: string | null;
-  /** 'allowed' or a VerificationCode of a denial or 'NO_ROUTE'. */
-  outcome: string;
+export interface UsageEvent extends UsageSeriesKey {
   /** Upstream HTTP status (the class is derived), null when not forwarded. */
   upstreamStatus: number | null;
   /** Whole request as the gateway saw it (verify: the verify call). */

@@ -6,10 +6,10 @@ import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { StoreFailure } from '../../src/store/store-observer.js';
 import type { Store } from '../../src/store/store.js';
 
-const AGGREGATES = ['keys', 'directory', 'tokens', 'people', 'audit'] as const;
+const AGGREGATES = ['keys', 'directory', 'tokens', 'people', 'audit', 'analytics'] as const;
 
 /** Calls that, given nothing to write (no field named, no usage counted), are answered without the database. */
-const NOTHING_TO_WRITE = new Set(['directory.updateTenant', 'keys.recordUsage']);
+const NOTHING_TO_WRITE = new Set(['directory.updateTenant', 'keys.recordUsage', 'analytics.add']);
 
 /**
  * Stands for any argument: every property and call gives it back, and it iterates as empty, so a

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { LATENCY_BUCKETS, type Granularity, type StatusClass, type UsageCounts, type UsageFilter } from '../../domain/usage.js';
+import { GRANULARITIES, LATENCY_BUCKETS, type Granularity, type StatusClass, type UsageCounts, type UsageFilter } from '../../domain/usage.js';
 import type { KyselyContext, TenantRows } from '../kysely-context.js';
 import type { UsageCountsTable } from '../schema.js';
 
@@ -23,6 +23,11 @@ const USAGE_CHUNK = 500;
 
 /** The key columns, in primary-key order: what an upsert conflicts on and sorts by. */
 const KEY_COLUMNS = ['tenant_id', 'granularity', 'at', 'api_id', 'key_id', 'consumer', 'operation', 'outcome', 'status_class'] as const;
+
+/** The upsert's update: each count, sum and histogram column plus the incoming row's. */
+const ADDED = Object.fromEntries(
+  (['count', 'latency_sum_ms', ...LATENCY_COLUMNS] as const).map((column) => [column, sql<number>`usage_counts.${sql.ref(column)} + excluded.${sql.ref(column)}`]),
+);
 
 function countsToRow(counts: UsageCounts): UsageCountsTable {
   const row = {
@@ -83,13 +88,11 @@ export class KyselyAnalyticsStore implements AnalyticsStore {
   add(rows: readonly UsageCounts[]): Promise<void> {
     return this.k.guard(async () => {
       const values = rows.map(countsToRow).sort(compareKeys);
-      const added = (column: 'count' | 'latency_sum_ms' | LatencyColumn) => sql<number>`usage_counts.${sql.ref(column)} + excluded.${sql.ref(column)}`;
-      const updates = Object.fromEntries(['count', 'latency_sum_ms', ...LATENCY_COLUMNS].map((column) => [column, added(column as LatencyColumn)]));
       for (let i = 0; i < values.length; i += USAGE_CHUNK) {
         await this.k.db
           .insertInto('usage_counts')
           .values(values.slice(i, i + USAGE_CHUNK))
-          .onConflict((oc) => oc.columns(KEY_COLUMNS).doUpdateSet(updates))
+          .onConflict((oc) => oc.columns(KEY_COLUMNS).doUpdateSet(ADDED))
           .execute();
       }
     });
@@ -115,8 +118,8 @@ export class KyselyAnalyticsStore implements AnalyticsStore {
   prune(before: Readonly<Record<Granularity, number>>): Promise<number> {
     return this.k.guard(async () => {
       let deleted = 0;
-      for (const [granularity, cutoff] of Object.entries(before)) {
-        const result = await this.k.db.deleteFrom('usage_counts').where('granularity', '=', granularity).where('at', '<', cutoff).executeTakeFirst();
+      for (const granularity of GRANULARITIES) {
+        const result = await this.k.db.deleteFrom('usage_counts').where('granularity', '=', granularity).where('at', '<', before[granularity]).executeTakeFirst();
         deleted += Number(result.numDeletedRows);
       }
       return deleted;
