@@ -26,6 +26,7 @@ const BENCHMARKS = [
   'refresh-grant',
   'authorization-code',
   'audit-denials',
+  'gateway',
 ] as const;
 
 const args = parseArgs(process.argv.slice(2), { quick: 'flag', only: 'value' });
