@@ -29,7 +29,9 @@ interface TokenSettingsFlags {
 interface GatewayFlags {
   upstream?: string | false;
   gatewayHosts?: string;
-  externalIssuer?: { issuer: string; jwksUri: string; audience?: string }[] | false;
+  externalIssuer?: { issuer: string; jwksUri: string; audience?: string }[];
+  /** `--no-external-issuers` alone sets it (false); commander defaults a lone --no-… flag to true. */
+  externalIssuers?: boolean;
   phantomToken?: boolean;
   credentialHeader?: string | false;
   credentialQuery?: string | false;
@@ -235,7 +237,7 @@ function gatewaySettingsBody(flags: GatewayFlags): Record<string, unknown> {
   const body: Record<string, unknown> = {
     upstream: cleared(flags.upstream),
     gatewayHosts: flags.gatewayHosts === undefined ? undefined : flags.gatewayHosts.split(',').map((host) => host.trim()).filter((host) => host !== ''),
-    externalIssuers: flags.externalIssuer === false ? [] : flags.externalIssuer,
+    externalIssuers: flags.externalIssuers === false ? [] : flags.externalIssuer,
     phantomToken: flags.phantomToken,
     credentialHeader: cleared(flags.credentialHeader),
     credentialQuery: cleared(flags.credentialQuery),
