@@ -3,7 +3,7 @@
  * answers {ok:true}. Every server runs in its own child process; autocannon runs here, and sends
  * load to 127.0.0.1 only.
  *
- *   tsx bench/verify-http.ts [--quick] [--duration 10] [--rounds 2] [--connections 50] [--diagnose] [--profile-dir DIR] [--max-wait 60]
+ *   tsx bench/verify-http.ts [--quick] [--duration 10] [--rounds 2] [--connections 50] [--diagnose] [--analytics] [--profile-dir DIR] [--max-wait 60]
  *
  * Each round runs every server back to back (the order rotates between rounds) with the same
  * autocannon settings: keep-alive, no pipelining, same headers and same body size (each server
@@ -12,6 +12,8 @@
  *
  * `--diagnose` adds the steps of bench/servers/fastify-variant.ts between baseline and Keygate
  * (request ids, bare route + verify, Keygate's verify route plugin) to show where the cost is.
+ * `--analytics` adds the same Keygate server with usage analytics recording nothing, and prints
+ * what recording costs (issue 10: analytics on vs off, target ≤ 5%).
  * Waits (at most --max-wait s) for a quiet machine first; a run during which other processes
  * used more than 0.3 cores is measured again (at most 3 times, the quietest kept), and the
  * noise of every kept run is printed next to its figures.
@@ -29,8 +31,10 @@ type Result = Awaited<ReturnType<typeof autocannon>>;
 
 const TARGET = 0.7;
 
-const { args, quick, duration, rounds, warmup, connections, profileDir, maxWaitMs } = httpBenchOptions({ diagnose: 'flag' });
+const { args, quick, duration, rounds, warmup, connections, profileDir, maxWaitMs } = httpBenchOptions({ diagnose: 'flag', analytics: 'flag' });
 const diagnose = args.has('diagnose');
+const analytics = args.has('analytics');
+const ANALYTICS_TARGET = 0.95;
 
 const script = (name: string): string => fileURLToPath(new URL(`./servers/${name}`, import.meta.url));
 
@@ -121,6 +125,10 @@ try {
       targets.push({ name, description, server, ...requestFor(server.info), expect });
     }
   }
+  if (analytics) {
+    const off = await start<BenchServerInfo>('no-usage', script('keygate-server.ts'), ['--no-analytics']);
+    targets.push({ name: 'no-usage', description: 'Keygate server, usage analytics recording nothing', server: off, ...requestFor(off.info), expect: 'valid' });
+  }
   targets.push({ name: 'keygate', description: 'Keygate server (startServer)', server: keygate, ...keygateRequest, expect: 'valid' });
 
   const size = Buffer.byteLength(targets[0]!.body);
@@ -165,6 +173,15 @@ try {
       `(${fmtCores(quietBefore)} before start; ${retries} noisy run(s) measured again)`,
   );
   console.log(`  target ratio >= ${TARGET}: ${ratio >= TARGET ? 'MET' : 'MISSED'}`);
+  if (analytics) {
+    const off = runs.get('no-usage')!;
+    const onOff = median(kg.map((r, i) => r.rps / off[i]!.rps));
+    const cpuOnOff = median(off.map((r) => r.cpuPerRequestUs ?? Number.NaN)) / median(kg.map((r) => r.cpuPerRequestUs ?? Number.NaN));
+    console.log(
+      `  usage analytics on/off req/s: ${fmtRatio(onOff)} (per round: ${kg.map((r, i) => fmtRatio(r.rps / off[i]!.rps)).join(', ')}); ` +
+        `server CPU per request off ÷ on: ${fmtRatio(cpuOnOff)}; target >= ${ANALYTICS_TARGET}: ${onOff >= ANALYTICS_TARGET ? 'MET' : 'MISSED'}`,
+    );
+  }
   console.log(`  ${machineNote()}`);
 } finally {
   for (const child of children) await child.stop();

@@ -6,6 +6,9 @@
  *
  * `--redis-url URL` (bench/redis-outage.ts): shared limits in that Redis, and the key gets a
  * limit too high to refuse anything, so every verify asks the rate limiter.
+ *
+ * `--no-analytics` (bench/verify-http.ts --analytics): usage analytics records nothing, the
+ * baseline its cost is measured against.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,9 +20,11 @@ import { BENCH_API, BENCH_SCOPES, benchRootKey, createBenchKey, stopOnParentExit
 isolateEnv();
 const dataDir = await mkdtemp(join(tmpdir(), 'kg-bench-http-'));
 const rootKey = benchRootKey();
-const redisUrl = parseArgs(process.argv.slice(2), { 'redis-url': 'value' }).get('redis-url');
+const args = parseArgs(process.argv.slice(2), { 'redis-url': 'value', 'no-analytics': 'flag' });
+const redisUrl = args.get('redis-url');
 const redis = typeof redisUrl === 'string' ? { redisUrl } : {};
 const server = await startServer({ port: 0, host: '127.0.0.1', dataDir, rootKey, ...redis }, { logger: false, env: {} });
+if (args.has('no-analytics')) server.keygate.analytics.record = () => undefined;
 const credential = await createBenchKey(server.keygate, redisUrl === undefined ? {} : { ratelimits: [{ name: 'bench', limit: 1_000_000_000, duration: 60_000 }] });
 const info: BenchServerInfo = { url: server.url, rootKey, credential, api: BENCH_API, scopes: BENCH_SCOPES };
 process.stdout.write(`${JSON.stringify(info)}\n`);
