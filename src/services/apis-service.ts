@@ -57,7 +57,7 @@ export class ApisService {
       throw new KeygateError('INVALID_REQUEST', 'keyPrefix must be 1–16 lowercase letters and digits, starting with a letter');
     }
     const gateway = applyGatewaySettings(DEFAULT_GATEWAY_SETTINGS, gatewayChange(input));
-    await this.checkUpstream(gateway.upstream);
+    await this.checkReachable(gateway, DEFAULT_GATEWAY_SETTINGS);
     const now = this.ctx.clock();
     const api: Api = {
       id: newId('api', now),
@@ -103,7 +103,7 @@ export class ApisService {
     const api = await this.get(tenant, identifierOrId);
     if (input.scopes !== undefined) validateCatalog(input.scopes);
     const gateway = applyGatewaySettings(api.gateway, gatewayChange(input));
-    if (gateway.upstream !== api.gateway.upstream) await this.checkUpstream(gateway.upstream);
+    await this.checkReachable(gateway, api.gateway);
     const updated: Api = {
       ...api,
       ...(input.name !== undefined ? { name: input.name } : {}),
@@ -199,24 +199,33 @@ export class ApisService {
   }
 
   /**
-   * Refuses an upstream the gateway must not reach (UPSTREAM_NOT_ALLOWED): a link-local or
-   * metadata address, unless allowed, an unspecified one, or Keygate's own port on loopback — by
-   * the name as written and by every address it resolves to now. A name that does not resolve
-   * yet (a container not started) is accepted.
+   * Refuses the URLs of new settings that Keygate must not request (UPSTREAM_NOT_ALLOWED): the
+   * upstream, and each external issuer's JWKS URL, which the gateway fetches too. Only URLs that
+   * changed are checked, so a setting allowed once is not refused on an unrelated update.
    */
-  private async checkUpstream(upstream: string | null): Promise<void> {
-    if (upstream === null) return;
-    const url = new URL(upstream);
+  private async checkReachable(next: GatewaySettings, current: GatewaySettings): Promise<void> {
+    if (next.upstream !== null && next.upstream !== current.upstream) await this.checkUrl('upstream', next.upstream);
+    const known = new Set(current.externalIssuers.map((issuer) => issuer.jwksUri));
+    for (const { jwksUri } of next.externalIssuers) if (!known.has(jwksUri)) await this.checkUrl('jwksUri', jwksUri);
+  }
+
+  /**
+   * A link-local or metadata address, unless allowed, an unspecified one, or Keygate's own port
+   * on loopback is refused — by the name as written and by every address it resolves to now. A
+   * name that does not resolve yet (a container not started) is accepted.
+   */
+  private async checkUrl(field: string, value: string): Promise<void> {
+    const url = new URL(value);
     const options = { allowLinkLocal: this.options.allowLinkLocalUpstreams };
     const named = upstreamAddressProblem(url.hostname, options);
-    if (named !== null) throw new KeygateError('UPSTREAM_NOT_ALLOWED', `upstream "${upstream}" is ${named}`);
+    if (named !== null) throw new KeygateError('UPSTREAM_NOT_ALLOWED', `${field} "${value}" is ${named}`);
     const addresses = await lookup(url.hostname.replace(/^\[|\]$/g, ''), { all: true, verbatim: true }).catch(() => []);
     const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
     for (const { address } of addresses) {
       const problem = upstreamAddressProblem(address, options);
-      if (problem !== null) throw new KeygateError('UPSTREAM_NOT_ALLOWED', `upstream "${upstream}" resolves to ${address}, ${problem}`);
+      if (problem !== null) throw new KeygateError('UPSTREAM_NOT_ALLOWED', `${field} "${value}" resolves to ${address}, ${problem}`);
       if (isLoopback(address) && this.options.ownPorts.includes(port)) {
-        throw new KeygateError('UPSTREAM_NOT_ALLOWED', `upstream "${upstream}" is Keygate's own port ${port}`);
+        throw new KeygateError('UPSTREAM_NOT_ALLOWED', `${field} "${value}" is Keygate's own port ${port}`);
       }
     }
   }

@@ -21,9 +21,11 @@ interface Table {
   byHost: Map<string, GatewayRoute>;
   /** The API every request goes to when exactly one has an upstream. */
   only: GatewayRoute | null;
+  /** Each route with what it was built from, so an unchanged API keeps its route object (and what callers keep by it). */
+  built: Map<string, { source: string; route: GatewayRoute }>;
 }
 
-const EMPTY: Table = { byHost: new Map(), only: null };
+const EMPTY: Table = { byHost: new Map(), only: null, built: new Map() };
 const NO_ROUTES: CompiledRoutes = { basePath: '', operations: [] };
 
 /**
@@ -100,7 +102,7 @@ export class GatewayRoutesService {
       try {
         do {
           this.again = false;
-          this.table = build(await this.store.listGatewayApis());
+          this.table = build(await this.store.listGatewayApis(), this.table);
         } while (this.again);
       } finally {
         this.running = null;
@@ -110,15 +112,20 @@ export class GatewayRoutesService {
   }
 }
 
-function build(apis: Awaited<ReturnType<DirectoryStore['listGatewayApis']>>): Table {
+function build(apis: Awaited<ReturnType<DirectoryStore['listGatewayApis']>>, previous: Table): Table {
   const byHost = new Map<string, GatewayRoute>();
+  const built = new Map<string, { source: string; route: GatewayRoute }>();
   const routes: GatewayRoute[] = apis.map(({ api, tenantSlug, routes: compiled }) => {
+    const source = JSON.stringify([api, tenantSlug, compiled]);
+    const kept = previous.built.get(api.id);
     const declared = compiled ?? NO_ROUTES;
-    return { api, tenantSlug, routes: declared, match: compileRouter(declared) };
+    const route = kept !== undefined && kept.source === source ? kept.route : { api, tenantSlug, routes: declared, match: compileRouter(declared) };
+    built.set(api.id, { source, route });
+    return route;
   });
   for (const route of routes) {
     // The store keeps claims unique; should two rows ever disagree, the older API keeps the host.
     for (const host of gatewayHostsOf(route.api.identifier, route.api.gateway)) if (!byHost.has(host)) byHost.set(host, route);
   }
-  return { byHost, only: routes.length === 1 ? routes[0]! : null };
+  return { byHost, only: routes.length === 1 ? routes[0]! : null, built };
 }

@@ -147,6 +147,13 @@ describe.each(BACKENDS)('gateway settings on the management API (%s)', (backend)
       },
     );
 
+    it("refuses an external issuer's JWKS URL on a metadata address too: the gateway fetches it", async () => {
+      const api = await createApi();
+      const patched = await t.call('PATCH', api.path, { externalIssuers: [{ issuer: 'https://idp.test', jwksUri: 'https://169.254.169.254/keys' }] });
+      expect([patched.status, patched.body.code]).toEqual([400, 'UPSTREAM_NOT_ALLOWED']);
+      expect(patched.body.detail).toContain('jwksUri');
+    });
+
     it("refuses Keygate's own management port on loopback", async () => {
       const port = await freePort();
       const own = await startTestServer(backend, { port });
@@ -330,6 +337,10 @@ describe.each(BACKENDS)('gateway settings on the management API (%s)', (backend)
         expect(match?.kind === 'operation' && match.operation.operationId).toBe('listOrders');
       });
       expect(routes.find(host)?.tenantSlug).toBe('acme');
+      // A read that changes nothing keeps the route object, and what the gateway keeps by it.
+      const before = routes.find(host);
+      await routes.refresh();
+      expect(routes.find(host)).toBe(before);
 
       expectStatus(await t.call('PATCH', api.path, { gatewayHosts: [`new-${host}`] }), 200);
       await vi.waitFor(() => expect(routes.find(`new-${host}`)?.api.id).toBe(api.id));
