@@ -55,6 +55,8 @@ const UNRESERVED = /[A-Za-z0-9\-._~]/;
 /** Bytes refused anywhere in a raw path: controls, space, `"`, `#`, `;`, `<`, `>`, `\`, `^`, backtick, `{`, `|`, `}`, DEL and non-ASCII. */
 const REFUSED_CHARACTER = /[\x00-\x20"#;<>\\^`{|}\x7f-\uffff]/;
 const REFUSED_ESCAPES = new Set(['%2F', '%5C', '%00']);
+/** What a path needs normalising for: an escape, a repeated slash, a segment starting with a dot. */
+const CANONICAL_SUSPECT = /%|\/\/|\/\./;
 
 /**
  * The canonical spelling of a request path (rules 1–5 above), or null when it must be refused.
@@ -67,6 +69,8 @@ export function normalisePath(rawPath: string): string | null {
   const query = rawPath.indexOf('?');
   const raw = query < 0 ? rawPath : rawPath.slice(0, query);
   if (raw.charCodeAt(0) !== 0x2f || REFUSED_CHARACTER.test(raw)) return null;
+  // Most paths have no escape, no empty and no dot segment: they are already canonical.
+  if (!CANONICAL_SUSPECT.test(raw)) return raw;
   let decoded = '';
   for (let i = 0; i < raw.length; i++) {
     const ch = raw[i]!;
