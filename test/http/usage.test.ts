@@ -1,3 +1,6 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS } from '../helpers/backends.js';
 import { testClock } from '../helpers/clock.js';
@@ -154,5 +157,92 @@ describe.each(BACKENDS)('usage analytics (%s)', (backend) => {
     expect(tooLong.status).toBe(400);
     expect(tooLong.body.code).toBe('INVALID_TIME_RANGE');
     expect((await usage({ granularity: 'week' })).status).toBe(400);
+  });
+});
+
+/**
+ * The same counts through the gateway: every request once, under its operation (operationId, else
+ * `METHOD /template`), by outcome (allowed, the denial, NO_ROUTE) and, when forwarded, by the
+ * status class a real upstream answered with.
+ */
+describe.each(BACKENDS)('usage analytics through the gateway (%s)', (backend) => {
+  let t: TestServer;
+  let upstream: Server;
+  let api: string;
+  let secret: string;
+  let keyId: string;
+  const document = JSON.stringify({
+    openapi: '3.1.0',
+    info: { title: 'Acme', version: '1' },
+    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    paths: {
+      '/users': { get: { operationId: 'listUsers', security: [{ bearer: ['read:users'] }], responses: { '200': { description: 'ok' } } } },
+      '/admin': { get: { security: [{ bearer: ['write:users'] }], responses: { '200': { description: 'ok' } } } },
+      '/status/{code}': {
+        parameters: [{ name: 'code', in: 'path', required: true, schema: { type: 'string' } }],
+        get: { security: [{ bearer: ['read:users'] }], responses: { '200': { description: 'ok' } } },
+      },
+    },
+  });
+
+  beforeAll(async () => {
+    // Answers /status/{code} with that code, anything else with 200.
+    upstream = createServer((req, res) => {
+      const code = /^\/status\/(\d{3})$/.exec(req.url ?? '')?.[1];
+      res.writeHead(code === undefined ? 200 : Number(code)).end();
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', () => resolve()));
+    t = await startTestServer(backend, { gatewayPort: 0 });
+    ({ api } = await seedTenant(t));
+    const encoded = encodeURIComponent(api);
+    expectStatus(await t.call('PATCH', `/v1/tenants/acme/apis/${encoded}`, { upstream: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}` }), 200);
+    expectStatus(await t.call('PUT', `/v1/tenants/acme/apis/${encoded}/openapi`, document, { headers: { 'content-type': 'application/json' } }), 200);
+    const created = await t.call('POST', '/v1/tenants/acme/keys', { api, scopes: ['read:users'], consumer: 'cust-gw' });
+    expectStatus(created, 201);
+    ({ key: secret, id: keyId } = created.body);
+  });
+  afterAll(async () => {
+    await t?.close();
+    upstream?.closeAllConnections();
+    await new Promise((resolve) => upstream?.close(resolve));
+  });
+
+  it('counts every request once, under its operation, outcome and upstream status class', async () => {
+    const from = new Date(Date.now() - 60_000).toISOString();
+    const send = async (path: string, times: number, auth = true): Promise<number[]> => {
+      const statuses: number[] = [];
+      for (let i = 0; i < times; i += 1) {
+        const response = await request(`${t.server.gatewayUrl!}${path}`, { headers: auth ? { authorization: `Bearer ${secret}` } : {} });
+        await response.body.text();
+        statuses.push(response.statusCode);
+      }
+      return statuses;
+    };
+    expect(await send('/users', 5)).toEqual([200, 200, 200, 200, 200]);
+    expect(await send('/users', 2, false)).toEqual([401, 401]);
+    expect(await send('/admin', 2)).toEqual([403, 403]);
+    expect(await send('/nowhere', 3)).toEqual([404, 404, 404]);
+    expect(await send('/status/503', 4)).toEqual([503, 503, 503, 503]);
+    expect(await send('/status/404', 1)).toEqual([404]);
+    await t.server.keygate.flush();
+
+    const to = new Date(Date.now() + 60_000).toISOString();
+    const sum = async (query: Record<string, string>): Promise<{ requests: number; outcomes: Record<string, number>; statusClasses: Record<string, number> }> => {
+      const response = await t.call('GET', `/v1/tenants/acme/usage?${new URLSearchParams({ granularity: 'minute', from, to, ...query })}`);
+      expectStatus(response, 200);
+      const total = { requests: 0, outcomes: {} as Record<string, number>, statusClasses: {} as Record<string, number> };
+      for (const point of response.body.points as { requests: number; outcomes: Record<string, number>; statusClasses: Record<string, number> }[]) {
+        total.requests += point.requests;
+        for (const [name, n] of Object.entries(point.outcomes)) total.outcomes[name] = (total.outcomes[name] ?? 0) + n;
+        for (const [name, n] of Object.entries(point.statusClasses)) total.statusClasses[name] = (total.statusClasses[name] ?? 0) + n;
+      }
+      return total;
+    };
+    expect(await sum({ api })).toEqual({ requests: 17, outcomes: { allowed: 10, NOT_FOUND: 2, INSUFFICIENT_SCOPE: 2, NO_ROUTE: 3 }, statusClasses: { '2xx': 5, '4xx': 1, '5xx': 4 } });
+    expect(await sum({ operation: 'listUsers' })).toEqual({ requests: 7, outcomes: { allowed: 5, NOT_FOUND: 2 }, statusClasses: { '2xx': 5 } });
+    expect(await sum({ operation: 'GET /admin' })).toEqual({ requests: 2, outcomes: { INSUFFICIENT_SCOPE: 2 }, statusClasses: {} });
+    expect(await sum({ operation: 'GET /status/{code}' })).toEqual({ requests: 5, outcomes: { allowed: 5 }, statusClasses: { '4xx': 1, '5xx': 4 } });
+    expect((await sum({ key: keyId })).requests).toBe(12);
+    expect((await sum({ consumer: 'cust-gw' })).requests).toBe(12);
   });
 });
