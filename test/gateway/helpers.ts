@@ -101,11 +101,11 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
-/** The gateway app over the test server's Keygate, on an ephemeral port. */
-export async function startGateway(t: TestServer, routes: GatewayRouteTable): Promise<RunningGateway> {
+/** The gateway app over the test server's Keygate, on an ephemeral port; logging to `logger.stream` when given. */
+export async function startGateway(t: TestServer, routes: GatewayRouteTable, logger: { level: string; stream: { write(line: string): void } } | false = false): Promise<RunningGateway> {
   const keygate = t.server.keygate;
   const service = new GatewayService({ clock: keygate.clock, publicUrl: keygate.publicUrl, routes, verify: keygate.verify, signingKeys: keygate.signingKeys });
-  const app = await buildGatewayApp(keygate, service, { logger: false });
+  const app = await buildGatewayApp(keygate, service, { logger });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = app.server.address() as AddressInfo;
   return { url: `http://127.0.0.1:${port}`, app, service, close: () => app.close() };

@@ -145,16 +145,21 @@ describe.each(BACKENDS)('gateway (%s)', (backend) => {
       expect(seen['x-secret']).toBeUndefined();
     });
 
-    it('answers every bad credential with the same 401, and forwards nothing', async () => {
+    it('answers every bad credential (unknown, revoked, expired, disabled, wrong IP, another API, malformed) with the same 401, and forwards nothing', async () => {
       const revoked = await key();
       expectStatus(await t.call('DELETE', `/v1/tenants/acme/keys/${revoked.id}`), 204);
       const expiring = await key({ expiresAt: new Date(clock.now() + 500).toISOString() });
       clock.advance(1000);
       const disabled = await key({ enabled: false });
+      const elsewhere = await key({ ipAllowlist: ['10.0.0.0/8'] });
+      const otherApi = await t.call('POST', '/v1/tenants/acme/apis', { identifier: 'https://other.acme.test', name: 'Other', scopes: [{ name: 'read:users', description: 'r' }] });
+      expectStatus(otherApi, 201);
+      const foreign = await t.call('POST', '/v1/tenants/acme/keys', { api: 'https://other.acme.test', scopes: ['read:users'] });
+      expectStatus(foreign, 201);
       const good = (await key()).key;
       const typo = good.slice(0, -1) + (good.endsWith('x') ? 'y' : 'x');
       const answers = [];
-      for (const secret of ['garbage', generateKey('kg', randomBytes), revoked.key, expiring.key, disabled.key, typo, 'eyJhbGciOiJIUzI1NiJ9.e30.x']) {
+      for (const secret of ['garbage', generateKey('kg', randomBytes), revoked.key, expiring.key, disabled.key, elsewhere.key, foreign.body.key, typo, 'eyJhbGciOiJIUzI1NiJ9.e30.x']) {
         answers.push(await call('GET', '/users', bearer(secret)));
       }
       for (const answer of answers) {
@@ -163,6 +168,23 @@ describe.each(BACKENDS)('gateway (%s)', (backend) => {
         expect(answer.text).toBe(answers[0]!.text);
       }
       expect(upstream.received).toEqual([]);
+    });
+
+    it('logs no credential, not even for a request that failed upstream', async () => {
+      const lines: string[] = [];
+      const routes = new TestRoutes();
+      routes.set('gw.acme.test', target(await gatewayApi(t, 'acme', api, { upstream: 'http://127.0.0.1:9', credentialQuery: 'api_key' }), 'acme', { basePath: '', operations: OPERATIONS }));
+      const logged = await startGateway(t, routes, { level: 'trace', stream: { write: (line: string) => void lines.push(line) } });
+      try {
+        const { key: secret } = await key();
+        const down = await request(`${logged.url}/users?api_key=${secret}`, { headers: { authorization: `Bearer ${secret}` } });
+        expect(down.statusCode).toBe(502);
+        await down.body.text();
+        expect(lines.join('\n')).toContain('upstream request failed');
+        expect(lines.join('\n')).not.toContain(secret);
+      } finally {
+        await logged.close();
+      }
     });
 
     it('challenges a request without a credential (RFC 6750 §3.1)', async () => {
