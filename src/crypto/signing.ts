@@ -68,9 +68,10 @@ export function publicKeyFromJwk(jwk: Record<string, unknown>): KeyObject {
 export function keyFitsAlgorithm(key: KeyObject, alg: JwsAlgorithm): boolean {
   if (alg === 'HS256') return key.type === 'secret' && (key.symmetricKeySize ?? 0) >= 32;
   if (key.type !== 'public') return false;
-  const { kty, crv, n } = key.export({ format: 'jwk' });
+  const { kty, crv } = key.export({ format: 'jwk' });
   if (kty !== ALGORITHMS[alg].kty) return false;
-  if (kty === 'RSA') return Buffer.from(n ?? '', 'base64url').length * 8 >= 2048;
+  // The modulus's length in bits, not in bytes: a 2041-bit modulus fills 256 bytes too.
+  if (kty === 'RSA') return (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048;
   return crv === CURVES[alg];
 }
 

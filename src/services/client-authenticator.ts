@@ -5,7 +5,7 @@ import type { Client } from '../domain/clients.js';
 import { ASSERTION_ALGORITHMS, type TokenEndpointAuthMethod } from '../domain/oauth/registry.js';
 import type { Tenant } from '../domain/tenants.js';
 import { throttleSource } from '../domain/throttle-source.js';
-import { authenticateJwt, isRejection, type JwtSource, type TokenProfile } from '../domain/tokens/pipeline.js';
+import { authenticateJwt, claimsStep, isRejection, type JwtSource, type TokenProfile } from '../domain/tokens/pipeline.js';
 import { OAuthError } from '../domain/oauth/errors.js';
 import type { ClientSecretRecord } from '../store/store.js';
 import type { ServiceContextWith } from './context.js';
@@ -108,9 +108,13 @@ export class ClientAuthenticator {
       issuer: (iss) => (iss === client.id ? { issuer: client.id, profile: ASSERTION_TOKENS, context: keys } : null),
       key: (issuer, header) => issuer.context.find(header),
     };
-    const authenticated = await authenticateJwt(presented.assertion ?? '', source, { audience: audiences, now });
-    if (isRejection(authenticated)) return `assertion rejected: ${authenticated.code} (${authenticated.detail})`;
+    const authenticated = await authenticateJwt(presented.assertion ?? '', source);
+    // The reason is the step's code alone: denials fold by reason (docs/audit.md), and an
+    // assertion's kid or alg is the attacker's text.
+    if (isRejection(authenticated)) return `assertion rejected: ${authenticated.code}`;
     const { payload } = authenticated;
+    const claims = claimsStep(payload, client.id, { profile: ASSERTION_TOKENS, audience: audiences, now });
+    if (claims !== null) return `assertion rejected: ${claims.code}`;
     if (payload.sub !== client.id) return 'assertion rejected: sub is not the client id';
     if (typeof payload.jti !== 'string' || payload.jti.length === 0) return 'assertion rejected: no jti';
     if (payload.exp! - Math.floor(now / 1000) > MAX_ASSERTION_LIFETIME_S) return 'assertion lives too long';

@@ -164,7 +164,7 @@ export class ExternalIssuerVerifier {
       verified = undefined;
     }
     if (verified === undefined) {
-      const authenticated = await authenticateJwt(token, this.sourceFor(api), { audience: null, now });
+      const authenticated = await authenticateJwt(token, this.sourceFor(api));
       if (isRejection(authenticated)) return emptyResult(authenticated.code);
       const { payload, issuer } = authenticated;
       verified = {
@@ -172,7 +172,7 @@ export class ExternalIssuerVerifier {
         issuer: issuer.context,
         audience: issuer.context.audience ?? api.identifier,
         scopes: externalScopes(payload),
-        // The claims step admitted only a NumericDate.
+        // The shape step admitted only a NumericDate.
         expiresAtMs: payload.exp! * 1000,
         expiresAtIso: new Date(payload.exp! * 1000).toISOString(),
         held: null,

@@ -38,6 +38,11 @@ export interface JwtOutcome {
   /** The token's claims once its signature verified; null when they are MALFORMED (not to be acted on). */
   claims: TokenClaims | null;
   tenant: Tenant | null;
+  /**
+   * Signed by one of the tenant's signing keys: a token Keygate issued. A tenant's self-issued
+   * HS256 token is not, whatever `client_id` or `jti` it claims.
+   */
+  issuedByKeygate: boolean;
 }
 
 /** The tenant a token's issuer names, and whether its kid names one of the tenant's HS256 secrets. */
@@ -123,7 +128,7 @@ export class JwtVerifier {
       verified = undefined;
     }
     if (verified === undefined) {
-      const authenticated = await authenticateJwt(token, this.source, { audience: check.api, now });
+      const authenticated = await authenticateJwt(token, this.source);
       if (isRejection(authenticated)) return fail(authenticated.code);
       verified = verifiedToken(authenticated);
       this.verified.set(hash, verified);
@@ -229,9 +234,10 @@ function outcome(token: VerifiedToken, code: VerificationCode): JwtOutcome {
     // Claims Keygate refuses to accept are nobody's to act on (revocation, introspection).
     claims: code === 'MALFORMED' ? null : payload,
     tenant: token.tenant,
+    issuedByKeygate: !token.hs,
   };
 }
 
 function fail(code: Rejection['code']): JwtOutcome {
-  return { result: emptyResult(code), claims: null, tenant: null };
+  return { result: emptyResult(code), claims: null, tenant: null, issuedByKeygate: false };
 }

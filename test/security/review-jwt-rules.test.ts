@@ -32,7 +32,7 @@ function signedEd(header: Record<string, unknown>, payload: string): string {
 }
 
 async function code(token: string): Promise<string> {
-  const outcome = await authenticateJwt(token, source, { audience: API, now });
+  const outcome = await authenticateJwt(token, source);
   return isRejection(outcome) ? outcome.code : 'VALID';
 }
 

@@ -172,9 +172,9 @@ export function isNumericDate(value: unknown): value is number {
 
 /**
  * Whether the claims have the shape every accepted token has: `exp`, `iss`, `sub`, and well-typed
- * optional claims, every date a NumericDate.
+ * optional claims, every date a NumericDate. Needs no clock.
  */
-function claimsAreWellFormed(payload: TokenClaims): boolean {
+export function claimsAreWellFormed(payload: TokenClaims): boolean {
   if (!isNumericDate(payload.exp)) return false;
   if (typeof payload.iss !== 'string' || typeof payload.sub !== 'string') return false;
   if (payload.nbf !== undefined && !isNumericDate(payload.nbf)) return false;

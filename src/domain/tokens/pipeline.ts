@@ -1,6 +1,6 @@
 import { satisfies, satisfiesAnyOf, type ScopeMatch } from '../scopes.js';
 import type { VerificationCode } from '../verification.js';
-import { checkClaims, decodeJwt, headerProblem, type DecodedJwt, type JwsAlgorithm, type JwtHeader, type TokenClaims } from './jwt.js';
+import { checkClaims, claimsAreWellFormed, decodeJwt, headerProblem, type DecodedJwt, type JwsAlgorithm, type JwtHeader, type TokenClaims } from './jwt.js';
 import { isRevoked, type RevocationState } from './revocation.js';
 
 /**
@@ -11,19 +11,24 @@ import { isRevoked, type RevocationState } from './revocation.js';
  *   1. decodeStep      three strict base64url segments, JSON header and payload     MALFORMED
  *   2. issuerStep      the issuer the token names, with the rules for its tokens    NOT_FOUND
  *   3. headerStep      algorithm, kid, no self-chosen keys, typ                      MALFORMED
- *   4. claimsStep      shape, issuer, lifetime, audience (RFC 9068, RFC 7519)        MALFORMED, NOT_FOUND, EXPIRED, WRONG_AUDIENCE
+ *   4. shapeStep       the claims every token must have, of the right types          MALFORMED
  *   5. keyStep         the key the kid names, of the header's algorithm              NOT_FOUND, MALFORMED
  *   6. signatureStep   the signature, by that key                                    MALFORMED
- *   ─── `authenticateJwt` ends here: what does not change between presentations ───
- *   7. claimsStep      again, on every presentation: the clock has moved
+ *   ─── `authenticateJwt`, steps 1–6: is it a genuine token of a known issuer? The answer does
+ *       not change between presentations (keys are retired, not changed), so it may be kept ───
+ *   7. claimsStep      lifetime, audience, a self-issued token's bounds (RFC 9068,   MALFORMED, EXPIRED, WRONG_AUDIENCE
+ *                      RFC 7519): on every presentation, the clock has moved
  *   8. heldStep        the scopes the token holds where it is presented              WRONG_AUDIENCE, NOT_FOUND
  *   9. revocationStep  jti and not-before marks                                       REVOKED
  *  10. scopeStep       the scopes the caller requires                                INSUFFICIENT_SCOPE
- *   ─── `admitJwt`: steps 7–10 ───
+ *   ─── `admitJwt`, steps 7–10: is it acceptable now, here? ───
  *
- * Everything that needs no key comes before the key, so only a token that could be genuine
- * costs a key lookup (and, for a remote JWKS, never a fetch). The steps are pure: sources are
- * the caller's, and a source that cannot answer throws its own error, which passes through.
+ * The signature comes before the clock and the audience: a token refused for its lifetime or
+ * its audience is then known to be genuine, so the refusal can name it and be audited, and no
+ * claim an attacker chose is reported as Keygate's. What needs no key — the header, the claims'
+ * shape — comes before the key, so a token that can never pass costs no key lookup. The steps
+ * are pure: sources are the caller's, and a source that cannot answer throws its own error,
+ * which passes through.
  */
 
 export type Awaitable<T> = T | Promise<T>;
@@ -73,13 +78,13 @@ export interface JwtSource<C> {
   key(issuer: JwtIssuer<C>, header: JwtHeader): Awaitable<JwtKey | null>;
 }
 
-/** A token that passed steps 1–4: decoded, of a known issuer, with an acceptable header and claims. */
+/** A token that passed steps 1–4: decoded, of a known issuer, with an acceptable header and claims of the right shape. */
 export interface PrecheckedJwt<C> {
   decoded: DecodedJwt;
   issuer: JwtIssuer<C>;
 }
 
-/** What authentication established: a genuine token of a known issuer, valid when it was checked. */
+/** What authentication established: a genuine token of a known issuer, with claims of the right shape. */
 export interface AuthenticatedJwt<C> {
   header: JwtHeader;
   payload: TokenClaims;
@@ -141,7 +146,13 @@ export function headerStep(header: JwtHeader, profile: TokenProfile): Rejection 
   return problem === null ? null : { code: 'MALFORMED', detail: problem };
 }
 
-/** Steps 4 and 7. */
+/** Step 4: no clock needed, so a token that can never pass costs no key lookup. */
+export function shapeStep(payload: TokenClaims, issuer: string): Rejection | null {
+  if (!claimsAreWellFormed(payload)) return CLAIM_PROBLEMS['MALFORMED']!;
+  return payload.iss === issuer ? null : CLAIM_PROBLEMS['NOT_FOUND']!;
+}
+
+/** Step 7. */
 export function claimsStep(payload: TokenClaims, issuer: string, admission: { profile: TokenProfile; audience: string | readonly string[] | null; now: number }): Rejection | null {
   const { profile } = admission;
   const code = checkClaims(payload, { issuer, audience: admission.audience, now: admission.now, clockToleranceSec: profile.clockToleranceSec, selfIssued: profile.selfIssued });
@@ -178,19 +189,15 @@ export function isRejection(value: unknown): value is Rejection {
  * Steps 1–4: everything that needs no key. A verifier that cannot check the signature itself
  * (the middleware, for a tenant's HS256 token) runs these before asking Keygate.
  */
-export async function precheckJwt<C>(
-  token: string,
-  source: Pick<JwtSource<C>, 'issuer'>,
-  expected: { audience: string | readonly string[] | null; now: number },
-): Promise<PrecheckedJwt<C> | Rejection> {
+export async function precheckJwt<C>(token: string, source: Pick<JwtSource<C>, 'issuer'>): Promise<PrecheckedJwt<C> | Rejection> {
   const decoded = decodeStep(token);
   if (isRejection(decoded)) return decoded;
   const { header, payload } = decoded;
-  // A token whose iss is no string is MALFORMED (claimsStep would say so); it names no issuer to look up.
+  // A token whose iss is no string is MALFORMED (the shape step would say so); it names no issuer to look up.
   if (typeof payload.iss !== 'string') return CLAIM_PROBLEMS['MALFORMED']!;
   const issuer = issuerStep(await source.issuer(payload.iss, header));
   if (isRejection(issuer)) return issuer;
-  const rejection = headerStep(header, issuer.profile) ?? claimsStep(payload, issuer.issuer, { profile: issuer.profile, ...expected });
+  const rejection = headerStep(header, issuer.profile) ?? shapeStep(payload, issuer.issuer);
   return rejection ?? { decoded, issuer };
 }
 
@@ -203,16 +210,12 @@ export async function checkSignature<C>(token: string, prechecked: PrecheckedJwt
 }
 
 /**
- * Steps 1–6: whether the token is a genuine token of an issuer this verifier knows, valid now.
- * The answer holds until the token's `exp` (keys are retired, not changed), so callers may keep
- * it, keyed by the token's hash, and run only `admitJwt` on a later presentation.
+ * Steps 1–6: whether the token is a genuine token of an issuer this verifier knows. The answer
+ * holds until the token's `exp`, so callers may keep it, keyed by the token's hash, and run only
+ * `admitJwt` on every presentation, the first included.
  */
-export async function authenticateJwt<C>(
-  token: string,
-  source: JwtSource<C>,
-  expected: { audience: string | readonly string[] | null; now: number },
-): Promise<AuthenticatedJwt<C> | Rejection> {
-  const prechecked = await precheckJwt(token, source, expected);
+export async function authenticateJwt<C>(token: string, source: JwtSource<C>): Promise<AuthenticatedJwt<C> | Rejection> {
+  const prechecked = await precheckJwt(token, source);
   return isRejection(prechecked) ? prechecked : checkSignature(token, prechecked, source);
 }
 

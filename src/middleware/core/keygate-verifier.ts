@@ -7,6 +7,7 @@ import { MAX_TOKEN_LENGTH, SIGNING_ALGORITHMS, isHs256Kid, looksLikeJwt, scopesO
 import {
   admitJwt,
   checkSignature,
+  claimsStep,
   type AdmissionSources,
   isRejection,
   precheckJwt,
@@ -116,11 +117,13 @@ class Verifier implements KeygateVerifier {
   private readonly source: JwtSource<TokenKind>;
   /** The rules of the tokens this verifier checks itself: the tenant's signed access tokens. */
   private readonly keygateTokens: TokenProfile;
+  /** The rules of a tenant's HS256 tokens, which Keygate checks (the middleware pre-checks what needs no secret). */
+  private readonly selfIssuedTokens: TokenProfile;
   private closed = false;
 
   constructor(private readonly config: ResolvedOptions) {
     const { clock, onWarning: warn } = config;
-    ({ source: this.source, signed: this.keygateTokens } = tokenSource(config, (kid) => this.jwks.find(kid)));
+    ({ source: this.source, signed: this.keygateTokens, selfIssued: this.selfIssuedTokens } = tokenSource(config, (kid) => this.jwks.find(kid)));
     this.http = new KeygateHttp(config.fetch, config.requestTimeoutMs);
     this.jwks = new JwksCache({ url: `${config.issuer}/.well-known/jwks.json`, cooldownMs: config.jwksRefetchCooldownMs, http: this.http, clock });
     for (const [name, url] of [['issuer', config.issuer], ['keygateUrl', config.keygateUrl]] as const) {
@@ -182,10 +185,10 @@ class Verifier implements KeygateVerifier {
     const hash = hashSecret(token);
     const cached = this.tokens.get(hash);
     if (cached !== undefined) return this.admit(cached, requirement, hash);
-    const { audience, clock } = this.config;
+    const { audience } = this.config;
     let prechecked: PrecheckedJwt<TokenKind> | Rejection;
     try {
-      prechecked = await precheckJwt(token, this.source, { audience, now: clock() });
+      prechecked = await precheckJwt(token, this.source);
       if (isRejection(prechecked)) return this.invalid(prechecked.code, prechecked.detail, 'jwt');
       // Keygate holds the tenant's HS256 secrets: it checks the signature (and the rest again).
       if (prechecked.issuer.context.hs) return this.checkSelfIssued(token, prechecked.decoded.payload, requirement, caller, trust);
@@ -226,10 +229,14 @@ class Verifier implements KeygateVerifier {
   }
 
   /**
-   * A tenant's self-issued HS256 token, after pipeline steps 1–4 ran here, so a token that cannot
-   * pass costs no round trip: only Keygate holds the secret.
+   * A tenant's self-issued HS256 token, after pipeline steps 1–4 ran here: only Keygate holds the
+   * secret, so it runs the whole pipeline. The claims and revocation steps, which need no secret,
+   * run here too first, so a token that cannot pass costs no round trip.
    */
   private async checkSelfIssued(token: string, payload: TokenClaims, requirement: Requirement, caller: CallerAddress | undefined, trust: TrustProxy): Promise<VerificationOutcome> {
+    const { issuer, audience, clock } = this.config;
+    const claims = claimsStep(payload, issuer, { profile: this.selfIssuedTokens, audience, now: clock() });
+    if (claims !== null) return this.invalid(claims.code, claims.detail, 'jwt');
     // Keygate checks revocations too; this makes one seen by the feed count before a cached answer expires.
     if (this.revocations?.isSynced === true) {
       const revoked = revocationStep(payload, this.revocations.state);
@@ -316,7 +323,7 @@ function requirementOf(scopes: readonly string[], options: { match?: ScopeMatch 
  * Pipeline steps 2 and 5 for the middleware: one issuer (the tenant's), whose kid picks the
  * rules — a signing key published in the JWKS, or an HS256 secret only Keygate holds.
  */
-function tokenSource(config: ResolvedOptions, findKey: (kid: string) => ReturnType<JwksCache['find']>): { source: JwtSource<TokenKind>; signed: TokenProfile } {
+function tokenSource(config: ResolvedOptions, findKey: (kid: string) => ReturnType<JwksCache['find']>): { source: JwtSource<TokenKind>; signed: TokenProfile; selfIssued: TokenProfile } {
   const profile = (hs: boolean): TokenProfile =>
     Object.freeze({ algorithms: hs ? (['HS256'] as const) : SIGNING_ALGORITHMS, requireAtJwt: !hs, requireKid: true, clockToleranceSec: config.clockToleranceSec });
   const issuers: Record<'hs' | 'signed', JwtIssuer<TokenKind>> = {
@@ -327,7 +334,7 @@ function tokenSource(config: ResolvedOptions, findKey: (kid: string) => ReturnTy
     issuer: (iss, header) => (iss !== config.issuer ? null : typeof header.kid === 'string' && isHs256Kid(header.kid) ? issuers.hs : issuers.signed),
     key: (_issuer, header) => findKey(header.kid as string),
   };
-  return { source, signed: issuers.signed.profile };
+  return { source, signed: issuers.signed.profile, selfIssued: issuers.hs.profile };
 }
 
 function verifiedToken(payload: TokenClaims, tenant: string, api: string): VerifiedToken {

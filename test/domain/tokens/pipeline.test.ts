@@ -79,7 +79,7 @@ async function tokenFor(testCase: Case): Promise<string> {
 }
 
 async function verify(token: string, required: readonly string[] = ['read:users']): Promise<string> {
-  const authenticated = await authenticateJwt(token, source, { audience: API, now });
+  const authenticated = await authenticateJwt(token, source);
   if (isRejection(authenticated)) return authenticated.code;
   const rejection = await admitJwt(authenticated.payload, ISSUER, {
     profile: PROFILE,
@@ -106,7 +106,7 @@ describe('the pipeline refuses the published non-JWS forms (test/vectors/jws-ref
   const joe: JwtSource<null> = { issuer: (iss) => ({ issuer: iss, profile: { ...PROFILE, requireAtJwt: false, requireKid: false }, context: null }), key: () => null };
 
   it.each(refused)('$title', async ({ jws, code }) => {
-    const outcome = await authenticateJwt(jws, joe, { audience: null, now: Date.UTC(2011, 2, 22) });
+    const outcome = await authenticateJwt(jws, joe);
     expect(isRejection(outcome) && outcome.code).toBe(code);
   });
 });
@@ -115,25 +115,30 @@ describe('the pipeline refuses the published non-JWS forms (test/vectors/jws-ref
 const MEMORY: AdmissionSources<null> = { held: () => new Set(['read:users']), revocations: () => null };
 
 describe('the pipeline order', () => {
-  it('looks up no key for a token that fails before the key step', async () => {
+  it('looks up no key for a token that can never pass: unknown issuer, bad header, claims of the wrong shape', async () => {
     lookups.length = 0;
-    for (const claims of [{ exp: { now: -5 } }, { aud: 'https://other.example' }, { iss: 'https://elsewhere.example' }]) {
-      expect(await verify(await tokenFor({ title: '', rfc: '', claims, code: '' }))).not.toBe('VALID');
+    for (const testCase of [{ claims: { iss: 'https://elsewhere.example' } }, { header: { typ: 'JWT' } }, { claims: { exp: null } }, { claims: { sub: 7 } }]) {
+      expect(await verify(await tokenFor({ title: '', rfc: '', code: '', ...testCase }))).not.toBe('VALID');
     }
-    expect(await verify(await tokenFor({ title: '', rfc: '', header: { typ: 'JWT' }, code: '' }))).toBe('MALFORMED');
     expect(lookups).toEqual([]);
     expect(await verify(await tokenFor({ title: '', rfc: '', code: '' }))).toBe('VALID');
     expect(lookups).toEqual(['k1']);
   });
 
+  it('checks the signature before the clock and the audience, so a refusal for either names a genuine token', async () => {
+    expect(await verify(await tokenFor({ title: '', rfc: '', code: '', claims: { exp: { now: -5 } } }))).toBe('EXPIRED');
+    expect(await verify(await tokenFor({ title: '', rfc: '', code: '', claims: { exp: { now: -5 } }, signWith: 'other-ed25519' }))).toBe('MALFORMED');
+    expect(await verify(await tokenFor({ title: '', rfc: '', code: '', claims: { aud: 'https://other.example' }, signWith: 'other-ed25519' }))).toBe('MALFORMED');
+  });
+
   it('lets a source that cannot answer throw its own error', async () => {
     const failing: JwtSource<null> = { ...source, key: () => Promise.reject(new Error('JWKS unreachable')) };
     const token = await tokenFor({ title: '', rfc: '', code: '' });
-    await expect(authenticateJwt(token, failing, { audience: API, now })).rejects.toThrow('JWKS unreachable');
+    await expect(authenticateJwt(token, failing)).rejects.toThrow('JWKS unreachable');
   });
 
   it('checks the clock again when a kept token is presented later', async () => {
-    const authenticated = await authenticateJwt(await tokenFor({ title: '', rfc: '', code: '' }), source, { audience: API, now });
+    const authenticated = await authenticateJwt(await tokenFor({ title: '', rfc: '', code: '' }), source);
     if (isRejection(authenticated)) throw new Error(authenticated.detail);
     const later = { profile: PROFILE, audience: API, required: [], match: 'all' as const, sources: MEMORY, subject: null };
     expect(await admitJwt(authenticated.payload, ISSUER, { ...later, now: now + 299_000 })).toBeNull();
