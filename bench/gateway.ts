@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { startChild, type ChildServer } from './lib/child.js';
 import { fmtCores, fmtInt, fmtRatio, machineNote, median, NoiseMeter, numberArg, selfCpuSeconds } from './lib/common.js';
-import { httpBenchOptions, runRounds, type RoundRun } from './lib/rounds.js';
+import { httpBenchOptions, roundRunOf, runRounds, type RoundRun } from './lib/rounds.js';
 import type { GatewayBenchInfo } from './servers/keygate-gateway.js';
 
 type Result = Awaited<ReturnType<typeof autocannon>>;
@@ -61,19 +61,7 @@ async function load(target: Target, seconds: number, overallRate?: number): Prom
     ...(overallRate === undefined ? {} : { overallRate }),
   });
   const cpuAfter = target.server.cpuSeconds();
-  const self = process.cpuUsage(selfBefore);
-  const bad = result.errors + result.timeouts + result.non2xx;
-  if (bad > 0) throw new Error(`${target.name}: ${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx`);
-  return {
-    rps: result.requests.average,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    serverCpu: cpuBefore === null || cpuAfter === null ? null : (cpuAfter - cpuBefore) / result.duration,
-    total: result.requests.total ?? 0,
-    cpuPerRequestUs: cpuBefore === null || cpuAfter === null || !result.requests.total ? null : ((cpuAfter - cpuBefore) / result.requests.total) * 1e6,
-    loadCpu: (self.user + self.system) / 1e6 / result.duration,
-    others: meter.othersCores(),
-  };
+  return roundRunOf(target.name, result, { before: cpuBefore, after: cpuAfter, self: process.cpuUsage(selfBefore), others: meter.othersCores() });
 }
 
 try {

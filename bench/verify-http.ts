@@ -23,7 +23,7 @@
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { startChild, type ChildServer } from './lib/child.js';
-import { httpBenchOptions, runRounds, type RoundRun } from './lib/rounds.js';
+import { httpBenchOptions, roundRunOf, runRounds, type RoundRun } from './lib/rounds.js';
 import { fmtCores, fmtInt, fmtRatio, machineNote, median, NoiseMeter, quietest, selfCpuSeconds } from './lib/common.js';
 import type { BenchServerInfo } from './servers/bench-key.js';
 
@@ -90,19 +90,7 @@ async function load(target: Target, seconds: number): Promise<Run> {
   });
   const cpuAfter = target.server.cpuSeconds();
   const self = process.cpuUsage(selfBefore);
-  const others = meter.othersCores();
-  const bad = result.errors + result.timeouts + result.non2xx;
-  if (bad > 0) throw new Error(`${target.name}: ${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx`);
-  return {
-    rps: result.requests.average,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    serverCpu: cpuBefore === null || cpuAfter === null ? null : (cpuAfter - cpuBefore) / result.duration,
-    total: result.requests.total ?? 0,
-    cpuPerRequestUs: cpuBefore === null || cpuAfter === null || !result.requests.total ? null : ((cpuAfter - cpuBefore) / result.requests.total) * 1e6,
-    loadCpu: (self.user + self.system) / 1e6 / result.duration,
-    others,
-  };
+  return roundRunOf(target.name, result, { before: cpuBefore, after: cpuAfter, self, others: meter.othersCores() });
 }
 
 const pct = (c: number | null): string => (c === null ? '?' : `${Math.round(c * 100)}%`);

@@ -12,6 +12,37 @@ export interface RoundRun {
   others: number | null;
 }
 
+/** What autocannon reports that a round run reads. */
+interface LoadResult {
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+  duration: number;
+  requests: { average: number; total?: number };
+  latency: { p50: number; p99: number };
+}
+
+/**
+ * A run's figures from autocannon's result and the CPU seconds read around it (the server's
+ * before and after, this process's usage since the start, other processes' cores); throws when
+ * any request failed, since a figure over wrong answers means nothing.
+ */
+export function roundRunOf(name: string, result: LoadResult, cpu: { before: number | null; after: number | null; self: NodeJS.CpuUsage; others: number | null }): RoundRun {
+  const bad = result.errors + result.timeouts + result.non2xx;
+  if (bad > 0) throw new Error(`${name}: ${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx`);
+  const { before, after } = cpu;
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    serverCpu: before === null || after === null ? null : (after - before) / result.duration,
+    total: result.requests.total ?? 0,
+    cpuPerRequestUs: before === null || after === null || !result.requests.total ? null : ((after - before) / result.requests.total) * 1e6,
+    loadCpu: (cpu.self.user + cpu.self.system) / 1e6 / result.duration,
+    others: cpu.others,
+  };
+}
+
 const pct = (cores: number | null): string => (cores === null ? '?' : `${Math.round(cores * 100)}%`);
 
 /** Rotated each round and reversed every other, so no target always runs first or last. */

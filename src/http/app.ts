@@ -42,14 +42,7 @@ export interface AppOptions {
 export async function buildApp(keygate: Keygate, options: AppOptions = {}): Promise<FastifyInstance> {
   const { config } = keygate;
   const app = Fastify({
-    logger:
-      options.logger === false
-        ? false
-        : {
-            level: typeof options.logger === 'object' ? options.logger.level : config.logLevel,
-            redact: ['req.headers.authorization'],
-            ...logDestination(options, config.logFormat),
-          },
+    logger: loggerOptions(options, config, ['req.headers.authorization']),
     // Per-request log lines would cost more than verify itself; failures are logged by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimit,
@@ -105,6 +98,19 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
   await app.register(oauthRoutes(keygate));
   await app.register(portalRoutes(keygate));
   return app;
+}
+
+/**
+ * Fastify's logger for a Keygate listener (this app, the gateway's): the configured level, the
+ * headers that carry credentials redacted, lines to `logDestination`; false for none.
+ */
+export function loggerOptions(
+  options: AppOptions,
+  config: Pick<Keygate['config'], 'logLevel' | 'logFormat'>,
+  redact: string[],
+): false | { level: string; redact: string[]; stream?: { write(line: string): void } } {
+  if (options.logger === false) return false;
+  return { level: typeof options.logger === 'object' ? options.logger.level : config.logLevel, redact, ...logDestination(options, config.logFormat) };
 }
 
 /**

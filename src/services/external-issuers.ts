@@ -79,13 +79,10 @@ class RemoteJwks {
     return this.keys!.find(header);
   }
 
+  /** One fetch at a time: callers during a fetch share it. */
   private refresh(now: number): Promise<void> {
-    if (this.inflight !== null) return this.inflight;
-    this.attemptedAt = now;
-    this.inflight = this.fetchKeys().finally(() => {
-      this.inflight = null;
-    });
-    return this.inflight;
+    if (this.inflight === null) this.attemptedAt = now;
+    return (this.inflight ??= this.fetchKeys().finally(() => (this.inflight = null)));
   }
 
   private async fetchKeys(): Promise<void> {

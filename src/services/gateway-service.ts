@@ -4,6 +4,7 @@ import type { Api } from '../domain/apis.js';
 import type { Clock } from '../domain/clock.js';
 import { normalisePath, type Operation, type RouteMatch } from '../domain/gateway/routes.js';
 import { decodeJwt, looksLikeJwt } from '../domain/tokens/jwt.js';
+import type { UsageSeriesKey } from '../domain/usage.js';
 import type { RatelimitState, VerificationResult } from '../domain/verification.js';
 import { ExternalIssuerVerifier, JwksUnavailableError } from './external-issuers.js';
 import type { SigningKeysService } from './signing-keys-service.js';
@@ -35,16 +36,8 @@ export interface GatewayRequest {
   ip: string;
 }
 
-/** What the analytics record of a request says, once the gateway knows it. */
-export interface GatewayUsage {
-  tenantId: string;
-  apiId: string;
-  keyId: string | null;
-  consumer: string | null;
-  operation: string | null;
-  /** 'allowed', a verification code of the denial, or 'NO_ROUTE'. */
-  outcome: string;
-}
+/** What the analytics record of a request is counted under, once the gateway knows it. */
+export type GatewayUsage = UsageSeriesKey;
 
 /** The gateway answers the caller itself: a denial, or a path or method it does not serve. */
 export interface GatewayRefusal {

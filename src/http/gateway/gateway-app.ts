@@ -3,17 +3,15 @@ import Fastify, { LogController, type FastifyInstance, type FastifyReply, type F
 import type { IncomingHttpHeaders } from 'node:http';
 import { trustProxyOption } from '../../config/schema.js';
 import { newRequestId } from '../../crypto/secrets.js';
+import { KeygateError } from '../../domain/errors.js';
 import type { GatewayForward, GatewayService, GatewayUsage } from '../../services/gateway-service.js';
 import { gatewayProblem } from '../../services/gateway-service.js';
 import type { Keygate } from '../../services/keygate.js';
-import { prettyLogStream } from '../../observability/pretty-log.js';
+import { loggerOptions, type AppOptions } from '../app.js';
 import { callerResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import { tunnelUpgrades } from './websocket.js';
 
-export interface GatewayAppOptions {
-  /** Pino logger options, or false for none. `stream` replaces stdout. */
-  logger?: boolean | { level: string; stream?: { write(line: string): void } };
-}
+export type GatewayAppOptions = AppOptions;
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -42,15 +40,8 @@ const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TR
 export async function buildGatewayApp(keygate: Keygate, gateway: GatewayService, options: GatewayAppOptions = {}): Promise<FastifyInstance> {
   const { config } = keygate;
   const app = Fastify({
-    logger:
-      options.logger === false
-        ? false
-        : {
-            level: typeof options.logger === 'object' ? options.logger.level : config.logLevel,
-            // Callers' credentials travel in these; the gateway never logs them.
-            redact: ['req.headers.authorization', 'req.headers.cookie'],
-            ...logDestination(options, config.logFormat),
-          },
+    // Callers' credentials travel in these; the gateway never logs them.
+    logger: loggerOptions(options, config, ['req.headers.authorization', 'req.headers.cookie']),
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: trustProxyOption(config.trustProxy) as boolean | string[],
     genReqId: newRequestId,
@@ -96,7 +87,7 @@ export async function buildGatewayApp(keygate: Keygate, gateway: GatewayService,
   app.setErrorHandler((err, request, reply) => {
     // Only faults get here (the store down, a bug): the details go to the log with the request id.
     request.log.error({ err, requestId: request.id }, 'gateway request failed');
-    const status = (err as { statusCode?: number }).statusCode === 503 ? 503 : 500;
+    const status = err instanceof KeygateError && err.code === 'STORE_UNAVAILABLE' ? 503 : 500;
     const answer = gatewayProblem(status, status === 503 ? 'UNAVAILABLE' : 'INTERNAL', `the request could not be handled; the request id is ${request.id}`);
     return reply.code(answer.status).type('application/problem+json').send(answer.body);
   });
@@ -149,10 +140,4 @@ function upstreamFailed(reply: FastifyReply, error: { statusCode?: number; code?
     ? gatewayProblem(504, 'UPSTREAM_TIMEOUT', 'the upstream did not answer in time')
     : gatewayProblem(502, 'UPSTREAM_UNAVAILABLE', 'the upstream refused the connection or failed before answering');
   reply.code(answer.status).type('application/problem+json').send(answer.body);
-}
-
-function logDestination(options: GatewayAppOptions, format: 'json' | 'pretty' | undefined): { stream?: { write(line: string): void } } {
-  if (typeof options.logger === 'object' && options.logger.stream) return { stream: options.logger.stream };
-  const pretty = format === undefined ? process.stdout.isTTY === true : format === 'pretty';
-  return pretty ? { stream: prettyLogStream(process.stdout) } : {};
 }
