@@ -5,7 +5,7 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
  * connection, never the message, so no proxy passes them on. `te: trailers` is the one `te`
  * that may cross (HTTP/2 and gRPC need it).
  */
-const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'trailer', 'transfer-encoding', 'upgrade'] as const;
+const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'trailer', 'transfer-encoding', 'upgrade']);
 
 /** Where the caller's request came from, as the upstream is told (`X-Forwarded-*`). */
 export interface ForwardedFrom {
@@ -32,7 +32,7 @@ export function upstreamRequestHeaders(
   for (const name in headers) {
     // Node gives header names lower-case.
     if (name.startsWith('keygate-') || name.startsWith('x-forwarded-') || name === 'forwarded' || name === 'authorization' || name === options.credentialHeader) continue;
-    if ((HOP_BY_HOP as readonly string[]).includes(name)) continue;
+    if (HOP_BY_HOP.has(name)) continue;
     if (name === 'te' && headers.te !== 'trailers') continue;
     out[name] = headers[name];
   }
@@ -47,7 +47,7 @@ export function upstreamRequestHeaders(
 export function callerResponseHeaders(headers: OutgoingHttpHeaders | IncomingHttpHeaders, added: Record<string, string> | null): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
   for (const name in headers) {
-    if ((HOP_BY_HOP as readonly string[]).includes(name)) continue;
+    if (HOP_BY_HOP.has(name)) continue;
     out[name] = headers[name];
   }
   if (added !== null) for (const name in added) out[name] = added[name];
