@@ -1,7 +1,7 @@
 import type { Clock } from '../domain/clock.js';
 import { KeygateError } from '../domain/errors.js';
 import type { Tenant } from '../domain/tenants.js';
-import { DEFAULT_USAGE_SPAN_MS, usageFilterProblem, usageSeries, type Granularity, type UsageFilter, type UsagePoint } from '../domain/usage.js';
+import { DEFAULT_USAGE_SPAN_MS, bucketStart, usageFilterProblem, usageSeries, type Granularity, type UsageFilter, type UsagePoint } from '../domain/usage.js';
 import type { AnalyticsStore } from '../store/store.js';
 
 /** A usage query as the management API takes it: every field optional, times in ms. */
@@ -43,9 +43,11 @@ export class UsageQueryService {
   async series(tenant: Tenant, query: UsageQuery): Promise<UsageSeries> {
     const granularity = query.granularity ?? 'hour';
     const to = query.to ?? this.clock();
-    const from = query.from ?? to - DEFAULT_USAGE_SPAN_MS[granularity];
-    const problem = usageFilterProblem({ from, to, granularity });
+    const asked = query.from ?? to - DEFAULT_USAGE_SPAN_MS[granularity];
+    const problem = usageFilterProblem({ from: asked, to, granularity });
     if (problem !== null) throw new KeygateError('INVALID_TIME_RANGE', problem);
+    // Rows are stored at their bucket's start: the bucket holding `from` starts before it.
+    const from = bucketStart(asked, granularity);
     const filter: UsageFilter = {
       from,
       to,
@@ -56,6 +58,6 @@ export class UsageQueryService {
       ...(query.operation !== undefined ? { operation: query.operation } : {}),
     };
     const points = usageSeries(await this.store.list(tenant.id, filter), filter);
-    return { granularity, from: points[0]?.at ?? from, to, points };
+    return { granularity, from, to, points };
   }
 }

@@ -90,6 +90,10 @@ describe.each(BACKENDS)('usage analytics (%s)', (backend) => {
       expect(response.body.points, granularity).toHaveLength(1);
       expect(response.body.points[0], granularity).toMatchObject({ at: from.replace('Z', '.000Z'), requests: 16 });
     }
+    // A from inside a bucket: the series starts at that bucket, whose rows are stored at its start.
+    const inside = await usage({ granularity: 'day', from: '2026-11-23T11:00:00Z', to: '2026-11-23T13:00:00Z' });
+    expectStatus(inside, 200);
+    expect(inside.body).toMatchObject({ from: '2026-11-23T00:00:00.000Z', points: [{ at: '2026-11-23T00:00:00.000Z', requests: 16 }] });
   });
 
   it('answers evenly spaced points, zero where nothing came', async () => {
