@@ -26,12 +26,18 @@ const MINUTE_MS = GRANULARITY_MS.minute;
 /**
  * Counts requests per series and minute in memory, with a fixed latency histogram each, and
  * writes them with their hour and day rollups in one batch per interval: the request path only
- * adds to a map, and a key's rows are written at most once per interval whatever its traffic.
- * Memory is bounded by `maxSeries`: once that many series wait, a request of a new series is
- * counted in `dropped` instead, so no caller (random consumers, operations) can grow it.
+ * adds to a row in memory, and a key's rows are written at most once per interval whatever its
+ * traffic. Memory is bounded by `maxSeries`: once that many series wait, a request of a new
+ * series is counted in `dropped` instead, so no caller (random consumers, operations) can grow it.
  */
 export class UsageAnalytics {
-  private pending = new Map<string, UsageCounts>();
+  /**
+   * Rows waiting, by key id (the API id for requests without a key), then by operation ('' for
+   * none): both are strings the caller already holds, so finding a row hashes no new string and
+   * compares a few fields of the handful of rows one key and operation have in an interval.
+   */
+  private pending = new Map<string, Map<string, UsageCounts[]>>();
+  private series = 0;
   private droppedTotal = 0;
   private readonly timer: NodeJS.Timeout;
   /** The write under way: the next one waits for it rather than racing it. */
@@ -49,7 +55,7 @@ export class UsageAnalytics {
 
   /** Series waiting for the next write. */
   get queued(): number {
-    return this.pending.size;
+    return this.series;
   }
 
   /** Requests not counted since start because `maxSeries` series were already waiting. */
@@ -64,16 +70,13 @@ export class UsageAnalytics {
     // '' is how the store writes none: the same series either way.
     const consumer = event.consumer === '' ? null : event.consumer;
     const operation = event.operation === '' ? null : event.operation;
-    // Ids and codes hold no '|'; the free-text consumer is length-prefixed and the operation
-    // comes last, so no name can forge another series' key.
-    const key =
-      event.tenantId + '|' + event.apiId + '|' + (event.keyId ?? '') + '|' + minute + '|' + event.outcome + '|' + cls + '|' +
-      (consumer === null ? '~' : consumer.length + ':' + consumer) + '|' +
-      (operation === null ? '~' : ':' + operation);
     const latency = event.latencyMs >= 0 ? event.latencyMs : 0;
-    let row = this.pending.get(key);
+    const byOperation = this.pending.get(event.keyId ?? event.apiId);
+    const rows = byOperation?.get(operation ?? '');
+    let row = rows === undefined ? undefined : findRow(rows, event, { minute, cls, consumer });
     if (row === undefined) {
-      if (this.pending.size >= this.options.maxSeries) {
+      // Containers are made only for a row that is kept: past the cap, nothing grows.
+      if (this.series >= this.options.maxSeries) {
         this.droppedTotal += 1;
         return;
       }
@@ -91,7 +94,10 @@ export class UsageAnalytics {
         latencySumMs: 0,
         latency: new Array<number>(LATENCY_BUCKETS).fill(0),
       };
-      this.pending.set(key, row);
+      if (rows !== undefined) rows.push(row);
+      else if (byOperation !== undefined) byOperation.set(operation ?? '', [row]);
+      else this.pending.set(event.keyId ?? event.apiId, new Map([[operation ?? '', [row]]]));
+      this.series += 1;
     }
     row.count += 1;
     row.latencySumMs += latency;
@@ -100,9 +106,10 @@ export class UsageAnalytics {
 
   /** Writes what waits (minutes, and their hour and day rollups); resolves when this write and every earlier one are done. */
   flush(): Promise<void> {
-    if (this.pending.size === 0) return this.flushing;
-    const minutes = [...this.pending.values()];
+    if (this.series === 0) return this.flushing;
+    const minutes = [...this.pending.values()].flatMap((byOperation) => [...byOperation.values()].flat());
     this.pending = new Map();
+    this.series = 0;
     const rows = [...minutes, ...rollUp(minutes, 'hour'), ...rollUp(minutes, 'day')];
     this.flushing = this.flushing.then(() => this.store.add(rows)).catch(this.onError);
     return this.flushing;
@@ -124,4 +131,22 @@ export class UsageAnalytics {
     clearInterval(this.timer);
     await this.flush();
   }
+}
+
+/** The row of `rows` (one key's or API's, one operation's) that the event's series is, if any. */
+function findRow(rows: readonly UsageCounts[], event: UsageEvent, derived: { minute: number; cls: number; consumer: string | null }): UsageCounts | undefined {
+  for (const row of rows) {
+    if (
+      row.at === derived.minute &&
+      row.outcome === event.outcome &&
+      row.statusClass === derived.cls &&
+      row.consumer === derived.consumer &&
+      row.keyId === event.keyId &&
+      row.apiId === event.apiId &&
+      row.tenantId === event.tenantId
+    ) {
+      return row;
+    }
+  }
+  return undefined;
 }
