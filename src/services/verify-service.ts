@@ -162,7 +162,7 @@ export class VerifyService {
         this.ctx.audit.event(tenant.id, { id: 'verify', requestId: options.requestId ?? null, ip: request.ip ?? null }, 'token.verify.denied', result.keyId, {
           code: result.code,
           api: request.api,
-          requiredScopes: request.scopes ?? [],
+          requiredScopes: requiredScopesOf(request),
         }),
       );
     }
@@ -176,7 +176,7 @@ export class VerifyService {
       { id: 'verify', requestId: options.requestId ?? null, ip: request.ip ?? null },
       'key.verify.denied',
       facts.key.id,
-      { code, api: request.api, requiredScopes: request.scopes ?? [] },
+      { code, api: request.api, requiredScopes: requiredScopesOf(request) },
     );
     this.ctx.audit.enqueue(event);
     this.apiKeyCounts[code].inc();
@@ -198,6 +198,14 @@ interface Denial {
   options: VerifyOptions;
   ratelimits?: RatelimitState[];
   credits?: { remaining: number } | null;
+}
+
+/**
+ * What a denial's audit event says was required: the scopes, or for an OpenAPI requirement its
+ * alternatives, each as one space-separated string (`["admin", "read:users write:users"]`).
+ */
+function requiredScopesOf(request: VerifyRequest): readonly string[] {
+  return request.anyOf === undefined ? (request.scopes ?? []) : request.anyOf.map((alternative) => alternative.join(' '));
 }
 
 /** The window, in whole seconds, of the named limit of a key of the chain. */

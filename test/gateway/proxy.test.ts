@@ -112,9 +112,14 @@ describe.each(BACKENDS)('gateway (%s)', (backend) => {
     it('lets any alternative of an OR through', async () => {
       expect((await call('GET', '/billing', bearer((await key({ scopes: ['repo'] })).key))).status).toBe(200);
       expect((await call('GET', '/billing', bearer((await key({ scopes: ['read:billing'] })).key))).status).toBe(200);
-      const denied = await call('GET', '/billing', bearer((await key({ scopes: ['read:users'] })).key));
+      const reader = await key({ scopes: ['read:users'] });
+      const denied = await call('GET', '/billing', bearer(reader.key));
       expect(denied.status).toBe(403);
       expect(denied.json.required_scopes).toEqual([['read:billing'], ['repo']]);
+      // The API owner's audit log names the code and every alternative the operation accepts.
+      await t.server.keygate.flush();
+      const audit = await t.call('GET', `/v1/tenants/acme/audit?action=key.verify.denied&target=${reader.id}`);
+      expect(audit.body.items[0].data).toMatchObject({ code: 'INSUFFICIENT_SCOPE', requiredScopes: ['read:billing', 'repo'] });
     });
 
     it('serves a public operation without a credential, and an unmarked one to any valid credential only', async () => {
