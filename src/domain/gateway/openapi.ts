@@ -20,6 +20,12 @@ import { normalisePath, type CompiledRoutes, type Operation, type Requirement } 
 export type CompileResult = { ok: true; routes: CompiledRoutes } | { ok: false; problems: string[] };
 
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
+/** Keygate's extensions, read on operations only: one placed elsewhere would be silently ignored, so it is refused. */
+const EXTENSIONS = ['x-keygate-scopes', 'x-keygate-public', 'x-keygate-cost'] as const;
+
+function misplacedExtensions(value: Json, where: string, problems: string[]): void {
+  for (const name of EXTENSIONS) if (name in value) problems.push(`${where}: ${name} is read on operations only`);
+}
 const SCOPED_SCHEMES = new Set(['oauth2', 'openIdConnect']);
 export const MAX_OPERATION_COST = 1_000_000;
 
@@ -182,6 +188,7 @@ export function compileOpenApi(document: unknown, catalog: readonly ScopeDefinit
   const problems: string[] = [];
   const basePath = serverBasePath(document);
   if (basePath === null) problems.push('servers[0].url has no usable path (variables without defaults, or characters the gateway refuses)');
+  misplacedExtensions(document, 'the document root', problems);
 
   const components = isObject(document['components']) ? document['components'] : {};
   const context = {
@@ -200,6 +207,7 @@ export function compileOpenApi(document: unknown, catalog: readonly ScopeDefinit
       problems.push(`path "${path}" ${problem}`);
       continue;
     }
+    misplacedExtensions(item, `path "${path}"`, problems);
     for (const method of METHODS) {
       const operation = item[method];
       if (!isObject(operation)) continue;

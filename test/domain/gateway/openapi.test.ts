@@ -121,6 +121,11 @@ describe('compileOpenApi: each operation requires what OpenAPI says it requires'
     expect(problems(compileOpenApi(doc({ '/u': { get: { 'x-keygate-scopes': 'admin' } } }), CATALOG))[0]).toMatch(/x-keygate-scopes must be a list/);
   });
 
+  it('refuses x-keygate-* extensions anywhere but on an operation, where they would be ignored', () => {
+    expect(problems(compileOpenApi(doc({ '/u': { 'x-keygate-scopes': ['admin'], get: {} } }), CATALOG))).toEqual(['path "/u": x-keygate-scopes is read on operations only']);
+    expect(problems(compileOpenApi(doc({ '/u': { get: {} } }, { 'x-keygate-public': true }), CATALOG))).toEqual(['the document root: x-keygate-public is read on operations only']);
+  });
+
   it('reads x-keygate-cost, default 1, a whole number', () => {
     const ops = operations(compileOpenApi(doc({ '/a': { get: { 'x-keygate-cost': 5 }, post: { 'x-keygate-cost': 0 } }, '/b': { get: {} } }), CATALOG));
     expect(ops.map((o) => [o.method, o.path, o.cost])).toEqual([
