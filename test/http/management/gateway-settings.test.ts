@@ -195,6 +195,17 @@ describe.each(BACKENDS)('gateway settings on the management API (%s)', (backend)
       expect(await snapshotState(t)).toBe(before);
     });
 
+    it('gives a host to exactly one of two APIs claiming it at the same moment', async () => {
+      const host = `race-${backend}.example.com`;
+      const answers = await Promise.all(
+        ['acme', 'beta', 'acme', 'beta'].map((slug, i) =>
+          t.call('POST', `/v1/tenants/${slug}/apis`, { identifier: `https://race-${i}.test`, name: 'x', scopes: [], upstream: 'http://127.0.0.1:9', gatewayHosts: [host] }),
+        ),
+      );
+      expect(answers.map((a) => a.status).sort()).toEqual([201, 409, 409, 409]);
+      expect(answers.filter((a) => a.status === 409).map((a) => a.body.code)).toEqual(['GATEWAY_HOST_TAKEN', 'GATEWAY_HOST_TAKEN', 'GATEWAY_HOST_TAKEN']);
+    });
+
     it("counts an identifier's host as a claim once the API has an upstream", async () => {
       const identifier = `https://same-${backend}.example.com`;
       const mine = await createApi({ identifier, upstream: 'http://127.0.0.1:9' });
