@@ -107,15 +107,17 @@ export class GatewayService {
 
   async decide(request: GatewayRequest): Promise<GatewayDecision> {
     const target = this.deps.routes.find(request.host);
-    if (target === null) return problem(404, 'NO_ROUTE', 'no API is served at this host', null);
+    // The routing table holds only APIs with an upstream; one whose upstream was just removed is not served.
+    if (target === null || target.api.gateway.upstream === null) return problem(404, 'NO_ROUTE', 'no API is served at this host', null);
     const { api } = target;
+    const upstream = api.gateway.upstream!;
     const route = this.route(target, request);
     if (route.kind === 'refuse') return route;
     const { operation, path, anyOf, operationName } = route;
     const credentialHeader = api.gateway.credentialHeader;
     const found = credentialOf(request, api);
     const usage: GatewayUsage = { tenantId: target.api.tenantId, apiId: api.id, keyId: null, consumer: null, operation: operationName, outcome: 'allowed' };
-    const { url, query } = upstreamTarget(api.gateway.upstream!, path, request.url, api.gateway.credentialQuery);
+    const { url, query } = upstreamTarget(upstream, path, request.url, api.gateway.credentialQuery);
 
     if (operation !== null && operation.requirement.public) {
       return { kind: 'forward', url, query, identity: { 'keygate-tenant': target.tenantSlug, 'keygate-api': api.identifier }, credentialHeader, responseHeaders: null, usage };
