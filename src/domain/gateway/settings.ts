@@ -25,6 +25,7 @@ export interface GatewaySettings {
   passthrough: boolean;
 }
 
+/** Frozen, lists included: every API outside the gateway shares this object, so no caller may change it. */
 export const DEFAULT_GATEWAY_SETTINGS: GatewaySettings = Object.freeze({
   upstream: null,
   gatewayHosts: Object.freeze([]) as unknown as string[],
