@@ -107,4 +107,17 @@ describe('gateway streaming and WebSocket (sqlite)', () => {
     expect(status).toBe(401);
     expect(sockets.handshakes).toHaveLength(1);
   });
+
+  it('counts each handshake in usage analytics, tunnelled (1xx) or refused', async () => {
+    await t.server.keygate.analytics.flush();
+    const from = new Date(Date.now() - 120_000).toISOString();
+    const to = new Date(Date.now() + 60_000).toISOString();
+    const usage = await t.call('GET', `/v1/tenants/acme/usage?operation=${encodeURIComponent('GET /socket')}&granularity=minute&from=${from}&to=${to}`);
+    expectStatus(usage, 200);
+    const sum = (field: 'outcomes' | 'statusClasses', name: string): number =>
+      usage.body.points.reduce((total: number, point: Record<string, Record<string, number>>) => total + (point[field]![name] ?? 0), 0);
+    expect(sum('outcomes', 'allowed')).toBe(1);
+    expect(sum('outcomes', 'NOT_FOUND')).toBe(1);
+    expect(sum('statusClasses', '1xx')).toBe(1);
+  });
 });

@@ -107,7 +107,7 @@ export async function buildGatewayApp(keygate: Keygate, gateway: GatewayService,
     },
   });
 
-  tunnelUpgrades(app.server, gateway, { timeoutMs: config.gatewayTimeoutMs, log: app.log });
+  tunnelUpgrades(app.server, gateway, { timeoutMs: config.gatewayTimeoutMs, log: app.log, analytics: keygate.analytics, clock: keygate.clock });
   return app;
 }
 

@@ -2,7 +2,9 @@ import { request as httpRequest, STATUS_CODES, type IncomingMessage, type Server
 import { request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { FastifyBaseLogger } from 'fastify';
-import type { GatewayService } from '../../services/gateway-service.js';
+import type { Clock } from '../../domain/clock.js';
+import type { GatewayService, GatewayUsage } from '../../services/gateway-service.js';
+import type { UsageAnalytics } from '../../services/usage-analytics.js';
 import { upstreamRequestHeaders } from './headers.js';
 
 /**
@@ -12,7 +14,15 @@ import { upstreamRequestHeaders } from './headers.js';
  * with the same header rules (credential out, identity in); once the upstream answers 101 the
  * two sockets are joined byte for byte. Anything else the upstream answers goes back as it is.
  */
-export function tunnelUpgrades(server: Server, gateway: GatewayService, options: { timeoutMs: number; log: FastifyBaseLogger }): void {
+interface TunnelOptions {
+  timeoutMs: number;
+  log: FastifyBaseLogger;
+  /** Each handshake is counted like a request: its outcome, and the upstream's answer to it. */
+  analytics: Pick<UsageAnalytics, 'record'>;
+  clock: Clock;
+}
+
+export function tunnelUpgrades(server: Server, gateway: GatewayService, options: TunnelOptions): void {
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
     handshake(request, socket, head, gateway, options).catch((err: unknown) => {
@@ -22,10 +32,16 @@ export function tunnelUpgrades(server: Server, gateway: GatewayService, options:
   });
 }
 
-async function handshake(request: IncomingMessage, socket: Duplex, head: Buffer, gateway: GatewayService, options: { timeoutMs: number }): Promise<void> {
+async function handshake(request: IncomingMessage, socket: Duplex, head: Buffer, gateway: GatewayService, options: TunnelOptions): Promise<void> {
+  const startedAt = options.clock();
+  const count = (usage: GatewayUsage | null, upstreamStatus: number | null): void => {
+    if (usage !== null) options.analytics.record({ ...usage, upstreamStatus, latencyMs: options.clock() - startedAt, at: startedAt });
+  };
+  // The peer's address: KEYGATE_TRUST_PROXY is not applied to upgrades, so a key's IP allowlist sees the nearest hop.
   const ip = request.socket.remoteAddress ?? '';
   const decision = await gateway.decide({ host: request.headers.host, method: request.method ?? 'GET', url: request.url ?? '/', headers: request.headers, ip });
   if (decision.kind === 'refuse') {
+    count(decision.usage, null);
     refuse(socket, decision.status, { ...decision.headers, 'content-type': decision.contentType }, JSON.stringify(decision.body));
     return;
   }
@@ -42,14 +58,20 @@ async function handshake(request: IncomingMessage, socket: Duplex, head: Buffer,
   const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
   const upstream = send(target, { method: request.method, headers, timeout: options.timeoutMs });
   upstream.on('timeout', () => upstream.destroy(new Error('upstream timeout')));
-  upstream.on('error', () => refuse(socket, 502, { 'content-type': 'application/problem+json' }, '{"code":"UPSTREAM_UNAVAILABLE","status":502}'));
+  upstream.on('error', () => {
+    if (!socket.writable) return;
+    count(decision.usage, 502);
+    refuse(socket, 502, { 'content-type': 'application/problem+json' }, '{"code":"UPSTREAM_UNAVAILABLE","status":502}');
+  });
   upstream.on('response', (response) => {
+    count(decision.usage, response.statusCode ?? 502);
     // No upgrade: the upstream's answer (a 401 of its own, a 404) goes back, its body delimited by the connection's close.
     socket.write(statusLine(response.statusCode ?? 502) + rawHeaders(response.rawHeaders, ['transfer-encoding', 'connection', 'keep-alive']) + 'connection: close\r\n\r\n');
     response.pipe(socket);
   });
   upstream.on('upgrade', (response, upstreamSocket, upstreamHead) => {
     upstream.setTimeout(0);
+    count(decision.usage, 101);
     socket.write(statusLine(101) + rawHeaders(response.rawHeaders) + '\r\n');
     if (upstreamHead.length > 0) socket.write(upstreamHead);
     if (head.length > 0) upstreamSocket.write(head);
