@@ -3,6 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startSummary } from '../../src/cli/start-summary.js';
+import { loadConfig } from '../../src/config/schema.js';
 import { createBackend, type Backend } from '../helpers/backends.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -69,5 +71,15 @@ describe('keygate gateway', () => {
       started.child.kill('SIGTERM');
       await started.exited;
     }
+  });
+
+  it('keygate start names the gateway in its summary line when GATEWAY_PORT is set, and says it is off otherwise', () => {
+    const config = loadConfig({ env: { KEYGATE_DATA_DIR: '/srv/keygate' } });
+    const on = startSummary(config, { url: 'http://127.0.0.1:4000', metricsUrl: null, gatewayUrl: 'http://127.0.0.1:8080' });
+    expect(on.msg).toBe('Keygate listening on http://127.0.0.1:4000 · sqlite /srv/keygate/keygate.db · no Redis · gateway http://127.0.0.1:8080');
+    expect(on.fields.gateway).toBe('http://127.0.0.1:8080');
+    const off = startSummary(config, { url: 'http://127.0.0.1:4000', metricsUrl: null, gatewayUrl: null });
+    expect(off.msg).toBe('Keygate listening on http://127.0.0.1:4000 · sqlite /srv/keygate/keygate.db · no Redis');
+    expect(off.fields.gateway).toBe('off (GATEWAY_PORT unset)');
   });
 });
