@@ -1,13 +1,10 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { expectStatus, seedTenant, startTestServer, type TestServer } from '../helpers/server.js';
 import { gatewayApi, op, startGateway, startUpstream, target, TestRoutes, type RunningGateway, type Upstream } from './helpers.js';
-
-const MB = 1024 * 1024;
 
 describe('gateway streaming and WebSocket (sqlite)', () => {
   let t: TestServer;
@@ -50,30 +47,6 @@ describe('gateway streaming and WebSocket (sqlite)', () => {
     sockets?.server.closeAllConnections();
     sockets?.server.close();
     await t?.close();
-  });
-
-  it('streams a 100 MB upload through with the RSS growing by less than 64 MB', async () => {
-    const chunk = Buffer.alloc(64 * 1024, 7);
-    let sent = 0;
-    const body = new Readable({
-      read() {
-        if (sent >= 100 * MB) return this.push(null);
-        sent += chunk.length;
-        this.push(chunk);
-      },
-    });
-    global.gc?.();
-    const before = process.memoryUsage().rss;
-    let peak = before;
-    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
-    try {
-      const response = await request(`${gateway.url}/uploads/big.bin`, { method: 'PUT', headers: { host: 'gw.acme.test', authorization: `Bearer ${secret}`, 'content-type': 'application/octet-stream' }, body });
-      expect(response.statusCode).toBe(200);
-      expect(await response.body.json()).toMatchObject({ bytes: 100 * MB });
-    } finally {
-      clearInterval(sampler);
-    }
-    expect(peak - before).toBeLessThan(64 * MB);
   });
 
   it('forwards a body sent without a content type', async () => {
