@@ -246,7 +246,7 @@ describe.each(BACKENDS)('gateway (%s)', (backend) => {
       expect(missing.json).toMatchObject({ status: 404, code: 'NO_ROUTE' });
       const method = await call('PUT', '/users', bearer(secret));
       expect(method.status).toBe(405);
-      expect(method.headers['allow']).toBe('GET, POST');
+      expect(method.headers['allow']).toBe('GET, HEAD, POST');
       expect(upstream.received).toEqual([]);
     });
 

@@ -186,11 +186,19 @@ function find(node: Node, segments: readonly string[], index: number): Node | nu
  */
 export function compileRouter(routes: CompiledRoutes): (method: string, rawPath: string) => RouteMatch {
   const root = newNode();
+  const declared = new Set<Node>();
   for (const operation of routes.operations) {
     let node = root;
     for (const segment of templateSegments(operation.path)) node = childFor(node, segment);
     const method = operation.method.toUpperCase();
     if (!node.methods.has(method)) node.methods.set(method, operation);
+    declared.add(node);
+  }
+  // HEAD is GET without the body (RFC 9110 §9.3.2), and servers run the GET handler for it: an
+  // undeclared HEAD needs what the GET needs, never passthrough's any-credential.
+  for (const node of declared) {
+    const get = node.methods.get('GET');
+    if (get !== undefined && !node.methods.has('HEAD')) node.methods.set('HEAD', get);
   }
   const base = templateSegments(routes.basePath);
   const NOT_FOUND: RouteMatch = { kind: 'not_found' };

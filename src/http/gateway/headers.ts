@@ -7,6 +7,24 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
  */
 const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'trailer', 'transfer-encoding', 'upgrade']);
 
+/**
+ * Headers a caller could use to make the upstream see another request than the one the policy
+ * checked (a method or path override) or another client address than the gateway's forwarding
+ * headers say.
+ */
+const OVERRIDES: ReadonlySet<string> = new Set([
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
+  'x-original-url',
+  'x-rewrite-url',
+  'x-real-ip',
+  'true-client-ip',
+  'x-client-ip',
+  'client-ip',
+  'x-cluster-client-ip',
+]);
+
 /** Where the caller's request came from, as the upstream is told (`X-Forwarded-*`). */
 export interface ForwardedFrom {
   /** The caller's chain of addresses: believed proxies' `X-Forwarded-For` and the peer's address. */
@@ -29,10 +47,12 @@ export function upstreamRequestHeaders(
   options: { credentialHeader: string | null; identity: Record<string, string>; forwarded: ForwardedFrom },
 ): IncomingHttpHeaders {
   const out: IncomingHttpHeaders = {};
+  const named = connectionNames(headers.connection);
   for (const name in headers) {
-    // Node gives header names lower-case.
-    if (name.startsWith('keygate-') || name.startsWith('x-forwarded-') || name === 'forwarded' || name === 'authorization' || name === options.credentialHeader) continue;
-    if (HOP_BY_HOP.has(name)) continue;
+    // Node gives header names lower-case. A name with `_` is dropped: CGI-style servers read
+    // `Keygate_Subject` as `Keygate-Subject`, so it would pass for the gateway's own.
+    if (name.includes('_') || name.startsWith('keygate-') || name.startsWith('x-forwarded-') || name === 'forwarded' || name === 'authorization' || name === options.credentialHeader) continue;
+    if (HOP_BY_HOP.has(name) || OVERRIDES.has(name) || named.has(name)) continue;
     if (name === 'te' && headers.te !== 'trailers') continue;
     out[name] = headers[name];
   }
@@ -46,10 +66,25 @@ export function upstreamRequestHeaders(
 /** The upstream's response headers as the caller gets them: without hop-by-hop headers, with the gateway's own added. */
 export function callerResponseHeaders(headers: OutgoingHttpHeaders | IncomingHttpHeaders, added: Record<string, string> | null): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
+  const named = connectionNames(headers['connection']);
   for (const name in headers) {
-    if (HOP_BY_HOP.has(name)) continue;
+    if (HOP_BY_HOP.has(name) || named.has(name)) continue;
     out[name] = headers[name];
   }
   if (added !== null) for (const name in added) out[name] = added[name];
   return out;
 }
+
+/** The header names a `Connection` header lists: hop-by-hop for this connection only (RFC 9110 §7.6.1). */
+function connectionNames(connection: unknown): ReadonlySet<string> {
+  // The common values name no header: no Set for them on every request.
+  if (connection === undefined || connection === 'keep-alive' || connection === 'close') return EMPTY;
+  if (typeof connection !== 'string' && !Array.isArray(connection)) return EMPTY;
+  const names = new Set<string>();
+  for (const value of Array.isArray(connection) ? connection : [connection]) {
+    for (const name of String(value).split(',')) if (name.trim() !== '') names.add(name.trim().toLowerCase());
+  }
+  return names;
+}
+
+const EMPTY: ReadonlySet<string> = new Set();

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { request as httpRequest, STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
@@ -8,12 +9,19 @@ import type { UsageAnalytics } from '../../services/usage-analytics.js';
 import { upstreamRequestHeaders } from './headers.js';
 
 /**
- * WebSocket (and any other HTTP/1.1 Upgrade) through the gateway: the handshake goes through the
- * same policy as every request — Host, operation (a `GET` of the document), credential, scopes —
- * so a connection is checked once, when it opens. An allowed handshake is sent to the upstream
- * with the same header rules (credential out, identity in); once the upstream answers 101 the
- * two sockets are joined byte for byte. Anything else the upstream answers goes back as it is.
+ * WebSocket through the gateway: the handshake goes through the same policy as every request —
+ * Host, operation (a `GET` of the document), credential, scopes — so a connection is checked
+ * once, when it opens. An allowed handshake is sent to the upstream with the same header rules
+ * (credential out, identity in); once the upstream answers a genuine WebSocket 101 the two
+ * sockets are joined byte for byte. Anything else the upstream answers goes back as it is.
+ *
+ * Only WebSocket (RFC 6455) is tunnelled, and only when the upstream's 101 proves it speaks it
+ * (`Sec-WebSocket-Accept` for the caller's key): any other Upgrade (`h2c`, a made-up protocol)
+ * would turn the joined sockets into a channel to the upstream that no later request of which
+ * is checked.
  */
+const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+const NOT_WEBSOCKET = '{"code":"UPGRADE_NOT_ALLOWED","status":400,"detail":"only WebSocket upgrades (RFC 6455: GET, Upgrade: websocket, Sec-WebSocket-Key, Sec-WebSocket-Version 13) pass the gateway"}';
 interface TunnelOptions {
   timeoutMs: number;
   log: FastifyBaseLogger;
@@ -32,7 +40,20 @@ export function tunnelUpgrades(server: Server, gateway: GatewayService, options:
   });
 }
 
+/** The caller's handshake is a WebSocket opening handshake (RFC 6455 §4.1); its key, or null. */
+function websocketKey(request: IncomingMessage): string | null {
+  const key = request.headers['sec-websocket-key'];
+  if (request.method !== 'GET' || request.headers.upgrade?.toLowerCase() !== 'websocket' || request.headers['sec-websocket-version'] !== '13') return null;
+  return typeof key === 'string' && /^[A-Za-z0-9+/]{22}==$/.test(key) ? key : null;
+}
+
 async function handshake(request: IncomingMessage, socket: Duplex, head: Buffer, gateway: GatewayService, options: TunnelOptions): Promise<void> {
+  const key = websocketKey(request);
+  if (key === null) {
+    refuse(socket, 400, { 'content-type': 'application/problem+json' }, NOT_WEBSOCKET);
+    return;
+  }
+  const accept = createHash('sha1').update(key + WEBSOCKET_GUID).digest('base64');
   const startedAt = options.clock();
   const count = (usage: GatewayUsage | null, upstreamStatus: number | null): void => {
     if (usage !== null) options.analytics.record({ ...usage, upstreamStatus, latencyMs: options.clock() - startedAt, at: startedAt });
@@ -53,7 +74,7 @@ async function handshake(request: IncomingMessage, socket: Duplex, head: Buffer,
   });
   // The upgrade itself is hop-by-hop, and the one thing this request is for: asked again explicitly.
   headers['connection'] = 'Upgrade';
-  headers['upgrade'] = request.headers.upgrade;
+  headers['upgrade'] = 'websocket';
   headers['host'] = target.host;
   const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
   const upstream = send(target, { method: request.method, headers, timeout: options.timeoutMs });
@@ -71,6 +92,13 @@ async function handshake(request: IncomingMessage, socket: Duplex, head: Buffer,
   });
   upstream.on('upgrade', (response, upstreamSocket, upstreamHead) => {
     upstream.setTimeout(0);
+    if (response.headers.upgrade?.toLowerCase() !== 'websocket' || response.headers['sec-websocket-accept'] !== accept) {
+      // Not the WebSocket the caller asked for: nothing is joined.
+      upstreamSocket.destroy();
+      count(decision.usage, 502);
+      refuse(socket, 502, { 'content-type': 'application/problem+json' }, '{"code":"UPSTREAM_UNAVAILABLE","status":502}');
+      return;
+    }
     count(decision.usage, 101);
     socket.write(statusLine(101) + rawHeaders(response.rawHeaders) + '\r\n');
     if (upstreamHead.length > 0) socket.write(upstreamHead);

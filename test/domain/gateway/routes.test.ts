@@ -73,8 +73,15 @@ describe('compileRouter', () => {
 
   it('answers 405 with the allowed methods for the path that matched first, never falling through to a template', () => {
     // /users/me is declared for GET only: DELETE must not reach DELETE /users/{id} with id "me".
-    expect(match('DELETE', '/users/me')).toEqual({ kind: 'method_not_allowed', allow: ['GET'] });
-    expect(match('PUT', '/users/42')).toEqual({ kind: 'method_not_allowed', allow: ['DELETE', 'GET'] });
+    expect(match('DELETE', '/users/me')).toEqual({ kind: 'method_not_allowed', allow: ['GET', 'HEAD'] });
+    expect(match('PUT', '/users/42')).toEqual({ kind: 'method_not_allowed', allow: ['DELETE', 'GET', 'HEAD'] });
+  });
+
+  it('gives an undeclared HEAD the GET operation, with its requirement: servers run GET handlers for HEAD (RFC 9110 §9.3.2)', () => {
+    const head = match('HEAD', '/users/42');
+    const get = match('GET', '/users/42');
+    expect(head.kind === 'operation' && get.kind === 'operation' && head.operation).toBe(get.kind === 'operation' && get.operation);
+    expect(match('HEAD', '/nope').kind).toBe('not_found');
   });
 
   it('answers 404 for undeclared paths, and a template never matches an empty segment or several', () => {
