@@ -89,11 +89,19 @@ class RemoteJwks {
     let body: unknown;
     let cacheControl: string | null;
     try {
-      const response = await fetch(this.uri, { headers: { accept: 'application/json' }, redirect: 'error', signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
-      const text = await response.text();
-      if (response.status !== 200 || text.length > MAX_JWKS_BYTES) throw new Error(`HTTP ${response.status}`);
-      body = JSON.parse(text);
-      cacheControl = response.headers.get('cache-control');
+      const controller = new AbortController();
+      const timeout = setTimeout(() => controller.abort(new Error('timed out')), FETCH_TIMEOUT_MS);
+      try {
+        const response = await fetch(this.uri, { headers: { accept: 'application/json' }, redirect: 'error', signal: controller.signal });
+        if (response.status !== 200) {
+          controller.abort();
+          throw new Error(`HTTP ${response.status}`);
+        }
+        body = JSON.parse(await boundedText(response, MAX_JWKS_BYTES, controller));
+        cacheControl = response.headers.get('cache-control');
+      } finally {
+        clearTimeout(timeout);
+      }
     } catch (err) {
       throw new JwksUnavailableError(`GET ${this.uri} failed: ${(err as Error).message}`);
     }
@@ -102,6 +110,30 @@ class RemoteJwks {
     const maxAge = cacheControl === null ? null : /(?:^|[,\s])max-age=(\d+)/i.exec(cacheControl);
     this.maxAgeMs = maxAge === null ? DEFAULT_MAX_AGE_MS : Math.max(Number(maxAge[1]) * 1000, FIRST_FETCH_RETRY_MS);
   }
+}
+
+/**
+ * The body as text, read only up to `limit` bytes: an answer announced or found larger is
+ * refused and its connection aborted, so an issuer's JWKS endpoint (any API owner's server)
+ * cannot make the gateway buffer an unbounded body.
+ */
+async function boundedText(response: Response, limit: number, controller: AbortController): Promise<string> {
+  const announced = Number(response.headers.get('content-length') ?? '0');
+  if (announced > limit || response.body === null) {
+    controller.abort();
+    throw new Error(announced > limit ? `answer of ${announced} bytes, over ${limit}` : 'no body');
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+    size += chunk.byteLength;
+    if (size > limit) {
+      controller.abort();
+      throw new Error(`answer over ${limit} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** One token of an external issuer that authenticated for one API. */
