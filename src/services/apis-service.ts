@@ -2,7 +2,7 @@ import { lookup } from 'node:dns/promises';
 import { newId } from '../crypto/secrets.js';
 import { KeygateError } from '../domain/errors.js';
 import { KEY_PREFIX_PATTERN } from '../domain/keys/format.js';
-import { applyGatewaySettings, DEFAULT_GATEWAY_SETTINGS, upstreamAddressProblem, type ExternalIssuer, type GatewaySettings } from '../domain/gateway/settings.js';
+import { applyGatewaySettings, DEFAULT_GATEWAY_SETTINGS, isLoopbackAddress, upstreamAddressProblem, type ExternalIssuer, type GatewaySettings } from '../domain/gateway/settings.js';
 import { DEFAULT_REFRESH_TOKENS, MAX_REFRESH_REUSE_INTERVAL, type Api, type RefreshTokenSettings } from '../domain/apis.js';
 import type { Tenant } from '../domain/tenants.js';
 import { validateCatalog, type ScopeDefinition } from '../domain/scopes.js';
@@ -224,15 +224,11 @@ export class ApisService {
     for (const { address } of addresses) {
       const problem = upstreamAddressProblem(address, options);
       if (problem !== null) throw new KeygateError('UPSTREAM_NOT_ALLOWED', `${field} "${value}" resolves to ${address}, ${problem}`);
-      if (isLoopback(address) && this.options.ownPorts.includes(port)) {
+      if (isLoopbackAddress(address) && this.options.ownPorts.includes(port)) {
         throw new KeygateError('UPSTREAM_NOT_ALLOWED', `${field} "${value}" is Keygate's own port ${port}`);
       }
     }
   }
-}
-
-function isLoopback(address: string): boolean {
-  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
 }
 
 /** The gateway fields the input sets, as a change to apply. */

@@ -216,12 +216,40 @@ LINK_LOCAL.addAddress('fd00:ec2::254', 'ipv6');
 export function upstreamAddressProblem(address: string, options: { allowLinkLocal: boolean }): string | null {
   const host = address.replace(/^\[|\]$/g, '').toLowerCase().replace(/\.$/, '');
   if (METADATA_NAMES.has(host)) return options.allowLinkLocal ? null : 'a cloud metadata name';
-  const version = isIP(host);
-  if (version === 0) return null;
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(host)?.[1];
-  const ip = mapped ?? host;
-  const family = mapped !== undefined || version === 4 ? 'ipv4' : 'ipv6';
+  const literal = ipLiteral(host);
+  if (literal === null) return null;
+  const { ip, family } = literal;
   if (ip === '0.0.0.0' || ip === '::') return 'an unspecified address';
   if (!options.allowLinkLocal && LINK_LOCAL.check(ip, family)) return 'a link-local or metadata address';
   return null;
+}
+
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
+/** Whether an address is this host's loopback, however it is spelled (`127.x`, `::1`, `::ffff:7f00:1`). */
+export function isLoopbackAddress(address: string): boolean {
+  const literal = ipLiteral(address.replace(/^\[|\]$/g, '').toLowerCase());
+  return literal !== null && LOOPBACK.check(literal.ip, literal.family);
+}
+
+/**
+ * An IP literal as the address it names: an IPv4-mapped IPv6 address is its IPv4 address, in
+ * both spellings (`::ffff:127.0.0.1`, and `::ffff:7f00:1`, which is how the URL parser writes it),
+ * so no rule can be dodged by spelling IPv4 as IPv6. Null for a name.
+ */
+function ipLiteral(host: string): { ip: string; family: 'ipv4' | 'ipv6' } | null {
+  const version = isIP(host);
+  if (version === 0) return null;
+  if (version === 4) return { ip: host, family: 'ipv4' };
+  const dotted = /^(?:0{0,4}:){0,4}:?(?:0{0,4}:)?ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(host)?.[1];
+  if (dotted !== undefined) return { ip: dotted, family: 'ipv4' };
+  const hex = /^(?:0{0,4}:){0,4}:?(?:0{0,4}:)?ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(host);
+  if (hex !== null) {
+    const high = parseInt(hex[1]!, 16);
+    const low = parseInt(hex[2]!, 16);
+    return { ip: `${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`, family: 'ipv4' };
+  }
+  return { ip: host, family: 'ipv6' };
 }

@@ -4,6 +4,7 @@ import {
   applyGatewaySettings,
   gatewayHostsOf,
   identifierHost,
+  isLoopbackAddress,
   normaliseHost,
   normaliseUpstream,
   upstreamAddressProblem,
@@ -74,19 +75,25 @@ describe('gateway settings', () => {
 
 describe('upstreamAddressProblem: an API owner cannot point the gateway at the metadata service', () => {
   const refuse = { allowLinkLocal: false };
-  it.each(['169.254.169.254', '169.254.0.1', '[fe80::1]', 'fe80::abcd', 'fd00:ec2::254', '::ffff:169.254.169.254', 'metadata.google.internal', 'METADATA.google.internal.', 'metadata'])(
+  it.each(['169.254.169.254', '169.254.0.1', '[fe80::1]', 'fe80::abcd', 'fd00:ec2::254', '::ffff:169.254.169.254', '[::ffff:a9fe:a9fe]', '0:0:0:0:0:ffff:a9fe:a9fe', 'metadata.google.internal', 'METADATA.google.internal.', 'metadata'])(
     'refuses %s',
     (address) => {
       expect(upstreamAddressProblem(address, refuse)).not.toBeNull();
     },
   );
 
-  it.each(['0.0.0.0', '::', '[::]'])('refuses the unspecified address %s, even when link-local is allowed', (address) => {
+  it.each(['0.0.0.0', '::', '[::]', '[::ffff:0:0]', '::ffff:0.0.0.0'])('refuses the unspecified address %s, even when link-local is allowed', (address) => {
     expect(upstreamAddressProblem(address, { allowLinkLocal: true })).toBe('an unspecified address');
   });
 
   it.each(['127.0.0.1', '10.0.0.7', '192.168.1.1', 'backend', 'api.example.com', '::1', '2001:db8::1'])('accepts %s', (address) => {
     expect(upstreamAddressProblem(address, refuse)).toBeNull();
+  });
+
+  it('knows loopback however it is spelled, the URL parser\'s IPv4-mapped form included (Keygate\'s own port is refused by it)', () => {
+    expect(new URL('http://[::ffff:127.0.0.1]:4000/').hostname).toBe('[::ffff:7f00:1]');
+    for (const address of ['127.0.0.1', '127.9.9.9', '::1', '[::1]', '::ffff:127.0.0.1', '[::ffff:7f00:1]', '0:0:0:0:0:ffff:7f00:0001']) expect(isLoopbackAddress(address), address).toBe(true);
+    for (const address of ['10.0.0.1', '::ffff:10.0.0.1', '2001:db8::1', 'localhost']) expect(isLoopbackAddress(address), address).toBe(false);
   });
 
   it('accepts link-local and metadata addresses when the operator allows them', () => {
