@@ -3,7 +3,7 @@ import type { AuditEvent } from '../../domain/audit.js';
 import { DEFAULT_REFRESH_TOKENS, type Api } from '../../domain/apis.js';
 import { KeygateError } from '../../domain/errors.js';
 import type { CompiledRoutes } from '../../domain/gateway/routes.js';
-import { DEFAULT_GATEWAY_SETTINGS, gatewayHostsOf, type GatewaySettings } from '../../domain/gateway/settings.js';
+import { DEFAULT_GATEWAY_SETTINGS, gatewayHostsOf, identifierHost, type GatewaySettings } from '../../domain/gateway/settings.js';
 import type { Client, Revocation } from '../../domain/clients.js';
 import { SYSTEM_TENANT_SLUG } from '../../domain/management.js';
 import type { Tenant } from '../../domain/tenants.js';
@@ -536,8 +536,9 @@ export class KyselyDirectoryStore implements DirectoryStore {
 
 /**
  * Replaces the API's Host claims by those of its settings, in the caller's transaction. A Host
- * another API holds (in any tenant) is GATEWAY_HOST_TAKEN; the primary key catches the claim
- * that a concurrent writer made between the check and the insert.
+ * another API holds (in any tenant), or the host of another tenant's API identifier, is
+ * GATEWAY_HOST_TAKEN; the primary key catches the claim that a concurrent writer made between
+ * the check and the insert.
  */
 async function claimHosts(trx: Transaction<Database>, dialect: Dialect, api: Api): Promise<void> {
   await trx.deleteFrom('gateway_hosts').where('api_id', '=', api.id).execute();
@@ -545,6 +546,14 @@ async function claimHosts(trx: Transaction<Database>, dialect: Dialect, api: Api
   if (hosts.length === 0) return;
   const taken = await trx.selectFrom('gateway_hosts').select('host').where('host', 'in', hosts).executeTakeFirst();
   if (taken !== undefined) throw hostTaken(taken.host);
+  // An API's identifier names its host: another tenant may not claim it as an extra gateway host,
+  // even before that API has an upstream (it would receive that API's callers).
+  const own = identifierHost(api.identifier);
+  for (const host of hosts) {
+    if (host === own) continue;
+    const named = await trx.selectFrom('apis').select('identifier').where('tenant_id', '!=', api.tenantId).where('identifier', 'like', `%${host}%`).execute();
+    if (named.some((row) => identifierHost(row.identifier) === host)) throw hostTaken(host);
+  }
   try {
     await trx.insertInto('gateway_hosts').values(hosts.map((host) => ({ host, api_id: api.id, tenant_id: api.tenantId }))).execute();
   } catch (err) {

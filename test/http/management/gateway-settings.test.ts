@@ -195,6 +195,18 @@ describe.each(BACKENDS)('gateway settings on the management API (%s)', (backend)
       expect(await snapshotState(t)).toBe(before);
     });
 
+    it("refuses another tenant's API identifier host as a gateway host, even before that API has an upstream (attacker review F1)", async () => {
+      const victim = await createApi({ identifier: `https://squat-${backend}.acme.test` });
+      const host = `squat-${backend}.acme.test`;
+      const squat = await t.call('POST', '/v1/tenants/beta/apis', { identifier: `https://squatter-${backend}.test`, name: 'x', scopes: [], upstream: 'http://127.0.0.1:9', gatewayHosts: [host] });
+      expect([squat.status, squat.body.code]).toEqual([409, 'GATEWAY_HOST_TAKEN']);
+      expect(squat.body.detail).not.toContain('acme-');
+      // Its own tenant may route another of its APIs there, and the victim can still take its own host.
+      const sibling = await t.call('POST', '/v1/tenants/acme/apis', { identifier: `https://sibling-${backend}.acme.test`, name: 'x', scopes: [], upstream: 'http://127.0.0.1:9', gatewayHosts: [`other-${host}`] });
+      expectStatus(sibling, 201);
+      expectStatus(await t.call('PATCH', victim.path, { upstream: 'http://127.0.0.1:9' }), 200);
+    });
+
     it('gives a host to exactly one of two APIs claiming it at the same moment', async () => {
       const host = `race-${backend}.example.com`;
       const answers = await Promise.all(
