@@ -171,7 +171,9 @@ export class GatewayService {
         return problem(400, 'BAD_PATH', 'the request path is not in canonical form (encoded slashes, dot segments, or characters a path may not hold)', usage);
       case 'not_found':
       case 'method_not_allowed': {
-        if (api.gateway.passthrough) {
+        // Another letter case of a declared path is not "undeclared": a case-insensitive upstream
+        // (Express, ASP.NET Core) would run the declared operation for any valid credential.
+        if (api.gateway.passthrough && !(match.kind === 'not_found' && match.shadows === true)) {
           // normalisePath accepted the path already: the router found it well formed.
           return { kind: 'operation', operation: null, path: normalisePath(request.url)!, anyOf: ANY_CREDENTIAL, operationName: null };
         }

@@ -46,7 +46,8 @@ export interface CompiledRoutes {
  */
 export type RouteMatch =
   | { kind: 'operation'; operation: Operation; path: string }
-  | { kind: 'not_found' }
+  /** `shadows`: another letter case of the path is declared (forward it under passthrough, and a case-insensitive upstream runs the declared operation). */
+  | { kind: 'not_found'; shadows?: true }
   | { kind: 'method_not_allowed'; allow: string[] }
   | { kind: 'bad_path' };
 
@@ -186,12 +187,19 @@ function find(node: Node, segments: readonly string[], index: number): Node | nu
  */
 export function compileRouter(routes: CompiledRoutes): (method: string, rawPath: string) => RouteMatch {
   const root = newNode();
+  // The same table with every literal in lower case: what a case-insensitive upstream would match.
+  const folded = newNode();
   const declared = new Set<Node>();
   for (const operation of routes.operations) {
     let node = root;
-    for (const segment of templateSegments(operation.path)) node = childFor(node, segment);
+    let foldedNode = folded;
+    for (const segment of templateSegments(operation.path)) {
+      node = childFor(node, segment);
+      foldedNode = childFor(foldedNode, segment.toLowerCase());
+    }
     const method = operation.method.toUpperCase();
     if (!node.methods.has(method)) node.methods.set(method, operation);
+    if (!foldedNode.methods.has(method)) foldedNode.methods.set(method, operation);
     declared.add(node);
   }
   // HEAD is GET without the body (RFC 9110 §9.3.2), and servers run the GET handler for it: an
@@ -202,17 +210,21 @@ export function compileRouter(routes: CompiledRoutes): (method: string, rawPath:
   }
   const base = templateSegments(routes.basePath);
   const NOT_FOUND: RouteMatch = { kind: 'not_found' };
+  const SHADOWS: RouteMatch = { kind: 'not_found', shadows: true };
   const BAD_PATH: RouteMatch = { kind: 'bad_path' };
 
   return (method: string, rawPath: string): RouteMatch => {
     const path = normalisePath(rawPath);
     if (path === null) return BAD_PATH;
     const segments = path.split('/').filter((segment) => segment !== '');
-    for (let i = 0; i < base.length; i++) {
-      if (segments[i] !== base[i]) return NOT_FOUND;
+    let exactBase = true;
+    for (let i = 0; i < base.length && exactBase; i++) exactBase = segments[i] === base[i];
+    const rest = segments.slice(base.length);
+    const node = exactBase ? find(root, rest, 0) : null;
+    if (node === null) {
+      const foldedBase = base.every((segment, i) => segments[i]?.toLowerCase() === segment.toLowerCase());
+      return foldedBase && find(folded, rest.map((segment) => segment.toLowerCase()), 0) !== null ? SHADOWS : NOT_FOUND;
     }
-    const node = find(root, segments.slice(base.length), 0);
-    if (node === null) return NOT_FOUND;
     const operation = node.methods.get(method.toUpperCase());
     if (operation === undefined) return { kind: 'method_not_allowed', allow: [...node.methods.keys()].sort() };
     return { kind: 'operation', operation, path };

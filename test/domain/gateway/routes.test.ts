@@ -84,6 +84,15 @@ describe('compileRouter', () => {
     expect(match('HEAD', '/nope').kind).toBe('not_found');
   });
 
+  it('marks a path that only another letter case declares, so passthrough does not forward it as undeclared', () => {
+    expect(match('GET', '/USERS/me')).toEqual({ kind: 'not_found', shadows: true });
+    expect(match('DELETE', '/Users/42')).toEqual({ kind: 'not_found', shadows: true });
+    expect(match('GET', '/nope')).toEqual({ kind: 'not_found' });
+    const based = compileRouter({ basePath: '/v1', operations: OPERATIONS });
+    expect(based('GET', '/V1/users/me')).toEqual({ kind: 'not_found', shadows: true });
+    expect(based('GET', '/v2/users/me')).toEqual({ kind: 'not_found' });
+  });
+
   it('answers 404 for undeclared paths, and a template never matches an empty segment or several', () => {
     expect(match('GET', '/nope').kind).toBe('not_found');
     expect(match('GET', '/users/42/extra').kind).toBe('not_found');
