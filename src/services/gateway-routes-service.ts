@@ -60,9 +60,10 @@ export class GatewayRoutesService {
   }
 
   /**
-   * Reads the table again after a change made through this instance (the bus does not echo a
-   * change to the instance that announced it), so the change applies here before the write
-   * answers. Never rejects: a failed read keeps the current table and is reported.
+   * Reads the table again after a change made through this instance, so the change applies here
+   * before the write answers: without Redis the bus reaches no one, and Redis's echo of the
+   * change may arrive after the answer. Never rejects: a failed read keeps the current table and
+   * is reported.
    */
   async changed(): Promise<void> {
     if (this.timer === null) return;

@@ -169,7 +169,8 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
   const jwts = new JwtVerifier(ctx, signingKeys, hs256Secrets, revocations);
   const verifier = new VerifyService(ctx, usage, jwts);
   const tokens = new TokensService(ctx, signingKeys, revocations);
-  const tenants = new TenantsService(ctx);
+  const gatewayRoutes = new GatewayRoutesService(store.directory, cluster.bus, onError);
+  const tenants = new TenantsService(ctx, gatewayRoutes);
   const rootKeys = new RootKeysService(ctx, tenants, usage);
   const passwords = new PasswordHasher({ concurrency: config.passwordHashConcurrency, queue: config.passwordHashQueue });
   // Expired sessions, codes, refresh tokens, dead jti revocations and audit events past their
@@ -185,7 +186,6 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
     clearInterval(janitor);
     await Promise.all([audit.close(), usage.close(), analytics.close()]);
   });
-  const gatewayRoutes = new GatewayRoutesService(store.directory, cluster.bus, onError);
   await rootKeys.ensureSystem().catch(abandon);
   if (config.rootKey) await rootKeys.seed(config.rootKey).catch(abandon);
 

@@ -6,11 +6,15 @@ import { DEFAULT_HS256_MAX_LIFETIME_SEC, SIGNING_ALGORITHMS, type SigningAlgorit
 import type { Page, PageRequest } from '../store/store.js';
 import { newSigningKey } from './signing-keys-service.js';
 import type { Actor, ServiceContextWith } from './context.js';
+import type { GatewayRoutesService } from './gateway-routes-service.js';
 
 export const TENANT_SLUG_PATTERN = '^[a-z0-9][a-z0-9-]{0,62}$';
 
 export class TenantsService {
-  constructor(private readonly ctx: ServiceContextWith<'directory'>) {}
+  constructor(
+    private readonly ctx: ServiceContextWith<'directory'>,
+    private readonly gatewayRoutes: Pick<GatewayRoutesService, 'changed'>,
+  ) {}
 
   async create(
     actor: Actor,
@@ -66,7 +70,9 @@ export class TenantsService {
    * Deletes the tenant and every row it owns, in one transaction, and revokes the root keys
    * limited to its slug (so a tenant made later under that slug starts with no key that reaches
    * it). The event goes to the root-key audit log (the system tenant's), since the tenant's own
-   * log goes with it. Every cache that may hold the tenant, its APIs, clients and keys drops them.
+   * log goes with it. Every cache that may hold the tenant, its APIs, clients and keys drops them,
+   * and the gateway stops serving its APIs here before the delete answers (elsewhere through the
+   * bus): their public operations need no key, so dead keys alone would not close them.
    */
   async delete(actor: Actor, tenant: Tenant): Promise<{ revokedRootKeys: string[] }> {
     const system = await this.ctx.store.directory.findTenantBySlug(SYSTEM_TENANT_SLUG);
@@ -79,6 +85,7 @@ export class TenantsService {
     if (removed === null) throw new KeygateError('TENANT_NOT_FOUND', `no tenant "${tenant.slug}"`);
     await this.ctx.lookup.invalidate([...removed.keyIds, ...removed.rootKeyIds]);
     await this.ctx.directory.changed([tenant.id, ...removed.apiIds, ...removed.clientIds]);
+    await this.gatewayRoutes.changed();
     return { revokedRootKeys: removed.rootKeyIds };
   }
 
