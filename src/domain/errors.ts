@@ -44,6 +44,7 @@ export const ERROR_REGISTRY = {
   RESET_DELIVERY_FAILED: { status: 502, title: 'The password-reset link could not be delivered' },
   API_IN_USE: { status: 409, title: 'Keys or clients still use the API' },
   SCOPES_IN_USE: { status: 409, title: 'Keys or clients still hold scopes the new catalog drops' },
+  SCOPES_IN_DOCUMENT: { status: 409, title: "The API's OpenAPI document requires scopes the new catalog drops" },
   GATEWAY_HOST_TAKEN: { status: 409, title: 'Another API already answers to this gateway host' },
   UPSTREAM_NOT_ALLOWED: { status: 400, title: 'The upstream is an address the gateway may not reach' },
   INVALID_OPENAPI: { status: 400, title: 'The OpenAPI document is invalid or names scopes outside the catalog' },
@@ -66,7 +67,7 @@ export class KeygateError extends Error {
   readonly status: number;
   /** Whether `message` may be shown to the caller; 5xx details stay in the log. */
   readonly expose: boolean;
-  /** How many of what stand in the way (API_IN_USE, SCOPES_IN_USE), e.g. `{ keys: 3, clients: 1 }`. */
+  /** How many of what stand in the way (API_IN_USE, SCOPES_IN_USE, SCOPES_IN_DOCUMENT), e.g. `{ keys: 3, clients: 1 }`. */
   readonly affected: Readonly<Record<string, number>> | undefined;
 
   constructor(code: ErrorCode, message?: string, options?: { cause?: unknown; affected?: Record<string, number> }) {

@@ -23,7 +23,7 @@ export const Problem = Type.Object(
     detail: Type.String(),
     requestId: Type.String(),
     errors: Type.Optional(Type.Array(Type.Object({ path: Type.String(), message: Type.String() }))),
-    affected: Type.Optional(Type.Record(Type.String(), Type.Integer(), { description: 'API_IN_USE, SCOPES_IN_USE: how many keys, tokens and clients stand in the way.' })),
+    affected: Type.Optional(Type.Record(Type.String(), Type.Integer(), { description: 'API_IN_USE, SCOPES_IN_USE: how many keys, tokens and clients stand in the way; SCOPES_IN_DOCUMENT: how many operations of the OpenAPI document.' })),
   },
   { description: 'RFC 9457 problem details.' },
 );

@@ -2,6 +2,7 @@ import { lookup } from 'node:dns/promises';
 import { newId } from '../crypto/secrets.js';
 import { KeygateError } from '../domain/errors.js';
 import { KEY_PREFIX_PATTERN } from '../domain/keys/format.js';
+import { operationsRequiring } from '../domain/gateway/openapi.js';
 import { applyGatewaySettings, DEFAULT_GATEWAY_SETTINGS, isLoopbackAddress, upstreamAddressProblem, type ExternalIssuer, type GatewaySettings } from '../domain/gateway/settings.js';
 import { DEFAULT_REFRESH_TOKENS, MAX_REFRESH_REUSE_INTERVAL, type Api, type RefreshTokenSettings } from '../domain/apis.js';
 import type { Tenant } from '../domain/tenants.js';
@@ -18,6 +19,9 @@ export type GatewayInput = Partial<Omit<GatewaySettings, 'externalIssuers'>> & {
 };
 
 const GATEWAY_FIELDS = ['upstream', 'gatewayHosts', 'externalIssuers', 'phantomToken', 'credentialHeader', 'credentialQuery', 'passthrough'] as const;
+
+/** How many operations a SCOPES_IN_DOCUMENT message names before it counts the rest. */
+const MAX_NAMED_OPERATIONS = 10;
 
 export interface ApisServiceOptions {
   /** Whether an upstream may be a link-local or cloud-metadata address (GATEWAY_LINK_LOCAL_UPSTREAMS=allow). */
@@ -94,10 +98,13 @@ export class ApisService {
   }
 
   /**
-   * Changes settings. A catalog that drops scopes still held by keys (not revoked) or clients
-   * is refused with SCOPES_IN_USE and the counts, unless `force`: then those keys and clients
-   * are narrowed to the scopes that remain, in the same transaction. Cached keys are dropped
-   * because implications are baked into the cache.
+   * Changes settings. A catalog that drops (or renames) scopes the API's OpenAPI document
+   * requires is refused with SCOPES_IN_DOCUMENT, `force` or not. A catalog that drops scopes still
+   * held by keys (not revoked) or clients is refused with SCOPES_IN_USE and the counts, unless
+   * `force`: then those keys and clients are narrowed to the scopes that remain, in the same
+   * transaction. Cached keys are dropped because implications are baked into the cache; the
+   * gateway's routes need no new compile, since they hold scope names and implications apply at
+   * verification.
    */
   async update(actor: Actor, tenant: Tenant, identifierOrId: string, input: UpdateApiInput, options: { force?: boolean } = {}): Promise<Api> {
     const api = await this.get(tenant, identifierOrId);
@@ -114,6 +121,7 @@ export class ApisService {
     };
     const event = this.ctx.audit.event(tenant.id, actor, 'api.update', api.id, { fields: Object.keys(input) });
     const dropped = droppedScopes(api.scopes, updated.scopes);
+    if (dropped.length > 0) await this.refuseScopesInDocument(api, dropped);
     let narrowedKeys: string[] = [];
     if (dropped.length === 0) await this.ctx.store.directory.updateApi(updated, event);
     else {
@@ -188,6 +196,25 @@ export class ApisService {
     await this.ctx.directory.changed([api.id]);
     await this.gatewayRoutes.changed();
     return document;
+  }
+
+  /**
+   * Refuses a catalog that drops scopes an operation of the uploaded document requires: no key
+   * could hold them any more, so the operation would stay closed to every caller without a word,
+   * as the upload refuses scopes outside the catalog.
+   */
+  private async refuseScopesInDocument(api: Api, dropped: readonly string[]): Promise<void> {
+    const document = await this.ctx.store.directory.findApiDocument(api.id);
+    if (document === null) return;
+    const operations = operationsRequiring(document.routes, dropped);
+    if (operations.length === 0) return;
+    const required = dropped.filter((scope) => operationsRequiring(document.routes, [scope]).length > 0);
+    const shown = operations.length > MAX_NAMED_OPERATIONS ? `${operations.slice(0, MAX_NAMED_OPERATIONS).join(', ')} and ${operations.length - MAX_NAMED_OPERATIONS} more` : operations.join(', ');
+    throw new KeygateError(
+      'SCOPES_IN_DOCUMENT',
+      `the API's OpenAPI document requires ${required.join(', ')}, which the new catalog drops, in ${shown}; upload a document that no longer requires ${required.length === 1 ? 'it' : 'them'} (PUT …/openapi), then change the catalog`,
+      { affected: { operations: operations.length } },
+    );
   }
 
   /** The API's OpenAPI document as uploaded; DOCUMENT_NOT_FOUND when none was. */

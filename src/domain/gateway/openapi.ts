@@ -224,3 +224,19 @@ export function compileOpenApi(document: unknown, catalog: readonly ScopeDefinit
   }
   return problems.length > 0 ? { ok: false, problems } : { ok: true, routes: { basePath: basePath ?? '', operations } };
 }
+
+/**
+ * The operations of compiled routes whose requirement names one of `scopes`, each as
+ * `METHOD /path (operationId)`: what a catalog that drops those scopes would close silently, so
+ * the catalog change is refused while the document requires them. The compiled requirement holds
+ * exactly the scopes the upload checked against the catalog, so no need to compile the document again.
+ *
+ * @example
+ * operationsRequiring(document.routes, ['read:users']) // ['GET /users (listUsers)', 'GET /users/{id}']
+ */
+export function operationsRequiring(routes: CompiledRoutes, scopes: readonly string[]): string[] {
+  const wanted = new Set(scopes);
+  return routes.operations
+    .filter((operation) => operation.requirement.anyOf.some((alternative) => alternative.some((scope) => wanted.has(scope))))
+    .map((operation) => `${operation.method} ${operation.path}${operation.operationId === null ? '' : ` (${operation.operationId})`}`);
+}

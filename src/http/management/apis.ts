@@ -74,7 +74,7 @@ export const apiRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => async 
       onRequest: requireScope(keygate, 'apis:write'),
       schema: {
         tags: ['apis'],
-        summary: 'Update an API: name, scope catalog, token lifetimes, gateway settings. A catalog dropping scopes that keys or clients hold answers 409 SCOPES_IN_USE unless force=true, which narrows them',
+        summary: 'Update an API: name, scope catalog, token lifetimes, gateway settings. A catalog dropping scopes that keys or clients hold answers 409 SCOPES_IN_USE unless force=true, which narrows them; one dropping scopes the OpenAPI document requires answers 409 SCOPES_IN_DOCUMENT',
         params: ApiParams,
         querystring: ForceQuery,
         body: Type.Object(
