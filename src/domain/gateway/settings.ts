@@ -202,16 +202,23 @@ LINK_LOCAL.addSubnet('169.254.0.0', 16, 'ipv4');
 LINK_LOCAL.addSubnet('fe80::', 10, 'ipv6');
 // AWS's IPv6 metadata address sits in unique-local space, not link-local.
 LINK_LOCAL.addAddress('fd00:ec2::254', 'ipv6');
+// 169.254.0.0/16 inside the IPv6 prefixes that carry IPv4 to another network: a NAT64 gateway
+// (64:ff9b::/96, RFC 6052) or a 6to4 relay (2002::/16, RFC 3056) delivers them to that range.
+LINK_LOCAL.addSubnet('64:ff9b::a9fe:0', 112, 'ipv6');
+LINK_LOCAL.addSubnet('2002:a9fe::', 32, 'ipv6');
 
 /**
  * Why the gateway must not forward to this address, or null. Link-local addresses are where cloud
  * metadata services answer (169.254.169.254 hands out instance credentials): an API owner who may
  * set an upstream must not reach them through Keygate unless the operator allows it. Unspecified
  * addresses (0.0.0.0, ::) reach the gateway's own host on every interface and are refused always.
+ * The same rule holds when the upstream is set and at every connection (`upstream-connector.ts`),
+ * so a name that resolves elsewhere later gains nothing.
  *
  * @example
- * upstreamAddressProblem('169.254.169.254', { allowLinkLocal: false }) // 'a link-local or metadata address'
- * upstreamAddressProblem('10.0.0.7', { allowLinkLocal: false })       // null
+ * upstreamAddressProblem('169.254.169.254', { allowLinkLocal: false })  // 'a link-local or metadata address'
+ * upstreamAddressProblem('64:ff9b::a9fe:a9fe', { allowLinkLocal: false }) // the same, through NAT64
+ * upstreamAddressProblem('10.0.0.7', { allowLinkLocal: false })        // null
  */
 export function upstreamAddressProblem(address: string, options: { allowLinkLocal: boolean }): string | null {
   const host = address.replace(/^\[|\]$/g, '').toLowerCase().replace(/\.$/, '');
@@ -228,28 +235,41 @@ const LOOPBACK = new BlockList();
 LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
 LOOPBACK.addAddress('::1', 'ipv6');
 
-/** Whether an address is this host's loopback, however it is spelled (`127.x`, `::1`, `::ffff:7f00:1`). */
+/** Whether an address is this host's loopback, however it is spelled (`127.x`, `::1`, `::ffff:7f00:1`, `::127.0.0.1`). */
 export function isLoopbackAddress(address: string): boolean {
   const literal = ipLiteral(address.replace(/^\[|\]$/g, '').toLowerCase());
   return literal !== null && LOOPBACK.check(literal.ip, literal.family);
 }
 
 /**
- * An IP literal as the address it names: an IPv4-mapped IPv6 address is its IPv4 address, in
- * both spellings (`::ffff:127.0.0.1`, and `::ffff:7f00:1`, which is how the URL parser writes it),
- * so no rule can be dodged by spelling IPv4 as IPv6. Null for a name.
+ * An IP literal as the address it names, so no rule can be dodged by spelling IPv4 as IPv6: an
+ * IPv4-mapped address (`::ffff:127.0.0.1`, or `::ffff:7f00:1` as the URL parser writes it) and an
+ * IPv4-compatible one (`::127.0.0.1`, deprecated but still parsed) are their IPv4 address; `::`
+ * (however written: `::0.0.0.0`) and `::1` stay IPv6. A zone (`fe80::1%eth0`) is dropped: it names an interface, not an address.
+ * Null for a name.
  */
 function ipLiteral(host: string): { ip: string; family: 'ipv4' | 'ipv6' } | null {
   const version = isIP(host);
   if (version === 0) return null;
   if (version === 4) return { ip: host, family: 'ipv4' };
-  const dotted = /^(?:0{0,4}:){0,4}:?(?:0{0,4}:)?ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(host)?.[1];
-  if (dotted !== undefined) return { ip: dotted, family: 'ipv4' };
-  const hex = /^(?:0{0,4}:){0,4}:?(?:0{0,4}:)?ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(host);
-  if (hex !== null) {
-    const high = parseInt(hex[1]!, 16);
-    const low = parseInt(hex[2]!, 16);
-    return { ip: `${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`, family: 'ipv4' };
-  }
-  return { ip: host, family: 'ipv6' };
+  const ip = host.replace(/%.*$/, '');
+  const groups = ipv6Groups(ip);
+  if (groups.every((group) => group === 0)) return { ip: '::', family: 'ipv6' };
+  const zeros = groups.slice(0, 5).every((group) => group === 0);
+  const mapped = zeros && groups[5] === 0xffff;
+  const compatible = zeros && groups[5] === 0 && (groups[6] !== 0 || groups[7]! > 1);
+  if (mapped || compatible) return { ip: `${groups[6]! >> 8}.${groups[6]! & 0xff}.${groups[7]! >> 8}.${groups[7]! & 0xff}`, family: 'ipv4' };
+  return { ip, family: 'ipv6' };
+}
+
+/** The eight 16-bit groups of a valid IPv6 address, `::` expanded and a dotted IPv4 tail read as two groups. */
+function ipv6Groups(ip: string): number[] {
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(ip);
+  const tail = dotted === null ? [] : [Number(dotted[1]) * 256 + Number(dotted[2]), Number(dotted[3]) * 256 + Number(dotted[4])];
+  const hex = dotted === null ? ip : ip.slice(0, dotted.index);
+  const [before, after] = hex.split('::') as [string, string | undefined];
+  const read = (part: string | undefined): number[] => (part === undefined || part === '' ? [] : part.replace(/:$/, '').split(':').map((group) => parseInt(group, 16)));
+  const head = read(before);
+  const rest = [...read(after), ...tail];
+  return after === undefined ? [...head, ...rest] : [...head, ...new Array<number>(8 - head.length - rest.length).fill(0), ...rest];
 }
