@@ -124,6 +124,11 @@ export const GatewayInputFields = {
   credentialHeader: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 64 }), Type.Null()], { description: 'A header read for the credential besides `Authorization: Bearer`, e.g. `x-api-key`.' })),
   credentialQuery: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 64 }), Type.Null()], { description: 'A query parameter read for the credential (off unless set: URLs end up in logs).' })),
   passthrough: Type.Optional(Type.Boolean({ description: 'Forward paths and methods the OpenAPI document does not declare (404/405 otherwise).' })),
+  corsPreflight: Type.Optional(
+    Type.Union([Type.Literal('refuse'), Type.Literal('forward')], {
+      description: 'A CORS preflight (OPTIONS with Origin and Access-Control-Request-Method) on a declared path without a declared OPTIONS: `refuse` answers 405 (the default); `forward` sends it to the upstream without a credential or identity headers.',
+    }),
+  ),
 };
 
 export const ApiView = Type.Object({
@@ -142,6 +147,7 @@ export const ApiView = Type.Object({
   credentialHeader: Type.Union([Type.String(), Type.Null()]),
   credentialQuery: Type.Union([Type.String(), Type.Null()]),
   passthrough: Type.Boolean(),
+  corsPreflight: Type.Union([Type.Literal('refuse'), Type.Literal('forward')]),
   createdAt: Timestamp,
 });
 

@@ -18,7 +18,7 @@ export type GatewayInput = Partial<Omit<GatewaySettings, 'externalIssuers'>> & {
   externalIssuers?: (Omit<ExternalIssuer, 'audience'> & { audience?: string | null })[];
 };
 
-const GATEWAY_FIELDS = ['upstream', 'gatewayHosts', 'externalIssuers', 'phantomToken', 'credentialHeader', 'credentialQuery', 'passthrough'] as const;
+const GATEWAY_FIELDS = ['upstream', 'gatewayHosts', 'externalIssuers', 'phantomToken', 'credentialHeader', 'credentialQuery', 'passthrough', 'corsPreflight'] as const;
 
 /** How many operations a SCOPES_IN_DOCUMENT message names before it counts the rest. */
 const MAX_NAMED_OPERATIONS = 10;

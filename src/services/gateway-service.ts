@@ -113,13 +113,13 @@ export class GatewayService {
     const upstream = api.gateway.upstream!;
     const route = this.route(target, request);
     if (route.kind === 'refuse') return route;
-    const { operation, path, anyOf, operationName } = route;
+    const { operation, path, anyOf, operationName, open } = route;
     const credentialHeader = api.gateway.credentialHeader;
     const found = credentialOf(request, api);
     const usage: GatewayUsage = { tenantId: target.api.tenantId, apiId: api.id, keyId: null, consumer: null, operation: operationName, outcome: 'allowed' };
     const { url, query } = upstreamTarget(upstream, path, request.url, api.gateway.credentialQuery);
 
-    if (operation !== null && operation.requirement.public) {
+    if (open) {
       return { kind: 'forward', url, query, identity: { 'keygate-tenant': target.tenantSlug, 'keygate-api': api.identifier }, credentialHeader, responseHeaders: null, usage };
     }
     if (found === null) {
@@ -158,24 +158,29 @@ export class GatewayService {
   private route(
     target: GatewayTarget,
     request: GatewayRequest,
-  ): GatewayRefusal | { kind: 'operation'; operation: Operation | null; path: string; anyOf: readonly (readonly string[])[]; operationName: string | null } {
+  ): GatewayRefusal | { kind: 'operation'; operation: Operation | null; path: string; anyOf: readonly (readonly string[])[]; operationName: string | null; open: boolean } {
     const { api } = target;
     const match = target.match(request.method, request.url);
     const usage: GatewayUsage = { tenantId: target.api.tenantId, apiId: api.id, keyId: null, consumer: null, operation: null, outcome: 'NO_ROUTE' };
     switch (match.kind) {
       case 'operation': {
         const { operation } = match;
-        return { kind: 'operation', operation, path: match.path, anyOf: operation.requirement.anyOf, operationName: operation.operationId ?? `${operation.method} ${operation.path}` };
+        return { kind: 'operation', operation, path: match.path, anyOf: operation.requirement.anyOf, operationName: operation.operationId ?? `${operation.method} ${operation.path}`, open: operation.requirement.public };
       }
       case 'bad_path':
         return problem(400, 'BAD_PATH', 'the request path is not in canonical form (encoded slashes, dot segments, or characters a path may not hold)', usage);
       case 'not_found':
       case 'method_not_allowed': {
+        // A browser sends a preflight without credentials (Fetch standard, CORS-preflight fetch):
+        // only where the API asks, only on a declared path, and never in place of a declared OPTIONS.
+        if (match.kind === 'method_not_allowed' && api.gateway.corsPreflight === 'forward' && isCorsPreflight(request)) {
+          return { kind: 'operation', operation: null, path: normalisePath(request.url)!, anyOf: ANY_CREDENTIAL, operationName: null, open: true };
+        }
         // Another letter case of a declared path is not "undeclared": a case-insensitive upstream
         // (Express, ASP.NET Core) would run the declared operation for any valid credential.
         if (api.gateway.passthrough && !(match.kind === 'not_found' && match.shadows === true)) {
           // normalisePath accepted the path already: the router found it well formed.
-          return { kind: 'operation', operation: null, path: normalisePath(request.url)!, anyOf: ANY_CREDENTIAL, operationName: null };
+          return { kind: 'operation', operation: null, path: normalisePath(request.url)!, anyOf: ANY_CREDENTIAL, operationName: null, open: false };
         }
         if (match.kind === 'not_found') return problem(404, 'NO_ROUTE', 'the API declares no such path', usage);
         return problem(405, 'METHOD_NOT_ALLOWED', `the path declares ${match.allow.join(', ')}`, usage, { allow: match.allow.join(', ') });
@@ -220,6 +225,13 @@ export class GatewayService {
     this.phantoms.set(cacheKey, { token, exp });
     return token;
   }
+}
+
+/** A CORS preflight: `OPTIONS` naming the origin and the method the browser means to send. */
+function isCorsPreflight(request: GatewayRequest): boolean {
+  const origin = request.headers['origin'];
+  const method = request.headers['access-control-request-method'];
+  return request.method === 'OPTIONS' && typeof origin === 'string' && origin.length > 0 && typeof method === 'string' && method.length > 0;
 }
 
 /**

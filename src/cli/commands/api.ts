@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { Option, type Command } from 'commander';
+import { CORS_PREFLIGHT_MODES, type CorsPreflight } from '../../domain/gateway/settings.js';
 import type { Api, ApiDocument, RefreshTokens, ScopeDefinition } from '../api-types.js';
 import { UsageError } from '../cli-errors.js';
 import { connect, withConnection, type ConnectionFlags } from '../connection.js';
@@ -36,6 +37,7 @@ interface GatewayFlags {
   credentialHeader?: string | false;
   credentialQuery?: string | false;
   passthrough?: boolean;
+  corsPreflight?: CorsPreflight;
 }
 
 interface CreateFlags extends TenantFlags, TokenSettingsFlags, GatewayFlags {
@@ -138,7 +140,7 @@ export function registerApiCommands(program: Command): void {
       };
       if (Object.keys(body).length === 0) {
         throw new UsageError(
-          'nothing to change; give at least one of --name, --scope, --access-token-ttl, --refresh-tokens, --no-refresh-tokens, --refresh-idle-ttl, --refresh-absolute-ttl, or a gateway setting (--upstream, --gateway-hosts, --external-issuer, --phantom-token, --credential-header, --credential-query, --passthrough and their --no-… forms)',
+          'nothing to change; give at least one of --name, --scope, --access-token-ttl, --refresh-tokens, --no-refresh-tokens, --refresh-idle-ttl, --refresh-absolute-ttl, or a gateway setting (--upstream, --gateway-hosts, --external-issuer, --phantom-token, --credential-header, --credential-query, --passthrough and their --no-… forms, --cors-preflight)',
         );
       }
       const path = `${apiPath(slug, identifier)}${flags.force ? '?force=true' : ''}`;
@@ -229,7 +231,10 @@ function withGatewaySettings(command: Command): Command {
     .option('--credential-query <name>', 'a query parameter the gateway reads the credential from (URLs end up in logs: only when callers cannot send headers)')
     .option('--no-credential-query', 'read no credential from the query')
     .option('--passthrough', 'forward paths and methods the OpenAPI document does not declare (404/405 otherwise)')
-    .option('--no-passthrough', 'answer undeclared paths 404 and undeclared methods 405');
+    .option('--no-passthrough', 'answer undeclared paths 404 and undeclared methods 405')
+    .addOption(
+      new Option('--cors-preflight <mode>', 'a CORS preflight on a declared path without a declared OPTIONS: refuse answers 405 (server default), forward sends it to the upstream without a credential').choices(CORS_PREFLIGHT_MODES),
+    );
 }
 
 function gatewaySettingsBody(flags: GatewayFlags): Record<string, unknown> {
@@ -242,6 +247,7 @@ function gatewaySettingsBody(flags: GatewayFlags): Record<string, unknown> {
     credentialHeader: cleared(flags.credentialHeader),
     credentialQuery: cleared(flags.credentialQuery),
     passthrough: flags.passthrough,
+    corsPreflight: flags.corsPreflight,
   };
   return Object.fromEntries(Object.entries(body).filter(([, value]) => value !== undefined));
 }
@@ -290,6 +296,7 @@ function showApi(api: Api, flags: ConnectionFlags): void {
             ['credential', ['Authorization: Bearer', ...(api.credentialHeader ? [`${api.credentialHeader} header`] : []), ...(api.credentialQuery ? [`?${api.credentialQuery}=`] : [])].join(', ')],
             ['phantomToken', api.phantomToken ? 'yes' : 'no'],
             ['passthrough', api.passthrough ? 'yes' : 'no'],
+            ['corsPreflight', api.corsPreflight],
           ] as [string, string][])),
       ['id', api.id],
       ['createdAt', api.createdAt],

@@ -23,7 +23,13 @@ export interface GatewaySettings {
   credentialQuery: string | null;
   /** Whether paths and methods the OpenAPI document does not declare are forwarded (they answer 404/405 otherwise). */
   passthrough: boolean;
+  /** What a CORS preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`) on a declared path that declares no `OPTIONS` gets: 405, or forwarded without a credential. */
+  corsPreflight: CorsPreflight;
 }
+
+/** `refuse` (the default) answers a CORS preflight 405 like any undeclared method; `forward` lets the upstream answer it. */
+export const CORS_PREFLIGHT_MODES = ['refuse', 'forward'] as const;
+export type CorsPreflight = (typeof CORS_PREFLIGHT_MODES)[number];
 
 /** Frozen, lists included: every API outside the gateway shares this object, so no caller may change it. */
 export const DEFAULT_GATEWAY_SETTINGS: GatewaySettings = Object.freeze({
@@ -34,6 +40,7 @@ export const DEFAULT_GATEWAY_SETTINGS: GatewaySettings = Object.freeze({
   credentialHeader: null,
   credentialQuery: null,
   passthrough: false,
+  corsPreflight: 'refuse',
 });
 
 /** The most hosts and external issuers one API may list: a gateway route, not a registry. */
@@ -178,6 +185,7 @@ export function applyGatewaySettings(current: GatewaySettings, change: Partial<G
   if (next.credentialQuery !== null && !QUERY_NAME.test(next.credentialQuery)) {
     throw invalid('credentialQuery must be 1–64 unreserved URL characters');
   }
+  if (!CORS_PREFLIGHT_MODES.includes(next.corsPreflight)) throw invalid(`corsPreflight must be ${CORS_PREFLIGHT_MODES.join(' or ')}`);
 
   return {
     upstream,
@@ -187,6 +195,7 @@ export function applyGatewaySettings(current: GatewaySettings, change: Partial<G
     credentialHeader,
     credentialQuery: next.credentialQuery,
     passthrough: next.passthrough,
+    corsPreflight: next.corsPreflight,
   };
 }
 

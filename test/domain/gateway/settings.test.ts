@@ -22,6 +22,7 @@ describe('gateway settings', () => {
       credentialHeader: null,
       credentialQuery: null,
       passthrough: false,
+      corsPreflight: 'refuse',
     });
     expect(apply({})).toEqual(DEFAULT_GATEWAY_SETTINGS);
   });
@@ -46,6 +47,7 @@ describe('gateway settings', () => {
     ['a Keygate-* credential header', { credentialHeader: 'keygate-subject' }, /owns or forwards/],
     ['a credential header that is not a header name', { credentialHeader: 'x api key' }, /header name/],
     ['a query name needing encoding', { credentialQuery: 'api key' }, /unreserved/],
+    ['a CORS preflight mode that does not exist', { corsPreflight: 'allow' }, /corsPreflight must be refuse or forward/],
     ['an issuer listed twice', { externalIssuers: [{ issuer: 'https://i', jwksUri: 'https://i/jwks', audience: null }, { issuer: 'https://i', jwksUri: 'https://j/jwks', audience: null }] }, /twice/],
     ['a JWKS over plain http to another host', { externalIssuers: [{ issuer: 'https://i', jwksUri: 'http://i.test/jwks', audience: null }] }, /https/],
   ])('refuse %s', (_what, change, message) => {
