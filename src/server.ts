@@ -86,7 +86,7 @@ export async function startServer(
   log = app.log;
   for (const write of early) write(app.log);
   const gatewayHost = keygate.config.gatewayHost ?? keygate.config.host;
-  const gateway = keygate.config.gatewayPort === undefined ? null : await buildGatewayApp(keygate, keygate.gateway, options.logger === undefined || options.logger === true ? {} : { logger: options.logger });
+  const gateway = keygate.config.gatewayPort === undefined ? null : buildGatewayApp(keygate, keygate.gateway, options.logger === undefined || options.logger === true ? {} : { logger: options.logger });
   let metrics: MetricsListener | null = null;
   let gatewayUrl: string | null = null;
   let listening = { settings: 'HOST and PORT', host: keygate.config.host, port: keygate.config.port };

@@ -57,3 +57,20 @@ export function clientAddress(socketAddress: string | undefined, forwardedFor: s
   }
   return address.length <= MAX_ADDRESS_LENGTH && isIP(address) !== 0 ? address : undefined;
 }
+
+/**
+ * The chain `X-Forwarded-For` should carry on to the next hop, client first: the addresses of the
+ * believed proxies' header entries, walked from the socket peer leftwards by the same rule as
+ * `clientAddress`, and the peer itself. Only the socket peer when no proxy is believed.
+ *
+ * @example
+ * forwardedChain('10.0.0.2', '198.51.100.7, 203.0.113.9', compileTrustProxy(1)) // ['203.0.113.9', '10.0.0.2']
+ */
+export function forwardedChain(socketAddress: string, forwardedFor: string | readonly string[] | undefined, trust: TrustProxy): string[] {
+  const chain = [socketAddress];
+  if (forwardedFor !== undefined) {
+    const hops = (typeof forwardedFor === 'string' ? forwardedFor : forwardedFor.join(',')).split(',');
+    for (let hop = 0; hop < hops.length && trust(chain[0]!, hop); hop++) chain.unshift(hops[hops.length - 1 - hop]!.trim());
+  }
+  return chain;
+}

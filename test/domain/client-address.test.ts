@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clientAddress, compileTrustProxy, type TrustProxySetting } from '../../src/domain/client-address.js';
+import { clientAddress, compileTrustProxy, forwardedChain, type TrustProxySetting } from '../../src/domain/client-address.js';
 import { KeygateError } from '../../src/domain/errors.js';
 
 /** The hop rules of Express's `trust proxy` (proxy-addr), case by case. */
@@ -40,5 +40,24 @@ describe('clientAddress', () => {
   it('a proxy entry that is neither an address nor a CIDR is INVALID_CIDR', () => {
     expect(() => compileTrustProxy('10.0.0.0/33')).toThrow(KeygateError);
     expect(() => compileTrustProxy(['proxy.example.com'])).toThrow(KeygateError);
+  });
+});
+
+/** What the gateway's `X-Forwarded-For` carries on: the believed hops and the peer, client first. */
+describe('forwardedChain', () => {
+  const chain = '198.51.100.1, 203.0.113.9, 10.0.0.3';
+  it.each<[string, TrustProxySetting, string[]]>([
+    ['off: the peer alone, the made-up header dropped', false, ['10.0.0.2']],
+    ['1 hop: the proxy and what it saw', 1, ['10.0.0.3', '10.0.0.2']],
+    ['a CIDR: walks while the hop is a believed proxy', '10.0.0.0/8', ['203.0.113.9', '10.0.0.3', '10.0.0.2']],
+    ['true: every entry', true, ['198.51.100.1', '203.0.113.9', '10.0.0.3', '10.0.0.2']],
+  ])('%s', (_name, setting, expected) => {
+    expect(forwardedChain('10.0.0.2', chain, compileTrustProxy(setting))).toEqual(expected);
+  });
+
+  it('ends where clientAddress does', () => {
+    for (const setting of [false, 1, 2, '10.0.0.0/8', true] as TrustProxySetting[]) {
+      expect(forwardedChain('10.0.0.2', chain, compileTrustProxy(setting))[0]).toBe(clientAddress('10.0.0.2', chain, compileTrustProxy(setting)));
+    }
   });
 });

@@ -1,10 +1,9 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { FastifyInstance } from 'fastify';
 import type { Api } from '../../src/domain/apis.js';
 import { DEFAULT_GATEWAY_SETTINGS, type GatewaySettings } from '../../src/domain/gateway/settings.js';
 import { compileRouter, type CompiledRoutes, type Operation } from '../../src/domain/gateway/routes.js';
-import { buildGatewayApp } from '../../src/http/gateway/gateway-app.js';
+import { buildGatewayApp, type GatewayApp } from '../../src/http/gateway/gateway-app.js';
 import { GatewayService, type GatewayRouteTable, type GatewayTarget } from '../../src/services/gateway-service.js';
 import type { TestServer } from '../helpers/server.js';
 
@@ -96,7 +95,7 @@ export function op(method: string, path: string, anyOf: string[][], extra: Parti
 
 export interface RunningGateway {
   url: string;
-  app: FastifyInstance;
+  app: GatewayApp;
   service: GatewayService;
   close(): Promise<void>;
 }
@@ -105,8 +104,7 @@ export interface RunningGateway {
 export async function startGateway(t: TestServer, routes: GatewayRouteTable, logger: { level: string; stream: { write(line: string): void } } | false = false): Promise<RunningGateway> {
   const keygate = t.server.keygate;
   const service = new GatewayService({ clock: keygate.clock, publicUrl: keygate.publicUrl, routes, verify: keygate.verify, signingKeys: keygate.signingKeys });
-  const app = await buildGatewayApp(keygate, service, { logger });
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  const { port } = app.server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, app, service, close: () => app.close() };
+  const app = buildGatewayApp(keygate, service, { logger });
+  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  return { url, app, service, close: () => app.close() };
 }

@@ -1,7 +1,10 @@
-import replyFrom, { type FastifyReplyFromHooks } from '@fastify/reply-from';
-import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { IncomingHttpHeaders } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { pino, type Logger } from 'pino';
+import { Agent, type Dispatcher } from 'undici';
 import { trustProxyOption } from '../../config/schema.js';
+import { clientAddress, compileTrustProxy, forwardedChain, type TrustProxy } from '../../domain/client-address.js';
 import { newRequestId } from '../../crypto/secrets.js';
 import { KeygateError } from '../../domain/errors.js';
 import type { GatewayForward, GatewayService, GatewayUsage } from '../../services/gateway-service.js';
@@ -13,131 +16,259 @@ import { tunnelUpgrades } from './websocket.js';
 
 export type GatewayAppOptions = AppOptions;
 
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** The policy's decision to forward, read by the proxy's header hooks. */
-    gatewayForward: GatewayForward | null;
-    /** When the gateway received the request (Keygate's clock), for the analytics record. */
-    gatewayStartedAt: number;
-    gatewayUsage: GatewayUsage | null;
+/** The gateway's listener: what `keygate start` and `keygate gateway` run, and tests start. */
+export interface GatewayApp {
+  readonly server: Server;
+  readonly log: Logger;
+  /** Listens; resolves to the address as a URL (`http://127.0.0.1:8080`). */
+  listen(options: { port: number; host: string }): Promise<string>;
+  /** Stops accepting, lets requests in flight finish, closes idle connections and the upstream pools. */
+  close(): Promise<void>;
+}
+
+/** The caller's address and the chain `X-Forwarded-For` carries on, by KEYGATE_TRUST_PROXY. */
+export interface CallerAddress {
+  ip: string;
+  /** Client first, as `X-Forwarded-For` spells it: the believed proxies' entries and the peer. */
+  ips: string[];
+  /** `https` when a believed proxy says so (`X-Forwarded-Proto`), else the connection's own. */
+  proto: string;
+}
+
+/**
+ * The gateway: a node:http server whose every request goes through the policy of
+ * `GatewayService`, then straight into an undici agent (pooled keep-alive connections per
+ * upstream) whose dispatch handler writes the upstream's answer to the caller's response as it
+ * arrives. No framework sits between the two: there is one route, no body parsing (bodies stream
+ * through both ways with backpressure), and each request costs one handler object.
+ *
+ * A refused or failed connection to the upstream is 502 and a timeout 504, as
+ * `application/problem+json`; nothing is retried, so a request with a body is never sent twice.
+ * WebSocket upgrades are checked by the same policy and tunnelled (`websocket.ts`).
+ *
+ * @example
+ * const gateway = buildGatewayApp(keygate, keygate.gateway);
+ * await gateway.listen({ port: 8080, host: '127.0.0.1' });
+ */
+export function buildGatewayApp(keygate: Keygate, gateway: GatewayService, options: GatewayAppOptions = {}): GatewayApp {
+  const { config } = keygate;
+  // The gateway logs no request; should one ever be, its credentials stay out.
+  const logging = loggerOptions(options, config, ['req.headers.authorization', 'req.headers.cookie']);
+  const log = logging === false ? pino({ level: 'silent' }) : pino({ level: logging.level }, logging.stream ?? process.stdout);
+  const agent = new Agent({
+    connections: 128,
+    pipelining: 1,
+    headersTimeout: config.gatewayTimeoutMs,
+    // An https upstream must prove who it is.
+    connect: { timeout: config.gatewayTimeoutMs, rejectUnauthorized: true },
+  });
+  const trust = compileTrustProxy(trustProxyOption(config.trustProxy));
+  const context: GatewayContext = { keygate, gateway, agent, log, trust };
+
+  const server = createServer({ requestTimeout: 0 }, (request, response) => handle(context, request, response));
+  // Longer than the usual load balancer's idle timeout (60 s), so the gateway never closes first.
+  server.keepAliveTimeout = 72_000;
+  tunnelUpgrades(server, gateway, { timeoutMs: config.gatewayTimeoutMs, log, analytics: keygate.analytics, clock: keygate.clock });
+
+  return {
+    server,
+    log,
+    listen({ port, host }) {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          const address = server.address() as AddressInfo;
+          resolve(`http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`);
+        });
+      });
+    },
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await closed;
+      await agent.close();
+    },
+  };
+}
+
+interface GatewayContext {
+  keygate: Keygate;
+  gateway: GatewayService;
+  agent: Dispatcher;
+  log: Logger;
+  trust: TrustProxy;
+}
+
+/** One request: the policy's decision, then the refusal or the forwarding. */
+function handle(context: GatewayContext, request: IncomingMessage, response: ServerResponse): void {
+  const startedAt = performance.now();
+  const at = context.keygate.clock();
+  const caller = callerAddress(request, context.trust);
+  context.gateway.decide({ host: request.headers.host, method: request.method!, url: request.url!, headers: request.headers, ip: caller.ip }).then(
+    (decision) => {
+      if (decision.kind === 'refuse') {
+        const body = JSON.stringify(decision.body);
+        response.writeHead(decision.status, { ...decision.headers, 'content-type': decision.contentType, 'content-length': Buffer.byteLength(body) });
+        response.end(body);
+        count(context, response.statusCode, decision.usage, null, startedAt, at);
+        return;
+      }
+      const forwarding = new Forwarding(context, request, response, decision, startedAt, at);
+      context.agent.dispatch(forwarding.options(caller), forwarding);
+    },
+    (err: unknown) => {
+      // Only faults get here (the store down, a bug): the details go to the log with an id the caller is given.
+      const requestId = newRequestId();
+      context.log.error({ err, requestId }, 'gateway request failed');
+      const status = err instanceof KeygateError && err.code === 'STORE_UNAVAILABLE' ? 503 : 500;
+      sendProblem(response, gatewayProblem(status, status === 503 ? 'UNAVAILABLE' : 'INTERNAL', `the request could not be handled; the request id is ${requestId}`));
+      count(context, status, null, null, startedAt, at);
+    },
+  );
+}
+
+/**
+ * A forwarded request in flight: undici's dispatch handler, writing the upstream's status,
+ * headers and body to the caller's response as they arrive. The upstream is paused while the
+ * caller's connection is full, and the upstream request aborted when the caller goes away.
+ */
+class Forwarding implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | null = null;
+  private done = false;
+
+  constructor(
+    private readonly context: GatewayContext,
+    private readonly request: IncomingMessage,
+    private readonly response: ServerResponse,
+    private readonly decision: GatewayForward,
+    private readonly startedAt: number,
+    private readonly at: number,
+  ) {
+    // Module-level listeners, the handler found on the response: no closures per request.
+    (response as ForwardedResponse)[FORWARDING] = this;
+    response.on('drain', resumeUpstream);
+    response.on('close', callerClosed);
+  }
+
+  /** The upstream request: the decision's URL, the caller's headers as `upstreamRequestHeaders` rewrites them, the body streamed. */
+  options(caller: CallerAddress): Dispatcher.DispatchOptions {
+    const { request, decision } = this;
+    const { url } = decision;
+    const slash = url.indexOf('/', url.indexOf('//') + 2);
+    const headers = upstreamRequestHeaders(request.headers, {
+      credentialHeader: decision.credentialHeader,
+      identity: decision.identity,
+      forwarded: { for: caller.ips.join(', '), proto: caller.proto, host: request.headers.host },
+    });
+    headers.host = url.slice(url.indexOf('//') + 2, slash);
+    // Node answered the caller's `Expect: 100-continue` already; undici sends none of its own.
+    delete headers.expect;
+    return {
+      origin: url.slice(0, slash),
+      path: decision.query === '' ? url.slice(slash) : `${url.slice(slash)}?${decision.query}`,
+      method: request.method!,
+      headers: headers as Record<string, string | string[]>,
+      body: hasBody(request.headers) ? request : null,
+    };
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    // 1xx interim answers (103 Early Hints) are the upstream's own business.
+    if (statusCode < 200) return;
+    const out = callerResponseHeaders(headers, this.decision.responseHeaders);
+    // The connection can't carry another request until the caller's body is read: close it.
+    if (!this.request.complete) out['connection'] = 'close';
+    this.response.writeHead(statusCode, out);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (!this.response.write(chunk)) controller.pause();
+  }
+
+  onResponseEnd(): void {
+    this.response.end();
+    this.finish(this.response.statusCode);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    if (this.done) return;
+    const { response } = this;
+    if (response.headersSent) {
+      // The answer was under way: the caller sees a cut-off response, never a second one.
+      response.destroy();
+      this.finish(response.statusCode);
+      return;
+    }
+    const code = (error as { code?: string }).code;
+    this.context.log.warn({ code }, 'upstream request failed');
+    const timeout = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT';
+    const answer = timeout
+      ? gatewayProblem(504, 'UPSTREAM_TIMEOUT', 'the upstream did not answer in time')
+      : gatewayProblem(502, 'UPSTREAM_UNAVAILABLE', 'the upstream refused the connection or failed before answering');
+    sendProblem(response, answer);
+    this.finish(answer.status);
+  }
+
+  /** The caller's connection has room again. */
+  resume(): void {
+    this.controller?.resume();
+  }
+
+  /** The caller went away before the answer was complete: the upstream request is abandoned. */
+  callerClosed(): void {
+    if (this.done) return;
+    this.controller?.abort(new Error('the caller closed the connection'));
+    this.finish(this.response.statusCode);
+  }
+
+  private finish(status: number): void {
+    if (this.done) return;
+    this.done = true;
+    count(this.context, status, this.decision.usage, status, this.startedAt, this.at);
   }
 }
 
-const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE'];
+const FORWARDING = Symbol('keygate.forwarding');
+type ForwardedResponse = ServerResponse & { [FORWARDING]: Forwarding };
 
-/**
- * The gateway: one catch-all route, no body parsing (bodies stream through both ways), the
- * policy of `GatewayService` for every request, then `@fastify/reply-from` over an undici agent
- * (pooled keep-alive connections per upstream). A refused or failed connection to the upstream
- * is 502 and a timeout 504, as `application/problem+json`; nothing is retried, so a request
- * with a body is never sent twice. WebSocket upgrades are checked by the same policy and
- * tunnelled (`websocket.ts`).
- *
- * @example
- * const app = await buildGatewayApp(keygate, keygate.gateway);
- * await app.listen({ port: 8080 });
- */
-export async function buildGatewayApp(keygate: Keygate, gateway: GatewayService, options: GatewayAppOptions = {}): Promise<FastifyInstance> {
-  const { config } = keygate;
-  const app = Fastify({
-    // Callers' credentials travel in these; the gateway never logs them.
-    logger: loggerOptions(options, config, ['req.headers.authorization', 'req.headers.cookie']),
-    logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: trustProxyOption(config.trustProxy) as boolean | string[],
-    genReqId: newRequestId,
-    // The catch-all's one parameter is the whole path: as long as Node lets a request line be.
-    routerOptions: { maxParamLength: 16_384 },
-  });
-
-  // The body is the upstream's business: it streams through unread, whatever its type and size.
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
-
-  await app.register(replyFrom, {
-    undici: {
-      connections: 128,
-      pipelining: 1,
-      headersTimeout: config.gatewayTimeoutMs,
-      // reply-from turns certificate checks off unless told otherwise (its `tls` default): an
-      // https upstream must prove who it is. `connect` is applied over `tls`.
-      connect: { timeout: config.gatewayTimeoutMs, rejectUnauthorized: true },
-    },
-    disableRequestLogging: true,
-    retryMethods: [],
-  });
-
-  app.decorateRequest('gatewayForward', null);
-  app.decorateRequest('gatewayStartedAt', 0);
-  app.decorateRequest('gatewayUsage', null);
-
-  app.addHook('onResponse', (request, reply, done) => {
-    keygate.metrics.httpResponses[Math.floor(reply.statusCode / 100) - 1]?.inc();
-    const usage = request.gatewayUsage;
-    if (usage !== null) {
-      keygate.analytics.record({
-        ...usage,
-        upstreamStatus: request.gatewayForward === null ? null : reply.statusCode,
-        latencyMs: keygate.clock() - request.gatewayStartedAt,
-        at: request.gatewayStartedAt,
-      });
-    }
-    done();
-  });
-
-  app.setErrorHandler((err, request, reply) => {
-    // Only faults get here (the store down, a bug): the details go to the log with the request id.
-    request.log.error({ err, requestId: request.id }, 'gateway request failed');
-    const status = err instanceof KeygateError && err.code === 'STORE_UNAVAILABLE' ? 503 : 500;
-    const answer = gatewayProblem(status, status === 503 ? 'UNAVAILABLE' : 'INTERNAL', `the request could not be handled; the request id is ${request.id}`);
-    return reply.code(answer.status).type('application/problem+json').send(answer.body);
-  });
-
-  app.route({
-    method: METHODS,
-    url: '/*',
-    handler: async (request, reply) => {
-      request.gatewayStartedAt = keygate.clock();
-      const decision = await gateway.decide({ host: request.headers.host, method: request.method, url: request.url, headers: request.headers, ip: request.ip });
-      request.gatewayUsage = decision.usage;
-      if (decision.kind === 'refuse') {
-        return reply.code(decision.status).headers(decision.headers).type(decision.contentType).send(decision.body);
-      }
-      request.gatewayForward = decision;
-      return reply.from(decision.url, FORWARD);
-    },
-  });
-
-  tunnelUpgrades(app.server, gateway, { timeoutMs: config.gatewayTimeoutMs, log: app.log, analytics: keygate.analytics, clock: keygate.clock });
-  return app;
+function resumeUpstream(this: ServerResponse): void {
+  (this as ForwardedResponse)[FORWARDING].resume();
 }
 
-/** How the request is sent on: reply-from's hooks, made once; each reads the decision off the request. */
-const FORWARD: FastifyReplyFromHooks = {
-  queryString: (_search, _url, request) => (request as FastifyRequest).gatewayForward!.query,
-  rewriteRequestHeaders: (request, headers) => {
-    const decision = (request as FastifyRequest).gatewayForward!;
-    return upstreamRequestHeaders(headers as IncomingHttpHeaders, {
-      credentialHeader: decision.credentialHeader,
-      identity: decision.identity,
-      forwarded: { for: forwardedFor(request as FastifyRequest), proto: request.protocol, host: request.headers.host },
-    });
-  },
-  rewriteHeaders: (headers, request) => callerResponseHeaders(headers as IncomingHttpHeaders, (request as FastifyRequest).gatewayForward!.responseHeaders) as IncomingHttpHeaders,
-  onError: (reply, { error }) => upstreamFailed(reply as FastifyReply, error as { statusCode?: number; code?: string }),
-};
-
-/** The caller's chain as `X-Forwarded-For` spells it (client first): believed proxies' entries and the peer. */
-function forwardedFor(request: FastifyRequest): string {
-  // `ips` (KEYGATE_TRUST_PROXY set) lists the peer first, then the believed hops back to the client.
-  return request.ips === undefined ? request.ip : [...request.ips].reverse().join(', ');
+function callerClosed(this: ServerResponse): void {
+  (this as ForwardedResponse)[FORWARDING].callerClosed();
 }
 
-/** The upstream refused, failed or timed out: 504 for a timeout, 502 for everything else, never a retry. */
-function upstreamFailed(reply: FastifyReply, error: { statusCode?: number; code?: string }): void {
-  const timeout = error.statusCode === 504;
-  reply.request.log.warn({ code: error.code, requestId: reply.request.id }, 'upstream request failed');
-  const answer = timeout
-    ? gatewayProblem(504, 'UPSTREAM_TIMEOUT', 'the upstream did not answer in time')
-    : gatewayProblem(502, 'UPSTREAM_UNAVAILABLE', 'the upstream refused the connection or failed before answering');
-  reply.code(answer.status).type('application/problem+json').send(answer.body);
+/** The response is counted once: by status class for the metrics, and under its series for the analytics. */
+function count(context: GatewayContext, status: number, usage: GatewayUsage | null, upstreamStatus: number | null, startedAt: number, at: number): void {
+  context.keygate.metrics.httpResponses[Math.floor(status / 100) - 1]?.inc();
+  if (usage !== null) context.keygate.analytics.record({ ...usage, upstreamStatus, latencyMs: performance.now() - startedAt, at });
+}
+
+/** Who the caller is by KEYGATE_TRUST_PROXY, as the policy (IP allowlists) and the upstream (`X-Forwarded-*`) see it. */
+export function callerAddress(request: IncomingMessage, trust: TrustProxy): CallerAddress {
+  const peer = request.socket.remoteAddress ?? '';
+  if (!trust(peer, 0)) return { ip: peer, ips: [peer], proto: 'http' };
+  const forwardedFor = request.headers['x-forwarded-for'];
+  const forwardedProto = request.headers['x-forwarded-proto'];
+  const proto = typeof forwardedProto === 'string' ? forwardedProto.slice(forwardedProto.lastIndexOf(',') + 1).trim() : 'http';
+  return { ip: clientAddress(peer, forwardedFor, trust) ?? '', ips: forwardedChain(peer, forwardedFor, trust), proto };
+}
+
+/** Whether the caller sends a body: a length other than 0, or a chunked one. */
+function hasBody(headers: IncomingHttpHeaders): boolean {
+  const length = headers['content-length'];
+  return (length !== undefined && length !== '0') || headers['transfer-encoding'] !== undefined;
+}
+
+function sendProblem(response: ServerResponse, answer: { status: number; body: Record<string, unknown> }): void {
+  if (response.headersSent || response.destroyed) return;
+  const body = JSON.stringify(answer.body);
+  response.writeHead(answer.status, { 'content-type': 'application/problem+json', 'content-length': Buffer.byteLength(body) });
+  response.end(body);
 }
