@@ -2,6 +2,18 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ERROR_REGISTRY, KeygateError, type ErrorCode } from '../domain/errors.js';
 import { validationErrors, type SchemaViolation } from './validation-errors.js';
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** A route whose body is not the usual JSON: what its 413 and 415 answers say instead. */
+    body?: {
+      /** Where the route's own size limit comes from, e.g. 'the limit of an OpenAPI document'. */
+      limit: string;
+      /** The media types the route accepts. */
+      mediaTypes: readonly string[];
+    };
+  }
+}
+
 export interface ProblemBody {
   type: string;
   title: string;
@@ -46,10 +58,12 @@ export function toProblem(err: unknown, request: FastifyRequest): ProblemBody {
     return problem('INVALID_REQUEST', `${where} ${errors[0]?.path ?? ''}: ${errors[0]?.message ?? 'invalid'}${more}`, id, errors);
   }
   switch (fe.code) {
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return problem('BODY_TOO_LARGE', `the request body is larger than the limit of ${describeBytes(request.routeOptions.bodyLimit)}, set by KEYGATE_BODY_LIMIT`, id);
+    case 'FST_ERR_CTP_BODY_TOO_LARGE': {
+      const limit = request.routeOptions.config.body?.limit ?? 'set by KEYGATE_BODY_LIMIT';
+      return problem('BODY_TOO_LARGE', `the request body is larger than the limit of ${describeBytes(request.routeOptions.bodyLimit)}, ${limit}`, id);
+    }
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return problem('UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json', id);
+      return problem('UNSUPPORTED_MEDIA_TYPE', `send the body as ${request.routeOptions.config.body?.mediaTypes.join(' or ') ?? 'application/json'}`, id);
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return problem('MALFORMED_JSON', 'the body is empty; send a JSON object', id);
     case 'FST_ERR_CTP_INVALID_JSON_BODY':

@@ -145,6 +145,7 @@ export const apiRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => async 
       {
         onRequest: requireScope(keygate, 'apis:write'),
         bodyLimit: MAX_OPENAPI_BYTES,
+        config: { body: { limit: "an OpenAPI document's own (KEYGATE_BODY_LIMIT does not apply)", mediaTypes: DOCUMENT_TYPES } },
         schema: {
           tags: ['apis'],
           summary:
