@@ -75,6 +75,27 @@ export function callerResponseHeaders(headers: OutgoingHttpHeaders | IncomingHtt
   return out;
 }
 
+/**
+ * Whether the request names its Host more than once. Node keeps the first `Host` and drops the
+ * rest, while an upstream or another proxy in the path may read the last: the gateway would check
+ * the request for one API and the next hop serve it as another's (RFC 9112 §3.2: such a request
+ * is answered 400).
+ *
+ * @example
+ * duplicateHost(['Host', 'a.example', 'host', 'b.example']) // true
+ * duplicateHost(['Host', 'a.example', 'Accept', 'text/html']) // false
+ */
+export function duplicateHost(rawHeaders: readonly string[]): boolean {
+  let seen = false;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.length !== 4 || name.toLowerCase() !== 'host') continue;
+    if (seen) return true;
+    seen = true;
+  }
+  return false;
+}
+
 /** The header names a `Connection` header lists: hop-by-hop for this connection only (RFC 9110 §7.6.1). */
 function connectionNames(connection: unknown): ReadonlySet<string> {
   // The common values name no header: no Set for them on every request.

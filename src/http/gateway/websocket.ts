@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
-import { request as httpRequest, STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import { request as httpRequest, STATUS_CODES, type ClientRequest, type IncomingMessage, type Server } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
-import type { FastifyBaseLogger } from 'fastify';
 import type { Clock } from '../../domain/clock.js';
-import type { GatewayService, GatewayUsage } from '../../services/gateway-service.js';
+import { gatewayProblem, type GatewayService, type GatewayUsage } from '../../services/gateway-service.js';
 import type { UsageAnalytics } from '../../services/usage-analytics.js';
-import { upstreamRequestHeaders } from './headers.js';
+import { duplicateHost, upstreamRequestHeaders } from './headers.js';
+import { checkedLookup, refusedHost, type UpstreamAddressRules } from './upstream-connector.js';
 
 /**
  * WebSocket through the gateway: the handshake goes through the same policy as every request —
@@ -22,22 +22,80 @@ import { upstreamRequestHeaders } from './headers.js';
  */
 const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const NOT_WEBSOCKET = '{"code":"UPGRADE_NOT_ALLOWED","status":400,"detail":"only WebSocket upgrades (RFC 6455: GET, Upgrade: websocket, Sec-WebSocket-Key, Sec-WebSocket-Version 13) pass the gateway"}';
-interface TunnelOptions {
+const UPSTREAM_UNAVAILABLE = JSON.stringify(gatewayProblem(502, 'UPSTREAM_UNAVAILABLE', 'the upstream refused the connection or failed before answering').body);
+const BAD_HOST = JSON.stringify(gatewayProblem(400, 'BAD_HOST', 'the request names its Host more than once').body);
+
+export interface TunnelOptions {
   timeoutMs: number;
-  log: FastifyBaseLogger;
+  log: { error(fields: object, message: string): void; warn(fields: object, message: string): void };
   /** Each handshake is counted like a request: its outcome, and the upstream's answer to it. */
   analytics: Pick<UsageAnalytics, 'record'>;
   clock: Clock;
+  /**
+   * Where the upstream connection may go: the rules of the gateway's HTTP connector
+   * (`upstream-connector.ts`). Without them, link-local and metadata addresses are refused and no
+   * port counts as Keygate's own.
+   */
+  addresses?: UpstreamAddressRules;
+  /**
+   * The caller by KEYGATE_TRUST_PROXY, as for any gateway request: `ip` for the policy (IP
+   * allowlists), `ips` (client first, as `X-Forwarded-For` spells it) and `proto` for the upstream.
+   * Without it, the socket's peer over plain http.
+   */
+  clientAddress?(request: IncomingMessage): { ip: string; ips: string[]; proto: string };
 }
 
-export function tunnelUpgrades(server: Server, gateway: GatewayService, options: TunnelOptions): void {
+const REFUSE_LINK_LOCAL: UpstreamAddressRules = Object.freeze({ allowLinkLocal: false, ownPorts: Object.freeze([]) });
+
+function socketPeer(request: IncomingMessage): { ip: string; ips: string[]; proto: string } {
+  const ip = request.socket.remoteAddress ?? '';
+  return { ip, ips: [ip], proto: 'http' };
+}
+
+/** The tunnels of one server; `close` ends them all. */
+export interface Tunnels {
+  /**
+   * Destroys every tunnel and every handshake in progress, both sides, and refuses upgrades from
+   * then on: an open WebSocket would otherwise hold the server's close (and the final flush of
+   * usage and audit) for as long as the connection lives.
+   */
+  close(): void;
+}
+
+/**
+ * Checks and tunnels the server's WebSocket upgrades.
+ *
+ * @example
+ * const tunnels = tunnelUpgrades(server, gateway, { timeoutMs, log, analytics, clock, addresses, clientAddress });
+ * // on shutdown, before waiting for server.close():
+ * tunnels.close();
+ */
+export function tunnelUpgrades(server: Server, gateway: GatewayService, options: TunnelOptions): Tunnels {
+  const live = new Set<Duplex | ClientRequest>();
+  let closing = false;
+  const track = (stream: Duplex | ClientRequest): void => {
+    live.add(stream);
+    stream.once('close', () => live.delete(stream));
+  };
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
-    handshake(request, socket, head, gateway, options).catch((err: unknown) => {
+    if (closing) {
+      socket.destroy();
+      return;
+    }
+    track(socket);
+    handshake(request, socket, head, gateway, { ...options, track }).catch((err: unknown) => {
       options.log.error({ err }, 'gateway upgrade failed');
       refuse(socket, 500, { 'content-type': 'application/problem+json' }, '{"code":"INTERNAL","status":500}');
     });
   });
+  return {
+    close() {
+      closing = true;
+      for (const stream of live) stream.destroy();
+      live.clear();
+    },
+  };
 }
 
 /** The caller's handshake is a WebSocket opening handshake (RFC 6455 §4.1); its key, or null. */
@@ -47,7 +105,18 @@ function websocketKey(request: IncomingMessage): string | null {
   return typeof key === 'string' && /^[A-Za-z0-9+/]{22}==$/.test(key) ? key : null;
 }
 
-async function handshake(request: IncomingMessage, socket: Duplex, head: Buffer, gateway: GatewayService, options: TunnelOptions): Promise<void> {
+async function handshake(
+  request: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  gateway: GatewayService,
+  options: TunnelOptions & { track(stream: Duplex | ClientRequest): void },
+): Promise<void> {
+  // Node reads the first Host; an upstream or another proxy may read the last. Which API is meant is not for the caller to leave open.
+  if (duplicateHost(request.rawHeaders)) {
+    refuse(socket, 400, { 'content-type': 'application/problem+json' }, BAD_HOST);
+    return;
+  }
   const key = websocketKey(request);
   if (key === null) {
     refuse(socket, 400, { 'content-type': 'application/problem+json' }, NOT_WEBSOCKET);
@@ -58,9 +127,10 @@ async function handshake(request: IncomingMessage, socket: Duplex, head: Buffer,
   const count = (usage: GatewayUsage | null, upstreamStatus: number | null): void => {
     if (usage !== null) options.analytics.record({ ...usage, upstreamStatus, latencyMs: options.clock() - startedAt, at: startedAt });
   };
-  // The peer's address: KEYGATE_TRUST_PROXY is not applied to upgrades, so a key's IP allowlist sees the nearest hop.
-  const ip = request.socket.remoteAddress ?? '';
-  const decision = await gateway.decide({ host: request.headers.host, method: request.method ?? 'GET', url: request.url ?? '/', headers: request.headers, ip });
+  const caller = (options.clientAddress ?? socketPeer)(request);
+  const decision = await gateway.decide({ host: request.headers.host, method: request.method ?? 'GET', url: request.url ?? '/', headers: request.headers, ip: caller.ip });
+  // The caller left, or the server closed its tunnels, while the policy decided: nothing to open.
+  if (socket.destroyed) return;
   if (decision.kind === 'refuse') {
     count(decision.usage, null);
     refuse(socket, decision.status, { ...decision.headers, 'content-type': decision.contentType }, JSON.stringify(decision.body));
@@ -70,19 +140,31 @@ async function handshake(request: IncomingMessage, socket: Duplex, head: Buffer,
   const headers = upstreamRequestHeaders(request.headers, {
     credentialHeader: decision.credentialHeader,
     identity: decision.identity,
-    forwarded: { for: ip, proto: 'http', host: request.headers.host },
+    forwarded: { for: caller.ips.join(', '), proto: caller.proto, host: request.headers.host },
   });
   // The upgrade itself is hop-by-hop, and the one thing this request is for: asked again explicitly.
   headers['connection'] = 'Upgrade';
   headers['upgrade'] = 'websocket';
   headers['host'] = target.host;
+  const port = Number(target.port) || (target.protocol === 'https:' ? 443 : 80);
+  const addresses = options.addresses ?? REFUSE_LINK_LOCAL;
+  const refused = refusedHost(target.hostname, port, addresses);
+  if (refused !== null) {
+    options.log.warn({ code: refused.code, reason: refused.message }, 'gateway upgrade refused by the upstream address rules');
+    count(decision.usage, 502);
+    refuse(socket, 502, { 'content-type': 'application/problem+json' }, UPSTREAM_UNAVAILABLE);
+    return;
+  }
   const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
-  const upstream = send(target, { method: request.method, headers, timeout: options.timeoutMs });
+  const upstream = send(target, { method: request.method, headers, timeout: options.timeoutMs, lookup: checkedLookup({ ...addresses, port }) });
+  options.track(upstream);
+  socket.once('close', () => upstream.destroy());
   upstream.on('timeout', () => upstream.destroy(new Error('upstream timeout')));
-  upstream.on('error', () => {
+  upstream.on('error', (err: Error & { code?: string }) => {
+    if (err.code === 'UPSTREAM_ADDRESS_REFUSED') options.log.warn({ code: err.code, reason: err.message }, 'gateway upgrade refused by the upstream address rules');
     if (!socket.writable) return;
     count(decision.usage, 502);
-    refuse(socket, 502, { 'content-type': 'application/problem+json' }, '{"code":"UPSTREAM_UNAVAILABLE","status":502}');
+    refuse(socket, 502, { 'content-type': 'application/problem+json' }, UPSTREAM_UNAVAILABLE);
   });
   upstream.on('response', (response) => {
     count(decision.usage, response.statusCode ?? 502);
@@ -96,9 +178,10 @@ async function handshake(request: IncomingMessage, socket: Duplex, head: Buffer,
       // Not the WebSocket the caller asked for: nothing is joined.
       upstreamSocket.destroy();
       count(decision.usage, 502);
-      refuse(socket, 502, { 'content-type': 'application/problem+json' }, '{"code":"UPSTREAM_UNAVAILABLE","status":502}');
+      refuse(socket, 502, { 'content-type': 'application/problem+json' }, UPSTREAM_UNAVAILABLE);
       return;
     }
+    options.track(upstreamSocket);
     count(decision.usage, 101);
     socket.write(statusLine(101) + rawHeaders(response.rawHeaders) + '\r\n');
     if (upstreamHead.length > 0) socket.write(upstreamHead);
