@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache';
+import { Agent, request, type Dispatcher } from 'undici';
 import { jwksKeys, type JwksKeys } from '../crypto/jwks.js';
 import { hashSecret } from '../crypto/secrets.js';
 import type { Api } from '../domain/apis.js';
@@ -17,6 +18,7 @@ import {
   type TokenProfile,
 } from '../domain/tokens/pipeline.js';
 import { emptyResult, type VerificationCode, type VerificationResult } from '../domain/verification.js';
+import { upstreamConnector, type UpstreamAddressRules } from '../http/gateway/upstream-connector.js';
 
 /** What an external issuer may sign with: asymmetric algorithms only, so no shared secret is ever configured. */
 const EXTERNAL_ALGORITHMS: readonly JwsAlgorithm[] = ['RS256', 'PS256', 'ES256', 'ES384', 'EdDSA'];
@@ -58,6 +60,7 @@ class RemoteJwks {
   constructor(
     private readonly uri: string,
     private readonly clock: Clock,
+    private readonly dispatcher: Dispatcher,
   ) {}
 
   async find(header: JwtHeader): Promise<JwtKey | null> {
@@ -92,13 +95,15 @@ class RemoteJwks {
       const controller = new AbortController();
       const timeout = setTimeout(() => controller.abort(new Error('timed out')), FETCH_TIMEOUT_MS);
       try {
-        const response = await fetch(this.uri, { headers: { accept: 'application/json' }, redirect: 'error', signal: controller.signal });
-        if (response.status !== 200) {
+        // No redirect is followed (undici's request follows none): the JWKS is at the URL that was checked.
+        const response = await request(this.uri, { dispatcher: this.dispatcher, headers: { accept: 'application/json' }, signal: controller.signal });
+        if (response.statusCode !== 200) {
           controller.abort();
-          throw new Error(`HTTP ${response.status}`);
+          throw new Error(`HTTP ${response.statusCode}`);
         }
         body = JSON.parse(await boundedText(response, MAX_JWKS_BYTES, controller));
-        cacheControl = response.headers.get('cache-control');
+        const header = response.headers['cache-control'];
+        cacheControl = typeof header === 'string' ? header : null;
       } finally {
         clearTimeout(timeout);
       }
@@ -117,11 +122,11 @@ class RemoteJwks {
  * refused and its connection aborted, so an issuer's JWKS endpoint (any API owner's server)
  * cannot make the gateway buffer an unbounded body.
  */
-async function boundedText(response: Response, limit: number, controller: AbortController): Promise<string> {
-  const announced = Number(response.headers.get('content-length') ?? '0');
-  if (announced > limit || response.body === null) {
+async function boundedText(response: Dispatcher.ResponseData, limit: number, controller: AbortController): Promise<string> {
+  const announced = Number(response.headers['content-length'] ?? '0');
+  if (announced > limit) {
     controller.abort();
-    throw new Error(announced > limit ? `answer of ${announced} bytes, over ${limit}` : 'no body');
+    throw new Error(`answer of ${announced} bytes, over ${limit}`);
   }
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -173,7 +178,19 @@ export class ExternalIssuerVerifier {
     revocations: () => NO_REVOCATIONS,
   };
 
-  constructor(private readonly clock: Clock) {}
+  private readonly dispatcher: Dispatcher;
+
+  /**
+   * `addresses`: where a JWKS URL may lead, checked at each connection as for the gateway's
+   * upstreams (an issuer's JWKS server is any API owner's choice, and its name may resolve
+   * elsewhere later). By default link-local and metadata addresses are refused.
+   */
+  constructor(
+    private readonly clock: Clock,
+    addresses: UpstreamAddressRules = { allowLinkLocal: false, ownPorts: [] },
+  ) {
+    this.dispatcher = new Agent({ connect: upstreamConnector({ ...addresses, timeoutMs: FETCH_TIMEOUT_MS }) });
+  }
 
   /** Whether the token names one of the API's external issuers (read without trusting it: only to pick the verifier). */
   static names(api: Api, iss: string | null): boolean {
@@ -235,7 +252,7 @@ export class ExternalIssuerVerifier {
   private setFor(uri: string): RemoteJwks {
     let set = this.sets.get(uri);
     if (set === undefined) {
-      set = new RemoteJwks(uri, this.clock);
+      set = new RemoteJwks(uri, this.clock, this.dispatcher);
       this.sets.set(uri, set);
     }
     return set;
