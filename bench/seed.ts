@@ -53,6 +53,7 @@ const KEY_COLUMN_TYPES = {
   updated_at: 'bigint',
   last_used_at: 'bigint',
   usage_count: 'bigint',
+  grant_of: 'text',
 } as const satisfies Record<keyof KeysTable, string>;
 const SECRET_COLUMN_TYPES = {
   hash: 'text',
@@ -147,6 +148,7 @@ export abstract class Seeder {
         start: displayStart(secret),
         name: null,
         consumer: `customer-${n % 50_000}`,
+        grantOf: null,
         scopes: BENCH_SCOPES,
         meta: {},
         expiresAt: null,

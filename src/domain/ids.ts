@@ -17,6 +17,7 @@ export const ID_PREFIXES = {
   grant: 'grt',
   interaction: 'int',
   family: 'fam',
+  consumer: 'con',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

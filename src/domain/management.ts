@@ -17,6 +17,12 @@ export const MANAGEMENT_SCOPES: readonly ScopeDefinition[] = [
   { name: 'apis:write', description: 'Create, change and delete APIs (with force: narrow or delete what uses them)', implies: ['apis:read'] },
   { name: 'keys:read', description: 'List and read API keys (never their secrets)' },
   { name: 'keys:write', description: 'Create, update, roll, revoke and delete API keys', implies: ['keys:read'] },
+  { name: 'consumers:read', description: "List and read consumers, their members, grants and keys (never the keys' secrets)" },
+  {
+    name: 'consumers:write',
+    description: 'Create, change and delete consumers and their grants (narrowing or removing a grant narrows or revokes its keys), and create keys for their members',
+    implies: ['consumers:read'],
+  },
   { name: 'keys:verify', description: 'Verify credentials with POST /v1/verify' },
   { name: 'audit:read', description: 'Read the audit log' },
   { name: 'usage:read', description: 'Read usage analytics: request counts and latencies per API, key, consumer and operation' },

@@ -18,6 +18,7 @@ import { signingKeyRoutes } from './management/signing-keys.js';
 import { tokenRoutes } from './management/tokens.js';
 import { userRoutes } from './management/users.js';
 import { keyRoutes } from './management/keys.js';
+import { consumerRoutes } from './management/consumers.js';
 import { rootKeyRoutes } from './management/root-keys.js';
 import { tenantRoutes } from './management/tenants.js';
 import { oauthRoutes } from './oauth/routes.js';
@@ -87,6 +88,7 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
   await app.register(tenantRoutes(keygate));
   await app.register(apiRoutes(keygate));
   await app.register(keyRoutes(keygate));
+  await app.register(consumerRoutes(keygate));
   await app.register(rootKeyRoutes(keygate));
   await app.register(auditRoutes(keygate));
   await app.register(usageRoutes(keygate));

@@ -20,6 +20,7 @@ import { resetDeliveryFromConfig, type PasswordResetHook } from './password-rese
 import { ClientAuthenticator } from './client-authenticator.js';
 import { ClientTokensService } from './client-tokens-service.js';
 import { ClientsService } from './clients-service.js';
+import { ConsumersService } from './consumers-service.js';
 import { DirectoryCache } from './directory-cache.js';
 import { HealthService } from './health-service.js';
 import { Hs256SecretsService } from './hs256-secrets-service.js';
@@ -76,6 +77,8 @@ export interface Keygate {
   /** The gateway's request policy: Host → operation → credential → verify → what the upstream receives. */
   readonly gateway: GatewayService;
   readonly keys: KeysService;
+  /** Consumers, their members and grants, and their members' keys within the grants (docs/consumers.md). */
+  readonly consumers: ConsumersService;
   readonly rootKeys: RootKeysService;
   readonly auth: ManagementAuth;
   readonly audit: AuditLog;
@@ -172,6 +175,7 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
   const gatewayRoutes = new GatewayRoutesService(store.directory, cluster.bus, onError);
   const tenants = new TenantsService(ctx, gatewayRoutes);
   const rootKeys = new RootKeysService(ctx, tenants, usage);
+  const keys = new KeysService(ctx, { maxSubkeys: config.maxSubkeys });
   const passwords = new PasswordHasher({ concurrency: config.passwordHashConcurrency, queue: config.passwordHashQueue });
   // Expired sessions, codes, refresh tokens, dead jti revocations and audit events past their
   // retention do not pile up forever.
@@ -200,7 +204,8 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
     }),
     gatewayRoutes,
     gateway: new GatewayService({ clock, publicUrl: config.publicUrl, routes: gatewayRoutes, verify: verifier.verify.bind(verifier), signingKeys }),
-    keys: new KeysService(ctx, { maxSubkeys: config.maxSubkeys }),
+    keys,
+    consumers: new ConsumersService(ctx, keys),
     rootKeys,
     auth: new ManagementAuth(ctx, { seededRootKey: config.rootKey }),
     audit,

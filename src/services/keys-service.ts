@@ -36,6 +36,19 @@ export interface SubkeyInput {
   meta?: Record<string, unknown>;
 }
 
+/** A grant's settings, as its grant key holds them (docs/consumers.md). */
+export type GrantKeySettings = Pick<KeySettings, 'scopes' | 'expiresAt' | 'ratelimits' | 'credits'>;
+
+/** A key a consumer's member asks for under the consumer's grant: its own settings within the grant's. */
+export interface GrantChildInput {
+  scopes: string[];
+  expiresAt?: number | null;
+  name?: string | null;
+  ipAllowlist?: string[] | null;
+  ratelimits?: RatelimitConfig[];
+  credits?: { remaining: number; refill?: CreditsConfig['refill'] } | null;
+}
+
 export interface KeyWithApi {
   key: ApiKey;
   api: Api;
@@ -57,7 +70,7 @@ export class KeysService {
     const api = await this.findApi(tenant, input.api);
     const now = this.ctx.clock();
     const key = this.applySettings(this.blankKey(tenant, api, null, now), input, api, now);
-    return this.issue(actor, tenant, api, key, 'key.create');
+    return this.issue(actor, tenant, api, key, { maxChildren: this.options.maxSubkeys, action: 'key.create', data: {} });
   }
 
   /**
@@ -68,6 +81,69 @@ export class KeysService {
    */
   async createSubkey(actor: Actor, tenant: Tenant, parentId: string, input: SubkeyInput): Promise<IssuedKey> {
     const { key: parent, api } = await this.get(tenant, parentId);
+    assertNotGrant(parent, tenant);
+    return this.mint(actor, tenant, parent, api, input, { maxChildren: this.options.maxSubkeys, action: 'key.subkey.create', data: {} });
+  }
+
+  /**
+   * A consumer's key: a child of the grant key `grantKeyId`, so within the grant (scopes, expiry)
+   * and counting against its limits and credits. ConsumersService alone calls this, after it
+   * checked that the member belongs to the consumer that holds the grant. At most `maxKeys`
+   * unrevoked children (CONSUMER_KEY_LIMIT_REACHED), and never more than any key may have.
+   */
+  async createUnderGrant(
+    actor: Actor,
+    tenant: Tenant,
+    grantKeyId: string,
+    input: GrantChildInput,
+    options: { maxKeys: number | null; data: Record<string, unknown> },
+  ): Promise<IssuedKey> {
+    const { key: parent, api } = await this.get(tenant, grantKeyId);
+    if (parent.grantOf === null) throw new TypeError(`key "${grantKeyId}" is not a grant key`);
+    const capped = options.maxKeys !== null && options.maxKeys <= this.options.maxSubkeys;
+    const maxChildren = capped ? options.maxKeys! : this.options.maxSubkeys;
+    try {
+      return await this.mint(actor, tenant, parent, api, input, { maxChildren, action: 'consumer.key.create', data: options.data });
+    } catch (err) {
+      if (capped && err instanceof KeygateError && err.code === 'SUBKEY_LIMIT_REACHED') {
+        throw new KeygateError('CONSUMER_KEY_LIMIT_REACHED', `consumer "${parent.grantOf}" may hold at most ${maxChildren} unrevoked keys on "${api.identifier}"`);
+      }
+      throw err;
+    }
+  }
+
+  /** A new grant key for `consumerId` on `api`, validated and not yet stored, with the hash of a secret nobody sees. */
+  newGrantKey(tenant: Tenant, api: Api, consumerId: string, settings: GrantKeySettings & { scopes: string[] }, now: number): { key: ApiKey; secretHash: string } {
+    const base: ApiKey = { ...this.blankKey(tenant, api, null, now), consumer: consumerId, grantOf: consumerId, name: 'grant' };
+    const key = this.applySettings(base, settings, api, now);
+    key.start = displayStart(generateKey(api.keyPrefix, random));
+    // Random and dropped at once: no one can ever present a grant key.
+    return { key, secretHash: hashSecret(generateKey(api.keyPrefix, random)) };
+  }
+
+  /**
+   * A grant key with `settings` applied (`tree`: the grant key first, then its descendants as
+   * findTree gives them), followed by the descendants that narrowing its scopes or expiry
+   * narrowed; nothing when nothing changed.
+   */
+  changedGrantKey(tree: readonly ApiKey[], api: Api, settings: GrantKeySettings, now: number): ApiKey[] {
+    const current = tree[0]!;
+    const next = this.applySettings(current, settings, api, now);
+    const same =
+      JSON.stringify([next.scopes, next.expiresAt, next.ratelimits, next.credits]) === JSON.stringify([current.scopes, current.expiresAt, current.ratelimits, current.credits]);
+    if (same) return [];
+    const updated = { ...next, updatedAt: now };
+    return [updated, ...narrowDescendants(updated, tree.slice(1), api, now)];
+  }
+
+  private async mint(
+    actor: Actor,
+    tenant: Tenant,
+    parent: ApiKey,
+    api: Api,
+    input: SubkeyInput | GrantChildInput,
+    options: { maxChildren: number; action: string; data: Record<string, unknown> },
+  ): Promise<IssuedKey> {
     const now = this.ctx.clock();
     const chain = [parent, ...(await this.ctx.store.keys.findAncestors(tenant.id, parent.id))];
     const effective = effectiveKey(chain, api.scopes);
@@ -78,9 +154,9 @@ export class KeysService {
     const base: ApiKey = { ...this.blankKey(tenant, api, parent.id, now), consumer: parent.consumer };
     const expiresAt = input.expiresAt === undefined ? effective.expiresAt : input.expiresAt;
     const key = this.applySettings(base, { ...input, expiresAt }, api, now);
-    assertMetaNotInherited(input.meta, chain);
+    if ('meta' in input) assertMetaNotInherited(input.meta, chain);
     assertWithinParent(key, effective);
-    return this.issue(actor, tenant, api, key, 'key.subkey.create');
+    return this.issue(actor, tenant, api, key, options);
   }
 
   async get(tenant: Tenant, id: string): Promise<KeyWithApi> {
@@ -114,6 +190,7 @@ export class KeysService {
     const tree = await this.ctx.store.keys.findTree(tenant.id, id);
     const current = tree[0];
     if (current === undefined) throw new KeygateError('KEY_NOT_FOUND', `no key "${id}" in tenant "${tenant.slug}"`);
+    assertNotGrant(current, tenant);
     if (current.revokedAt !== null) throw new KeygateError('KEY_REVOKED', 'a revoked key cannot be changed');
     const api = (await this.ctx.store.directory.findApiById(current.apiId))!;
     const now = this.ctx.clock();
@@ -134,6 +211,7 @@ export class KeysService {
   }
 
   async revoke(actor: Actor, tenant: Tenant, id: string): Promise<string[]> {
+    assertNotGrant((await this.get(tenant, id)).key, tenant);
     const now = this.ctx.clock();
     const ids = await this.ctx.store.keys.revokeTree(tenant.id, id, now, this.ctx.audit.event(tenant.id, actor, 'key.revoke', id));
     if (ids.length === 0) throw new KeygateError('KEY_NOT_FOUND', `no key "${id}" in tenant "${tenant.slug}"`);
@@ -142,6 +220,7 @@ export class KeysService {
   }
 
   async delete(actor: Actor, tenant: Tenant, id: string): Promise<string[]> {
+    assertNotGrant((await this.get(tenant, id)).key, tenant);
     const ids = await this.ctx.store.keys.deleteTree(tenant.id, id, this.ctx.audit.event(tenant.id, actor, 'key.delete', id));
     if (ids.length === 0) throw new KeygateError('KEY_NOT_FOUND', `no key "${id}" in tenant "${tenant.slug}"`);
     await this.ctx.lookup.invalidate(ids);
@@ -154,6 +233,7 @@ export class KeysService {
       throw new KeygateError('INVALID_REQUEST', 'gracePeriodMs must be a non-negative integer');
     }
     const { key, api } = await this.get(tenant, id);
+    assertNotGrant(key, tenant);
     if (key.revokedAt !== null) throw new KeygateError('KEY_REVOKED', 'a revoked key cannot be rolled');
     const now = this.ctx.clock();
     const secret = generateKey(api.keyPrefix, random);
@@ -164,15 +244,22 @@ export class KeysService {
     return { key: { ...key, start, updatedAt: now }, api, secret };
   }
 
-  private async issue(actor: Actor, tenant: Tenant, api: Api, key: ApiKey, action: string): Promise<IssuedKey> {
+  private async issue(
+    actor: Actor,
+    tenant: Tenant,
+    api: Api,
+    key: ApiKey,
+    options: { maxChildren: number; action: string; data: Record<string, unknown> },
+  ): Promise<IssuedKey> {
     const secret = generateKey(api.keyPrefix, random);
     key.start = displayStart(secret);
-    const event = this.ctx.audit.event(tenant.id, actor, action, key.id, {
+    const event = this.ctx.audit.event(tenant.id, actor, options.action, key.id, {
       api: api.identifier,
       scopes: key.scopes,
       parentId: key.parentId,
+      ...options.data,
     });
-    await this.ctx.store.keys.create(key, hashSecret(secret), event, { maxChildren: this.options.maxSubkeys });
+    await this.ctx.store.keys.create(key, hashSecret(secret), event, { maxChildren: options.maxChildren });
     return { key, api, secret };
   }
 
@@ -239,6 +326,17 @@ function validCredits(credits: { remaining: number; refill?: CreditsConfig['refi
     throw new KeygateError('INVALID_REQUEST', 'credits.refill.amount must be an integer ≥ 1');
   }
   return { remaining: credits.remaining, refill: refill === null ? null : { amount: refill.amount, interval: refill.interval } };
+}
+
+/**
+ * The /keys routes never act on a grant key: rolling it would hand out a secret holding the
+ * whole grant, and changing, revoking or minting under it would change every key of the consumer
+ * behind its back. Its consumer's routes manage it.
+ */
+function assertNotGrant(key: ApiKey, tenant: Tenant): void {
+  if (key.grantOf !== null) {
+    throw new KeygateError('KEY_IS_GRANT', `key "${key.id}" holds consumer "${key.grantOf}"'s grant: manage it through /v1/tenants/${tenant.slug}/consumers/${key.grantOf}`);
+  }
 }
 
 const MINT_REFUSALS: Record<Exclude<ReturnType<typeof mintRefusal>, null>, string> = {

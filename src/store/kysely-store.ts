@@ -1,6 +1,7 @@
 import { Migrator, sql, type Kysely } from 'kysely';
 import { KyselyAnalyticsStore } from './aggregates/analytics.js';
 import { KyselyAuditStore } from './aggregates/audit.js';
+import { KyselyConsumersStore } from './aggregates/consumers.js';
 import { KyselyDirectoryStore } from './aggregates/directory.js';
 import { KyselyKeysStore } from './aggregates/keys.js';
 import { KyselyPeopleStore, pruneExpiredPeopleRows } from './aggregates/people.js';
@@ -28,6 +29,7 @@ export class KyselyStore implements Store {
   readonly people: KyselyPeopleStore;
   readonly audit: KyselyAuditStore;
   readonly analytics: KyselyAnalyticsStore;
+  readonly consumers: KyselyConsumersStore;
   private readonly k: KyselyContext;
   private readonly pool: (() => PoolUsage) | undefined;
 
@@ -45,6 +47,7 @@ export class KyselyStore implements Store {
     this.people = new KyselyPeopleStore(this.k);
     this.audit = new KyselyAuditStore(this.k);
     this.analytics = new KyselyAnalyticsStore(this.k);
+    this.consumers = new KyselyConsumersStore(this.k);
     this.pool = options.poolUsage;
   }
 

@@ -362,6 +362,40 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('usage_counts_retention').on('usage_counts').columns(['granularity', 'at']).execute();
     },
   },
+  '0015_consumers': {
+    async up(db: Kysely<any>): Promise<void> {
+      // Marks a consumer's grant key: the /keys routes refuse it, and key lists leave it out.
+      await db.schema.alterTable('keys').addColumn('grant_of', 'text').execute();
+      await db.schema
+        .createTable('consumers')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('consumers_tenant').on('consumers').columns(['tenant_id', 'id']).execute();
+      await db.schema
+        .createTable('consumer_members')
+        .addColumn('consumer_id', 'text', (c) => c.notNull().references('consumers.id').onDelete('cascade'))
+        .addColumn('user_id', 'text', (c) => c.notNull())
+        .addColumn('tenant_id', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('consumer_members_pk', ['consumer_id', 'user_id'])
+        .execute();
+      // consumersOf: the consumers one user is a member of.
+      await db.schema.createIndex('consumer_members_user').on('consumer_members').columns(['tenant_id', 'user_id']).execute();
+      await db.schema
+        .createTable('consumer_grants')
+        .addColumn('consumer_id', 'text', (c) => c.notNull().references('consumers.id').onDelete('cascade'))
+        .addColumn('api_id', 'text', (c) => c.notNull())
+        .addColumn('key_id', 'text', (c) => c.notNull().unique())
+        .addColumn('tenant_id', 'text', (c) => c.notNull())
+        .addColumn('max_keys', 'integer')
+        .addPrimaryKeyConstraint('consumer_grants_pk', ['consumer_id', 'api_id'])
+        .execute();
+      await db.schema.createIndex('consumer_grants_api').on('consumer_grants').column('api_id').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

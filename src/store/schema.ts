@@ -50,6 +50,8 @@ export interface KeysTable {
   start: string;
   name: string | null;
   consumer: string | null;
+  /** The consumer whose grant the key holds; null for every other key. */
+  grant_of: string | null;
   scopes: string;
   meta: string;
   expires_at: number | null;
@@ -277,6 +279,29 @@ export interface UsageCountsTable {
   l14: number; l15: number; l16: number; l17: number; l18: number; l19: number; l20: number;
 }
 
+export interface ConsumersTable {
+  id: string;
+  tenant_id: string;
+  name: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ConsumerMembersTable {
+  consumer_id: string;
+  user_id: string;
+  tenant_id: string;
+}
+
+/** One row per API a consumer is granted: the grant's limits live on its grant key (`key_id`). */
+export interface ConsumerGrantsTable {
+  consumer_id: string;
+  api_id: string;
+  key_id: string;
+  tenant_id: string;
+  max_keys: number | null;
+}
+
 export interface Database {
   tenants: TenantsTable;
   apis: ApisTable;
@@ -300,4 +325,7 @@ export interface Database {
   password_resets: PasswordResetsTable;
   keygate_meta: KeygateMetaTable;
   usage_counts: UsageCountsTable;
+  consumers: ConsumersTable;
+  consumer_members: ConsumerMembersTable;
+  consumer_grants: ConsumerGrantsTable;
 }

@@ -1,5 +1,6 @@
 import type { AnalyticsStore } from './aggregates/analytics.js';
 import type { AuditStore } from './aggregates/audit.js';
+import type { ConsumersStore } from './aggregates/consumers.js';
 import type { DirectoryStore } from './aggregates/directory.js';
 import type { KeysStore } from './aggregates/keys.js';
 import type { PeopleStore } from './aggregates/people.js';
@@ -8,6 +9,7 @@ import type { PoolUsage } from './store-observer.js';
 
 export type { AnalyticsStore } from './aggregates/analytics.js';
 export type { AuditStore } from './aggregates/audit.js';
+export type { ConsumerKeyChanges, ConsumersStore, NewGrantKey } from './aggregates/consumers.js';
 export type { ApiDocument, ApiUse, ClientSecretRecord, DirectoryStore, GatewayApi } from './aggregates/directory.js';
 export type { CreditSpend, KeyBySecret, KeyFilter, KeysStore, UsageEntry } from './aggregates/keys.js';
 export type { PeopleStore } from './aggregates/people.js';
@@ -35,6 +37,8 @@ export interface Store {
   readonly people: PeopleStore;
   /** The audit log. */
   readonly audit: AuditStore;
+  /** Consumers with their members and grants (whose grant keys live in `keys`). */
+  readonly consumers: ConsumersStore;
   /** Usage analytics: request counts and latency histograms per series, by minute, hour and day. */
   readonly analytics: AnalyticsStore;
 

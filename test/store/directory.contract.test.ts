@@ -159,7 +159,7 @@ describe.each(BACKENDS)('Store contract: directory, changes across aggregates (%
     };
     await store.directory.createApi(api, event('api.create'));
     key = {
-      id: newId('key', now), tenantId: tenant.id, apiId: api.id, parentId: null, start: 'kg_abcd', name: null, consumer: 'cus_1',
+      id: newId('key', now), tenantId: tenant.id, apiId: api.id, parentId: null, start: 'kg_abcd', name: null, consumer: 'cus_1', grantOf: null,
       scopes: ['read:users', 'write:users'], meta: {}, expiresAt: null, enabled: true, revokedAt: null, ratelimits: [], credits: null,
       creditsRefilledAt: null, ipAllowlist: null, createdAt: now, updatedAt: now, lastUsedAt: null,
     };

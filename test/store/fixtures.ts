@@ -82,6 +82,7 @@ export function makeKey(api: Api, overrides: Partial<ApiKey> = {}): ApiKey {
     start: 'kg_abcd',
     name: null,
     consumer: 'cus_1',
+    grantOf: null,
     scopes: ['read:users'],
     meta: { plan: 'pro' },
     expiresAt: null,

@@ -21,6 +21,11 @@ export interface ApiKey {
   start: string;
   name: string | null;
   consumer: string | null;
+  /**
+   * The consumer whose grant this key holds (docs/consumers.md), or null for every other key. A
+   * grant key's secret was never shown to anyone; the consumer's keys are its children.
+   */
+  grantOf: string | null;
   scopes: string[];
   meta: Record<string, unknown>;
   expiresAt: number | null;
@@ -63,6 +68,7 @@ export function newKey(fields: { id: string; tenantId: string; apiId: string; pa
     start: '',
     name: null,
     consumer: null,
+    grantOf: null,
     scopes: [],
     meta: {},
     expiresAt: null,

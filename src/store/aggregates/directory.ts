@@ -14,6 +14,7 @@ import type { Page, PageRequest } from '../page.js';
 import type { ApiDocumentsTable, ApisTable, ClientsTable, Database, TenantsTable } from '../schema.js';
 import { ANALYTICS_TENANT_ROWS } from './analytics.js';
 import { AUDIT_TENANT_ROWS, insertEvents } from './audit.js';
+import { CONSUMER_TENANT_ROWS, deleteGrantsOfApi } from './consumers.js';
 import { KEY_TENANT_ROWS, countLiveKeysOfApi, deleteKeysOfApi, keyIdsOfTenant, keysHolding, narrowKeys, revokeRootKeysLimitedTo } from './keys.js';
 import { PEOPLE_TENANT_ROWS, deleteDelegationsOfApi, liveGrantIdsOfApi } from './people.js';
 import {
@@ -218,6 +219,7 @@ export function clientToRow(client: Client): ClientsTable {
  */
 function tenantCascade(): TenantRows<keyof Database> {
   return {
+    ...CONSUMER_TENANT_ROWS,
     ...KEY_TENANT_ROWS,
     ...PEOPLE_TENANT_ROWS,
     ...TOKEN_TENANT_ROWS,
@@ -602,7 +604,8 @@ async function clientsAllowedOn(db: Db, api: { tenantId: string; identifier: str
 }
 
 /**
- * Deletes the API and what hangs on it: its keys and their secrets, its JWT API keys (each live
+ * Deletes the API and what hangs on it: its keys and their secrets (grant keys too, with the
+ * consumers' grants on it), its JWT API keys (each live
  * one's jti revoked, so an API created later with the same identifier does not revive it), the
  * people's grants on it (each live one cut off) with their codes and refresh tokens, and the
  * clients' allowances for it. Returns the ids of the keys deleted and the revocations recorded.
@@ -613,6 +616,7 @@ async function deleteApiRows(
   at: number,
   revocation: RevocationFactory,
 ): Promise<{ keyIds: string[]; clientIds: string[]; revocations: Revocation[] }> {
+  await deleteGrantsOfApi(trx, api.id);
   const keyIds = await deleteKeysOfApi(trx, api.id);
   const liveTokens = await liveIssuedTokensOfApi(trx, api.id, at);
   const liveGrants = await liveGrantIdsOfApi(trx, api.id);

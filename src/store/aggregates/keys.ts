@@ -88,6 +88,7 @@ export function keyToRow(key: ApiKey): KeysTable {
     start: key.start,
     name: key.name,
     consumer: key.consumer,
+    grant_of: key.grantOf,
     scopes: JSON.stringify(key.scopes),
     meta: JSON.stringify(key.meta),
     expires_at: key.expiresAt,
@@ -119,6 +120,7 @@ export function rowToKey(row: KeysTable): ApiKey {
     start: row.start,
     name: row.name,
     consumer: row.consumer,
+    grantOf: row.grant_of,
     scopes: JSON.parse(row.scopes) as string[],
     meta: JSON.parse(row.meta) as Record<string, unknown>,
     expiresAt: numberOrNull(row.expires_at),
@@ -233,11 +235,7 @@ export class KyselyKeysStore implements KeysStore {
     return this.k.guard(() =>
       this.k.db.transaction().execute(async (trx) => {
         if (key.parentId !== null && options.maxChildren !== undefined) await assertRoomForChild(trx, this.k.dialect, key.parentId, options.maxChildren);
-        await trx.insertInto('keys').values(keyToRow(key)).execute();
-        await trx
-          .insertInto('key_secrets')
-          .values({ hash: secretHash, key_id: key.id, retired_at: null, created_at: key.createdAt })
-          .execute();
+        await insertKey(trx, key, secretHash);
         await insertEvents(trx, [event]);
       }),
     );
@@ -309,7 +307,8 @@ export class KyselyKeysStore implements KeysStore {
 
   list(tenantId: string, filter: KeyFilter, page: PageRequest): Promise<Page<ApiKey>> {
     return this.k.guard(async () => {
-      let query = this.k.db.selectFrom('keys').selectAll().where('tenant_id', '=', tenantId);
+      // Grant keys are the consumers' (docs/consumers.md): GET …/consumers/{id} shows them.
+      let query = this.k.db.selectFrom('keys').selectAll().where('tenant_id', '=', tenantId).where('grant_of', 'is', null);
       if (filter.apiId !== undefined) query = query.where('api_id', '=', filter.apiId);
       if (filter.consumer !== undefined) query = query.where('consumer', '=', filter.consumer);
       if (page.after !== null) query = query.where('id', '>', page.after);
@@ -333,11 +332,7 @@ export class KyselyKeysStore implements KeysStore {
   update(keys: readonly ApiKey[], event: AuditEvent): Promise<void> {
     return this.k.guard(() =>
       this.k.db.transaction().execute(async (trx) => {
-        for (const key of keys) {
-          const { id, tenant_id, api_id, parent_id, start, created_at, usage_count, last_used_at, ...changes } =
-            keyToRow(key);
-          await trx.updateTable('keys').set(changes).where('id', '=', id).where('tenant_id', '=', tenant_id).execute();
-        }
+        await writeKeyChanges(trx, keys);
         await insertEvents(trx, [event]);
       }),
     );
@@ -478,8 +473,22 @@ async function spendFrom(db: Db, spend: CreditSpend, cost: number, now: number):
   return row ? Number(row.credits_remaining) : null;
 }
 
+/** Inserts a new key with its one current secret. */
+export async function insertKey(trx: Transaction<Database>, key: ApiKey, secretHash: string): Promise<void> {
+  await trx.insertInto('keys').values(keyToRow(key)).execute();
+  await trx.insertInto('key_secrets').values({ hash: secretHash, key_id: key.id, retired_at: null, created_at: key.createdAt }).execute();
+}
+
+/** Writes the settings of existing keys; identity, lineage, usage and the grant mark never change here. */
+export async function writeKeyChanges(trx: Transaction<Database>, keys: readonly ApiKey[]): Promise<void> {
+  for (const key of keys) {
+    const { id, tenant_id, api_id, parent_id, start, created_at, usage_count, last_used_at, grant_of, ...changes } = keyToRow(key);
+    await trx.updateTable('keys').set(changes).where('id', '=', id).where('tenant_id', '=', tenant_id).execute();
+  }
+}
+
 /** Refuses a sub-key when its parent already has `max` unrevoked children. */
-async function assertRoomForChild(trx: Transaction<Database>, dialect: Dialect, parentId: string, max: number): Promise<void> {
+export async function assertRoomForChild(trx: Transaction<Database>, dialect: Dialect, parentId: string, max: number): Promise<void> {
   // The parent's row is locked so that two parallel mints cannot both count max - 1.
   await dialect.lockRows(trx, 'keys', [parentId]);
   const row = await trx
@@ -493,7 +502,8 @@ async function assertRoomForChild(trx: Transaction<Database>, dialect: Dialect, 
   }
 }
 
-async function subtreeIds(trx: Transaction<Database>, tenantId: string, rootId: string): Promise<string[]> {
+/** The key and all its descendants' ids, the key first; empty when the key is not the tenant's. */
+export async function subtreeIds(trx: Transaction<Database>, tenantId: string, rootId: string): Promise<string[]> {
   const rows = await trx
     .withRecursive('tree(id)', (qb) =>
       qb

@@ -6,6 +6,7 @@ import { numberOrNull, paginate, type Db, type KyselyContext, type TenantRows } 
 import type { Page, PageRequest } from '../page.js';
 import type { AuthorizationCodesTable, Database, GrantsTable, InteractionsTable, RefreshTokensTable, UsersTable } from '../schema.js';
 import { insertEvents } from './audit.js';
+import { deleteMembershipsOfUser } from './consumers.js';
 import { insertRevocations, type RevocationFactory } from './tokens.js';
 
 /** People and what they hold: users, sessions, pending authorizations, grants, codes, refresh tokens, password resets. */
@@ -583,5 +584,6 @@ async function deleteUserRows(trx: Transaction<Database>, tenantId: string, user
   await trx.deleteFrom('authorization_codes').where('tenant_id', '=', tenantId).where('user_id', '=', userId).execute();
   await trx.deleteFrom('refresh_tokens').where('tenant_id', '=', tenantId).where('user_id', '=', userId).execute();
   await trx.deleteFrom('grants').where('tenant_id', '=', tenantId).where('user_id', '=', userId).execute();
+  await deleteMembershipsOfUser(trx, tenantId, userId);
   await trx.deleteFrom('users').where('tenant_id', '=', tenantId).where('id', '=', userId).execute();
 }
