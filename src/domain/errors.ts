@@ -35,6 +35,7 @@ export const ERROR_REGISTRY = {
   CONSUMER_NOT_FOUND: { status: 404, title: 'No such consumer in this tenant' },
   NOT_A_MEMBER: { status: 403, title: 'The user is not a member of the consumer' },
   API_NOT_GRANTED: { status: 403, title: 'The consumer holds no grant on this API' },
+  CONSUMER_CHANGED: { status: 409, title: "The consumer's grants changed while this change was being made" },
   CONSUMER_KEY_LIMIT_REACHED: { status: 409, title: 'The consumer already holds the most keys its grant allows on this API' },
   CLIENT_NOT_FOUND: { status: 404, title: 'No such client in this tenant' },
   TOKEN_NOT_FOUND: { status: 404, title: 'No such issued token in this tenant' },

@@ -140,7 +140,8 @@ export class ConsumersService {
       grantsRemoved: removed.length,
       keysNarrowed: changed.length,
     });
-    const revoked = await this.ctx.store.consumers.update(next, { created, changed, removed, at: now }, event);
+    const grantKeysRead = current.grants.map((g) => g.keyId);
+    const revoked = await this.ctx.store.consumers.update(next, { created, changed, removed, grantKeysRead, at: now }, event);
     await this.ctx.lookup.invalidate([...changed.map((k) => k.id), ...revoked]);
     return this.get(tenant, id);
   }

@@ -99,7 +99,8 @@ export class KeysService {
     options: { maxKeys: number | null; data: Record<string, unknown> },
   ): Promise<IssuedKey> {
     const { key: parent, api } = await this.get(tenant, grantKeyId);
-    if (parent.grantOf === null) throw new TypeError(`key "${grantKeyId}" is not a grant key`);
+    // The grant was removed since the caller read it (removal unmarks its key).
+    if (parent.grantOf === null) throw new KeygateError('API_NOT_GRANTED', `the grant of key "${grantKeyId}" no longer exists`);
     const capped = options.maxKeys !== null && options.maxKeys <= this.options.maxSubkeys;
     const maxChildren = capped ? options.maxKeys! : this.options.maxSubkeys;
     try {

@@ -2,7 +2,7 @@ import type { RawBuilder, Transaction } from 'kysely';
 import type { Database } from './schema.js';
 
 /** The tables whose rows a writer locks before it reads and changes them. */
-export type LockableTable = 'keys' | 'apis';
+export type LockableTable = 'keys' | 'apis' | 'consumers';
 
 /**
  * Everything in which the SQL of the backends differs, handed to every aggregate by

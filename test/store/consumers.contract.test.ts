@@ -99,12 +99,16 @@ describe.each(BACKENDS)('Store contract: consumers (%s)', (backendName) => {
     const newGrant = grantKey(created.id);
     const narrowed = { ...key, scopes: [], updatedAt: now + 1 };
     const next: Consumer = { ...created, name: 'Renamed', members: [bob], grants: [{ apiId: api.id, keyId: newGrant.id, maxKeys: null }], updatedAt: now + 1 };
-    const revoked = await store.consumers.update(next, { created: [{ key: newGrant, secretHash: hashSecret(`g-${newGrant.id}`) }], changed: [narrowed], removed: [grant.id], at: now + 1 }, event('consumer.update'));
+    const revoked = await store.consumers.update(next, { created: [{ key: newGrant, secretHash: hashSecret(`g-${newGrant.id}`) }], changed: [narrowed], removed: [grant.id], grantKeysRead: [grant.id], at: now + 1 }, event('consumer.update'));
     expect(revoked.sort()).toEqual([grant.id, key.id].sort());
     expect(await store.consumers.find(tenant.id, created.id)).toEqual(next);
     expect(await store.keys.find(tenant.id, key.id)).toMatchObject({ scopes: [], revokedAt: now + 1 });
     expect(await store.keys.find(tenant.id, grant.id)).toMatchObject({ grantOf: null, revokedAt: now + 1 });
     expect((await store.consumers.listOfMember(tenant.id, alice)).map((c) => c.id)).not.toContain(created.id);
+    // A change computed from the grants as they were before writes nothing.
+    const stale = { ...next, name: 'Stale', grants: [{ apiId: api.id, keyId: grant.id, maxKeys: null }] };
+    await expect(store.consumers.update(stale, { created: [], changed: [], removed: [], grantKeysRead: [grant.id], at: now + 2 }, event('consumer.update'))).rejects.toMatchObject({ code: 'CONSUMER_CHANGED' });
+    expect(await store.consumers.find(tenant.id, created.id)).toEqual(next);
   });
 
   it('deletes a consumer, revoking its keys; a deleted user leaves every consumer; the tenant takes the rest', async () => {

@@ -1,6 +1,7 @@
 import type { Transaction } from 'kysely';
 import type { AuditEvent } from '../../domain/audit.js';
 import type { Consumer, ConsumerGrant } from '../../domain/consumers.js';
+import { KeygateError } from '../../domain/errors.js';
 import type { ApiKey } from '../../domain/keys/key.js';
 import { numberOrNull, paginate, type Db, type KyselyContext, type TenantRows } from '../kysely-context.js';
 import type { Page, PageRequest } from '../page.js';
@@ -22,6 +23,8 @@ export interface ConsumerKeyChanges {
   changed: readonly ApiKey[];
   /** Grant keys of grants removed now: each is revoked with its descendants and loses its mark. */
   removed: readonly string[];
+  /** The grant keys the change was computed from: when the consumer's grants differ now, nothing is written (CONSUMER_CHANGED). */
+  grantKeysRead: readonly string[];
   at: number;
 }
 
@@ -114,6 +117,13 @@ export class KyselyConsumersStore implements ConsumersStore {
   update(consumer: Consumer, keys: ConsumerKeyChanges, event: AuditEvent): Promise<string[]> {
     return this.k.guard(() =>
       this.k.db.transaction().execute(async (trx) => {
+        // Two changes computed from the same grants must not both write: the second would keep a
+        // grant the first removed (its key revoked) or drop a grant key the first added.
+        await this.k.dialect.lockRows(trx, 'consumers', [consumer.id]);
+        const current = (await trx.selectFrom('consumer_grants').select('key_id').where('consumer_id', '=', consumer.id).execute()).map((r) => r.key_id);
+        if (current.length !== keys.grantKeysRead.length || current.some((id) => !keys.grantKeysRead.includes(id))) {
+          throw new KeygateError('CONSUMER_CHANGED', `consumer "${consumer.id}" changed meanwhile: read it again and retry`);
+        }
         await trx.updateTable('consumers').set({ name: consumer.name, updated_at: consumer.updatedAt }).where('id', '=', consumer.id).where('tenant_id', '=', consumer.tenantId).execute();
         await trx.deleteFrom('consumer_members').where('consumer_id', '=', consumer.id).execute();
         await trx.deleteFrom('consumer_grants').where('consumer_id', '=', consumer.id).execute();
