@@ -8,6 +8,7 @@
 import type { Static } from 'typebox';
 import type { SigningAlgorithm } from '../domain/tokens/jwt.js';
 import type { ClientView as ClientViewSchema, IssuedClientView, Jwks as JwksSchema } from '../http/management/clients.js';
+import type { ConsumerView as ConsumerViewSchema, GrantBody } from '../http/management/consumers.js';
 import type { Hs256SecretCreatedView, Hs256SecretView } from '../http/management/hs256-secrets.js';
 import type { IssuedRootKeyView, RootKeyView as RootKeyViewSchema } from '../http/management/root-keys.js';
 import type { SigningKeyView } from '../http/management/signing-keys.js';
@@ -45,6 +46,9 @@ export type KeyView = Static<typeof KeyViewSchema>;
 export type Credits = NonNullable<KeyView['credits']>;
 /** A key view with its secret, as create, roll and sub-key creation answer (once). */
 export type IssuedKey = Static<typeof IssuedKeyView>;
+export type Consumer = Static<typeof ConsumerViewSchema>;
+/** One grant of a consumer as sent (POST and PATCH …/consumers). */
+export type GrantSpec = Static<typeof GrantBody>;
 export type RootKeyView = Static<typeof RootKeyViewSchema>;
 export type RootKeyCreated = Static<typeof IssuedRootKeyView>;
 export type VerificationResult = Static<typeof VerificationResultSchema>;

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, Option } from 'commander';
-import type { Jwks, Ratelimit, Refill, ScopeDefinition } from './api-types.js';
+import type { GrantSpec, Jwks, Ratelimit, Refill, ScopeDefinition } from './api-types.js';
 import { UsageError } from './cli-errors.js';
 import { parseDuration, parseExpiry, parseInstant } from './durations.js';
 
@@ -176,6 +176,52 @@ export function parseRefill(value: string): Refill {
   const match = /^([1-9]\d*)\/(daily|monthly)$/.exec(value.trim());
   if (!match) throw new InvalidArgumentError('Write amount/daily or amount/monthly, e.g. 1000/monthly.');
   return { amount: Number(match[1]), interval: match[2] as Refill['interval'] };
+}
+
+/**
+ * One consumer grant, `api=<identifier>,scopes=<scope> <scope>[,maxKeys=<n>|none][,ratelimit=<name:limit:window>]…
+ * [,credits=<n>[,refill=<amount/interval>]][,expires=<when>|never]`, collected into a list.
+ * `ratelimit` may be repeated; the other fields are given at most once. A field left out is
+ * not sent (on update: the grant keeps its value).
+ *
+ * @example
+ * collectGrant('api=https://api.acme.com,scopes=read:users write:users,maxKeys=5,ratelimit=requests:100:1m', []);
+ * // [{ api: 'https://api.acme.com', scopes: ['read:users', 'write:users'], maxKeys: 5, ratelimits: [{ name: 'requests', limit: 100, duration: 60_000 }] }]
+ */
+export function collectGrant(value: string, previous: GrantSpec[] | undefined): GrantSpec[] {
+  const usage = 'Write api=<identifier>,scopes=<scope> <scope>[,maxKeys=<n>|none][,ratelimit=<name:limit:window>][,credits=<n>][,refill=<n/monthly>][,expires=<when>|never].';
+  const fields = new Map<string, string>();
+  let ratelimits: Ratelimit[] | undefined;
+  for (const part of value.split(',')) {
+    const at = part.indexOf('=');
+    const name = part.slice(0, at).trim();
+    const field = part.slice(at + 1).trim();
+    if (at < 1 || !['api', 'scopes', 'maxKeys', 'ratelimit', 'credits', 'refill', 'expires'].includes(name)) throw new InvalidArgumentError(`"${part}" is not a grant field. ${usage}`);
+    if (name === 'ratelimit') {
+      ratelimits = collectRatelimit(field, ratelimits);
+      continue;
+    }
+    if (fields.has(name)) throw new InvalidArgumentError(`${name}= is given twice. ${usage}`);
+    fields.set(name, field);
+  }
+  const api = fields.get('api');
+  const scopes = fields.get('scopes');
+  if (!api || scopes === undefined) throw new InvalidArgumentError(`Both api= and scopes= are needed. ${usage}`);
+  if ((previous ?? []).some((g) => g.api === api)) throw new InvalidArgumentError(`API "${api}" is granted twice.`);
+  const maxKeys = fields.get('maxKeys');
+  const credits = fields.get('credits');
+  const refill = fields.get('refill');
+  const expires = fields.get('expires');
+  if (refill !== undefined && credits === undefined) throw new InvalidArgumentError('refill= needs credits=<n>, the credits the grant starts with.');
+  const grant: GrantSpec = {
+    api,
+    scopes: scopes.split(/\s+/).filter(Boolean),
+    ...(maxKeys !== undefined ? { maxKeys: maxKeys === 'none' ? null : parseCount(maxKeys) } : {}),
+    ...(ratelimits !== undefined ? { ratelimits } : {}),
+    ...(credits !== undefined ? { credits: { remaining: parseCount(credits), ...(refill !== undefined ? { refill: parseRefill(refill) } : {}) } } : {}),
+    ...(expires !== undefined ? { expiresAt: expires === 'never' ? null : parseExpiryArg(expires) } : {}),
+  };
+  return [...(previous ?? []), grant];
 }
 
 /**

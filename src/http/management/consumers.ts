@@ -29,7 +29,7 @@ const nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T)
 const isoOrNull = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 const ms = (iso: string | null | undefined): number | null | undefined => (iso === undefined ? undefined : iso === null ? null : Date.parse(iso));
 
-const GrantBody = Type.Object(
+export const GrantBody = Type.Object(
   {
     api: Type.String({ minLength: 1, maxLength: 512, description: 'The API identifier (or id) the grant is on.' }),
     scopes: Type.Array(ScopeName, { maxItems: 1000, description: "The most the consumer's keys may hold: a subset of the API's catalog." }),
@@ -81,7 +81,7 @@ const GrantView = Type.Object({
   grantKeyId: Type.String({ description: 'The hidden key holding the grant; the consumer\'s keys are its children.' }),
 });
 
-const ConsumerView = Type.Object({
+export const ConsumerView = Type.Object({
   id: Type.String(),
   tenant: Type.String(),
   name: Type.String(),
