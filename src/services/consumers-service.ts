@@ -84,22 +84,17 @@ export class ConsumersService {
   }
 
   async get(tenant: Tenant, id: string): Promise<ConsumerDetails> {
-    return this.details(tenant, await this.find(tenant, id));
+    return (await this.details(tenant, [await this.find(tenant, id)]))[0]!;
   }
 
   async list(tenant: Tenant, page: PageRequest): Promise<Page<ConsumerDetails>> {
     const result = await this.ctx.store.consumers.list(tenant.id, page);
-    const items: ConsumerDetails[] = [];
-    for (const consumer of result.items) items.push(await this.details(tenant, consumer));
-    return { items, next: result.next };
+    return { items: await this.details(tenant, result.items), next: result.next };
   }
 
   /** The consumers `userId` is a member of (the portal's "pick one"), in id order. */
   async consumersOf(tenant: Tenant, userId: string): Promise<ConsumerDetails[]> {
-    const consumers = await this.ctx.store.consumers.listOfMember(tenant.id, userId);
-    const items: ConsumerDetails[] = [];
-    for (const consumer of consumers) items.push(await this.details(tenant, consumer));
-    return items;
+    return this.details(tenant, await this.ctx.store.consumers.listOfMember(tenant.id, userId));
   }
 
   /**
@@ -172,7 +167,7 @@ export class ConsumersService {
   /** Every key under the consumer's grants (its members' keys and their sub-keys), by id. */
   async listKeys(tenant: Tenant, consumerId: string, page: PageRequest): Promise<Page<KeyWithApi>> {
     const consumer = await this.find(tenant, consumerId);
-    const apis = new Map((await this.details(tenant, consumer)).grants.map((g) => [g.api.id, g.api]));
+    const apis = new Map((await this.details(tenant, [consumer]))[0]!.grants.map((g) => [g.api.id, g.api]));
     const result = await this.ctx.store.consumers.listKeysUnder(tenant.id, consumer.grants.map((g) => g.keyId), page);
     return { items: result.items.map((key) => ({ key, api: apis.get(key.apiId)! })), next: result.next };
   }
@@ -201,14 +196,21 @@ export class ConsumersService {
     return consumer;
   }
 
-  private async details(tenant: Tenant, consumer: Consumer): Promise<ConsumerDetails> {
-    const grants: GrantDetails[] = [];
-    for (const grant of consumer.grants) {
-      const key = await this.ctx.store.keys.find(tenant.id, grant.keyId);
-      const api = await this.ctx.store.directory.findApiById(grant.apiId);
-      if (key !== null && api !== null) grants.push({ api, key, maxKeys: grant.maxKeys });
-    }
-    return { consumer, grants };
+  /** The consumers with their grants' keys and APIs: one query for the keys, one per distinct API. */
+  private async details(tenant: Tenant, consumers: readonly Consumer[]): Promise<ConsumerDetails[]> {
+    const grantKeys = await this.ctx.store.consumers.findGrantKeys(tenant.id, consumers.flatMap((c) => c.grants.map((g) => g.keyId)));
+    const keys = new Map(grantKeys.map((k) => [k.id, k]));
+    const apis = new Map<string, Api | null>();
+    for (const apiId of new Set(grantKeys.map((k) => k.apiId))) apis.set(apiId, await this.ctx.store.directory.findApiById(apiId));
+    return consumers.map((consumer) => {
+      const grants: GrantDetails[] = [];
+      for (const grant of consumer.grants) {
+        const key = keys.get(grant.keyId);
+        const api = apis.get(grant.apiId);
+        if (key !== undefined && api != null) grants.push({ api, key, maxKeys: grant.maxKeys });
+      }
+      return { consumer, grants };
+    });
   }
 
   /**

@@ -52,6 +52,9 @@ describe.each(BACKENDS)('Store contract: consumers (%s)', (backendName) => {
     expect(await store.consumers.find(tenant.id, created.id)).toEqual(created);
     expect(await store.consumers.find('ten_other', created.id)).toBeNull();
     expect(await store.keys.find(tenant.id, grant.id)).toEqual(grant);
+    const ordinary = await child(grant);
+    expect(await store.consumers.findGrantKeys(tenant.id, [grant.id, ordinary.id, 'key_nope'])).toEqual([grant]);
+    expect(await store.consumers.findGrantKeys('ten_other', [grant.id])).toEqual([]);
     expect((await store.consumers.listOfMember(tenant.id, alice)).map((c) => c.id)).toEqual([created.id]);
     // Grant keys are not in the key list.
     const listed = await store.keys.list(tenant.id, {}, { after: null, limit: 1000 });

@@ -46,6 +46,8 @@ export interface ConsumersStore {
    * unmarked, as any revoked key); returns the ids revoked now, or null for an unknown consumer.
    */
   delete(tenantId: string, id: string, at: number, event: AuditEvent): Promise<string[] | null>;
+  /** The grant keys among `keyIds` (one query for a page of consumers' grants). */
+  findGrantKeys(tenantId: string, keyIds: readonly string[]): Promise<ApiKey[]>;
   /** The keys under the given grant keys (never the grant keys themselves), by id. */
   listKeysUnder(tenantId: string, grantKeyIds: readonly string[], page: PageRequest): Promise<Page<ApiKey>>;
 }
@@ -151,6 +153,14 @@ export class KyselyConsumersStore implements ConsumersStore {
         return revoked;
       }),
     );
+  }
+
+  findGrantKeys(tenantId: string, keyIds: readonly string[]): Promise<ApiKey[]> {
+    return this.k.guard(async () => {
+      if (keyIds.length === 0) return [];
+      const rows = await this.k.db.selectFrom('keys').selectAll().where('tenant_id', '=', tenantId).where('id', 'in', keyIds).where('grant_of', 'is not', null).execute();
+      return rows.map(rowToKey);
+    });
   }
 
   listKeysUnder(tenantId: string, grantKeyIds: readonly string[], page: PageRequest): Promise<Page<ApiKey>> {
