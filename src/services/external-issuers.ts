@@ -18,7 +18,7 @@ import {
   type TokenProfile,
 } from '../domain/tokens/pipeline.js';
 import { emptyResult, type VerificationCode, type VerificationResult } from '../domain/verification.js';
-import { upstreamConnector, type UpstreamAddressRules } from '../http/gateway/upstream-connector.js';
+import { upstreamConnector, type UpstreamAddressRules } from './upstream-connector.js';
 
 /** What an external issuer may sign with: asymmetric algorithms only, so no shared secret is ever configured. */
 const EXTERNAL_ALGORITHMS: readonly JwsAlgorithm[] = ['RS256', 'PS256', 'ES256', 'ES384', 'EdDSA'];

@@ -9,6 +9,7 @@ import type { RatelimitState, VerificationResult } from '../domain/verification.
 import { ExternalIssuerVerifier, JwksUnavailableError } from './external-issuers.js';
 import type { SigningKeysService } from './signing-keys-service.js';
 import { issuerOf } from './tokens-service.js';
+import type { UpstreamAddressRules } from './upstream-connector.js';
 import type { VerifyOptions, VerifyRequest } from './verify-service.js';
 
 /** An API behind the gateway, as the routing table gives it for a Host. */
@@ -77,9 +78,16 @@ export interface GatewayServiceDeps {
   /** `VerifyService.verify`: API keys and Keygate JWTs, exactly as `POST /v1/verify`. */
   verify(request: VerifyRequest, options: VerifyOptions): Promise<VerificationResult>;
   signingKeys: SigningKeysService;
+  /**
+   * Where Keygate may connect for this API owner's choices (upstreams, JWKS URLs), at every
+   * connection: link-local and metadata addresses and Keygate's own ports are refused unless
+   * GATEWAY_LINK_LOCAL_UPSTREAMS=allow. Without it, link-local is refused and no port is Keygate's.
+   */
+  addresses?: UpstreamAddressRules;
 }
 
 const REALM = 'keygate';
+const REFUSE_LINK_LOCAL: UpstreamAddressRules = Object.freeze({ allowLinkLocal: false, ownPorts: Object.freeze([]) });
 const INVALID_TOKEN_DESCRIPTION = 'The access token is invalid';
 /** Any valid credential, no particular scope: an undeclared path under passthrough. */
 const ANY_CREDENTIAL: readonly (readonly string[])[] = Object.freeze([Object.freeze([])]);
@@ -101,8 +109,12 @@ export class GatewayService {
   private readonly external: ExternalIssuerVerifier;
   private readonly phantoms = new LRUCache<string, { token: string; exp: number }>({ max: 10_000 });
 
+  /** The address rules the HTTP layer's connections to upstreams follow too. */
+  readonly addresses: UpstreamAddressRules;
+
   constructor(private readonly deps: GatewayServiceDeps) {
-    this.external = new ExternalIssuerVerifier(deps.clock);
+    this.addresses = deps.addresses ?? REFUSE_LINK_LOCAL;
+    this.external = new ExternalIssuerVerifier(deps.clock, this.addresses);
   }
 
   async decide(request: GatewayRequest): Promise<GatewayDecision> {
@@ -360,6 +372,7 @@ export const GATEWAY_PROBLEMS: Readonly<Record<string, string>> = Object.freeze(
   NO_ROUTE: 'No API operation at this host and path',
   METHOD_NOT_ALLOWED: 'The path does not declare this method',
   BAD_PATH: 'The request path is not in canonical form',
+  BAD_HOST: 'The request names its Host more than once',
   ISSUER_UNAVAILABLE: "The credential's issuer could not be reached",
   UPSTREAM_UNAVAILABLE: 'The upstream could not be reached',
   UPSTREAM_TIMEOUT: 'The upstream did not answer in time',

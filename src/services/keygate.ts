@@ -12,6 +12,7 @@ import type { Store } from '../store/store.js';
 import { ApisService } from './apis-service.js';
 import { GatewayRoutesService } from './gateway-routes-service.js';
 import { GatewayService } from './gateway-service.js';
+import type { UpstreamAddressRules } from './upstream-connector.js';
 import { AuthorizationService } from './authorization-service.js';
 import { DelegationService } from './delegation-service.js';
 import { SessionsService } from './sessions-service.js';
@@ -172,6 +173,11 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
   const jwts = new JwtVerifier(ctx, signingKeys, hs256Secrets, revocations);
   const verifier = new VerifyService(ctx, usage, jwts);
   const tokens = new TokensService(ctx, signingKeys, revocations);
+  // Where an API owner's URLs (upstreams, JWKS) may lead: checked when set and at every connection.
+  const upstreamAddresses: UpstreamAddressRules = {
+    allowLinkLocal: config.gatewayLinkLocalUpstreams === 'allow',
+    ownPorts: [config.port, config.gatewayPort].filter((port): port is number => port !== undefined && port !== 0),
+  };
   const gatewayRoutes = new GatewayRoutesService(store.directory, cluster.bus, onError);
   const tenants = new TenantsService(ctx, gatewayRoutes);
   const rootKeys = new RootKeysService(ctx, tenants, usage);
@@ -198,12 +204,9 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
     store,
     cluster,
     tenants,
-    apis: new ApisService(ctx, revocations, gatewayRoutes, {
-      allowLinkLocalUpstreams: config.gatewayLinkLocalUpstreams === 'allow',
-      ownPorts: [config.port, config.gatewayPort].filter((port): port is number => port !== undefined && port !== 0),
-    }),
+    apis: new ApisService(ctx, revocations, gatewayRoutes, { allowLinkLocalUpstreams: upstreamAddresses.allowLinkLocal, ownPorts: upstreamAddresses.ownPorts }),
     gatewayRoutes,
-    gateway: new GatewayService({ clock, publicUrl: config.publicUrl, routes: gatewayRoutes, verify: verifier.verify.bind(verifier), signingKeys }),
+    gateway: new GatewayService({ clock, publicUrl: config.publicUrl, routes: gatewayRoutes, verify: verifier.verify.bind(verifier), signingKeys, addresses: upstreamAddresses }),
     keys,
     consumers: new ConsumersService(ctx, keys),
     rootKeys,

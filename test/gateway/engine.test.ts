@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { createServer, request as rawRequest, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectStatus, seedTenant, startTestServer, type TestServer } from '../helpers/server.js';
@@ -93,6 +93,18 @@ describe.each([
     const response = await request(`${gateway.url}/who`, { headers: headers({ 'x-forwarded-for': '10.1.1.1' }) });
     await response.body.text();
     expect(response.statusCode).toBe(401);
+  });
+
+  it('refuses a request that names Host twice with 400 BAD_HOST, before the upstream sees it', async () => {
+    const { hostname, port } = new URL(gateway.url);
+    const before = upstream.seen.length;
+    const socket = connect(Number(port), hostname);
+    socket.end(`GET /who HTTP/1.1\r\nHost: gw.acme.test\r\nhost: other.test\r\nAuthorization: Bearer ${secret}\r\nConnection: close\r\n\r\n`);
+    let answer = '';
+    for await (const chunk of socket) answer += String(chunk);
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(answer).toContain('"code":"BAD_HOST"');
+    expect(upstream.seen.length).toBe(before);
   });
 
   describe('with a key that has no allowlist', () => {

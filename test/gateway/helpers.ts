@@ -5,6 +5,7 @@ import { DEFAULT_GATEWAY_SETTINGS, type GatewaySettings } from '../../src/domain
 import { compileRouter, type CompiledRoutes, type Operation } from '../../src/domain/gateway/routes.js';
 import { buildGatewayApp, type GatewayApp } from '../../src/http/gateway/gateway-app.js';
 import { GatewayService, type GatewayRouteTable, type GatewayTarget } from '../../src/services/gateway-service.js';
+import type { UpstreamAddressRules } from '../../src/services/upstream-connector.js';
 import type { TestServer } from '../helpers/server.js';
 
 /** What reached the upstream: one entry per request, body counted, never kept. */
@@ -100,10 +101,15 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
-/** The gateway app over the test server's Keygate, on an ephemeral port; logging to `logger.stream` when given. */
-export async function startGateway(t: TestServer, routes: GatewayRouteTable, logger: { level: string; stream: { write(line: string): void } } | false = false): Promise<RunningGateway> {
+/** The gateway app over the test server's Keygate, on an ephemeral port; logging to `logger.stream` when given; `addresses` for its connections' address rules (a scripted resolver). */
+export async function startGateway(
+  t: TestServer,
+  routes: GatewayRouteTable,
+  logger: { level: string; stream: { write(line: string): void } } | false = false,
+  addresses?: UpstreamAddressRules,
+): Promise<RunningGateway> {
   const keygate = t.server.keygate;
-  const service = new GatewayService({ clock: keygate.clock, publicUrl: keygate.publicUrl, routes, verify: keygate.verify, signingKeys: keygate.signingKeys });
+  const service = new GatewayService({ clock: keygate.clock, publicUrl: keygate.publicUrl, routes, verify: keygate.verify, signingKeys: keygate.signingKeys, ...(addresses ? { addresses } : {}) });
   const app = buildGatewayApp(keygate, service, { logger });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   return { url, app, service, close: () => app.close() };

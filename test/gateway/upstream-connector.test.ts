@@ -4,7 +4,7 @@ import type { AddressInfo, LookupFunction } from 'node:net';
 import { createSecureContext } from 'node:tls';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { upstreamConnector } from '../../src/http/gateway/upstream-connector.js';
+import { upstreamConnector } from '../../src/services/upstream-connector.js';
 import { scriptedLookup } from './scripted-lookup.js';
 
 /** A self-signed certificate for `secure.test` (P-256, valid until 2126): no CA anywhere trusts it. */

@@ -11,7 +11,8 @@ import type { GatewayForward, GatewayService, GatewayUsage } from '../../service
 import { gatewayProblem } from '../../services/gateway-service.js';
 import type { Keygate } from '../../services/keygate.js';
 import { loggerOptions, type AppOptions } from '../app.js';
-import { callerResponseHeaders, upstreamRequestHeaders } from './headers.js';
+import { upstreamConnector } from '../../services/upstream-connector.js';
+import { callerResponseHeaders, duplicateHost, upstreamRequestHeaders } from './headers.js';
 import { tunnelUpgrades } from './websocket.js';
 
 export type GatewayAppOptions = AppOptions;
@@ -59,8 +60,9 @@ export function buildGatewayApp(keygate: Keygate, gateway: GatewayService, optio
     connections: 128,
     pipelining: 1,
     headersTimeout: config.gatewayTimeoutMs,
-    // An https upstream must prove who it is.
-    connect: { timeout: config.gatewayTimeoutMs, rejectUnauthorized: true },
+    // Every connection checks where the upstream's name leads now (DNS rebinding), and an https
+    // upstream must prove who it is.
+    connect: upstreamConnector({ ...gateway.addresses, timeoutMs: config.gatewayTimeoutMs }),
   });
   const trust = compileTrustProxy(trustProxyOption(config.trustProxy));
   const context: GatewayContext = { keygate, gateway, agent, log, trust };
@@ -68,7 +70,14 @@ export function buildGatewayApp(keygate: Keygate, gateway: GatewayService, optio
   const server = createServer({ requestTimeout: 0 }, (request, response) => handle(context, request, response));
   // Longer than the usual load balancer's idle timeout (60 s), so the gateway never closes first.
   server.keepAliveTimeout = 72_000;
-  tunnelUpgrades(server, gateway, { timeoutMs: config.gatewayTimeoutMs, log, analytics: keygate.analytics, clock: keygate.clock });
+  const tunnels = tunnelUpgrades(server, gateway, {
+    timeoutMs: config.gatewayTimeoutMs,
+    log,
+    analytics: keygate.analytics,
+    clock: keygate.clock,
+    addresses: gateway.addresses,
+    clientAddress: (request) => callerAddress(request, trust),
+  });
 
   return {
     server,
@@ -86,6 +95,7 @@ export function buildGatewayApp(keygate: Keygate, gateway: GatewayService, optio
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
+      tunnels.close();
       await closed;
       await agent.close();
     },
@@ -104,6 +114,12 @@ interface GatewayContext {
 function handle(context: GatewayContext, request: IncomingMessage, response: ServerResponse): void {
   const startedAt = performance.now();
   const at = context.keygate.clock();
+  if (duplicateHost(request.rawHeaders)) {
+    // Node reads the first Host and the upstream, or a proxy between, may read the last.
+    sendProblem(response, gatewayProblem(400, 'BAD_HOST', 'the request names its Host more than once'));
+    count(context, 400, null, null, startedAt, at);
+    return;
+  }
   const caller = callerAddress(request, context.trust);
   context.gateway.decide({ host: request.headers.host, method: request.method!, url: request.url!, headers: request.headers, ip: caller.ip }).then(
     (decision) => {

@@ -6,7 +6,7 @@ import type { Clock } from '../../domain/clock.js';
 import { gatewayProblem, type GatewayService, type GatewayUsage } from '../../services/gateway-service.js';
 import type { UsageAnalytics } from '../../services/usage-analytics.js';
 import { duplicateHost, upstreamRequestHeaders } from './headers.js';
-import { checkedLookup, refusedHost, type UpstreamAddressRules } from './upstream-connector.js';
+import { checkedLookup, refusedHost, type UpstreamAddressRules } from '../../services/upstream-connector.js';
 
 /**
  * WebSocket through the gateway: the handshake goes through the same policy as every request —

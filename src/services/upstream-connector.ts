@@ -1,7 +1,7 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import type { LookupFunction } from 'node:net';
 import { buildConnector } from 'undici';
-import { isLoopbackAddress, upstreamAddressProblem } from '../../domain/gateway/settings.js';
+import { isLoopbackAddress, upstreamAddressProblem } from '../domain/gateway/settings.js';
 
 /**
  * Where Keygate may connect when it goes to an address an API owner chose (an upstream, a JWKS
