@@ -53,6 +53,7 @@ export const ERROR_REGISTRY = {
   SCOPES_IN_DOCUMENT: { status: 409, title: "The API's OpenAPI document requires scopes the new catalog drops" },
   GATEWAY_HOST_TAKEN: { status: 409, title: 'Another API already answers to this gateway host' },
   UPSTREAM_NOT_ALLOWED: { status: 400, title: 'The upstream is an address the gateway may not reach' },
+  GATEWAY_HOST_NOT_ALLOWED: { status: 403, title: 'This key may not make the gateway answer to this host' },
   INVALID_OPENAPI: { status: 400, title: 'The OpenAPI document is invalid or names scopes outside the catalog' },
   DOCUMENT_NOT_FOUND: { status: 404, title: 'The API has no OpenAPI document' },
   STORE_UNAVAILABLE: { status: 503, title: 'The store is unreachable; retry shortly' },

@@ -3,7 +3,8 @@ import { newId } from '../crypto/secrets.js';
 import { KeygateError } from '../domain/errors.js';
 import { KEY_PREFIX_PATTERN } from '../domain/keys/format.js';
 import { operationsRequiring } from '../domain/gateway/openapi.js';
-import { applyGatewaySettings, DEFAULT_GATEWAY_SETTINGS, isLoopbackAddress, upstreamAddressProblem, type ExternalIssuer, type GatewaySettings } from '../domain/gateway/settings.js';
+import { hostWithinSuffixes, type HostAuthority } from '../domain/gateway/host-policy.js';
+import { applyGatewaySettings, DEFAULT_GATEWAY_SETTINGS, gatewayHostsOf, isLoopbackAddress, upstreamAddressProblem, type ExternalIssuer, type GatewaySettings } from '../domain/gateway/settings.js';
 import { DEFAULT_REFRESH_TOKENS, MAX_REFRESH_REUSE_INTERVAL, type Api, type RefreshTokenSettings } from '../domain/apis.js';
 import type { Tenant } from '../domain/tenants.js';
 import { validateCatalog, type ScopeDefinition } from '../domain/scopes.js';
@@ -28,6 +29,14 @@ export interface ApisServiceOptions {
   allowLinkLocalUpstreams: boolean;
   /** Keygate's own ports (management, gateway): an upstream on loopback at one of them would loop back into Keygate. */
   ownPorts: readonly number[];
+  /** GATEWAY_HOST_SUFFIXES, parsed: where a root key limited to one tenant may claim gateway hosts. */
+  hostSuffixes: readonly string[];
+}
+
+/** Who asks for a change: an operator's root key for every tenant, or a tenant's own administrator. */
+export interface ChangeOptions {
+  /** Which hosts the caller may claim for the gateway (`HostAuthority`); an operator's when not said. */
+  hostAuthority?: HostAuthority;
 }
 
 export interface CreateApiInput extends GatewayInput {
@@ -54,13 +63,14 @@ export class ApisService {
     private readonly options: ApisServiceOptions,
   ) {}
 
-  async create(actor: Actor, tenant: Tenant, input: CreateApiInput): Promise<Api> {
+  async create(actor: Actor, tenant: Tenant, input: CreateApiInput, options: ChangeOptions = {}): Promise<Api> {
     validateCatalog(input.scopes);
     const keyPrefix = input.keyPrefix ?? 'kg';
     if (!KEY_PREFIX_PATTERN.test(keyPrefix)) {
       throw new KeygateError('INVALID_REQUEST', 'keyPrefix must be 1–16 lowercase letters and digits, starting with a letter');
     }
     const gateway = applyGatewaySettings(DEFAULT_GATEWAY_SETTINGS, gatewayChange(input));
+    this.checkHostClaims(tenant, options, input.identifier, gateway, DEFAULT_GATEWAY_SETTINGS);
     await this.checkReachable(gateway, DEFAULT_GATEWAY_SETTINGS);
     const now = this.ctx.clock();
     const api: Api = {
@@ -106,10 +116,11 @@ export class ApisService {
    * gateway's routes need no new compile, since they hold scope names and implications apply at
    * verification.
    */
-  async update(actor: Actor, tenant: Tenant, identifierOrId: string, input: UpdateApiInput, options: { force?: boolean } = {}): Promise<Api> {
+  async update(actor: Actor, tenant: Tenant, identifierOrId: string, input: UpdateApiInput, options: ChangeOptions & { force?: boolean } = {}): Promise<Api> {
     const api = await this.get(tenant, identifierOrId);
     if (input.scopes !== undefined) validateCatalog(input.scopes);
     const gateway = applyGatewaySettings(api.gateway, gatewayChange(input));
+    this.checkHostClaims(tenant, options, api.identifier, gateway, api.gateway);
     await this.checkReachable(gateway, api.gateway);
     const updated: Api = {
       ...api,
@@ -223,6 +234,24 @@ export class ApisService {
     const document = await this.ctx.store.directory.findApiDocument(api.id);
     if (document === null) throw new KeygateError('DOCUMENT_NOT_FOUND', `API "${api.identifier}" has no OpenAPI document; upload one with PUT …/openapi`);
     return document;
+  }
+
+  /**
+   * A tenant's own administrator claims only hosts under the operator's suffixes: every host the
+   * API would newly answer to (its identifier's host once it has an upstream, each new gateway
+   * host) must be within `GATEWAY_HOST_SUFFIXES`. An operator's key claims any host.
+   */
+  private checkHostClaims(tenant: Tenant, options: ChangeOptions, identifier: string, next: GatewaySettings, previous: GatewaySettings): void {
+    if ((options.hostAuthority ?? 'instance') === 'instance') return;
+    const held = new Set(gatewayHostsOf(identifier, previous));
+    for (const host of gatewayHostsOf(identifier, next)) {
+      if (held.has(host) || hostWithinSuffixes(host, tenant.slug, this.options.hostSuffixes)) continue;
+      const where =
+        this.options.hostSuffixes.length === 0
+          ? 'this Keygate lets only a root key for every tenant claim gateway hosts (GATEWAY_HOST_SUFFIXES is empty)'
+          : `a root key limited to tenant "${tenant.slug}" may claim hosts under ${this.options.hostSuffixes.map((suffix) => suffix.replaceAll('{tenant}', tenant.slug)).join(', ')} only`;
+      throw new KeygateError('GATEWAY_HOST_NOT_ALLOWED', `the gateway would answer to "${host}", but ${where}; ask an operator to set it`);
+    }
   }
 
   /**

@@ -11,6 +11,7 @@ import { KeygateMetrics } from '../observability/metrics.js';
 import type { Store } from '../store/store.js';
 import { ApisService } from './apis-service.js';
 import { GatewayRoutesService } from './gateway-routes-service.js';
+import { parseHostSuffixes } from '../domain/gateway/host-policy.js';
 import { GatewayService } from './gateway-service.js';
 import type { UpstreamAddressRules } from './upstream-connector.js';
 import { AuthorizationService } from './authorization-service.js';
@@ -204,7 +205,11 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
     store,
     cluster,
     tenants,
-    apis: new ApisService(ctx, revocations, gatewayRoutes, { allowLinkLocalUpstreams: upstreamAddresses.allowLinkLocal, ownPorts: upstreamAddresses.ownPorts }),
+    apis: new ApisService(ctx, revocations, gatewayRoutes, {
+      allowLinkLocalUpstreams: upstreamAddresses.allowLinkLocal,
+      ownPorts: upstreamAddresses.ownPorts,
+      hostSuffixes: parseHostSuffixes(config.gatewayHostSuffixes),
+    }),
     gatewayRoutes,
     gateway: new GatewayService({ clock, publicUrl: config.publicUrl, routes: gatewayRoutes, verify: verifier.verify.bind(verifier), signingKeys, addresses: upstreamAddresses }),
     keys,

@@ -35,6 +35,8 @@ describe('configuration', () => {
 
   it('refuses a KEYGATE_ROOT_KEY longer than management authentication reads (it would answer 401 forever)', () => {
     expect(() => loadConfig({ env: { KEYGATE_ROOT_KEY: 'k'.repeat(513) } })).toThrow(/KEYGATE_ROOT_KEY: must be at most 512 characters/);
+    expect(() => loadConfig({ env: { GATEWAY_HOST_SUFFIXES: 'gw.example.com, *.com' } })).toThrow(/GATEWAY_HOST_SUFFIXES: "\*\.com" is not a DNS suffix/);
+    expect(loadConfig({ env: { GATEWAY_HOST_SUFFIXES: '{tenant}.gw.example.com' } }).gatewayHostSuffixes).toBe('{tenant}.gw.example.com');
     expect(loadConfig({ env: { KEYGATE_ROOT_KEY: 'k'.repeat(512) } }).rootKey).toHaveLength(512);
   });
 

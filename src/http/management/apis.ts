@@ -1,5 +1,7 @@
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import type { FastifyRequest } from 'fastify';
+import type { HostAuthority } from '../../domain/gateway/host-policy.js';
 import type { Keygate } from '../../services/keygate.js';
 import { InvalidOpenApiError, MAX_OPENAPI_BYTES } from '../../services/openapi-document.js';
 import { actorOf, requireScope } from '../auth.js';
@@ -45,7 +47,7 @@ export const apiRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => async 
     },
     async (request, reply) => {
       const tenant = await keygate.tenants.get(request.params.slug);
-      const api = await keygate.apis.create(actorOf(request), tenant, request.body);
+      const api = await keygate.apis.create(actorOf(request), tenant, request.body, { hostAuthority: hostAuthorityOf(request) });
       return reply.code(201).send(apiView(api, tenant.slug));
     },
   );
@@ -92,7 +94,10 @@ export const apiRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => async 
     },
     async (request) => {
       const tenant = await keygate.tenants.get(request.params.slug);
-      const api = await keygate.apis.update(actorOf(request), tenant, request.params.identifier, request.body, { force: request.query.force === 'true' });
+      const api = await keygate.apis.update(actorOf(request), tenant, request.params.identifier, request.body, {
+        force: request.query.force === 'true',
+        hostAuthority: hostAuthorityOf(request),
+      });
       return apiView(api, tenant.slug);
     },
   );
@@ -195,3 +200,9 @@ export const apiRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => async 
 
 /** The media types an OpenAPI document arrives as (`application/vnd.oai.openapi` is YAML, RFC 9512). */
 const DOCUMENT_TYPES = ['application/json', 'application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml', 'application/vnd.oai.openapi', 'application/vnd.oai.openapi+json'] as const;
+
+/** Which gateway hosts the caller may claim: any for a root key of every tenant, the operator's suffixes for one limited to a tenant. */
+function hostAuthorityOf(request: FastifyRequest): HostAuthority {
+  const principal = request.principal;
+  return principal !== null && principal.kind === 'root' && principal.tenant === null ? 'instance' : 'tenant';
+}
