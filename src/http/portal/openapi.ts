@@ -7,13 +7,16 @@
 type Operation = Record<string, unknown>;
 
 const PAGES: readonly { path: string; get?: string; post?: string; extra?: string }[] = [
-  { path: '/t/{slug}/login', get: 'Sign-in page (`?interaction=` continues an authorization)', post: 'Sign in with email and password: 303 on to consent or the account page; 401 or 429 (throttled) re-show the page' },
+  { path: '/t/{slug}/login', get: 'Sign-in page (`?interaction=` continues an authorization, `?next=` returns to a developer portal page)', post: 'Sign in with email and password: 303 on to consent or the account page; 401 or 429 (throttled) re-show the page' },
   { path: '/t/{slug}/logout', post: 'Sign out: ends the session' },
   { path: '/t/{slug}/consent', get: 'Consent page of a pending authorization (`?interaction=`)', post: 'Approve (some of) the scopes or deny: 303 back to the app with a code or `access_denied`' },
   { path: '/t/{slug}/account/apps', get: 'Connected apps of the signed-in person' },
   { path: '/t/{slug}/account/apps/{grantId}/revoke', post: 'Disconnect an app: revokes the grant, its refresh tokens and access tokens', extra: 'grantId' },
   { path: '/t/{slug}/signup', get: 'Sign-up page (tenants with self sign-up only)', post: 'Create an account and sign in' },
   { path: '/t/{slug}/password-reset', get: 'Ask for a password-reset link', post: 'Send a reset link if the email is known (the answer is the same either way)' },
+  { path: '/t/{slug}/portal', get: 'Developer portal home of the signed-in consumer member: granted APIs and alerts' },
+  { path: '/t/{slug}/portal/consumer', post: 'Pick the consumer to act for, among those the signed-in user is a member of' },
+  { path: '/t/{slug}/portal/assets/{name}', get: 'A script of the developer portal (JavaScript)', extra: 'name' },
   { path: '/t/{slug}/password-reset/confirm', get: 'Choose a new password (`?token=` from the link)', post: 'Set the new password: ends the person\'s sessions and refresh tokens' },
 ];
 

@@ -8,11 +8,12 @@ import { accountRoutes } from './account.js';
 import { authorizeRoute } from './authorize.js';
 import { consentRoutes } from './consent.js';
 import { htmlReply } from './context.js';
+import { developerPortalRoutes } from './developer/routes.js';
 import { signInRoutes } from './sign-in.js';
 import { signupAndResetRoutes } from './signup-and-reset.js';
 import { errorPage } from './views.js';
 
-/** The pages people see: authorize, sign-in, consent, connected apps, sign-up, password reset. */
+/** The pages people see: authorize, sign-in, consent, connected apps, sign-up, password reset, the developer portal. */
 export const portalRoutes =
   (keygate: Keygate): FastifyPluginAsync =>
   async (app) => {
@@ -28,4 +29,5 @@ export const portalRoutes =
     consentRoutes(app, keygate);
     accountRoutes(app, keygate);
     signupAndResetRoutes(app, keygate);
+    developerPortalRoutes(app, keygate);
   };

@@ -13,14 +13,14 @@ export function waitText(retryAfterSeconds: number): string {
   return minutes <= 1 ? 'a minute' : `${minutes} minutes`;
 }
 
-export function signInPage(input: { tenantName: string; action: string; csrf: string; interaction: string | null; email?: string; error?: string; signupUrl: string | null; resetUrl: string | null }): string {
+export function signInPage(input: { tenantName: string; action: string; csrf: string; interaction: string | null; next?: string | null; email?: string; error?: string; signupUrl: string | null; resetUrl: string | null }): string {
   return page(
     `Sign in · ${input.tenantName}`,
     html`<h1>Sign in</h1><p class="lead">to continue to ${input.tenantName}</p>
 ${input.error ? html`<p class="error" role="alert">${input.error}</p>` : ''}
 <form method="post" action="${input.action}">
 <input type="hidden" name="csrf" value="${input.csrf}">
-${input.interaction ? html`<input type="hidden" name="interaction" value="${input.interaction}">` : ''}
+${input.interaction ? html`<input type="hidden" name="interaction" value="${input.interaction}">` : ''}${input.next ? html`<input type="hidden" name="next" value="${input.next}">` : ''}
 <label for="email">Email</label><input id="email" name="email" type="email" autocomplete="username" required value="${input.email ?? ''}" autofocus>
 <label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
 <div class="actions"><button class="primary" type="submit">Sign in</button></div>
