@@ -2,11 +2,14 @@ import { newId } from '../crypto/secrets.js';
 import type { Api } from '../domain/apis.js';
 import type { Consumer, ConsumerGrant } from '../domain/consumers.js';
 import { KeygateError } from '../domain/errors.js';
+import { effectiveKey, mintRefusal } from '../domain/keys/effective-key.js';
 import type { ApiKey, CreditsConfig, RatelimitConfig } from '../domain/keys/key.js';
+import { assertInCatalog, isSubset } from '../domain/scopes.js';
 import type { Tenant } from '../domain/tenants.js';
 import type { NewGrantKey, Page, PageRequest } from '../store/store.js';
 import type { Actor, ServiceContextWith } from './context.js';
-import type { GrantChildInput, IssuedKey, KeysService, KeyWithApi, SubkeyInput } from './keys-service.js';
+import { MINT_REFUSALS, type GrantChildInput, type IssuedKey, type KeysService, type KeyWithApi, type SubkeyInput } from './keys-service.js';
+import type { TokensService } from './tokens-service.js';
 
 /** One grant as given: `api` is the API's identifier or id. Times are ms since the epoch. */
 export interface GrantInput {
@@ -52,6 +55,26 @@ export interface ConsumerKeyInput extends GrantChildInput {
   api: string;
 }
 
+/** The longest a token minted for a member lives, and its default: a token to try an operation with, not a credential to keep. */
+export const MAX_MINTED_TOKEN_TTL_SEC = 900;
+
+/** A short-lived token a member asks for: `api` names one of the consumer's grants. */
+export interface MintTokenInput {
+  api: string;
+  scopes: string[];
+  /** 1 to MAX_MINTED_TOKEN_TTL_SEC; the default is the maximum. */
+  ttlSeconds?: number;
+}
+
+export interface MintedToken {
+  token: string;
+  jti: string;
+  /** The token's scopes with what they imply, as its `scope` claim holds them. */
+  scopes: string[];
+  /** ms since the epoch: the requested lifetime, cut to the grant's expiry. */
+  expiresAt: number;
+}
+
 /**
  * Consumers (docs/consumers.md): a customer account with member users and, per API, a grant —
  * the most its keys may hold. A grant is a hidden grant key and the consumer's keys are its
@@ -64,6 +87,7 @@ export class ConsumersService {
   constructor(
     private readonly ctx: ServiceContextWith<'consumers' | 'directory' | 'keys' | 'people'>,
     private readonly keys: KeysService,
+    private readonly tokens: TokensService,
   ) {}
 
   async create(actor: Actor, tenant: Tenant, input: ConsumerInput): Promise<ConsumerDetails> {
@@ -188,6 +212,47 @@ export class ConsumersService {
   async createSubkey(actor: Actor, tenant: Tenant, consumerId: string, member: string, parentKeyId: string, input: SubkeyInput): Promise<IssuedKey> {
     await this.memberKey(tenant, consumerId, member, parentKeyId);
     return this.keys.createSubkey(actor, tenant, parentKeyId, input);
+  }
+
+  /**
+   * A JWT (`sub`: the consumer's id) for `member` with exactly `input.scopes`, which must lie
+   * within the grant key's effective scopes: the same ceiling as a key under the grant, refused
+   * the same way (SCOPE_NOT_ALLOWED) and while the grant could not mint a key either
+   * (KEY_CANNOT_MINT: revoked, expired, disabled, rate limited, out of credits). It lives at most
+   * MAX_MINTED_TOKEN_TTL_SEC and never beyond the grant; recorded as a JWT API key of the consumer,
+   * so it is listed and revocable by jti, and its consumer's cut-off ends it.
+   *
+   * @example
+   * const { token } = await keygate.consumers.mintToken(actor, tenant, consumerId, user.id, { api: api.id, scopes: ['read:users'], ttlSeconds: 300 });
+   */
+  async mintToken(actor: Actor, tenant: Tenant, consumerId: string, member: string, input: MintTokenInput): Promise<MintedToken> {
+    const ttlSeconds = input.ttlSeconds ?? MAX_MINTED_TOKEN_TTL_SEC;
+    if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > MAX_MINTED_TOKEN_TTL_SEC) {
+      throw new KeygateError('INVALID_REQUEST', `ttlSeconds must be a whole number from 1 to ${MAX_MINTED_TOKEN_TTL_SEC}`);
+    }
+    const consumer = await this.find(tenant, consumerId);
+    await this.assertMember(tenant, consumer, member);
+    const api = await this.findApi(tenant, input.api);
+    const grant = consumer.grants.find((g) => g.apiId === api.id);
+    const grantKey = grant === undefined ? null : await this.ctx.store.keys.find(tenant.id, grant.keyId);
+    if (grantKey === null || grantKey.grantOf === null) throw new KeygateError('API_NOT_GRANTED', `consumer "${consumer.id}" holds no grant on "${api.identifier}"`);
+    const scopes = [...new Set(input.scopes)];
+    assertInCatalog(scopes, api.scopes);
+    const now = this.ctx.clock();
+    const effective = effectiveKey([grantKey], api.scopes);
+    const extra = isSubset(scopes, effective.heldScopes);
+    if (extra !== null) throw new KeygateError('SCOPE_NOT_ALLOWED', `consumer "${consumer.id}"'s grant on "${api.identifier}" does not hold "${extra}"`);
+    const rateLimited = effective.ratelimits !== null && !(await this.ctx.cluster.rateLimiter.limit(effective.ratelimits, now, { peek: true })).allowed;
+    const refusal = mintRefusal(effective, [grantKey], { rateLimited }, now);
+    if (refusal !== null) throw new KeygateError('KEY_CANNOT_MINT', `the grant on "${api.identifier}" cannot give tokens now: ${MINT_REFUSALS[refusal]}`);
+    const expiresAt = Math.min(now + ttlSeconds * 1000, effective.expiresAt ?? Infinity);
+    const { record, token } = await this.tokens.issueApiKeyToken(
+      actor,
+      tenant,
+      { api: api.identifier, consumer: consumer.id, scopes, expiresAt },
+      { action: 'consumer.token.mint', data: { member, ttlSeconds } },
+    );
+    return { token, jti: record.jti, scopes: record.scopes, expiresAt };
   }
 
   private async find(tenant: Tenant, id: string): Promise<Consumer> {

@@ -20,6 +20,7 @@ import { SessionsService } from './sessions-service.js';
 import { UsersService } from './users-service.js';
 import { resetDeliveryFromConfig, type PasswordResetHook } from './password-reset-delivery.js';
 import { ClientAuthenticator } from './client-authenticator.js';
+import { ApiExplorerService, gatewayAddress } from './api-explorer-service.js';
 import { ClientTokensService } from './client-tokens-service.js';
 import { ClientsService } from './clients-service.js';
 import { ConsumersService } from './consumers-service.js';
@@ -81,6 +82,8 @@ export interface Keygate {
   readonly keys: KeysService;
   /** Consumers, their members and grants, and their members' keys within the grants (docs/consumers.md). */
   readonly consumers: ConsumersService;
+  /** The developer portal's API explorer: documents as it shows them, and "Try it" through this instance's gateway. */
+  readonly explorer: ApiExplorerService;
   readonly rootKeys: RootKeysService;
   readonly auth: ManagementAuth;
   readonly audit: AuditLog;
@@ -213,7 +216,8 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
     gatewayRoutes,
     gateway: new GatewayService({ clock, publicUrl: config.publicUrl, routes: gatewayRoutes, verify: verifier.verify.bind(verifier), signingKeys, addresses: upstreamAddresses }),
     keys,
-    consumers: new ConsumersService(ctx, keys),
+    consumers: new ConsumersService(ctx, keys, tokens),
+    explorer: new ApiExplorerService(ctx, config.gatewayPort === undefined ? null : gatewayAddress(config.gatewayHost ?? config.host, config.gatewayPort)),
     rootKeys,
     auth: new ManagementAuth(ctx, { seededRootKey: config.rootKey }),
     audit,

@@ -340,7 +340,8 @@ function assertNotGrant(key: ApiKey, tenant: Tenant): void {
   }
 }
 
-const MINT_REFUSALS: Record<Exclude<ReturnType<typeof mintRefusal>, null>, string> = {
+/** Why a key (or a consumer's grant) cannot mint now, in words, for each `mintRefusal`. */
+export const MINT_REFUSALS: Record<Exclude<ReturnType<typeof mintRefusal>, null>, string> = {
   REVOKED: 'it or an ancestor is revoked',
   EXPIRED: 'it or an ancestor has expired',
   DISABLED: 'it or an ancestor is disabled',

@@ -85,11 +85,14 @@ export class TokensService {
   /**
    * A long-lived JWT for a consumer: the self-contained alternative to an opaque key, listable
    * and revocable by jti. Scopes go in the RFC `scope` string or Keygate's structured `scopes`.
+   * `audit` names the event when the token is issued on another's behalf (a consumer's member
+   * minting one in the portal: `consumer.token.mint`); `token.issue` otherwise.
    */
   async issueApiKeyToken(
     actor: Actor,
     tenant: Tenant,
     input: { api: string; consumer: string; scopes: string[]; expiresAt?: number | null; claimsFormat?: 'scope' | 'scopes' },
+    audit: { action: string; data: Record<string, unknown> } = { action: 'token.issue', data: {} },
   ): Promise<{ record: IssuedToken; token: string }> {
     const api = await this.ctx.store.directory.findApi(tenant.id, input.api);
     if (api === null) throw new KeygateError('API_NOT_FOUND', `no API "${input.api}" in tenant "${tenant.slug}"`);
@@ -112,7 +115,7 @@ export class TokensService {
       ...(claimsFormat === 'scope' ? { scope: scopes.join(' ') } : { scopes: toStructured(scopes) }),
     });
     const record: IssuedToken = { jti, tenantId: tenant.id, apiId: api.id, consumer: input.consumer, scopes, claimsFormat, kid, issuedAt: now, expiresAt, revokedAt: null };
-    await this.ctx.store.tokens.createIssuedToken(record, this.ctx.audit.event(tenant.id, actor, 'token.issue', jti, { api: api.identifier, consumer: input.consumer, scopes }));
+    await this.ctx.store.tokens.createIssuedToken(record, this.ctx.audit.event(tenant.id, actor, audit.action, jti, { api: api.identifier, consumer: input.consumer, scopes, ...audit.data }));
     return { record, token };
   }
 
