@@ -48,6 +48,22 @@ function nestsDeeperThan(value: unknown, max: number): boolean {
 }
 
 /**
+ * A stored document (validated when it was uploaded), parsed and dereferenced again for reading
+ * its words: summaries, parameters, body types (the API explorer).
+ *
+ * @example
+ * const document = await readDocument(stored.document, stored.format);
+ */
+export async function readDocument(text: string, format: 'json' | 'yaml'): Promise<unknown> {
+  const parsed = parseText(text, format);
+  try {
+    return await dereference(parsed as Parameters<typeof dereference>[0], PARSER_OPTIONS);
+  } catch (err) {
+    throw new InvalidOpenApiError([(err as Error).message]);
+  }
+}
+
+/**
  * Reads an uploaded OpenAPI document and compiles the gateway's routes from it: parsed as JSON or
  * YAML, validated by `@readme/openapi-parser` against the OpenAPI 3.0/3.1 schemas, dereferenced,
  * then compiled against the API's scope catalog. Throws InvalidOpenApiError with every reason.
