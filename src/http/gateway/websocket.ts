@@ -31,25 +31,13 @@ export interface TunnelOptions {
   /** Each handshake is counted like a request: its outcome, and the upstream's answer to it. */
   analytics: Pick<UsageAnalytics, 'record'>;
   clock: Clock;
-  /**
-   * Where the upstream connection may go: the rules of the gateway's HTTP connector
-   * (`upstream-connector.ts`). Without them, link-local and metadata addresses are refused and no
-   * port counts as Keygate's own.
-   */
-  addresses?: UpstreamAddressRules;
+  /** Where the upstream connection may go: the rules of the gateway's HTTP connector (`upstream-connector.ts`). */
+  addresses: UpstreamAddressRules;
   /**
    * The caller by KEYGATE_TRUST_PROXY, as for any gateway request: `ip` for the policy (IP
    * allowlists), `ips` (client first, as `X-Forwarded-For` spells it) and `proto` for the upstream.
-   * Without it, the socket's peer over plain http.
    */
-  clientAddress?(request: IncomingMessage): { ip: string; ips: string[]; proto: string };
-}
-
-const REFUSE_LINK_LOCAL: UpstreamAddressRules = Object.freeze({ allowLinkLocal: false, ownPorts: Object.freeze([]) });
-
-function socketPeer(request: IncomingMessage): { ip: string; ips: string[]; proto: string } {
-  const ip = request.socket.remoteAddress ?? '';
-  return { ip, ips: [ip], proto: 'http' };
+  clientAddress(request: IncomingMessage): { ip: string; ips: string[]; proto: string };
 }
 
 /** The tunnels of one server; `close` ends them all. */
@@ -127,7 +115,7 @@ async function handshake(
   const count = (usage: GatewayUsage | null, upstreamStatus: number | null): void => {
     if (usage !== null) options.analytics.record({ ...usage, upstreamStatus, latencyMs: options.clock() - startedAt, at: startedAt });
   };
-  const caller = (options.clientAddress ?? socketPeer)(request);
+  const caller = options.clientAddress(request);
   const decision = await gateway.decide({ host: request.headers.host, method: request.method ?? 'GET', url: request.url ?? '/', headers: request.headers, ip: caller.ip });
   // The caller left, or the server closed its tunnels, while the policy decided: nothing to open.
   if (socket.destroyed) return;
@@ -147,8 +135,7 @@ async function handshake(
   headers['upgrade'] = 'websocket';
   headers['host'] = target.host;
   const port = Number(target.port) || (target.protocol === 'https:' ? 443 : 80);
-  const addresses = options.addresses ?? REFUSE_LINK_LOCAL;
-  const refused = refusedHost(target.hostname, port, addresses);
+  const refused = refusedHost(target.hostname, port, options.addresses);
   if (refused !== null) {
     options.log.warn({ code: refused.code, reason: refused.message }, 'gateway upgrade refused by the upstream address rules');
     count(decision.usage, 502);
@@ -156,7 +143,7 @@ async function handshake(
     return;
   }
   const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
-  const upstream = send(target, { method: request.method, headers, timeout: options.timeoutMs, lookup: checkedLookup({ ...addresses, port }) });
+  const upstream = send(target, { method: request.method, headers, timeout: options.timeoutMs, lookup: checkedLookup({ ...options.addresses, port }) });
   options.track(upstream);
   socket.once('close', () => upstream.destroy());
   upstream.on('timeout', () => upstream.destroy(new Error('upstream timeout')));
