@@ -16,6 +16,10 @@ const PAGES: readonly { path: string; get?: string; post?: string; extra?: strin
   { path: '/t/{slug}/password-reset', get: 'Ask for a password-reset link', post: 'Send a reset link if the email is known (the answer is the same either way)' },
   { path: '/t/{slug}/portal', get: 'Developer portal home of the signed-in consumer member: granted APIs and alerts' },
   { path: '/t/{slug}/portal/consumer', post: 'Pick the consumer to act for, among those the signed-in user is a member of' },
+  { path: '/t/{slug}/portal/keys', get: 'The consumer\'s keys, and the forms to create one within its grant', post: 'Create a key within the consumer\'s grant: 201, the secret shown once (no-store)' },
+  { path: '/t/{slug}/portal/keys/{keyId}/roll', post: 'Roll one of the consumer\'s keys with a grace period: 201, the new secret shown once', extra: 'keyId' },
+  { path: '/t/{slug}/portal/keys/{keyId}/revoke', post: 'Revoke one of the consumer\'s keys and its sub-keys', extra: 'keyId' },
+  { path: '/t/{slug}/portal/keys/{keyId}/subkey', get: 'The form for a sub-key of one of the consumer\'s keys', post: 'Create the sub-key: 201, the secret shown once', extra: 'keyId' },
   { path: '/t/{slug}/portal/assets/{name}', get: 'A script of the developer portal (JavaScript)', extra: 'name' },
   { path: '/t/{slug}/password-reset/confirm', get: 'Choose a new password (`?token=` from the link)', post: 'Set the new password: ends the person\'s sessions and refresh tokens' },
 ];

@@ -58,7 +58,8 @@ fieldset{border:1px solid var(--line);border-radius:8px;padding:.5rem 1rem;margi
 th,td{text-align:left;padding:.45rem .4rem;border-bottom:1px solid var(--line);vertical-align:top}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 .muted{color:var(--muted)}.secret{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center}.secret input{font-family:ui-monospace,monospace}
 .picker{display:flex;gap:.5rem;align-items:center;flex-wrap:wrap}.picker select{width:auto}
-details>summary{cursor:pointer;font-weight:600;padding:.25rem 0}
+details>summary{cursor:pointer;font-weight:600;padding:.25rem 0}h3{font-size:1.05rem;margin:0 0 .75rem}
+.visually-hidden{position:absolute;width:1px;height:1px;margin:-1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 @media (max-width:600px){main{padding:1rem .75rem 2rem}.card{padding:1rem}th,td{padding:.4rem .25rem}}
 `;
 

@@ -1,7 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { Keygate } from '../../../services/keygate.js';
 import { assetRoutes } from './assets.js';
+import { debuggerRoutes } from './debugger.js';
+import { explorerRoutes } from './explorer.js';
 import { homeRoutes } from './home.js';
+import { keysRoutes } from './keys.js';
 import { memberRoutes } from './member.js';
 
 /**
@@ -13,4 +16,7 @@ export function developerPortalRoutes(app: FastifyInstance, keygate: Keygate): v
   assetRoutes(app, keygate);
   memberRoutes(app, keygate);
   homeRoutes(app, keygate);
+  keysRoutes(app, keygate);
+  explorerRoutes(app, keygate);
+  debuggerRoutes(app, keygate);
 }
