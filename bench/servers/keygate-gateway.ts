@@ -27,7 +27,7 @@ if (typeof upstream !== 'string') throw new Error('--upstream URL is required');
 const dataDir = await mkdtemp(join(tmpdir(), 'kg-bench-gateway-'));
 const server = await startServer({ port: 0, host: '127.0.0.1', gatewayPort: 0, dataDir, rootKey: benchRootKey() }, { logger: false, env: {} });
 const { keygate } = server;
-if (args.has('no-analytics')) keygate.analytics.record = () => undefined;
+if (args.has('no-analytics')) keygate.analytics.count = () => undefined;
 const key = await createBenchKey(keygate);
 const tenant = (await keygate.tenants.get('bench'))!;
 await keygate.apis.update(SYSTEM_ACTOR, tenant, BENCH_API, { upstream });

@@ -65,15 +65,23 @@ export class UsageAnalytics {
 
   /** Adds one request to its series; synchronous, never waits, never throws. */
   record(event: UsageEvent): void {
-    const minute = event.at - (event.at % MINUTE_MS);
-    const cls = statusClass(event.upstreamStatus);
+    this.count(event, event.upstreamStatus, event.latencyMs, event.at);
+  }
+
+  /**
+   * `record` for a caller that holds the series already (the gateway, once per request): the
+   * request's own figures as arguments, so no event object is made per request.
+   */
+  count(event: UsageSeriesKey, upstreamStatus: number | null, latencyMs: number, at: number): void {
+    const minute = at - (at % MINUTE_MS);
+    const cls = statusClass(upstreamStatus);
     // '' is how the store writes none: the same series either way.
     const consumer = event.consumer === '' ? null : event.consumer;
     const operation = event.operation === '' ? null : event.operation;
-    const latency = event.latencyMs >= 0 ? event.latencyMs : 0;
+    const latency = latencyMs >= 0 ? latencyMs : 0;
     const byOperation = this.pending.get(event.keyId ?? event.apiId);
     const rows = byOperation?.get(operation ?? '');
-    let row = rows === undefined ? undefined : findRow(rows, event, { minute, cls, consumer });
+    let row = rows === undefined ? undefined : findRow(rows, event, minute, cls, consumer);
     if (row === undefined) {
       // Containers are made only for a row that is kept: past the cap, nothing grows.
       if (this.series >= this.options.maxSeries) {
@@ -134,13 +142,13 @@ export class UsageAnalytics {
 }
 
 /** The row of `rows` (one key's or API's, one operation's) that the event's series is, if any. */
-function findRow(rows: readonly UsageCounts[], event: UsageEvent, derived: { minute: number; cls: number; consumer: string | null }): UsageCounts | undefined {
+function findRow(rows: readonly UsageCounts[], event: UsageSeriesKey, minute: number, cls: number, consumer: string | null): UsageCounts | undefined {
   for (const row of rows) {
     if (
-      row.at === derived.minute &&
+      row.at === minute &&
       row.outcome === event.outcome &&
-      row.statusClass === derived.cls &&
-      row.consumer === derived.consumer &&
+      row.statusClass === cls &&
+      row.consumer === consumer &&
       row.keyId === event.keyId &&
       row.apiId === event.apiId &&
       row.tenantId === event.tenantId

@@ -263,7 +263,7 @@ function callerClosed(this: ServerResponse): void {
 /** The response is counted once: by status class for the metrics, and under its series for the analytics. */
 function count(context: GatewayContext, status: number, usage: GatewayUsage | null, upstreamStatus: number | null, startedAt: number, at: number): void {
   context.keygate.metrics.httpResponses[Math.floor(status / 100) - 1]?.inc();
-  if (usage !== null) context.keygate.analytics.record({ ...usage, upstreamStatus, latencyMs: performance.now() - startedAt, at });
+  if (usage !== null) context.keygate.analytics.count(usage, upstreamStatus, performance.now() - startedAt, at);
 }
 
 /** Who the caller is by KEYGATE_TRUST_PROXY, as the policy (IP allowlists) and the upstream (`X-Forwarded-*`) see it. */

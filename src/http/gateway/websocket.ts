@@ -29,7 +29,7 @@ export interface TunnelOptions {
   timeoutMs: number;
   log: { error(fields: object, message: string): void; warn(fields: object, message: string): void };
   /** Each handshake is counted like a request: its outcome, and the upstream's answer to it. */
-  analytics: Pick<UsageAnalytics, 'record'>;
+  analytics: Pick<UsageAnalytics, 'count'>;
   clock: Clock;
   /** Where the upstream connection may go: the rules of the gateway's HTTP connector (`upstream-connector.ts`). */
   addresses: UpstreamAddressRules;
@@ -113,7 +113,7 @@ async function handshake(
   const accept = createHash('sha1').update(key + WEBSOCKET_GUID).digest('base64');
   const startedAt = options.clock();
   const count = (usage: GatewayUsage | null, upstreamStatus: number | null): void => {
-    if (usage !== null) options.analytics.record({ ...usage, upstreamStatus, latencyMs: options.clock() - startedAt, at: startedAt });
+    if (usage !== null) options.analytics.count(usage, upstreamStatus, options.clock() - startedAt, startedAt);
   };
   const caller = options.clientAddress(request);
   const decision = await gateway.decide({ host: request.headers.host, method: request.method ?? 'GET', url: request.url ?? '/', headers: request.headers, ip: caller.ip });
