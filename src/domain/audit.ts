@@ -36,6 +36,8 @@ export interface AuditFilter {
   action?: string;
   actor?: string;
   target?: string;
+  /** Events about any of these ids (a portal reads the denials of a consumer's keys in one query); empty: none. */
+  targets?: readonly string[];
   from?: number;
   to?: number;
 }

@@ -24,6 +24,7 @@ import { ApiExplorerService, gatewayAddress } from './api-explorer-service.js';
 import { ClientTokensService } from './client-tokens-service.js';
 import { ClientsService } from './clients-service.js';
 import { ConsumersService } from './consumers-service.js';
+import { PortalUsageService } from './portal-usage-service.js';
 import { DirectoryCache } from './directory-cache.js';
 import { HealthService } from './health-service.js';
 import { Hs256SecretsService } from './hs256-secrets-service.js';
@@ -115,6 +116,8 @@ export interface Keygate {
   readonly analytics: UsageAnalytics;
   /** Usage time series per tenant (`GET /v1/tenants/{slug}/usage`). */
   readonly usageQueries: UsageQueryService;
+  /** The developer portal's view of one consumer's usage and denials: its own keys only (docs/portal.md). */
+  readonly portalUsage: PortalUsageService;
   /** Verifies a credential exactly as `POST /v1/verify` does. */
   verify(request: VerifyRequest, options?: VerifyOptions): Promise<VerificationResult>;
   /** Writes batched usage and audit events now (tests, shutdown). */
@@ -242,6 +245,7 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
     metrics,
     analytics,
     usageQueries: new UsageQueryService(store.analytics, clock),
+    portalUsage: new PortalUsageService(ctx, store.analytics),
     verify: verifier.verify.bind(verifier),
     async flush() {
       await Promise.all([audit.flush(), usage.flush(), analytics.flush()]);

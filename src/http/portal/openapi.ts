@@ -20,6 +20,7 @@ const PAGES: readonly { path: string; get?: string; post?: string; extra?: strin
   { path: '/t/{slug}/portal/keys/{keyId}/roll', post: 'Roll one of the consumer\'s keys with a grace period: 201, the new secret shown once', extra: 'keyId' },
   { path: '/t/{slug}/portal/keys/{keyId}/revoke', post: 'Revoke one of the consumer\'s keys and its sub-keys', extra: 'keyId' },
   { path: '/t/{slug}/portal/keys/{keyId}/subkey', get: 'The form for a sub-key of one of the consumer\'s keys', post: 'Create the sub-key: 201, the secret shown once', extra: 'keyId' },
+  { path: '/t/{slug}/portal/usage', get: 'The consumer\'s requests by outcome per key and operation (`?window=hour|day|month&key=&operation=`), and its keys\' recent refused requests' },
   { path: '/t/{slug}/portal/assets/{name}', get: 'A script of the developer portal (JavaScript)', extra: 'name' },
   { path: '/t/{slug}/password-reset/confirm', get: 'Choose a new password (`?token=` from the link)', post: 'Set the new password: ends the person\'s sessions and refresh tokens' },
 ];

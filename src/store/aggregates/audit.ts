@@ -98,11 +98,13 @@ export class KyselyAuditStore implements AuditStore {
    * aggregated denial counts from its first to its last occurrence.
    */
   list(tenantId: string, filter: AuditFilter, page: PageRequest): Promise<Page<AuditEvent>> {
+    if (filter.targets !== undefined && filter.targets.length === 0) return Promise.resolve({ items: [], next: null });
     return this.k.guard(async () => {
       let query = this.k.db.selectFrom('audit_events').selectAll().where('tenant_id', '=', tenantId);
       if (filter.action !== undefined) query = query.where('action', '=', filter.action);
       if (filter.actor !== undefined) query = query.where('actor', '=', filter.actor);
       if (filter.target !== undefined) query = query.where('target', '=', filter.target);
+      if (filter.targets !== undefined) query = query.where('target', 'in', filter.targets);
       if (filter.from !== undefined) query = query.where(sql<number>`coalesce(last_at, at)`, '>=', filter.from);
       if (filter.to !== undefined) query = query.where('at', '<', filter.to);
       if (page.after !== null) query = query.where('id', '<', page.after);

@@ -1,5 +1,6 @@
 import type { ApiKey } from '../../../domain/keys/key.js';
 import { KeygateError } from '../../../domain/errors.js';
+import type { VerificationCode } from '../../../domain/verification.js';
 
 /** A UTC time for people: `2026-12-06 16:55 UTC`, or `never`. */
 export function when(ms: number | null, never = 'never'): string {
@@ -46,3 +47,24 @@ export function refusalText(err: KeygateError): string {
       return `Refused: ${err.message}.`;
   }
 }
+
+/** A request's outcome in words: `allowed`, or why it was refused (the verification codes, and the gateway's NO_ROUTE). */
+export function outcomeText(outcome: string): string {
+  return OUTCOMES[outcome] ?? outcome;
+}
+
+// Every verification code but VALID has words here: the compiler asks for a new code's.
+const OUTCOMES: Readonly<Record<Exclude<VerificationCode, 'VALID'> | 'allowed' | 'NO_ROUTE', string>> & Readonly<Record<string, string>> = {
+  allowed: 'allowed',
+  INSUFFICIENT_SCOPE: 'missing scope',
+  RATE_LIMITED: 'rate limit reached',
+  USAGE_EXCEEDED: 'out of credits',
+  EXPIRED: 'key expired',
+  REVOKED: 'key revoked',
+  DISABLED: 'key disabled',
+  IP_NOT_ALLOWED: 'address not allowed',
+  WRONG_AUDIENCE: 'key is for another API',
+  NOT_FOUND: 'unknown key',
+  MALFORMED: 'malformed credential',
+  NO_ROUTE: 'no such operation',
+};

@@ -60,6 +60,11 @@ th,td{text-align:left;padding:.45rem .4rem;border-bottom:1px solid var(--line);v
 .picker{display:flex;gap:.5rem;align-items:center;flex-wrap:wrap}.picker select{width:auto}
 details>summary{cursor:pointer;font-weight:600;padding:.25rem 0}h3{font-size:1.05rem;margin:0 0 .75rem}
 .visually-hidden{position:absolute;width:1px;height:1px;margin:-1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
+.usage-grid{display:grid;grid-template-columns:minmax(0,3fr) minmax(0,2fr);gap:1rem;align-items:start}
+svg.chart{width:100%;height:auto;background:var(--card);border:1px solid var(--line);border-radius:8px}svg.chart text{fill:var(--muted);font-size:12px}svg.chart .grid{stroke:var(--line)}
+.legend{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:.25rem 1rem}.swatch{display:inline-block;width:.9rem;height:.9rem;border-radius:3px;margin-right:.35rem;vertical-align:-.1rem}
+.filters{display:flex;flex-wrap:wrap;gap:0 1rem;align-items:flex-end}.filters .field select{width:auto;max-width:100%}
+@media (max-width:800px){.usage-grid{grid-template-columns:minmax(0,1fr)}}
 @media (max-width:600px){main{padding:1rem .75rem 2rem}.card{padding:1rem}th,td{padding:.4rem .25rem}}
 `;
 

@@ -6,6 +6,7 @@ import { explorerRoutes } from './explorer.js';
 import { homeRoutes } from './home.js';
 import { keysRoutes } from './keys.js';
 import { memberRoutes } from './member.js';
+import { usageRoutes } from './usage.js';
 
 /**
  * The developer portal (docs/portal.md) at `/t/{slug}/portal`: a consumer's members manage their
@@ -17,6 +18,7 @@ export function developerPortalRoutes(app: FastifyInstance, keygate: Keygate): v
   memberRoutes(app, keygate);
   homeRoutes(app, keygate);
   keysRoutes(app, keygate);
+  usageRoutes(app, keygate);
   explorerRoutes(app, keygate);
   debuggerRoutes(app, keygate);
 }
