@@ -149,7 +149,7 @@ async function keysPage(keygate: Keygate, reply: FastifyReply, member: MemberCon
   const body = html`<h1>Keys</h1><p class="lead">The API keys of ${member.consumer.consumer.name}. A key can hold at most what your consumer was granted.</p>
 ${options.error ? html`<p class="error" role="alert">${options.error}</p>` : ''}${options.notice ? html`<p class="notice" role="status">${options.notice}</p>` : ''}
 <h2 id="keys-heading">Your keys</h2>
-${page.items.length === 0 ? html`<p class="muted">No keys yet: create one below.</p>` : html`<div class="table-wrap"><table aria-labelledby="keys-heading"><thead><tr><th scope="col">Name</th><th scope="col">Starts with</th><th scope="col">Scopes</th><th scope="col">Expires</th><th scope="col">Last used</th><th scope="col">Status</th><th scope="col">Actions</th></tr></thead><tbody>${page.items.map((k) => keyRow(member, k, now))}</tbody></table></div>`}
+${page.items.length === 0 ? html`<p class="muted">No keys yet: create one below.</p>` : html`<div class="table-wrap" tabindex="0" role="region" aria-labelledby="keys-heading"><table aria-labelledby="keys-heading"><thead><tr><th scope="col">Name</th><th scope="col">Starts with</th><th scope="col">Scopes</th><th scope="col">Expires</th><th scope="col">Last used</th><th scope="col">Status</th><th scope="col">Actions</th></tr></thead><tbody>${page.items.map((k) => keyRow(member, k, now))}</tbody></table></div>`}
 ${page.next !== null ? html`<p><a href="${member.portal}/keys?after=${page.next}">Next page of keys</a></p>` : ''}
 <h2>Create a key</h2>
 ${member.consumer.grants.length === 0 ? html`<p class="muted">Your consumer holds no grant yet, so no key can be created.</p>` : member.consumer.grants.map((g) => createForm(member, g))}`;

@@ -112,19 +112,19 @@ function legend(outcomes: readonly string[], colours: ReadonlyMap<string, string
 
 function pointsTable(usage: ConsumerUsage): Html {
   const used: UsagePoint[] = usage.points.filter((p) => p.requests > 0);
-  return html`<div class="table-wrap"><table><caption>Requests per ${usage.granularity} (UTC)</caption><thead><tr><th scope="col">${usage.granularity === 'day' ? 'Day' : 'From'}</th><th scope="col" class="num">Total</th>${usage.outcomes.map((o) => html`<th scope="col" class="num">${outcomeText(o)}</th>`)}</tr></thead>
+  return html`<div class="table-wrap" tabindex="0" role="region" aria-label="Requests per ${usage.granularity}"><table><caption>Requests per ${usage.granularity} (UTC)</caption><thead><tr><th scope="col">${usage.granularity === 'day' ? 'Day' : 'From'}</th><th scope="col" class="num">Total</th>${usage.outcomes.map((o) => html`<th scope="col" class="num">${outcomeText(o)}</th>`)}</tr></thead>
 <tbody>${used.length === 0 ? html`<tr><td colspan="${2 + usage.outcomes.length}" class="muted">No requests</td></tr>` : used.map((p) => html`<tr><th scope="row">${bucketLabel(p.at, usage.granularity)}</th><td class="num">${p.requests}</td>${usage.outcomes.map((o) => html`<td class="num">${p.outcomes[o] ?? 0}</td>`)}</tr>`)}</tbody></table></div>`;
 }
 
 function totalsTable(totals: readonly UsageTotal[], outcomes: readonly string[], heading: string, label: (name: string) => string, labelledBy: string): Html {
   if (totals.length === 0) return html`<p class="muted">No requests in this window.</p>`;
-  return html`<div class="table-wrap"><table aria-labelledby="${labelledBy}"><thead><tr><th scope="col">${heading}</th><th scope="col" class="num">Requests</th>${outcomes.map((o) => html`<th scope="col" class="num">${outcomeText(o)}</th>`)}</tr></thead>
+  return html`<div class="table-wrap" tabindex="0" role="region" aria-labelledby="${labelledBy}"><table aria-labelledby="${labelledBy}"><thead><tr><th scope="col">${heading}</th><th scope="col" class="num">Requests</th>${outcomes.map((o) => html`<th scope="col" class="num">${outcomeText(o)}</th>`)}</tr></thead>
 <tbody>${totals.map((t) => html`<tr><th scope="row"><code>${label(t.name)}</code></th><td class="num">${t.requests}</td>${outcomes.map((o) => html`<td class="num">${t.outcomes[o] ?? 0}</td>`)}</tr>`)}</tbody></table></div>`;
 }
 
 function denialsTable(denials: readonly ConsumerDenial[], names: ReadonlyMap<string, string>): Html {
   if (denials.length === 0) return html`<p class="muted">None: no request of your keys was refused.</p>`;
-  return html`<div class="table-wrap"><table aria-labelledby="denied"><thead><tr><th scope="col">Last at</th><th scope="col">Key</th><th scope="col">Reason</th><th scope="col" class="num">Times</th></tr></thead>
+  return html`<div class="table-wrap" tabindex="0" role="region" aria-labelledby="denied"><table aria-labelledby="denied"><thead><tr><th scope="col">Last at</th><th scope="col">Key</th><th scope="col">Reason</th><th scope="col" class="num">Times</th></tr></thead>
 <tbody>${denials.map(
     (d) => html`<tr><td>${when(d.lastAt)}</td><td><code>${names.get(d.keyId) ?? d.keyId}</code></td><td>${outcomeText(d.code)}${d.code === 'INSUFFICIENT_SCOPE' && d.requiredScopes.length > 0 ? html`: needs ${d.requiredScopes.map((s) => html`<code>${s}</code> `)}` : ''}</td><td class="num">${d.count}</td></tr>`,
   )}</tbody></table></div>`;
