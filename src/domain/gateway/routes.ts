@@ -13,8 +13,12 @@
  * 4. after decoding, a `.` or `..` segment is refused (`%2e%2e` included);
  * 5. repeated slashes collapse to one; a trailing slash is kept in the forwarded path but ignored
  *    when matching, so `/users/` is `/users`.
- * Literal segments match before templated ones (OpenAPI: concrete paths first); the first path
- * that matches decides, so a method it lacks is 405 even if a templated path has that method.
+ * Literal segments match before templated ones (OpenAPI: concrete paths first), and the first
+ * path that declares the method decides: `DELETE /users/me` with only `GET /users/me` literal is
+ * `DELETE /users/{id}`, as the upstream's router would run it, never an undeclared method that
+ * passthrough forwards for any credential. 405 lists the methods of every path that matches.
+ * A path whose lower-cased form reaches another declared path than it does itself is `not_found`
+ * with `shadows`: a case-insensitive upstream would run that other path's operation.
  */
 
 /** OR of ANDs: the caller must hold every scope of at least one alternative. [] alternatives never happens; [[]] = any valid credential. */
@@ -46,7 +50,7 @@ export interface CompiledRoutes {
  */
 export type RouteMatch =
   | { kind: 'operation'; operation: Operation; path: string }
-  /** `shadows`: another letter case of the path is declared (forward it under passthrough, and a case-insensitive upstream runs the declared operation). */
+  /** `shadows`: another letter case of the path reaches another declared operation (forward it, and a case-insensitive upstream runs that operation unchecked). */
   | { kind: 'not_found'; shadows?: true }
   | { kind: 'method_not_allowed'; allow: string[] }
   | { kind: 'bad_path' };
@@ -161,20 +165,49 @@ function childFor(node: Node, segment: string): Node {
   return child;
 }
 
-function find(node: Node, segments: readonly string[], index: number): Node | null {
-  if (index === segments.length) return node.methods.size > 0 ? node : null;
+/**
+ * The first declared path that has `method`, trying literals, then patterns, then the template at
+ * each segment. A path that matches without the method does not end the search: upstream routers
+ * (Express, Fastify, ASP.NET Core) route by method and path together, so with only `GET
+ * /users/me` literal they run `DELETE /users/{id}` for `DELETE /users/me`.
+ */
+function find(node: Node, segments: readonly string[], index: number, method: string): Node | null {
+  if (index === segments.length) return node.methods.has(method) ? node : null;
   const segment = segments[index]!;
   const literal = node.literals.get(segment);
   if (literal !== undefined) {
-    const found = find(literal, segments, index + 1);
+    const found = find(literal, segments, index + 1, method);
     if (found !== null) return found;
   }
   for (const pattern of node.patterns) {
     if (!matchesPieces(pattern.pieces, segment)) continue;
-    const found = find(pattern.node, segments, index + 1);
+    const found = find(pattern.node, segments, index + 1, method);
     if (found !== null) return found;
   }
-  return node.param === null ? null : find(node.param, segments, index + 1);
+  return node.param === null ? null : find(node.param, segments, index + 1, method);
+}
+
+/** Adds the methods of every declared path that matches to `into`; false when none does. */
+function collectMethods(node: Node, segments: readonly string[], index: number, into: Set<string>): boolean {
+  if (index === segments.length) {
+    for (const method of node.methods.keys()) into.add(method);
+    return node.methods.size > 0;
+  }
+  const segment = segments[index]!;
+  let matched = false;
+  const literal = node.literals.get(segment);
+  if (literal !== undefined) matched = collectMethods(literal, segments, index + 1, into);
+  for (const pattern of node.patterns) {
+    if (matchesPieces(pattern.pieces, segment)) matched = collectMethods(pattern.node, segments, index + 1, into) || matched;
+  }
+  if (node.param !== null) matched = collectMethods(node.param, segments, index + 1, into) || matched;
+  return matched;
+}
+
+/** The segments after `base`, or null when they do not start with it. */
+function under(segments: readonly string[], base: readonly string[]): string[] | null {
+  for (let i = 0; i < base.length; i++) if (segments[i] !== base[i]) return null;
+  return segments.slice(base.length);
 }
 
 /**
@@ -189,26 +222,30 @@ export function compileRouter(routes: CompiledRoutes): (method: string, rawPath:
   const root = newNode();
   // The same table with every literal in lower case: what a case-insensitive upstream would match.
   const folded = newNode();
-  const declared = new Set<Node>();
+  /** Each declared path's place in the folded table (two paths that differ only in case share one). */
+  const foldedOf = new Map<Node, Node>();
+  let upperCaseDeclared = /[A-Z]/.test(routes.basePath);
   for (const operation of routes.operations) {
     let node = root;
     let foldedNode = folded;
     for (const segment of templateSegments(operation.path)) {
       node = childFor(node, segment);
       foldedNode = childFor(foldedNode, segment.toLowerCase());
+      upperCaseDeclared ||= /[A-Z]/.test(segment.replace(TEMPLATE, ''));
     }
     const method = operation.method.toUpperCase();
     if (!node.methods.has(method)) node.methods.set(method, operation);
     if (!foldedNode.methods.has(method)) foldedNode.methods.set(method, operation);
-    declared.add(node);
+    foldedOf.set(node, foldedNode);
   }
   // HEAD is GET without the body (RFC 9110 §9.3.2), and servers run the GET handler for it: an
   // undeclared HEAD needs what the GET needs, never passthrough's any-credential.
-  for (const node of declared) {
+  for (const node of [...foldedOf.keys(), ...foldedOf.values()]) {
     const get = node.methods.get('GET');
     if (get !== undefined && !node.methods.has('HEAD')) node.methods.set('HEAD', get);
   }
   const base = templateSegments(routes.basePath);
+  const foldedBase = base.map((segment) => segment.toLowerCase());
   const NOT_FOUND: RouteMatch = { kind: 'not_found' };
   const SHADOWS: RouteMatch = { kind: 'not_found', shadows: true };
   const BAD_PATH: RouteMatch = { kind: 'bad_path' };
@@ -216,17 +253,24 @@ export function compileRouter(routes: CompiledRoutes): (method: string, rawPath:
   return (method: string, rawPath: string): RouteMatch => {
     const path = normalisePath(rawPath);
     if (path === null) return BAD_PATH;
+    const verb = method.toUpperCase();
     const segments = path.split('/').filter((segment) => segment !== '');
-    let exactBase = true;
-    for (let i = 0; i < base.length && exactBase; i++) exactBase = segments[i] === base[i];
-    const rest = segments.slice(base.length);
-    const node = exactBase ? find(root, rest, 0) : null;
-    if (node === null) {
-      const foldedBase = base.every((segment, i) => segments[i]?.toLowerCase() === segment.toLowerCase());
-      return foldedBase && find(folded, rest.map((segment) => segment.toLowerCase()), 0) !== null ? SHADOWS : NOT_FOUND;
+    const rest = under(segments, base);
+    const node = rest === null ? null : find(root, rest, 0, verb);
+    // A case-insensitive upstream (Express, ASP.NET Core) runs what the lower-cased path reaches.
+    // Where that is another declared path than the one matched (`/pages/ADMIN` matching
+    // `/pages/{slug}` while `/pages/admin` is declared), the upstream could run an operation whose
+    // requirement was never checked: refused as `shadows`. With no upper-case letter on either
+    // side, both tables give the same answer.
+    const foldedRest = upperCaseDeclared || /[A-Z]/.test(path) ? under(segments.map((segment) => segment.toLowerCase()), foldedBase) : undefined;
+    if (node !== null) {
+      if (foldedRest !== undefined && (foldedRest === null ? null : find(folded, foldedRest, 0, verb)) !== foldedOf.get(node)) return SHADOWS;
+      return { kind: 'operation', operation: node.methods.get(verb)!, path };
     }
-    const operation = node.methods.get(method.toUpperCase());
-    if (operation === undefined) return { kind: 'method_not_allowed', allow: [...node.methods.keys()].sort() };
-    return { kind: 'operation', operation, path };
+    const allow = new Set<string>();
+    const declaredPath = rest !== null && collectMethods(root, rest, 0, allow);
+    // Another letter case declares the method, or the path when no path as spelled does.
+    if (foldedRest != null && (find(folded, foldedRest, 0, verb) !== null || (!declaredPath && collectMethods(folded, foldedRest, 0, new Set())))) return SHADOWS;
+    return declaredPath ? { kind: 'method_not_allowed', allow: [...allow].sort() } : NOT_FOUND;
   };
 }

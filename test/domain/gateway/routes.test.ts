@@ -71,10 +71,23 @@ describe('compileRouter', () => {
     expect(matched(match('GET', '/public/readme'))).toBe('GET /public/{file}');
   });
 
-  it('answers 405 with the allowed methods for the path that matched first, never falling through to a template', () => {
-    // /users/me is declared for GET only: DELETE must not reach DELETE /users/{id} with id "me".
-    expect(match('DELETE', '/users/me')).toEqual({ kind: 'method_not_allowed', allow: ['GET', 'HEAD'] });
+  it('answers 405 with the methods of every path that matches, and only when none declares the method', () => {
     expect(match('PUT', '/users/42')).toEqual({ kind: 'method_not_allowed', allow: ['DELETE', 'GET', 'HEAD'] });
+    expect(match('PUT', '/users/me')).toEqual({ kind: 'method_not_allowed', allow: ['DELETE', 'GET', 'HEAD'] });
+  });
+
+  it('takes a method the literal path lacks from a template that declares it, as upstream routers do (review 2, #4 and #7)', () => {
+    // Fastify, Express and ASP.NET Core route by method and path: DELETE /users/me runs DELETE /users/{id}.
+    // A 405 there was "undeclared" to passthrough and corsPreflight: forward, and forwarded for any key or none.
+    const result = match('DELETE', '/users/me');
+    expect(matched(result)).toBe('DELETE /users/{id}');
+    expect(result.kind === 'operation' && result.operation.requirement.anyOf).toEqual([['admin']]);
+    const options = compileRouter({ basePath: '', operations: [op('GET', '/users/me'), op('OPTIONS', '/users/{id}', ['admin'])] });
+    expect(matched(options('OPTIONS', '/users/me'))).toBe('OPTIONS /users/{id}');
+    const patterns = compileRouter({ basePath: '', operations: [op('GET', '/f/a.json'), op('PUT', '/f/{n}.json', ['w']), op('POST', '/f/{n}', ['p'])] });
+    expect(matched(patterns('PUT', '/f/a.json'))).toBe('PUT /f/{n}.json');
+    expect(matched(patterns('POST', '/f/a.json'))).toBe('POST /f/{n}');
+    expect(matched(patterns('HEAD', '/f/a.json'))).toBe('GET /f/a.json');
   });
 
   it('gives an undeclared HEAD the GET operation, with its requirement: servers run GET handlers for HEAD (RFC 9110 §9.3.2)', () => {
@@ -91,6 +104,31 @@ describe('compileRouter', () => {
     const based = compileRouter({ basePath: '/v1', operations: OPERATIONS });
     expect(based('GET', '/V1/users/me')).toEqual({ kind: 'not_found', shadows: true });
     expect(based('GET', '/v2/users/me')).toEqual({ kind: 'not_found' });
+  });
+
+  it('refuses a path whose lower-cased form reaches another declared operation than its own spelling does (review 2, #1)', () => {
+    // Express and ASP.NET Core run GET /pages/admin for /pages/ADMIN: matching {slug} would skip admin's requirement.
+    const pages = compileRouter({ basePath: '', operations: [op('GET', '/pages/admin', ['admin']), { ...op('GET', '/pages/{slug}'), requirement: { public: true, anyOf: [[]] } }] });
+    for (const path of ['/pages/ADMIN', '/pages/Admin/', '/PAGES/admin']) {
+      expect(pages('GET', path)).toEqual({ kind: 'not_found', shadows: true });
+      expect(pages('HEAD', path)).toEqual({ kind: 'not_found', shadows: true });
+    }
+    expect(matched(pages('GET', '/pages/admin'))).toBe('GET /pages/admin');
+    expect(matched(pages('GET', '/pages/About'))).toBe('GET /pages/{slug}');
+    // the same through a pattern, a base path, and a method only the folded path declares
+    const patterns = compileRouter({ basePath: '/V1', operations: [op('GET', '/f/{n}.json'), op('GET', '/f/secret.json', ['admin']), op('GET', '/u/me'), op('DELETE', '/u/{id}', ['admin'])] });
+    expect(patterns('GET', '/v1/f/SECRET.json')).toEqual({ kind: 'not_found', shadows: true });
+    expect(matched(patterns('GET', '/V1/f/Other.json'))).toBe('GET /f/{n}.json');
+    expect(patterns('DELETE', '/V1/U/me')).toEqual({ kind: 'not_found', shadows: true });
+  });
+
+  it('keeps two declared paths that differ only in case apart, each with its own operation', () => {
+    const both = compileRouter({ basePath: '', operations: [op('GET', '/Users', ['upper']), op('GET', '/users', ['lower'])] });
+    const upper = both('GET', '/Users');
+    const lower = both('GET', '/users');
+    expect(upper.kind === 'operation' && upper.operation.requirement.anyOf).toEqual([['upper']]);
+    expect(lower.kind === 'operation' && lower.operation.requirement.anyOf).toEqual([['lower']]);
+    expect(both('GET', '/USERS')).toEqual({ kind: 'not_found', shadows: true });
   });
 
   it('answers 404 for undeclared paths, and a template never matches an empty segment or several', () => {
