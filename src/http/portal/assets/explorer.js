@@ -46,6 +46,9 @@ function showAnswer(result, answer) {
   const headers = document.createElement('details');
   headers.append(element('summary', `Headers (${answer.headers.length})`));
   const wrap = element('div', undefined, 'table-wrap');
+  wrap.tabIndex = 0;
+  wrap.setAttribute('role', 'region');
+  wrap.setAttribute('aria-label', 'Response headers');
   const table = document.createElement('table');
   const head = table.createTHead().insertRow();
   for (const name of ['Name', 'Value']) {
@@ -66,6 +69,7 @@ function showAnswer(result, answer) {
   else {
     const pre = document.createElement('pre');
     pre.tabIndex = 0;
+    pre.setAttribute('role', 'region');
     pre.setAttribute('aria-label', 'Response body');
     pre.append(element('code', answer.body));
     parts.push(pre);

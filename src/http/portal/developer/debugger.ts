@@ -68,8 +68,8 @@ function debuggerPage(reply: FastifyReply, member: MemberContext, input: { token
 <div class="field"><label for="token">Token</label><textarea class="token" id="token" name="token" rows="6" autocomplete="off" spellcheck="false" required>${input.token}</textarea></div>
 <button class="primary" type="submit">Decode and verify</button></form>
 <section aria-labelledby="verdict-title"><h2 id="verdict-title">Verdict</h2><div id="verdict" role="status">${input.verdict === null ? html`<p class="muted">Nothing checked yet.</p>` : verdictList(input.verdict)}</div></section>
-<section aria-labelledby="header-title"><h2 id="header-title">Header</h2><pre id="jwt-header" tabindex="0" aria-label="Header">${decoded ? JSON.stringify(decoded.header, null, 2) : input.token === '' ? '' : 'Not a JWT: the parts could not be decoded.'}</pre></section>
-<section aria-labelledby="claims-title"><h2 id="claims-title">Claims</h2><p id="jwt-expiry">${typeof exp === 'number' ? expiryInWords(exp, input.now) : ''}</p><pre id="jwt-claims" tabindex="0" aria-label="Claims">${decoded ? JSON.stringify(decoded.payload, null, 2) : ''}</pre></section>
+<section aria-labelledby="header-title"><h2 id="header-title">Header</h2><pre id="jwt-header" tabindex="0" role="region" aria-label="Header">${decoded ? JSON.stringify(decoded.header, null, 2) : input.token === '' ? '' : 'Not a JWT: the parts could not be decoded.'}</pre></section>
+<section aria-labelledby="claims-title"><h2 id="claims-title">Claims</h2><p id="jwt-expiry">${typeof exp === 'number' ? expiryInWords(exp, input.now) : ''}</p><pre id="jwt-claims" tabindex="0" role="region" aria-label="Claims">${decoded ? JSON.stringify(decoded.payload, null, 2) : ''}</pre></section>
 <p><a href="${member.portal}/apis">Back to the APIs</a></p>`;
   return developerReply(reply, 200, developerPage({ ...shellOf(member), title: 'Token debugger', active: 'debugger', scripts: [assetUrl(member.tenant.slug, 'debugger.js')], body }));
 }

@@ -235,7 +235,7 @@ function operationCard(input: { member: MemberContext; api: Api; base: string; h
   });
   const table = op.parameters.length === 0
     ? ''
-    : html`<div class="table-wrap"><table><caption>Parameters</caption><thead><tr><th scope="col">Name</th><th scope="col">In</th><th scope="col">Type</th><th scope="col">Required</th><th scope="col">Description</th></tr></thead>
+    : html`<div class="table-wrap" tabindex="0" role="region" aria-label="Parameters of ${operation.method} ${operation.path}"><table><caption>Parameters</caption><thead><tr><th scope="col">Name</th><th scope="col">In</th><th scope="col">Type</th><th scope="col">Required</th><th scope="col">Description</th></tr></thead>
 <tbody>${op.parameters.map((p) => html`<tr><td><code>${p.name}</code></td><td>${p.in}</td><td>${p.type ?? ''}</td><td>${p.required ? 'yes' : 'no'}</td><td>${p.description}</td></tr>`)}</tbody></table></div>`;
   const token = state?.token ?? '';
   return html`<article class="card op" id="${id}" aria-labelledby="${id}-title">
@@ -268,6 +268,6 @@ ${op.body === null ? '' : html`<div class="field"><label for="${id}-type">Body t
 function tryResult(outcome: TryOutcome): Html {
   if (outcome.kind !== 'answered') return html`<p class="error">${outcome.message}</p>`;
   return html`<h4>Response: ${outcome.status} ${outcome.statusText}</h4>
-<details><summary>Headers (${outcome.headers.length})</summary><div class="table-wrap"><table><thead><tr><th scope="col">Name</th><th scope="col">Value</th></tr></thead><tbody>${outcome.headers.map(([name, value]) => html`<tr><td><code>${name}</code></td><td><code>${value}</code></td></tr>`)}</tbody></table></div></details>
-${outcome.body === '' ? html`<p class="muted">No body.</p>` : html`<pre tabindex="0" aria-label="Response body"><code>${outcome.body}</code></pre>`}${outcome.truncated ? html`<p class="muted">The body was cut off after 256 KiB.</p>` : ''}`;
+<details><summary>Headers (${outcome.headers.length})</summary><div class="table-wrap" tabindex="0" role="region" aria-label="Response headers"><table><thead><tr><th scope="col">Name</th><th scope="col">Value</th></tr></thead><tbody>${outcome.headers.map(([name, value]) => html`<tr><td><code>${name}</code></td><td><code>${value}</code></td></tr>`)}</tbody></table></div></details>
+${outcome.body === '' ? html`<p class="muted">No body.</p>` : html`<pre tabindex="0" role="region" aria-label="Response body"><code>${outcome.body}</code></pre>`}${outcome.truncated ? html`<p class="muted">The body was cut off after 256 KiB.</p>` : ''}`;
 }
