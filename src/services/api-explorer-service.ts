@@ -1,7 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import { LRUCache } from 'lru-cache';
 import type { Api } from '../domain/apis.js';
-import { describeApi, tryRequest, TryRefusal, type ApiDoc, type TryRequest, type TryValues } from '../domain/gateway/explorer.js';
+import { HEADER_VALUE, describeApi, tryRequest, TryRefusal, type ApiDoc, type TryRequest, type TryValues } from '../domain/gateway/explorer.js';
 import { compileRouter, type RouteMatch } from '../domain/gateway/routes.js';
 import { gatewayHostsOf } from '../domain/gateway/settings.js';
 import type { ServiceContextWith } from './context.js';
@@ -76,6 +76,7 @@ export class ApiExplorerService {
     if (explored === null || doc === undefined) return { kind: 'refused', message: 'the API declares no such operation' };
     if (this.gateway === null) return { kind: 'no-gateway', message: 'Keygate runs no gateway here (GATEWAY_PORT is not set), so there is nothing to send the request through.' };
     if (api.gateway.upstream === null) return { kind: 'no-gateway', message: `${api.name} is not behind the gateway (it has no upstream).` };
+    if (token !== null && !HEADER_VALUE.test(token)) return { kind: 'refused', message: 'the token must be one line of printable ASCII' };
     const built = tryRequest(doc, { basePath: explored.doc.basePath, match: explored.match }, values, api.gateway);
     if (built instanceof TryRefusal) return { kind: 'refused', message: built.message };
     const host = gatewayHostsOf(api.identifier, api.gateway)[0] ?? hostHeader(this.gateway);

@@ -140,6 +140,9 @@ const UNSENDABLE_HEADERS = new Set([
   'upgrade', 'content-length', 'content-type', 'expect', 'forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host',
 ]);
 
+/** A header value Node sends as typed: printable ASCII and tabs, so nothing is split, dropped or re-encoded on the way. */
+export const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
+
 /** Why a try request cannot be built, in words for the person who filled in the form. */
 export class TryRefusal {
   constructor(readonly message: string) {}
@@ -180,7 +183,7 @@ export function tryRequest(
     }
     const name = parameter.name.toLowerCase();
     if (UNSENDABLE_HEADERS.has(name) || name.startsWith('keygate-') || name === settings.credentialHeader) return new TryRefusal(`the explorer does not send the ${parameter.name} header`);
-    if (/[\r\n\0]/.test(value)) return new TryRefusal(`${parameter.name} must be on one line`);
+    if (!HEADER_VALUE.test(value)) return new TryRefusal(`${parameter.name} must be one line of printable ASCII`);
     headers[name] = value;
   }
   let body: string | null = null;

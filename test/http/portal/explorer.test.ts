@@ -173,6 +173,8 @@ describe.each(BACKENDS)('portal API explorer and token debugger (%s)', (backend)
       { op: String(OP.oneUser), 'path.id': '' },
       { op: String(OP.createUser), contentType: 'text/plain', body: 'x' },
       { op: String(OP.createUser) },
+      { op: String(OP.listUsers), token: `${token}\r\nx-evil: 1` },
+      { op: String(OP.listUsers), token: 'tökén' },
     ];
     for (const fields of attempts) {
       const refused = await postJson(alice, `${explorer()}/try`, { csrf, token, ...fields });
