@@ -182,10 +182,21 @@ describe.each(BACKENDS)('portal API explorer and token debugger (%s)', (backend)
       expect(refused.body.kind).toBe('refused');
     }
     expect(upstream.seen.length).toBe(before);
-    const extra = await postJson(alice, `${explorer()}/try`, { csrf, token, op: String(OP.listUsers), 'query.limit': '5', 'query.admin': '1', 'header.x-evil': '1', 'path.id': '7' });
+    const extra = await postJson(alice, `${explorer()}/try`, {
+      csrf,
+      token,
+      op: String(OP.listUsers),
+      'query.limit': '5',
+      'query.admin': '1',
+      'header.x-evil': '1',
+      'path.id': '7',
+      url: 'http://169.254.169.254/latest',
+      host: 'evil.test',
+    });
     expect(extra.body.status).toBe(200);
     expect(upstream.seen.at(-1)!.url).toBe('/users?limit=5');
     expect(upstream.seen.at(-1)!.headers['x-evil']).toBeUndefined();
+    expect(upstream.seen.at(-1)!.headers['x-forwarded-host']).toBe('api.acme.test');
     const forged = await postJson(alice, `${explorer()}/try`, { csrf: 'x'.repeat(43), token, op: String(OP.listUsers) });
     expect(forged.status).toBe(403);
     expect(upstream.seen.length).toBe(before + 1);
