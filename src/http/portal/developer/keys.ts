@@ -10,7 +10,7 @@ import { html, type Html } from '../html.js';
 import { assetUrl } from './assets.js';
 import { keyStatus, refusalText, when } from './format.js';
 import { developerPage, developerReply } from './layout.js';
-import { memberForm, requireMember, shellOf, type MemberContext } from './member.js';
+import { consumerKeys, memberForm, requireMember, shellOf, type MemberContext } from './member.js';
 
 const PAGE_SIZE = 50;
 const KEY_ID = /^key_[0-9a-f]{12}[0-9A-Za-z]{16}$/;
@@ -135,12 +135,7 @@ function keyInput(form: Form): { name: string | null; scopes: string[]; expiresA
 
 /** One key of the member's consumer, or null: ConsumersService lists only the keys under its grants. */
 async function consumerKey(keygate: Keygate, member: MemberContext, keyId: string): Promise<KeyWithApi | null> {
-  for (let after: string | null = null; ; ) {
-    const page = await keygate.consumers.listKeys(member.tenant, member.consumer.consumer.id, { after, limit: 100 });
-    const found = page.items.find((k) => k.key.id === keyId);
-    if (found !== undefined || page.next === null) return found ?? null;
-    after = page.next;
-  }
+  return (await consumerKeys(keygate, member)).find((k) => k.key.id === keyId) ?? null;
 }
 
 async function keysPage(keygate: Keygate, reply: FastifyReply, member: MemberContext, options: { status: number; after?: string | null; error?: string; notice?: string }): Promise<FastifyReply> {

@@ -3,6 +3,7 @@ import type { User } from '../../../domain/people.js';
 import type { Tenant } from '../../../domain/tenants.js';
 import type { ConsumerDetails } from '../../../services/consumers-service.js';
 import type { Keygate } from '../../../services/keygate.js';
+import type { KeyWithApi } from '../../../services/keys-service.js';
 import { param, type Form } from '../../oauth/form.js';
 import { cookieOptions } from '../cookies.js';
 import { checkedForm, portalRequest, type PortalRequest } from '../context.js';
@@ -84,6 +85,17 @@ async function memberOf(keygate: Keygate, request: FastifyRequest, reply: Fastif
     return null;
   }
   return { tenant, user, consumer, consumers, csrf, base, portal };
+}
+
+/** Every key of the member's consumer (ConsumersService lists only the keys under its grants), sub-keys and revoked ones included. */
+export async function consumerKeys(keygate: Keygate, member: MemberContext): Promise<KeyWithApi[]> {
+  const keys: KeyWithApi[] = [];
+  for (let after: string | null = null; ; ) {
+    const page = await keygate.consumers.listKeys(member.tenant, member.consumer.consumer.id, { after, limit: 100 });
+    keys.push(...page.items);
+    if (page.next === null) return keys;
+    after = page.next;
+  }
 }
 
 /** The shell's inputs for a member's page. */
