@@ -53,11 +53,16 @@ describe.each(BACKENDS)('portal explorer and debugger in Chromium (%s)', (backen
     await page.getByRole('heading', { name: 'Token debugger' }).waitFor();
     await page.locator('#verdict').getByText('Valid', { exact: true }).waitFor();
     expect(await page.locator('#jwt-claims').innerText()).toContain(`"sub": "${world.consumerId}"`);
-    expect(await page.locator('#jwt-expiry').innerText()).toMatch(/^Expires in 1[45] minutes/);
+    expect(await page.locator('#jwt-expiry').innerText()).toMatch(/^Expires in \d+ minutes/);
     expect(await seriousViolations(page)).toEqual([]);
 
     const changed = `${token.slice(0, token.lastIndexOf('.') + 10)}${token[token.lastIndexOf('.') + 10] === 'A' ? 'B' : 'A'}${token.slice(token.lastIndexOf('.') + 11)}`;
+    await page.getByLabel('Token').fill('');
+    expect(await page.locator('#jwt-claims').innerText()).toBe('');
+    const requestsBefore = visited.length;
     await page.getByLabel('Token').fill(changed);
+    expect(await page.locator('#jwt-claims').innerText()).toContain(`"sub": "${world.consumerId}"`);
+    expect(visited.length, 'decoded in the browser, nothing sent').toBe(requestsBefore);
     await page.getByRole('button', { name: 'Decode and verify' }).click();
     await page.locator('#verdict').getByText('Not valid', { exact: true }).waitFor();
     expect(await page.locator('#verdict').innerText()).toContain('Signature\ninvalid');

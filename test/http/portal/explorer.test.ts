@@ -238,7 +238,7 @@ describe.each(BACKENDS)('portal API explorer and token debugger (%s)', (backend)
       expect(page.status).toBe(200);
       expect(page.html).toContain('&quot;alg&quot;: &quot;ES256&quot;'.replace('ES256', JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString()).alg));
       expect(page.html).toContain(`&quot;sub&quot;: &quot;${consumerId}&quot;`);
-      expect(page.html).toMatch(/Expires in 1[45] minutes/);
+      expect(page.html).toMatch(/Expires in \d+ minutes/);
       expect(page.html).toContain('<dt>Signature</dt><dd>valid</dd>');
       expect((await verify(alice, token, 'x'.repeat(43))).status).toBe(403);
     });
