@@ -60,6 +60,8 @@ export async function startServer(
   if (config.port === 0) config.port = await freePort(config.host);
   // Likewise the gateway's: the portal's "Try it" sends to it, so its address must be known before it listens.
   if (config.gatewayPort === 0) config.gatewayPort = await freePort(config.gatewayHost ?? config.host);
+  // And the metrics port's: it is one of Keygate's own, which no upstream may name.
+  if (config.metricsPort === 0) config.metricsPort = await freePort(config.metricsHost);
   if (overrides.publicUrl === undefined && !env['PUBLIC_URL']) config.publicUrl = `http://${hostForUrl(config.host)}:${config.port}`;
   // Background failures (batched writes, deliveries) and warnings go to the server's log, so they
   // are lines like the rest; what is logged before the log exists (opening the store and Redis)

@@ -273,20 +273,28 @@ export function credentialOf(request: GatewayRequest, api: Api): string | null {
 /**
  * Where the request goes: the API's upstream (its own path prefix kept) and the normalised path
  * the gateway matched (never the caller's raw spelling); and the query, without the credential
- * parameter, without its `?` ('' for none).
+ * parameter and without `_method`, without its `?` ('' for none). `_method` is the method
+ * override Laravel and Symfony read from the query: the upstream would run another method than
+ * the one whose requirement the gateway checked.
  */
 export function upstreamTarget(upstream: string, path: string, rawUrl: string, credentialQuery: string | null): { url: string; query: string } {
   const queryAt = rawUrl.indexOf('?');
   let query = queryAt < 0 ? '' : rawUrl.slice(queryAt + 1);
-  if (credentialQuery !== null && query.length > 0) {
-    // The other parameters keep their exact spelling: only the credential's pairs are cut out.
+  // Only a query that could hold either parameter is taken apart (`%` may spell `_method`).
+  if (query.length > 0 && (credentialQuery !== null || query.includes('method') || query.includes('%'))) {
+    // The other parameters keep their exact spelling: only those pairs are cut out.
     query = query
       .split('&')
-      .filter((pair) => new URLSearchParams(pair).keys().next().value !== credentialQuery)
+      .filter((pair) => {
+        const name = new URLSearchParams(pair).keys().next().value;
+        return name !== credentialQuery && name !== METHOD_OVERRIDE;
+      })
       .join('&');
   }
   return { url: upstream + path, query };
 }
+
+const METHOD_OVERRIDE = '_method';
 
 /** The identity the upstream receives in place of the credential. */
 function identityHeaders(result: VerificationResult, target: GatewayTarget): Record<string, string> {

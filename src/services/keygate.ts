@@ -183,7 +183,7 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
   // Where an API owner's URLs (upstreams, JWKS) may lead: checked when set and at every connection.
   const upstreamAddresses: UpstreamAddressRules = {
     allowLinkLocal: config.gatewayLinkLocalUpstreams === 'allow',
-    ownPorts: [config.port, config.gatewayPort].filter((port): port is number => port !== undefined && port !== 0),
+    ownPorts: [config.port, config.gatewayPort, config.metricsPort].filter((port): port is number => port !== undefined && port !== 0),
   };
   const gatewayRoutes = new GatewayRoutesService(store.directory, cluster.bus, onError);
   const tenants = new TenantsService(ctx, gatewayRoutes);

@@ -65,7 +65,7 @@ export function buildGatewayApp(keygate: Keygate, gateway: GatewayService, optio
     connect: upstreamConnector({ ...gateway.addresses, timeoutMs: config.gatewayTimeoutMs }),
   });
   const trust = compileTrustProxy(trustProxyOption(config.trustProxy));
-  const context: GatewayContext = { keygate, gateway, agent, log, trust };
+  const context: GatewayContext = { keygate, gateway, agent, log, trust, timeoutMs: config.gatewayTimeoutMs, inFlight: new Map() };
 
   const server = createServer({ requestTimeout: 0 }, (request, response) => handle(context, request, response));
   // Longer than the usual load balancer's idle timeout (60 s), so the gateway never closes first.
@@ -108,7 +108,18 @@ interface GatewayContext {
   agent: Dispatcher;
   log: Logger;
   trust: TrustProxy;
+  /** KEYGATE_GATEWAY_TIMEOUT_MS: also how long a caller may leave a forward idle (send nothing, read nothing). */
+  timeoutMs: number;
+  /** Forwards under way per upstream origin: past `MAX_FORWARDS_PER_UPSTREAM` a request is 503, not queued without end. */
+  inFlight: Map<string, number>;
 }
+
+/**
+ * Forwards under way to one upstream origin, at most: the agent's 128 connections, and a queue
+ * behind them. Callers that hold forwards open (slow uploads, slow readers) fill the queue at
+ * worst; the next request is then refused at once with 503 instead of waiting in it without end.
+ */
+const MAX_FORWARDS_PER_UPSTREAM = 1024;
 
 /** One request: the policy's decision, then the refusal or the forwarding. */
 function handle(context: GatewayContext, request: IncomingMessage, response: ServerResponse): void {
@@ -130,8 +141,24 @@ function handle(context: GatewayContext, request: IncomingMessage, response: Ser
         count(context, response.statusCode, decision.usage, null, startedAt, at);
         return;
       }
-      const forwarding = new Forwarding(context, request, response, decision, startedAt, at);
-      context.agent.dispatch(forwarding.options(caller), forwarding);
+      if (request.socket.destroyed) {
+        // The caller left while the policy decided: nothing is sent for no one.
+        count(context, 499, decision.usage, null, startedAt, at);
+        return;
+      }
+      const options = forwardOptions(request, decision, caller);
+      const origin = options.origin as string;
+      const inFlight = context.inFlight.get(origin) ?? 0;
+      if (inFlight >= MAX_FORWARDS_PER_UPSTREAM) {
+        context.log.warn({ origin }, 'upstream busy: too many forwards under way');
+        const answer = gatewayProblem(503, 'UPSTREAM_BUSY', 'the upstream has too many requests under way through the gateway; retry shortly');
+        response.setHeader('retry-after', '1');
+        sendProblem(response, answer);
+        count(context, 503, decision.usage, null, startedAt, at);
+        return;
+      }
+      context.inFlight.set(origin, inFlight + 1);
+      context.agent.dispatch(options, new Forwarding(context, request, response, decision, origin, startedAt, at));
     },
     (err: unknown) => {
       // Only faults get here (the store down, a bug): the details go to the log with an id the caller is given.
@@ -152,12 +179,21 @@ function handle(context: GatewayContext, request: IncomingMessage, response: Ser
 class Forwarding implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | null = null;
   private done = false;
+  /** Watches the caller while it could leave the forward idle: during its upload, and while its connection is full. */
+  private idle: NodeJS.Timeout | null = null;
+  /** The upstream is paused until the caller's connection drains. */
+  private paused = false;
+  /** How much of the caller's upload had arrived at the last look. */
+  private bytesRead = 0;
+  /** How often the caller's full connection drained since the last look. */
+  private drains = 0;
 
   constructor(
     private readonly context: GatewayContext,
     private readonly request: IncomingMessage,
     private readonly response: ServerResponse,
     private readonly decision: GatewayForward,
+    private readonly origin: string,
     private readonly startedAt: number,
     private readonly at: number,
   ) {
@@ -165,45 +201,38 @@ class Forwarding implements Dispatcher.DispatchHandler {
     (response as ForwardedResponse)[FORWARDING] = this;
     response.on('drain', resumeUpstream);
     response.on('close', callerClosed);
-  }
-
-  /** The upstream request: the decision's URL, the caller's headers as `upstreamRequestHeaders` rewrites them, the body streamed. */
-  options(caller: CallerAddress): Dispatcher.DispatchOptions {
-    const { request, decision } = this;
-    const { url } = decision;
-    const slash = url.indexOf('/', url.indexOf('//') + 2);
-    const headers = upstreamRequestHeaders(request.headers, {
-      credentialHeader: decision.credentialHeader,
-      identity: decision.identity,
-      forwarded: { for: caller.ips.join(', '), proto: caller.proto, host: request.headers.host },
-    });
-    headers.host = url.slice(url.indexOf('//') + 2, slash);
-    // Node answered the caller's `Expect: 100-continue` already; undici sends none of its own.
-    delete headers.expect;
-    return {
-      origin: url.slice(0, slash),
-      path: decision.query === '' ? url.slice(slash) : `${url.slice(slash)}?${decision.query}`,
-      method: request.method!,
-      headers: headers as Record<string, string | string[]>,
-      body: hasBody(request.headers) ? request : null,
-    };
+    if (!request.complete) {
+      // An upload: the socket's byte count shows the caller still sends (a listener would take the body from undici).
+      this.bytesRead = request.socket.bytesRead;
+      this.arm();
+    }
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
+    // The caller left while the request waited for a connection.
+    if (this.done) controller.abort(new Error('the caller closed the connection'));
   }
 
   onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
     // 1xx interim answers (103 Early Hints) are the upstream's own business.
     if (statusCode < 200) return;
     const out = callerResponseHeaders(headers, this.decision.responseHeaders);
+    // No body follows a 204 or 304: a length there (RFC 9110 allows it on 304) makes some clients wait for one.
+    if (statusCode === 204 || statusCode === 304) delete out['content-length'];
     // The connection can't carry another request until the caller's body is read: close it.
     if (!this.request.complete) out['connection'] = 'close';
     this.response.writeHead(statusCode, out);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (!this.response.write(chunk)) controller.pause();
+    if (!this.response.write(chunk)) {
+      // The caller reads slower than the upstream sends: wait for it, but not for ever.
+      controller.pause();
+      this.paused = true;
+      if (this.idle === null) this.drains = 0;
+      this.arm();
+    }
   }
 
   onResponseEnd(): void {
@@ -214,6 +243,12 @@ class Forwarding implements Dispatcher.DispatchHandler {
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
     if (this.done) return;
     const { response } = this;
+    if (response.headersSent && (response.statusCode === 204 || response.statusCode === 304)) {
+      // A body-less answer whose Content-Length undici held against it (RFC 9110 allows it on 304): it is whole.
+      response.end();
+      this.finish(response.statusCode);
+      return;
+    }
     if (response.headersSent) {
       // The answer was under way: the caller sees a cut-off response, never a second one.
       response.destroy();
@@ -232,6 +267,8 @@ class Forwarding implements Dispatcher.DispatchHandler {
 
   /** The caller's connection has room again. */
   resume(): void {
+    this.paused = false;
+    this.drains += 1;
     this.controller?.resume();
   }
 
@@ -242,11 +279,70 @@ class Forwarding implements Dispatcher.DispatchHandler {
     this.finish(this.response.statusCode);
   }
 
+  /**
+   * A look at the caller, a gateway timeout after the last: an upload that sent nothing since, or
+   * a connection still full, means the caller left the forward idle, and both sides are closed so
+   * the upstream connection is freed. Anything else is looked at again later, or no more.
+   */
+  idleTimeout(): void {
+    this.idle = null;
+    if (this.done) return;
+    const uploading = !this.request.complete;
+    const sent = this.request.socket.bytesRead;
+    if ((uploading && sent !== this.bytesRead) || (this.paused && this.drains > 0)) {
+      // Slow, but moving.
+      this.bytesRead = sent;
+      this.drains = 0;
+      this.arm();
+      return;
+    }
+    if (!uploading && !this.paused) return;
+    this.context.log.warn({ origin: this.origin }, 'caller idle: forward abandoned');
+    this.controller?.abort(new Error('the caller was idle for too long'));
+    this.response.destroy();
+    this.finish(this.response.statusCode);
+  }
+
+  private arm(): void {
+    if (this.idle === null) this.idle = setTimeout(forwardIdle, this.context.timeoutMs, this);
+  }
+
+  private disarm(): void {
+    if (this.idle === null) return;
+    clearTimeout(this.idle);
+    this.idle = null;
+  }
+
   private finish(status: number): void {
     if (this.done) return;
     this.done = true;
+    this.disarm();
+    const inFlight = this.context.inFlight.get(this.origin)! - 1;
+    if (inFlight === 0) this.context.inFlight.delete(this.origin);
+    else this.context.inFlight.set(this.origin, inFlight);
     count(this.context, status, this.decision.usage, status, this.startedAt, this.at);
   }
+}
+
+/** The upstream request: the decision's URL, the caller's headers as `upstreamRequestHeaders` rewrites them, the body streamed. */
+function forwardOptions(request: IncomingMessage, decision: GatewayForward, caller: CallerAddress): Dispatcher.DispatchOptions {
+  const { url } = decision;
+  const slash = url.indexOf('/', url.indexOf('//') + 2);
+  const headers = upstreamRequestHeaders(request.headers, {
+    credentialHeader: decision.credentialHeader,
+    identity: decision.identity,
+    forwarded: { for: caller.ips.join(', '), proto: caller.proto, host: request.headers.host },
+  });
+  headers.host = url.slice(url.indexOf('//') + 2, slash);
+  // Node answered the caller's `Expect: 100-continue` already; undici sends none of its own.
+  delete headers.expect;
+  return {
+    origin: url.slice(0, slash),
+    path: decision.query === '' ? url.slice(slash) : `${url.slice(slash)}?${decision.query}`,
+    method: request.method!,
+    headers: headers as Record<string, string | string[]>,
+    body: hasBody(request.headers) ? request : null,
+  };
 }
 
 const FORWARDING = Symbol('keygate.forwarding');
@@ -258,6 +354,10 @@ function resumeUpstream(this: ServerResponse): void {
 
 function callerClosed(this: ServerResponse): void {
   (this as ForwardedResponse)[FORWARDING].callerClosed();
+}
+
+function forwardIdle(forwarding: Forwarding): void {
+  forwarding.idleTimeout();
 }
 
 /** The response is counted once: by status class for the metrics, and under its series for the analytics. */

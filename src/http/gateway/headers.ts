@@ -17,12 +17,18 @@ const OVERRIDES: ReadonlySet<string> = new Set([
   'x-http-method',
   'x-method-override',
   'x-original-url',
+  'x-original-uri',
+  'x-original-method',
   'x-rewrite-url',
+  'x-envoy-original-path',
   'x-real-ip',
   'true-client-ip',
   'x-client-ip',
   'client-ip',
   'x-cluster-client-ip',
+  'cf-connecting-ip',
+  'fastly-client-ip',
+  'x-azure-clientip',
 ]);
 
 /** Where the caller's request came from, as the upstream is told (`X-Forwarded-*`). */
@@ -49,9 +55,10 @@ export function upstreamRequestHeaders(
   const out: IncomingHttpHeaders = {};
   const named = connectionNames(headers.connection);
   for (const name in headers) {
-    // Node gives header names lower-case. A name with `_` is dropped: CGI-style servers read
-    // `Keygate_Subject` as `Keygate-Subject`, so it would pass for the gateway's own.
-    if (name.includes('_') || name.startsWith('keygate-') || name.startsWith('x-forwarded-') || name === 'forwarded' || name === 'authorization' || name === options.credentialHeader) continue;
+    // Node gives header names lower-case. A name with `_` or `.` is dropped: CGI-style servers
+    // and some frameworks read `Keygate_Subject` or `Keygate.Subject` as `Keygate-Subject`, so it
+    // would pass for the gateway's own.
+    if (name.includes('_') || name.includes('.') || name.startsWith('keygate-') || name.startsWith('x-forwarded-') || name === 'forwarded' || name === 'authorization' || name === options.credentialHeader) continue;
     if (HOP_BY_HOP.has(name) || OVERRIDES.has(name) || named.has(name)) continue;
     if (name === 'te' && headers.te !== 'trailers') continue;
     out[name] = headers[name];
