@@ -1,7 +1,7 @@
 import type { InvalidationBus } from '../cluster/cluster.js';
 import type { Api } from '../domain/apis.js';
 import { compileRouter, type CompiledRoutes, type RouteMatch } from '../domain/gateway/routes.js';
-import { gatewayHostsOf } from '../domain/gateway/settings.js';
+import { gatewayHostsOf, hostName } from '../domain/gateway/settings.js';
 import type { DirectoryStore } from '../store/store.js';
 
 /** How often the routing table is read again when no change was announced (missed announcements, other instances without Redis). */
@@ -91,7 +91,7 @@ export class GatewayRoutesService {
     const direct = table.byHost.get(host);
     if (direct !== undefined) return direct;
     const exact = host.toLowerCase().replace(/\.(?=:\d+$|$)/, '');
-    return table.byHost.get(exact) ?? table.byHost.get(exact.replace(/:\d+$/, '')) ?? null;
+    return table.byHost.get(exact) ?? table.byHost.get(hostName(exact)) ?? null;
   }
 
   /** Reads the table now; concurrent calls share one read, and a call during a read makes one more. */
@@ -125,9 +125,16 @@ function build(apis: Awaited<ReturnType<DirectoryStore['listGatewayApis']>>, pre
     built.set(api.id, { source, route });
     return route;
   });
+  // The store keeps each name (a host without its port) to one API; should claims made before it
+  // did disagree, the older API keeps the name with every port, since `find` falls back from
+  // `name:port` to `name`.
+  const owners = new Map<string, GatewayRoute>();
   for (const route of routes) {
-    // The store keeps claims unique; should two rows ever disagree, the older API keeps the host.
-    for (const host of gatewayHostsOf(route.api.identifier, route.api.gateway)) if (!byHost.has(host)) byHost.set(host, route);
+    for (const host of gatewayHostsOf(route.api.identifier, route.api.gateway)) {
+      const owner = owners.get(hostName(host)) ?? route;
+      owners.set(hostName(host), owner);
+      if (owner === route && !byHost.has(host)) byHost.set(host, route);
+    }
   }
   return { byHost, only: routes.length === 1 ? routes[0]! : null, built };
 }

@@ -92,14 +92,27 @@ export function normaliseUpstream(value: string): string {
  * (`example.com:443` and `example.com` are one host for HTTPS callers, so one claim).
  *
  * @example
- * normaliseHost('API.Example.com.') // 'api.example.com'
+ * normaliseHost('API.Example.com.')    // 'api.example.com'
+ * normaliseHost('api.example.com:443') // 'api.example.com'
  */
 export function normaliseHost(value: string): string {
   const lower = value.trim().toLowerCase().replace(/\.(?=:\d+$|$)/, '');
   if (!HOST_VALUE.test(lower)) throw invalid(`"${value}" is not a host or host:port`);
   const port = /:(\d+)$/.exec(lower)?.[1];
   if (port !== undefined && (Number(port) < 1 || Number(port) > 65_535)) throw invalid(`"${value}" has a port outside 1–65535`);
-  return lower;
+  return lower.replace(/:(?:80|443)$/, '');
+}
+
+/**
+ * A host without its port: what a claim is owned by, since callers of a gateway on another port
+ * send `name:port` for the same name, and the routing table falls back from `name:port` to `name`.
+ *
+ * @example
+ * hostName('api.example.com:8443') // 'api.example.com'
+ * hostName('[::1]:8080')           // '[::1]'
+ */
+export function hostName(host: string): string {
+  return host.replace(/:\d+$/, '');
 }
 
 /**

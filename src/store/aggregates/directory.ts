@@ -3,7 +3,7 @@ import type { AuditEvent } from '../../domain/audit.js';
 import { DEFAULT_REFRESH_TOKENS, type Api } from '../../domain/apis.js';
 import { KeygateError } from '../../domain/errors.js';
 import type { CompiledRoutes } from '../../domain/gateway/routes.js';
-import { DEFAULT_GATEWAY_SETTINGS, gatewayHostsOf, identifierHost, type GatewaySettings } from '../../domain/gateway/settings.js';
+import { DEFAULT_GATEWAY_SETTINGS, gatewayHostsOf, hostName, identifierHost, type GatewaySettings } from '../../domain/gateway/settings.js';
 import type { Client, Revocation } from '../../domain/clients.js';
 import { SYSTEM_TENANT_SLUG } from '../../domain/management.js';
 import type { Tenant } from '../../domain/tenants.js';
@@ -537,30 +537,50 @@ export class KyselyDirectoryStore implements DirectoryStore {
 }
 
 /**
- * Replaces the API's Host claims by those of its settings, in the caller's transaction. A Host
- * another API holds (in any tenant), or the host of another tenant's API identifier, is
- * GATEWAY_HOST_TAKEN; the primary key catches the claim that a concurrent writer made between
- * the check and the insert.
+ * Replaces the API's Host claims by those of its settings, in the caller's transaction. A claim is
+ * owned by its name, the host without a port: callers of a gateway on port 8080 send
+ * `api.acme.test:8080`, and the routing table falls back from `name:port` to `name`, so another
+ * API claiming `api.acme.test:8080` would take the callers of the API answering to
+ * `api.acme.test`. GATEWAY_HOST_TAKEN: a name another API holds (in any tenant), or that another
+ * tenant's API identifier names — for the API's own identifier host only when that API came
+ * first, so a later one spelled the same cannot keep the owner out. One row per name: the primary
+ * key catches the claim a concurrent writer made between the check and the insert, whatever port
+ * either gave.
  */
 async function claimHosts(trx: Transaction<Database>, dialect: Dialect, api: Api): Promise<void> {
   await trx.deleteFrom('gateway_hosts').where('api_id', '=', api.id).execute();
-  const hosts = gatewayHostsOf(api.identifier, api.gateway);
-  if (hosts.length === 0) return;
-  const taken = await trx.selectFrom('gateway_hosts').select('host').where('host', 'in', hosts).executeTakeFirst();
-  if (taken !== undefined) throw hostTaken(taken.host);
-  // An API's identifier names its host: another tenant may not claim it as an extra gateway host,
-  // even before that API has an upstream (it would receive that API's callers).
-  const own = identifierHost(api.identifier);
-  for (const host of hosts) {
-    if (host === own) continue;
-    const named = await trx.selectFrom('apis').select('identifier').where('tenant_id', '!=', api.tenantId).where('identifier', 'like', `%${host}%`).execute();
-    if (named.some((row) => identifierHost(row.identifier) === host)) throw hostTaken(host);
+  const byName = new Map(gatewayHostsOf(api.identifier, api.gateway).map((host) => [hostName(host), host]));
+  if (byName.size === 0) return;
+  const names = [...byName.keys()];
+  // Rows written before claims were kept by name can still carry a port.
+  const taken = await trx
+    .selectFrom('gateway_hosts')
+    .select('host')
+    .where((eb) => eb.or(names.flatMap((name) => [eb('host', '=', name), eb('host', 'like', `${name}:%`)])))
+    .executeTakeFirst();
+  if (taken !== undefined) throw hostTaken(byName.get(hostName(taken.host)) ?? taken.host);
+  const ownName = identifierName(api.identifier);
+  for (const [name, host] of byName) {
+    const named = await trx
+      .selectFrom('apis')
+      .select(['id', 'identifier', 'created_at'])
+      .where('tenant_id', '!=', api.tenantId)
+      .where(sql<string>`lower(identifier)`, 'like', `%${name}%`)
+      .execute();
+    const cameFirst = (row: (typeof named)[number]): boolean => Number(row.created_at) < api.createdAt || (Number(row.created_at) === api.createdAt && row.id < api.id);
+    if (named.some((row) => identifierName(row.identifier) === name && (name !== ownName || cameFirst(row)))) throw hostTaken(host);
   }
   try {
-    await trx.insertInto('gateway_hosts').values(hosts.map((host) => ({ host, api_id: api.id, tenant_id: api.tenantId }))).execute();
+    await trx.insertInto('gateway_hosts').values(names.map((name) => ({ host: name, api_id: api.id, tenant_id: api.tenantId }))).execute();
   } catch (err) {
-    throw dialect.isUniqueViolation(err) ? hostTaken(hosts.join(', ')) : err;
+    throw dialect.isUniqueViolation(err) ? hostTaken([...byName.values()].join(', ')) : err;
   }
+}
+
+/** The host an API identifier names, without its port; null for an identifier that names none. */
+function identifierName(identifier: string): string | null {
+  const host = identifierHost(identifier);
+  return host === null ? null : hostName(host);
 }
 
 /** The message names the host only: which tenant holds it is not the caller's business. */

@@ -3,6 +3,7 @@ import {
   DEFAULT_GATEWAY_SETTINGS,
   applyGatewaySettings,
   gatewayHostsOf,
+  hostName,
   identifierHost,
   isLoopbackAddress,
   normaliseHost,
@@ -61,6 +62,11 @@ describe('gateway settings', () => {
 
   it('normalise hosts and upstreams', () => {
     expect(normaliseHost('[::1]:8080')).toBe('[::1]:8080');
+    // Default ports are the name itself, as documented (review 2, #2a): one claim, not three.
+    expect(['API.example.com:443', 'api.example.com.:80', 'api.example.com'].map(normaliseHost)).toEqual(['api.example.com', 'api.example.com', 'api.example.com']);
+    expect(normaliseHost('[::1]:443')).toBe('[::1]');
+    expect(hostName('api.example.com:8443')).toBe('api.example.com');
+    expect(hostName('[::1]')).toBe('[::1]');
     expect(normaliseUpstream('https://backend')).toBe('https://backend');
     expect(identifierHost('https://api.example.com/v1')).toBe('api.example.com');
     expect(identifierHost('https://api.example.com:8443')).toBe('api.example.com:8443');

@@ -226,9 +226,48 @@ describe.each(BACKENDS)('gateway settings on the management API (%s)', (backend)
       const claimed = await t.call('PATCH', theirs.path, { upstream: 'http://127.0.0.1:9' });
       expect([claimed.status, claimed.body.code]).toEqual([409, 'GATEWAY_HOST_TAKEN']);
       expect((await t.call('GET', theirs.path)).body.upstream).toBeNull();
-      // Taking the first API out of the gateway frees the host.
+      // Taking the first API out of the gateway does not hand its host to the later one (review 2,
+      // #2b): its identifier still names it. Deleting it does.
       expectStatus(await t.call('PATCH', mine.path, { upstream: null }), 200);
+      expect((await t.call('PATCH', theirs.path, { upstream: 'http://127.0.0.1:9' })).body.code).toBe('GATEWAY_HOST_TAKEN');
+      expectStatus(await t.call('DELETE', mine.path), 204);
       expectStatus(await t.call('PATCH', theirs.path, { upstream: 'http://127.0.0.1:9' }), 200);
+    });
+
+    it("refuses a later API spelled like another tenant's its host, though that API has no upstream yet, and lets the first one claim it (review 2, #2b)", async () => {
+      const identifier = `https://shop-${backend}.acme.test`;
+      const first = await createApi({ identifier });
+      const before = await snapshotState(t);
+      const squat = await t.call('POST', '/v1/tenants/beta/apis', { identifier, name: 'x', scopes: [], upstream: 'http://127.0.0.1:9' });
+      expect([squat.status, squat.body.code]).toEqual([409, 'GATEWAY_HOST_TAKEN']);
+      const ported = await t.call('POST', '/v1/tenants/beta/apis', { identifier: `https://shop-${backend}.acme.test:8443`, name: 'x', scopes: [], upstream: 'http://127.0.0.1:9' });
+      expect([ported.status, ported.body.code]).toEqual([409, 'GATEWAY_HOST_TAKEN']);
+      expect(await snapshotState(t)).toBe(before);
+      // A later namesake without an upstream keeps no one out: the first API still claims its host.
+      await createApi({ identifier }, 'beta');
+      expectStatus(await t.call('PATCH', first.path, { upstream: 'http://127.0.0.1:9' }), 200);
+    });
+
+    it('owns a host by its name, whatever port a claim gives, and drops default ports (review 2, #2a)', async () => {
+      const name = `ported-${backend}.acme.test`;
+      const victim = await createApi({ identifier: `https://${name}`, upstream: 'http://127.0.0.1:9' });
+      const bare = await createApi({ identifier: `https://named-${backend}.acme.test` });
+      const before = await snapshotState(t);
+      for (const claim of [`${name}:8080`, `${name}:443`, `${name.toUpperCase()}:80`, `${name}.:8443`]) {
+        const squat = await t.call('POST', '/v1/tenants/beta/apis', { identifier: `https://squat-${n++}.test`, name: 'x', scopes: [], upstream: 'http://127.0.0.1:9', gatewayHosts: [claim] });
+        expect([claim, squat.status, squat.body.code]).toEqual([claim, 409, 'GATEWAY_HOST_TAKEN']);
+      }
+      // Before any upstream too, and in the same tenant: one name, one API.
+      const early = await t.call('POST', '/v1/tenants/beta/apis', { identifier: `https://early-${backend}.test`, name: 'x', scopes: [], upstream: 'http://127.0.0.1:9', gatewayHosts: [`named-${backend}.acme.test:8080`] });
+      expect(early.body.code).toBe('GATEWAY_HOST_TAKEN');
+      const sibling = await t.call('POST', '/v1/tenants/acme/apis', { identifier: `https://sibling-${n++}.test`, name: 'x', scopes: [], upstream: 'http://127.0.0.1:9', gatewayHosts: [`${name}:8080`] });
+      expect(sibling.body.code).toBe('GATEWAY_HOST_TAKEN');
+      expect(await snapshotState(t)).toBe(before);
+      // The API's own claims may give its name several ports; a default port is the name itself.
+      const own = await t.call('PATCH', victim.path, { gatewayHosts: [`${name}:8080`, `${name}:443`, `other-${name}:80`] });
+      expectStatus(own, 200);
+      expect(own.body.gatewayHosts).toEqual([`${name}:8080`, name, `other-${name}`]);
+      expectStatus(await t.call('PATCH', bare.path, { upstream: 'http://127.0.0.1:9' }), 200);
     });
 
     it('frees the hosts of a deleted API, and a host moves within one API freely', async () => {
