@@ -134,6 +134,22 @@ describe.each(BACKENDS)('portal API explorer and token debugger (%s)', (backend)
     });
   });
 
+  it('never outlives the grant, and gives nothing while the grant could not mint a key', async () => {
+    const keygate = t.server.keygate;
+    const tenant = (await keygate.tenants.get('acme'))!;
+    const memberId = (await t.call('GET', '/v1/tenants/acme/users?limit=100')).body.items.find((u: { email: string }) => u.email === 'alice@corp.test').id;
+    const actor = { id: memberId, requestId: null, ip: null };
+    const grantEnds = Date.now() + 600_000;
+    const shortGrant = await createConsumer(t, { name: 'Short', members: [memberId], grants: [{ api, scopes: ['read:users'], expiresAt: new Date(grantEnds).toISOString() }] });
+    const minted = await keygate.consumers.mintToken(actor, tenant, shortGrant.id, memberId, { api, scopes: ['read:users'] });
+    expect(minted.expiresAt).toBeLessThanOrEqual(grantEnds);
+    expect(claimsOf(minted.token)['exp']).toBe(Math.floor(minted.expiresAt / 1000));
+    const spent = await createConsumer(t, { name: 'Spent', members: [memberId], grants: [{ api, scopes: ['read:users'], credits: { remaining: 0 } }] });
+    await unchanged(async () => {
+      await expect(keygate.consumers.mintToken(actor, tenant, spent.id, memberId, { api, scopes: ['read:users'] })).rejects.toMatchObject({ code: 'KEY_CANNOT_MINT' });
+    });
+  });
+
   it('refuses a non-member and a post without the CSRF token, changing nothing', async () => {
     await unchanged(async () => {
       const stranger = await postJson(nobody, `${explorer()}/token`, { csrf: nobody.cookie('kg_csrf')!, op: '0', scope: 'read:users' });

@@ -43,7 +43,7 @@ export function debuggerRoutes(app: FastifyInstance, keygate: Keygate): void {
   });
 }
 
-/** "in 14 minutes" / "3 hours ago", for an expiry in seconds since the epoch. */
+/** "Expires in 14 minutes (…)" / "Expired 3 hours ago (…)", for an expiry in seconds since the epoch: worded as jwt-decode.js words it in the browser. */
 export function expiryInWords(exp: number, now: number): string {
   const seconds = Math.round(exp - now / 1000);
   const size = Math.abs(seconds);
