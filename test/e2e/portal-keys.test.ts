@@ -1,7 +1,7 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS } from '../helpers/backends.js';
-import { launchChromium, overflowsSideways, seriousViolations, signIn, startPortalWorld, type PortalWorld } from './portal-harness.js';
+import { API, launchChromium, overflowsSideways, seriousViolations, signIn, startPortalWorld, type PortalWorld } from './portal-harness.js';
 
 /**
  * A consumer's member in Chromium: creates a key with only read:users, copies it from the page,
@@ -87,8 +87,10 @@ describe.each(BACKENDS)('portal keys in Chromium (%s)', (backend) => {
   it('fits a 375 px phone without sideways scrolling, and stays accessible there', async () => {
     const context = await browser.newContext({ viewport: { width: 375, height: 740 } });
     const page = await context.newPage();
+    const key = await world.t.call('POST', `/v1/tenants/acme/consumers/${world.consumerId}/keys`, { api: API, member: world.memberId, name: 'phone', scopes: ['read:users'] });
+    expect(key.status).toBe(201);
     await signIn(page, world, '/t/acme/portal');
-    for (const path of ['/t/acme/portal', '/t/acme/portal/keys', '/t/acme/portal/usage']) {
+    for (const path of ['/t/acme/portal', '/t/acme/portal/keys', `/t/acme/portal/keys/${key.body.id}/subkey`, '/t/acme/portal/usage']) {
       await page.goto(`${world.t.url}${path}`);
       expect(await overflowsSideways(page), path).toBe(false);
       expect(await seriousViolations(page), path).toEqual([]);

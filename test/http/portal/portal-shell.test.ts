@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS } from '../../helpers/backends.js';
 import { Person } from '../../helpers/person.js';
@@ -93,6 +94,20 @@ describe.each(BACKENDS)('developer portal shell (%s)', (backend) => {
     const page = await response.text();
     expect(page).toContain('Acting for <strong>Globex</strong>');
     expect(page).not.toContain('Initech');
+  });
+
+  it('ships under 100 KB of JavaScript gzipped on each of its pages, all of it from its own assets', async () => {
+    const person = await signedIn(t, 'bob@corp.test');
+    const keys = await person.get('/t/acme/portal/keys');
+    const created = await person.post('/t/acme/portal/keys', { csrf: Person.hidden(keys.html, 'csrf'), api: Person.hidden(keys.html, 'api'), scope: 'read:users' });
+    const pages = { home: (await person.get('/t/acme/portal')).html, keys: keys.html, secret: created.html, usage: (await person.get('/t/acme/portal/usage')).html };
+    expect(pages.secret).toContain('id="secret"');
+    for (const [name, page] of Object.entries(pages)) {
+      expect(page, name).not.toMatch(/<script(?![^>]*\ssrc="\/t\/acme\/portal\/assets\/)/);
+      let bytes = 0;
+      for (const [, src] of page.matchAll(/<script[^>]*\ssrc="([^"]+)"/g)) bytes += gzipSync(Buffer.from(await (await fetch(`${t.url}${src}`)).arrayBuffer())).length;
+      expect(bytes, name).toBeLessThan(100 * 1024);
+    }
   });
 
   it("serves the portal's scripts as JavaScript, and nothing outside its folder", async () => {

@@ -54,7 +54,7 @@ button.primary{background:var(--accent);border-color:var(--accent);color:var(--a
 .warn{color:var(--warn);font-weight:600}
 fieldset{border:1px solid var(--line);border-radius:8px;padding:.5rem 1rem;margin:0 0 1rem}legend{font-weight:600;padding:0 .25rem}
 .check{display:flex;gap:.6rem;align-items:flex-start;padding:.45rem 0}.check label{font-weight:400}.check input{margin-top:.3rem}
-.table-wrap{overflow-x:auto}table{width:100%;border-collapse:collapse}caption{text-align:left;font-weight:600;padding:.25rem 0}
+.table-wrap{overflow-x:auto;position:relative}table{width:100%;border-collapse:collapse}caption{text-align:left;font-weight:600;padding:.25rem 0}
 th,td{text-align:left;padding:.45rem .4rem;border-bottom:1px solid var(--line);vertical-align:top}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 .muted{color:var(--muted)}.secret{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center}.secret input{font-family:ui-monospace,monospace}
 .picker{display:flex;gap:.5rem;align-items:center;flex-wrap:wrap}.picker select{width:auto}
