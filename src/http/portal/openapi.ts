@@ -21,6 +21,12 @@ const PAGES: readonly { path: string; get?: string; post?: string; extra?: strin
   { path: '/t/{slug}/portal/keys/{keyId}/revoke', post: 'Revoke one of the consumer\'s keys and its sub-keys', extra: 'keyId' },
   { path: '/t/{slug}/portal/keys/{keyId}/subkey', get: 'The form for a sub-key of one of the consumer\'s keys', post: 'Create the sub-key: 201, the secret shown once', extra: 'keyId' },
   { path: '/t/{slug}/portal/usage', get: 'The consumer\'s requests by outcome per key and operation (`?window=hour|day|month&key=&operation=`), and its keys\' recent refused requests' },
+  { path: '/t/{slug}/portal/apis', get: 'The APIs the consumer holds a grant on, each linking to its explorer' },
+  { path: '/t/{slug}/portal/apis/{api}', get: 'The API explorer: the API\'s OpenAPI document with each operation\'s required scopes marked against the grant', extra: 'api' },
+  { path: '/t/{slug}/portal/apis/{api}/token', post: 'A short-lived JWT (1–15 minutes) for the consumer with the ticked scopes, within its grant: 201, the token in the page or, with `Accept: application/json`, as JSON (no-store)', extra: 'api' },
+  { path: '/t/{slug}/portal/apis/{api}/try', post: 'Send one declared operation through Keygate\'s own gateway with the posted token: its status, headers and body, in the page or as JSON', extra: 'api' },
+  { path: '/t/{slug}/portal/debugger', get: 'The token debugger', post: 'The debugger with the posted token decoded and its verdict (without JavaScript)' },
+  { path: '/t/{slug}/portal/debugger/verify', post: 'The verdict on the posted token for this tenant as JSON: signatureValid, expired, revoked, valid, reason' },
   { path: '/t/{slug}/portal/assets/{name}', get: 'A script of the developer portal (JavaScript)', extra: 'name' },
   { path: '/t/{slug}/password-reset/confirm', get: 'Choose a new password (`?token=` from the link)', post: 'Set the new password: ends the person\'s sessions and refresh tokens' },
 ];
