@@ -208,6 +208,7 @@ function secretBody(member: MemberContext, issued: IssuedKey, title: string, now
 <div class="card"><p class="warn" role="alert">Copy this key now. You won't see it again: Keygate keeps only a hash of it.</p>
 <div class="secret"><label for="secret">Secret key for ${api.name}</label><input type="text" id="secret" value="${secret}" readonly autocomplete="off" spellcheck="false" size="48">
 <button type="button" data-copy="secret" hidden>Copy key</button><span id="secret-status" role="status" aria-live="polite"></span></div>
-<p>Send it as <code>Authorization: Bearer …</code>. Name: ${key.name ?? 'unnamed'} · scopes: ${key.scopes.map((s) => html`<code>${s}</code> `)}· expires: ${when(key.expiresAt)} · status: ${keyStatus(key, now)}</p></div>
+<p>Send it as <code>Authorization: Bearer &lt;key&gt;</code>.</p>
+<p>Name: ${key.name ?? 'unnamed'} · scopes: ${key.scopes.map((s) => html`<code>${s}</code> `)}· expires: ${when(key.expiresAt)} · status: ${keyStatus(key, now)}</p></div>
 <p><a href="${member.portal}/keys">Back to keys</a></p>`;
 }
