@@ -384,6 +384,7 @@ export const GATEWAY_PROBLEMS: Readonly<Record<string, string>> = Object.freeze(
   ISSUER_UNAVAILABLE: "The credential's issuer could not be reached",
   UPSTREAM_UNAVAILABLE: 'The upstream could not be reached',
   UPSTREAM_TIMEOUT: 'The upstream did not answer in time',
+  UPSTREAM_BUSY: 'Too many requests to the upstream are under way through the gateway',
   UNAVAILABLE: 'Keygate cannot check credentials now (its store is unreachable)',
   INTERNAL: 'Internal error',
 });

@@ -136,7 +136,9 @@ function handle(context: GatewayContext, request: IncomingMessage, response: Ser
     (decision) => {
       if (decision.kind === 'refuse') {
         const body = JSON.stringify(decision.body);
-        response.writeHead(decision.status, { ...decision.headers, 'content-type': decision.contentType, 'content-length': Buffer.byteLength(body) });
+        response.setHeader('content-type', decision.contentType);
+        response.setHeader('content-length', Buffer.byteLength(body));
+        response.writeHead(decision.status, decision.headers);
         response.end(body);
         count(context, response.statusCode, decision.usage, null, startedAt, at);
         return;
