@@ -126,6 +126,8 @@ describe.each(BACKENDS)('portal API explorer and token debugger (%s)', (backend)
       const outside = await mint(['read:users', 'read:billing']);
       expect(outside.status).toBe(403);
       expect(outside.body.error).toContain('grant does not hold “read:billing”');
+      const noOperation = await postJson(alice, `${explorer()}/token`, { csrf: await csrfOf(alice), op: '99', scope: 'read:users' });
+      expect(noOperation).toEqual({ status: 400, body: { error: 'Refused: the API declares no such operation.' } });
       for (const ttl of ['16', '0', 'soon']) {
         const refused = await mint(['read:users'], ttl);
         expect(refused.status).toBe(400);
@@ -198,6 +200,9 @@ describe.each(BACKENDS)('portal API explorer and token debugger (%s)', (backend)
       expect(refused.body.kind).toBe('refused');
     }
     expect(upstream.seen.length).toBe(before);
+    const page = await alice.post(`${explorer()}/try`, { csrf, token, op: '99' });
+    expect(page.status).toBe(400);
+    expect(page.html).toContain('<p class="error" role="alert">the API declares no such operation</p>');
     const extra = await postJson(alice, `${explorer()}/try`, {
       csrf,
       token,

@@ -78,6 +78,10 @@ ${rows.length > 0 ? html`<ul>${rows}</ul>` : html`<p class="muted">No API is gra
     const grant = grantOf(member, request);
     if (grant === null) return wantsJson(request) ? reply.code(404).send({ error: 'Your consumer holds no grant on that API.' }) : notGranted(reply, member);
     const index = operationIndex(form);
+    if ((await keygate.explorer.describe(grant.api))?.operations[index] === undefined) {
+      const error = 'Refused: the API declares no such operation.';
+      return wantsJson(request) ? reply.code(400).header('cache-control', 'no-store').send({ error }) : explorerPage(keygate, reply, member, grant, 400, { index, error });
+    }
     try {
       const minted = await keygate.consumers.mintToken(actorOf(member, request), member.tenant, member.consumer.consumer.id, member.user.id, {
         api: grant.api.id,
@@ -179,16 +183,19 @@ async function explorerPage(keygate: Keygate, reply: FastifyReply, member: Membe
   const doc = await keygate.explorer.describe(api);
   const held = expandScopes(grant.key.scopes, api.scopes);
   const base = `${member.portal}/apis/${api.id}`;
+  // A post naming no operation of the document (a forged form): its refusal goes at the top.
+  const stray = state === null || doc?.operations[state.index] !== undefined ? null : (state.error ?? (state.tried?.kind === 'answered' ? null : state.tried?.message) ?? null);
   const body =
     doc === null
       ? html`<h1>${api.name}</h1><p class="lead">${api.identifier}</p><p class="muted">The API owner has not published an OpenAPI document for this API yet.</p>`
       : html`<style>${new Html(STYLE)}</style><h1>${doc.title || api.name}</h1>
 <p class="lead">${api.identifier}${doc.version ? ` · version ${doc.version}` : ''}</p>${doc.description ? html`<p>${doc.description}</p>` : ''}
+${stray === null ? '' : html`<p class="error" role="alert">${stray}</p>`}
 <p>Your grant: ${grant.key.scopes.map((s) => html`<code>${s}</code> `)}· <a href="${member.portal}/debugger">Token debugger</a></p>
 ${keygate.config.gatewayPort === undefined ? html`<p class="notice" role="note">Try it is off here: Keygate runs no gateway (GATEWAY_PORT is not set). You can still get tokens.</p>` : ''}
 ${groupByPath(doc).map(
   ([path, operations]) => html`<section aria-labelledby="path-${operations[0]!.index}"><h2 id="path-${operations[0]!.index}"><code>${doc.basePath}${path}</code></h2>
-${operations.map(({ op, index }) => operationCard({ member, api, base, held, op, index, state: state?.index === index ? state : null, now: keygate.clock() }))}</section>`,
+${operations.map(({ op, index }) => operationCard({ member, api, base, held, op, index, state: state?.index === index ? state : null }))}</section>`,
 )}`;
   return developerReply(
     reply,
@@ -218,7 +225,7 @@ function requirementText(requirement: Requirement, held: ReadonlySet<string>): H
   return html`<div class="req"><strong>Requires</strong> ${requirement.anyOf.length > 1 ? 'one of:' : ''}<ul>${alternatives}</ul></div>`;
 }
 
-function operationCard(input: { member: MemberContext; api: Api; base: string; held: ReadonlySet<string>; op: OperationDoc; index: number; state: OperationState | null; now: number }): Html {
+function operationCard(input: { member: MemberContext; api: Api; base: string; held: ReadonlySet<string>; op: OperationDoc; index: number; state: OperationState | null }): Html {
   const { member, api, base, held, op, index, state } = input;
   const { operation } = op;
   const id = `op-${index}`;
