@@ -54,6 +54,16 @@ describe.each(BACKENDS)('Store contract: audit (%s)', (backendName) => {
     expect(await list()).toEqual([]);
   });
 
+  it('lists the events about any of several targets, and none for an empty list', async () => {
+    const other = 'ten_targets';
+    const about = (target: string, i: number): AuditEvent => ({ ...makeEvent(other, 'key.verify.denied', { id: newId('event', minute + 200_000 + i), at: minute + 200_000 + i }), target });
+    await opened().audit.append([about('key_a', 0), about('key_b', 1), about('key_c', 2)]);
+    const targets = async (ids: string[]): Promise<(string | null)[]> => (await opened().audit.list(other, { targets: ids }, { after: null, limit: 10 })).items.map((e) => e.target);
+    expect(await targets(['key_a', 'key_c', 'key_z'])).toEqual(['key_c', 'key_a']);
+    expect(await targets([])).toEqual([]);
+    expect(await opened().audit.list(tenantId, { targets: ['key_a'] }, { after: null, limit: 10 })).toEqual({ items: [], next: null });
+  });
+
   it('lists one tenant\'s events newest first, a page at a time', async () => {
     const other = 'ten_paged';
     const events = Array.from({ length: 5 }, (_, i) => makeEvent(other, `paged.${i}`, { id: newId('event', minute + 100_000 + i), at: minute + 100_000 + i }));

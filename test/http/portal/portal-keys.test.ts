@@ -16,14 +16,16 @@ describe.each(BACKENDS)('developer portal keys (%s)', (backend) => {
   let api: string;
   let alice: Person;
   let carolKey: { id: string; key: string };
+  let aliceId: string;
+  let initechId: string;
 
   beforeAll(async () => {
     t = await startTestServer(backend);
     ({ api } = await seedTenant(t));
-    const aliceId = await createUser(t, 'alice@corp.test');
+    aliceId = await createUser(t, 'alice@corp.test');
     const carolId = await createUser(t, 'carol@globex.test');
     await createUser(t, 'nobody@corp.test');
-    await createConsumer(t, { name: 'Initech', members: [aliceId], grants: [{ api, scopes: ['read:users', 'write:users'] }] });
+    initechId = (await createConsumer(t, { name: 'Initech', members: [aliceId], grants: [{ api, scopes: ['read:users', 'write:users'] }] })).id;
     const globex = await createConsumer(t, { name: 'Globex', members: [carolId], grants: [{ api, scopes: ['read:users', 'write:users'] }] });
     const response = await t.call('POST', `/v1/tenants/acme/consumers/${globex.id}/keys`, { api, member: carolId, scopes: ['read:users'] });
     expectStatus(response, 201);
@@ -220,5 +222,18 @@ describe.each(BACKENDS)('developer portal keys (%s)', (backend) => {
     expect(await verify(parent, ['read:users'])).toBe('REVOKED');
     expect(await verify(child, ['read:users'])).toBe('REVOKED');
     expect((await alice.get(revoked.location!)).html).toContain('The key and its sub-keys are revoked');
+  });
+
+  it('lists the keys 50 to a page, with a link to the next', async () => {
+    const listed = async (path: string): Promise<{ rows: number; next: string | null }> => {
+      const page = (await alice.get(path)).html;
+      return { rows: [...page.matchAll(/<tr><td>/g)].length, next: /<a href="(\/t\/acme\/portal\/keys\?after=key_[^"]+)">Next page of keys<\/a>/.exec(page)?.[1] ?? null };
+    };
+    const total = (await t.call('GET', `/v1/tenants/acme/consumers/${initechId}/keys?limit=100`)).body.items.length;
+    for (let i = total; i < 55; i += 1) expectStatus(await t.call('POST', `/v1/tenants/acme/consumers/${initechId}/keys`, { api, member: aliceId, name: `batch ${i}`, scopes: ['read:users'] }), 201);
+    const first = await listed('/t/acme/portal/keys');
+    expect(first.rows).toBe(50);
+    expect(first.next).not.toBeNull();
+    expect(await listed(first.next!)).toEqual({ rows: 5, next: null });
   });
 });

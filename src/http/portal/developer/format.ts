@@ -2,6 +2,9 @@ import type { ApiKey } from '../../../domain/keys/key.js';
 import { KeygateError } from '../../../domain/errors.js';
 import type { VerificationCode } from '../../../domain/verification.js';
 
+/** A key id as `newId('key', …)` makes them: anything else in a URL names no key. */
+export const KEY_ID = /^key_[0-9a-f]{12}[0-9A-Za-z]{16}$/;
+
 /** A UTC time for people: `2026-12-06 16:55 UTC`, or `never`. */
 export function when(ms: number | null, never = 'never'): string {
   return ms === null ? never : `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;

@@ -8,12 +8,11 @@ import type { Keygate } from '../../../services/keygate.js';
 import { param, type Form } from '../../oauth/form.js';
 import { html, type Html } from '../html.js';
 import { assetUrl } from './assets.js';
-import { keyStatus, refusalText, when } from './format.js';
+import { KEY_ID, keyStatus, refusalText, when } from './format.js';
 import { developerPage, developerReply } from './layout.js';
 import { consumerKeys, memberForm, requireMember, shellOf, type MemberContext } from './member.js';
 
 const PAGE_SIZE = 50;
-const KEY_ID = /^key_[0-9a-f]{12}[0-9A-Za-z]{16}$/;
 const DAY_MS = 86_400_000;
 
 /** Grace periods a member may pick when rolling a key: how long the old secret keeps working. */

@@ -5,11 +5,10 @@ import type { UsagePoint } from '../../../domain/usage.js';
 import type { Keygate } from '../../../services/keygate.js';
 import { USAGE_WINDOWS, type ConsumerDenial, type ConsumerUsage, type UsageTotal, type UsageWindow } from '../../../services/portal-usage-service.js';
 import { Html, html } from '../html.js';
-import { outcomeText, refusalText, when } from './format.js';
+import { KEY_ID, outcomeText, refusalText, when } from './format.js';
 import { developerPage, developerReply } from './layout.js';
 import { requireMember, shellOf } from './member.js';
 
-const KEY_ID = /^key_[0-9a-f]{12}[0-9A-Za-z]{16}$/;
 const DENIALS_SHOWN = 50;
 
 /** Bar colours per outcome: allowed first; each denial code gets the next colour in order of appearance. */
