@@ -41,7 +41,7 @@ describe('docs/portal.md walkthrough', () => {
     await t.close();
   });
 
-  it('gets a member from sign-in to a key used, revoked and seen in the usage', async () => {
+  it('gets a member from sign-in to a key used, revoked and seen in the usage, then a token minted, tried and debugged', async () => {
     // Only the export line changes (ephemeral ports); the stand-in's output is let go so bash can
     // return while it runs, and its pid is printed to stop it afterwards.
     const script = `${block.replace(/^export KEYGATE_URL=.*$/m, '').replace(/' &\n/, "' > /dev/null 2>&1 &\n")}\necho "$!"`;
@@ -90,5 +90,27 @@ describe('docs/portal.md walkthrough', () => {
     expect(usage).toContain('<desc id="chart-summary">3 requests: 1 allowed, 1 missing scope, 1 key revoked.</desc>');
     expect(usage).toContain('missing scope: needs <code>write:users</code>');
     expect(usage).toMatch(/<td>key revoked<\/td>/);
+
+    // 6. The explorer: GET /users with read:users ticked, a token for it, tried through the gateway.
+    const explorerPath = /href="(\/t\/acme\/portal\/apis\/api_[^"]+)"/.exec((await alice.get('/t/acme/portal/apis')).html)![1]!;
+    const explorer = (await alice.get(explorerPath)).html;
+    expect(explorer).toContain('<span class="method">GET</span> <code>/users</code>');
+    expect(explorer).toContain('id="op-0-scope-0" name="scope" value="read:users" checked');
+    const csrf = Person.hidden(explorer, 'csrf');
+    const minted = await alice.post(`${explorerPath}/token`, { csrf, op: '0', scope: 'read:users', ttl: '15' });
+    expect(minted.html).toContain('A token for read:users, valid until');
+    const token = /id="op-0-token" name="token"[^>]*>([^<]+)</.exec(minted.html)![1]!;
+    const tried = await alice.post(`${explorerPath}/try`, { csrf, op: '0', token });
+    expect(tried.html).toContain('Response: 200 OK');
+    expect(tried.html).toContain('<code>{&quot;path&quot;:&quot;/users&quot;}</code>');
+
+    // 7. The debugger: the token is valid; with one character of its signature changed, it is not.
+    const debugged = (await alice.post('/t/acme/portal/debugger', { csrf, token })).html;
+    expect(debugged).toMatch(/Expires in \d+ minutes/);
+    expect(debugged).toContain('<strong>Valid</strong>');
+    const at = token.lastIndexOf('.') + 10;
+    const changed = (await alice.post('/t/acme/portal/debugger', { csrf, token: `${token.slice(0, at)}${token[at] === 'A' ? 'B' : 'A'}${token.slice(at + 1)}` })).html;
+    expect(changed).toContain('<strong>Not valid</strong>');
+    expect(changed).toContain('<dt>Signature</dt><dd>invalid</dd>');
   });
 });
