@@ -8,7 +8,7 @@ import { API, launchChromium, overflowsSideways, seriousViolations, signIn, star
  * gets 200 on a read and 403 on a write through the gateway, cannot tick (nor forge) a scope
  * outside the grant, revokes the key and is refused next, and sees those requests in the usage
  * chart. The secret is never in a URL or in storage; axe finds no serious or critical violation
- * on any page, at desktop width and at 375 px.
+ * on any page, at desktop width in the light colour scheme and at 375 px in the dark one.
  */
 describe.each(BACKENDS)('portal keys in Chromium (%s)', (backend) => {
   let world: PortalWorld;
@@ -84,8 +84,8 @@ describe.each(BACKENDS)('portal keys in Chromium (%s)', (backend) => {
     await context.close();
   });
 
-  it('fits a 375 px phone without sideways scrolling, and stays accessible there', async () => {
-    const context = await browser.newContext({ viewport: { width: 375, height: 740 } });
+  it('fits a 375 px phone without sideways scrolling, and stays accessible there in the dark colour scheme', async () => {
+    const context = await browser.newContext({ viewport: { width: 375, height: 740 }, colorScheme: 'dark' });
     const page = await context.newPage();
     const key = await world.t.call('POST', `/v1/tenants/acme/consumers/${world.consumerId}/keys`, { api: API, member: world.memberId, name: 'phone', scopes: ['read:users'] });
     expect(key.status).toBe(201);
