@@ -44,11 +44,15 @@ export function keysRoutes(app: FastifyInstance, keygate: Keygate): void {
     const posted = await memberForm(keygate, request, reply);
     if (posted === null) return reply;
     const { member, form } = posted;
-    return issue(keygate, reply, member, async () => {
-      const input = keyInput(form);
-      const api = param(form, 'api') ?? '';
-      return keygate.consumers.createKey(actorOf(member, request), member.tenant, member.consumer.consumer.id, member.user.id, { api, ...input });
-    }, (error) => keysPage(keygate, reply, member, { status: error.status, error: refusalText(error) }), 'Your new key');
+    return issue(keygate, reply, member, {
+      title: 'Your new key',
+      call: async () => {
+        const input = keyInput(form);
+        const api = param(form, 'api') ?? '';
+        return keygate.consumers.createKey(actorOf(member, request), member.tenant, member.consumer.consumer.id, member.user.id, { api, ...input });
+      },
+      refused: (error) => keysPage(keygate, reply, member, { status: error.status, error: refusalText(error) }),
+    });
   });
 
   app.post('/t/:slug/portal/keys/:keyId/roll', { schema: { hide: true } }, async (request, reply) => {
@@ -56,11 +60,15 @@ export function keysRoutes(app: FastifyInstance, keygate: Keygate): void {
     if (posted === null) return reply;
     const { member, form } = posted;
     const { keyId } = request.params as { keyId: string };
-    return issue(keygate, reply, member, async () => {
-      const grace = Number(param(form, 'grace') ?? '');
-      if (!GRACE_PERIODS.some((g) => g.ms === grace)) throw new KeygateError('INVALID_REQUEST', 'pick one of the grace periods offered');
-      return keygate.consumers.rollKey(actorOf(member, request), member.tenant, member.consumer.consumer.id, member.user.id, keyId, grace);
-    }, (error) => keysPage(keygate, reply, member, { status: error.status, error: refusalText(error) }), 'The key’s new secret');
+    return issue(keygate, reply, member, {
+      title: 'The key’s new secret',
+      call: async () => {
+        const grace = Number(param(form, 'grace') ?? '');
+        if (!GRACE_PERIODS.some((g) => g.ms === grace)) throw new KeygateError('INVALID_REQUEST', 'pick one of the grace periods offered');
+        return keygate.consumers.rollKey(actorOf(member, request), member.tenant, member.consumer.consumer.id, member.user.id, keyId, grace);
+      },
+      refused: (error) => keysPage(keygate, reply, member, { status: error.status, error: refusalText(error) }),
+    });
   });
 
   app.post('/t/:slug/portal/keys/:keyId/revoke', { schema: { hide: true } }, async (request, reply) => {
@@ -90,13 +98,18 @@ export function keysRoutes(app: FastifyInstance, keygate: Keygate): void {
     if (posted === null) return reply;
     const { member, form } = posted;
     const { keyId } = request.params as { keyId: string };
-    return issue(keygate, reply, member, async () => {
-      const { scopes, expiresAt, name } = keyInput(form);
-      return keygate.consumers.createSubkey(actorOf(member, request), member.tenant, member.consumer.consumer.id, member.user.id, keyId, { scopes, expiresAt, name });
-    }, async (error) => {
-      const parent = await consumerKey(keygate, member, keyId);
-      return parent === null ? keysPage(keygate, reply, member, { status: error.status, error: refusalText(error) }) : subkeyPage(reply, member, parent, { status: error.status, error: refusalText(error) });
-    }, 'Your new sub-key');
+    return issue(keygate, reply, member, {
+      title: 'Your new sub-key',
+      call: async () => {
+        const { scopes, expiresAt, name } = keyInput(form);
+        return keygate.consumers.createSubkey(actorOf(member, request), member.tenant, member.consumer.consumer.id, member.user.id, keyId, { scopes, expiresAt, name });
+      },
+      refused: async (error) => {
+        const parent = await consumerKey(keygate, member, keyId);
+        const shown = { status: error.status, error: refusalText(error) };
+        return parent === null ? keysPage(keygate, reply, member, shown) : subkeyPage(reply, member, parent, shown);
+      },
+    });
   });
 }
 
@@ -104,8 +117,14 @@ function actorOf(member: MemberContext, request: { id: string; ip: string }): Ac
   return { id: member.user.id, requestId: request.id, ip: request.ip };
 }
 
-/** Runs a call that issues a secret: the secret page, or the refusal's page when the service said no. */
-async function issue(keygate: Keygate, reply: FastifyReply, member: MemberContext, call: () => Promise<IssuedKey>, refused: (error: KeygateError) => Promise<FastifyReply> | FastifyReply, title: string): Promise<FastifyReply> {
+/** Runs a call that issues a secret: the secret page titled `title`, or `refused`'s page when the service said no. */
+async function issue(
+  keygate: Keygate,
+  reply: FastifyReply,
+  member: MemberContext,
+  options: { title: string; call: () => Promise<IssuedKey>; refused: (error: KeygateError) => Promise<FastifyReply> | FastifyReply },
+): Promise<FastifyReply> {
+  const { title, call, refused } = options;
   let issued: IssuedKey;
   try {
     issued = await call();
