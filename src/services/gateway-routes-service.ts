@@ -19,7 +19,7 @@ export interface GatewayRoute {
 
 interface Table {
   byHost: Map<string, GatewayRoute>;
-  /** The API every request goes to when exactly one has an upstream. */
+  /** The API every request goes to when exactly one has an upstream and the Keygate has one tenant. */
   only: GatewayRoute | null;
   /** Each route with what it was built from, so an unchanged API keeps its route object (and what callers keep by it). */
   built: Map<string, { source: string; route: GatewayRoute }>;
@@ -41,7 +41,7 @@ export class GatewayRoutesService {
   private again = false;
 
   constructor(
-    private readonly store: Pick<DirectoryStore, 'listGatewayApis'>,
+    private readonly store: Pick<DirectoryStore, 'listGatewayApis' | 'countTenants'>,
     bus: InvalidationBus,
     private readonly onError: (err: unknown) => void,
     private readonly options: { pollMs: number } = { pollMs: GATEWAY_ROUTES_POLL_MS },
@@ -76,8 +76,9 @@ export class GatewayRoutesService {
   }
 
   /**
-   * The API a request's `Host` reaches: the only API with an upstream when there is exactly one,
-   * else the one claiming `host:port`, else the one claiming the host without its port; else null.
+   * The API a request's `Host` reaches: the only API with an upstream when there is exactly one
+   * and one tenant, else the one claiming `host:port`, else the one claiming the host without its
+   * port; else null.
    *
    * @example
    * const route = gatewayRoutes.find(request.headers.host);
@@ -104,7 +105,8 @@ export class GatewayRoutesService {
       try {
         do {
           this.again = false;
-          this.table = build(await this.store.listGatewayApis(), this.table);
+          const [apis, tenants] = await Promise.all([this.store.listGatewayApis(), this.store.countTenants()]);
+          this.table = build(apis, tenants, this.table);
         } while (this.again);
       } finally {
         this.running = null;
@@ -114,7 +116,7 @@ export class GatewayRoutesService {
   }
 }
 
-function build(apis: Awaited<ReturnType<DirectoryStore['listGatewayApis']>>, previous: Table): Table {
+function build(apis: Awaited<ReturnType<DirectoryStore['listGatewayApis']>>, tenants: number, previous: Table): Table {
   const byHost = new Map<string, GatewayRoute>();
   const built = new Map<string, { source: string; route: GatewayRoute }>();
   const routes: GatewayRoute[] = apis.map(({ api, tenantSlug, routes: compiled }) => {
@@ -136,5 +138,8 @@ function build(apis: Awaited<ReturnType<DirectoryStore['listGatewayApis']>>, pre
       if (owner === route && !byHost.has(host)) byHost.set(host, route);
     }
   }
-  return { byHost, only: routes.length === 1 ? routes[0]! : null, built };
+  // Any Host reaching the only API is a convenience for one team's Keygate. With several tenants
+  // it would send another tenant's callers, credentials included, to that API's upstream as soon
+  // as theirs leaves the gateway: there, only a claimed Host reaches an API.
+  return { byHost, only: routes.length === 1 && tenants === 1 ? routes[0]! : null, built };
 }

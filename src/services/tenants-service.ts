@@ -40,6 +40,8 @@ export class TenantsService {
     await this.ctx.store.directory.createTenant(tenant, event, firstKey);
     // A lookup of this slug before it existed may be cached as "no such tenant".
     await this.ctx.directory.changed([tenant.id]);
+    // A second tenant ends the gateway's "the only API takes every Host" here before this answers.
+    await this.gatewayRoutes.changed();
     return tenant;
   }
 

@@ -21,8 +21,8 @@ function gatewayApi(tenantSlug: string, api: Api): GatewayApi {
   return { api, tenantSlug, routes: null };
 }
 
-async function table(apis: GatewayApi[]): Promise<GatewayRoutesService> {
-  const routes = new GatewayRoutesService({ listGatewayApis: async () => apis }, BUS, (err) => {
+async function table(apis: GatewayApi[], tenants = 2): Promise<GatewayRoutesService> {
+  const routes = new GatewayRoutesService({ listGatewayApis: async () => apis, countTenants: async () => tenants }, BUS, (err) => {
     throw err;
   });
   await routes.start();
@@ -40,5 +40,16 @@ describe('GatewayRoutesService routing table', () => {
     for (const host of ['api.acme.test', 'api.acme.test:8080', 'API.acme.test.:8080', 'api.acme.test:443']) expect(routes.find(host)?.api.id).toBe('api_1');
     expect(routes.find('beta.test:8080')?.api.id).toBe('api_2');
     expect(routes.find('beta.test')?.api.id).toBe('api_2');
+  });
+
+  it('sends every request to the only API of a Keygate with one tenant, whatever its Host', async () => {
+    const routes = await table([gatewayApi('acme', acme)], 1);
+    for (const host of ['api.acme.test', '127.0.0.1:8080', undefined]) expect(routes.find(host)?.api.id).toBe('api_1');
+  });
+
+  it("routes by Host alone once there are two tenants, so another tenant's callers never reach the only API (review 2, #6)", async () => {
+    const routes = await table([gatewayApi('acme', acme)], 2);
+    expect(routes.find('api.acme.test')?.api.id).toBe('api_1');
+    for (const host of ['api.beta.test', '127.0.0.1:8080', undefined]) expect(routes.find(host)).toBeNull();
   });
 });

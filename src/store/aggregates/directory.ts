@@ -70,6 +70,8 @@ export interface DirectoryStore {
   createTenant(tenant: Tenant, event: AuditEvent, signingKey?: StoredSigningKey): Promise<void>;
   findTenantBySlug(slug: string): Promise<Tenant | null>;
   listTenants(page: PageRequest): Promise<Page<Tenant>>;
+  /** How many tenants there are, the system tenant not counted. */
+  countTenants(): Promise<number>;
   /** Writes the tenant's `fields`, and only those, so a concurrent change of another is not undone. */
   updateTenant(tenant: Tenant, fields: readonly ('name' | 'selfSignup' | 'hs256MaxLifetime')[], event: AuditEvent): Promise<void>;
   /**
@@ -277,6 +279,18 @@ export class KyselyDirectoryStore implements DirectoryStore {
       const rows = await query.orderBy('id').limit(page.limit + 1).execute();
       return paginate(rows, page.limit, rowToTenant);
     }, 'TENANT_EXISTS');
+  }
+
+  countTenants(): Promise<number> {
+    return this.k.guard(async () => {
+      const row = await this.k.db
+        .selectFrom('tenants')
+        .select((eb) => eb.fn.countAll<number | string>().as('n'))
+        .where('slug', '!=', SYSTEM_TENANT_SLUG)
+        .executeTakeFirstOrThrow();
+      // PostgreSQL answers count(*) as a bigint string.
+      return Number(row.n);
+    });
   }
 
   updateTenant(tenant: Tenant, fields: readonly ('name' | 'selfSignup' | 'hs256MaxLifetime')[], event: AuditEvent): Promise<void> {
