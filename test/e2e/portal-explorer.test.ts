@@ -43,8 +43,9 @@ describe.each(BACKENDS)('portal explorer and debugger in Chromium (%s)', (backen
     expect(token.split('.')).toHaveLength(3);
 
     const before = world.upstreamSeen.length;
-    await card.getByRole('button', { name: 'Try it' }).click();
+    await card.getByRole('button', { name: 'Try it' }).press('Enter');
     await card.getByRole('heading', { name: 'Response: 200 OK' }).waitFor();
+    expect(await page.evaluate('document.activeElement.textContent'), 'the answer takes the focus').toBe('Response: 200 OK');
     expect(JSON.parse(await card.getByLabel('Response body').innerText())).toEqual({ users: [] });
     expect(world.upstreamSeen.slice(before)).toEqual([{ method: 'GET', url: '/users' }]);
     expect(await seriousViolations(page)).toEqual([]);

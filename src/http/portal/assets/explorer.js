@@ -41,8 +41,13 @@ for (const form of document.querySelectorAll('form.mint')) {
 }
 
 function showAnswer(result, answer) {
-  if (answer.kind !== 'answered') return result.replaceChildren(element('p', answer.message ?? answer.error, 'error'));
+  if (answer.kind !== 'answered') {
+    const refusal = element('p', answer.message ?? answer.error, 'error');
+    refusal.setAttribute('role', 'alert');
+    return result.replaceChildren(refusal);
+  }
   const heading = element('h4', `Response: ${answer.status} ${answer.statusText}`);
+  heading.tabIndex = -1;
   const headers = document.createElement('details');
   headers.append(element('summary', `Headers (${answer.headers.length})`));
   const wrap = element('div', undefined, 'table-wrap');
@@ -76,6 +81,8 @@ function showAnswer(result, answer) {
   }
   if (answer.truncated) parts.push(element('p', 'The body was cut off after 256 KiB.', 'muted'));
   result.replaceChildren(...parts);
+  // The answer can be long: focus its heading, so a screen reader starts there and a keyboard user is at it.
+  heading.focus();
 }
 
 for (const form of document.querySelectorAll('form.try')) {

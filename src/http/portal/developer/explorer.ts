@@ -266,15 +266,15 @@ ${parameters}
 ${op.body === null ? '' : html`<div class="field"><label for="${id}-type">Body type</label><select id="${id}-type" name="contentType">${op.body.contentTypes.map((t) => html`<option${posted('contentType') === t ? new Html(' selected') : ''}>${t}</option>`)}</select></div>
 <div class="field"><label for="${id}-body">Body${op.body.required ? ' (required)' : ''}</label><textarea id="${id}-body" name="body" rows="6" spellcheck="false">${posted('body')}</textarea></div>`}
 <button type="submit">Try it</button></form>
-<div id="${id}-result" class="result" role="status">${state?.tried ? tryResult(state.tried) : ''}</div>
+<div id="${id}-result" class="result">${state?.tried ? tryResult(state.tried) : ''}</div>
 <form class="inspect" method="post" action="${member.portal}/debugger"${token === '' ? new Html(' hidden') : ''}><input type="hidden" name="csrf" value="${member.csrf}"><input type="hidden" name="token" value="${token}"><button type="submit">Inspect this token in the debugger</button></form>
 </details></article>`;
 }
 
 /** What came back through the gateway, every value escaped; the script renders the same from JSON. */
 function tryResult(outcome: TryOutcome): Html {
-  if (outcome.kind !== 'answered') return html`<p class="error">${outcome.message}</p>`;
-  return html`<h4>Response: ${outcome.status} ${outcome.statusText}</h4>
+  if (outcome.kind !== 'answered') return html`<p class="error" role="alert">${outcome.message}</p>`;
+  return html`<h4 tabindex="-1">Response: ${outcome.status} ${outcome.statusText}</h4>
 <details><summary>Headers (${outcome.headers.length})</summary><div class="table-wrap" tabindex="0" role="region" aria-label="Response headers"><table><thead><tr><th scope="col">Name</th><th scope="col">Value</th></tr></thead><tbody>${outcome.headers.map(([name, value]) => html`<tr><td><code>${name}</code></td><td><code>${value}</code></td></tr>`)}</tbody></table></div></details>
 ${outcome.body === '' ? html`<p class="muted">No body.</p>` : html`<pre tabindex="0" role="region" aria-label="Response body"><code>${outcome.body}</code></pre>`}${outcome.truncated ? html`<p class="muted">The body was cut off after 256 KiB.</p>` : ''}`;
 }
