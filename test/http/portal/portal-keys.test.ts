@@ -104,6 +104,14 @@ describe.each(BACKENDS)('developer portal keys (%s)', (backend) => {
     expect(await response.text()).toContain('<script type="module" src="/t/acme/portal/assets/copy.js"></script>');
   });
 
+  it('sets the expiry date and IP allowlist the form asks for', async () => {
+    const secret = secretIn((await createKey(alice, { name: 'office', scope: 'read:users', expires: '2099-01-31', ips: '10.0.0.0/8\n192.0.2.7' })).html);
+    const at = async (ip: string): Promise<{ code: string; expiresAt: string | null }> => (await t.call('POST', '/v1/verify', { api, credential: secret, ip })).body;
+    expect(await at('10.1.2.3')).toMatchObject({ code: 'VALID', expiresAt: '2099-01-31T23:59:59.999Z' });
+    expect((await at('192.0.2.7')).code).toBe('VALID');
+    expect((await at('192.0.2.8')).code).toBe('IP_NOT_ALLOWED');
+  });
+
   it('refuses a forged post asking for a scope outside the grant, says why and changes nothing', async () => {
     await unchanged(async () => {
       const forged = await createKey(alice, { name: 'greedy', scope: ['read:users', 'read:billing'] });
