@@ -68,7 +68,7 @@ export async function tokenVerdict(
 function reasonOf(code: string, state: { expired: boolean; revoked: boolean }): string {
   switch (code) {
     case 'VALID':
-      return 'Valid: signed by this tenant, within its lifetime and not revoked.';
+      return 'Signed by this tenant, within its lifetime and not revoked.';
     case 'EXPIRED':
       return state.expired ? `Expired${state.revoked ? ', and revoked too' : ''}.` : 'Not valid yet: its nbf is still ahead.';
     case 'REVOKED':

@@ -230,7 +230,7 @@ describe.each(BACKENDS)('portal API explorer and token debugger (%s)', (backend)
 
     it('says a minted token is valid, and the same token with one changed character is not', async () => {
       const { token } = (await mint(['read:users'])).body;
-      expect((await verify(alice, token)).body).toEqual({ signatureValid: true, expired: false, revoked: false, valid: true, reason: 'Valid: signed by this tenant, within its lifetime and not revoked.' });
+      expect((await verify(alice, token)).body).toEqual({ signatureValid: true, expired: false, revoked: false, valid: true, reason: 'Signed by this tenant, within its lifetime and not revoked.' });
       const changed = await verify(alice, tampered(token));
       expect(changed.body).toMatchObject({ signatureValid: false, expired: null, revoked: null, valid: false });
       expect(changed.body.reason).toContain('does not verify');
