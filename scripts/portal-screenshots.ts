@@ -42,7 +42,19 @@ try {
   await shot('usage');
   await page.goto(`${world.t.url}/t/acme/portal`);
   await shot('home');
-  console.log('wrote docs/images/portal-{new-key,keys,usage,home}.png');
+
+  await page.goto(`${world.t.url}/t/acme/portal/apis/${world.apiId}`);
+  const card = page.locator('article', { has: page.getByRole('heading', { name: 'GET /users List users' }) });
+  await card.getByText('Get a token and try it').click();
+  await card.getByRole('button', { name: 'Get a token for this operation' }).click();
+  await card.getByText(/A token for read:users, valid until/).waitFor();
+  await card.getByRole('button', { name: 'Try it' }).click();
+  await card.getByRole('heading', { name: 'Response: 200 OK' }).waitFor();
+  await shot('explorer');
+  await card.getByRole('button', { name: 'Inspect this token in the debugger' }).click();
+  await page.locator('#verdict').getByText('Valid', { exact: true }).waitFor();
+  await shot('debugger');
+  console.log('wrote docs/images/portal-{new-key,keys,usage,home,explorer,debugger}.png');
 } finally {
   await browser.close();
   await world.close();
