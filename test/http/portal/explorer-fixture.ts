@@ -23,11 +23,12 @@ export const DOCUMENT = {
     },
     '/invoices': { get: { summary: 'Invoices', security: [{ keygate: ['read:billing'] }], responses: { '200': { description: 'invoices' } } } },
     '/health': { get: { summary: 'Health', security: [], 'x-keygate-public': true, responses: { '200': { description: 'up' } } } },
+    '/export': { get: { summary: 'Everything, as one large text', responses: { '200': { description: 'more than Try it shows' } } } },
   },
 };
 
 /** The operations' indexes in the explorer, in the document's order. */
-export const OP = { listUsers: 0, createUser: 1, oneUser: 2, invoices: 3, health: 4 };
+export const OP = { listUsers: 0, createUser: 1, oneUser: 2, invoices: 3, health: 4, export: 5 };
 
 /** A stand-in API that answers with what reached it, and remembers every request. */
 export async function echoUpstream(): Promise<{ server: Server; url: string; seen: { method: string; url: string; subject: string | undefined; body: string; headers: Record<string, unknown> }[] }> {
@@ -38,6 +39,7 @@ export async function echoUpstream(): Promise<{ server: Server; url: string; see
     request.on('end', () => {
       const entry = { method: request.method!, url: request.url!, subject: request.headers['keygate-subject'] as string | undefined, body, headers: request.headers };
       seen.push(entry);
+      if (entry.url === '/export') return void response.writeHead(200, { 'content-type': 'text/plain' }).end('x'.repeat(300 * 1024));
       response.writeHead(200, { 'content-type': 'application/json', 'x-upstream': 'echo' }).end(JSON.stringify({ method: entry.method, path: entry.url, subject: entry.subject ?? null, body }));
     });
   });

@@ -80,7 +80,7 @@ describe.each(BACKENDS)('portal API explorer and token debugger (%s)', (backend)
   it('lists the granted APIs and shows each operation with its requirement marked against the grant', async () => {
     const list = await alice.get('/t/acme/portal/apis');
     expect(list.html).toContain(`href="/t/acme/portal/apis/${apiId}"`);
-    expect(list.html).toContain('5 operations');
+    expect(list.html).toContain('6 operations');
     const page = (await alice.get(explorer())).html;
     expect(page).toContain('<span class="method">GET</span> <code>/users/{id}</code> <span>One user</span>');
     expect(page).toMatch(/<code>\/invoices<\/code>[\s\S]*<code>read:billing<\/code> <span class="outside">\(not within your grant\)<\/span>/);
@@ -180,7 +180,14 @@ describe.each(BACKENDS)('portal API explorer and token debugger (%s)', (backend)
     expect(upstream.seen.at(-1)).toMatchObject({ method: 'POST', url: '/users', body: '{"name":"<b>x</b>"}' });
   });
 
-  it('sends only what the document declares: no other operation, path, parameter, header or body type', async () => {
+  it('shows at most 256 KiB of an answer, and says it was cut off', async () => {
+    const { token } = (await mint(['read:users'])).body;
+    const tried = await postJson(alice, `${explorer()}/try`, { csrf: await csrfOf(alice), op: String(OP.export), token });
+    expect(tried.body).toMatchObject({ kind: 'answered', status: 200, truncated: true });
+    expect(tried.body.body).toBe('x'.repeat(256 * 1024));
+  });
+
+    it('sends only what the document declares: no other operation, path, parameter, header or body type', async () => {
     const { token } = (await mint(['read:users'])).body;
     const csrf = await csrfOf(alice);
     const before = upstream.seen.length;
