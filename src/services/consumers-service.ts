@@ -58,6 +58,12 @@ export interface ConsumerKeyInput extends GrantChildInput {
 /** The longest a token minted for a member lives, and its default: a token to try an operation with, not a credential to keep. */
 export const MAX_MINTED_TOKEN_TTL_SEC = 900;
 
+/**
+ * How many tokens one consumer's members may mint a minute: each is a row and an audit event,
+ * so a member scripting the portal must not grow the store without bound.
+ */
+export const MINT_LIMIT: RatelimitConfig = Object.freeze({ name: 'tokens-minted', limit: 30, duration: 60_000 });
+
 /** A short-lived token a member asks for: `api` names one of the consumer's grants. */
 export interface MintTokenInput {
   api: string;
@@ -218,7 +224,8 @@ export class ConsumersService {
    * A JWT (`sub`: the consumer's id) for `member` with exactly `input.scopes`, which must lie
    * within the grant key's effective scopes: the same ceiling as a key under the grant, refused
    * the same way (SCOPE_NOT_ALLOWED) and while the grant could not mint a key either
-   * (KEY_CANNOT_MINT: revoked, expired, disabled, rate limited, out of credits). It lives at most
+   * (KEY_CANNOT_MINT: revoked, expired, disabled, rate limited, out of credits), nor past
+   * MINT_LIMIT for the consumer (TOKEN_MINT_LIMIT_REACHED). It lives at most
    * MAX_MINTED_TOKEN_TTL_SEC and never beyond the grant; recorded as a JWT API key of the consumer,
    * so it is listed and revocable by jti, and its consumer's cut-off ends it.
    *
@@ -245,6 +252,10 @@ export class ConsumersService {
     const rateLimited = effective.ratelimits !== null && !(await this.ctx.cluster.rateLimiter.limit(effective.ratelimits, now, { peek: true })).allowed;
     const refusal = mintRefusal(effective, [grantKey], { rateLimited }, now);
     if (refusal !== null) throw new KeygateError('KEY_CANNOT_MINT', `the grant on "${api.identifier}" cannot give tokens now: ${MINT_REFUSALS[refusal]}`);
+    const mints = { family: `mint:${consumer.id}`, subjects: [{ keyId: `mint:${consumer.id}`, limits: [MINT_LIMIT] }] };
+    if (!(await this.ctx.cluster.rateLimiter.limit(mints, now)).allowed) {
+      throw new KeygateError('TOKEN_MINT_LIMIT_REACHED', `consumer "${consumer.id}"'s members may get at most ${MINT_LIMIT.limit} tokens a minute: try again shortly`);
+    }
     const expiresAt = Math.min(now + ttlSeconds * 1000, effective.expiresAt ?? Infinity);
     const { record, token } = await this.tokens.issueApiKeyToken(
       actor,

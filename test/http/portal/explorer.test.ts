@@ -3,6 +3,7 @@ import { BACKENDS } from '../../helpers/backends.js';
 import { Person } from '../../helpers/person.js';
 import { expectStatus, seedTenant, startTestServer, type TestServer } from '../../helpers/server.js';
 import { snapshotState } from '../../helpers/snapshot.js';
+import { testClock } from '../../helpers/clock.js';
 import { DOCUMENT, OP, echoUpstream } from './explorer-fixture.js';
 import { createConsumer, createUser, signedIn } from './member-fixture.js';
 
@@ -294,5 +295,31 @@ describe('portal Try it without a gateway', () => {
     const tried = await alice.post(`${path}/try`, { csrf: Person.hidden(page.html, 'csrf'), op: String(OP.health), token: '' });
     expect(tried.status).toBe(503);
     expect(tried.html).toContain('Keygate runs no gateway here (GATEWAY_PORT is not set)');
+  });
+});
+
+describe('portal token minting, per consumer and minute', () => {
+  const clock = testClock();
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer('sqlite', {}, { clock: clock.now });
+  });
+  afterAll(() => t?.close());
+
+  it('gives a consumer’s members 30 tokens a minute, refuses the next without writing it, and gives again a minute later', async () => {
+    const { api } = await seedTenant(t);
+    const alice = await createUser(t, 'alice@corp.test');
+    const initech = (await createConsumer(t, { name: 'Initech', members: [alice], grants: [{ api, scopes: ['read:users'] }] })).id;
+    const globex = (await createConsumer(t, { name: 'Globex', members: [alice], grants: [{ api, scopes: ['read:users'] }] })).id;
+    const keygate = t.server.keygate;
+    const tenant = (await keygate.tenants.get('acme'))!;
+    const mint = (consumer: string) => keygate.consumers.mintToken({ id: alice, requestId: null, ip: null }, tenant, consumer, alice, { api, scopes: ['read:users'] });
+    for (let i = 0; i < 30; i += 1) await mint(initech);
+    const before = await snapshotState(t);
+    await expect(mint(initech)).rejects.toMatchObject({ code: 'TOKEN_MINT_LIMIT_REACHED', status: 429 });
+    expect(await snapshotState(t)).toBe(before);
+    await expect(mint(globex)).resolves.toMatchObject({ scopes: ['read:users'] });
+    clock.advance(60_000);
+    await expect(mint(initech)).resolves.toMatchObject({ scopes: ['read:users'] });
   });
 });

@@ -5,7 +5,7 @@ import type { ApiDoc, OperationDoc, TryValues } from '../../../domain/gateway/ex
 import type { Requirement } from '../../../domain/gateway/routes.js';
 import { expandScopes } from '../../../domain/scopes.js';
 import type { TryOutcome } from '../../../services/api-explorer-service.js';
-import { MAX_MINTED_TOKEN_TTL_SEC, type GrantDetails, type MintedToken } from '../../../services/consumers-service.js';
+import { MAX_MINTED_TOKEN_TTL_SEC, MINT_LIMIT, type GrantDetails, type MintedToken } from '../../../services/consumers-service.js';
 import type { Actor } from '../../../services/context.js';
 import type { Keygate } from '../../../services/keygate.js';
 import { param, type Form } from '../../oauth/form.js';
@@ -168,6 +168,8 @@ function mintRefusalText(err: KeygateError): string {
       return `Refused: the lifetime must be a whole number of minutes from 1 to ${MAX_MINTED_TOKEN_TTL_SEC / 60}.`;
     case 'KEY_CANNOT_MINT':
       return `Refused: ${err.message}.`;
+    case 'TOKEN_MINT_LIMIT_REACHED':
+      return `Refused: your consumer got ${MINT_LIMIT.limit} tokens in the last minute. Try again shortly.`;
     case 'API_NOT_GRANTED':
     case 'API_NOT_FOUND':
       return 'Refused: your consumer holds no grant on that API.';
