@@ -4,6 +4,7 @@ import { Person } from '../../helpers/person.js';
 import { expectStatus, seedTenant, startTestServer, type TestServer } from '../../helpers/server.js';
 import { snapshotState } from '../../helpers/snapshot.js';
 import { testClock } from '../../helpers/clock.js';
+import { tokenVerdict } from '../../../src/services/token-verdict.js';
 import { DOCUMENT, OP, echoUpstream } from './explorer-fixture.js';
 import { createConsumer, createUser, signedIn } from './member-fixture.js';
 
@@ -298,8 +299,9 @@ describe('portal Try it without a gateway', () => {
   });
 });
 
-describe('portal token minting, per consumer and minute', () => {
+describe('portal token minting and the debugger, on a stepped clock', () => {
   const clock = testClock();
+  const consumerOf = { alice: '', api: '' };
   let t: TestServer;
   beforeAll(async () => {
     t = await startTestServer('sqlite', {}, { clock: clock.now });
@@ -309,6 +311,7 @@ describe('portal token minting, per consumer and minute', () => {
   it('gives a consumer’s members 30 tokens a minute, refuses the next without writing it, and gives again a minute later', async () => {
     const { api } = await seedTenant(t);
     const alice = await createUser(t, 'alice@corp.test');
+    Object.assign(consumerOf, { alice, api });
     const initech = (await createConsumer(t, { name: 'Initech', members: [alice], grants: [{ api, scopes: ['read:users'] }] })).id;
     const globex = (await createConsumer(t, { name: 'Globex', members: [alice], grants: [{ api, scopes: ['read:users'] }] })).id;
     const keygate = t.server.keygate;
@@ -321,5 +324,18 @@ describe('portal token minting, per consumer and minute', () => {
     await expect(mint(globex)).resolves.toMatchObject({ scopes: ['read:users'] });
     clock.advance(60_000);
     await expect(mint(initech)).resolves.toMatchObject({ scopes: ['read:users'] });
+  });
+
+  it('calls a token expired once its 15 minutes are over, and still reads its revocation', async () => {
+    const keygate = t.server.keygate;
+    const tenant = (await keygate.tenants.get('acme'))!;
+    const { consumer } = (await keygate.consumers.consumersOf(tenant, consumerOf.alice))[0]!;
+    const member = { id: consumerOf.alice, requestId: null, ip: null };
+    const kept = await keygate.consumers.mintToken(member, tenant, consumer.id, consumerOf.alice, { api: consumerOf.api, scopes: ['read:users'] });
+    const revoked = await keygate.consumers.mintToken(member, tenant, consumer.id, consumerOf.alice, { api: consumerOf.api, scopes: ['read:users'] });
+    expectStatus(await t.call('POST', `/v1/tenants/acme/tokens/${revoked.jti}/revoke`), 200);
+    clock.advance(15 * 60_000);
+    expect(await tokenVerdict(keygate, tenant, kept.token)).toEqual({ signatureValid: true, expired: true, revoked: false, valid: false, reason: 'Expired.' });
+    expect(await tokenVerdict(keygate, tenant, revoked.token)).toMatchObject({ signatureValid: true, expired: true, revoked: true, reason: 'Expired, and revoked too.' });
   });
 });
