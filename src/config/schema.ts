@@ -40,6 +40,7 @@ export interface Config {
   gatewayPort: number | undefined;
   gatewayHost: string | undefined;
   gatewayTimeoutMs: number;
+  gatewayMaxForwards: number;
   gatewayLinkLocalUpstreams: string;
   gatewayHostSuffixes: string;
   cacheTtlMs: number;
@@ -79,6 +80,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'gatewayPort', env: 'GATEWAY_PORT', flag: '--gateway-port', type: 'integer', default: undefined, min: 0, max: 65535, description: 'Also serve the gateway on this port (0 picks a free one): requests are matched to an API by `Host`, checked against its OpenAPI operations and forwarded to its `upstream` (docs/gateway.md). Unset: no gateway (`keygate gateway` runs it alone).' },
   { key: 'gatewayHost', env: 'GATEWAY_HOST', flag: '--gateway-host', type: 'string', default: undefined, description: 'Interface of the gateway listener. Unset: `HOST`.' },
   { key: 'gatewayTimeoutMs', env: 'KEYGATE_GATEWAY_TIMEOUT_MS', flag: '--gateway-timeout-ms', type: 'integer', default: 30_000, min: 100, max: 3_600_000, description: 'Longest the gateway waits for an upstream to connect and to start answering; past it the caller gets 504 (a refused or failed connection is 502).' },
+  { key: 'gatewayMaxForwards', env: 'KEYGATE_GATEWAY_MAX_FORWARDS', flag: '--gateway-max-forwards', type: 'integer', default: 1024, min: 1, max: 1_000_000, description: 'Most requests the gateway has under way or queued to one upstream: past it a request is refused at once with 503 `UPSTREAM_BUSY` rather than queued behind callers that hold their forwards open.' },
   { key: 'gatewayHostSuffixes', env: 'GATEWAY_HOST_SUFFIXES', flag: '--gateway-host-suffixes', type: 'string', default: '', description: 'Under which DNS names a root key limited to one tenant may make the gateway answer for its APIs (the identifier\'s host, `gatewayHosts`): comma-separated suffixes, `{tenant}` standing for the tenant\'s slug, e.g. `{tenant}.gw.example.com`. Empty: only a root key for every tenant may claim gateway hosts, so on a shared Keygate no tenant takes a host ahead of its owner (docs/gateway.md).' },
   { key: 'gatewayLinkLocalUpstreams', env: 'GATEWAY_LINK_LOCAL_UPSTREAMS', flag: '--gateway-link-local-upstreams', type: 'string', default: 'refuse', description: 'Whether an API\'s `upstream` may be a link-local or cloud-metadata address (169.254.0.0/16, fe80::/10, fd00:ec2::254, metadata.google.internal), by name or by what it resolves to: `refuse` (an API owner must not reach the instance\'s metadata credentials through the gateway) or `allow`. Unspecified addresses and Keygate\'s own ports on loopback are refused always (docs/gateway.md).' },
   { key: 'cacheTtlMs', env: 'KEYGATE_CACHE_TTL_MS', flag: '--cache-ttl-ms', type: 'integer', default: 60_000, min: 0, max: 86_400_000, description: 'How long verify may serve a key from memory. Changes made through this instance invalidate at once; the TTL bounds staleness from other instances when no Redis is configured.' },

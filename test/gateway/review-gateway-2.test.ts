@@ -49,6 +49,23 @@ describe('gateway engine under hostile callers (sqlite)', () => {
         res.end();
         return;
       }
+      if (req.url === '/stream') {
+        // Reads the upload, then answers slowly for longer than the gateway timeout: an SSE stream, an export.
+        req.resume();
+        req.on('end', () => {
+          res.writeHead(200, { 'content-type': 'text/plain' });
+          let sent = 0;
+          const tick = setInterval(() => {
+            res.write(`chunk ${sent}\n`);
+            sent += 1;
+            if (sent === 8) {
+              clearInterval(tick);
+              res.end();
+            }
+          }, 300);
+        });
+        return;
+      }
       req.on('close', () => {
         if (req.url === '/upload' && !req.complete) uploadsClosed += 1;
       });
@@ -58,7 +75,7 @@ describe('gateway engine under hostile callers (sqlite)', () => {
     upstream.listen(0, '127.0.0.1');
     await once(upstream, 'listening');
     const routes = new TestRoutes();
-    const operations = [op('POST', '/upload', [[]]), op('GET', '/big', [[]]), op('GET', '/not-modified', [[]]), op('GET', '/users', [[]]), op('POST', '/users', [[]])];
+    const operations = [op('POST', '/stream', [[]]), op('POST', '/upload', [[]]), op('GET', '/big', [[]]), op('GET', '/not-modified', [[]]), op('GET', '/users', [[]]), op('POST', '/users', [[]])];
     routes.set('gw.acme.test', target(await gatewayApi(t, 'acme', api, { upstream: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}` }), 'acme', { basePath: '', operations }));
     gateway = await startGateway(t, routes);
     const created = await t.call('POST', '/v1/tenants/acme/keys', { api, scopes: [] });
@@ -92,6 +109,20 @@ describe('gateway engine under hostile callers (sqlite)', () => {
     socket.resume();
     await once(socket, 'close');
     await expect.poll(() => uploadsClosed, { timeout: 5_000 }).toBe(before + 1);
+  });
+
+  it('streams a slow answer to an upload for longer than the gateway timeout, and keeps serving', async () => {
+    // The body follows the headers a moment later, so the forward starts before the upload is complete.
+    const socket = raw(`POST /stream HTTP/1.1\r\nHost: gw.acme.test\r\n${auth()}Content-Length: 5\r\nConnection: close\r\n\r\n`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    socket.write('hello');
+    let answer = '';
+    for await (const chunk of socket) answer += String(chunk);
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    expect(answer).toContain('chunk 7');
+    const next = await request(`${gateway.url}/users`, { headers: { host: 'gw.acme.test', authorization: `Bearer ${secret}` } });
+    expect(next.statusCode).toBe(200);
+    await next.body.text();
   });
 
   it('closes a forward whose caller stops reading, and frees the upstream connection', async () => {
@@ -149,7 +180,7 @@ describe('gateway callers who leave while queued (sqlite)', () => {
 
   beforeAll(async () => {
     // A long timeout: the uploads holding the pool must not be cut while the test queues behind them.
-    t = await startTestServer('sqlite', { gatewayTimeoutMs: 60_000 });
+    t = await startTestServer('sqlite', { gatewayTimeoutMs: 60_000, gatewayMaxForwards: 148 });
     const { api } = await seedTenant(t);
     upstream = createServer((req, res) => {
       if (req.method === 'POST') uploads += 1;
@@ -191,10 +222,19 @@ describe('gateway callers who leave while queued (sqlite)', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     for (const socket of leavers) socket.destroy();
     await new Promise((resolve) => setTimeout(resolve, 100));
+    // The leavers' requests still wait in the queue until a connection frees: they still count
+    // against KEYGATE_GATEWAY_MAX_FORWARDS (148 = 128 uploads + 20), so the next is refused at once.
+    const busy = await request(`${gateway.url}/users`, { headers: { host: 'gw.acme.test', authorization: `Bearer ${secret}` } });
+    expect(busy.statusCode).toBe(503);
+    expect(busy.headers['retry-after']).toBe('1');
+    expect(await busy.body.json()).toMatchObject({ code: 'UPSTREAM_BUSY' });
     for (const socket of holders) socket.end('yz');
-    const next = await request(`${gateway.url}/users`, { headers: { host: 'gw.acme.test', authorization: `Bearer ${secret}` } });
-    expect(next.statusCode).toBe(200);
-    expect(await next.body.text()).toBe('done');
+    // Once the uploads are answered, the queued requests are started, aborted and let go: the next caller is served.
+    const served = async (): Promise<string> => {
+      const next = await request(`${gateway.url}/users`, { headers: { host: 'gw.acme.test', authorization: `Bearer ${secret}` } });
+      return `${next.statusCode} ${await next.body.text()}`;
+    };
+    await expect.poll(served, { timeout: 10_000 }).toBe('200 done');
     // Only the next caller's GET reached the upstream: none of the leavers' did.
     expect(gets).toBe(1);
     for (const socket of holders) socket.destroy();

@@ -65,7 +65,7 @@ export function buildGatewayApp(keygate: Keygate, gateway: GatewayService, optio
     connect: upstreamConnector({ ...gateway.addresses, timeoutMs: config.gatewayTimeoutMs }),
   });
   const trust = compileTrustProxy(trustProxyOption(config.trustProxy));
-  const context: GatewayContext = { keygate, gateway, agent, log, trust, timeoutMs: config.gatewayTimeoutMs, inFlight: new Map() };
+  const context: GatewayContext = { keygate, gateway, agent, log, trust, timeoutMs: config.gatewayTimeoutMs, inFlight: new Map(), maxForwards: config.gatewayMaxForwards };
 
   const server = createServer({ requestTimeout: 0 }, (request, response) => handle(context, request, response));
   // Longer than the usual load balancer's idle timeout (60 s), so the gateway never closes first.
@@ -110,16 +110,16 @@ interface GatewayContext {
   trust: TrustProxy;
   /** KEYGATE_GATEWAY_TIMEOUT_MS: also how long a caller may leave a forward idle (send nothing, read nothing). */
   timeoutMs: number;
-  /** Forwards under way per upstream origin: past `MAX_FORWARDS_PER_UPSTREAM` a request is 503, not queued without end. */
+  /**
+   * Forwards under way or queued per upstream origin: past KEYGATE_GATEWAY_MAX_FORWARDS a request
+   * is 503 at once. Callers that hold forwards open (slow uploads, slow readers) fill the agent's
+   * 128 connections and the queue behind them at worst, never memory without end.
+   */
   inFlight: Map<string, number>;
+  maxForwards: number;
 }
 
-/**
- * Forwards under way to one upstream origin, at most: the agent's 128 connections, and a queue
- * behind them. Callers that hold forwards open (slow uploads, slow readers) fill the queue at
- * worst; the next request is then refused at once with 503 instead of waiting in it without end.
- */
-const MAX_FORWARDS_PER_UPSTREAM = 1024;
+
 
 /** One request: the policy's decision, then the refusal or the forwarding. */
 function handle(context: GatewayContext, request: IncomingMessage, response: ServerResponse): void {
@@ -151,7 +151,7 @@ function handle(context: GatewayContext, request: IncomingMessage, response: Ser
       const options = forwardOptions(request, decision, caller);
       const origin = options.origin as string;
       const inFlight = context.inFlight.get(origin) ?? 0;
-      if (inFlight >= MAX_FORWARDS_PER_UPSTREAM) {
+      if (inFlight >= context.maxForwards) {
         context.log.warn({ origin }, 'upstream busy: too many forwards under way');
         const answer = gatewayProblem(503, 'UPSTREAM_BUSY', 'the upstream has too many requests under way through the gateway; retry shortly');
         response.setHeader('retry-after', '1');
@@ -187,6 +187,10 @@ class Forwarding implements Dispatcher.DispatchHandler {
   private paused = false;
   /** How much of the caller's upload had arrived at the last look. */
   private bytesRead = 0;
+  /** The caller's connection, kept: undici drops `request.socket` once it has sent the body. */
+  private readonly socket: IncomingMessage['socket'];
+  /** Undici has let go of the request (answered, failed or aborted): it no longer counts as under way. */
+  private released = false;
   /** How often the caller's full connection drained since the last look. */
   private drains = 0;
 
@@ -203,9 +207,10 @@ class Forwarding implements Dispatcher.DispatchHandler {
     (response as ForwardedResponse)[FORWARDING] = this;
     response.on('drain', resumeUpstream);
     response.on('close', callerClosed);
+    this.socket = request.socket;
     if (!request.complete) {
       // An upload: the socket's byte count shows the caller still sends (a listener would take the body from undici).
-      this.bytesRead = request.socket.bytesRead;
+      this.bytesRead = this.socket.bytesRead;
       this.arm();
     }
   }
@@ -238,11 +243,13 @@ class Forwarding implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(): void {
+    this.release();
     this.response.end();
     this.finish(this.response.statusCode);
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.release();
     if (this.done) return;
     const { response } = this;
     if (response.headersSent && (response.statusCode === 204 || response.statusCode === 304)) {
@@ -290,7 +297,7 @@ class Forwarding implements Dispatcher.DispatchHandler {
     this.idle = null;
     if (this.done) return;
     const uploading = !this.request.complete;
-    const sent = this.request.socket.bytesRead;
+    const sent = this.socket.bytesRead;
     if ((uploading && sent !== this.bytesRead) || (this.paused && this.drains > 0)) {
       // Slow, but moving.
       this.bytesRead = sent;
@@ -315,14 +322,24 @@ class Forwarding implements Dispatcher.DispatchHandler {
     this.idle = null;
   }
 
+  /** Counts the response once it is answered, failed or abandoned by the caller. */
   private finish(status: number): void {
     if (this.done) return;
     this.done = true;
     this.disarm();
+    count(this.context, status, this.decision.usage, status, this.startedAt, this.at);
+  }
+
+  /**
+   * The request leaves the upstream's count when undici lets go of it, not when the caller
+   * leaves: an abandoned request can still wait in undici's queue until it is started and aborted.
+   */
+  private release(): void {
+    if (this.released) return;
+    this.released = true;
     const inFlight = this.context.inFlight.get(this.origin)! - 1;
     if (inFlight === 0) this.context.inFlight.delete(this.origin);
     else this.context.inFlight.set(this.origin, inFlight);
-    count(this.context, status, this.decision.usage, status, this.startedAt, this.at);
   }
 }
 
