@@ -287,11 +287,25 @@ export function upstreamTarget(upstream: string, path: string, rawUrl: string, c
       .split('&')
       .filter((pair) => {
         const name = new URLSearchParams(pair).keys().next().value;
-        return name !== credentialQuery && name !== METHOD_OVERRIDE;
+        return name !== credentialQuery && !pair.split(';').some(isMethodOverride);
       })
       .join('&');
   }
   return { url: upstream + path, query };
+}
+
+/**
+ * Whether a query pair is `_method` as PHP reads names (Laravel, Symfony): leading spaces
+ * dropped, `.`, ` ` and `[` turned into `_`, an array suffix ignored, so `.method`, `+method`
+ * and `_method[]` are `_method` too. `;`-separated pieces are each looked at, as some servers split there.
+ */
+function isMethodOverride(piece: string): boolean {
+  const name = new URLSearchParams(piece).keys().next().value;
+  if (name === undefined) return false;
+  let base = name.split('\0')[0]!.trimStart();
+  const open = base.indexOf('[');
+  if (open >= 0 && base.indexOf(']', open) > open) base = base.slice(0, open);
+  return base.replace(/[. []/g, '_') === METHOD_OVERRIDE;
 }
 
 const METHOD_OVERRIDE = '_method';
