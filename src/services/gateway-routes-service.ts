@@ -91,7 +91,7 @@ export class GatewayRoutesService {
     // Hot path: a Host sent as claimed needs no normalising.
     const direct = table.byHost.get(host);
     if (direct !== undefined) return direct;
-    const exact = host.toLowerCase().replace(/\.(?=:\d+$|$)/, '');
+    const exact = host.toLowerCase().replace(/\.+(?=:\d+$|$)/, '');
     return table.byHost.get(exact) ?? table.byHost.get(hostName(exact)) ?? null;
   }
 

@@ -52,4 +52,11 @@ describe('GatewayRoutesService routing table', () => {
     expect(routes.find('api.acme.test')?.api.id).toBe('api_1');
     for (const host of ['api.beta.test', '127.0.0.1:8080', undefined]) expect(routes.find(host)).toBeNull();
   });
+
+  it('reads a name with trailing dots as the name, in the identifier and in the Host (re-check N4)', async () => {
+    const dotted = makeApi(BETA, 'https://api.beta.test.', { id: 'api_3', gateway: { ...DEFAULT_GATEWAY_SETTINGS, upstream: 'http://127.0.0.1:11' } });
+    const routes = await table([gatewayApi('acme', acme), gatewayApi('beta', dotted)]);
+    for (const host of ['api.acme.test.', 'api.acme.test..', 'API.acme.test..:8080']) expect(routes.find(host)?.api.id).toBe('api_1');
+    expect(routes.find('api.beta.test')?.api.id).toBe('api_3');
+  });
 });

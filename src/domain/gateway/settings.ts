@@ -127,7 +127,8 @@ export function identifierHost(identifier: string): string | null {
     return null;
   }
   if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.host === '') return null;
-  return url.host.toLowerCase();
+  // `api.acme.com.` is `api.acme.com` to DNS and to callers: one name, one claim.
+  return url.host.toLowerCase().replace(/\.+(?=:\d+$|$)/, '');
 }
 
 /**

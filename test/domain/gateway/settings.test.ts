@@ -70,6 +70,8 @@ describe('gateway settings', () => {
     expect(normaliseUpstream('https://backend')).toBe('https://backend');
     expect(identifierHost('https://api.example.com/v1')).toBe('api.example.com');
     expect(identifierHost('https://api.example.com:8443')).toBe('api.example.com:8443');
+    expect(identifierHost('https://API.example.com./v1')).toBe('api.example.com');
+    expect(identifierHost('https://api.example.com.:8443')).toBe('api.example.com:8443');
     expect(identifierHost('urn:orders')).toBeNull();
   });
 

@@ -73,4 +73,21 @@ describe.each(BACKENDS)('gateway host claims (%s)', (backend) => {
     });
   });
 
+  describe('one name, however spelled', () => {
+    let t: TestServer;
+    beforeAll(async () => {
+      t = await startTestServer(backend);
+      await seedTenant(t);
+      await seedTenant(t, 'beta');
+    });
+    afterAll(async () => {
+      await t?.close();
+    });
+
+    it("refuses another tenant the identifier host with a trailing dot (re-check N4)", async () => {
+      expectStatus(await t.call('POST', '/v1/tenants/acme/apis', { identifier: 'https://api.shop.test', name: 'Shop', scopes: CATALOG, upstream: 'http://127.0.0.1:9' }), 201);
+      const dotted = await t.call('POST', '/v1/tenants/beta/apis', { identifier: 'https://api.shop.test.', name: 'Squat', scopes: CATALOG, upstream: 'http://127.0.0.1:10' });
+      expect([dotted.status, dotted.body.code]).toEqual([409, 'GATEWAY_HOST_TAKEN']);
+    });
+  });
 });
