@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import AxeBuilder from '@axe-core/playwright';
+import { AxeBuilder } from '@axe-core/playwright';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { BackendName } from '../helpers/backends.js';
 import { expectStatus, seedTenant, startTestServer, type TestServer } from '../helpers/server.js';
