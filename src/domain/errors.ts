@@ -37,6 +37,7 @@ export const ERROR_REGISTRY = {
   API_NOT_GRANTED: { status: 403, title: 'The consumer holds no grant on this API' },
   CONSUMER_CHANGED: { status: 409, title: "The consumer's grants changed while this change was being made" },
   CONSUMER_KEY_LIMIT_REACHED: { status: 409, title: 'The consumer already holds the most keys its grant allows on this API' },
+  GRANT_IS_METERED: { status: 409, title: "The grant has rate limits or credits, which a token's requests would not count against" },
   TOKEN_MINT_LIMIT_REACHED: { status: 429, title: "The consumer's members got as many tokens as they may in the last minute" },
   CLIENT_NOT_FOUND: { status: 404, title: 'No such client in this tenant' },
   TOKEN_NOT_FOUND: { status: 404, title: 'No such issued token in this tenant' },

@@ -9,6 +9,7 @@ import type { Tenant } from '../domain/tenants.js';
 import type { NewGrantKey, Page, PageRequest } from '../store/store.js';
 import type { Actor, ServiceContextWith } from './context.js';
 import { MINT_REFUSALS, type GrantChildInput, type IssuedKey, type KeysService, type KeyWithApi, type SubkeyInput } from './keys-service.js';
+import type { RevocationsService } from './revocations-service.js';
 import type { TokensService } from './tokens-service.js';
 
 /** One grant as given: `api` is the API's identifier or id. Times are ms since the epoch. */
@@ -94,6 +95,7 @@ export class ConsumersService {
     private readonly ctx: ServiceContextWith<'consumers' | 'directory' | 'keys' | 'people'>,
     private readonly keys: KeysService,
     private readonly tokens: TokensService,
+    private readonly revocations: RevocationsService,
   ) {}
 
   async create(actor: Actor, tenant: Tenant, input: ConsumerInput): Promise<ConsumerDetails> {
@@ -168,6 +170,9 @@ export class ConsumersService {
     const grantKeysRead = current.grants.map((g) => g.keyId);
     const revoked = await this.ctx.store.consumers.update(next, { created, changed, removed, grantKeysRead, at: now }, event);
     await this.ctx.lookup.invalidate([...changed.map((k) => k.id), ...revoked]);
+    // Tokens minted for the consumer were checked against the grants and members it had: a
+    // change to either ends them all (they last 15 minutes; a member mints new ones).
+    if (changes.grants !== undefined || changes.members !== undefined) await this.revocations.cutOff(actor, tenant, 'consumer', id);
     return this.get(tenant, id);
   }
 
@@ -176,6 +181,7 @@ export class ConsumersService {
     const revoked = await this.ctx.store.consumers.delete(tenant.id, id, this.ctx.clock(), this.ctx.audit.event(tenant.id, actor, 'consumer.delete', id));
     if (revoked === null) throw new KeygateError('CONSUMER_NOT_FOUND', `no consumer "${id}" in tenant "${tenant.slug}"`);
     await this.ctx.lookup.invalidate(revoked);
+    await this.revocations.cutOff(actor, tenant, 'consumer', id);
     return revoked;
   }
 
@@ -249,8 +255,12 @@ export class ConsumersService {
     const effective = effectiveKey([grantKey], api.scopes);
     const extra = isSubset(scopes, effective.heldScopes);
     if (extra !== null) throw new KeygateError('SCOPE_NOT_ALLOWED', `consumer "${consumer.id}"'s grant on "${api.identifier}" does not hold "${extra}"`);
-    const rateLimited = effective.ratelimits !== null && !(await this.ctx.cluster.rateLimiter.limit(effective.ratelimits, now, { peek: true })).allowed;
-    const refusal = mintRefusal(effective, [grantKey], { rateLimited }, now);
+    if (effective.ratelimits !== null || effective.credits.length > 0) {
+      // A token is checked without its grant key, so nothing would count its requests against
+      // the grant's shared quota: a metered grant gives keys, not tokens.
+      throw new KeygateError('GRANT_IS_METERED', `the grant on "${api.identifier}" has rate limits or credits, which a token's requests would not count against: use one of the consumer's keys`);
+    }
+    const refusal = mintRefusal(effective, [grantKey], { rateLimited: false }, now);
     if (refusal !== null) throw new KeygateError('KEY_CANNOT_MINT', `the grant on "${api.identifier}" cannot give tokens now: ${MINT_REFUSALS[refusal]}`);
     const mints = { family: `mint:${consumer.id}`, subjects: [{ keyId: `mint:${consumer.id}`, limits: [MINT_LIMIT] }] };
     if (!(await this.ctx.cluster.rateLimiter.limit(mints, now)).allowed) {

@@ -219,7 +219,7 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
     gatewayRoutes,
     gateway: new GatewayService({ clock, publicUrl: config.publicUrl, routes: gatewayRoutes, verify: verifier.verify.bind(verifier), signingKeys, addresses: upstreamAddresses }),
     keys,
-    consumers: new ConsumersService(ctx, keys, tokens),
+    consumers: new ConsumersService(ctx, keys, tokens, revocations),
     explorer: new ApiExplorerService(ctx, config.gatewayPort === undefined ? null : gatewayAddress(config.gatewayHost ?? config.host, config.gatewayPort)),
     rootKeys,
     auth: new ManagementAuth(ctx, { seededRootKey: config.rootKey }),

@@ -148,10 +148,54 @@ describe.each(BACKENDS)('portal API explorer and token debugger (%s)', (backend)
     const minted = await keygate.consumers.mintToken(actor, tenant, shortGrant.id, memberId, { api, scopes: ['read:users'] });
     expect(minted.expiresAt).toBeLessThanOrEqual(grantEnds);
     expect(claimsOf(minted.token)['exp']).toBe(Math.floor(minted.expiresAt / 1000));
-    const spent = await createConsumer(t, { name: 'Spent', members: [memberId], grants: [{ api, scopes: ['read:users'], credits: { remaining: 0 } }] });
+    const ending = await createConsumer(t, { name: 'Ended', members: [memberId], grants: [{ api, scopes: ['read:users'], expiresAt: new Date(Date.now() + 1_000).toISOString() }] });
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
     await unchanged(async () => {
-      await expect(keygate.consumers.mintToken(actor, tenant, spent.id, memberId, { api, scopes: ['read:users'] })).rejects.toMatchObject({ code: 'KEY_CANNOT_MINT' });
+      await expect(keygate.consumers.mintToken(actor, tenant, ending.id, memberId, { api, scopes: ['read:users'] })).rejects.toMatchObject({ code: 'KEY_CANNOT_MINT' });
     });
+  });
+
+  it("gives no token under a metered grant, whose shared quota a token's requests would escape (portal review F1)", async () => {
+    const keygate = t.server.keygate;
+    const tenant = (await keygate.tenants.get('acme'))!;
+    const memberId = (await t.call('GET', '/v1/tenants/acme/users?limit=100')).body.items.find((u: { email: string }) => u.email === 'alice@corp.test').id;
+    const actor = { id: memberId, requestId: null, ip: null };
+    const withCredits = await createConsumer(t, { name: 'Metered', members: [memberId], grants: [{ api, scopes: ['read:users'], credits: { remaining: 100 } }] });
+    const withLimits = await createConsumer(t, { name: 'Limited', members: [memberId], grants: [{ api, scopes: ['read:users'], ratelimits: [{ name: 'per-minute', limit: 1, duration: 60_000 }] }] });
+    await unchanged(async () => {
+      for (const consumer of [withCredits, withLimits]) {
+        await expect(keygate.consumers.mintToken(actor, tenant, consumer.id, memberId, { api, scopes: ['read:users'] })).rejects.toMatchObject({ code: 'GRANT_IS_METERED', status: 409 });
+      }
+    });
+  });
+
+  it("ends the consumer's minted tokens when its members or grants change and when it is deleted (portal review F2)", async () => {
+    const keygate = t.server.keygate;
+    const tenant = (await keygate.tenants.get('acme'))!;
+    const memberId = (await t.call('GET', '/v1/tenants/acme/users?limit=100')).body.items.find((u: { email: string }) => u.email === 'alice@corp.test').id;
+    const actor = { id: memberId, requestId: null, ip: null };
+    const verify = async (token: string): Promise<string> => (await t.call('POST', '/v1/verify', { api, credential: token, scopes: ['read:users'] })).body.code;
+    const consumer = await createConsumer(t, { name: 'Ending', members: [memberId], grants: [{ api, scopes: ['read:users', 'write:users'] }] });
+    const mint = async (): Promise<string> => (await keygate.consumers.mintToken(actor, tenant, consumer.id, memberId, { api, scopes: ['read:users'] })).token;
+
+    const beforeNarrowing = await mint();
+    expect(await verify(beforeNarrowing)).toBe('VALID');
+    expectStatus(await t.call('PATCH', `/v1/tenants/acme/consumers/${consumer.id}`, { grants: [{ api, scopes: ['read:users'] }] }), 200);
+    expect(await verify(beforeNarrowing)).toBe('REVOKED');
+
+    // A token minted after the change (a second later: the cut-off is in whole seconds) is valid again.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const afterNarrowing = await mint();
+    expect(await verify(afterNarrowing)).toBe('VALID');
+    expectStatus(await t.call('PATCH', `/v1/tenants/acme/consumers/${consumer.id}`, { members: [] }), 200);
+    expect(await verify(afterNarrowing)).toBe('REVOKED');
+
+    expectStatus(await t.call('PATCH', `/v1/tenants/acme/consumers/${consumer.id}`, { members: [memberId] }), 200);
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const beforeDelete = await mint();
+    expect(await verify(beforeDelete)).toBe('VALID');
+    expectStatus(await t.call('DELETE', `/v1/tenants/acme/consumers/${consumer.id}`), 200);
+    expect(await verify(beforeDelete)).toBe('REVOKED');
   });
 
   it('refuses a non-member and a post without the CSRF token, changing nothing', async () => {
