@@ -1,4 +1,19 @@
 /**
+ * What an id the API owner chooses for a consumer must be (their own customer id, `cus_42`,
+ * `initech`): 1–64 characters of letters, digits, `.`, `_`, `:` and `-`, starting with a letter
+ * or digit, so it is a path segment as it is and never `.` or `..`. Unique within the tenant only.
+ */
+export const CONSUMER_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$';
+
+/** The rule of CONSUMER_ID_PATTERN in words, for refusals and help texts. */
+export const CONSUMER_ID_RULE = 'an id is 1–64 characters of letters, digits, ".", "_", ":" and "-", starting with a letter or digit';
+
+/** Whether `id` is one an API owner may give a consumer (CONSUMER_ID_PATTERN). */
+export function isConsumerId(id: string): boolean {
+  return new RegExp(CONSUMER_ID_PATTERN).test(id);
+}
+
+/**
  * A consumer: a customer account of the API owner, whose member users create keys within what
  * the owner granted it (docs/consumers.md). Times are ms since the epoch.
  */

@@ -33,6 +33,7 @@ export const ERROR_REGISTRY = {
   META_KEY_INHERITED: { status: 400, title: 'A sub-key may not set a meta name its ancestors set' },
   KEY_IS_GRANT: { status: 409, title: "The key holds a consumer's grant: manage it through the consumer" },
   CONSUMER_NOT_FOUND: { status: 404, title: 'No such consumer in this tenant' },
+  CONSUMER_EXISTS: { status: 409, title: 'A consumer with this id already exists in the tenant' },
   NOT_A_MEMBER: { status: 403, title: 'The user is not a member of the consumer' },
   API_NOT_GRANTED: { status: 403, title: 'The consumer holds no grant on this API' },
   CONSUMER_CHANGED: { status: 409, title: "The consumer's grants changed while this change was being made" },

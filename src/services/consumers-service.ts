@@ -1,6 +1,6 @@
 import { newId } from '../crypto/secrets.js';
 import type { Api } from '../domain/apis.js';
-import type { Consumer, ConsumerGrant } from '../domain/consumers.js';
+import { CONSUMER_ID_RULE, isConsumerId, type Consumer, type ConsumerGrant } from '../domain/consumers.js';
 import { KeygateError } from '../domain/errors.js';
 import { effectiveKey, mintRefusal } from '../domain/keys/effective-key.js';
 import type { ApiKey, CreditsConfig, RatelimitConfig } from '../domain/keys/key.js';
@@ -27,6 +27,11 @@ export interface GrantInput {
 }
 
 export interface ConsumerInput {
+  /**
+   * The API owner's own id for the consumer (their customer id): CONSUMER_ID_PATTERN, unique in
+   * the tenant (CONSUMER_EXISTS). Omitted: a generated `con_…` id.
+   */
+  id?: string;
   name: string;
   members?: string[];
   grants?: GrantInput[];
@@ -100,7 +105,7 @@ export class ConsumersService {
 
   async create(actor: Actor, tenant: Tenant, input: ConsumerInput): Promise<ConsumerDetails> {
     const now = this.ctx.clock();
-    const id = newId('consumer', now);
+    const id = input.id === undefined ? newId('consumer', now) : validId(input.id);
     const members = await this.validMembers(tenant, input.members ?? []);
     const grants: ConsumerGrant[] = [];
     const grantKeys: NewGrantKey[] = [];
@@ -262,7 +267,10 @@ export class ConsumersService {
     }
     const refusal = mintRefusal(effective, [grantKey], { rateLimited: false }, now);
     if (refusal !== null) throw new KeygateError('KEY_CANNOT_MINT', `the grant on "${api.identifier}" cannot give tokens now: ${MINT_REFUSALS[refusal]}`);
-    const mints = { family: `mint:${consumer.id}`, subjects: [{ keyId: `mint:${consumer.id}`, limits: [MINT_LIMIT] }] };
+    // The tenant in the name: consumer ids are unique per tenant only, and one tenant's members
+    // must neither use up nor learn of another's budget for a consumer of the same id.
+    const mintBudget = `mint:${tenant.id}:${consumer.id}`;
+    const mints = { family: mintBudget, subjects: [{ keyId: mintBudget, limits: [MINT_LIMIT] }] };
     if (!(await this.ctx.cluster.rateLimiter.limit(mints, now)).allowed) {
       throw new KeygateError('TOKEN_MINT_LIMIT_REACHED', `consumer "${consumer.id}"'s members may get at most ${MINT_LIMIT.limit} tokens a minute: try again shortly`);
     }
@@ -362,6 +370,11 @@ function grantKeySettings(grant: GrantInput): { scopes: string[]; expiresAt?: nu
 function validMaxKeys(maxKeys: number | null): number | null {
   if (maxKeys !== null && (!Number.isSafeInteger(maxKeys) || maxKeys < 0)) throw new KeygateError('INVALID_REQUEST', 'maxKeys must be an integer ≥ 0, or null');
   return maxKeys;
+}
+
+function validId(id: string): string {
+  if (!isConsumerId(id)) throw new KeygateError('INVALID_REQUEST', `id ${JSON.stringify(id.slice(0, 80))} is refused: ${CONSUMER_ID_RULE}`);
+  return id;
 }
 
 function validName(name: string): string {

@@ -14,8 +14,9 @@ export interface Dialect {
   /**
    * Locks the rows, in id order, until the transaction ends, so a concurrent writer waits for it
    * (PostgreSQL: SELECT … FOR UPDATE). SQLite runs one write transaction at a time: nothing to do.
+   * `tenantId` narrows the rows to one tenant's: a consumer's id is unique within its tenant only.
    */
-  lockRows(trx: Transaction<Database>, table: LockableTable, ids: readonly string[]): Promise<void>;
+  lockRows(trx: Transaction<Database>, table: LockableTable, ids: readonly string[], options?: { tenantId?: string }): Promise<void>;
   /** The cast that makes a bound number of a VALUES list a bigint (PostgreSQL), or nothing (SQLite). */
   readonly bigint: RawBuilder<unknown>;
   /** A driver error that is a unique violation. */

@@ -1,4 +1,4 @@
-import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 /**
  * Versioned migrations, applied in name order at start by Kysely's Migrator. The column
@@ -394,6 +394,63 @@ const migrations: Record<string, Migration> = {
         .addPrimaryKeyConstraint('consumer_grants_pk', ['consumer_id', 'api_id'])
         .execute();
       await db.schema.createIndex('consumer_grants_api').on('consumer_grants').column('api_id').execute();
+    },
+  },
+  '0016_consumer_ids_per_tenant': {
+    async up(db: Kysely<any>): Promise<void> {
+      // The API owner may choose a consumer's id, so ids are unique per tenant: the primary key
+      // becomes (tenant_id, id) and members and grants point at the consumer through both. SQLite
+      // cannot change a primary key in place, so the three tables are rebuilt on both backends
+      // (one path, the same result): new tables, rows copied, old ones dropped, new ones renamed.
+      // Children go before the parent, so no cascade fires with foreign keys on. PostgreSQL runs a
+      // migration in a transaction; on SQLite we open one, so a failure leaves the old tables.
+      const rebuild = async (trx: Kysely<any>): Promise<void> => {
+        await trx.schema
+          .createTable('consumers_v16')
+          .addColumn('tenant_id', 'text', (c) => c.notNull())
+          .addColumn('id', 'text', (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .addPrimaryKeyConstraint('consumers_tenant_id_pk', ['tenant_id', 'id'])
+          .addForeignKeyConstraint('consumers_tenant_fk', ['tenant_id'], 'tenants', ['id'])
+          .execute();
+        await sql`insert into consumers_v16 (tenant_id, id, name, created_at, updated_at) select tenant_id, id, name, created_at, updated_at from consumers`.execute(trx);
+        await trx.schema
+          .createTable('consumer_members_v16')
+          .addColumn('tenant_id', 'text', (c) => c.notNull())
+          .addColumn('consumer_id', 'text', (c) => c.notNull())
+          .addColumn('user_id', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('consumer_members_tenant_pk', ['tenant_id', 'consumer_id', 'user_id'])
+          .addForeignKeyConstraint('consumer_members_consumer_fk', ['tenant_id', 'consumer_id'], 'consumers_v16', ['tenant_id', 'id'], (fk) => fk.onDelete('cascade'))
+          .execute();
+        // The tenant from the consumer's row: the one the new foreign key checks against.
+        await sql`insert into consumer_members_v16 (tenant_id, consumer_id, user_id) select c.tenant_id, m.consumer_id, m.user_id from consumer_members m join consumers c on c.id = m.consumer_id`.execute(trx);
+        await trx.schema
+          .createTable('consumer_grants_v16')
+          .addColumn('tenant_id', 'text', (c) => c.notNull())
+          .addColumn('consumer_id', 'text', (c) => c.notNull())
+          .addColumn('api_id', 'text', (c) => c.notNull())
+          .addColumn('key_id', 'text', (c) => c.notNull())
+          .addColumn('max_keys', 'integer')
+          .addPrimaryKeyConstraint('consumer_grants_tenant_pk', ['tenant_id', 'consumer_id', 'api_id'])
+          .addUniqueConstraint('consumer_grants_key', ['key_id'])
+          .addForeignKeyConstraint('consumer_grants_consumer_fk', ['tenant_id', 'consumer_id'], 'consumers_v16', ['tenant_id', 'id'], (fk) => fk.onDelete('cascade'))
+          .execute();
+        await sql`insert into consumer_grants_v16 (tenant_id, consumer_id, api_id, key_id, max_keys) select c.tenant_id, g.consumer_id, g.api_id, g.key_id, g.max_keys from consumer_grants g join consumers c on c.id = g.consumer_id`.execute(trx);
+        await trx.schema.dropTable('consumer_members').execute();
+        await trx.schema.dropTable('consumer_grants').execute();
+        await trx.schema.dropTable('consumers').execute();
+        // SQLite rewrites the children's REFERENCES to the new name; PostgreSQL tracks the table itself.
+        await trx.schema.alterTable('consumers_v16').renameTo('consumers').execute();
+        await trx.schema.alterTable('consumer_members_v16').renameTo('consumer_members').execute();
+        await trx.schema.alterTable('consumer_grants_v16').renameTo('consumer_grants').execute();
+        // consumersOf: the consumers one user is a member of. The primary keys cover the rest.
+        await trx.schema.createIndex('consumer_members_user').on('consumer_members').columns(['tenant_id', 'user_id']).execute();
+        await trx.schema.createIndex('consumer_grants_api').on('consumer_grants').column('api_id').execute();
+      };
+      if (db.isTransaction) await rebuild(db);
+      else await db.transaction().execute(rebuild);
     },
   },
 };

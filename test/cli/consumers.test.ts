@@ -68,6 +68,25 @@ describe('keygate consumer', { timeout: 60_000 }, () => {
     expect(deleted.stdout).toMatch(/^Deleted consumer con_\S+; revoked 0 keys\.$/m);
   });
 
+  it('creates a consumer under the id given with --id, unique in the tenant', async () => {
+    const created = await keygate(['consumer', 'create', '--id', 'cus_42', '--name', 'Customer 42', '--member', alice, '--grant', `api=${API},scopes=read:users`, '--json']);
+    expect(created.code, created.stderr).toBe(0);
+    expect(JSON.parse(created.stdout)).toMatchObject({ id: 'cus_42', name: 'Customer 42', members: [alice] });
+    const shown = await keygate(['consumer', 'get', 'cus_42']);
+    expect(shown.stdout).toMatch(/^id\s+cus_42$/m);
+    const key = await keygate(['consumer', 'key', 'create', 'cus_42', '--api', API, '--member', alice, '--scope', 'read:users', '--json']);
+    expect(key.code, key.stderr).toBe(0);
+    expect(JSON.parse(key.stdout).consumer).toBe('cus_42');
+
+    const again = await keygate(['consumer', 'create', '--id', 'cus_42', '--name', 'Again']);
+    expect(again.code).toBe(3);
+    expect(again.stderr).toMatch(/CONSUMER_EXISTS/);
+    const bad = await keygate(['consumer', 'create', '--id', '-cus', '--name', 'Bad']);
+    expect(bad.code).toBe(3);
+    expect(bad.stderr).toMatch(/INVALID_REQUEST/);
+    expect((await keygate(['consumer', 'delete', 'cus_42', '--yes'])).code).toBe(0);
+  });
+
   it('exits 3 with the code for a refusal and 2 for a malformed grant', async () => {
     const created = JSON.parse((await keygate(['consumer', 'create', '--name', 'Other', '--grant', `api=${API},scopes=read:users`, '--json'])).stdout);
     const outsider = await keygate(['consumer', 'key', 'create', created.id, '--api', API, '--member', bob, '--scope', 'read:users']);

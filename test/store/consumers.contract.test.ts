@@ -1,11 +1,16 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashSecret, newId } from '../../src/crypto/secrets.js';
 import type { Api } from '../../src/domain/apis.js';
 import type { Consumer } from '../../src/domain/consumers.js';
 import type { ApiKey } from '../../src/domain/keys/key.js';
 import type { Tenant } from '../../src/domain/tenants.js';
 import type { Store } from '../../src/store/store.js';
-import { BACKENDS } from '../helpers/backends.js';
+import { migrationProvider } from '../../src/store/migrations.js';
+import { BACKENDS, createBackend, type Backend } from '../helpers/backends.js';
 import { NOW as now, contractStore, makeEvent, makeKey, seedTenant, tenantBuilders } from './fixtures.js';
 
 /** The consumers aggregate on every backend: consumers with grant keys in one transaction, revocation over the grant's tree. */
@@ -114,6 +119,42 @@ describe.each(BACKENDS)('Store contract: consumers (%s)', (backendName) => {
     expect(await store.consumers.find(tenant.id, created.id)).toEqual(next);
   });
 
+  it('refuses a second consumer of the same id in the tenant with CONSUMER_EXISTS, writing nothing', async () => {
+    const { consumer: first } = await consumer([]);
+    const grant = grantKey(first.id);
+    const again: Consumer = { ...first, name: 'Again', grants: [{ apiId: api.id, keyId: grant.id, maxKeys: null }] };
+    await expect(store.consumers.create(again, [{ key: grant, secretHash: hashSecret(`again-${grant.id}`) }], event('consumer.create'))).rejects.toMatchObject({ code: 'CONSUMER_EXISTS' });
+    expect(await store.consumers.find(tenant.id, first.id)).toEqual(first);
+    expect(await store.keys.find(tenant.id, grant.id)).toBeNull();
+  });
+
+  it('keeps the same chosen id apart in two tenants: each reads, changes and deletes only its own', async () => {
+    const { tenant: other, api: otherApi } = await seedTenant(store, `globex-${n++}`, 'https://api.globex.test');
+    const alice = await user();
+    const mine = grantKey('initech');
+    const theirs = makeKey(otherApi, { id: newId('key', now + n++), consumer: 'initech', grantOf: 'initech' });
+    const ours: Consumer = { id: 'initech', tenantId: tenant.id, name: 'Ours', members: [alice], grants: [{ apiId: api.id, keyId: mine.id, maxKeys: 1 }], createdAt: now, updatedAt: now };
+    const their: Consumer = { id: 'initech', tenantId: other.id, name: 'Theirs', members: [], grants: [{ apiId: otherApi.id, keyId: theirs.id, maxKeys: null }], createdAt: now, updatedAt: now };
+    await store.consumers.create(ours, [{ key: mine, secretHash: hashSecret('ours') }], event('consumer.create'));
+    await store.consumers.create(their, [{ key: theirs, secretHash: hashSecret('theirs') }], makeEvent(other.id, 'consumer.create'));
+    expect(await store.consumers.find(tenant.id, 'initech')).toEqual(ours);
+    expect(await store.consumers.find(other.id, 'initech')).toEqual(their);
+    expect((await store.consumers.list(other.id, { after: null, limit: 100 })).items).toEqual([their]);
+    expect(await store.consumers.listOfMember(other.id, alice)).toEqual([]);
+
+    const renamed: Consumer = { ...ours, name: 'Ours, renamed', members: [], updatedAt: now + 1 };
+    await store.consumers.update(renamed, { created: [], changed: [], removed: [], grantKeysRead: [mine.id], at: now + 1 }, event('consumer.update'));
+    expect(await store.consumers.find(tenant.id, 'initech')).toEqual(renamed);
+    expect(await store.consumers.find(other.id, 'initech')).toEqual(their);
+    // A change computed from the other tenant's grants is refused, not mixed with them.
+    await expect(store.consumers.update({ ...their, tenantId: tenant.id }, { created: [], changed: [], removed: [], grantKeysRead: [theirs.id], at: now + 2 }, event('consumer.update'))).rejects.toMatchObject({ code: 'CONSUMER_CHANGED' });
+
+    expect(await store.consumers.delete(tenant.id, 'initech', now + 3, event('consumer.delete'))).toEqual([mine.id]);
+    expect(await store.consumers.find(tenant.id, 'initech')).toBeNull();
+    expect(await store.consumers.find(other.id, 'initech')).toEqual(their);
+    expect(await store.keys.find(other.id, theirs.id)).toMatchObject({ grantOf: 'initech', revokedAt: null });
+  });
+
   it('deletes a consumer, revoking its keys; a deleted user leaves every consumer; the tenant takes the rest', async () => {
     const alice = await user();
     const { consumer: created, grant } = await consumer([alice]);
@@ -131,3 +172,82 @@ describe.each(BACKENDS)('Store contract: consumers (%s)', (backendName) => {
     expect(await store.consumers.find(tenant.id, kept.consumer.id)).toBeNull();
   });
 });
+
+/**
+ * Migration 0016 on a database that already holds consumers: the store is migrated to
+ * 0015_consumers only, given consumers through the store as it was, then migrated to the latest.
+ */
+describe.each(BACKENDS)('Store migration: consumer ids per tenant (%s)', (backendName) => {
+  let backend: Backend;
+  let store: Store;
+
+  beforeAll(async () => {
+    backend = await createBackend(backendName);
+    const db = ownConnection(backend);
+    const { error } = await new Migrator({ db, provider: migrationProvider }).migrateTo('0015_consumers');
+    await db.destroy();
+    if (error) throw error;
+    store = backend.openStore();
+  });
+  afterAll(async () => {
+    await store?.close();
+    await backend?.destroy();
+  });
+
+  it('keeps every consumer with its members, grants and keys, and then tells tenants apart', async () => {
+    const { tenant, api } = await seedTenant(store, 'acme', 'https://api.acme.test');
+    const { tenant: other, api: otherApi } = await seedTenant(store, 'globex', 'https://api.globex.test');
+    const consumers: Consumer[] = [];
+    for (const [i, owner, ownerApi] of [[0, tenant, api], [1, tenant, api], [2, other, otherApi]] as const) {
+      const id = newId('consumer', now + i);
+      const grant = makeKey(ownerApi, { id: newId('key', now + i), consumer: id, grantOf: id });
+      const created: Consumer = { id, tenantId: owner.id, name: `Corp ${i}`, members: [`usr_member${i}`], grants: [{ apiId: ownerApi.id, keyId: grant.id, maxKeys: i }], createdAt: now, updatedAt: now };
+      await store.consumers.create(created, [{ key: grant, secretHash: hashSecret(`grant-${i}`) }], makeEvent(owner.id, 'consumer.create'));
+      consumers.push(created);
+    }
+    const child = makeKey(api, { id: newId('key', now + 9), parentId: consumers[0]!.grants[0]!.keyId, consumer: consumers[0]!.id });
+    await store.keys.create(child, hashSecret('child'), makeEvent(tenant.id, 'key.create'));
+
+    await store.migrate();
+
+    for (const c of consumers) expect(await store.consumers.find(c.tenantId, c.id)).toEqual(c);
+    expect((await store.consumers.list(tenant.id, { after: null, limit: 10 })).items).toEqual([consumers[0], consumers[1]].sort((a, b) => a!.id.localeCompare(b!.id)));
+    expect((await store.consumers.listOfMember(tenant.id, 'usr_member1')).map((c) => c.id)).toEqual([consumers[1]!.id]);
+    expect((await store.consumers.listKeysUnder(tenant.id, [consumers[0]!.grants[0]!.keyId], { after: null, limit: 10 })).items.map((k) => k.id)).toEqual([child.id]);
+
+    // The id of one tenant's consumer is free in another, and taken in its own.
+    const reused: Consumer = { ...consumers[0]!, tenantId: other.id, members: [], grants: [] };
+    await store.consumers.create(reused, [], makeEvent(other.id, 'consumer.create'));
+    expect(await store.consumers.find(other.id, reused.id)).toEqual(reused);
+    await expect(store.consumers.create({ ...consumers[1]!, grants: [] }, [], makeEvent(tenant.id, 'consumer.create'))).rejects.toMatchObject({ code: 'CONSUMER_EXISTS' });
+
+    expect(await store.consumers.delete(tenant.id, consumers[0]!.id, now + 1, makeEvent(tenant.id, 'consumer.delete'))).toEqual(expect.arrayContaining([consumers[0]!.grants[0]!.keyId, child.id]));
+    expect(await store.consumers.find(other.id, reused.id)).toEqual(reused);
+    await store.directory.deleteTenant(tenant, now + 2, makeEvent(tenant.id, 'tenant.delete'));
+    expect(await store.consumers.find(tenant.id, consumers[1]!.id)).toBeNull();
+    expect(await store.consumers.find(other.id, consumers[2]!.id)).toEqual(consumers[2]);
+
+    // The foreign keys are the composite ones: a member must name a consumer of its own tenant,
+    // and members and grants leave with their consumer.
+    const db = ownConnection(backend);
+    try {
+      await expect(db.insertInto('consumer_members').values({ tenant_id: other.id, consumer_id: consumers[1]!.id, user_id: 'usr_x' }).execute()).rejects.toBeDefined();
+      await db.deleteFrom('consumers').where('tenant_id', '=', other.id).where('id', '=', consumers[2]!.id).execute();
+      expect(await db.selectFrom('consumer_members').selectAll().where('consumer_id', '=', consumers[2]!.id).execute()).toEqual([]);
+      expect(await db.selectFrom('consumer_grants').selectAll().where('consumer_id', '=', consumers[2]!.id).execute()).toEqual([]);
+    } finally {
+      await db.destroy();
+    }
+  });
+});
+
+/** A connection of the test's own to the backend's database, foreign keys on as the store has them. */
+function ownConnection(backend: Backend): Kysely<any> {
+  if (backend.name === 'sqlite') {
+    const database = new SQLite(join(backend.config.dataDir, 'keygate.db'));
+    database.pragma('journal_mode = WAL');
+    database.pragma('foreign_keys = ON');
+    return new Kysely({ dialect: new SqliteDialect({ database }) });
+  }
+  return new Kysely({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: backend.config.databaseUrl }) }) });
+}

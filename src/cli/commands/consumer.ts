@@ -15,6 +15,7 @@ interface TenantFlags extends ConnectionFlags {
 }
 
 interface CreateFlags extends TenantFlags {
+  id?: string;
   name?: string;
   member?: string[];
   grant?: GrantSpec[];
@@ -58,19 +59,25 @@ const consumerPath = (flags: TenantFlags, id: string): string => `${consumersPat
  */
 export function registerConsumerCommands(program: Command): void {
   const consumer = commandGroup(program, 'consumer', 'Consumers: their members, their grants per API, their keys');
-  const withConsumerId = (command: Command): Command => command.argument('<id>', 'consumer id (con_…)').addOption(tenantOption());
+  const withConsumerId = (command: Command): Command => command.argument('<id>', 'consumer id (con_…, or the id it was created with)').addOption(tenantOption());
 
   const create = consumer
     .command('create')
     .description('Create a consumer with its members and grants')
     .addOption(tenantOption())
+    .option('--id <id>', "your own id for the consumer (e.g. your customer id), unique in the tenant: 1–64 of A–Z a–z 0–9 . _ : -, starting with a letter or digit; default: a generated con_… id")
     .option('--name <name>', 'display name (required)')
     .addOption(new Option('--member <user-id>', 'a user of the tenant who may create the consumer\'s keys; repeatable').argParser(collect))
     .addOption(new Option('--grant <grant>', GRANT_HELP).argParser(collectGrant));
   withConnection(create).action(
     runAction(async (flags: CreateFlags) => {
       const slug = required(flags.tenant, TENANT);
-      const body = { name: required(flags.name, { flag: '--name <name>' }), members: flags.member ?? [], grants: flags.grant ?? [] };
+      const body = {
+        ...(flags.id !== undefined ? { id: flags.id } : {}),
+        name: required(flags.name, { flag: '--name <name>' }),
+        members: flags.member ?? [],
+        grants: flags.grant ?? [],
+      };
       showConsumer(await connect(flags).request<Consumer>('POST', consumersPath(slug), { body }), flags);
     }),
   );

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Api } from '../../domain/apis.js';
+import { CONSUMER_ID_PATTERN, CONSUMER_ID_RULE } from '../../domain/consumers.js';
 import type { ApiKey } from '../../domain/keys/key.js';
 import type { ConsumerDetails, GrantInput } from '../../services/consumers-service.js';
 import type { Keygate } from '../../services/keygate.js';
@@ -45,7 +46,13 @@ const Members = Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxIt
 const Grants = Type.Array(GrantBody, { maxItems: 100 });
 const Name = Type.String({ minLength: 1, maxLength: 200 });
 
-const CreateConsumerBody = Type.Object({ name: Name, members: Type.Optional(Members), grants: Type.Optional(Grants) }, { additionalProperties: false });
+const ConsumerId = Type.String({
+  pattern: CONSUMER_ID_PATTERN,
+  description: `Your own id for the consumer, e.g. your customer id; unique in the tenant (another tenant may use the same one): ${CONSUMER_ID_RULE}. Omitted: a generated con_… id.`,
+  examples: ['cus_42', 'initech'],
+});
+
+const CreateConsumerBody = Type.Object({ id: Type.Optional(ConsumerId), name: Name, members: Type.Optional(Members), grants: Type.Optional(Grants) }, { additionalProperties: false });
 
 const UpdateConsumerBody = Type.Object(
   {
@@ -131,7 +138,13 @@ export const consumerRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => a
     '/v1/tenants/:slug/consumers',
     {
       onRequest: requireScope(keygate, 'consumers:write'),
-      schema: { tags, summary: 'Create a consumer with its members and grants', params: TenantParams, body: CreateConsumerBody, response: { 201: ConsumerView, ...ERROR_RESPONSES } },
+      schema: {
+        tags,
+        summary: 'Create a consumer with its members and grants, under a generated id or your own',
+        params: TenantParams,
+        body: CreateConsumerBody,
+        response: { 201: ConsumerView, 409: Problem, ...ERROR_RESPONSES },
+      },
     },
     async (request, reply) => {
       const tenant = await keygate.tenants.get(request.params.slug);

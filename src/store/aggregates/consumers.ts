@@ -30,7 +30,10 @@ export interface ConsumerKeyChanges {
 
 /** Consumers, their members and their grants; grant keys are written with them, in one transaction. */
 export interface ConsumersStore {
-  /** Writes the consumer, its members, its grants and their grant keys, and the event. */
+  /**
+   * Writes the consumer, its members, its grants and their grant keys, and the event; nothing
+   * when the tenant already has a consumer with its id (CONSUMER_EXISTS).
+   */
   create(consumer: Consumer, grantKeys: readonly NewGrantKey[], event: AuditEvent): Promise<void>;
   find(tenantId: string, id: string): Promise<Consumer | null>;
   list(tenantId: string, page: PageRequest): Promise<Page<Consumer>>;
@@ -75,10 +78,14 @@ export class KyselyConsumersStore implements ConsumersStore {
   create(consumer: Consumer, grantKeys: readonly NewGrantKey[], event: AuditEvent): Promise<void> {
     return this.k.guard(() =>
       this.k.db.transaction().execute(async (trx) => {
+        // The primary key (tenant_id, id) decides, also between two creates at the same moment.
         await trx
           .insertInto('consumers')
           .values({ id: consumer.id, tenant_id: consumer.tenantId, name: consumer.name, created_at: consumer.createdAt, updated_at: consumer.updatedAt })
-          .execute();
+          .execute()
+          .catch((err: unknown) => {
+            throw this.k.dialect.isUniqueViolation(err) ? new KeygateError('CONSUMER_EXISTS', `the tenant already has a consumer "${consumer.id}"`) : err;
+          });
         for (const grantKey of grantKeys) await insertKey(trx, grantKey.key, grantKey.secretHash);
         await writeMembersAndGrants(trx, consumer);
         await insertEvents(trx, [event]);
@@ -89,7 +96,7 @@ export class KyselyConsumersStore implements ConsumersStore {
   find(tenantId: string, id: string): Promise<Consumer | null> {
     return this.k.guard(async () => {
       const row = await this.k.db.selectFrom('consumers').selectAll().where('tenant_id', '=', tenantId).where('id', '=', id).executeTakeFirst();
-      return row ? (await withParts(this.k.db, [row]))[0]! : null;
+      return row ? (await withParts(this.k.db, tenantId, [row]))[0]! : null;
     });
   }
 
@@ -99,7 +106,7 @@ export class KyselyConsumersStore implements ConsumersStore {
       if (page.after !== null) query = query.where('id', '>', page.after);
       const rows = await query.orderBy('id').limit(page.limit + 1).execute();
       const result = paginate(rows, page.limit, (row) => row);
-      return { items: await withParts(this.k.db, result.items), next: result.next };
+      return { items: await withParts(this.k.db, tenantId, result.items), next: result.next };
     });
   }
 
@@ -112,7 +119,7 @@ export class KyselyConsumersStore implements ConsumersStore {
         .where('id', 'in', this.k.db.selectFrom('consumer_members').select('consumer_id').where('tenant_id', '=', tenantId).where('user_id', '=', userId))
         .orderBy('id')
         .execute();
-      return withParts(this.k.db, rows);
+      return withParts(this.k.db, tenantId, rows);
     });
   }
 
@@ -121,14 +128,14 @@ export class KyselyConsumersStore implements ConsumersStore {
       this.k.db.transaction().execute(async (trx) => {
         // Two changes computed from the same grants must not both write: the second would keep a
         // grant the first removed (its key revoked) or drop a grant key the first added.
-        await this.k.dialect.lockRows(trx, 'consumers', [consumer.id]);
-        const current = (await trx.selectFrom('consumer_grants').select('key_id').where('consumer_id', '=', consumer.id).execute()).map((r) => r.key_id);
+        await this.k.dialect.lockRows(trx, 'consumers', [consumer.id], { tenantId: consumer.tenantId });
+        const current = (await trx.selectFrom('consumer_grants').select('key_id').where('tenant_id', '=', consumer.tenantId).where('consumer_id', '=', consumer.id).execute()).map((r) => r.key_id);
         if (current.length !== keys.grantKeysRead.length || current.some((id) => !keys.grantKeysRead.includes(id))) {
           throw new KeygateError('CONSUMER_CHANGED', `consumer "${consumer.id}" changed meanwhile: read it again and retry`);
         }
         await trx.updateTable('consumers').set({ name: consumer.name, updated_at: consumer.updatedAt }).where('id', '=', consumer.id).where('tenant_id', '=', consumer.tenantId).execute();
-        await trx.deleteFrom('consumer_members').where('consumer_id', '=', consumer.id).execute();
-        await trx.deleteFrom('consumer_grants').where('consumer_id', '=', consumer.id).execute();
+        await trx.deleteFrom('consumer_members').where('tenant_id', '=', consumer.tenantId).where('consumer_id', '=', consumer.id).execute();
+        await trx.deleteFrom('consumer_grants').where('tenant_id', '=', consumer.tenantId).where('consumer_id', '=', consumer.id).execute();
         for (const grantKey of keys.created) await insertKey(trx, grantKey.key, grantKey.secretHash);
         await writeKeyChanges(trx, keys.changed);
         const revoked = await revokeGrantKeys(trx, consumer.tenantId, keys.removed, keys.at);
@@ -144,11 +151,11 @@ export class KyselyConsumersStore implements ConsumersStore {
       this.k.db.transaction().execute(async (trx) => {
         const found = await trx.selectFrom('consumers').select('id').where('tenant_id', '=', tenantId).where('id', '=', id).executeTakeFirst();
         if (!found) return null;
-        const grantKeys = (await trx.selectFrom('consumer_grants').select('key_id').where('consumer_id', '=', id).execute()).map((r) => r.key_id);
+        const grantKeys = (await trx.selectFrom('consumer_grants').select('key_id').where('tenant_id', '=', tenantId).where('consumer_id', '=', id).execute()).map((r) => r.key_id);
         const revoked = await revokeGrantKeys(trx, tenantId, grantKeys, at);
-        await trx.deleteFrom('consumer_grants').where('consumer_id', '=', id).execute();
-        await trx.deleteFrom('consumer_members').where('consumer_id', '=', id).execute();
-        await trx.deleteFrom('consumers').where('id', '=', id).execute();
+        await trx.deleteFrom('consumer_grants').where('tenant_id', '=', tenantId).where('consumer_id', '=', id).execute();
+        await trx.deleteFrom('consumer_members').where('tenant_id', '=', tenantId).where('consumer_id', '=', id).execute();
+        await trx.deleteFrom('consumers').where('tenant_id', '=', tenantId).where('id', '=', id).execute();
         await insertEvents(trx, [{ ...event, data: { ...event.data, revokedKeys: revoked } }]);
         return revoked;
       }),
@@ -216,12 +223,12 @@ async function revokeGrantKeys(trx: Transaction<Database>, tenantId: string, gra
   return revoked;
 }
 
-/** The consumers of `rows` with their members and grants, in the rows' order. */
-async function withParts(db: Db, rows: readonly ConsumersTable[]): Promise<Consumer[]> {
+/** The consumers of `rows` (all of `tenantId`) with their members and grants, in the rows' order. */
+async function withParts(db: Db, tenantId: string, rows: readonly ConsumersTable[]): Promise<Consumer[]> {
   if (rows.length === 0) return [];
   const ids = rows.map((r) => r.id);
-  const members = await db.selectFrom('consumer_members').select(['consumer_id', 'user_id']).where('consumer_id', 'in', ids).orderBy('user_id').execute();
-  const grants = await db.selectFrom('consumer_grants').selectAll().where('consumer_id', 'in', ids).orderBy('api_id').execute();
+  const members = await db.selectFrom('consumer_members').select(['consumer_id', 'user_id']).where('tenant_id', '=', tenantId).where('consumer_id', 'in', ids).orderBy('user_id').execute();
+  const grants = await db.selectFrom('consumer_grants').selectAll().where('tenant_id', '=', tenantId).where('consumer_id', 'in', ids).orderBy('api_id').execute();
   return rows.map((row) => ({
     id: row.id,
     tenantId: row.tenant_id,

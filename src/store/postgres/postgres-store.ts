@@ -46,10 +46,11 @@ export function openPostgresStore(options: { url: string; poolSize?: number; obs
 
 const POSTGRES_DIALECT: Dialect = {
   name: 'postgres',
-  lockRows: async (trx, table, ids) => {
+  lockRows: async (trx, table, ids, options = {}) => {
     if (ids.length === 0) return;
+    const tenant = options.tenantId === undefined ? sql`` : sql`tenant_id = ${options.tenantId} and `;
     // In id order: two writers locking overlapping rows take them in the same order, so neither deadlocks.
-    await sql`select id from ${sql.table(table)} where id in (${sql.join(ids)}) order by id for update`.execute(trx);
+    await sql`select id from ${sql.table(table)} where ${tenant}id in (${sql.join(ids)}) order by id for update`.execute(trx);
   },
   // A bound parameter of a VALUES list is text to PostgreSQL until cast.
   bigint: sql`::bigint`,
