@@ -72,11 +72,9 @@ ${rows.length > 0 ? html`<ul>${rows}</ul>` : html`<p class="muted">No API is gra
   });
 
   app.post('/t/:slug/portal/apis/:api/token', { schema: { hide: true } }, async (request, reply) => {
-    const posted = await memberForm(keygate, request, reply);
+    const posted = await grantForm(keygate, request, reply);
     if (posted === null) return reply;
-    const { member, form } = posted;
-    const grant = grantOf(member, request);
-    if (grant === null) return wantsJson(request) ? reply.code(404).send({ error: 'Your consumer holds no grant on that API.' }) : notGranted(reply, member);
+    const { member, form, grant } = posted;
     const index = operationIndex(form);
     if ((await keygate.explorer.describe(grant.api))?.operations[index] === undefined) {
       const error = 'Refused: the API declares no such operation.';
@@ -99,11 +97,9 @@ ${rows.length > 0 ? html`<ul>${rows}</ul>` : html`<p class="muted">No API is gra
   });
 
   app.post('/t/:slug/portal/apis/:api/try', { schema: { hide: true } }, async (request, reply) => {
-    const posted = await memberForm(keygate, request, reply);
+    const posted = await grantForm(keygate, request, reply);
     if (posted === null) return reply;
-    const { member, form } = posted;
-    const grant = grantOf(member, request);
-    if (grant === null) return wantsJson(request) ? reply.code(404).send({ error: 'Your consumer holds no grant on that API.' }) : notGranted(reply, member);
+    const { member, form, grant } = posted;
     const index = operationIndex(form);
     const token = (param(form, 'token') ?? '').trim();
     const tried = await keygate.explorer.tryOperation(grant.api, index, token === '' ? null : token, tryValues(form));
@@ -136,6 +132,17 @@ function actorOf(member: MemberContext, request: { id: string; ip: string }): Ac
 function grantOf(member: MemberContext, request: FastifyRequest): GrantDetails | null {
   const { api } = request.params as { api: string };
   return member.consumer.grants.find((g) => g.api.id === api) ?? null;
+}
+
+/** A member's checked form posted to one of its grant's APIs; null once the refusal is sent (no member, no CSRF, no grant). */
+async function grantForm(keygate: Keygate, request: FastifyRequest, reply: FastifyReply): Promise<{ member: MemberContext; form: Form; grant: GrantDetails } | null> {
+  const posted = await memberForm(keygate, request, reply);
+  if (posted === null) return null;
+  const grant = grantOf(posted.member, request);
+  if (grant !== null) return { ...posted, grant };
+  if (wantsJson(request)) void reply.code(404).send({ error: 'Your consumer holds no grant on that API.' });
+  else void notGranted(reply, posted.member);
+  return null;
 }
 
 function notGranted(reply: FastifyReply, member: MemberContext): FastifyReply {
@@ -175,6 +182,8 @@ function mintRefusalText(err: KeygateError): string {
       return 'Refused: your consumer holds no grant on that API.';
     case 'NOT_A_MEMBER':
       return 'Refused: you are no longer a member of this consumer.';
+    case 'GRANT_IS_METERED':
+      return "Refused: your consumer's grant on this API has rate limits or credits, which a token's requests would escape. Try the operation with one of your keys instead: paste it in the token field.";
     default:
       return `Refused: ${err.message}.`;
   }
