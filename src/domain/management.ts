@@ -20,7 +20,7 @@ export const MANAGEMENT_SCOPES: readonly ScopeDefinition[] = [
   { name: 'consumers:read', description: "List and read consumers, their members, grants and keys (never the keys' secrets)" },
   {
     name: 'consumers:write',
-    description: 'Create, change and delete consumers and their grants (narrowing or removing a grant narrows or revokes its keys), and create keys for their members',
+    description: "Create, change and delete consumers and their grants (narrowing or removing a grant narrows or revokes its keys); a grant lets the consumer's members create keys within it in the portal, so this is the power to give scopes: hold it as keys:write",
     implies: ['consumers:read'],
   },
   { name: 'keys:verify', description: 'Verify credentials with POST /v1/verify' },

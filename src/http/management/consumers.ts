@@ -210,7 +210,8 @@ export const consumerRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => a
   app.post(
     '/v1/tenants/:slug/consumers/:id/keys',
     {
-      onRequest: requireScope(keygate, 'consumers:write'),
+      // A secret is minted: the scope that mints every key, not the one that manages consumers.
+      onRequest: requireScope(keygate, 'keys:write'),
       schema: {
         tags,
         summary: "Create a key for a member within the consumer's grant (the secret is in this response only)",

@@ -262,6 +262,17 @@ describe.each(BACKENDS)('consumers (%s)', (backend) => {
     expect((await t.call('GET', `${base}/${id}`, undefined, { auth: limited.body.key })).status).toBe(404);
   });
 
+  it('mints a member key only for a root key that may mint keys: consumers:write alone manages consumers, never secrets', async () => {
+    const { id } = await consumer({ scopes: ['read:users'] });
+    const managers = (await t.call('POST', '/v1/root-keys', { scopes: ['consumers:write'], tenant: 'acme' })).body.key;
+    await unchanged(async () => {
+      const refused = await t.call('POST', `${base}/${id}/keys`, { api, member: alice, scopes: ['read:users'] }, { auth: managers });
+      expect([refused.status, refused.body.code]).toEqual([403, 'FORBIDDEN']);
+    });
+    const minters = (await t.call('POST', '/v1/root-keys', { scopes: ['keys:write'], tenant: 'acme' })).body.key;
+    expectStatus(await t.call('POST', `${base}/${id}/keys`, { api, member: alice, scopes: ['read:users'] }, { auth: minters }), 201);
+  });
+
   it("deleting a member user ends the membership; deleting the API ends the grant and its keys", async () => {
     const carol = (await t.call('POST', '/v1/tenants/acme/users', { email: 'carol@corp.test', password: 'a long enough password' })).body.id;
     expectStatus(await t.call('POST', '/v1/tenants/acme/apis', { identifier: 'https://gone.acme.test', name: 'Gone', scopes: [{ name: 'read:x', description: 'x' }] }), 201);
