@@ -1,5 +1,4 @@
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { SignJWT, decodeJwt, decodeProtectedHeader, importJWK, type JWTPayload } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKey } from '../../src/domain/keys/format.js';
@@ -7,6 +6,7 @@ import type { DenialReason, KeygateVerifierOptions, ScopeMatch } from '../../src
 import { cursorAfter } from '../../src/middleware/core/revocation-feed.js';
 import { ORDERS_API, basic, postForm, registerMachineClient } from '../helpers/oauth.js';
 import { expectStatus, seedTenant, startTestServer, type TestServer } from '../helpers/server.js';
+import { freePort } from '../helpers/free-port.js';
 
 /**
  * One contract for every framework adapter (Express, Fastify, Hono), in the manner of Hono's
@@ -544,10 +544,3 @@ export function runMiddlewareContract(subject: MiddlewareUnderTest): void {
 }
 
 /** A port nothing listens on: bound once by us, then released. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BACKENDS } from '../../helpers/backends.js';
 import { ROOT_KEY, expectStatus, seedTenant, startTestServer, type TestServer } from '../../helpers/server.js';
 import { snapshotState } from '../../helpers/snapshot.js';
+import { freePort } from '../../helpers/free-port.js';
 
 const CATALOG = [
   { name: 'read:orders', description: 'Read orders' },
@@ -44,13 +45,6 @@ paths:
 `;
 
 /** A port nothing listens on right now. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe.each(BACKENDS)('gateway settings on the management API (%s)', (backend) => {
   let t: TestServer;
