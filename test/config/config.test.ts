@@ -37,6 +37,9 @@ describe('configuration', () => {
     expect(() => loadConfig({ env: { KEYGATE_ROOT_KEY: 'k'.repeat(513) } })).toThrow(/KEYGATE_ROOT_KEY: must be at most 512 characters/);
     expect(() => loadConfig({ env: { GATEWAY_HOST_SUFFIXES: 'gw.example.com, *.com' } })).toThrow(/GATEWAY_HOST_SUFFIXES: "\*\.com" is not a DNS suffix/);
     expect(loadConfig({ env: { GATEWAY_HOST_SUFFIXES: '{tenant}.gw.example.com' } }).gatewayHostSuffixes).toBe('{tenant}.gw.example.com');
+    expect(() => loadConfig({ env: { KEYGATE_GATEWAY_MAX_FORWARDS: '0' } })).toThrow(/KEYGATE_GATEWAY_MAX_FORWARDS/);
+    expect(() => loadConfig({ env: { KEYGATE_GATEWAY_MAX_FORWARDS: 'many' } })).toThrow(/KEYGATE_GATEWAY_MAX_FORWARDS/);
+    expect(loadConfig({ env: {} }).gatewayMaxForwards).toBe(1024);
     expect(loadConfig({ env: { KEYGATE_ROOT_KEY: 'k'.repeat(512) } }).rootKey).toHaveLength(512);
   });
 
