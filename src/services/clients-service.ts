@@ -54,8 +54,9 @@ export class ClientsService {
     return client;
   }
 
-  list(tenant: Tenant, page: PageRequest): Promise<Page<Client>> {
-    return this.ctx.store.directory.listClients(tenant.id, page);
+  /** A page of the tenant's clients; `search` keeps those whose name or id contains it, ignoring case. */
+  list(tenant: Tenant, page: PageRequest, options: { search?: string } = {}): Promise<Page<Client>> {
+    return this.ctx.store.directory.listClients(tenant.id, page, options);
   }
 
   async update(actor: Actor, tenant: Tenant, id: string, changes: Partial<ClientInput>): Promise<Client> {

@@ -78,8 +78,9 @@ export class UsersService {
     return user;
   }
 
-  list(tenant: Tenant, page: PageRequest): Promise<Page<User>> {
-    return this.ctx.store.people.listUsers(tenant.id, page);
+  /** A page of the tenant's users; `search` keeps those whose email or name contains it, ignoring case. */
+  list(tenant: Tenant, page: PageRequest, options: { search?: string } = {}): Promise<Page<User>> {
+    return this.ctx.store.people.listUsers(tenant.id, page, options);
   }
 
   /**

@@ -89,11 +89,18 @@ export const clientRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => asy
     '/v1/tenants/:slug/clients',
     {
       onRequest: requireScope(keygate, 'clients:read'),
-      schema: { tags, summary: 'List clients', params: TenantParams, querystring: Type.Object(PageQuery, { additionalProperties: false }), response: { 200: pageOf(ClientView), ...ERROR_RESPONSES } },
+      schema: {
+        tags,
+        summary: 'List clients, optionally those whose name or client id contains a text',
+        params: TenantParams,
+        querystring: Type.Object({ search: Type.Optional(Type.String({ maxLength: 200, description: 'A part of the name or client id, any case.' })), ...PageQuery }, { additionalProperties: false }),
+        response: { 200: pageOf(ClientView), ...ERROR_RESPONSES },
+      },
     },
     async (request) => {
       const tenant = await keygate.tenants.get(request.params.slug);
-      return pageResponse(await keygate.clients.list(tenant, pageRequest(request.query)), (c) => view(c, tenant.slug));
+      const { search } = request.query;
+      return pageResponse(await keygate.clients.list(tenant, pageRequest(request.query), search ? { search } : {}), (c) => view(c, tenant.slug));
     },
   );
 

@@ -54,10 +54,20 @@ export const userRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => async
 
   app.get(
     '/v1/tenants/:slug/users',
-    { onRequest: requireScope(keygate, 'users:read'), schema: { tags, summary: 'List users', params: TenantParams, querystring: Type.Object(PageQuery, { additionalProperties: false }), response: { 200: pageOf(UserView), ...ERROR_RESPONSES } } },
+    {
+      onRequest: requireScope(keygate, 'users:read'),
+      schema: {
+        tags,
+        summary: 'List users, optionally those whose email or name contains a text',
+        params: TenantParams,
+        querystring: Type.Object({ search: Type.Optional(Type.String({ maxLength: 200, description: 'A part of the email or name, any case.' })), ...PageQuery }, { additionalProperties: false }),
+        response: { 200: pageOf(UserView), ...ERROR_RESPONSES },
+      },
+    },
     async (request) => {
       const tenant = await keygate.tenants.get(request.params.slug);
-      return pageResponse(await keygate.users.list(tenant, pageRequest(request.query)), userView);
+      const { search } = request.query;
+      return pageResponse(await keygate.users.list(tenant, pageRequest(request.query), search ? { search } : {}), userView);
     },
   );
 

@@ -11,6 +11,7 @@ import type { SigningAlgorithm } from '../../domain/tokens/jwt.js';
 import type { Dialect } from '../dialect.js';
 import { paginate, type Db, type KyselyContext, type TenantRows } from '../kysely-context.js';
 import type { Page, PageRequest } from '../page.js';
+import { containsAny } from '../search.js';
 import type { ApiDocumentsTable, ApisTable, ClientsTable, Database, TenantsTable } from '../schema.js';
 import { ANALYTICS_TENANT_ROWS } from './analytics.js';
 import { AUDIT_TENANT_ROWS, insertEvents } from './audit.js';
@@ -118,7 +119,8 @@ export interface DirectoryStore {
 
   createClient(client: Client, secretHash: string | null, event: AuditEvent): Promise<void>;
   findClient(tenantId: string, id: string): Promise<Client | null>;
-  listClients(tenantId: string, page: PageRequest): Promise<Page<Client>>;
+  /** `search`: a case-insensitive part of the client's name or id. */
+  listClients(tenantId: string, page: PageRequest, options?: { search?: string }): Promise<Page<Client>>;
   updateClient(client: Client, event: AuditEvent): Promise<void>;
   deleteClient(tenantId: string, id: string, event: AuditEvent): Promise<boolean>;
   clientSecrets(clientId: string): Promise<ClientSecretRecord[]>;
@@ -497,9 +499,10 @@ export class KyselyDirectoryStore implements DirectoryStore {
     });
   }
 
-  listClients(tenantId: string, page: PageRequest): Promise<Page<Client>> {
+  listClients(tenantId: string, page: PageRequest, options: { search?: string } = {}): Promise<Page<Client>> {
     return this.k.guard(async () => {
       let query = this.k.db.selectFrom('clients').selectAll().where('tenant_id', '=', tenantId);
+      if (options.search) query = query.where(containsAny(['name', 'id'], options.search));
       if (page.after !== null) query = query.where('id', '>', page.after);
       return paginate(await query.orderBy('id').limit(page.limit + 1).execute(), page.limit, rowToClient);
     });

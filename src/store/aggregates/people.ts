@@ -4,6 +4,7 @@ import type { Revocation } from '../../domain/clients.js';
 import type { AuthorizationCode, Grant, Interaction, RefreshToken, User } from '../../domain/people.js';
 import { numberOrNull, paginate, type Db, type KyselyContext, type TenantRows } from '../kysely-context.js';
 import type { Page, PageRequest } from '../page.js';
+import { containsAny } from '../search.js';
 import type { AuthorizationCodesTable, Database, GrantsTable, InteractionsTable, RefreshTokensTable, UsersTable } from '../schema.js';
 import { insertEvents } from './audit.js';
 import { deleteMembershipsOfUser } from './consumers.js';
@@ -14,7 +15,8 @@ export interface PeopleStore {
   createUser(user: User, passwordHash: string, event: AuditEvent): Promise<void>;
   findUser(tenantId: string, id: string): Promise<User | null>;
   findUserByEmail(tenantId: string, email: string): Promise<{ user: User; passwordHash: string } | null>;
-  listUsers(tenantId: string, page: PageRequest): Promise<Page<User>>;
+  /** `search`: a case-insensitive part of the user's email or name. */
+  listUsers(tenantId: string, page: PageRequest, options?: { search?: string }): Promise<Page<User>>;
   /**
    * Writes the user's `fields` that changed, and only those: a change read before a concurrent
    * one (a rename before a disable) must not write the other's field back. A new email ends the
@@ -267,9 +269,10 @@ export class KyselyPeopleStore implements PeopleStore {
     }, 'USER_EXISTS');
   }
 
-  listUsers(tenantId: string, page: PageRequest): Promise<Page<User>> {
+  listUsers(tenantId: string, page: PageRequest, options: { search?: string } = {}): Promise<Page<User>> {
     return this.k.guard(async () => {
       let query = this.k.db.selectFrom('users').selectAll().where('tenant_id', '=', tenantId);
+      if (options.search) query = query.where(containsAny(['email', 'name'], options.search));
       if (page.after !== null) query = query.where('id', '>', page.after);
       return paginate(await query.orderBy('id').limit(page.limit + 1).execute(), page.limit, rowToUser);
     }, 'USER_EXISTS');
