@@ -215,6 +215,32 @@ export function usageSeries(rows: readonly UsageCounts[], filter: Pick<UsageFilt
   }));
 }
 
+/** Requests of one key, consumer or operation (null: none, e.g. an unknown credential) over a range, by outcome. */
+export interface UsageTotal<N = string> {
+  name: N;
+  requests: number;
+  outcomes: Record<string, number>;
+}
+
+/**
+ * The rows added up per name (a key, a consumer, an operation), most requests first, then by
+ * name, a null name last.
+ *
+ * @example
+ * usageTotals(rows, (row) => row.keyId) // [{ name: 'key_…', requests: 10, outcomes: { allowed: 7, INSUFFICIENT_SCOPE: 3 } }, …]
+ */
+export function usageTotals<N extends string | null>(rows: readonly UsageCounts[], nameOf: (row: UsageCounts) => N): UsageTotal<N>[] {
+  const byName = new Map<N, UsageTotal<N>>();
+  for (const row of rows) {
+    const name = nameOf(row);
+    const total = byName.get(name) ?? { name, requests: 0, outcomes: {} };
+    total.requests += row.count;
+    total.outcomes[row.outcome] = (total.outcomes[row.outcome] ?? 0) + row.count;
+    byName.set(name, total);
+  }
+  return [...byName.values()].sort((a, b) => b.requests - a.requests || (a.name === null ? 1 : b.name === null ? -1 : a.name.localeCompare(b.name)));
+}
+
 /**
  * Why a query cannot be answered, or null: `from` before `to`, and no more than
  * `MAX_USAGE_POINTS` buckets.

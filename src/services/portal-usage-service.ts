@@ -1,7 +1,7 @@
 import { KeygateError } from '../domain/errors.js';
 import type { ApiKey } from '../domain/keys/key.js';
 import type { Tenant } from '../domain/tenants.js';
-import { GRANULARITY_MS, bucketStart, usageSeries, type Granularity, type UsageCounts, type UsagePoint } from '../domain/usage.js';
+import { GRANULARITY_MS, bucketStart, usageSeries, usageTotals, type Granularity, type UsagePoint, type UsageTotal as DomainUsageTotal } from '../domain/usage.js';
 import type { AnalyticsStore } from '../store/store.js';
 import type { ServiceContextWith } from './context.js';
 
@@ -15,11 +15,7 @@ export const USAGE_WINDOWS: Readonly<Record<UsageWindow, { granularity: Granular
 };
 
 /** Requests of one key or one operation over the window, by outcome. */
-export interface UsageTotal {
-  name: string;
-  requests: number;
-  outcomes: Record<string, number>;
-}
+export type UsageTotal = DomainUsageTotal<string>;
 
 export interface ConsumerUsage {
   window: UsageWindow;
@@ -89,8 +85,8 @@ export class PortalUsageService {
       from,
       to,
       points: usageSeries(chosen, { from, to, granularity }),
-      byKey: totals(rows, (row) => row.keyId!),
-      byOperation: totals(rows, (row) => row.operation ?? VERIFY_OPERATION),
+      byKey: usageTotals(rows, (row) => row.keyId!),
+      byOperation: usageTotals(rows, (row) => row.operation ?? VERIFY_OPERATION),
       outcomes,
       keys: consumerKeys,
     };
@@ -122,16 +118,4 @@ export class PortalUsageService {
       after = page.next;
     }
   }
-}
-
-function totals(rows: readonly UsageCounts[], nameOf: (row: UsageCounts) => string): UsageTotal[] {
-  const byName = new Map<string, UsageTotal>();
-  for (const row of rows) {
-    const name = nameOf(row);
-    const total = byName.get(name) ?? { name, requests: 0, outcomes: {} };
-    total.requests += row.count;
-    total.outcomes[row.outcome] = (total.outcomes[row.outcome] ?? 0) + row.count;
-    byName.set(name, total);
-  }
-  return [...byName.values()].sort((a, b) => b.requests - a.requests || a.name.localeCompare(b.name));
 }

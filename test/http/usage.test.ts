@@ -79,6 +79,38 @@ describe.each(BACKENDS)('usage analytics (%s)', (backend) => {
     expect((await total({ api: 'https://billing.acme.test' })).requests).toBe(0);
   });
 
+  it('adds up per key, consumer and operation, busiest first (usage/breakdown)', async () => {
+    const breakdown = (query: Record<string, string>, slug = 'acme', auth?: string) =>
+      t.call('GET', `/v1/tenants/${slug}/usage/breakdown?${new URLSearchParams({ granularity: 'minute', ...window, ...query })}`, undefined, auth === undefined ? {} : { auth });
+    const byKey = await breakdown({ by: 'key' });
+    expectStatus(byKey, 200);
+    // The MALFORMED calls matched no key: their item is named null, last among equals.
+    expect(byKey.body).toMatchObject({ by: 'key', granularity: 'minute', total: 3 });
+    expect(byKey.body.items).toEqual([
+      { name: key1.id, requests: 10, outcomes: { allowed: 7, INSUFFICIENT_SCOPE: 3 } },
+      { name: key2.id, requests: 4, outcomes: { allowed: 4 } },
+      { name: null, requests: 2, outcomes: { MALFORMED: 2 } },
+    ]);
+    expect((await breakdown({ by: 'consumer' })).body.items.map((i: { name: string | null }) => i.name)).toEqual(['cust-1', 'cust-2', null]);
+    expect((await breakdown({ by: 'operation' })).body.items).toEqual([{ name: null, requests: 16, outcomes: { allowed: 11, INSUFFICIENT_SCOPE: 3, MALFORMED: 2 } }]);
+    // The series' filters and a limit.
+    const first = await breakdown({ by: 'key', limit: '1' });
+    expect(first.body.total).toBe(3);
+    expect(first.body.items.map((i: { name: string }) => i.name)).toEqual([key1.id]);
+    expect((await breakdown({ by: 'key', consumer: 'cust-2' })).body.items).toEqual([{ name: key2.id, requests: 4, outcomes: { allowed: 4 } }]);
+    expect((await breakdown({ by: 'key', from: '2026-11-23T11:00:00Z', to: '2026-11-23T12:00:00Z' })).body).toMatchObject({ items: [], total: 0 });
+    // Refusals: no `by`, an unknown one, a bad limit, a backwards range; another tenant; no usage:read.
+    expect((await breakdown({})).status).toBe(400);
+    expect((await breakdown({ by: 'api' })).status).toBe(400);
+    expect((await breakdown({ by: 'key', limit: '0' })).status).toBe(400);
+    expect((await breakdown({ by: 'key', from: window.to, to: window.from })).body.code).toBe('INVALID_TIME_RANGE');
+    expect((await breakdown({ by: 'key' }, 'globex')).body.items).toEqual([]);
+    const auditor = await t.call('POST', '/v1/root-keys', { scopes: ['audit:read'], tenant: 'acme' });
+    expect((await breakdown({ by: 'key' }, 'acme', auditor.body.key)).status).toBe(403);
+    const globexReader = await t.call('POST', '/v1/root-keys', { scopes: ['usage:read'], tenant: 'globex' });
+    expect((await breakdown({ by: 'key' }, 'acme', globexReader.body.key)).status).toBe(404);
+  });
+
   it('gives the same totals by minute, hour and day', async () => {
     for (const [granularity, from, to] of [
       ['minute', window.from, window.to],

@@ -3,7 +3,7 @@ import { Type, type Static } from 'typebox';
 import { MAX_USAGE_POINTS } from '../../domain/usage.js';
 import type { Tenant } from '../../domain/tenants.js';
 import type { Keygate } from '../../services/keygate.js';
-import type { UsageQuery as ServiceQuery, UsageSeries } from '../../services/usage-query-service.js';
+import { USAGE_BREAKDOWNS, type UsageBreakdown, type UsageQuery as ServiceQuery, type UsageSeries } from '../../services/usage-query-service.js';
 import { requireScope } from '../auth.js';
 import { instant } from './audit.js';
 import { ERROR_RESPONSES, TenantParams, Timestamp } from '../schemas.js';
@@ -24,6 +24,34 @@ export const UsageQuery = Type.Object(
 );
 
 const Counts = Type.Record(Type.String(), Type.Integer());
+
+export const UsageBreakdownQuery = Type.Object(
+  {
+    ...UsageQuery.properties,
+    by: Type.Union(
+      USAGE_BREAKDOWNS.map((by) => Type.Literal(by)),
+      { description: 'What to add up by: `key` (key id), `consumer` (the key\'s consumer) or `operation` (the gateway operation).' },
+    ),
+    limit: Type.Optional(Type.String({ pattern: '^(100|[1-9][0-9]?)$', description: 'How many of the busiest to answer, 1–100 (default 10).' })),
+  },
+  { additionalProperties: false },
+);
+
+export const UsageBreakdownView = Type.Object({
+  by: Type.String(),
+  granularity: Granularity,
+  from: Timestamp,
+  to: Timestamp,
+  items: Type.Array(
+    Type.Object({
+      name: Type.Union([Type.String(), Type.Null()], { description: 'The key id, consumer or operation; null for requests of none (an unknown credential, a key without consumer, a verify call).' }),
+      requests: Type.Integer(),
+      outcomes: { ...Counts, description: 'Requests per outcome, as in the series.' },
+    }),
+    { maxItems: 100 },
+  ),
+  total: Type.Integer({ description: 'How many keys, consumers or operations had requests in the range; `items` are the busiest of them.' }),
+});
 
 export const UsageSeriesView = Type.Object({
   granularity: Granularity,
@@ -67,6 +95,10 @@ function seriesView(series: UsageSeries): Static<typeof UsageSeriesView> {
   };
 }
 
+function breakdownView(breakdown: UsageBreakdown): Static<typeof UsageBreakdownView> {
+  return { ...breakdown, from: new Date(breakdown.from).toISOString(), to: new Date(breakdown.to).toISOString() };
+}
+
 export const usageRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => async (app) => {
   app.get(
     '/v1/tenants/:slug/usage',
@@ -86,6 +118,27 @@ export const usageRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => asyn
     async (request) => {
       const tenant = await keygate.tenants.get(request.params.slug);
       return seriesView(await keygate.usageQueries.series(tenant, await queryOf(keygate, tenant, request.query)));
+    },
+  );
+
+  app.get(
+    '/v1/tenants/:slug/usage/breakdown',
+    {
+      onRequest: requireScope(keygate, 'usage:read'),
+      schema: {
+        tags: ['usage'],
+        summary: 'The busiest keys, consumers or operations of the tenant, each by outcome',
+        description: 'The same range and filters as the series (docs/usage.md), added up per key, consumer or operation; most requests first.',
+        params: TenantParams,
+        querystring: UsageBreakdownQuery,
+        response: { 200: UsageBreakdownView, ...ERROR_RESPONSES },
+      },
+    },
+    async (request) => {
+      const tenant = await keygate.tenants.get(request.params.slug);
+      const { by, limit, ...query } = request.query;
+      const breakdown = await keygate.usageQueries.breakdown(tenant, await queryOf(keygate, tenant, query), { by, limit: limit === undefined ? 10 : Number(limit) });
+      return breakdownView(breakdown);
     },
   );
 };
