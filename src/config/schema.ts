@@ -54,6 +54,8 @@ export interface Config {
   usageMaxSeries: number;
   passwordHashConcurrency: number;
   passwordHashQueue: number;
+  consoleIdleMinutes: number;
+  consoleSessionHours: number;
   smtpUrl: string | undefined;
   smtpFrom: string | undefined;
   webhookUrl: string | undefined;
@@ -94,6 +96,8 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'usageMaxSeries', env: 'KEYGATE_USAGE_MAX_SERIES', flag: '--usage-max-series', type: 'integer', default: 10_000, min: 1, max: 10_000_000, description: 'Most distinct usage series (API, key, consumer, operation, outcome, status class, minute) an instance holds between its once-a-second writes; requests of further series are not counted and `keygate_usage_dropped_total` says how many. Bounds the memory no caller can grow.' },
   { key: 'passwordHashConcurrency', env: 'KEYGATE_PASSWORD_HASH_CONCURRENCY', flag: '--password-hash-concurrency', type: 'integer', default: 2, min: 1, max: 64, description: 'Most password hashes (scrypt, 32 MiB and ~100 ms each) computed at once by this instance, so a sign-in flood cannot starve verify and token requests.' },
   { key: 'passwordHashQueue', env: 'KEYGATE_PASSWORD_HASH_QUEUE', flag: '--password-hash-queue', type: 'integer', default: 16, min: 0, max: 10_000, description: 'Most password hashes waiting for a slot; beyond it sign-in answers 429 and user creation `PASSWORD_HASHING_BUSY` at once.' },
+  { key: 'consoleIdleMinutes', env: 'KEYGATE_CONSOLE_IDLE_MINUTES', flag: '--console-idle-minutes', type: 'integer', default: 30, min: 1, max: 1440, description: 'Minutes an operator\'s console session lives without use; each use moves the deadline on (written at most once a minute, so a session may end up to a minute early).' },
+  { key: 'consoleSessionHours', env: 'KEYGATE_CONSOLE_SESSION_HOURS', flag: '--console-session-hours', type: 'integer', default: 8, min: 1, max: 720, description: 'Hours an operator\'s console session lives at most, however it is used; then they sign in again.' },
   { key: 'smtpUrl', env: 'SMTP_URL', flag: '--smtp-url', type: 'url', default: undefined, secret: true, description: 'Mail server for password-reset links: `smtps://user:pass@host:465`, or `smtp://user:pass@host:587` for STARTTLS, which is required for any host but loopback (`?requireTLS=false` opts out, and start warns). Needs `SMTP_FROM`. Unset (and no webhook): password reset is disabled.' },
   { key: 'smtpFrom', env: 'SMTP_FROM', flag: '--smtp-from', type: 'string', default: undefined, description: 'Sender of password-reset mail, e.g. `Acme <no-reply@acme.example>`.' },
   { key: 'webhookUrl', env: 'KEYGATE_WEBHOOK_URL', flag: '--webhook-url', type: 'url', default: undefined, secret: true, description: 'Receives password-reset links as signed JSON POSTs (docs/people.md), for delivery by your own mailer; https:// (start warns about http:// to a host that is not loopback). Needs `KEYGATE_WEBHOOK_SECRET`.' },

@@ -46,6 +46,8 @@ export const ERROR_REGISTRY = {
   INVALID_CLIENT_METADATA: { status: 400, title: 'The client registration is not consistent' },
   USER_EXISTS: { status: 409, title: 'A user with this email already exists in the tenant' },
   USER_NOT_FOUND: { status: 404, title: 'No such user in this tenant' },
+  OPERATOR_NOT_FOUND: { status: 404, title: 'No such operator' },
+  OPERATOR_EXISTS: { status: 409, title: 'An operator with this email already exists' },
   GRANT_NOT_FOUND: { status: 404, title: 'No such grant of this user' },
   WEAK_PASSWORD: { status: 400, title: 'The password does not meet the policy' },
   USER_DISABLED: { status: 409, title: 'The user is disabled' },

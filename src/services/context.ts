@@ -17,7 +17,7 @@ export interface Actor {
 export const SYSTEM_ACTOR: Actor = { id: 'system', requestId: null, ip: null };
 
 /** The store's aggregates, as the Store names them. */
-export type StoreAggregate = 'keys' | 'directory' | 'tokens' | 'people' | 'audit' | 'consumers';
+export type StoreAggregate = 'keys' | 'directory' | 'tokens' | 'people' | 'audit' | 'consumers' | 'operators';
 
 /**
  * A ServiceContext whose store offers only the aggregates `A`: a service's constructor says which

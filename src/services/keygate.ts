@@ -38,6 +38,7 @@ import type { ServiceContext } from './context.js';
 import { KeyLookup } from './key-lookup.js';
 import { KeysService } from './keys-service.js';
 import { ManagementAuth } from './management-auth.js';
+import { OperatorsService } from './operators-service.js';
 import { RootKeysService } from './root-keys-service.js';
 import { TenantsService } from './tenants-service.js';
 import { UsageAnalytics } from './usage-analytics.js';
@@ -86,6 +87,8 @@ export interface Keygate {
   /** The developer portal's API explorer: documents as it shows them, and "Try it" through this instance's gateway. */
   readonly explorer: ApiExplorerService;
   readonly rootKeys: RootKeysService;
+  /** Operators: people who sign in to the console with a root key's scopes and tenant limit (docs/security.md). */
+  readonly operators: OperatorsService;
   readonly auth: ManagementAuth;
   readonly audit: AuditLog;
   readonly signingKeys: SigningKeysService;
@@ -190,6 +193,8 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
   const rootKeys = new RootKeysService(ctx, tenants, usage);
   const keys = new KeysService(ctx, { maxSubkeys: config.maxSubkeys });
   const passwords = new PasswordHasher({ concurrency: config.passwordHashConcurrency, queue: config.passwordHashQueue });
+  const users = new UsersService(ctx, passwords, { deliver: options.onPasswordReset ?? resetDeliveryFromConfig(config, clock), onError }, revocations);
+  const operators = new OperatorsService(ctx, { rootKeys, tenants, users, passwords }, { idleMs: config.consoleIdleMinutes * 60_000, absoluteMs: config.consoleSessionHours * 3_600_000 });
   // Expired sessions, codes, refresh tokens, dead jti revocations and audit events past their
   // retention do not pile up forever.
   const janitor = setInterval(() => {
@@ -222,6 +227,7 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
     consumers: new ConsumersService(ctx, keys, tokens, revocations),
     explorer: new ApiExplorerService(ctx, config.gatewayPort === undefined ? null : gatewayAddress(config.gatewayHost ?? config.host, config.gatewayPort)),
     rootKeys,
+    operators,
     auth: new ManagementAuth(ctx, { seededRootKey: config.rootKey }),
     audit,
     signingKeys,
@@ -231,7 +237,7 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
     clients: new ClientsService(ctx),
     tokens,
     clientAuth: new ClientAuthenticator(ctx),
-    users: new UsersService(ctx, passwords, { deliver: options.onPasswordReset ?? resetDeliveryFromConfig(config, clock), onError }, revocations),
+    users,
     passwords,
     sessions: new SessionsService(ctx),
     authorization: new AuthorizationService(ctx),

@@ -4,6 +4,7 @@ import { KyselyAuditStore } from './aggregates/audit.js';
 import { KyselyConsumersStore } from './aggregates/consumers.js';
 import { KyselyDirectoryStore } from './aggregates/directory.js';
 import { KyselyKeysStore } from './aggregates/keys.js';
+import { KyselyOperatorsStore } from './aggregates/operators.js';
 import { KyselyPeopleStore, pruneExpiredPeopleRows } from './aggregates/people.js';
 import { KyselyTokensStore, anySealedSigningKey, pruneExpiredRevocations } from './aggregates/tokens.js';
 import type { Dialect } from './dialect.js';
@@ -30,6 +31,7 @@ export class KyselyStore implements Store {
   readonly audit: KyselyAuditStore;
   readonly analytics: KyselyAnalyticsStore;
   readonly consumers: KyselyConsumersStore;
+  readonly operators: KyselyOperatorsStore;
   private readonly k: KyselyContext;
   private readonly pool: (() => PoolUsage) | undefined;
 
@@ -48,6 +50,7 @@ export class KyselyStore implements Store {
     this.audit = new KyselyAuditStore(this.k);
     this.analytics = new KyselyAnalyticsStore(this.k);
     this.consumers = new KyselyConsumersStore(this.k);
+    this.operators = new KyselyOperatorsStore(this.k);
     this.pool = options.poolUsage;
   }
 

@@ -453,6 +453,20 @@ const migrations: Record<string, Migration> = {
       else await db.transaction().execute(rebuild);
     },
   },
+  '0017_operators': {
+    async up(db: Kysely<any>): Promise<void> {
+      // An operator is a user of the system tenant (password, sessions) plus its reach.
+      await db.schema
+        .createTable('operators')
+        .addColumn('user_id', 'text', (c) => c.primaryKey().references('users.id'))
+        .addColumn('scopes', 'text', (c) => c.notNull())
+        .addColumn('tenant', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      // Deleting a tenant disables the operators limited to its slug.
+      await db.schema.createIndex('operators_tenant').on('operators').column('tenant').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -302,6 +302,19 @@ export interface ConsumerGrantsTable {
   max_keys: number | null;
 }
 
+/**
+ * Operators: users of the system tenant who sign in to the console, with the management scopes
+ * and tenant limit a root key would have. Their sessions are rows of `sessions`.
+ */
+export interface OperatorsTable {
+  user_id: string;
+  /** Management scope names as JSON. */
+  scopes: string;
+  /** The slug of the one tenant the operator may act on; null for all tenants. */
+  tenant: string | null;
+  created_at: number;
+}
+
 export interface Database {
   tenants: TenantsTable;
   apis: ApisTable;
@@ -328,4 +341,5 @@ export interface Database {
   consumers: ConsumersTable;
   consumer_members: ConsumerMembersTable;
   consumer_grants: ConsumerGrantsTable;
+  operators: OperatorsTable;
 }

@@ -3,6 +3,7 @@ import type { AuditStore } from './aggregates/audit.js';
 import type { ConsumersStore } from './aggregates/consumers.js';
 import type { DirectoryStore } from './aggregates/directory.js';
 import type { KeysStore } from './aggregates/keys.js';
+import type { OperatorsStore } from './aggregates/operators.js';
 import type { PeopleStore } from './aggregates/people.js';
 import type { TokensStore } from './aggregates/tokens.js';
 import type { PoolUsage } from './store-observer.js';
@@ -12,6 +13,7 @@ export type { AuditStore } from './aggregates/audit.js';
 export type { ConsumerKeyChanges, ConsumersStore, NewGrantKey } from './aggregates/consumers.js';
 export type { ApiDocument, ApiUse, ClientSecretRecord, DirectoryStore, GatewayApi } from './aggregates/directory.js';
 export type { CreditSpend, KeyBySecret, KeyFilter, KeysStore, UsageEntry } from './aggregates/keys.js';
+export type { OperatorsStore, StoredSession } from './aggregates/operators.js';
 export type { PeopleStore } from './aggregates/people.js';
 export type { RevocationFactory, StoredSigningKey, TokensStore } from './aggregates/tokens.js';
 export type { Page, PageRequest } from './page.js';
@@ -41,6 +43,8 @@ export interface Store {
   readonly consumers: ConsumersStore;
   /** Usage analytics: request counts and latency histograms per series, by minute, hour and day. */
   readonly analytics: AnalyticsStore;
+  /** Operators: system-tenant users with management scopes, who sign in to the console. */
+  readonly operators: OperatorsStore;
 
   migrate(): Promise<void>;
   ping(): Promise<void>;

@@ -17,6 +17,7 @@ import { ANALYTICS_TENANT_ROWS } from './analytics.js';
 import { AUDIT_TENANT_ROWS, insertEvents } from './audit.js';
 import { CONSUMER_TENANT_ROWS, deleteGrantsOfApi } from './consumers.js';
 import { KEY_TENANT_ROWS, countLiveKeysOfApi, deleteKeysOfApi, keyIdsOfTenant, keysHolding, narrowKeys, revokeRootKeysLimitedTo } from './keys.js';
+import { OPERATOR_TENANT_ROWS, disableOperatorsLimitedTo } from './operators.js';
 import { PEOPLE_TENANT_ROWS, deleteDelegationsOfApi, liveGrantIdsOfApi } from './people.js';
 import {
   TOKEN_TENANT_ROWS,
@@ -225,6 +226,7 @@ function tenantCascade(): TenantRows<keyof Database> {
   return {
     ...CONSUMER_TENANT_ROWS,
     ...KEY_TENANT_ROWS,
+    ...OPERATOR_TENANT_ROWS,
     ...PEOPLE_TENANT_ROWS,
     ...TOKEN_TENANT_ROWS,
     ...AUDIT_TENANT_ROWS,
@@ -327,7 +329,8 @@ export class KyselyDirectoryStore implements DirectoryStore {
           const clientIds = (await trx.selectFrom('clients').select('id').where('tenant_id', '=', tenant.id).execute()).map((r) => r.id);
           for (const remove of Object.values(tenantCascade())) if (remove !== null) await remove(trx, tenant.id);
           const rootKeyIds = await revokeRootKeysLimitedTo(trx, tenant.slug, at);
-          await insertEvents(trx, [{ ...event, data: { ...event.data, revokedRootKeys: rootKeyIds } }]);
+          const operatorIds = await disableOperatorsLimitedTo(trx, tenant.slug, at);
+          await insertEvents(trx, [{ ...event, data: { ...event.data, revokedRootKeys: rootKeyIds, disabledOperators: operatorIds } }]);
           return { keyIds, apiIds, clientIds, rootKeyIds };
         }),
       'TENANT_EXISTS',
