@@ -91,7 +91,8 @@ export class TenantsService {
     return { revokedRootKeys: removed.rootKeyIds };
   }
 
-  list(page: PageRequest): Promise<Page<Tenant>> {
-    return this.ctx.store.directory.listTenants(page);
+  /** A page of tenants; `search` keeps those whose slug or name contains it, ignoring case. */
+  list(page: PageRequest, options: { search?: string } = {}): Promise<Page<Tenant>> {
+    return this.ctx.store.directory.listTenants(page, options);
   }
 }

@@ -45,6 +45,25 @@ describe.each(BACKENDS)('Store contract: directory (%s)', (backendName) => {
     expect(await store.directory.countTenants()).toBe(slugs.length);
   });
 
+  it('finds tenants by a part of their slug or name, ignoring case, and takes % and _ literally', async () => {
+    const make = (slug: string, name: string): Tenant => ({ id: newId('tenant', now), slug, name, signingAlg: 'EdDSA', selfSignup: false, hs256MaxLifetime: 86_400, createdAt: now });
+    await store.directory.createTenant(make('search-one', 'Initech Europe'), event('tenant.create'));
+    await store.directory.createTenant(make('search-two', '100% Widgets_Co'), event('tenant.create'));
+    const found = async (search: string): Promise<string[]> => (await store.directory.listTenants({ after: null, limit: 100 }, { search })).items.map((t) => t.slug).sort();
+    expect(await found('INITECH')).toEqual(['search-one']);
+    expect(await found('search-')).toEqual(['search-one', 'search-two']);
+    expect(await found('0% w')).toEqual(['search-two']);
+    expect(await found('%')).toEqual(['search-two']);
+    expect(await found('s_arch')).toEqual([]);
+    expect(await found('nothing like it')).toEqual([]);
+    // A page of one, then the next, under the same search.
+    const first = await store.directory.listTenants({ after: null, limit: 1 }, { search: 'search-' });
+    expect(first.items).toHaveLength(1);
+    const second = await store.directory.listTenants({ after: first.next, limit: 1 }, { search: 'search-' });
+    expect(second.items.map((t) => t.slug)).not.toEqual(first.items.map((t) => t.slug));
+    expect(second.next).toBeNull();
+  });
+
   it('keeps two client secrets during a rotation, the old one expiring', async () => {
     const client = { id: 'cli_s', tenantId: tenant.id, name: 'c', grantTypes: ['client_credentials' as const], scopes: {}, tokenEndpointAuthMethod: 'client_secret_basic' as const, jwks: null, redirectUris: [], canIntrospect: false, createdAt: now, updatedAt: now };
     await store.directory.createClient(client, hashSecret('old'), event('client.create'));

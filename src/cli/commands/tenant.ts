@@ -60,9 +60,9 @@ export function registerTenantCommands(program: Command): void {
     }),
   );
 
-  withConnection(withPaging(tenant.command('list').description('List tenants'))).action(
-    runAction(async (flags: ConnectionFlags & PagingFlags) => {
-      const page = await fetchList<Tenant>(connect(flags), '/v1/tenants', {}, flags);
+  withConnection(withPaging(tenant.command('list').description('List tenants').option('--search <text>', 'only tenants whose slug or name contains the text, ignoring case'))).action(
+    runAction(async (flags: ConnectionFlags & PagingFlags & { search?: string }) => {
+      const page = await fetchList<Tenant>(connect(flags), '/v1/tenants', { search: flags.search }, flags);
       printPage(page, flags, {
         empty: 'No tenants.',
         headers: ['SLUG', 'NAME', 'ALG', 'ID', 'CREATED'],

@@ -39,15 +39,24 @@ export const tenantRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => asy
     '/v1/tenants',
     {
       onRequest: requireScope(keygate, 'tenants:read'),
-      schema: { tags: ['tenants'], summary: 'List tenants', querystring: Type.Object(PageQuery, { additionalProperties: false }), response: { 200: pageOf(TenantView), ...ERROR_RESPONSES } },
+      schema: {
+        tags: ['tenants'],
+        summary: 'List tenants',
+        querystring: Type.Object(
+          { search: Type.Optional(Type.String({ maxLength: 200, description: 'Only tenants whose slug or name contains this text, in any case.' })), ...PageQuery },
+          { additionalProperties: false },
+        ),
+        response: { 200: pageOf(TenantView), ...ERROR_RESPONSES },
+      },
     },
     async (request) => {
       const principal = request.principal!;
+      const search = request.query.search ?? '';
       if (principal.kind === 'root' && principal.tenant !== null) {
         const own = await keygate.tenants.get(principal.tenant);
-        return { items: [tenantView(own, keygate.publicUrl)], nextCursor: null };
+        return { items: matches(own, search) ? [tenantView(own, keygate.publicUrl)] : [], nextCursor: null };
       }
-      return pageResponse(await keygate.tenants.list(pageRequest(request.query)), (t) => tenantView(t, keygate.publicUrl));
+      return pageResponse(await keygate.tenants.list(pageRequest(request.query), { search }), (t) => tenantView(t, keygate.publicUrl));
     },
   );
 
@@ -107,3 +116,9 @@ export const tenantRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => asy
     },
   );
 };
+
+/** The store's search, for the one tenant a limited key sees: slug or name contains `search`, ignoring case. */
+function matches(tenant: { slug: string; name: string }, search: string): boolean {
+  const needle = search.toLowerCase();
+  return tenant.slug.includes(needle) || tenant.name.toLowerCase().includes(needle);
+}

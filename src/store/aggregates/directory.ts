@@ -71,7 +71,8 @@ export interface DirectoryStore {
   /** Creates the tenant, with its first signing key when given. */
   createTenant(tenant: Tenant, event: AuditEvent, signingKey?: StoredSigningKey): Promise<void>;
   findTenantBySlug(slug: string): Promise<Tenant | null>;
-  listTenants(page: PageRequest): Promise<Page<Tenant>>;
+  /** Tenants in id order; `search` keeps those whose slug or name contains it, ignoring case. */
+  listTenants(page: PageRequest, options?: { search?: string }): Promise<Page<Tenant>>;
   /** How many tenants there are, the system tenant not counted. */
   countTenants(): Promise<number>;
   /** Writes the tenant's `fields`, and only those, so a concurrent change of another is not undone. */
@@ -276,9 +277,10 @@ export class KyselyDirectoryStore implements DirectoryStore {
     }, 'TENANT_EXISTS');
   }
 
-  listTenants(page: PageRequest): Promise<Page<Tenant>> {
+  listTenants(page: PageRequest, options: { search?: string } = {}): Promise<Page<Tenant>> {
     return this.k.guard(async () => {
       let query = this.k.db.selectFrom('tenants').selectAll().where('slug', '!=', SYSTEM_TENANT_SLUG);
+      if (options.search) query = query.where(containsAny(['slug', 'name'], options.search));
       if (page.after !== null) query = query.where('id', '>', page.after);
       const rows = await query.orderBy('id').limit(page.limit + 1).execute();
       return paginate(rows, page.limit, rowToTenant);

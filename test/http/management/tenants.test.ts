@@ -43,6 +43,22 @@ describe.each(BACKENDS)('tenant lifecycle (%s)', (backend) => {
     expect((await t.call('GET', '/v1/tenants/gamma')).body).toMatchObject({ name: 'Gamma Inc', selfSignup: false, hs256MaxLifetime: 600 });
   });
 
+  it('lists the tenants whose slug or name contains ?search=, ignoring case; a key limited to a tenant finds only its own', async () => {
+    expectStatus(await t.call('POST', '/v1/tenants', { slug: 'findme', name: 'Needle Corp' }), 201);
+    const slugs = async (query: string, auth?: string): Promise<string[]> => {
+      const response = await t.call('GET', `/v1/tenants${query}`, undefined, auth === undefined ? {} : { auth });
+      expectStatus(response, 200);
+      return response.body.items.map((tenant: { slug: string }) => tenant.slug);
+    };
+    expect(await slugs('?search=NEEDLE')).toEqual(['findme']);
+    expect(await slugs('?search=findm')).toEqual(['findme']);
+    expect(await slugs('?search=zzz')).toEqual([]);
+    expect((await slugs('')).length).toBeGreaterThan(2);
+    expect(await slugs('?search=bet', beta.rootKey.secret)).toEqual(['beta']);
+    expect(await slugs('?search=findme', beta.rootKey.secret)).toEqual([]);
+    expect((await t.call('GET', `/v1/tenants?search=${'x'.repeat(201)}`)).status).toBe(400);
+  });
+
   it('changes a tenant only with tenants:write, whatever the field (users:write is not enough), changing nothing when refused', async () => {
     const peopleAdmin = (await t.call('POST', '/v1/root-keys', { scopes: ['users:write', 'tenants:read'] })).body.key;
     const before = await snapshotState(t);
