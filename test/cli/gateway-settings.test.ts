@@ -82,6 +82,9 @@ describe.concurrent('keygate api: gateway settings and the OpenAPI document', { 
     expect(JSON.parse(json.stdout).operations).toHaveLength(3);
     const got = await keygate(['api', 'openapi', 'get', API]);
     expect([got.code, got.stdout]).toEqual([0, DOCUMENT]);
+    const again = await keygate(['api', 'openapi', 'operations', API]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/POST\s+\/users\s+-\s+write:users or admin\s+2/);
   });
 
   it('refuses a document naming a scope outside the catalog with exit 3 and the operation, and a missing file with exit 2', async () => {

@@ -187,6 +187,14 @@ export function registerApiCommands(program: Command): void {
     }),
   );
 
+  const operations = openapi.command('operations').description('Show the operations the gateway enforces, compiled from the uploaded document, and the scopes each requires').argument('<identifier>', 'API identifier or id (api_…)').addOption(tenantOption());
+  withConnection(operations).action(
+    runAction(async (identifier: string, flags: TenantFlags) => {
+      const slug = required(flags.tenant, TENANT);
+      showDocument(await connect(flags).request<ApiDocument>('GET', `${apiPath(slug, identifier)}/operations`), flags);
+    }),
+  );
+
   const show = openapi.command('get').description('Print the API\'s OpenAPI document as uploaded').argument('<identifier>', 'API identifier or id (api_…)').addOption(tenantOption());
   withConnection(show).action(
     runAction(async (identifier: string, flags: TenantFlags) => {

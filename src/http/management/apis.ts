@@ -138,6 +138,23 @@ export const apiRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => async 
     },
   );
 
+  app.get(
+    '/v1/tenants/:slug/apis/:identifier/operations',
+    {
+      onRequest: requireScope(keygate, 'apis:read'),
+      schema: {
+        tags: ['apis'],
+        summary: 'The operations the gateway enforces for this API, compiled from its OpenAPI document, each with the scopes it requires (as the upload answered); 404 DOCUMENT_NOT_FOUND before an upload',
+        params: ApiParams,
+        response: { 200: ApiDocumentView, ...ERROR_RESPONSES },
+      },
+    },
+    async (request) => {
+      const tenant = await keygate.tenants.get(request.params.slug);
+      return apiDocumentView(await keygate.apis.getDocument(tenant, request.params.identifier), request.params.identifier);
+    },
+  );
+
   // The document is the body as it is, JSON or YAML: it gets its own parsers and size bound, and
   // the parser (not a route schema) says what is wrong with it.
   await app.register(async (plain) => {

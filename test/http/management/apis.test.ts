@@ -45,6 +45,32 @@ describe.each(BACKENDS)('API lifecycle (%s)', (backend) => {
     expect(await snapshotState(t)).toBe(before);
   });
 
+  it('reads back the operations compiled from the OpenAPI document, each with the scopes it requires, only in its tenant', async () => {
+    const api = await apiInUse();
+    const missing = await t.call('GET', `${api.path}/operations`);
+    expect([missing.status, missing.body.code]).toEqual([404, 'DOCUMENT_NOT_FOUND']);
+    const document = {
+      openapi: '3.1.0',
+      info: { title: 'Orders', version: '1' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: ['read:orders'] }],
+      paths: { '/orders': { get: { operationId: 'listOrders', responses: { '200': { description: 'ok' } } }, post: { security: [{ bearer: ['write:orders'] }], 'x-keygate-cost': 3, responses: { '201': { description: 'made' } } } } },
+    };
+    const uploaded = await t.call('PUT', `${api.path}/openapi`, JSON.stringify(document), { headers: { 'content-type': 'application/json' } });
+    expectStatus(uploaded, 200);
+    const operations = await t.call('GET', `${api.path}/operations`);
+    expectStatus(operations, 200);
+    expect(operations.body).toEqual(uploaded.body);
+    expect(operations.body.operations).toEqual([
+      { method: 'GET', path: '/orders', operationId: 'listOrders', public: false, anyOf: [['read:orders']], cost: 1 },
+      { method: 'POST', path: '/orders', operationId: null, public: false, anyOf: [['write:orders']], cost: 3 },
+    ]);
+    expect((await t.call('GET', `/v1/tenants/acme/apis/${api.id}/operations`)).body.operations).toHaveLength(2);
+    expect((await t.call('GET', `/v1/tenants/beta/apis/${api.id}/operations`)).status).toBe(404);
+    const reader = (await t.call('POST', '/v1/root-keys', { scopes: ['keys:read'] })).body.key;
+    expect((await t.call('GET', `${api.path}/operations`, undefined, { auth: reader })).status).toBe(403);
+  });
+
   it('answers an unencoded identifier with a 404 that says to encode it', async () => {
     const api = await apiInUse();
     for (const method of ['GET', 'PATCH', 'DELETE']) {
