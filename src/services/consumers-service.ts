@@ -124,8 +124,9 @@ export class ConsumersService {
     return (await this.details(tenant, [await this.find(tenant, id)]))[0]!;
   }
 
-  async list(tenant: Tenant, page: PageRequest): Promise<Page<ConsumerDetails>> {
-    const result = await this.ctx.store.consumers.list(tenant.id, page);
+  /** In id order; `filter.search` keeps the consumers whose id or name contains it, in any case. */
+  async list(tenant: Tenant, page: PageRequest, filter: { search?: string } = {}): Promise<Page<ConsumerDetails>> {
+    const result = await this.ctx.store.consumers.list(tenant.id, page, filter);
     return { items: await this.details(tenant, result.items), next: result.next };
   }
 

@@ -167,7 +167,18 @@ export class KeysService {
     return { key, api: api! };
   }
 
-  async list(tenant: Tenant, filter: { api?: string; consumer?: string }, page: PageRequest): Promise<Page<KeyWithApi>> {
+  /**
+   * The key with its ancestors (its parent first, the root last) and all its descendants: what
+   * revoking it takes down, and what it is bounded by.
+   */
+  async tree(tenant: Tenant, id: string): Promise<{ ancestors: ApiKey[]; key: ApiKey; descendants: ApiKey[]; api: Api }> {
+    const { key, api } = await this.get(tenant, id);
+    const [ancestors, subtree] = await Promise.all([this.ctx.store.keys.findAncestors(tenant.id, id), this.ctx.store.keys.findTree(tenant.id, id)]);
+    return { ancestors, key, descendants: subtree.filter((k) => k.id !== id), api };
+  }
+
+  /** `start` matches the first characters of the key's start, `name` any part of its name in any case. */
+  async list(tenant: Tenant, filter: { api?: string; consumer?: string; start?: string; name?: string }, page: PageRequest): Promise<Page<KeyWithApi>> {
     const storeFilter: KeyFilter = {};
     const apis = new Map<string, Api>();
     if (filter.api !== undefined) {
@@ -176,6 +187,8 @@ export class KeysService {
       storeFilter.apiId = api.id;
     }
     if (filter.consumer !== undefined) storeFilter.consumer = filter.consumer;
+    if (filter.start !== undefined) storeFilter.start = filter.start;
+    if (filter.name !== undefined) storeFilter.name = filter.name;
     const result = await this.ctx.store.keys.list(tenant.id, storeFilter, page);
     for (const key of result.items) {
       if (!apis.has(key.apiId)) apis.set(key.apiId, (await this.ctx.store.directory.findApiById(key.apiId))!);

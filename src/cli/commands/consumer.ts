@@ -82,9 +82,10 @@ export function registerConsumerCommands(program: Command): void {
     }),
   );
 
-  withConnection(withPaging(consumer.command('list').description('List the consumers of a tenant').addOption(tenantOption()))).action(
-    runAction(async (flags: TenantFlags & PagingFlags) => {
-      const page = await fetchList<Consumer>(connect(flags), consumersPath(required(flags.tenant, TENANT)), {}, flags);
+  const list = consumer.command('list').description('List the consumers of a tenant').addOption(tenantOption()).option('--search <text>', 'only consumers whose id or name contains this, in any case');
+  withConnection(withPaging(list)).action(
+    runAction(async (flags: TenantFlags & PagingFlags & { search?: string }) => {
+      const page = await fetchList<Consumer>(connect(flags), consumersPath(required(flags.tenant, TENANT)), { search: flags.search }, flags);
       printPage(page, flags, {
         empty: 'No consumers.',
         headers: ['ID', 'NAME', 'MEMBERS', 'GRANTS', 'CREATED'],

@@ -57,6 +57,8 @@ interface UpdateFlags extends SettingsFlags {
 interface ListFlags extends TenantFlags, PagingFlags {
   api?: string;
   consumer?: string;
+  start?: string;
+  name?: string;
 }
 
 interface SubkeyFlags extends TenantFlags {
@@ -97,11 +99,13 @@ export function registerKeyCommands(program: Command): void {
     .description('List keys, optionally of one API or consumer')
     .addOption(tenantOption())
     .option('--api <identifier>', 'only keys of this API')
-    .option('--consumer <id>', 'only keys of this consumer');
+    .option('--consumer <id>', 'only keys of this consumer')
+    .option('--start <characters>', 'only keys whose start begins with these characters (case-sensitive), e.g. kg_QmG')
+    .option('--name <text>', 'only keys whose name contains this, in any case');
   withConnection(withPaging(list)).action(
     runAction(async (flags: ListFlags) => {
       const slug = required(flags.tenant, TENANT);
-      const page = await fetchList<KeyView>(connect(flags), keysPath(slug), { api: flags.api, consumer: flags.consumer }, flags);
+      const page = await fetchList<KeyView>(connect(flags), keysPath(slug), { api: flags.api, consumer: flags.consumer, start: flags.start, name: flags.name }, flags);
       const now = Date.now();
       printPage(page, flags, {
         empty: 'No keys.',

@@ -158,11 +158,22 @@ export const consumerRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => a
     '/v1/tenants/:slug/consumers',
     {
       onRequest: requireScope(keygate, 'consumers:read'),
-      schema: { tags, summary: 'List consumers', params: TenantParams, querystring: Type.Object({ ...PageQuery }, { additionalProperties: false }), response: { 200: pageOf(ConsumerView), ...ERROR_RESPONSES } },
+      schema: {
+        tags,
+        summary: 'List consumers, optionally those whose id or name contains a text',
+        params: TenantParams,
+        querystring: Type.Object(
+          { search: Type.Optional(Type.String({ maxLength: 200, description: 'Consumers whose id or name contains this, in any case.' })), ...PageQuery },
+          { additionalProperties: false },
+        ),
+        response: { 200: pageOf(ConsumerView), ...ERROR_RESPONSES },
+      },
     },
     async (request) => {
       const tenant = await keygate.tenants.get(request.params.slug);
-      return pageResponse(await keygate.consumers.list(tenant, pageRequest(request.query)), (c) => consumerView(c, tenant.slug));
+      const { search } = request.query;
+      const page = await keygate.consumers.list(tenant, pageRequest(request.query), search ? { search } : {});
+      return pageResponse(page, (c) => consumerView(c, tenant.slug));
     },
   );
 

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { KeygateError } from '../../domain/errors.js';
+import type { ApiKey } from '../../domain/keys/key.js';
 import type { KeySettings } from '../../services/keys-service.js';
 import type { Keygate } from '../../services/keygate.js';
 import { actorOf, requireScope } from '../auth.js';
@@ -92,16 +93,27 @@ export const keyRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => async 
       onRequest: requireScope(keygate, 'keys:read'),
       schema: {
         tags,
-        summary: 'List keys, optionally of one API or consumer',
+        summary: 'List keys, optionally of one API or consumer, by the first characters or by name',
         params: TenantParams,
-        querystring: Type.Object({ api: Type.Optional(Type.String({ maxLength: 512 })), consumer: Type.Optional(Type.String({ maxLength: 256 })), ...PageQuery }, { additionalProperties: false }),
+        querystring: Type.Object(
+          {
+            api: Type.Optional(Type.String({ maxLength: 512 })),
+            consumer: Type.Optional(Type.String({ maxLength: 256 })),
+            // At most a start's length (a 16-character prefix, `_`, 4 characters): never room for a secret in a URL.
+            start: Type.Optional(Type.String({ maxLength: 21, description: 'Keys whose `start` begins with this (case-sensitive), e.g. `kg_QmG`.' })),
+            name: Type.Optional(Type.String({ maxLength: 200, description: 'Keys whose name contains this, in any case.' })),
+            ...PageQuery,
+          },
+          { additionalProperties: false },
+        ),
         response: { 200: pageOf(KeyView), ...ERROR_RESPONSES },
       },
     },
     async (request) => {
       const tenant = await keygate.tenants.get(request.params.slug);
-      const { api, consumer } = request.query;
-      const page = await keygate.keys.list(tenant, { ...(api ? { api } : {}), ...(consumer ? { consumer } : {}) }, pageRequest(request.query));
+      const { api, consumer, start, name } = request.query;
+      const filter = { ...(api ? { api } : {}), ...(consumer ? { consumer } : {}), ...(start ? { start } : {}), ...(name ? { name } : {}) };
+      const page = await keygate.keys.list(tenant, filter, pageRequest(request.query));
       return pageResponse(page, ({ key, api: keyApi }) => keyView(key, keyApi, tenant.slug));
     },
   );
@@ -113,6 +125,25 @@ export const keyRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => async 
       const tenant = await keygate.tenants.get(request.params.slug);
       const { key, api } = await keygate.keys.get(tenant, request.params.id);
       return keyView(key, api, tenant.slug);
+    },
+  );
+
+  app.get(
+    '/v1/tenants/:slug/keys/:id/tree',
+    {
+      onRequest: requireScope(keygate, 'keys:read'),
+      schema: {
+        tags,
+        summary: 'Get a key with its ancestors (parent first) and all its descendants (what revoking it revokes)',
+        params: KeyParams,
+        response: { 200: Type.Object({ ancestors: Type.Array(KeyView), key: KeyView, descendants: Type.Array(KeyView) }), ...ERROR_RESPONSES },
+      },
+    },
+    async (request) => {
+      const tenant = await keygate.tenants.get(request.params.slug);
+      const { ancestors, key, descendants, api } = await keygate.keys.tree(tenant, request.params.id);
+      const view = (k: ApiKey) => keyView(k, api, tenant.slug);
+      return { ancestors: ancestors.map(view), key: view(key), descendants: descendants.map(view) };
     },
   );
 

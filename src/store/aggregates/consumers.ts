@@ -6,8 +6,13 @@ import type { ApiKey } from '../../domain/keys/key.js';
 import { numberOrNull, paginate, type Db, type KyselyContext, type TenantRows } from '../kysely-context.js';
 import type { Page, PageRequest } from '../page.js';
 import type { ConsumersTable, Database } from '../schema.js';
+import { containsAny } from '../search.js';
 import { insertEvents } from './audit.js';
 import { insertKey, rowToKey, subtreeIds, writeKeyChanges } from './keys.js';
+
+export interface ConsumerFilter {
+  search?: string;
+}
 
 /** A grant key about to be written: the key and the hash of the secret nobody is shown. */
 export interface NewGrantKey {
@@ -36,7 +41,8 @@ export interface ConsumersStore {
    */
   create(consumer: Consumer, grantKeys: readonly NewGrantKey[], event: AuditEvent): Promise<void>;
   find(tenantId: string, id: string): Promise<Consumer | null>;
-  list(tenantId: string, page: PageRequest): Promise<Page<Consumer>>;
+  /** In id order; `search` keeps the consumers whose id or name contains it, in any case. */
+  list(tenantId: string, page: PageRequest, filter?: ConsumerFilter): Promise<Page<Consumer>>;
   /** Every consumer of the tenant that `userId` is a member of, in id order. */
   listOfMember(tenantId: string, userId: string): Promise<Consumer[]>;
   /**
@@ -100,9 +106,10 @@ export class KyselyConsumersStore implements ConsumersStore {
     });
   }
 
-  list(tenantId: string, page: PageRequest): Promise<Page<Consumer>> {
+  list(tenantId: string, page: PageRequest, filter: ConsumerFilter = {}): Promise<Page<Consumer>> {
     return this.k.guard(async () => {
       let query = this.k.db.selectFrom('consumers').selectAll().where('tenant_id', '=', tenantId);
+      if (filter.search !== undefined) query = query.where(containsAny(['id', 'name'], filter.search));
       if (page.after !== null) query = query.where('id', '>', page.after);
       const rows = await query.orderBy('id').limit(page.limit + 1).execute();
       const result = paginate(rows, page.limit, (row) => row);

@@ -8,6 +8,7 @@ import type { Dialect } from '../dialect.js';
 import { numberOrNull, paginate, type Db, type KyselyContext, type TenantRows } from '../kysely-context.js';
 import type { Page, PageRequest } from '../page.js';
 import type { Database, KeysTable } from '../schema.js';
+import { containsAny } from '../search.js';
 import { insertEvents } from './audit.js';
 import { rowToApi } from './directory.js';
 
@@ -29,6 +30,10 @@ export interface CreditSpend {
 export interface KeyFilter {
   apiId?: string;
   consumer?: string;
+  /** The first characters of the key's `start` (case-sensitive, as secrets are). */
+  start?: string;
+  /** A part of the key's name, in any case. */
+  name?: string;
 }
 
 export interface UsageEntry {
@@ -311,6 +316,9 @@ export class KyselyKeysStore implements KeysStore {
       let query = this.k.db.selectFrom('keys').selectAll().where('tenant_id', '=', tenantId).where('grant_of', 'is', null);
       if (filter.apiId !== undefined) query = query.where('api_id', '=', filter.apiId);
       if (filter.consumer !== undefined) query = query.where('consumer', '=', filter.consumer);
+      // substr, not LIKE: SQLite's LIKE ignores case, and `start` is base62 where case matters.
+      if (filter.start !== undefined) query = query.where(sql<string>`substr(start, 1, ${filter.start.length})`, '=', filter.start);
+      if (filter.name !== undefined) query = query.where(containsAny(['name'], filter.name));
       if (page.after !== null) query = query.where('id', '>', page.after);
       const rows = await query.orderBy('id').limit(page.limit + 1).execute();
       return paginate(rows, page.limit, rowToKey);
@@ -518,3 +526,4 @@ export async function subtreeIds(trx: Transaction<Database>, tenantId: string, r
     .execute();
   return rows.map((r) => r.id);
 }
+
