@@ -103,8 +103,9 @@ export class ApisService {
     throw new KeygateError('API_NOT_FOUND', `no API "${identifierOrId}" in tenant "${tenant.slug}"`);
   }
 
-  list(tenant: Tenant, page: PageRequest): Promise<Page<Api>> {
-    return this.ctx.store.directory.listApis(tenant.id, page);
+  /** A page of the tenant's APIs; `search` keeps those whose identifier or name contains it, ignoring case. */
+  list(tenant: Tenant, page: PageRequest, options: { search?: string } = {}): Promise<Page<Api>> {
+    return this.ctx.store.directory.listApis(tenant.id, page, options);
   }
 
   /**

@@ -82,6 +82,8 @@ describe.concurrent('keygate api: gateway settings and the OpenAPI document', { 
     expect(JSON.parse(json.stdout).operations).toHaveLength(3);
     const got = await keygate(['api', 'openapi', 'get', API]);
     expect([got.code, got.stdout]).toEqual([0, DOCUMENT]);
+    const listed = await keygate(['api', 'list', '--search', API.slice(-12).toUpperCase(), '--json']);
+    expect(JSON.parse(listed.stdout).items.map((a: { identifier: string }) => a.identifier)).toEqual([API]);
     const again = await keygate(['api', 'openapi', 'operations', API]);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toMatch(/POST\s+\/users\s+-\s+write:users or admin\s+2/);

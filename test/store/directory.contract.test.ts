@@ -89,6 +89,11 @@ describe.each(BACKENDS)('Store contract: directory (%s)', (backendName) => {
     expect(first.items).toEqual([api]);
     expect(await store.directory.listApis(tenant.id, { after: first.next, limit: 1 })).toEqual({ items: [second], next: null });
     expect(await store.directory.maxAccessTokenTtl(tenant.id)).toBe(7200);
+    const found = async (search: string): Promise<string[]> => (await store.directory.listApis(tenant.id, { after: null, limit: 10 }, { search })).items.map((a) => a.identifier);
+    expect(await found('SECOND.acme')).toEqual(['https://second.acme.test']);
+    expect(await found('acme.test')).toEqual([api.identifier, second.identifier]);
+    expect(await found('_')).toEqual([]);
+    expect((await store.directory.listApis('ten_other', { after: null, limit: 10 }, { search: 'acme' })).items).toEqual([]);
     expect(await store.directory.maxAccessTokenTtl('ten_other')).toBe(0);
     const renamed = { ...second, name: 'Second', accessTokenTtl: 60, identifier: 'https://not-changed.test' };
     await store.directory.updateApi(renamed, event('api.update'));

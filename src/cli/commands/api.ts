@@ -95,10 +95,10 @@ export function registerApiCommands(program: Command): void {
     }),
   );
 
-  withConnection(withPaging(api.command('list').description('List the APIs of a tenant').addOption(tenantOption()))).action(
-    runAction(async (flags: TenantFlags & PagingFlags) => {
+  withConnection(withPaging(api.command('list').description('List the APIs of a tenant').addOption(tenantOption()).option('--search <text>', 'only APIs whose identifier or name contains the text, any case'))).action(
+    runAction(async (flags: TenantFlags & PagingFlags & { search?: string }) => {
       const slug = required(flags.tenant, TENANT);
-      const page = await fetchList<Api>(connect(flags), `/v1/tenants/${encodeURIComponent(slug)}/apis`, {}, flags);
+      const page = await fetchList<Api>(connect(flags), `/v1/tenants/${encodeURIComponent(slug)}/apis`, { search: flags.search }, flags);
       printPage(page, flags, {
         empty: 'No APIs.',
         headers: ['IDENTIFIER', 'NAME', 'PREFIX', 'SCOPES', 'ID'],

@@ -60,13 +60,17 @@ export const apiRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => async 
         tags: ['apis'],
         summary: 'List APIs',
         params: TenantParams,
-        querystring: Type.Object(PageQuery, { additionalProperties: false }),
+        querystring: Type.Object(
+          { search: Type.Optional(Type.String({ maxLength: 200, description: 'Only APIs whose identifier or name contains this text, in any case.' })), ...PageQuery },
+          { additionalProperties: false },
+        ),
         response: { 200: pageOf(ApiView), ...ERROR_RESPONSES },
       },
     },
     async (request) => {
       const tenant = await keygate.tenants.get(request.params.slug);
-      return pageResponse(await keygate.apis.list(tenant, pageRequest(request.query)), (api) => apiView(api, tenant.slug));
+      const search = request.query.search ?? '';
+      return pageResponse(await keygate.apis.list(tenant, pageRequest(request.query), { search }), (api) => apiView(api, tenant.slug));
     },
   );
 

@@ -87,7 +87,8 @@ export interface DirectoryStore {
   createApi(api: Api, event: AuditEvent): Promise<void>;
   findApi(tenantId: string, identifier: string): Promise<Api | null>;
   findApiById(id: string): Promise<Api | null>;
-  listApis(tenantId: string, page: PageRequest): Promise<Page<Api>>;
+  /** The tenant's APIs in id order; `search` keeps those whose identifier or name contains it, ignoring case. */
+  listApis(tenantId: string, page: PageRequest, options?: { search?: string }): Promise<Page<Api>>;
   updateApi(api: Api, event: AuditEvent): Promise<void>;
   /**
    * Replaces the API's catalog when it drops `dropped` scopes: the keys (not revoked), live JWT API
@@ -370,9 +371,10 @@ export class KyselyDirectoryStore implements DirectoryStore {
     }, 'API_EXISTS');
   }
 
-  listApis(tenantId: string, page: PageRequest): Promise<Page<Api>> {
+  listApis(tenantId: string, page: PageRequest, options: { search?: string } = {}): Promise<Page<Api>> {
     return this.k.guard(async () => {
       let query = this.k.db.selectFrom('apis').selectAll().where('tenant_id', '=', tenantId);
+      if (options.search) query = query.where(containsAny(['identifier', 'name'], options.search));
       if (page.after !== null) query = query.where('id', '>', page.after);
       const rows = await query.orderBy('id').limit(page.limit + 1).execute();
       return paginate(rows, page.limit, rowToApi);

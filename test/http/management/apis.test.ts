@@ -71,6 +71,19 @@ describe.each(BACKENDS)('API lifecycle (%s)', (backend) => {
     expect((await t.call('GET', `${api.path}/operations`, undefined, { auth: reader })).status).toBe(403);
   });
 
+  it('lists the APIs whose identifier or name contains ?search=, in any case, in the tenant only', async () => {
+    expectStatus(await t.call('POST', '/v1/tenants/acme/apis', { identifier: 'https://ledger.acme.test', name: 'General Ledger', scopes: [] }), 201);
+    const identifiers = async (slug: string, query: string): Promise<string[]> => {
+      const listed = await t.call('GET', `/v1/tenants/${slug}/apis?${query}`);
+      expectStatus(listed, 200);
+      return listed.body.items.map((a: { identifier: string }) => a.identifier);
+    };
+    expect(await identifiers('acme', 'search=LEDGER')).toEqual(['https://ledger.acme.test']);
+    expect(await identifiers('acme', 'search=general%20l')).toEqual(['https://ledger.acme.test']);
+    expect(await identifiers('beta', 'search=ledger')).toEqual([]);
+    expect((await identifiers('acme', '')).length).toBeGreaterThan(1);
+  });
+
   it('answers an unencoded identifier with a 404 that says to encode it', async () => {
     const api = await apiInUse();
     for (const method of ['GET', 'PATCH', 'DELETE']) {
