@@ -32,10 +32,10 @@ export const MANAGEMENT_SCOPES: readonly ScopeDefinition[] = [
   { name: 'users:write', description: 'Create, change, disable and delete users, send them reset links, revoke their app grants', implies: ['users:read'] },
   { name: 'tokens:read', description: 'List JWT API keys, signing keys and HS256 secrets' },
   { name: 'tokens:write', description: 'Issue and revoke JWT API keys and HS256 secrets, revoke tokens, rotate signing keys', implies: ['tokens:read'] },
-  { name: 'root_keys:read', description: 'List and read the root keys you could have created (never their secrets)' },
+  { name: 'root_keys:read', description: 'List and read the root keys and operators (people who sign in to the console with a root key\'s scopes) you could have created (never their secrets)' },
   {
     name: 'root_keys:write',
-    description: 'Create, roll, revoke and delete root keys with at most the scopes and tenant reach of the caller',
+    description: 'Create, roll, revoke and delete root keys, and create, change, disable, reset and delete operators (a root credential held by a person), with at most the scopes and tenant reach of the caller',
     implies: ['root_keys:read'],
   },
   { name: 'metrics:read', description: 'Scrape the instance\'s Prometheus metrics (GET /metrics); a root key limited to a tenant cannot' },

@@ -20,6 +20,7 @@ import { userRoutes } from './management/users.js';
 import { keyRoutes } from './management/keys.js';
 import { consumerRoutes } from './management/consumers.js';
 import { rootKeyRoutes } from './management/root-keys.js';
+import { operatorRoutes } from './management/operators.js';
 import { tenantRoutes } from './management/tenants.js';
 import { oauthRoutes } from './oauth/routes.js';
 import { portalRoutes } from './portal/routes.js';
@@ -90,6 +91,7 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
   await app.register(keyRoutes(keygate));
   await app.register(consumerRoutes(keygate));
   await app.register(rootKeyRoutes(keygate));
+  await app.register(operatorRoutes(keygate));
   await app.register(auditRoutes(keygate));
   await app.register(usageRoutes(keygate));
   await app.register(clientRoutes(keygate));

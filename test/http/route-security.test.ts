@@ -38,6 +38,9 @@ const EXAMPLE_BODIES: Record<string, (ids: Ids) => Record<string, unknown>> = {
   'PATCH /v1/tenants/:slug/users/:id': () => ({ disabled: true }),
   'POST /v1/root-keys': () => ({ scopes: ['keys:read'] }),
   'POST /v1/root-keys/:id/roll': () => ({ gracePeriodMs: 0 }),
+  'POST /v1/operators': () => ({ email: 'ops@example.test', scopes: ['keys:read'] }),
+  'PATCH /v1/operators/:id': () => ({ disabled: true }),
+  'POST /v1/operators/:id/password': () => ({ password: 'long-enough-password' }),
 };
 
 interface Ids {
