@@ -12,6 +12,7 @@ export interface StartSummary {
     dataDir: string;
     metrics: string;
     docs: string;
+    console: string;
     gateway: string;
   };
 }
@@ -32,12 +33,13 @@ export function startSummary(config: Config, listening: { url: string | null; me
   const url = listening.url ?? 'off (keygate gateway)';
   const metrics = listening.metricsUrl ? `${listening.metricsUrl} (no authentication)` : listening.url ? `${listening.url}/metrics (root key with metrics:read)` : 'off (set METRICS_PORT)';
   const docs = listening.url ? `${listening.url}/docs (OpenAPI: ${listening.url}/openapi.json)` : 'off (keygate gateway)';
+  const consoleUrl = listening.url ? `${listening.url}/console (operators sign in here; docs/console.md)` : 'off (keygate gateway)';
   const gateway = listening.gatewayUrl ?? 'off (GATEWAY_PORT unset)';
   const head = listening.url === null ? `Keygate gateway listening on ${listening.gatewayUrl}` : `Keygate listening on ${listening.url}`;
   const tail = listening.url !== null && listening.gatewayUrl !== null ? ` · gateway ${listening.gatewayUrl}` : '';
   return {
     msg: `${head} · ${store} · ${config.redisUrl ? redis : 'no Redis'}${tail}`,
-    fields: { url, publicUrl: config.publicUrl, store, redis, dataDir, metrics, docs, gateway },
+    fields: { url, publicUrl: config.publicUrl, store, redis, dataDir, metrics, docs, console: consoleUrl, gateway },
   };
 }
 

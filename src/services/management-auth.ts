@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { hashSecret, safeEqual } from '../crypto/secrets.js';
 import { checkKey } from '../domain/keys/check-key.js';
 import { checkKeyShape } from '../domain/keys/format.js';
@@ -6,11 +7,19 @@ import type { ServiceContextWith } from './context.js';
 
 /** Who called the management API. */
 export type Principal =
-  | { kind: 'root'; keyId: string; scopes: ReadonlySet<string>; tenant: string | null }
+  /**
+   * A root key, or an operator signed in to the console (`operator: true`): `keyId` is then the
+   * operator's id, the actor of what they do.
+   */
+  | { kind: 'root'; keyId: string; scopes: ReadonlySet<string>; tenant: string | null; operator?: true }
   /** An ordinary API key, which may only create sub-keys of itself. */
   | { kind: 'key'; keyId: string; tenant: string };
 
 const MAX_BEARER_LENGTH = 512;
+
+/** The shape of a delegated bearer (`delegate`): never a key, never stored, never sent over a network. */
+const DELEGATED_PREFIX = 'kgdelegated_';
+const DELEGATION_TTL_MS = 30_000;
 
 /**
  * Resolves a bearer secret to a principal through the same cached lookup verify uses. Any
@@ -18,6 +27,8 @@ const MAX_BEARER_LENGTH = 512;
  */
 export class ManagementAuth {
   private readonly seededHash: string | null;
+  /** Delegated bearers by hash, each good for one request (`delegate`). */
+  private readonly delegated = new Map<string, { principal: Principal; expiresAt: number }>();
 
   /** `seededRootKey` is KEYGATE_ROOT_KEY: operator-chosen, so the one bearer without the key format. */
   constructor(
@@ -34,6 +45,7 @@ export class ManagementAuth {
   async authenticate(bearer: string, ip?: string): Promise<Principal | null> {
     if (bearer.length === 0 || bearer.length > MAX_BEARER_LENGTH) return null;
     const hash = hashSecret(bearer);
+    if (bearer.startsWith(DELEGATED_PREFIX)) return this.redeem(hash);
     // Shape and checksum first: an invented bearer costs no lookup and takes no cache space.
     if (checkKeyShape(bearer) === 0 && (this.seededHash === null || !safeEqual(hash, this.seededHash))) return null;
     const now = this.ctx.clock();
@@ -45,5 +57,31 @@ export class ManagementAuth {
       return { kind: 'root', keyId: facts.key.id, scopes: facts.effective.heldScopes, tenant: facts.key.consumer };
     }
     return { kind: 'key', keyId: facts.key.id, tenant: facts.tenantSlug };
+  }
+
+  /**
+   * A single-use bearer that stands for `principal` in one in-process request: the console
+   * calls the management API as the signed-in operator through it (`app.inject`), so every
+   * page is authorized, validated and audited by /v1 itself. It lives in this process only,
+   * for one request (or DELEGATION_TTL_MS), and is 256 random bits: nobody outside can hold one.
+   */
+  delegate(principal: Principal): string {
+    const now = Date.now();
+    if (this.delegated.size > 1000) for (const [hash, entry] of this.delegated) if (entry.expiresAt <= now) this.delegated.delete(hash);
+    const bearer = `${DELEGATED_PREFIX}${randomBytes(32).toString('base64url')}`;
+    this.delegated.set(hashSecret(bearer), { principal, expiresAt: now + DELEGATION_TTL_MS });
+    return bearer;
+  }
+
+  /** Ends a delegated bearer that was not used (its request never reached authentication). */
+  forget(bearer: string): void {
+    this.delegated.delete(hashSecret(bearer));
+  }
+
+  private redeem(hash: string): Principal | null {
+    const entry = this.delegated.get(hash);
+    if (entry === undefined) return null;
+    this.delegated.delete(hash);
+    return entry.expiresAt > Date.now() ? entry.principal : null;
   }
 }

@@ -6,9 +6,9 @@ export type Form = Map<string, string[]>;
 
 const FORM_LIMIT = 64 * 1024;
 
-/** Registers the form parser on an (encapsulated) Fastify scope: the OAuth endpoints only. */
-export function acceptForms(app: FastifyInstance): void {
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: FORM_LIMIT }, (_request, body, done) => {
+/** Registers the form parser on an (encapsulated) Fastify scope: the OAuth endpoints and the pages. */
+export function acceptForms(app: FastifyInstance, bodyLimit = FORM_LIMIT): void {
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit }, (_request, body, done) => {
     const form: Form = new Map();
     for (const [name, value] of new URLSearchParams(body as string)) {
       const values = form.get(name);

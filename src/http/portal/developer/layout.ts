@@ -27,8 +27,12 @@ const NAV: { section: DeveloperSection; label: string; path: string }[] = [
   { section: 'debugger', label: 'Debugger', path: '/debugger' },
 ];
 
-// Contrast: every text colour below is at least 4.5:1 on its background in both schemes (WCAG AA).
-const STYLE = `
+/** The portal's stylesheet, which the console shares. */
+/**
+ * The stylesheet of the developer portal and the console. Contrast: every text colour is at
+ * least 4.5:1 on its background in both schemes (WCAG AA).
+ */
+export const PORTAL_STYLE = `
 :root{color-scheme:light dark;--bg:#f6f7f9;--card:#fff;--ink:#16181d;--muted:#545b68;--line:#d5dae1;--accent:#2450b2;--accent-ink:#fff;--danger:#b42318;--warn:#8a4b00;--ok:#1d6b34}
 @media (prefers-color-scheme:dark){:root{--bg:#0f1115;--card:#171a21;--ink:#e8eaee;--muted:#a7aebb;--line:#2e3440;--accent:#8fb0ff;--accent-ink:#0f1115;--danger:#ff9a90;--warn:#ffc46b;--ok:#7dd99a}}
 *{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;background:var(--bg);color:var(--ink)}
@@ -93,7 +97,7 @@ export function developerPage(input: DeveloperPageInput): string {
   );
   const scripts = (input.scripts ?? []).map((src) => `<script type="module" src="${escapeHtml(src)}"></script>`).join('');
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>${escapeHtml(input.title)} · ${escapeHtml(input.tenant.name)} developer portal</title><style>${STYLE}</style>${scripts}</head>
+<title>${escapeHtml(input.title)} · ${escapeHtml(input.tenant.name)} developer portal</title><style>${PORTAL_STYLE}</style>${scripts}</head>
 <body><a class="skip" href="#main">Skip to content</a>
 <header><div class="bar"><span class="brand">${escapeHtml(input.tenant.name)} developer portal</span>${picker}
 <span class="who">${escapeHtml(input.member.email)}</span>
