@@ -1,0 +1,166 @@
+import type { FastifyInstance } from 'fastify';
+import type { Static } from 'typebox';
+import type { Keygate } from '../../../services/keygate.js';
+import { outcomeText, when } from '../../portal/developer/format.js';
+import { Html, html } from '../../portal/html.js';
+import type { AuditEventView as AuditEventSchema } from '../../schemas.js';
+import { requireOperator, type ConsoleContext } from '../context.js';
+import { consolePage, consoleReply, pager, problemBox, refused, tenantPath } from '../layout.js';
+
+/** An event as `GET /v1/tenants/{slug}/audit` answers it (its response schema). */
+type AuditEventView = Static<typeof AuditEventSchema>;
+
+const FILTERS = ['action', 'actor', 'target', 'from', 'to'] as const;
+type Filter = (typeof FILTERS)[number];
+
+/** How many pages of operators are read to name the operators among the actors (100 each). */
+const OPERATOR_PAGES = 5;
+
+/**
+ * A tenant's audit log (docs/audit.md), newest first, from `GET /v1/tenants/{slug}/audit` as the
+ * operator (`audit:read`): filters as a GET form, pagination by /v1's cursor, aggregated refusals
+ * in words ("RATE_LIMITED × 1,204 between 10:01:07 and 10:01:59 UTC"), and an actor that is an
+ * operator shown as the operator.
+ */
+export function auditPages(app: FastifyInstance, keygate: Keygate): void {
+  app.get('/console/tenants/:slug/audit', { schema: { hide: true } }, async (request, reply) => {
+    const c = await requireOperator(keygate, request, reply);
+    if (c === null) return reply;
+    const { slug } = request.params as { slug: string };
+    const raw = request.query as Record<string, unknown>;
+    const chosen = Object.fromEntries(FILTERS.map((name) => [name, typeof raw[name] === 'string' ? (raw[name] as string).trim().slice(0, 256) : ''])) as Record<Filter, string>;
+    const cursor = typeof raw['cursor'] === 'string' ? raw['cursor'] : '';
+    const query = new URLSearchParams({ limit: '50' });
+    for (const name of FILTERS) if (chosen[name] !== '') query.set(name, name === 'from' || name === 'to' ? utcInstant(chosen[name]) : chosen[name]);
+    if (cursor !== '') query.set('cursor', cursor);
+
+    const result = await c.v1('GET', `/v1/tenants/${encodeURIComponent(slug)}/audit?${query}`);
+    const form = filterForm(slug, chosen);
+    // A filter /v1 refuses (a bad time, from after to) is the operator's to fix on the page; a 403 or 404 is the whole answer.
+    if (result.status === 400) {
+      return consoleReply(reply, 400, consolePage({ title: 'Audit log', c, section: 'audit', tenant: slug, body: html`<h1>Audit log</h1>${form}${problemBox(result)}` }));
+    }
+    if (result.status !== 200) return refused(reply, c, 'audit', result, slug);
+    const events = result.body.items as AuditEventView[];
+    const operators = await operatorNames(c, events);
+    const body = html`<h1>Audit log</h1>
+<p class="lead">Every change and every refused attempt in tenant <strong>${slug}</strong>, newest first. Times are UTC. Refusals are folded per key, reason and minute.</p>
+${form}
+${denialSummary(events)}
+${eventsTable(slug, events, operators, c)}
+${pager(`${tenantPath(slug)}/audit`, { ...chosen }, result.body.nextCursor)}`;
+    return consoleReply(reply, 200, consolePage({ title: 'Audit log', c, section: 'audit', tenant: slug, body }));
+  });
+}
+
+/** A time from the form as /v1 takes it: `datetime-local` gives no zone, and the page says UTC. */
+function utcInstant(value: string): string {
+  return /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(value) ? `${value.length === 16 ? `${value}:00` : value}Z` : value;
+}
+
+function filterForm(slug: string, chosen: Record<Filter, string>): Html {
+  const field = (name: Filter, label: string, hint: string, type = 'text') =>
+    html`<div class="field"><label for="${name}">${label} <span class="hint">${hint}</span></label><input type="${type}" id="${name}" name="${name}" value="${chosen[name]}"${type === 'datetime-local' ? new Html(' step="1"') : ''}></div>`;
+  return html`<form class="card filters" method="get" action="${tenantPath(slug)}/audit" aria-label="Filter the log">
+${field('action', 'Action', 'e.g. key.revoke, key.verify.denied')}
+${field('actor', 'Actor', 'an operator, root key or key id, verify, oauth')}
+${field('target', 'Target', 'a key, client, API or token id')}
+${field('from', 'From (UTC)', 'at or after', 'datetime-local')}
+${field('to', 'To (UTC)', 'before', 'datetime-local')}
+<button type="submit">Filter</button> <a href="${tenantPath(slug)}/audit">Clear</a></form>`;
+}
+
+/**
+ * The operators among the page's actors, by id, read through `/v1/operators` as the operator
+ * (an operator's actions are audited under their own id, a user of the system tenant). The
+ * signed-in operator is always known; others only to an operator who may list operators.
+ */
+async function operatorNames(c: ConsoleContext, events: readonly AuditEventView[]): Promise<Map<string, string>> {
+  const names = new Map([[c.operator.id, c.operator.email]]);
+  const unknown = new Set(events.map((e) => e.actor).filter((actor) => actor.startsWith('usr_') && !names.has(actor)));
+  let cursor: string | null = null;
+  for (let page = 0; page < OPERATOR_PAGES && unknown.size > 0; page += 1) {
+    const query: string = new URLSearchParams({ limit: '100', ...(cursor === null ? {} : { cursor }) }).toString();
+    const result = await c.v1('GET', `/v1/operators?${query}`);
+    if (result.status !== 200) break;
+    for (const operator of result.body.items as { id: string; email: string }[]) {
+      names.set(operator.id, operator.email);
+      unknown.delete(operator.id);
+    }
+    cursor = result.body.nextCursor;
+    if (cursor === null) break;
+  }
+  return names;
+}
+
+/** `12:01:07`: the time of day, UTC. */
+function clock(iso: string): string {
+  return iso.slice(11, 19);
+}
+
+/** What a refusal is about: its code (verify) or reason (client authentication, sign-in). */
+function reasonOf(event: AuditEventView): string | null {
+  const reason = event.data['code'] ?? event.data['reason'];
+  return typeof reason === 'string' ? reason : null;
+}
+
+/**
+ * A refusal in words: "RATE_LIMITED × 1,204 between 10:01:07 and 10:01:59 UTC" for a folded row,
+ * "RATE_LIMITED once" for one.
+ */
+export function refusalInWords(event: Pick<AuditEventView, 'at' | 'lastAt' | 'count'> & { reason: string | null }): string {
+  const reason = event.reason ?? 'refused';
+  if (event.count <= 1 || event.lastAt === null) return `${reason} once`;
+  return `${reason} × ${event.count.toLocaleString('en-US')} between ${clock(event.at)} and ${clock(event.lastAt)} UTC`;
+}
+
+/** The page's refusals folded once more, per action and reason: how many, and over what span. */
+function denialSummary(events: readonly AuditEventView[]): Html {
+  const groups = new Map<string, { action: string; reason: string | null; count: number; first: string; last: string; targets: Set<string> }>();
+  for (const event of events) {
+    if (!event.action.endsWith('.denied')) continue;
+    const reason = reasonOf(event);
+    const key = JSON.stringify([event.action, reason]);
+    const last = event.lastAt ?? event.at;
+    const group = groups.get(key) ?? { action: event.action, reason, count: 0, first: event.at, last, targets: new Set<string>() };
+    group.count += event.count;
+    if (event.at < group.first) group.first = event.at;
+    if (last > group.last) group.last = last;
+    if (event.target !== null) group.targets.add(event.target);
+    groups.set(key, group);
+  }
+  if (groups.size === 0) return html``;
+  const rows = [...groups.values()].sort((a, b) => b.count - a.count);
+  return html`<section aria-labelledby="refusals"><h2 id="refusals">Refusals on this page</h2><ul>${rows.map(
+    (g) =>
+      html`<li><strong>${g.reason ?? g.action}</strong> × ${g.count.toLocaleString('en-US')} between ${when(Date.parse(g.first)).replace(' UTC', '')} and ${clock(g.last)} UTC <span class="muted">(${g.action}${g.reason !== null && outcomeText(g.reason) !== g.reason ? `: ${outcomeText(g.reason)}` : ''}${g.targets.size > 0 ? `, ${g.targets.size} ${g.targets.size === 1 ? 'target' : 'targets'}` : ''})</span></li>`,
+  )}</ul></section>`;
+}
+
+function actorCell(slug: string, actor: string, operators: ReadonlyMap<string, string>, c: ConsoleContext): Html {
+  const filter = html`<a href="${tenantPath(slug)}/audit?actor=${encodeURIComponent(actor)}" class="muted" aria-label="Only events of ${actor}">filter</a>`;
+  const operator = operators.get(actor);
+  if (operator !== undefined) {
+    return html`Operator <strong>${operator}</strong>${actor === c.operator.id ? ' (you)' : ''}<br><code>${actor}</code> ${filter}`;
+  }
+  return html`<code>${actor}</code> ${filter}`;
+}
+
+function eventsTable(slug: string, events: readonly AuditEventView[], operators: ReadonlyMap<string, string>, c: ConsoleContext): Html {
+  if (events.length === 0) return html`<p class="muted">No events match.</p>`;
+  return html`<div class="table-wrap" tabindex="0" role="region" aria-labelledby="events-caption"><table><caption id="events-caption">Events, newest first</caption>
+<thead><tr><th scope="col">When (UTC)</th><th scope="col">Actor</th><th scope="col">Action</th><th scope="col">Target</th><th scope="col">Details</th></tr></thead>
+<tbody>${events.map((e) => {
+    const reason = reasonOf(e);
+    const denied = e.action.endsWith('.denied');
+    return html`<tr><td>${when(Date.parse(e.at))}</td><td>${actorCell(slug, e.actor, operators, c)}</td><td><code>${e.action}</code></td>
+<td>${e.target === null ? html`<span class="muted">none</span>` : html`<code>${e.target}</code> <a href="${tenantPath(slug)}/audit?target=${encodeURIComponent(e.target)}" class="muted" aria-label="Only events about ${e.target}">filter</a>`}</td>
+<td>${denied ? html`<strong>${refusalInWords({ ...e, reason })}</strong><br>` : ''}${details(e)}</td></tr>`;
+  })}</tbody></table></div>`;
+}
+
+/** The event's data, request id and address, compactly; the data never holds a secret (docs/audit.md). */
+function details(event: AuditEventView): Html {
+  const data = Object.entries(event.data).filter(([name]) => name !== 'code' && name !== 'reason');
+  return html`${data.length === 0 ? '' : html`<code class="data">${JSON.stringify(Object.fromEntries(data))}</code><br>`}<span class="muted">${event.requestId ?? ''}${event.ip === null ? '' : ` · ${event.ip}`}</span>`;
+}
