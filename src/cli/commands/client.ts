@@ -71,10 +71,12 @@ export function registerClientCommands(program: Command): void {
     }),
   );
 
-  withConnection(withPaging(client.command('list').description('List the OAuth clients of a tenant').addOption(tenantOption()))).action(
-    runAction(async (flags: TenantFlags & PagingFlags) => {
+  withConnection(
+    withPaging(client.command('list').description('List the OAuth clients of a tenant').addOption(tenantOption()).option('--search <text>', 'only clients whose name or client id contains the text, ignoring case')),
+  ).action(
+    runAction(async (flags: TenantFlags & PagingFlags & { search?: string }) => {
       const slug = required(flags.tenant, TENANT);
-      const page = await fetchList<ClientView>(connect(flags), clientsPath(slug), {}, flags);
+      const page = await fetchList<ClientView>(connect(flags), clientsPath(slug), { search: flags.search }, flags);
       printPage(page, flags, {
         empty: 'No clients.',
         headers: ['CLIENT ID', 'NAME', 'GRANTS', 'AUTH METHOD', 'APIS', 'CREATED'],

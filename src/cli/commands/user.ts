@@ -62,9 +62,11 @@ export function registerUserCommands(program: Command): void {
     }),
   );
 
-  withConnection(withPaging(user.command('list').description('List the users of a tenant').addOption(tenantOption()))).action(
-    runAction(async (flags: TenantFlags & PagingFlags) => {
-      const page = await fetchList<User>(connect(flags), usersPath(required(flags.tenant, TENANT)), {}, flags);
+  withConnection(
+    withPaging(user.command('list').description('List the users of a tenant').addOption(tenantOption()).option('--search <text>', 'only users whose email or name contains the text, ignoring case')),
+  ).action(
+    runAction(async (flags: TenantFlags & PagingFlags & { search?: string }) => {
+      const page = await fetchList<User>(connect(flags), usersPath(required(flags.tenant, TENANT)), { search: flags.search }, flags);
       printPage(page, flags, {
         empty: 'No users.',
         headers: ['ID', 'EMAIL', 'NAME', 'STATUS', 'CREATED'],
