@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { ConfigError, SETTINGS, loadConfig, plaintextDeliveryWarnings, type Config } from '../config/schema.js';
+import { ALL_MANAGEMENT_SCOPES } from '../domain/management.js';
 import { startSummary } from './start-summary.js';
 import { StartupError } from '../services/startup-errors.js';
 
@@ -94,6 +95,14 @@ async function run(flags: Record<string, string>, mode: { gatewayOnly: boolean }
         '  Use it as "Authorization: Bearer <key>", or export KEYGATE_ROOT_KEY=<key> for the CLI.',
         '',
       ].join('\n') + '\n',
+    );
+  }
+  if (!mode.gatewayOnly && (await keygate.operators.list({ scopes: new Set(ALL_MANAGEMENT_SCOPES), tenant: null }, { after: null, limit: 1 })).items.length === 0) {
+    log.info(
+      `The console is at ${keygate.publicUrl}/console. No operator exists yet; create the first with the root key: ` +
+        'KEYGATE_ROOT_KEY=<root key> keygate operator create --email you@example.com --scope tenants:write --scope apis:write --scope keys:write ' +
+        '--scope consumers:write --scope clients:write --scope users:write --scope tokens:write --scope audit:read --scope usage:read --scope keys:verify. ' +
+        '(keygate is node dist/cli/main.js, or on your PATH after npm link). It prints a password once: sign in with it (docs/console.md).',
     );
   }
 }

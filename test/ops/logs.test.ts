@@ -101,7 +101,11 @@ describe('keygate start logs', () => {
       dataDir,
       metrics: `${started.url}/metrics (root key with metrics:read)`,
       docs: `${started.url}/docs (OpenAPI: ${started.url}/openapi.json)`,
+      console: `${started.url}/console (operators sign in here; docs/console.md)`,
     });
+    // No operator yet: the console's URL and how to create the first one.
+    expect(stdout).toContain(`The console is at ${started.url}/console. No operator exists yet; create the first with the root key:`);
+    expect(stdout).toContain('keygate operator create --email you@example.com --scope tenants:write');
     expect(lines.some((line) => line.msg === 'SIGTERM: shutting down')).toBe(true);
     expect(stdout).not.toContain(ROOT_KEY);
   });
