@@ -57,6 +57,9 @@ const DONE: Record<string, string> = {
  * its secret with a grace period, revoke its tokens and delete it. Every read and change is a
  * call to `/v1/tenants/{slug}/clients…` as the operator, so /v1 authorizes, validates and
  * audits it; a refusal is shown as /v1 gave it and changes nothing.
+ *
+ * @example
+ * clientPages(app, keygate); // in the console's plugin, beside the other pages
  */
 export function clientPages(app: FastifyInstance, keygate: Keygate): void {
   app.get('/console/tenants/:slug/clients', { schema: { hide: true } }, async (request, reply) => {

@@ -50,6 +50,9 @@ const RESET_REFUSALS: Record<string, string> = {
  * the apps they connected. Every read and change is a call to `/v1/tenants/{slug}/users…` as
  * the operator, so /v1 authorizes, validates and audits it; a refusal is shown as /v1 gave it
  * and changes nothing.
+ *
+ * @example
+ * userPages(app, keygate); // in the console's plugin, beside the other pages
  */
 export function userPages(app: FastifyInstance, keygate: Keygate): void {
   app.get('/console/tenants/:slug/users', { schema: { hide: true } }, async (request, reply) => {
