@@ -26,6 +26,8 @@ import {
 } from '../schemas.js';
 import { keyView } from './views.js';
 
+const CONSUMER_ID = new RegExp(CONSUMER_ID_PATTERN);
+
 const nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
 const isoOrNull = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 const ms = (iso: string | null | undefined): number | null | undefined => (iso === undefined ? undefined : iso === null ? null : Date.parse(iso));
@@ -172,7 +174,8 @@ export const consumerRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => a
     async (request) => {
       const tenant = await keygate.tenants.get(request.params.slug);
       const { search } = request.query;
-      const page = await keygate.consumers.list(tenant, pageRequest(request.query), search ? { search } : {});
+      // An owner's own ids (`cus_42`) are not generated ones: the cursor names either.
+      const page = await keygate.consumers.list(tenant, pageRequest(request.query, { ids: CONSUMER_ID }), search ? { search } : {});
       return pageResponse(page, (c) => consumerView(c, tenant.slug));
     },
   );

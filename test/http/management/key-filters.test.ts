@@ -82,6 +82,20 @@ describe.each(BACKENDS)('finding keys and consumers (%s)', (backend) => {
     expect((await t.call('GET', `/v1/tenants/acme/consumers?search=${'a'.repeat(201)}`)).status).toBe(400);
   });
 
+  it('pages through consumers with the owner’s own ids (a cursor names one as well as a generated id)', async () => {
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { status: number; body: any } = await t.call('GET', `/v1/tenants/acme/consumers?limit=1${cursor ? `&cursor=${cursor}` : ''}`);
+      expectStatus(page, 200);
+      seen.push(...page.body.items.map((c: { id: string }) => c.id));
+      cursor = page.body.nextCursor;
+    } while (cursor);
+    expect(seen).toEqual(['cus_42', 'hooli', 'initech']);
+    const forged = await t.call('GET', `/v1/tenants/acme/consumers?cursor=${Buffer.from('v1:../x').toString('base64url')}`);
+    expect(forged.body.code).toBe('INVALID_CURSOR');
+  });
+
   it('shows a key with its ancestors and its descendants, revoked ones too', async () => {
     const root = keys.get('CI 100%')!;
     const child = await t.call('POST', `/v1/tenants/acme/keys/${root.id}/subkeys`, { scopes: ['read:users'], name: 'child' });
