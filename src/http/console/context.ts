@@ -28,7 +28,8 @@ export interface ConsoleContext {
   /**
    * Calls the management API as the operator (see `ManagementAuth.delegate`): /v1 authorizes,
    * validates and audits it exactly as it would a root key with the operator's scopes and
-   * tenant limit. `body` is the parsed JSON answer (problem details on error), or null.
+   * tenant limit. `body` is sent as JSON, or as it is when it is a string and `headers` name
+   * its content-type. The answer's `body` is its parsed JSON (problem details on error), or null.
    */
   v1(method: V1Method, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
 }
@@ -88,14 +89,18 @@ function contextOf(keygate: Keygate, request: FastifyRequest, stored: StoredOper
     async v1(method, path, body, headers = {}) {
       // Only the management API: a console page can never be made to call anything else as the operator.
       if (!path.startsWith('/v1/')) throw new Error(`the console calls only /v1, not ${path}`);
+      // A dot segment (`..` from a URL parameter: encodeURIComponent keeps dots) would be resolved
+      // into another route; /v1 would still authorize it, but a page must reach the route it names.
+      if (/\/\.\.?(\/|\?|$)/.test(path)) return { status: 404, body: { title: 'Not Found', status: 404, code: 'NOT_FOUND', detail: 'there is no such resource' } };
       const bearer = keygate.auth.delegate({ kind: 'root', keyId: operator.id, scopes, tenant: operator.tenant, operator: true });
       try {
         const response = await request.server.inject({
           method,
           url: path,
           remoteAddress: request.ip,
-          headers: { ...headers, authorization: `Bearer ${bearer}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-          ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
+          headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers, authorization: `Bearer ${bearer}` },
+          // A body of another type (an OpenAPI document in YAML) is sent as the text it is.
+          ...(body === undefined ? {} : { payload: typeof body === 'string' && headers['content-type'] !== undefined ? body : JSON.stringify(body) }),
         });
         const type = String(response.headers['content-type'] ?? '');
         return { status: response.statusCode, body: response.body === '' ? null : type.includes('json') ? response.json() : response.body };
