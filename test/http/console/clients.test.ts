@@ -29,6 +29,7 @@ describe.each(BACKENDS)('console: OAuth clients (%s)', (backend) => {
   let reader: Person;
   let limited: Person;
   let csrf: { admin: string; reader: string; limited: string };
+  let adminId: string;
 
   /** A client registered through /v1 with the root key: its id and secret. */
   async function registered(name: string, body: Record<string, unknown> = {}): Promise<{ id: string; secret: string }> {
@@ -41,7 +42,7 @@ describe.each(BACKENDS)('console: OAuth clients (%s)', (backend) => {
     t = await startTestServer(backend);
     ({ api } = await seedTenant(t));
     await seedTenant(t, 'other');
-    await createOperator(t, { email: 'admin@ops.test', scopes: ['clients:write', 'apis:read', 'tokens:write'] });
+    adminId = await createOperator(t, { email: 'admin@ops.test', scopes: ['clients:write', 'apis:read', 'tokens:write'] });
     await createOperator(t, { email: 'reader@ops.test', scopes: ['clients:read', 'apis:read'] });
     await createOperator(t, { email: 'other@ops.test', scopes: ['clients:write', 'apis:read', 'tokens:write'], tenant: 'other' });
     admin = await signedInOperator(t, 'admin@ops.test');
@@ -71,6 +72,9 @@ describe.each(BACKENDS)('console: OAuth clients (%s)', (backend) => {
     expect(created.html).toContain('data-copy="secret"');
     expect(created.html).toContain('src="/console/assets/copy.js"');
 
+    await t.server.keygate.flush();
+    const audit = await t.call('GET', `/v1/tenants/acme/audit?action=client.create&target=${clientId}`);
+    expect(audit.body.items.map((e: { actor: string }) => e.actor)).toEqual([adminId]);
     const stored = await t.call('GET', `/v1/tenants/acme/clients/${clientId}`);
     expect(stored.body).toMatchObject({ name: 'Billing service', grantTypes: ['client_credentials'], tokenEndpointAuthMethod: 'client_secret_basic', scopes: { [api]: ['read:users', 'read:billing'] } });
 
@@ -149,6 +153,24 @@ describe.each(BACKENDS)('console: OAuth clients (%s)', (backend) => {
     expect(found.html).not.toContain('Bulk 01');
     expect((await admin.get(`${CLIENTS}?search=${special.id.slice(-8)}`)).html).toContain(special.id);
     expect((await admin.get(`${CLIENTS}?search=no-such-client`)).html).toContain('No client matches the search.');
+  });
+
+  it('lets an operator who cannot read the APIs give allowances as text, one API per line', async () => {
+    await createOperator(t, { email: 'blind@ops.test', scopes: ['clients:write'] });
+    const blind = await signedInOperator(t, 'blind@ops.test');
+    const token = await consoleCsrf(blind);
+    const page = await blind.get(CLIENTS);
+    expect(page.html).toContain('name="allowances"');
+    expect(page.html).not.toContain('name="allow"');
+    const created = await blind.post(CLIENTS, { csrf: token, name: 'Typed allowances', grantType: 'client_credentials', authMethod: 'client_secret_basic', allowances: `${api} read:users read:billing\n` });
+    expect(created.status).toBe(200);
+    const clientId = field(created.html, 'client-id');
+    expect((await t.call('GET', `/v1/tenants/acme/clients/${clientId}`)).body.scopes).toEqual({ [api]: ['read:users', 'read:billing'] });
+    const detail = await blind.get(`${CLIENTS}/${clientId}`);
+    expect(detail.html).toContain(`${api} read:users read:billing</textarea>`);
+    const saved = await blind.post(`${CLIENTS}/${clientId}/update`, { csrf: token, name: 'Typed allowances', redirectUris: '', allowances: `${api} read:users` });
+    expect(saved.status).toBe(303);
+    expect((await t.call('GET', `/v1/tenants/acme/clients/${clientId}`)).body.scopes).toEqual({ [api]: ['read:users'] });
   });
 
   it('changes redirect URIs and allowances on the client’s page', async () => {

@@ -105,13 +105,12 @@ function reasonOf(event: AuditEventView): string | null {
 }
 
 /**
- * A refusal in words: "RATE_LIMITED × 1,204 between 10:01:07 and 10:01:59 UTC" for a folded row
- * ("… × 3 at 10:01:07 UTC" within one second), "RATE_LIMITED once" for one.
+ * A refusal in words: "RATE_LIMITED × 1,204 between 10:01:07 and 10:01:59 UTC" for a folded row,
+ * "RATE_LIMITED once" for one.
  */
 export function refusalInWords(event: Pick<AuditEventView, 'at' | 'lastAt' | 'count'> & { reason: string | null }): string {
   const reason = event.reason ?? 'refused';
   if (event.count <= 1 || event.lastAt === null) return `${reason} once`;
-  if (clock(event.at) === clock(event.lastAt)) return `${reason} × ${event.count.toLocaleString('en-US')} at ${clock(event.at)} UTC`;
   return `${reason} × ${event.count.toLocaleString('en-US')} between ${clock(event.at)} and ${clock(event.lastAt)} UTC`;
 }
 
@@ -134,7 +133,7 @@ function denialSummary(events: readonly AuditEventView[]): Html {
   const rows = [...groups.values()].sort((a, b) => b.count - a.count);
   return html`<section aria-labelledby="refusals"><h2 id="refusals">Refusals on this page</h2><ul>${rows.map(
     (g) =>
-      html`<li><strong>${g.reason ?? g.action}</strong> × ${g.count.toLocaleString('en-US')} between ${g.first.slice(0, 10)} ${clock(g.first)} and ${g.last.slice(0, 10) === g.first.slice(0, 10) ? '' : `${g.last.slice(0, 10)} `}${clock(g.last)} UTC <span class="muted">(${g.action}${g.reason !== null && outcomeText(g.reason) !== g.reason ? `: ${outcomeText(g.reason)}` : ''}${g.targets.size > 0 ? `, ${g.targets.size} ${g.targets.size === 1 ? 'target' : 'targets'}` : ''})</span></li>`,
+      html`<li><strong>${g.reason ?? g.action}</strong> × ${g.count.toLocaleString('en-US')} between ${when(Date.parse(g.first)).replace(' UTC', '')} and ${clock(g.last)} UTC <span class="muted">(${g.action}${g.reason !== null && outcomeText(g.reason) !== g.reason ? `: ${outcomeText(g.reason)}` : ''}${g.targets.size > 0 ? `, ${g.targets.size} ${g.targets.size === 1 ? 'target' : 'targets'}` : ''})</span></li>`,
   )}</ul></section>`;
 }
 
