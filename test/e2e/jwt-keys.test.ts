@@ -135,6 +135,7 @@ describe('JWTs as API keys, self-issued tokens, private_key_jwt and key rotation
       const rotated = await t.call('POST', '/v1/tenants/acme/signing-keys/rotate', { activateAfterSeconds: 1 });
       expectStatus(rotated, 201);
       expect(rotated.body.state).toBe('next');
+      expect(Date.parse(rotated.body.activatesAt) - Date.parse(rotated.body.createdAt)).toBe(1000);
       const jwks = await fetch(`${t.url}/t/acme/.well-known/jwks.json`);
       expect(jwks.headers.get('cache-control')).toMatch(/max-age=\d+/);
       const published = ((await jwks.json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
