@@ -56,12 +56,14 @@ export class TenantsService {
   }
 
   /**
-   * Changes name, self sign-up or the HS256 lifetime cap; hot paths see it at once here and,
-   * through the bus, elsewhere (a lower cap refuses self-issued tokens already out).
+   * Changes name, self sign-up, the HS256 lifetime cap or the signing algorithm; hot paths see it
+   * at once here and, through the bus, elsewhere (a lower cap refuses self-issued tokens already
+   * out). A new signing algorithm is the one of the keys later rotations make: the key that signs
+   * now keeps signing until the next rotation, so no verifier meets a key it has not fetched.
    */
-  async update(actor: Actor, tenant: Tenant, changes: { name?: string; selfSignup?: boolean; hs256MaxLifetime?: number }): Promise<Tenant> {
+  async update(actor: Actor, tenant: Tenant, changes: { name?: string; selfSignup?: boolean; hs256MaxLifetime?: number; signingAlg?: SigningAlgorithm }): Promise<Tenant> {
     const updated: Tenant = { ...tenant, ...changes };
-    const fields = (['name', 'selfSignup', 'hs256MaxLifetime'] as const).filter((field) => changes[field] !== undefined);
+    const fields = (['name', 'selfSignup', 'hs256MaxLifetime', 'signingAlg'] as const).filter((field) => changes[field] !== undefined);
     await this.ctx.store.directory.updateTenant(updated, fields, this.ctx.audit.event(tenant.id, actor, 'tenant.update', tenant.id, { fields: Object.keys(changes) }));
     await this.ctx.directory.changed([tenant.id]);
     // What the row holds now: a concurrent change of another field shows, and is not undone.

@@ -81,6 +81,7 @@ describe.concurrent('keygate CLI: the admin lifecycle', { timeout: 60_000 }, () 
     expect(JSON.parse((await keygate(['tenant', 'get', 'doomed', '--json'])).stdout).selfSignup).toBe(true);
     expect(JSON.parse((await keygate(['tenant', 'update', 'doomed', '--no-self-signup', '--json'])).stdout).selfSignup).toBe(false);
     expect(JSON.parse((await keygate(['tenant', 'list', '--search', 'DOOM', '--json'])).stdout).items.map((x: { slug: string }) => x.slug)).toEqual(['doomed']);
+    expect(JSON.parse((await keygate(['tenant', 'update', 'doomed', '--signing-alg', 'RS256', '--json'])).stdout).signingAlg).toBe('RS256');
 
     const unconfirmed = await keygate(['tenant', 'delete', 'doomed']);
     expect(unconfirmed.code).toBe(2);

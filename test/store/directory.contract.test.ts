@@ -80,6 +80,9 @@ describe.each(BACKENDS)('Store contract: directory (%s)', (backendName) => {
     expect(await store.directory.findTenantBySlug('acme')).toEqual({ ...tenant, name: 'Renamed' });
     await store.directory.updateTenant({ ...tenant, hs256MaxLifetime: 60 }, ['hs256MaxLifetime'], event('tenant.update'));
     expect(await store.directory.findTenantBySlug('acme')).toEqual({ ...tenant, name: 'Renamed', hs256MaxLifetime: 60 });
+    await store.directory.updateTenant({ ...tenant, signingAlg: 'RS256', name: 'Not this' }, ['signingAlg'], event('tenant.update'));
+    expect(await store.directory.findTenantBySlug('acme')).toEqual({ ...tenant, name: 'Renamed', hs256MaxLifetime: 60, signingAlg: 'RS256' });
+    await store.directory.updateTenant({ ...tenant, signingAlg: tenant.signingAlg }, ['signingAlg'], event('tenant.update'));
   });
 
   it('pages a tenant\'s APIs, updates one, and reports the longest access-token lifetime', async () => {

@@ -20,6 +20,7 @@ interface CreateFlags extends ConnectionFlags {
 
 interface UpdateFlags extends ConnectionFlags {
   name?: string;
+  signingAlg?: string;
   selfSignup?: boolean;
   hs256MaxLifetime?: number;
 }
@@ -84,15 +85,17 @@ export function registerTenantCommands(program: Command): void {
     .option('--name <name>', 'display name')
     .option('--self-signup', 'let people create their own accounts on the portal')
     .option('--no-self-signup', 'only operators create accounts')
-    .addOption(hs256MaxLifetimeOption());
+    .addOption(hs256MaxLifetimeOption())
+    .addOption(new Option('--signing-alg <alg>', 'algorithm of the keys later rotations make (keygate signing-key rotate); the current key signs until then').choices(SIGNING_ALGORITHMS));
   withConnection(update).action(
     runAction(async (slug: string, flags: UpdateFlags) => {
       const body = {
         ...(flags.name !== undefined ? { name: flags.name } : {}),
         ...(flags.selfSignup !== undefined ? { selfSignup: flags.selfSignup } : {}),
         ...(flags.hs256MaxLifetime !== undefined ? { hs256MaxLifetime: flags.hs256MaxLifetime } : {}),
+        ...(flags.signingAlg !== undefined ? { signingAlg: flags.signingAlg } : {}),
       };
-      if (Object.keys(body).length === 0) throw new UsageError('nothing to change; give at least one of --name, --self-signup, --no-self-signup, --hs256-max-lifetime');
+      if (Object.keys(body).length === 0) throw new UsageError('nothing to change; give at least one of --name, --self-signup, --no-self-signup, --hs256-max-lifetime, --signing-alg');
       showTenant(await connect(flags).request<Tenant>('PATCH', `/v1/tenants/${encodeURIComponent(slug)}`, { body }), flags);
     }),
   );

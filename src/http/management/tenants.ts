@@ -77,13 +77,18 @@ export const tenantRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => asy
       onRequest: requireScope(keygate, 'tenants:write'),
       schema: {
         tags: ['tenants'],
-        summary: 'Change a tenant: name, self sign-up, HS256 token lifetime cap',
+        summary: 'Change a tenant: name, self sign-up, HS256 token lifetime cap, signing algorithm (of the keys later rotations make)',
         params: TenantParams,
         body: Type.Object(
           {
             name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
             selfSignup: Type.Optional(Type.Boolean()),
             hs256MaxLifetime: Type.Optional(Hs256MaxLifetime),
+            signingAlg: Type.Optional(
+              Type.Union([Type.Literal('EdDSA'), Type.Literal('ES256'), Type.Literal('RS256')], {
+                description: 'Algorithm of the keys later rotations make (POST …/signing-keys/rotate); the current key signs until the next rotation.',
+              }),
+            ),
           },
           { additionalProperties: false, minProperties: 1 },
         ),

@@ -76,7 +76,7 @@ export interface DirectoryStore {
   /** How many tenants there are, the system tenant not counted. */
   countTenants(): Promise<number>;
   /** Writes the tenant's `fields`, and only those, so a concurrent change of another is not undone. */
-  updateTenant(tenant: Tenant, fields: readonly ('name' | 'selfSignup' | 'hs256MaxLifetime')[], event: AuditEvent): Promise<void>;
+  updateTenant(tenant: Tenant, fields: readonly ('name' | 'selfSignup' | 'hs256MaxLifetime' | 'signingAlg')[], event: AuditEvent): Promise<void>;
   /**
    * Deletes every row of the tenant in every table, and revokes the root keys limited to its
    * slug, in one transaction with `event` (written to the system tenant's log, since the
@@ -300,7 +300,7 @@ export class KyselyDirectoryStore implements DirectoryStore {
     });
   }
 
-  updateTenant(tenant: Tenant, fields: readonly ('name' | 'selfSignup' | 'hs256MaxLifetime')[], event: AuditEvent): Promise<void> {
+  updateTenant(tenant: Tenant, fields: readonly ('name' | 'selfSignup' | 'hs256MaxLifetime' | 'signingAlg')[], event: AuditEvent): Promise<void> {
     const changed = new Set(fields);
     if (changed.size === 0) return Promise.resolve();
     return this.k.guard(
@@ -312,6 +312,7 @@ export class KyselyDirectoryStore implements DirectoryStore {
               ...(changed.has('name') ? { name: tenant.name } : {}),
               ...(changed.has('selfSignup') ? { self_signup: tenant.selfSignup ? 1 : 0 } : {}),
               ...(changed.has('hs256MaxLifetime') ? { hs256_max_lifetime: tenant.hs256MaxLifetime } : {}),
+              ...(changed.has('signingAlg') ? { signing_alg: tenant.signingAlg } : {}),
             })
             .where('id', '=', tenant.id)
             .execute();

@@ -59,10 +59,24 @@ describe.each(BACKENDS)('tenant lifecycle (%s)', (backend) => {
     expect((await t.call('GET', `/v1/tenants?search=${'x'.repeat(201)}`)).status).toBe(400);
   });
 
+  it('changes the signing algorithm for later rotations: the current key signs until the next one', async () => {
+    expectStatus(await t.call('POST', '/v1/tenants', { slug: 'algo', name: 'Algo' }), 201);
+    const before = (await t.call('GET', '/v1/tenants/algo/signing-keys')).body.items;
+    expect(before.map((k: { alg: string; state: string }) => [k.alg, k.state])).toEqual([['EdDSA', 'current']]);
+    const changed = await t.call('PATCH', '/v1/tenants/algo', { signingAlg: 'ES256' });
+    expectStatus(changed, 200);
+    expect(changed.body.signingAlg).toBe('ES256');
+    expect((await t.call('GET', '/v1/tenants/algo/signing-keys')).body.items).toEqual(before);
+    const rotated = await t.call('POST', '/v1/tenants/algo/signing-keys/rotate', { activateAfterSeconds: 0 });
+    expectStatus(rotated, 201);
+    expect(rotated.body.alg).toBe('ES256');
+    expect((await t.call('PATCH', '/v1/tenants/algo', { signingAlg: 'HS256' })).status).toBe(400);
+  });
+
   it('changes a tenant only with tenants:write, whatever the field (users:write is not enough), changing nothing when refused', async () => {
     const peopleAdmin = (await t.call('POST', '/v1/root-keys', { scopes: ['users:write', 'tenants:read'] })).body.key;
     const before = await snapshotState(t);
-    for (const body of [{ selfSignup: true }, { name: 'x' }, { hs256MaxLifetime: 60 }]) {
+    for (const body of [{ selfSignup: true }, { name: 'x' }, { hs256MaxLifetime: 60 }, { signingAlg: 'RS256' }]) {
       const refused = await t.call('PATCH', '/v1/tenants/beta', body, { auth: peopleAdmin });
       expect(refused.status, JSON.stringify(body)).toBe(403);
       expect(refused.body.detail).toContain('tenants:write');
