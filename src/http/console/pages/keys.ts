@@ -7,7 +7,6 @@ import { operatorForm, requireOperator, type ConsoleContext } from '../context.j
 import { consoleAsset, consolePage, consoleReply, doneNotice, pager, problemBox, refused, secretField, tenantPath } from '../layout.js';
 import {
   creditsWords,
-  dateOf,
   formProblem,
   lines,
   limitFields,
