@@ -10,6 +10,7 @@ import type { SigningAlgorithm } from '../domain/tokens/jwt.js';
 import type { ClientView as ClientViewSchema, IssuedClientView, Jwks as JwksSchema } from '../http/management/clients.js';
 import type { ConsumerView as ConsumerViewSchema, GrantBody } from '../http/management/consumers.js';
 import type { Hs256SecretCreatedView, Hs256SecretView } from '../http/management/hs256-secrets.js';
+import type { OperatorView as OperatorViewSchema, OperatorWithPasswordView } from '../http/management/operators.js';
 import type { IssuedRootKeyView, RootKeyView as RootKeyViewSchema } from '../http/management/root-keys.js';
 import type { SigningKeyView } from '../http/management/signing-keys.js';
 import type { IssuedTokenView, TokenView as TokenViewSchema } from '../http/management/tokens.js';
@@ -51,6 +52,10 @@ export type Consumer = Static<typeof ConsumerViewSchema>;
 export type GrantSpec = Static<typeof GrantBody>;
 export type RootKeyView = Static<typeof RootKeyViewSchema>;
 export type RootKeyCreated = Static<typeof IssuedRootKeyView>;
+/** A person who signs in to the console with a root key's scopes and tenant limit. */
+export type OperatorView = Static<typeof OperatorViewSchema>;
+/** An operator with the password generated for them, as create and reset answer (once). */
+export type OperatorWithPassword = Static<typeof OperatorWithPasswordView>;
 export type VerificationResult = Static<typeof VerificationResultSchema>;
 export type AuditEvent = Static<typeof AuditEventView>;
 /** A usage time series: one point per bucket, oldest first. */

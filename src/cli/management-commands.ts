@@ -6,6 +6,7 @@ import { registerConsumerCommands } from './commands/consumer.js';
 import { registerDecode } from './commands/decode.js';
 import { registerHs256SecretCommands } from './commands/hs256-secret.js';
 import { registerKeyCommands } from './commands/key.js';
+import { registerOperatorCommands } from './commands/operator.js';
 import { registerRootKeyCommands } from './commands/root-key.js';
 import { registerSigningKeyCommands } from './commands/signing-key.js';
 import { registerTenantCommands } from './commands/tenant.js';
@@ -14,7 +15,7 @@ import { registerUsageCommand } from './commands/usage.js';
 import { registerUserCommands } from './commands/user.js';
 
 /**
- * Adds every management subcommand (`tenant`, `api`, `user`, `key`, `root-key`, `audit`, `usage`,
+ * Adds every management subcommand (`tenant`, `api`, `user`, `key`, `root-key`, `operator`, `audit`, `usage`,
  * `client`, `token`, `consumer`, `signing-key`, `hs256-secret`) and `decode` to the `keygate` program.
  * Each talks to a running server over HTTP; see docs/cli.md.
  *
@@ -27,6 +28,7 @@ export function registerManagementCommands(program: Command): void {
   registerUserCommands(program);
   registerKeyCommands(program);
   registerRootKeyCommands(program);
+  registerOperatorCommands(program);
   registerAuditCommands(program);
   registerUsageCommand(program);
   registerClientCommands(program);
