@@ -206,7 +206,8 @@ describe.each(BACKENDS)('the owner console in a browser (%s)', (backend) => {
     await go('/console/tenants/acme/usage');
     const usage = (await page.locator('main').textContent())!;
     expect(await page.locator('svg.chart').count()).toBeGreaterThan(0);
-    expect(usage).toMatch(/revoked/i);
+    // The denial reasons table: the revoked key's refused request, with its code and count.
+    expect(usage).toMatch(/key revoked\s*REVOKED\s*[1-9]/);
   });
 
   it('keeps an operator limited to another tenant out, by page and by forged post', async () => {
