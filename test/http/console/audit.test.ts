@@ -4,6 +4,7 @@ import { testClock } from '../../helpers/clock.js';
 import type { Person } from '../../helpers/person.js';
 import { expectStatus, seedTenant, startTestServer, type TestServer } from '../../helpers/server.js';
 import { operatorReach } from '../../../src/domain/operators.js';
+import { refusalInWords } from '../../../src/http/console/pages/audit.js';
 import { createOperator, signedInOperator } from './operator-fixture.js';
 
 const AUDIT = '/console/tenants/acme/audit';
@@ -90,8 +91,13 @@ describe.each(BACKENDS)('console: audit log (%s)', (backend) => {
     const seen = text(page.html);
     expect(seen).toContain('RATE_LIMITED × 4 between 10:01:07 and 10:01:10 UTC');
     expect(seen).toContain('Refusals on this page');
-    expect(seen).toMatch(/RATE_LIMITED × 4 between 2026-11-23 10:01 and 10:01:10 UTC \(key\.verify\.denied: rate limit reached, 1 target\)/);
+    expect(seen).toMatch(/RATE_LIMITED × 4 between 2026-11-23 10:01:07 and 10:01:10 UTC \(key\.verify\.denied: rate limit reached, 1 target\)/);
     expect(page.html).toContain(`<code>${limitedKey.id}</code>`);
+    // Thousands grouped; a fold within one second says when once.
+    expect(refusalInWords({ at: '2026-11-23T10:01:07.000Z', lastAt: '2026-11-23T10:02:00.000Z', count: 1204, reason: 'RATE_LIMITED' })).toBe('RATE_LIMITED × 1,204 between 10:01:07 and 10:02:00 UTC');
+    expect(refusalInWords({ at: '2026-11-23T10:01:07.000Z', lastAt: '2026-11-23T10:01:07.400Z', count: 3, reason: 'EXPIRED' })).toBe('EXPIRED × 3 at 10:01:07 UTC');
+    expect(refusalInWords({ at: '2026-11-23T10:01:07.000Z', lastAt: null, count: 1, reason: null })).toBe('refused once');
+    expect(refusalInWords({ at: '2026-11-23T23:59:30.000Z', lastAt: '2026-11-24T00:00:10.000Z', count: 2, reason: 'DISABLED' })).toBe('DISABLED × 2 between 23:59:30 and 2026-11-24 00:00:10 UTC');
   });
 
   it('filters by action, actor, target and time as /v1 does, newest first', async () => {

@@ -105,13 +105,24 @@ function reasonOf(event: AuditEventView): string | null {
 }
 
 /**
- * A refusal in words: "RATE_LIMITED × 1,204 between 10:01:07 and 10:01:59 UTC" for a folded row,
- * "RATE_LIMITED once" for one.
+ * When refusals came, in words: "between 10:01:07 and 10:01:59 UTC", "at 10:01:07 UTC" within
+ * one second; `withDate` puts the day first, and a span into another day names that day too.
+ */
+function spanInWords(first: string, last: string, options: { withDate: boolean }): string {
+  const start = options.withDate ? `${first.slice(0, 10)} ${clock(first)}` : clock(first);
+  const sameDay = first.slice(0, 10) === last.slice(0, 10);
+  if (sameDay && clock(first) === clock(last)) return `at ${start} UTC`;
+  return `between ${start} and ${sameDay ? '' : `${last.slice(0, 10)} `}${clock(last)} UTC`;
+}
+
+/**
+ * A refusal in words: "RATE_LIMITED × 1,204 between 10:01:07 and 10:01:59 UTC" for a folded row
+ * ("… × 3 at 10:01:07 UTC" within one second), "RATE_LIMITED once" for one.
  */
 export function refusalInWords(event: Pick<AuditEventView, 'at' | 'lastAt' | 'count'> & { reason: string | null }): string {
   const reason = event.reason ?? 'refused';
   if (event.count <= 1 || event.lastAt === null) return `${reason} once`;
-  return `${reason} × ${event.count.toLocaleString('en-US')} between ${clock(event.at)} and ${clock(event.lastAt)} UTC`;
+  return `${reason} × ${event.count.toLocaleString('en-US')} ${spanInWords(event.at, event.lastAt, { withDate: false })}`;
 }
 
 /** The page's refusals folded once more, per action and reason: how many, and over what span. */
@@ -133,7 +144,7 @@ function denialSummary(events: readonly AuditEventView[]): Html {
   const rows = [...groups.values()].sort((a, b) => b.count - a.count);
   return html`<section aria-labelledby="refusals"><h2 id="refusals">Refusals on this page</h2><ul>${rows.map(
     (g) =>
-      html`<li><strong>${g.reason ?? g.action}</strong> × ${g.count.toLocaleString('en-US')} between ${when(Date.parse(g.first)).replace(' UTC', '')} and ${clock(g.last)} UTC <span class="muted">(${g.action}${g.reason !== null && outcomeText(g.reason) !== g.reason ? `: ${outcomeText(g.reason)}` : ''}${g.targets.size > 0 ? `, ${g.targets.size} ${g.targets.size === 1 ? 'target' : 'targets'}` : ''})</span></li>`,
+      html`<li><strong>${g.reason ?? g.action}</strong> × ${g.count.toLocaleString('en-US')} ${spanInWords(g.first, g.last, { withDate: true })} <span class="muted">(${g.action}${g.reason !== null && outcomeText(g.reason) !== g.reason ? `: ${outcomeText(g.reason)}` : ''}${g.targets.size > 0 ? `, ${g.targets.size} ${g.targets.size === 1 ? 'target' : 'targets'}` : ''})</span></li>`,
   )}</ul></section>`;
 }
 
