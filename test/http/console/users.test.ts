@@ -132,7 +132,7 @@ describe.each(BACKENDS)('console: users (%s)', (backend) => {
     expect(page.status).toBe(200);
     expect(page.html).toContain(p.clientId);
     expect(page.html).not.toContain('Photo Printer');
-    for (const verb of ['disable', 'enable', 'reset', 'delete', 'revoke']) expect(page.html).not.toContain(`/${verb}"`);
+    for (const verb of ['update', 'disable', 'enable', 'reset', 'delete', 'revoke']) expect(page.html).not.toContain(`/${verb}"`);
     const before = await snapshotState(t);
     for (const [path, fields] of forgedPosts()) {
       const answer = await reader.post(path, { csrf: csrf.reader, ...fields });
@@ -141,6 +141,24 @@ describe.each(BACKENDS)('console: users (%s)', (backend) => {
     }
     expect(await snapshotState(t)).toBe(before);
     expect(sent).toHaveLength(1);
+  });
+
+  it('changes a user’s name and email, and shows /v1’s refusal of a taken email in the form, changing nothing', async () => {
+    const id = await createdUser('renamed@acme.test', 'Old Name');
+    const saved = await admin.post(`${USERS}/${id}/update`, { csrf: csrf.admin, email: 'Renamed.Again@acme.test', name: 'New Name' });
+    expect(saved.status).toBe(303);
+    expect(saved.location).toContain('?done=updated');
+    expect((await t.call('GET', `/v1/tenants/acme/users/${id}`)).body).toMatchObject({ email: 'renamed.again@acme.test', name: 'New Name' });
+    const cleared = await admin.post(`${USERS}/${id}/update`, { csrf: csrf.admin, email: 'renamed.again@acme.test', name: '' });
+    expect(cleared.status).toBe(303);
+    expect((await t.call('GET', `/v1/tenants/acme/users/${id}`)).body.name).toBeNull();
+
+    const before = await snapshotState(t);
+    const taken = await admin.post(`${USERS}/${id}/update`, { csrf: csrf.admin, email: p.person.email, name: 'Impostor' });
+    expect(taken.status).toBe(409);
+    expect(taken.html).toContain('USER_EXISTS');
+    expect(taken.html).toContain('value="Impostor"');
+    expect(await snapshotState(t)).toBe(before);
   });
 
   it('disables and enables a user', async () => {
@@ -203,6 +221,7 @@ describe.each(BACKENDS)('console: users (%s)', (backend) => {
   function forgedPosts(): [string, Record<string, string>][] {
     return [
       [USERS, { email: 'planted@acme.test', password: PASSWORD }],
+      [`${USERS}/${p.userId}/update`, { email: 'taken-over@evil.test', name: 'Mallory' }],
       [`${USERS}/${p.userId}/disable`, {}],
       [`${USERS}/${p.userId}/enable`, {}],
       [`${USERS}/${p.userId}/reset`, {}],

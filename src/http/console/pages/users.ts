@@ -29,6 +29,7 @@ type V1Result = { status: number; body: any };
 
 const DONE: Record<string, string> = {
   created: 'The user is created: they can sign in with the password you gave them.',
+  updated: 'The user is saved.',
   disabled: 'The user is disabled: their sessions, refresh tokens and the access tokens of their apps stopped working, and they cannot sign in.',
   enabled: 'The user is enabled again: they can sign in. Their apps get new tokens only through a new authorization.',
   'reset-sent': 'A password-reset link is on its way to the user.',
@@ -80,6 +81,17 @@ export function userPages(app: FastifyInstance, keygate: Keygate): void {
     const { slug, id } = request.params as { slug: string; id: string };
     const { done, cursor } = request.query as { done?: string; cursor?: string };
     return detailPage(reply, c, slug, id, { status: 200, done, cursor: typeof cursor === 'string' ? cursor : '' });
+  });
+
+  app.post('/console/tenants/:slug/users/:id/update', { schema: { hide: true } }, async (request, reply) => {
+    const posted = await operatorForm(keygate, request, reply);
+    if (posted === null) return reply;
+    const { c, form } = posted;
+    const { slug, id } = request.params as { slug: string; id: string };
+    const name = (param(form, 'name') ?? '').trim();
+    const result = await c.v1('PATCH', userPath(slug, id), { email: (param(form, 'email') ?? '').trim(), name: name === '' ? null : name });
+    if (result.status === 200) return reply.redirect(`${userUrl(slug, id)}?done=updated`, 303);
+    return detailPage(reply, c, slug, id, { status: result.status, problem: result, form });
   });
 
   for (const [verb, disabled] of [
@@ -219,7 +231,7 @@ async function detailPage(
   c: ConsoleContext,
   slug: string,
   id: string,
-  options: { status: number; done?: string | undefined; problem?: V1Result; explain?: string | undefined; cursor?: string },
+  options: { status: number; done?: string | undefined; problem?: V1Result; explain?: string | undefined; cursor?: string; form?: Form },
 ): Promise<FastifyReply> {
   const got = await c.v1('GET', userPath(slug, id));
   if (got.status !== 200) return refused(reply, c, 'users', options.problem?.status === 404 ? options.problem : got, slug);
@@ -231,9 +243,11 @@ async function detailPage(
   const names = await clientNames(c, slug, grants);
   const canWrite = c.can('users:write');
   const label = user.email;
-  const problem = options.problem
-    ? html`${options.explain ? html`<p class="error" role="alert">${options.explain}</p>` : problemBox(options.problem)}`
-    : '';
+  // A refused change of name or email shows in its form, re-filled; any other refusal at the top.
+  const inForm = options.problem !== undefined && options.form !== undefined && canWrite;
+  const problem =
+    options.problem && !inForm ? html`${options.explain ? html`<p class="error" role="alert">${options.explain}</p>` : problemBox(options.problem)}` : '';
+  const sent = (name: 'email' | 'name', current: string | null): string => (options.form === undefined ? (current ?? '') : (options.form.get(name)?.[0] ?? ''));
   const body = html`<p class="crumbs"><a href="${usersUrl(slug)}">Users</a> › ${label}</p>
 <h1>${label}</h1>
 ${doneNotice(options.done, DONE)}${problem}
@@ -252,6 +266,16 @@ ${
       }</div>`
     : ''
 }</div>
+${
+  canWrite
+    ? html`<h2 id="edit-heading">Change name or email</h2>
+<form class="card" method="post" action="${userUrl(slug, id)}/update" aria-labelledby="edit-heading"><input type="hidden" name="csrf" value="${c.csrf}">
+${inForm ? problemBox(options.problem!) : ''}
+<div class="field"><label for="edit-email">Email <span class="hint">Reset links sent to the old email stop working</span></label><input type="email" id="edit-email" name="email" maxlength="320" required autocomplete="off" value="${sent('email', user.email)}"></div>
+<div class="field"><label for="edit-name">Name <span class="hint">Optional</span></label><input type="text" id="edit-name" name="name" maxlength="200" autocomplete="off" value="${sent('name', user.name)}"></div>
+<button type="submit">Save changes</button></form>`
+    : ''
+}
 <h2 id="apps-heading">Connected apps</h2>
 <p class="muted">The apps this person authorized to act for them.</p>
 ${
