@@ -24,6 +24,7 @@ import { operatorRoutes } from './management/operators.js';
 import { tenantRoutes } from './management/tenants.js';
 import { oauthRoutes } from './oauth/routes.js';
 import { portalRoutes } from './portal/routes.js';
+import { consoleRoutes } from './console/routes.js';
 import { problem, sendProblem, toProblem } from './problem.js';
 import { recordRoutes } from './route-table.js';
 import { verifyRoutes } from './verify.js';
@@ -68,7 +69,7 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
   // A callback hook, not an async one: it runs on every response, and a promise each is measurable.
   app.addHook('onResponse', (request, reply, done) => {
     responses[Math.floor(reply.statusCode / 100) - 1]?.inc();
-    if (request.principal?.kind === 'root' && reply.statusCode < 400) keygate.rootKeys.recordUse(request.principal.keyId);
+    if (request.principal?.kind === 'root' && request.principal.operator !== true && reply.statusCode < 400) keygate.rootKeys.recordUse(request.principal.keyId);
     done();
   });
 
@@ -101,6 +102,7 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
   await app.register(userRoutes(keygate));
   await app.register(oauthRoutes(keygate));
   await app.register(portalRoutes(keygate));
+  await app.register(consoleRoutes(keygate));
   return app;
 }
 

@@ -55,8 +55,8 @@ export async function requireOperator(keygate: Keygate, request: FastifyRequest,
 }
 
 /**
- * A posted console form and its operator, or null once a reply was sent: the session first
- * (a redirect to sign-in), then the form's CSRF token, bound to the session (403).
+ * A posted console form and its operator, or null once a reply was sent: the session first,
+ * then the form's CSRF token, bound to the session (each a 403 page).
  *
  * @example
  * const posted = await operatorForm(keygate, request, reply);
@@ -64,8 +64,18 @@ export async function requireOperator(keygate: Keygate, request: FastifyRequest,
  * const { c, form } = posted;
  */
 export async function operatorForm(keygate: Keygate, request: FastifyRequest, reply: FastifyReply): Promise<{ c: ConsoleContext; form: Form } | null> {
-  const c = await requireOperator(keygate, request, reply);
-  if (c === null) return null;
+  const session = request.cookies[CONSOLE_SESSION_COOKIE];
+  const operator = await keygate.operators.resolveSession(session);
+  if (operator === null || session === undefined) {
+    // A form posted without a live session is not replayed after sign-in: say so, change nothing.
+    reply
+      .code(403)
+      .header('cache-control', 'no-store')
+      .type('text/html; charset=utf-8')
+      .send(consoleErrorPage('Signed out', 'Your console session has ended, so nothing was done. Sign in again, then repeat what you were doing.'));
+    return null;
+  }
+  const c = contextOf(keygate, request, operator, sessionCsrf(session));
   const form = formOf(request.body);
   const submitted = param(form, 'csrf');
   if (submitted === undefined || !safeEqual(submitted, c.csrf)) {

@@ -7,6 +7,15 @@ import { acceptForms } from '../oauth/form.js';
 import { htmlReply } from '../portal/context.js';
 import { consoleAssetRoutes } from './assets.js';
 import { consoleHomeRoutes } from './home.js';
+import { apiPages } from './pages/apis.js';
+import { auditPages } from './pages/audit.js';
+import { clientPages } from './pages/clients.js';
+import { consumerPages } from './pages/consumers.js';
+import { debuggerPages } from './pages/debugger.js';
+import { keyPages } from './pages/keys.js';
+import { tenantPages } from './pages/tenants.js';
+import { usagePages } from './pages/usage.js';
+import { userPages } from './pages/users.js';
 import { operatorPages } from './pages/operators.js';
 import { consoleSignInRoutes } from './sign-in.js';
 import { consoleErrorPage } from './views.js';
@@ -30,8 +39,25 @@ export const consoleRoutes =
       const message = status >= 500 ? `Try again shortly. Reference: ${request.id}` : status === 404 ? 'There is nothing here.' : status === 413 ? 'The form is too large.' : 'The request could not be understood.';
       return htmlReply(reply, status >= 500 ? 500 : status, consoleErrorPage('Something went wrong', message));
     });
+    // A reserved or unknown tenant is answered before anything else, whoever asks, as every
+    // tenant route does (`isReservedSlug`): the console never serves the system tenant.
+    app.addHook('onRequest', async (request, reply) => {
+      const slug = (request.params as { slug?: string } | undefined)?.slug;
+      if (slug !== undefined && (slug.length > 64 || (await keygate.directory.tenant(slug)) === null)) {
+        return htmlReply(reply, 404, consoleErrorPage('Not found', 'There is no such tenant.'));
+      }
+    });
     consoleAssetRoutes(app);
     consoleSignInRoutes(app, keygate);
     consoleHomeRoutes(app, keygate);
+    tenantPages(app, keygate);
+    apiPages(app, keygate);
+    consumerPages(app, keygate);
+    keyPages(app, keygate);
+    clientPages(app, keygate);
+    userPages(app, keygate);
+    auditPages(app, keygate);
+    usagePages(app, keygate);
+    debuggerPages(app, keygate);
     operatorPages(app, keygate);
   };
