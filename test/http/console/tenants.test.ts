@@ -108,9 +108,11 @@ describe.each(BACKENDS)('console: tenants (%s)', (backend) => {
     expect(saved.status).toBe(303);
     expect(saved.location).toMatch(/\/console\/tenants\/acme\?done=saved$/);
     expect((await t.call('GET', '/v1/tenants/acme')).body).toMatchObject({ name: 'Acme Renamed', selfSignup: true, hs256MaxLifetime: 600 });
-    const off = await admin.post('/console/tenants/acme/settings', { csrf: csrf.admin, name: 'Acme', hs256MaxLifetime: '86400' });
+    const off = await admin.post('/console/tenants/acme/settings', { csrf: csrf.admin, name: 'Acme', hs256MaxLifetime: '86400', signingAlg: 'ES256' });
     expect(off.status).toBe(303);
-    expect((await t.call('GET', '/v1/tenants/acme')).body).toMatchObject({ name: 'Acme', selfSignup: false, hs256MaxLifetime: 86400 });
+    expect((await t.call('GET', '/v1/tenants/acme')).body).toMatchObject({ name: 'Acme', selfSignup: false, hs256MaxLifetime: 86400, signingAlg: 'ES256' });
+    expect((await admin.get('/console/tenants/acme')).html).toContain('<option value="ES256" selected>');
+    expectStatus(await t.call('PATCH', '/v1/tenants/acme', { signingAlg: 'EdDSA' }), 200);
   });
 
   it('shows /v1’s problem for a bad lifetime cap with the form as sent, changing nothing', async () => {

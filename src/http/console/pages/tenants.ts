@@ -43,6 +43,7 @@ interface SettingsFields {
   name: string;
   selfSignup: boolean;
   hs256MaxLifetime: string;
+  signingAlg: string;
 }
 
 /**
@@ -88,11 +89,16 @@ export function tenantPages(app: FastifyInstance, keygate: Keygate): void {
     if (posted === null) return reply;
     const { c, form } = posted;
     const { slug } = request.params as { slug: string };
-    const fields: SettingsFields = { name: (param(form, 'name') ?? '').trim(), selfSignup: checked(form, 'selfSignup'), hs256MaxLifetime: (param(form, 'hs256MaxLifetime') ?? '').trim() };
+    const fields: SettingsFields = {
+      name: (param(form, 'name') ?? '').trim(),
+      selfSignup: checked(form, 'selfSignup'),
+      hs256MaxLifetime: (param(form, 'hs256MaxLifetime') ?? '').trim(),
+      signingAlg: param(form, 'signingAlg') ?? '',
+    };
     const path = `/v1/tenants/${encodeURIComponent(slug)}`;
     // A text that is no whole number goes to /v1 as it is, whose problem names the field.
     const lifetime = /^\d{1,12}$/.test(fields.hs256MaxLifetime) ? Number(fields.hs256MaxLifetime) : fields.hs256MaxLifetime;
-    const result = await c.v1('PATCH', path, { name: fields.name, selfSignup: fields.selfSignup, hs256MaxLifetime: lifetime });
+    const result = await c.v1('PATCH', path, { name: fields.name, selfSignup: fields.selfSignup, hs256MaxLifetime: lifetime, ...(fields.signingAlg === '' ? {} : { signingAlg: fields.signingAlg }) });
     if (result.status === 200) return reply.redirect(`${tenantPath(slug)}?done=saved`, 303);
     return againOnDetail(reply, c, path, result, { settings: fields });
   });
@@ -194,7 +200,6 @@ ${
 <tr><th scope="row">Slug</th><td><code>${tenant.slug}</code></td></tr>
 <tr><th scope="row">Id</th><td><code>${tenant.id}</code></td></tr>
 <tr><th scope="row">Issuer</th><td><code>${tenant.issuer}</code></td></tr>
-<tr><th scope="row">Signing algorithm</th><td>${tenant.signingAlg} <span class="hint">Chosen at creation; a signing-key rotation can move to another algorithm${c.can('tokens:read') ? html` (<a href="${base}/signing-keys">signing keys</a>)` : ''}.</span></td></tr>
 </tbody></table></div>
 <h2 id="settings-heading">Settings</h2>
 ${mayWrite ? settingsForm(c, tenant, options.settings) : settingsTable(tenant)}
@@ -207,15 +212,20 @@ function settingsTable(tenant: TenantView): Html {
 <tr><th scope="row">Name</th><td>${tenant.name}</td></tr>
 <tr><th scope="row">Self sign-up</th><td>${tenant.selfSignup ? 'on: anyone may create an account on the portal' : 'off'}</td></tr>
 <tr><th scope="row">HS256 token lifetime cap</th><td>${tenant.hs256MaxLifetime} seconds</td></tr>
+<tr><th scope="row">Signing algorithm</th><td>${tenant.signingAlg}</td></tr>
 </tbody></table></div>`;
 }
 
 function settingsForm(c: ConsoleContext, tenant: TenantView, fields: SettingsFields | undefined): Html {
-  const shown: SettingsFields = fields ?? { name: tenant.name, selfSignup: tenant.selfSignup, hs256MaxLifetime: String(tenant.hs256MaxLifetime) };
+  const shown: SettingsFields = fields ?? { name: tenant.name, selfSignup: tenant.selfSignup, hs256MaxLifetime: String(tenant.hs256MaxLifetime), signingAlg: tenant.signingAlg };
+  const keysLink = c.can('tokens:read') ? html` (<a href="${tenantPath(tenant.slug)}/signing-keys">signing keys</a>)` : '';
   return html`<form class="card" method="post" action="${tenantPath(tenant.slug)}/settings" aria-labelledby="settings-heading"><input type="hidden" name="csrf" value="${c.csrf}">
 <div class="field"><label for="tenant-name">Name</label><input type="text" id="tenant-name" name="name" required maxlength="200" value="${shown.name}"></div>
 <div class="check"><input type="checkbox" id="tenant-signup" name="selfSignup" value="on"${shown.selfSignup ? html` checked` : ''} aria-describedby="tenant-signup-hint"><label for="tenant-signup">Self sign-up <span class="hint" id="tenant-signup-hint">Anyone may create an account on the tenant's portal</span></label></div>
 <div class="field"><label for="tenant-hs256">HS256 token lifetime cap, in seconds <span class="hint">The longest lifetime (exp − iat) of a token signed with one of the tenant's HS256 secrets; 1 to 31536000</span></label><input type="number" id="tenant-hs256" name="hs256MaxLifetime" min="1" max="31536000" step="1" required value="${shown.hs256MaxLifetime}"></div>
+<div class="field"><label for="tenant-alg">Signing algorithm <span class="hint">Of the keys later rotations make${keysLink}: the key signing now keeps signing until the next rotation, so rotate to switch</span></label><select id="tenant-alg" name="signingAlg">${SIGNING_ALGS.map(
+    (a) => html`<option value="${a.value}"${a.value === shown.signingAlg ? html` selected` : ''}>${a.label}</option>`,
+  )}</select></div>
 <div class="actions"><button class="primary" type="submit">Save settings</button></div></form>`;
 }
 
