@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/schema.js';
 import { OAUTH_COMPONENTS, oauthPaths } from './oauth/openapi.js';
 import { portalPaths } from './portal/openapi.js';
+import { consolePaths } from './console/openapi.js';
 
 const TITLE = 'Keygate';
 
@@ -53,7 +54,7 @@ export async function registerApiDocs(app: FastifyInstance, config: Pick<Config,
     transformObject: (documentObject) => {
       const { openapiObject } = documentObject as { openapiObject: Record<string, unknown> };
       const document = openapiObject as { paths?: Record<string, Record<string, Record<string, unknown>>>; components?: Record<string, unknown> };
-      document.paths = { ...document.paths, ...oauthPaths(), ...portalPaths() };
+      document.paths = { ...document.paths, ...oauthPaths(), ...portalPaths(), ...consolePaths() };
       document.components = { ...document.components, schemas: { ...(document.components?.['schemas'] as object), ...OAUTH_COMPONENTS } };
       markOpenRoutes(app, document.paths);
       return openapiObject;
