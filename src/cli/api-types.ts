@@ -14,7 +14,7 @@ import type { OperatorView as OperatorViewSchema, OperatorWithPasswordView } fro
 import type { IssuedRootKeyView, RootKeyView as RootKeyViewSchema } from '../http/management/root-keys.js';
 import type { SigningKeyView } from '../http/management/signing-keys.js';
 import type { IssuedTokenView, TokenView as TokenViewSchema } from '../http/management/tokens.js';
-import type { UsageSeriesView } from '../http/management/usage.js';
+import type { UsageBreakdownView, UsageSeriesView } from '../http/management/usage.js';
 import type { UserView } from '../http/management/users.js';
 import type { TokenResponse as TokenResponseSchema } from '../http/oauth/openapi.js';
 import type {
@@ -60,6 +60,8 @@ export type VerificationResult = Static<typeof VerificationResultSchema>;
 export type AuditEvent = Static<typeof AuditEventView>;
 /** A usage time series: one point per bucket, oldest first. */
 export type UsageSeries = Static<typeof UsageSeriesView>;
+/** The busiest keys, consumers or operations over a range, each by outcome. */
+export type UsageBreakdown = Static<typeof UsageBreakdownView>;
 /** A public JWK Set, as `private_key_jwt` clients register it. */
 export type Jwks = Static<typeof JwksSchema>;
 export type ClientView = Static<typeof ClientViewSchema>;

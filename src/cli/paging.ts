@@ -59,7 +59,8 @@ export function printPage<T>(
   }
 }
 
-function parseLimit(value: string): number {
+/** A `--limit`: a whole number from 1 to 100, as the API's pages and breakdowns take. */
+export function parseLimit(value: string): number {
   if (!/^(100|[1-9]\d?)$/.test(value.trim())) throw new InvalidArgumentError('Give a number from 1 to 100.');
   return Number(value);
 }

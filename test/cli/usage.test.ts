@@ -50,6 +50,29 @@ describe('keygate usage', () => {
     expect(series.points[0]).toMatchObject({ requests: 6, outcomes: { allowed: 4, INSUFFICIENT_SCOPE: 2 } });
   });
 
+  it('prints the busiest keys or consumers with --by, and refuses --limit without it', async () => {
+    const other = await t.call('POST', '/v1/tenants/acme/keys', { api, scopes: ['read:users'], consumer: 'cust-2' });
+    expectStatus(other, 201);
+    expectStatus(await t.call('POST', '/v1/verify', { credential: other.body.key, api }), 200);
+    await t.server.keygate.flush();
+    const byConsumer = await keygate(['--by', 'consumer', ...range]);
+    expect(byConsumer.code, byConsumer.stderr).toBe(0);
+    expect(rows(byConsumer.stdout)).toEqual([
+      ['CONSUMER', 'REQUESTS', 'ALLOWED', 'DENIED', 'DENIALS'],
+      ['cust-1', '6', '4', '2', 'INSUFFICIENT_SCOPE=2'],
+      ['cust-2', '1', '1', '0', '-'],
+    ]);
+    const top = await keygate(['--by', 'key', '--limit', '1', ...range]);
+    expect(top.code, top.stderr).toBe(0);
+    expect(top.stdout).toContain(keyId);
+    expect(top.stdout).not.toContain(other.body.id);
+    expect(top.stdout).toContain('The 1 busiest of 2.');
+    const json = await keygate(['--by', 'operation', '--json', ...range]);
+    expect(JSON.parse(json.stdout)).toMatchObject({ by: 'operation', items: [{ name: null, requests: 7 }], total: 1 });
+    expect((await keygate(['--limit', '5'])).code).toBe(2);
+    expect((await keygate(['--by', 'api'])).code).toBe(2);
+  });
+
   it('says so when nothing was counted, and refuses an unknown granularity before sending anything', async () => {
     const empty = await keygate(['--consumer', 'nobody', ...range]);
     expect(empty.code, empty.stderr).toBe(0);
