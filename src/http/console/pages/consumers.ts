@@ -449,6 +449,7 @@ ${doneNotice(options.done, DONE)}${options.problem && options.form === undefined
 <p class="muted">From above: each grant is the most any key under it may hold; its members' keys hold at most the grant, their sub-keys at most their parent. Narrowing a grant narrows every key under it at once.</p>
 ${keys === null ? problemBox(keysResult as V1Result) : ''}
 ${consumer.grants.length === 0 ? html`<p class="muted">No grants: the consumer's members cannot create keys.</p>` : html`<ul class="tree" aria-labelledby="grants-heading">${consumer.grants.map((g) => grantTree(c, slug, g, keys, now))}</ul>`}
+${c.can('keys:read') && consumer.grants.length > 0 ? html`<p><a href="${tenantPath(slug)}/keys?consumer=${encodeURIComponent(consumer.id)}">Find the consumer's keys in the key list</a></p>` : ''}
 <h2 id="members-heading">Members</h2>
 ${
   consumer.members.length === 0
