@@ -29,6 +29,8 @@ describe.each(BACKENDS)('the owner console in a browser (%s)', (backend) => {
   /** Serious or critical axe violations of every page visited, by path. */
   const violations: string[] = [];
   const visited = new Set<string>();
+  /** The script URLs of every page visited, by path. */
+  const scripts = new Map<string, string[]>();
   let keySecret = '';
   let keyId = '';
 
@@ -56,6 +58,7 @@ describe.each(BACKENDS)('the owner console in a browser (%s)', (backend) => {
     const path = new URL(page.url()).pathname;
     if (visited.has(path)) return;
     visited.add(path);
+    scripts.set(path, (await page.evaluate('[...document.scripts].map((s) => s.src)')) as string[]);
     for (const violation of await seriousViolations(page)) violations.push(`${path}: ${violation}`);
   }
 
@@ -245,9 +248,16 @@ describe.each(BACKENDS)('the owner console in a browser (%s)', (backend) => {
     expect(await snapshotState(t)).toBe(before);
   });
 
-  it('has no serious accessibility violation on any page, and fits a phone', async () => {
+  it('has no serious accessibility violation on any page, fits a phone, keeps to its JavaScript budget and stores nothing', async () => {
     expect(visited.size).toBeGreaterThanOrEqual(10);
     expect(violations).toEqual([]);
+    const sizes = new Map<string, number>();
+    for (const src of new Set([...scripts.values()].flat())) {
+      expect(new URL(src).pathname).toMatch(/^\/console\/assets\/[a-z0-9-]+\.js$/);
+      sizes.set(src, (await (await fetch(src)).arrayBuffer()).byteLength);
+    }
+    for (const [path, srcs] of scripts) expect(srcs.reduce((total, src) => total + sizes.get(src)!, 0), path).toBeLessThanOrEqual(10 * 1024);
+    expect(await page.evaluate('localStorage.length + sessionStorage.length')).toBe(0);
     await page.setViewportSize({ width: 375, height: 800 });
     for (const path of ['/console', '/console/tenants/acme/keys', `/console/tenants/acme/apis/${encodeURIComponent(API)}`, '/console/tenants/acme/usage']) {
       await page.goto(`${t.url}${path}`);
