@@ -254,6 +254,22 @@ describe.each(BACKENDS)('console: keys (%s)', (backend) => {
     expect(await verify(child.key)).toBe('VALID');
   });
 
+  it('offers no key action on a consumer’s grant key: the consumer’s page changes it', async () => {
+    const created = await t.call('POST', '/v1/tenants/acme/consumers', { id: 'initech', name: 'Initech', grants: [{ api, scopes: ['read:users'] }] });
+    expectStatus(created, 201);
+    const grantKey = created.body.grants[0].grantKeyId as string;
+    const grantReader = await (async () => {
+      await createOperator(t, { email: 'grants@ops.test', scopes: ['keys:write', 'consumers:read'] });
+      return signedInOperator(t, 'grants@ops.test');
+    })();
+    const page = await grantReader.get(`${KEYS}/${grantKey}`);
+    expect(page.status).toBe(200);
+    expect(page.html).toContain('holds the grant of consumer');
+    expect(page.html).toContain('/console/tenants/acme/consumers/initech');
+    for (const action of ['/roll"', '/disable"', `${grantKey}/revoke"`]) expect(page.html).not.toContain(action);
+    expect((await grantReader.get(`${KEYS}/${grantKey}/revoke`)).html).not.toContain('<form class="card" method="post"');
+  });
+
   it('refuses a post without the operator’s CSRF token and changes nothing', async () => {
     const key = await made({ name: 'CSRF' });
     await unchanged(async () => {

@@ -352,6 +352,22 @@ function familyTree(slug: string, tree: KeyTree, now: number, label: string): Ht
   return html`<ul class="tree" aria-label="${label}">${nested}</ul>`;
 }
 
+/**
+ * The consumer whose grant `key` holds, or null. Grant keys are changed through their consumer
+ * (/v1's key routes answer 409 KEY_IS_GRANT), so their page offers no key action. Without
+ * consumers:read the page cannot tell, shows the actions, and /v1's refusal says it.
+ */
+async function grantHolder(c: ConsoleContext, slug: string, key: KeyView): Promise<string | null> {
+  if (key.consumer === null || key.parentId !== null || !c.can('consumers:read')) return null;
+  const result = await c.v1('GET', `/v1/tenants/${encodeURIComponent(slug)}/consumers/${encodeURIComponent(key.consumer)}`);
+  if (result.status !== 200) return null;
+  return (result.body.grants as { grantKeyId: string }[]).some((g) => g.grantKeyId === key.id) ? key.consumer : null;
+}
+
+function grantNotice(slug: string, consumer: string): Html {
+  return html`<p class="notice">This key holds the grant of consumer <a href="${tenantPath(slug)}/consumers/${encodeURIComponent(consumer)}"><code>${consumer}</code></a>: the most its keys may hold. Its secret is never shown; change or remove the grant on the consumer's page.</p>`;
+}
+
 async function detailPage(reply: FastifyReply, c: ConsoleContext, slug: string, id: string, options: { status: number; done?: string | undefined; problem?: V1Result; now: number }): Promise<FastifyReply> {
   const got = await treeOf(c, slug, id);
   if (got.tree === undefined) return refused(reply, c, 'keys', got.result, slug);
@@ -360,11 +376,12 @@ async function detailPage(reply: FastifyReply, c: ConsoleContext, slug: string, 
   const { now } = options;
   const status = keyStatus(key, now);
   const label = labelOf(key);
-  const canWrite = c.can('keys:write');
+  const holder = await grantHolder(c, slug, key);
+  const canWrite = c.can('keys:write') && holder === null;
   const meta = Object.keys(key.meta).length === 0 ? html`<span class="muted">none</span>` : html`<pre>${JSON.stringify(key.meta, null, 2)}</pre>`;
   const body = html`<p class="crumbs"><a href="${keysUrl(slug)}">Keys</a> › ${label}</p>
 <h1>${label}</h1>
-${doneNotice(options.done, DONE)}${options.problem ? problemBox(options.problem) : ''}
+${doneNotice(options.done, DONE)}${options.problem ? problemBox(options.problem) : ''}${holder === null ? '' : grantNotice(slug, holder)}
 <div class="card"><dl>
 <dt>Status</dt><dd>${status}${status === 'revoked' ? html` since ${when(isoMs(key.revokedAt))}` : ''}</dd>
 <dt>Key id</dt><dd><code>${key.id}</code></dd>
@@ -409,12 +426,15 @@ async function revokePage(reply: FastifyReply, c: ConsoleContext, slug: string, 
   const { now } = options;
   const label = labelOf(key);
   const live = [key, ...descendants].filter((k) => k.revokedAt === null);
+  const holder = await grantHolder(c, slug, key);
   const subtreeList = html`<ul class="tree" aria-label="The keys revoked"><li>${treeItem(slug, key, now, key.id)}${subtree(slug, key.id, descendants, now, key.id)}</li></ul>`;
   const body = html`<p class="crumbs"><a href="${keysUrl(slug)}">Keys</a> › <a href="${keyUrl(slug, id)}">${label}</a> › Revoke</p>
 <h1>Revoke ${label}?</h1>
 ${options.problem ? problemBox(options.problem) : ''}
 ${
-  key.revokedAt !== null
+  holder !== null
+    ? html`${grantNotice(slug, holder)}${subtreeList}`
+    : key.revokedAt !== null
     ? html`<p class="lead">The key is already revoked.</p>${subtreeList}`
     : html`<p class="lead">${live.length === 1 ? 'This key is revoked, for good: verify answers REVOKED for it at once, on every instance.' : `These ${live.length} keys are revoked, for good: the key and every sub-key under it. Verify answers REVOKED for each at once, on every instance.`}</p>
 <h2 id="subtree-heading">What is revoked</h2>${subtreeList}
