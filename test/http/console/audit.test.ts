@@ -83,6 +83,15 @@ describe.each(BACKENDS)('console: audit log (%s)', (backend) => {
     const third = await (await signedInOperator(t, 'third@ops.test')).get(`${AUDIT}?action=key.revoke`);
     expect(third.html).toContain(`<code>${auditorId}</code>`);
     expect(third.html).not.toContain('auditor@ops.test');
+    // The actor filter takes an operator's email as their id.
+    const byEmail = await auditor.get(`${AUDIT}?actor=${encodeURIComponent('Auditor@ops.test')}`);
+    expect(byEmail.status).toBe(200);
+    expect([...byEmail.html.matchAll(/<td><code>([a-z_.]+)<\/code><\/td>/g)].map((m) => m[1])).toEqual(['key.revoke']);
+    expect(byEmail.html).toContain(`<code>${byOperator.body.id}</code>`);
+    const nobody = await auditor.get(`${AUDIT}?actor=${encodeURIComponent('nobody@ops.test')}`);
+    expect(nobody.status).toBe(400);
+    expect(nobody.html).toContain('role="alert"');
+    expect(nobody.html).toContain('value="nobody@ops.test"');
   });
 
   it('says folded refusals in words: the reason, how many, between when', async () => {

@@ -6,6 +6,7 @@ import { Html, html } from '../../portal/html.js';
 import type { AuditEventView as AuditEventSchema } from '../../schemas.js';
 import { requireOperator, type ConsoleContext } from '../context.js';
 import { consolePage, consoleReply, pager, problemBox, refused, tenantPath } from '../layout.js';
+import { v1Items } from './v1-lists.js';
 
 /** An event as `GET /v1/tenants/{slug}/audit` answers it (its response schema). */
 type AuditEventView = Static<typeof AuditEventSchema>;
@@ -33,16 +34,25 @@ export function auditPages(app: FastifyInstance, keygate: Keygate): void {
     const query = new URLSearchParams({ limit: '50' });
     for (const name of FILTERS) if (chosen[name] !== '') query.set(name, name === 'from' || name === 'to' ? utcInstant(chosen[name]) : chosen[name]);
     if (cursor !== '') query.set('cursor', cursor);
+    const form = filterForm(slug, chosen);
+    const badFilter = (problem: { status: number; body: unknown }) =>
+      consoleReply(reply, 400, consolePage({ title: 'Audit log', c, section: 'audit', tenant: slug, body: html`<h1>Audit log</h1>${form}${problemBox(problem)}` }));
+
+    // Operators are shown by email, so an email is taken as the actor too: the operator's id.
+    const byEmail = chosen.actor.includes('@');
+    let operators = await operatorEmails(c, byEmail);
+    if (byEmail) {
+      const id = [...operators].find(([, email]) => email === chosen.actor.toLowerCase())?.[0];
+      if (id === undefined) return badFilter({ status: 400, body: { title: 'No such operator', detail: `no operator you may see has the email ${chosen.actor}; give an actor's id instead` } });
+      query.set('actor', id);
+    }
 
     const result = await c.v1('GET', `/v1/tenants/${encodeURIComponent(slug)}/audit?${query}`);
-    const form = filterForm(slug, chosen);
     // A filter /v1 refuses (a bad time, from after to) is the operator's to fix on the page; a 403 or 404 is the whole answer.
-    if (result.status === 400) {
-      return consoleReply(reply, 400, consolePage({ title: 'Audit log', c, section: 'audit', tenant: slug, body: html`<h1>Audit log</h1>${form}${problemBox(result)}` }));
-    }
+    if (result.status === 400) return badFilter(result);
     if (result.status !== 200) return refused(reply, c, 'audit', result, slug);
     const events = result.body.items as AuditEventView[];
-    const operators = await operatorNames(c, events);
+    if (!byEmail) operators = await operatorEmails(c, events.some((e) => e.actor.startsWith('usr_') && !operators.has(e.actor)));
     const body = html`<h1>Audit log</h1>
 <p class="lead">Every change and every refused attempt in tenant <strong>${slug}</strong>, newest first. Times are UTC. Refusals are folded per key, reason and minute.</p>
 ${form}
@@ -63,7 +73,7 @@ function filterForm(slug: string, chosen: Record<Filter, string>): Html {
     html`<div class="field"><label for="${name}">${label} <span class="hint">${hint}</span></label><input type="${type}" id="${name}" name="${name}" value="${chosen[name]}"${type === 'datetime-local' ? new Html(' step="1"') : ''}></div>`;
   return html`<form class="card filters" method="get" action="${tenantPath(slug)}/audit" aria-label="Filter the log">
 ${field('action', 'Action', 'e.g. key.revoke, key.verify.denied')}
-${field('actor', 'Actor', 'an operator, root key or key id, verify, oauth')}
+${field('actor', 'Actor', 'an operator\'s email or id, a root key or key id, verify, oauth')}
 ${field('target', 'Target', 'a key, client, API or token id')}
 ${field('from', 'From (UTC)', 'at or after', 'datetime-local')}
 ${field('to', 'To (UTC)', 'before', 'datetime-local')}
@@ -71,26 +81,16 @@ ${field('to', 'To (UTC)', 'before', 'datetime-local')}
 }
 
 /**
- * The operators among the page's actors, by id, read through `/v1/operators` as the operator
- * (an operator's actions are audited under their own id, a user of the system tenant). The
- * signed-in operator is always known; others only to an operator who may list operators.
+ * The operators the signed-in operator may see, email by id, read through `/v1/operators` as the
+ * operator (an operator's actions are audited under their own id, a user of the system tenant);
+ * only when `needed`, since it costs a few /v1 calls. The signed-in operator is always known;
+ * others only to an operator who may list operators (`root_keys:read`, and within their reach).
  */
-async function operatorNames(c: ConsoleContext, events: readonly AuditEventView[]): Promise<Map<string, string>> {
-  const names = new Map([[c.operator.id, c.operator.email]]);
-  const unknown = new Set(events.map((e) => e.actor).filter((actor) => actor.startsWith('usr_') && !names.has(actor)));
-  let cursor: string | null = null;
-  for (let page = 0; page < OPERATOR_PAGES && unknown.size > 0; page += 1) {
-    const query: string = new URLSearchParams({ limit: '100', ...(cursor === null ? {} : { cursor }) }).toString();
-    const result = await c.v1('GET', `/v1/operators?${query}`);
-    if (result.status !== 200) break;
-    for (const operator of result.body.items as { id: string; email: string }[]) {
-      names.set(operator.id, operator.email);
-      unknown.delete(operator.id);
-    }
-    cursor = result.body.nextCursor;
-    if (cursor === null) break;
-  }
-  return names;
+async function operatorEmails(c: ConsoleContext, needed: boolean): Promise<Map<string, string>> {
+  const emails = new Map([[c.operator.id, c.operator.email]]);
+  if (!needed) return emails;
+  for (const operator of (await v1Items<{ id: string; email: string }>(c, '/v1/operators', { pages: OPERATOR_PAGES })) ?? []) emails.set(operator.id, operator.email);
+  return emails;
 }
 
 /** `12:01:07`: the time of day, UTC. */

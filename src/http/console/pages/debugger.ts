@@ -9,7 +9,7 @@ import { Html, html } from '../../portal/html.js';
 import type { VerificationResultSchema } from '../../verify.js';
 import { operatorForm, requireOperator, type ConsoleContext } from '../context.js';
 import { consolePage, consoleReply, problemBox } from '../layout.js';
-import { apisOf, type ApiChoice } from './api-list.js';
+import { apisOf, v1Items, type ApiChoice } from './v1-lists.js';
 
 /** At most this many tenants' APIs are offered in the picker (100 tenants a page). */
 const TENANT_PAGES = 5;
@@ -93,19 +93,9 @@ function apiTenantOf(value: string): string | null {
 
 /** The operator's tenants (their one tenant, or every tenant /v1 lists for them) and each one's APIs. */
 async function apiGroups(c: ConsoleContext): Promise<ApiGroups> {
-  const slugs: string[] = [];
-  if (c.operator.tenant !== null) slugs.push(c.operator.tenant);
-  else {
-    let cursor: string | null = null;
-    for (let page = 0; page < TENANT_PAGES; page += 1) {
-      const query: string = new URLSearchParams({ limit: '100', ...(cursor === null ? {} : { cursor }) }).toString();
-      const result = await c.v1('GET', `/v1/tenants?${query}`);
-      if (result.status !== 200) return null;
-      slugs.push(...(result.body.items as { slug: string }[]).map((t) => t.slug));
-      cursor = result.body.nextCursor;
-      if (cursor === null) break;
-    }
-  }
+  const tenants = c.operator.tenant !== null ? [{ slug: c.operator.tenant }] : await v1Items<{ slug: string }>(c, '/v1/tenants', { pages: TENANT_PAGES });
+  if (tenants === null) return null;
+  const slugs = tenants.map((t) => t.slug);
   const groups: { slug: string; apis: ApiChoice[] }[] = [];
   for (const slug of slugs) {
     const apis = await apisOf(c, slug);

@@ -8,7 +8,7 @@ import { outcomesOf, usageChartWithTable, usageTotalsTable } from '../../portal/
 import type { UsageBreakdownView, UsageSeriesView } from '../../management/usage.js';
 import { requireOperator } from '../context.js';
 import { consolePage, consoleReply, problemBox, refused, tenantPath } from '../layout.js';
-import { apisOf, type ApiChoice } from './api-list.js';
+import { apisOf, type ApiChoice } from './v1-lists.js';
 
 /** The periods the page offers, each with the granularity /v1 draws it by (and /v1's default span for it). */
 const PERIODS = {
@@ -18,6 +18,9 @@ const PERIODS = {
 } as const satisfies Record<string, { granularity: Granularity; label: string; by: string }>;
 
 type Period = keyof typeof PERIODS;
+
+// A minute series has 60 rows: the table beside the chart scrolls (it is a focusable region) instead of running on.
+const STYLE = '.usage-grid .table-wrap{max-height:26rem;overflow-y:auto}';
 
 /** How many of the busiest consumers and keys are shown. */
 const TOP = 10;
@@ -60,7 +63,7 @@ export function usagePages(app: FastifyInstance, keygate: Keygate): void {
     const points: UsagePoint[] = view.points.map((p) => ({ ...p, at: Date.parse(p.at) }));
     const outcomes = outcomesOf(points);
     const chosenApi = api === undefined ? 'every API' : (apis?.find((a) => a.identifier === api)?.name ?? api);
-    const body = html`<h1>Usage</h1>
+    const body = html`<style>${new Html(STYLE)}</style><h1>Usage</h1>
 <p class="lead">Requests of ${chosenApi} through the gateway and the verify API, by outcome. Times are UTC; counts are up to a few seconds behind.</p>
 ${form}
 <h2 id="chart-title">${PERIODS[period].label}, by ${PERIODS[period].by}</h2>
