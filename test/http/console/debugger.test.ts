@@ -120,6 +120,17 @@ describe.each(BACKENDS)('console: verify and debug (%s)', (backend) => {
     expect(bad.html).toContain('value="-1"');
   });
 
+  it('takes a typed API identifier from an operator who may not list tenants or APIs', async () => {
+    await createOperator(t, { email: 'bare@ops.test', scopes: ['keys:verify'] });
+    const bare = await signedInOperator(t, 'bare@ops.test');
+    const page = await bare.get(DEBUGGER);
+    expect(page.status).toBe(200);
+    expect(page.html).toContain('<input type="text" id="api" name="api" value="" required>');
+    const answer = await debug(bare, await consoleCsrf(bare), { credential: good.key, api });
+    expect(shownJson(answer.html)).toMatchObject({ valid: true, code: 'VALID', tenant: 'acme' });
+    expect(answer.html).toContain(`name="api" value="${api}"`);
+  });
+
   it('keeps a tenant-limited operator to their tenant: another tenant\'s key is NOT_FOUND', async () => {
     const page = await debug(limited, csrf.limited, { credential: good.key, api: `other|${api}` });
     expect(page.status).toBe(200);
