@@ -141,6 +141,22 @@ describe.each(BACKENDS)('console: tenants (%s)', (backend) => {
     expect((await admin.get('/console/tenants/doomed')).status).toBe(404);
   });
 
+  it('shows an operator without tenants:read the sections their scopes reach instead of the settings, and no other tenant', async () => {
+    await createOperator(t, { email: 'keys@ops.test', scopes: ['keys:read', 'apis:read'] });
+    await createOperator(t, { email: 'beta-keys@ops.test', scopes: ['keys:read'], tenant: 'beta' });
+    const keysOnly = await signedInOperator(t, 'keys@ops.test');
+    const page = await keysOnly.get('/console/tenants/acme');
+    expect(page.status).toBe(200);
+    expect(page.html).toContain('href="/console/tenants/acme/keys"');
+    expect(page.html).toContain('href="/console/tenants/acme/apis"');
+    expect(page.html).not.toContain('name="hs256MaxLifetime"');
+    expect(page.html).not.toContain('Acme');
+    expect((await keysOnly.get('/console/tenants')).status).toBe(403);
+    const betaKeys = await signedInOperator(t, 'beta-keys@ops.test');
+    expect((await betaKeys.get('/console/tenants/beta')).status).toBe(200);
+    expect((await betaKeys.get('/console/tenants/acme')).status).toBe(404);
+  });
+
   it('shows an operator with tenants:read no form, and refuses their forged posts (403), changing nothing', async () => {
     const list = await reader.get('/console/tenants');
     expect(list.status).toBe(200);

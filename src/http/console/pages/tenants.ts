@@ -80,6 +80,9 @@ export function tenantPages(app: FastifyInstance, keygate: Keygate): void {
     if (c === null) return reply;
     const { slug } = request.params as { slug: string };
     const tenant = await c.v1('GET', `/v1/tenants/${encodeURIComponent(slug)}`);
+    // Without tenants:read the settings stay hidden, but the tenant's label in the navigation still
+    // leads somewhere: to the sections the operator's other scopes reach (never another tenant's).
+    if (tenant.status === 403 && (c.operator.tenant === null || c.operator.tenant === slug)) return sectionsPage(reply, c, slug);
     if (tenant.status !== 200) return refused(reply, c, 'tenants', tenant);
     return detailPage(reply, c, tenant.body, { status: 200, done: queryText(request.query, ['done'])['done'] });
   });
@@ -205,6 +208,19 @@ ${
 ${mayWrite ? settingsForm(c, tenant, options.settings) : settingsTable(tenant)}
 ${mayWrite ? deleteForm(c, tenant) : ''}`;
   return consoleReply(reply, options.status, consolePage({ title: tenant.name, c, section: 'tenants', tenant: tenant.slug, body }));
+}
+
+function sectionsPage(reply: FastifyReply, c: ConsoleContext, slug: string): FastifyReply {
+  const sections = TENANT_NAV.filter((item) => c.can(item.scope));
+  const body = html`<h1>Tenant ${slug}</h1>
+<p class="lead">Your scopes do not include <code>tenants:read</code>, so the tenant's settings are not shown here.</p>
+<h2 id="sections-heading">Sections</h2>
+${
+  sections.length === 0
+    ? html`<p class="muted">Your scopes reach none of the tenant's sections.</p>`
+    : html`<nav aria-labelledby="sections-heading"><ul>${sections.map((item) => html`<li><a href="${tenantPath(slug)}${item.path}">${item.label}</a></li>`)}</ul></nav>`
+}`;
+  return consoleReply(reply, 200, consolePage({ title: `Tenant ${slug}`, c, section: 'tenants', tenant: slug, body }));
 }
 
 function settingsTable(tenant: TenantView): Html {
