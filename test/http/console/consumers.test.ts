@@ -135,6 +135,19 @@ describe.each(BACKENDS)('console: consumers (%s)', (backend) => {
     });
   });
 
+  it('takes a grant as text from an operator who may not read the APIs', async () => {
+    await createOperator(t, { email: 'blind@ops.test', scopes: ['consumers:write'] });
+    const blind = await signedInOperator(t, 'blind@ops.test');
+    const page = await blind.get(CONSUMERS);
+    expect(page.html).toContain('name="g0-api"');
+    expect(page.html).toContain('name="g0-scopes"');
+    const created = await blind.post(CONSUMERS, { csrf: await consoleCsrf(blind), name: 'Text grant', id: 'text-grant', grantRows: '1', 'g0-on': 'yes', 'g0-api': api, 'g0-scopes': 'read:users read:billing', 'g0-expires': '2099-12-31', 'g0-expiresWas': '' });
+    expect(created.status).toBe(303);
+    expect((await t.call('GET', '/v1/tenants/acme/consumers/text-grant')).body.grants).toMatchObject([{ api, scopes: ['read:users', 'read:billing'], expiresAt: '2099-12-31T23:59:59.999Z' }]);
+    const detail = await blind.get(`${CONSUMERS}/text-grant`);
+    expect(detail.html).toContain('value="read:users read:billing"');
+  });
+
   it('shows /v1’s refusal with the form filled in again, and creates nothing', async () => {
     await consumer({ id: 'taken', name: 'Taken' });
     await unchanged(async () => {

@@ -144,6 +144,19 @@ describe.each(BACKENDS)('console: keys (%s)', (backend) => {
     expect((await admin.get(KEYS)).html).not.toContain(secret);
   });
 
+  it('takes the API and scopes as text from an operator who may not read the APIs', async () => {
+    await createOperator(t, { email: 'blind@ops.test', scopes: ['keys:write'] });
+    const blind = await signedInOperator(t, 'blind@ops.test');
+    const picker = await blind.get(`${KEYS}/new`);
+    expect(picker.html).toContain('id="pick-api" name="api"');
+    const form = await blind.get(`${KEYS}/new?api=${encodeURIComponent(api)}`);
+    expect(form.status).toBe(200);
+    expect(form.html).toContain('name="scopes"');
+    const created = await blind.post(KEYS, { csrf: await consoleCsrf(blind), api, name: 'Typed', scopes: 'read:users' });
+    expect(created.status).toBe(200);
+    expect(await verify(secretIn(created.html))).toBe('VALID');
+  });
+
   it('shows a bad form’s problem with the form filled in again, and creates nothing', async () => {
     await unchanged(async () => {
       const unknown = await admin.post(KEYS, { csrf: csrf.admin, api, name: 'Bad scope', scopes: 'delete:everything', ratelimits: '' });
