@@ -13,6 +13,7 @@ import { clientPages } from './pages/clients.js';
 import { consumerPages } from './pages/consumers.js';
 import { debuggerPages } from './pages/debugger.js';
 import { keyPages } from './pages/keys.js';
+import { signingKeyPages } from './pages/signing-keys.js';
 import { tenantPages } from './pages/tenants.js';
 import { usagePages } from './pages/usage.js';
 import { userPages } from './pages/users.js';
@@ -56,6 +57,7 @@ export const consoleRoutes =
     keyPages(app, keygate);
     clientPages(app, keygate);
     userPages(app, keygate);
+    signingKeyPages(app, keygate);
     auditPages(app, keygate);
     usagePages(app, keygate);
     debuggerPages(app, keygate);
