@@ -3,9 +3,8 @@ import { BACKENDS } from '../../helpers/backends.js';
 import { testClock } from '../../helpers/clock.js';
 import type { Person } from '../../helpers/person.js';
 import { expectStatus, seedTenant, startTestServer, type TestServer } from '../../helpers/server.js';
-import { operatorReach } from '../../../src/domain/operators.js';
 import { refusalInWords } from '../../../src/http/console/pages/audit.js';
-import { createOperator, signedInOperator } from './operator-fixture.js';
+import { consoleCsrf, createOperator, signedInOperator } from './operator-fixture.js';
 
 const AUDIT = '/console/tenants/acme/audit';
 
@@ -58,12 +57,12 @@ describe.each(BACKENDS)('console: audit log (%s)', (backend) => {
     const byRoot = await t.call('POST', '/v1/tenants/acme/keys', { api, scopes: ['read:users'], name: 'by-root' });
     expectStatus(byRoot, 201);
     expectStatus(await t.call('POST', `/v1/tenants/acme/keys/${byRoot.body.id}/revoke`, {}), 200);
-    // The operator revokes a key as every console page acts: /v1 with a bearer delegated for the operator (ConsoleContext.v1).
+    // The operator revokes a key on the console's key page.
     const byOperator = await t.call('POST', '/v1/tenants/acme/keys', { api, scopes: ['read:users'], name: 'by-operator' });
     expectStatus(byOperator, 201);
-    const { scopes, tenant } = operatorReach({ scopes: ['audit:read', 'keys:write', 'root_keys:read'], tenant: null });
-    const bearer = t.server.keygate.auth.delegate({ kind: 'root', keyId: auditorId, scopes, tenant, operator: true });
-    expectStatus(await t.call('POST', `/v1/tenants/acme/keys/${byOperator.body.id}/revoke`, {}, { auth: bearer }), 200);
+    const revoked = await auditor.post(`/console/tenants/acme/keys/${byOperator.body.id}/revoke`, { csrf: await consoleCsrf(auditor) });
+    expect(revoked.status).toBe(303);
+    expect((await t.call('GET', `/v1/tenants/acme/keys/${byOperator.body.id}`)).body.revokedAt).not.toBeNull();
     const rootActor = (await t.call('GET', `/v1/tenants/acme/audit?action=key.revoke&target=${byRoot.body.id}`)).body.items[0].actor as string;
     expect(rootActor).toMatch(/^key_/);
 
