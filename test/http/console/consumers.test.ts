@@ -176,6 +176,28 @@ describe.each(BACKENDS)('console: consumers (%s)', (backend) => {
     expect(corp.grants[0]!.grantKeyId).toBeDefined();
   });
 
+  it('creates a key for a member within the grant (keys:write), its secret shown once', async () => {
+    await consumer({ id: 'cyberdyne', name: 'Cyberdyne', members: [alice], grants: [{ api, scopes: ['read:users'] }] });
+    await createOperator(t, { email: 'minter@ops.test', scopes: ['consumers:read', 'keys:write', 'users:read'] });
+    const minter = await signedInOperator(t, 'minter@ops.test');
+    const page = await minter.get(`${CONSUMERS}/cyberdyne`);
+    expect(page.html).toContain('Create a key for a member');
+    expect(page.html).toContain(`<option value="${alice}">alice@initech.test</option>`);
+    const minterCsrf = await consoleCsrf(minter);
+    const created = await minter.post(`${CONSUMERS}/cyberdyne/keys`, { csrf: minterCsrf, api, member: alice, name: 'From the console', scope: 'read:users', expires: '' });
+    expect(created.status).toBe(200);
+    const secret = /id="secret" value="([^"]+)"/.exec(created.html)![1]!;
+    expect(await verify(secret)).toBe('VALID');
+    const keys = (await t.call('GET', '/v1/tenants/acme/consumers/cyberdyne/keys')).body.items;
+    expect(keys).toMatchObject([{ name: 'From the console', consumer: 'cyberdyne', scopes: ['read:users'] }]);
+    await unchanged(async () => {
+      const outside = await minter.post(`${CONSUMERS}/cyberdyne/keys`, { csrf: minterCsrf, api, member: alice, scope: 'write:users' });
+      expect(outside.status).toBeGreaterThanOrEqual(400);
+      expect(outside.html).toContain('SCOPE_NOT_ALLOWED');
+    });
+    expect((await admin.get(`${CONSUMERS}/cyberdyne`)).html).not.toContain('Create a key for a member');
+  });
+
   it('adds and removes members through /v1', async () => {
     await consumer({ id: 'acme-corp', name: 'Acme Corp', members: [alice] });
     const added = await admin.post(`${CONSUMERS}/acme-corp/members/add`, { csrf: csrf.admin, user: bob });

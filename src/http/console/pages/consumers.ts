@@ -27,7 +27,7 @@ import {
   type Ratelimit,
   type V1Result,
 } from './key-fields.js';
-import { keyStatus, keyUrl, type KeyView } from './keys.js';
+import { keyStatus, keyUrl, secretPage, type KeyView } from './keys.js';
 
 /** A grant as `/v1/tenants/{slug}/consumers` answers it. */
 interface GrantView {
@@ -130,6 +130,17 @@ export function consumerPages(app: FastifyInstance, keygate: Keygate): void {
     const result = await c.v1('PATCH', consumerPath(slug, id), { grants: input.value });
     if (result.status === 200) return reply.redirect(`${consumerUrl(slug, id)}?done=updated`, 303);
     return detailPage(reply, c, slug, id, { status: result.status, problem: result, form, now });
+  });
+
+  app.post('/console/tenants/:slug/consumers/:id/keys', { schema: { hide: true } }, async (request, reply) => {
+    const posted = await operatorForm(keygate, request, reply);
+    if (posted === null) return reply;
+    const { c, form } = posted;
+    const { slug, id } = request.params as { slug: string; id: string };
+    const input = readForm(() => memberKeyInput(form));
+    const result = input.problem ?? (await c.v1('POST', `${consumerPath(slug, id)}/keys`, input.value));
+    if (result.status === 201) return secretPage(reply, c, slug, { key: result.body as KeyView, secret: result.body.key as string, title: 'The member’s new key', graceMs: null, now: keygate.clock() });
+    return detailPage(reply, c, slug, id, { status: result.status, problem: result, now: keygate.clock() });
   });
 
   app.post('/console/tenants/:slug/consumers/:id/rename', { schema: { hide: true } }, async (request, reply) => {
@@ -237,6 +248,17 @@ function grantsOf(form: Form, options: { create: boolean }): GrantInput[] {
     grants.push(grant);
   }
   return grants;
+}
+
+/** The body of POST …/consumers/{id}/keys: a key for a member within one grant. */
+function memberKeyInput(form: Form): Record<string, unknown> {
+  const body: Record<string, unknown> = { api: text(form, 'api'), member: text(form, 'member'), scopes: form.get('scope') ?? [] };
+  if (body['member'] === '') throw new FormProblem('Pick the member the key is for.');
+  const name = text(form, 'name');
+  if (name !== '') body['name'] = name;
+  const expiresAt = parseExpiry(text(form, 'expires'));
+  if (expiresAt !== null) body['expiresAt'] = expiresAt;
+  return body;
 }
 
 /** One way a grant change narrows keys, in words, with the grant it touches. */
@@ -450,6 +472,7 @@ ${doneNotice(options.done, DONE)}${options.problem && options.form === undefined
 ${keys === null ? problemBox(keysResult as V1Result) : ''}
 ${consumer.grants.length === 0 ? html`<p class="muted">No grants: the consumer's members cannot create keys.</p>` : html`<ul class="tree" aria-labelledby="grants-heading">${consumer.grants.map((g) => grantTree(c, slug, g, keys, now))}</ul>`}
 ${c.can('keys:read') && consumer.grants.length > 0 ? html`<p><a href="${tenantPath(slug)}/keys?consumer=${encodeURIComponent(consumer.id)}">Find the consumer's keys in the key list</a></p>` : ''}
+${c.can('keys:write') && consumer.members.length > 0 && consumer.grants.length > 0 ? memberKeyForms(c, slug, consumer, users) : ''}
 <h2 id="members-heading">Members</h2>
 ${
   consumer.members.length === 0
@@ -492,4 +515,20 @@ ${grantEditor('edit', apis, consumer.grants, options.form)}
     : ''
 }`;
   return consoleReply(reply, options.status, consolePage({ title: consumer.name, c, section: 'consumers', tenant: slug, body }));
+}
+
+/** A form per grant to create a key for a member within it (keys:write: it mints a secret). */
+function memberKeyForms(c: ConsoleContext, slug: string, consumer: ConsumerView, users: ReadonlyMap<string, UserView>): Html {
+  return html`<h2 id="member-key-heading">Create a key for a member</h2>
+<p class="muted">As the member would in the portal: within the grant, counted against its most keys. The secret is shown once, to you.</p>
+${consumer.grants.map((grant, g) => {
+    const id = `mk-${g}`;
+    return html`<form class="card" method="post" action="${consumerUrl(slug, consumer.id)}/keys" aria-labelledby="${id}-title"><input type="hidden" name="csrf" value="${c.csrf}"><input type="hidden" name="api" value="${grant.api}">
+<h3 id="${id}-title">Key on ${grant.api}</h3>
+<div class="field"><label for="${id}-member">Member</label><select id="${id}-member" name="member">${consumer.members.map((m) => html`<option value="${m}">${users.get(m)?.email ?? m}</option>`)}</select></div>
+<div class="field"><label for="${id}-name">Name</label><input type="text" id="${id}-name" name="name" maxlength="200"></div>
+<fieldset><legend>Scopes <span class="hint">At most the grant's</span></legend>${scopeBoxes(id, 'scope', grant.scopes.map((name) => ({ name, description: '' })), [])}</fieldset>
+<div class="field"><label for="${id}-expires">Expires at the end of <span class="hint">A UTC date; empty: with the grant</span></label><input type="date" id="${id}-expires" name="expires"></div>
+<button type="submit">Create key</button></form>`;
+  })}`;
 }

@@ -309,7 +309,8 @@ ${limitFields('', 'new', { ratelimits: value('ratelimits'), credits: value('cred
 <button class="primary" type="submit">Create key</button></form>`;
 }
 
-function secretPage(reply: FastifyReply, c: ConsoleContext, slug: string, options: { key: KeyView; secret: string; title: string; graceMs: number | null; now: number }): FastifyReply {
+/** The page of a secret just issued (a new or rolled key): shown once, in the POST's own answer; the consumer pages use it too. */
+export function secretPage(reply: FastifyReply, c: ConsoleContext, slug: string, options: { key: KeyView; secret: string; title: string; graceMs: number | null; now: number }): FastifyReply {
   const { key, secret, title, graceMs, now } = options;
   const grace = graceMs === null ? '' : graceMs === 0 ? html`<p>The old secret stopped working now.</p>` : html`<p>The old secret keeps working until about ${when(now + graceMs)}.</p>`;
   const body = html`<h1>${title}</h1>
