@@ -31,8 +31,8 @@ type BreakdownView = Static<typeof UsageBreakdownView>;
 
 /**
  * A tenant's usage (docs/usage.md): requests by outcome over the last hour, day or 30 days, of
- * every API or one, as the portal's SVG chart with its numbers in a table; the busiest consumers
- * and keys; and the denial reasons with their counts. Everything comes from
+ * every API or one, as the portal's SVG chart with its numbers in a table; the busiest consumers,
+ * keys and gateway operations; and the denial reasons with their counts. Everything comes from
  * `GET /v1/tenants/{slug}/usage` and `…/usage/breakdown` as the operator (`usage:read`).
  */
 export function usagePages(app: FastifyInstance, keygate: Keygate): void {
@@ -56,8 +56,8 @@ export function usagePages(app: FastifyInstance, keygate: Keygate): void {
       const body = html`<h1>Usage</h1>${form}${problemBox(series)}`;
       return consoleReply(reply, 404, consolePage({ title: 'Usage', c, section: 'usage', tenant: slug, body }));
     }
-    const [consumers, keys] = await Promise.all(
-      (['consumer', 'key'] as const).map((by) => c.v1('GET', `${base}/breakdown?${new URLSearchParams({ ...filter, by, limit: String(TOP) })}`)),
+    const [consumers, keys, operations] = await Promise.all(
+      (['consumer', 'key', 'operation'] as const).map((by) => c.v1('GET', `${base}/breakdown?${new URLSearchParams({ ...filter, by, limit: String(TOP) })}`)),
     );
     const view = series.body as SeriesView;
     const points: UsagePoint[] = view.points.map((p) => ({ ...p, at: Date.parse(p.at) }));
@@ -70,7 +70,8 @@ ${form}
 ${usageChartWithTable({ granularity: view.granularity, points, outcomes }, 'chart-title')}
 <h2 id="denials">Denial reasons</h2>${denialReasons(points, slug)}
 <h2 id="top-consumers">Top consumers</h2>${breakdown(consumers!, outcomes, { heading: 'Consumer', labelledBy: 'top-consumers', link: (id) => `${tenantPath(slug)}/consumers/${encodeURIComponent(id)}`, none: 'no consumer' })}
-<h2 id="top-keys">Top keys</h2>${breakdown(keys!, outcomes, { heading: 'Key', labelledBy: 'top-keys', link: (id) => `${tenantPath(slug)}/keys/${encodeURIComponent(id)}`, none: 'no key (a credential that matched none)' })}`;
+<h2 id="top-keys">Top keys</h2>${breakdown(keys!, outcomes, { heading: 'Key', labelledBy: 'top-keys', link: (id) => `${tenantPath(slug)}/keys/${encodeURIComponent(id)}`, none: 'no key (a credential that matched none)' })}
+<h2 id="top-operations">Top operations</h2>${breakdown(operations!, outcomes, { heading: 'Operation', labelledBy: 'top-operations', link: null, none: 'none (verify calls, paths the API does not declare)' })}`;
     return consoleReply(reply, 200, consolePage({ title: 'Usage', c, section: 'usage', tenant: slug, body }));
   });
 }
@@ -101,13 +102,13 @@ function denialReasons(points: readonly UsagePoint[], slug: string): Html {
 <p><a href="${tenantPath(slug)}/audit?action=key.verify.denied">Refused verifications in the audit log</a></p>`;
 }
 
-function breakdown(result: { status: number; body: any }, outcomes: readonly string[], input: { heading: string; labelledBy: string; link: (name: string) => string; none: string }): Html {
+function breakdown(result: { status: number; body: any }, outcomes: readonly string[], input: { heading: string; labelledBy: string; link: ((name: string) => string) | null; none: string }): Html {
   if (result.status !== 200) return problemBox(result);
   const view = result.body as BreakdownView;
   const table = usageTotalsTable(view.items, outcomes, {
     heading: input.heading,
     labelledBy: input.labelledBy,
-    label: (name) => (name === null ? html`<span class="muted">${input.none}</span>` : html`<a href="${input.link(name)}"><code>${name}</code></a>`),
+    label: (name) => (name === null ? html`<span class="muted">${input.none}</span>` : input.link === null ? name : html`<a href="${input.link(name)}"><code>${name}</code></a>`),
   });
   return view.total > view.items.length ? html`${table}<p class="muted">The ${view.items.length} busiest of ${view.total}.</p>` : table;
 }
