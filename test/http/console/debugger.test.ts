@@ -82,6 +82,10 @@ describe.each(BACKENDS)('console: verify and debug (%s)', (backend) => {
     expect(refused.html).toContain('<strong>REVOKED</strong>: key revoked');
     expect(shownJson(refused.html)).toMatchObject({ valid: false, code: 'REVOKED', keyId: revoked.id, tenant: 'acme' });
 
+    // Both tenants have an API of that identifier: the answer is /v1's, and the page says whose key it is.
+    const elsewhere = await debug(verifier, csrf.verifier, { credential: good.key, api: `other|${api}` });
+    expect(shownJson(elsewhere.html)).toMatchObject({ valid: true, tenant: 'acme' });
+    expect(elsewhere.html).toContain('The credential belongs to tenant acme, not other.');
     const scope = await debug(verifier, csrf.verifier, { credential: good.key, api: `acme|${api}`, scopes: 'read:users write:users', match: 'any' });
     expect(shownJson(scope.html)).toMatchObject({ valid: true, code: 'VALID' });
     const missing = await debug(verifier, csrf.verifier, { credential: good.key, api: `acme|${api}`, scopes: 'write:users' });

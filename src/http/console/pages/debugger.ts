@@ -63,7 +63,7 @@ export function debuggerPages(app: FastifyInstance, keygate: Keygate): void {
       ...(asked.ip.trim() !== '' ? { ip: asked.ip.trim() } : {}),
     };
     const result = await c.v1('POST', '/v1/verify', body);
-    return debuggerPage(reply, c, { status: result.status === 200 ? 200 : result.status, asked, groups, result, now: keygate.clock() });
+    return debuggerPage(reply, c, { status: result.status, asked, groups, result, now: keygate.clock() });
   });
 }
 
