@@ -111,7 +111,7 @@ describe.each(BACKENDS)('console: usage (%s)', (backend) => {
       ['listUsers', '3', '3', '0', '0', '0', '0'],
     ]);
     expect(page.html).toContain(`href="/console/tenants/acme/keys/${key1.id}"`);
-    expect(page.html).toContain('href="/console/tenants/acme/consumers/cust-2"');
+    expect(page.html).toContain('href="/console/tenants/acme/keys?consumer=cust-2"');
   });
 
   it('narrows to a period and an API', async () => {

@@ -69,7 +69,7 @@ ${form}
 <h2 id="chart-title">${PERIODS[period].label}, by ${PERIODS[period].by}</h2>
 ${usageChartWithTable({ granularity: view.granularity, points, outcomes }, 'chart-title')}
 <h2 id="denials">Denial reasons</h2>${denialReasons(points, slug)}
-<h2 id="top-consumers">Top consumers</h2>${breakdown(consumers!, outcomes, { heading: 'Consumer', labelledBy: 'top-consumers', link: (id) => `${tenantPath(slug)}/consumers/${encodeURIComponent(id)}`, none: 'no consumer' })}
+<h2 id="top-consumers">Top consumers</h2>${breakdown(consumers!, outcomes, { heading: 'Consumer', labelledBy: 'top-consumers', link: (id) => `${tenantPath(slug)}/keys?consumer=${encodeURIComponent(id)}`, none: 'no consumer' })}
 <h2 id="top-keys">Top keys</h2>${breakdown(keys!, outcomes, { heading: 'Key', labelledBy: 'top-keys', link: (id) => `${tenantPath(slug)}/keys/${encodeURIComponent(id)}`, none: 'no key (a credential that matched none)' })}
 <h2 id="top-operations">Top operations</h2>${breakdown(operations!, outcomes, { heading: 'Operation', labelledBy: 'top-operations', link: null, none: 'none (verify calls, paths the API does not declare)' })}`;
     return consoleReply(reply, 200, consolePage({ title: 'Usage', c, section: 'usage', tenant: slug, body }));
@@ -102,6 +102,7 @@ function denialReasons(points: readonly UsagePoint[], slug: string): Html {
 <p><a href="${tenantPath(slug)}/audit?action=key.verify.denied">Refused verifications in the audit log</a></p>`;
 }
 
+/** A top table; a consumer links to its keys (a key's consumer is any name the owner gave, not always a consumer of the portal). */
 function breakdown(result: { status: number; body: any }, outcomes: readonly string[], input: { heading: string; labelledBy: string; link: ((name: string) => string) | null; none: string }): Html {
   if (result.status !== 200) return problemBox(result);
   const view = result.body as BreakdownView;
