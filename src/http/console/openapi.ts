@@ -32,6 +32,7 @@ const PAGES: readonly { path: string; get?: string; post?: string; params?: stri
   { path: `${T}/consumers`, get: 'The tenant\'s consumers, searched and paged', post: 'Create a consumer with members and grants' },
   { path: `${T}/consumers/{id}`, get: 'A consumer: its grants with the keys under them, and its members', params: ['id'] },
   { path: `${T}/consumers/{id}/grants`, post: 'Change the consumer\'s grants (narrowing confirmed first)', params: ['id'] },
+  { path: `${T}/consumers/{id}/keys`, post: 'Create a key for a member within a grant: the secret shown once', params: ['id'] },
   { path: `${T}/consumers/{id}/rename`, post: 'Rename the consumer', params: ['id'] },
   { path: `${T}/consumers/{id}/members/add`, post: 'Add a member', params: ['id'] },
   { path: `${T}/consumers/{id}/members/remove`, post: 'Remove a member', params: ['id'] },
