@@ -1,4 +1,4 @@
-import { MANAGEMENT_SCOPES, type RootKeyReach } from './management.js';
+import { MANAGEMENT_SCOPES, rootKeyOverreach, type RootKeyReach } from './management.js';
 import { expandScopes } from './scopes.js';
 
 /**
@@ -54,4 +54,24 @@ export function operatorReach(operator: Pick<Operator, 'scopes' | 'tenant'>): Ro
 export function slidIdleDeadline(session: { createdAt: number; expiresAt: number }, now: number, lifetimes: ConsoleSessionLifetimes): number | null {
   const next = Math.min(now + lifetimes.idleMs, session.createdAt + lifetimes.absoluteMs);
   return next - session.expiresAt >= SESSION_SLIDE_MS ? next : null;
+}
+
+/** Who changes an operator account: a root key's reach, or an operator's (`operatorId` set) signed in to the console. */
+export type OperatorsCaller = RootKeyReach & { operatorId?: string };
+
+/**
+ * Why `caller` may not change `target`'s account (`update`, `disable`, `password`, `delete`), or
+ * null when it may. A root key acts on every operator it could have created. An operator acts
+ * only on operators of strictly less reach: a peer of equal reach could otherwise reset the
+ * peer's password, sign in as them and be audited under their name. Their own account they may
+ * rename, narrow and give a new password, but not disable or delete (no lock-out by a slip).
+ *
+ * @example
+ * operatorChangeRefusal({ scopes: new Set(['keys:read']), tenant: null, operatorId: 'usr_a' }, peerWithKeysRead, 'password'); // 'an operator may change only operators with less reach than their own'
+ */
+export function operatorChangeRefusal(caller: OperatorsCaller, target: Operator, action: 'update' | 'disable' | 'password' | 'delete'): string | null {
+  if (caller.operatorId === undefined) return null;
+  if (target.id === caller.operatorId) return action === 'disable' || action === 'delete' ? 'an operator may not disable or delete their own account' : null;
+  const equal = rootKeyOverreach(operatorReach(target), { scopes: [...caller.scopes], tenant: caller.tenant }) === null;
+  return equal ? 'an operator may change only operators with less reach than their own; ask a root key or an operator with more scopes' : null;
 }

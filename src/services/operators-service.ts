@@ -3,7 +3,7 @@ import type { PasswordHasher } from '../crypto/passwords.js';
 import { hashSecret, newId } from '../crypto/secrets.js';
 import { KeygateError, isKeygateError } from '../domain/errors.js';
 import { rootKeyOverreach, type RootKeyReach } from '../domain/management.js';
-import { slidIdleDeadline, type ConsoleSessionLifetimes, type Operator } from '../domain/operators.js';
+import { operatorChangeRefusal, slidIdleDeadline, type ConsoleSessionLifetimes, type Operator, type OperatorsCaller } from '../domain/operators.js';
 import { EMAIL_PATTERN, normaliseEmail, passwordProblem } from '../domain/people.js';
 import { assertInCatalog } from '../domain/scopes.js';
 import type { Page, PageRequest } from '../store/store.js';
@@ -96,12 +96,12 @@ export class OperatorsService {
    */
   async update(
     actor: Actor,
-    caller: RootKeyReach,
+    caller: OperatorsCaller,
     id: string,
     changes: { name?: string | null; disabled?: boolean; scopes?: string[]; tenant?: string | null },
   ): Promise<Operator> {
     const { tenant: system, api } = await this.deps.rootKeys.ensureSystem();
-    const operator = await this.get(caller, id);
+    const operator = await this.changeable(caller, id, changes.disabled === true ? 'disable' : 'update');
     const reshaped = changes.scopes !== undefined || changes.tenant !== undefined;
     const shape = reshaped
       ? await this.checkedShape(caller, { scopes: changes.scopes ?? operator.scopes, tenant: changes.tenant === undefined ? operator.tenant : changes.tenant }, api.scopes)
@@ -126,9 +126,9 @@ export class OperatorsService {
   }
 
   /** Sets a new password (generated and returned once when none is given) and ends every session of the operator. */
-  async resetPassword(actor: Actor, caller: RootKeyReach, id: string, input: { password?: string } = {}): Promise<{ password?: string }> {
+  async resetPassword(actor: Actor, caller: OperatorsCaller, id: string, input: { password?: string } = {}): Promise<{ password?: string }> {
     const { tenant: system } = await this.deps.rootKeys.ensureSystem();
-    await this.get(caller, id);
+    await this.changeable(caller, id, 'password');
     const generated = input.password === undefined ? generatePassword() : null;
     const password = generated ?? input.password!;
     const weak = passwordProblem(password);
@@ -140,9 +140,9 @@ export class OperatorsService {
   }
 
   /** Deletes the operator and ends their sessions. */
-  async delete(actor: Actor, caller: RootKeyReach, id: string): Promise<void> {
+  async delete(actor: Actor, caller: OperatorsCaller, id: string): Promise<void> {
     const { tenant: system } = await this.deps.rootKeys.ensureSystem();
-    await this.get(caller, id);
+    await this.changeable(caller, id, 'delete');
     if (!(await this.ctx.store.operators.delete(system.id, id, this.ctx.audit.event(system.id, actor, 'operator.delete', id)))) {
       throw new KeygateError('OPERATOR_NOT_FOUND', `no operator "${id}"`);
     }
@@ -207,6 +207,14 @@ export class OperatorsService {
   }
 
   /** Scopes in the management catalog and within the caller's reach, and a tenant that exists. */
+  /** The operator `caller` may change by `action` (`operatorChangeRefusal`): 404 when out of reach, 403 when a peer or themself. */
+  private async changeable(caller: OperatorsCaller, id: string, action: 'update' | 'disable' | 'password' | 'delete'): Promise<Operator> {
+    const operator = await this.get(caller, id);
+    const refusal = operatorChangeRefusal(caller, operator, action);
+    if (refusal !== null) throw new KeygateError('FORBIDDEN', refusal);
+    return operator;
+  }
+
   private async checkedShape(
     caller: RootKeyReach,
     shape: { scopes: string[]; tenant: string | null },

@@ -4,6 +4,7 @@ import type { Keygate } from '../../services/keygate.js';
 import { safeEqual } from '../../crypto/secrets.js';
 import { formOf, param, type Form } from '../oauth/form.js';
 import { CONSOLE_SESSION_COOKIE, sessionCsrf } from './cookies.js';
+import { consoleReply } from './layout.js';
 import { consoleErrorPage } from './views.js';
 
 /** The signed-in operator as the console sees them: scopes with their implications. */
@@ -68,22 +69,14 @@ export async function operatorForm(keygate: Keygate, request: FastifyRequest, re
   const operator = await keygate.operators.resolveSession(session);
   if (operator === null || session === undefined) {
     // A form posted without a live session is not replayed after sign-in: say so, change nothing.
-    reply
-      .code(403)
-      .header('cache-control', 'no-store')
-      .type('text/html; charset=utf-8')
-      .send(consoleErrorPage('Signed out', 'Your console session has ended, so nothing was done. Sign in again, then repeat what you were doing.'));
+    consoleReply(reply, 403, consoleErrorPage('Signed out', 'Your console session has ended, so nothing was done. Sign in again, then repeat what you were doing.'));
     return null;
   }
   const c = contextOf(keygate, request, operator, sessionCsrf(session));
   const form = formOf(request.body);
   const submitted = param(form, 'csrf');
   if (submitted === undefined || !safeEqual(submitted, c.csrf)) {
-    reply
-      .code(403)
-      .header('cache-control', 'no-store')
-      .type('text/html; charset=utf-8')
-      .send(consoleErrorPage('Request refused', 'The form expired or did not come from this console. Go back, reload the page and try again.'));
+    consoleReply(reply, 403, consoleErrorPage('Request refused', 'The form expired or did not come from this console. Go back, reload the page and try again.'));
     return null;
   }
   return { c, form };
@@ -126,8 +119,9 @@ function contextOf(keygate: Keygate, request: FastifyRequest, stored: StoredOper
  * nothing else (no scheme, host, `//`, backslash, dot segment or query), so the sign-in page
  * can never redirect anywhere else.
  */
-export function consoleReturnPath(next: string | undefined): string | null {
-  if (next === undefined) return null;
+export function consoleReturnPath(next: unknown): string | null {
+  // A repeated `?next=` arrives as an array: no return path, not a crash.
+  if (typeof next !== 'string') return null;
   if (next !== '/console' && !next.startsWith('/console/')) return null;
   return /^[A-Za-z0-9_/%.-]+$/.test(next) && !next.includes('//') && !/(^|\/)\.\.?(\/|$)/.test(next) && !/%2e|%2f|%5c/i.test(next) ? next : null;
 }

@@ -4,9 +4,9 @@ import { KeygateError } from '../../domain/errors.js';
 import { OAuthError } from '../../domain/oauth/errors.js';
 import type { Keygate } from '../../services/keygate.js';
 import { acceptForms } from '../oauth/form.js';
-import { htmlReply } from '../portal/context.js';
 import { consoleAssetRoutes } from './assets.js';
 import { consoleHomeRoutes } from './home.js';
+import { consoleReply } from './layout.js';
 import { apiPages } from './pages/apis.js';
 import { auditPages } from './pages/audit.js';
 import { clientPages } from './pages/clients.js';
@@ -38,14 +38,14 @@ export const consoleRoutes =
       const status = err instanceof OAuthError || err instanceof KeygateError ? err.status : ((err as { statusCode?: number }).statusCode ?? 500);
       if (status >= 500) request.log.error({ err, requestId: request.id }, 'console page failed');
       const message = status >= 500 ? `Try again shortly. Reference: ${request.id}` : status === 404 ? 'There is nothing here.' : status === 413 ? 'The form is too large.' : 'The request could not be understood.';
-      return htmlReply(reply, status >= 500 ? 500 : status, consoleErrorPage('Something went wrong', message));
+      return consoleReply(reply, status >= 500 ? 500 : status, consoleErrorPage('Something went wrong', message));
     });
     // A reserved or unknown tenant is answered before anything else, whoever asks, as every
     // tenant route does (`isReservedSlug`): the console never serves the system tenant.
     app.addHook('onRequest', async (request, reply) => {
       const slug = (request.params as { slug?: string } | undefined)?.slug;
       if (slug !== undefined && (slug.length > 64 || (await keygate.directory.tenant(slug)) === null)) {
-        return htmlReply(reply, 404, consoleErrorPage('Not found', 'There is no such tenant.'));
+        return consoleReply(reply, 404, consoleErrorPage('Not found', 'There is no such tenant.'));
       }
     });
     consoleAssetRoutes(app);

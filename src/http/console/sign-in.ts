@@ -1,10 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Keygate } from '../../services/keygate.js';
 import { formOf, param } from '../oauth/form.js';
-import { htmlReply } from '../portal/context.js';
 import { signInPage, waitText } from '../portal/views.js';
 import { CONSOLE_CSRF_COOKIE, CONSOLE_SESSION_COOKIE, consoleCookieOptions, consoleCsrfToken, consoleCsrfValid } from './cookies.js';
 import { consoleReturnPath, operatorForm } from './context.js';
+import { consoleReply } from './layout.js';
 import { consoleErrorPage } from './views.js';
 
 /**
@@ -15,13 +15,13 @@ import { consoleErrorPage } from './views.js';
 export function consoleSignInRoutes(app: FastifyInstance, keygate: Keygate): void {
   app.get('/console/login', { schema: { hide: true } }, async (request, reply) => {
     const next = consoleReturnPath((request.query as { next?: string }).next);
-    return htmlReply(reply, 200, signInPage(view(request, reply, next)));
+    return consoleReply(reply, 200, signInPage(view(request, reply, next)));
   });
 
   app.post('/console/login', { schema: { hide: true } }, async (request, reply) => {
     const form = formOf(request.body);
     if (!consoleCsrfValid(request, param(form, 'csrf'))) {
-      return htmlReply(reply, 403, consoleErrorPage('Request refused', 'The form expired or did not come from this console. Go back, reload the page and try again.'));
+      return consoleReply(reply, 403, consoleErrorPage('Request refused', 'The form expired or did not come from this console. Go back, reload the page and try again.'));
     }
     const next = consoleReturnPath(param(form, 'next'));
     const email = param(form, 'email') ?? '';
@@ -29,9 +29,9 @@ export function consoleSignInRoutes(app: FastifyInstance, keygate: Keygate): voi
     if ('error' in outcome) {
       if (outcome.error === 'throttled') {
         reply.header('retry-after', String(outcome.retryAfter));
-        return htmlReply(reply, 429, signInPage({ ...view(request, reply, next), email, error: `Too many attempts. Try again in ${waitText(outcome.retryAfter)}.` }));
+        return consoleReply(reply, 429, signInPage({ ...view(request, reply, next), email, error: `Too many attempts. Try again in ${waitText(outcome.retryAfter)}.` }));
       }
-      return htmlReply(reply, 401, signInPage({ ...view(request, reply, next), email, error: 'That email and password do not match an operator account.' }));
+      return consoleReply(reply, 401, signInPage({ ...view(request, reply, next), email, error: 'That email and password do not match an operator account.' }));
     }
     await keygate.operators.endSession(request.cookies[CONSOLE_SESSION_COOKIE]);
     const session = await keygate.operators.startSession(outcome.operator);

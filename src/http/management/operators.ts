@@ -2,8 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { isoOrNull } from '../../domain/clock.js';
-import type { RootKeyReach } from '../../domain/management.js';
-import type { Operator } from '../../domain/operators.js';
+import type { Operator, OperatorsCaller } from '../../domain/operators.js';
 import type { Keygate } from '../../services/keygate.js';
 import { actorOf, requireScope } from '../auth.js';
 import { pageRequest, pageResponse } from '../pagination.js';
@@ -46,10 +45,11 @@ function operatorView(operator: Operator) {
 }
 
 /** The caller's reach; `requireScope` without `allowKeyHolder` admits only root keys (and operators acting through the console). */
-function callerOf(request: FastifyRequest): RootKeyReach {
+/** The caller's reach; an operator signed in to the console is named, for `operatorChangeRefusal`. */
+function callerOf(request: FastifyRequest): OperatorsCaller {
   const principal = request.principal!;
   if (principal.kind !== 'root') throw new Error('unreachable: requireScope admits only root keys here');
-  return principal;
+  return principal.operator === true ? { scopes: principal.scopes, tenant: principal.tenant, operatorId: principal.keyId } : { scopes: principal.scopes, tenant: principal.tenant };
 }
 
 /**

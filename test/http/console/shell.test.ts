@@ -40,6 +40,37 @@ describe.each(BACKENDS)('console shell (%s)', (backend) => {
     expect(signedIn.location).toMatch(/\/console\/operators$/);
   });
 
+  it('answers a repeated next with no return path, not a failure, and serves sign-in with the console\'s own CSP', async () => {
+    const login = await fetch(`${t.url}/console/login?next=/console/operators&next=/console/tenants`);
+    expect(login.status).toBe(200);
+    expect(await login.text()).not.toContain('name="next"');
+    expect(login.headers.get('content-security-policy')).toContain("form-action 'self';");
+    expect((await fetch(`${t.url}/t/acme/login?next=/t/acme/portal&next=/t/acme/portal/keys`)).status).toBe(200);
+  });
+
+  it('lets an operator change only operators of less reach than their own, and never disable or delete themself', async () => {
+    const peerScopes = ['keys:read', 'root_keys:write'];
+    const [a, b] = [await createOperator(t, { email: 'peer-a@ops.test', scopes: peerScopes }), await createOperator(t, { email: 'peer-b@ops.test', scopes: peerScopes })];
+    const weaker = await createOperator(t, { email: 'weaker@ops.test', scopes: ['keys:read'] });
+    const peer = await signedInOperator(t, 'peer-a@ops.test');
+    const csrf = await consoleCsrf(peer, '/console/operators');
+    const before = await snapshotState(t);
+    for (const action of ['password', 'disable', 'delete']) {
+      const refused = await peer.post(`/console/operators/${b}/${action}`, { csrf });
+      expect(refused.status, action).toBe(403);
+      expect(refused.html).toContain('less reach than their own');
+    }
+    for (const action of ['disable', 'delete']) expect((await peer.post(`/console/operators/${a}/${action}`, { csrf })).status, `self ${action}`).toBe(403);
+    expect(await snapshotState(t)).toBe(before);
+    // A weaker operator may be reset (the new password shown once), and the root key may reset a peer.
+    const reset = await peer.post(`/console/operators/${weaker}/password`, { csrf });
+    expect(reset.status).toBe(200);
+    expect(reset.html).toMatch(/id="secret" value="[^"]{20,}"/);
+    expectStatus(await t.call('POST', `/v1/operators/${b}/password`, {}), 200);
+    // Their own password the operator may change.
+    expect((await peer.post(`/console/operators/${a}/password`, { csrf })).status).toBe(200);
+  });
+
   it('answers a wrong password, an unknown email and a tenant user alike, and signs in with a fresh session', async () => {
     expectStatus(await t.call('POST', '/v1/tenants/acme/users', { email: 'person@acme.test', password: OPERATOR_PASSWORD }), 201);
     for (const [email, password] of [['admin@ops.test', 'wrong password, long enough'], ['nobody@ops.test', OPERATOR_PASSWORD], ['person@acme.test', OPERATOR_PASSWORD]]) {

@@ -114,8 +114,9 @@ export function shellOf(member: MemberContext): Pick<Parameters<typeof developer
  * `/t/{slug}/portal` and nothing else (no scheme, host, `//`, backslash or dot segment), so the
  * sign-in page cannot be made to redirect anywhere else.
  */
-export function portalReturnPath(slug: string, next: string | undefined): string | null {
-  if (next === undefined) return null;
+export function portalReturnPath(slug: string, next: unknown): string | null {
+  // A repeated `?next=` arrives as an array: no return path, not a crash.
+  if (typeof next !== 'string') return null;
   const portal = `/t/${slug}/portal`;
   if (next !== portal && !next.startsWith(`${portal}/`)) return null;
   return /^[A-Za-z0-9_/-]+$/.test(next) && !next.includes('//') ? next : null;
