@@ -57,6 +57,24 @@ describe.each(BACKENDS)('console: verify and debug (%s)', (backend) => {
   });
   afterAll(() => t.close());
 
+  it('offers a text field instead of a picker when the instance has more tenants than the picker reads, and still verifies', async () => {
+    const server = await startTestServer(backend);
+    try {
+      const seeded = await seedTenant(server);
+      for (let i = 0; i < 25; i += 1) expectStatus(await server.call('POST', '/v1/tenants', { slug: `t${i}`, name: `T${i}` }), 201);
+      await createOperator(server, { email: 'wide@ops.test', scopes: ['keys:verify', 'apis:read', 'tenants:read'] });
+      const wide = await signedInOperator(server, 'wide@ops.test');
+      const page = await wide.get(DEBUGGER);
+      expect(page.html).not.toContain('<select id="api"');
+      expect(page.html).toContain('<input type="text" id="api" name="api"');
+      const key = await server.call('POST', '/v1/tenants/acme/keys', { api: seeded.api, scopes: ['read:users'] });
+      const result = await debug(wide, Person.hidden(page.html, 'csrf'), { credential: key.body.key, api: seeded.api });
+      expect(shownJson(result.html)).toMatchObject({ valid: true, code: 'VALID' });
+    } finally {
+      await server.close();
+    }
+  });
+
   it('offers the APIs of the operator\'s tenants, grouped by tenant, with a POST form', async () => {
     const page = await verifier.get(DEBUGGER);
     expect(page.status).toBe(200);

@@ -11,8 +11,12 @@ import { operatorForm, requireOperator, type ConsoleContext } from '../context.j
 import { consolePage, consoleReply, problemBox } from '../layout.js';
 import { apisOf, v1Items, type ApiChoice } from './v1-lists.js';
 
-/** At most this many tenants' APIs are offered in the picker (100 tenants a page). */
-const TENANT_PAGES = 5;
+/**
+ * The picker lists the APIs of at most this many tenants (the first 100 APIs of each): every
+ * view of the page reads them through /v1, so an instance with more tenants gets a text field
+ * for the API identifier instead of thousands of reads per view.
+ */
+const PICKER_TENANTS = 25;
 
 /** What the operator asked: kept to fill the form again. The credential stays in POST bodies and answers only. */
 interface Asked {
@@ -93,12 +97,12 @@ function apiTenantOf(value: string): string | null {
 
 /** The operator's tenants (their one tenant, or every tenant /v1 lists for them) and each one's APIs. */
 async function apiGroups(c: ConsoleContext): Promise<ApiGroups> {
-  const tenants = c.operator.tenant !== null ? [{ slug: c.operator.tenant }] : await v1Items<{ slug: string }>(c, '/v1/tenants', { pages: TENANT_PAGES });
-  if (tenants === null) return null;
+  const tenants = c.operator.tenant !== null ? [{ slug: c.operator.tenant }] : await v1Items<{ slug: string }>(c, '/v1/tenants', { pages: 1 });
+  if (tenants === null || tenants.length > PICKER_TENANTS) return null;
   const slugs = tenants.map((t) => t.slug);
   const groups: { slug: string; apis: ApiChoice[] }[] = [];
   for (const slug of slugs) {
-    const apis = await apisOf(c, slug);
+    const apis = await apisOf(c, slug, { pages: 1 });
     if (apis === null) return null;
     if (apis.length > 0) groups.push({ slug, apis });
   }

@@ -30,13 +30,13 @@ export async function v1Items<T>(c: ConsoleContext, path: string, options: { pag
 }
 
 /**
- * Every API of a tenant the operator may list, for a picker (at most 1,000), read through /v1 as
+ * Every API of a tenant the operator may list, for a picker (at most 100 × `pages`, 1,000 by default), read through /v1 as
  * the operator; null when /v1 refuses the listing (no `apis:read`, another tenant).
  *
  * @example
  * const apis = await apisOf(c, 'acme'); // [{ identifier: 'https://api.acme.test', name: 'Acme API', scopes: […] }] or null
  */
-export async function apisOf(c: ConsoleContext, slug: string): Promise<ApiChoice[] | null> {
-  const apis = await v1Items<ApiChoice>(c, `/v1/tenants/${encodeURIComponent(slug)}/apis`, { pages: 10 });
+export async function apisOf(c: ConsoleContext, slug: string, options: { pages: number } = { pages: 10 }): Promise<ApiChoice[] | null> {
+  const apis = await v1Items<ApiChoice>(c, `/v1/tenants/${encodeURIComponent(slug)}/apis`, options);
   return apis === null ? null : apis.map((api) => ({ identifier: api.identifier, name: api.name, scopes: api.scopes ?? [] }));
 }
