@@ -1,6 +1,5 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BACKENDS } from '../helpers/backends.js';
 import { expectStatus, seedTenant, startTestServer, type TestServer } from '../helpers/server.js';
 import { OPERATOR_PASSWORD, createOperator } from '../http/console/operator-fixture.js';
 import { launchChromium, overflowsSideways, seriousViolations } from './portal-harness.js';
@@ -12,7 +11,9 @@ import { launchChromium, overflowsSideways, seriousViolations } from './portal-h
  * a URL or in storage; axe finds no serious or critical violation on any page, at desktop width
  * in the light colour scheme and at 375 px in the dark one.
  */
-describe.each(BACKENDS)('console consumers and keys in Chromium (%s)', (backend) => {
+// What a browser does here is the same on every store; both stores run these pages' HTTP tests
+// and the console's whole story (console.test.ts), so the browser runs once, on SQLite.
+describe.each(['sqlite'] as const)('console consumers and keys in Chromium (%s)', (backend) => {
   let t: TestServer;
   let api: string;
   let browser: Browser;

@@ -1,6 +1,5 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BACKENDS } from '../helpers/backends.js';
 import { expectStatus, seedTenant, startTestServer, type TestServer } from '../helpers/server.js';
 import { OPERATOR_PASSWORD, createOperator } from '../http/console/operator-fixture.js';
 import { launchChromium, overflowsSideways, seriousViolations } from './portal-harness.js';
@@ -23,12 +22,14 @@ paths:
 `;
 
 /**
- * The tenant, API and signing-key pages in Debian's Chromium, on both stores, for what only a
+ * The tenant, API and signing-key pages in Debian's Chromium, for what only a
  * browser shows: the file picker reads a YAML file into the OpenAPI form, the force step of a
  * catalog that drops a held scope is a button that works, an HS256 secret is copied with the copy
  * button, and every page (refusals included) has no serious axe-core violation and fits a phone.
  */
-describe.each(BACKENDS)('console tenants, APIs and signing keys in a browser (%s)', (backend) => {
+// What a browser does here is the same on every store; both stores run these pages' HTTP tests
+// and the console's whole story (console.test.ts), so the browser runs once, on SQLite.
+describe.each(['sqlite'] as const)('console tenants, APIs and signing keys in a browser (%s)', (backend) => {
   let t: TestServer;
   let browser: Browser;
   let context: BrowserContext;

@@ -54,12 +54,18 @@ describe.each(BACKENDS)('the owner console in a browser (%s)', (backend) => {
   });
 
   /** Checks the page as it is now with axe-core, once per path. */
+  /**
+   * The pages are the same HTML whatever the store, so axe-core (the slow part) runs on the
+   * SQLite pass only; the story itself, and the script and storage checks, run on both.
+   */
+  const axe = backend === 'sqlite';
+
   async function audit(): Promise<void> {
     const path = new URL(page.url()).pathname;
     if (visited.has(path)) return;
     visited.add(path);
     scripts.set(path, (await page.evaluate('[...document.scripts].map((s) => s.src)')) as string[]);
-    for (const violation of await seriousViolations(page)) violations.push(`${path}: ${violation}`);
+    if (axe) for (const violation of await seriousViolations(page)) violations.push(`${path}: ${violation}`);
   }
 
   async function go(path: string): Promise<void> {
@@ -279,6 +285,7 @@ describe.each(BACKENDS)('the owner console in a browser (%s)', (backend) => {
     }
     for (const [path, srcs] of scripts) expect(srcs.reduce((total, src) => total + sizes.get(src)!, 0), path).toBeLessThanOrEqual(10 * 1024);
     expect(await page.evaluate('localStorage.length + sessionStorage.length')).toBe(0);
+    if (!axe) return;
     await page.setViewportSize({ width: 375, height: 800 });
     for (const path of ['/console', '/console/tenants/acme/keys', `/console/tenants/acme/apis/${encodeURIComponent(API)}`, '/console/tenants/acme/usage']) {
       await page.goto(`${t.url}${path}`);

@@ -285,7 +285,9 @@ describe.each(BACKENDS)('gateway (%s)', (backend) => {
 
     it('answers 504 when the upstream is slower than the timeout, and serves again once it is fast', async () => {
       const { key: secret } = await key();
-      upstream.delayMs = 1_000;
+      // Far slower than the 400 ms timeout: on a busy machine undici's timer may fire late, and a
+      // 1 s upstream once answered first (200 instead of 504).
+      upstream.delayMs = 5_000;
       const slow = await call('GET', '/users', bearer(secret));
       expect(slow.status).toBe(504);
       expect(slow.json).toMatchObject({ status: 504, code: 'UPSTREAM_TIMEOUT' });
