@@ -14,9 +14,11 @@
  * (keep-alive, no pipelining), the order alternating between rounds; figures are medians over
  * rounds and the ratio is the median of per-round req/s ratios. A run during which other
  * processes used more than 0.3 cores is measured again (at most 3 times, the quietest kept).
- * Target: Keygate >= 3x oidc-provider req/s. A third server, bench/servers/fastify-floor-tokens.ts
- * (bare Fastify + the same signature), is measured alongside as a reference for what HTTP and
- * one Ed25519 signature cost on this machine; it is no target.
+ * Target: Keygate >= 3x oidc-provider req/s. Two more servers, bench/servers/fastify-floor-tokens.ts
+ * (bare Fastify + the same signature, made on the main thread with fast-jwt, and with `--pool` on
+ * libuv's thread pool as Keygate makes it), are measured alongside as the floor: what HTTP and
+ * one Ed25519 signature cost on this machine. Keygate ÷ the pool floor is issue 13's second figure
+ * (target: within 15 %).
  * `--profile-dir DIR` runs both servers under `node --cpu-prof` (DIR/<server>/; read with
  * `tsx bench/lib/profile-top.ts <file>`).
  */
@@ -46,7 +48,7 @@ const { quick, duration, rounds, warmup, connections, profileDir, maxWaitMs } = 
 const script = (name: string): string => fileURLToPath(new URL(`./servers/${name}`, import.meta.url));
 
 interface Target {
-  name: 'oidc-provider' | 'keygate' | 'floor';
+  name: 'oidc-provider' | 'keygate' | 'floor' | 'floor-pool';
   description: string;
   server: ChildServer<unknown>;
   url: string;
@@ -70,6 +72,7 @@ try {
   const keygate = await start<KeygateTokensServerInfo>('keygate', script('keygate-tokens-server.ts'));
   const oidc = await start<OidcProviderServerInfo>('oidc-provider', script('oidc-provider-server.ts'), [TOKENS_API]);
   const floor = await start<FloorTokensServerInfo>('floor', script('fastify-floor-tokens.ts'), [TOKENS_API]);
+  const floorPool = await start<FloorTokensServerInfo>('floor-pool', script('fastify-floor-tokens.ts'), [TOKENS_API, '--pool']);
   const setup = await setupTokensTenant(keygate.info);
   const body = tokenForm(TOKENS_API);
   const targets: Target[] = [
@@ -97,6 +100,14 @@ try {
       headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth(floor.info.clientId, floor.info.clientSecret) },
       body,
     },
+    {
+      name: 'floor-pool',
+      description: 'reference: the same, signing with crypto.sign(…, callback) on the thread pool',
+      server: floorPool as ChildServer<unknown>,
+      url: floorPool.info.tokenEndpoint,
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth(floorPool.info.clientId, floorPool.info.clientSecret) },
+      body,
+    },
   ];
 
   // Same job on every side, checked once outside the timed part.
@@ -104,6 +115,7 @@ try {
     { target: targets[0]!, jwksUrl: oidc.info.jwksUrl, issuer: oidc.info.issuer },
     { target: targets[1]!, jwksUrl: `${setup.issuer}/.well-known/jwks.json`, issuer: setup.issuer },
     { target: targets[2]!, jwksUrl: floor.info.jwksUrl, issuer: floor.info.issuer },
+    { target: targets[3]!, jwksUrl: floorPool.info.jwksUrl, issuer: floorPool.info.issuer },
   ];
   const tokenSizes: Record<string, number> = {};
   for (const { target, jwksUrl, issuer } of checks) {
@@ -140,10 +152,14 @@ try {
   console.log(`  ratio keygate/oidc-provider req/s: ${fmtRatio(ratio)} (per round: ${kg.map((r, i) => fmtRatio(r.rps / base[i]!.rps)).join(', ')})`);
   console.log(`  ratio of server CPU per request (oidc-provider µs/req ÷ keygate µs/req): ${fmtRatio(cpuRatio)}`);
   const fl = runs.get('floor')!;
+  const pool = runs.get('floor-pool')!;
+  const poolRatio = median(kg.map((r, i) => r.rps / pool[i]!.rps));
   console.log(
-    `  reference: floor/oidc-provider req/s ${fmtRatio(median(fl.map((r, i) => r.rps / base[i]!.rps)))}, keygate/floor ${fmtRatio(median(kg.map((r, i) => r.rps / fl[i]!.rps)))} ` +
-      '(the floor is HTTP + form + one Ed25519 signature: the most any token endpoint can reach here)',
+    `  floor: floor/oidc-provider req/s ${fmtRatio(median(fl.map((r, i) => r.rps / base[i]!.rps)))}, keygate/floor ${fmtRatio(median(kg.map((r, i) => r.rps / fl[i]!.rps)))}; ` +
+      `floor-pool/oidc-provider ${fmtRatio(median(pool.map((r, i) => r.rps / base[i]!.rps)))}, keygate/floor-pool ${fmtRatio(poolRatio)} ` +
+      '(a floor is HTTP + form + one Ed25519 signature: the most any token endpoint can reach here)',
   );
+  console.log(`  target keygate/floor-pool >= 0.85: ${poolRatio >= 0.85 ? 'MET' : 'MISSED'}`);
   console.log(
     '  srv CPU / ac CPU: cores used by the server / by autocannon (this process); others: cores used by every other process ' +
       `(${fmtCores(quietBefore)} before start; ${retries} noisy run(s) measured again)`,

@@ -6,11 +6,15 @@
  * lookup, no lockout counter, no scope catalog, no request ids. Its req/s shows how much of the
  * cost on this machine is HTTP plus the signature, which no authorization server can avoid.
  *
- *   node --import tsx bench/servers/fastify-floor-tokens.ts <resource>
+ * With `--pool`, the signature is made with node:crypto's `sign(…, callback)` on libuv's thread
+ * pool instead (as Keygate and oidc-provider do), so the event loop serves other requests while
+ * it signs: the floor for a server that signs off the main thread.
+ *
+ *   node --import tsx bench/servers/fastify-floor-tokens.ts <resource> [--pool]
  *
  * Prints one JSON line (FloorTokensServerInfo) on stdout when listening; stops on SIGTERM or stdin end.
  */
-import { createHash, generateKeyPairSync, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes, randomUUID, sign as cryptoSign, timingSafeEqual } from 'node:crypto';
 import Fastify from 'fastify';
 import { createSigner } from 'fast-jwt';
 import { stopOnParentExit } from './bench-key.js';
@@ -31,12 +35,20 @@ const TTL_SECONDS = 3600;
 const KID = 'floor-eddsa';
 
 const pair = generateKeyPairSync('ed25519');
-const sign = createSigner({
+const onPool = process.argv.includes('--pool');
+const fastJwtSign = createSigner({
   key: pair.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
   algorithm: 'EdDSA',
   kid: KID,
   header: { alg: 'EdDSA', typ: 'at+jwt' },
 }) as (payload: Record<string, unknown>) => string;
+const header = Buffer.from(JSON.stringify({ alg: 'EdDSA', typ: 'at+jwt', kid: KID })).toString('base64url');
+/** The same JWT, its Ed25519 signature made on libuv's thread pool. */
+const poolSign = (payload: Record<string, unknown>): Promise<string> => {
+  const input = `${header}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
+  return new Promise((resolve, reject) => cryptoSign(null, Buffer.from(input), pair.privateKey, (err, signature) => (err ? reject(err) : resolve(`${input}.${signature.toString('base64url')}`))));
+};
+const sign = async (payload: Record<string, unknown>): Promise<string> => (onPool ? poolSign(payload) : fastJwtSign(payload));
 const jwks = { keys: [{ ...(pair.publicKey.export({ format: 'jwk' }) as Record<string, unknown>), kid: KID, alg: 'EdDSA', use: 'sig' }] };
 
 const clientId = 'floor-client';
@@ -61,7 +73,7 @@ app.post('/token', async (request, reply) => {
   if (form.get('resource') !== resource) return reply.code(400).send({ error: 'invalid_target' });
   if ((form.get('scope') ?? SCOPE) !== SCOPE) return reply.code(400).send({ error: 'invalid_scope' });
   const iat = Math.floor(Date.now() / 1000);
-  const token = sign({ iss: issuer, sub: clientId, aud: resource, exp: iat + TTL_SECONDS, iat, jti: randomUUID(), client_id: clientId, scope: SCOPE });
+  const token = await sign({ iss: issuer, sub: clientId, aud: resource, exp: iat + TTL_SECONDS, iat, jti: randomUUID(), client_id: clientId, scope: SCOPE });
   return reply
     .header('cache-control', 'no-store')
     .header('pragma', 'no-cache')

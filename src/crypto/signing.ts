@@ -75,14 +75,17 @@ export function keyFitsAlgorithm(key: KeyObject, alg: JwsAlgorithm): boolean {
   return crv === CURVES[alg];
 }
 
-export type TokenSigner = (payload: Record<string, unknown>) => string;
+export type TokenSigner = (payload: Record<string, unknown>) => Promise<string>;
 
 /**
  * Signs compact JWS with a fixed header: the header's base64url is computed once per signer.
+ * An asymmetric signature is made on libuv's thread pool (`crypto.sign` with a callback), so
+ * the event loop goes on serving other requests meanwhile, as oidc-provider does; HMAC, a few
+ * hundred nanoseconds, is made in place.
  *
  * @example
  * const sign = tokenSigner({ alg: 'EdDSA', kid, key: privatePem, typ: 'at+jwt' });
- * const jwt = sign({ iss, sub, aud, exp, iat, jti, client_id, scope });
+ * const jwt = await sign({ iss, sub, aud, exp, iat, jti, client_id, scope });
  */
 export function tokenSigner(options: { alg: SigningAlgorithm | 'HS256'; kid: string; key: string | Buffer; typ: string }): TokenSigner {
   const header = `${Buffer.from(JSON.stringify({ alg: options.alg, typ: options.typ, kid: options.kid })).toString('base64url')}.`;
@@ -90,7 +93,7 @@ export function tokenSigner(options: { alg: SigningAlgorithm | 'HS256'; kid: str
     const secret = createSecretKey(typeof options.key === 'string' ? Buffer.from(options.key) : options.key);
     return (payload) => {
       const input = header + Buffer.from(JSON.stringify(payload)).toString('base64url');
-      return `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`;
+      return Promise.resolve(`${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`);
     };
   }
   const { digest, options: signOptions } = ALGORITHMS[options.alg];
@@ -99,7 +102,9 @@ export function tokenSigner(options: { alg: SigningAlgorithm | 'HS256'; kid: str
   const key = Object.keys(signOptions).length === 0 ? privateKey : { key: privateKey, ...signOptions };
   return (payload) => {
     const input = header + Buffer.from(JSON.stringify(payload)).toString('base64url');
-    return `${input}.${signWith(digest, Buffer.from(input), key).toString('base64url')}`;
+    return new Promise((resolve, reject) => {
+      signWith(digest, Buffer.from(input), key, (err, signature) => (err ? reject(err) : resolve(`${input}.${signature.toString('base64url')}`)));
+    });
   };
 }
 

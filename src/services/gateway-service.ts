@@ -224,7 +224,7 @@ export class GatewayService {
     if (cached !== undefined && cached.exp - nowSec >= PHANTOM_REUSE_MARGIN_SEC) return cached.token;
     const { sign } = await this.deps.signingKeys.signer(target.api.tenantId, 'at+jwt');
     const exp = nowSec + PHANTOM_TOKEN_TTL_SEC;
-    const token = sign({
+    const token = await sign({
       iss: issuerOf(this.deps.publicUrl, target.tenantSlug),
       sub: subject,
       aud: target.api.identifier,

@@ -66,7 +66,7 @@ export class TokensService {
     const jti = randomUUID();
     const scope = withImplied(request.scopes, request.api).join(' ');
     const exp = Math.min(iat + request.api.accessTokenTtl, request.notAfter ?? Infinity);
-    const token = sign({
+    const token = await sign({
       iss: issuerOf(this.ctx.publicUrl, request.tenant.slug),
       sub: request.subject,
       aud: request.api.identifier,
@@ -105,7 +105,7 @@ export class TokensService {
     const { sign, kid } = await this.signingKeys.signer(tenant.id, 'at+jwt');
     const jti = newId('token', now);
     const iat = Math.floor(now / 1000);
-    const token = sign({
+    const token = await sign({
       iss: issuerOf(this.ctx.publicUrl, tenant.slug),
       sub: input.consumer,
       aud: api.identifier,

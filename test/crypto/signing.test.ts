@@ -54,18 +54,18 @@ describe('PKCE S256 (RFC 7636) against the published vector', () => {
 });
 
 describe('what we sign, we verify', () => {
-  it.each(['EdDSA', 'ES256', 'RS256'] as const)('%s', (alg) => {
+  it.each(['EdDSA', 'ES256', 'RS256'] as const)('%s', async (alg) => {
     const pair = generateSigningKeyPair(alg);
-    const token = tokenSigner({ alg, kid: 'k', key: pair.privatePem, typ: 'at+jwt' })({ sub: 'x', iat: 1 });
+    const token = await tokenSigner({ alg, kid: 'k', key: pair.privatePem, typ: 'at+jwt' })({ sub: 'x', iat: 1 });
     expect(decodeJwt(token)?.header).toEqual({ alg, typ: 'at+jwt', kid: 'k' });
     expect(signatureVerifier({ alg, key: publicKeyFromJwk(pair.publicJwk) })(token)).toBe(true);
     const other = generateSigningKeyPair(alg);
     expect(signatureVerifier({ alg, key: publicKeyFromJwk(other.publicJwk) })(token)).toBe(false);
   });
 
-  it('HS256 with a tenant secret', () => {
+  it('HS256 with a tenant secret', async () => {
     const secret = 'a'.repeat(43);
-    const token = tokenSigner({ alg: 'HS256', kid: 'hs_1', key: secret, typ: 'JWT' })({ sub: 'x' });
+    const token = await tokenSigner({ alg: 'HS256', kid: 'hs_1', key: secret, typ: 'JWT' })({ sub: 'x' });
     expect(signatureVerifier({ alg: 'HS256', key: secret })(token)).toBe(true);
     expect(signatureVerifier({ alg: 'HS256', key: 'b'.repeat(43) })(token)).toBe(false);
   });
