@@ -94,7 +94,7 @@ function contextOf(keygate: Keygate, request: FastifyRequest, stored: StoredOper
       if (!path.startsWith('/v1/')) throw new Error(`the console calls only /v1, not ${path}`);
       // A dot segment (`..` from a URL parameter: encodeURIComponent keeps dots) would be resolved
       // into another route; /v1 would still authorize it, but a page must reach the route it names.
-      if (/\/\.\.?(\/|\?|$)/.test(path)) return { status: 404, body: { title: 'Not Found', status: 404, code: 'NOT_FOUND', detail: 'there is no such resource' } };
+      if (/\/\.\.?(\/|\?|$)/.test(path)) return { status: 404, body: { title: 'Not Found', status: 404, code: 'ROUTE_NOT_FOUND', detail: 'there is no such resource' } };
       const bearer = keygate.auth.delegate({ kind: 'root', keyId: operator.id, scopes, tenant: operator.tenant, operator: true });
       try {
         const response = await request.server.inject({
