@@ -19,6 +19,9 @@ export interface Operator {
 
 export type V1Method = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
 
+/** A management API answer as a page gets it: the status and the parsed JSON (problem details on error), or null. */
+export type V1Result = { status: number; body: any };
+
 /** What every console handler needs: who is signed in, the CSRF token of their forms, and the management API as them. */
 export interface ConsoleContext {
   operator: Operator;
@@ -32,7 +35,7 @@ export interface ConsoleContext {
    * tenant limit. `body` is sent as JSON, or as it is when it is a string and `headers` name
    * its content-type. The answer's `body` is its parsed JSON (problem details on error), or null.
    */
-  v1(method: V1Method, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
+  v1(method: V1Method, path: string, body?: unknown, headers?: Record<string, string>): Promise<V1Result>;
 }
 
 /**

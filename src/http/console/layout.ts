@@ -1,7 +1,7 @@
 import type { FastifyReply } from 'fastify';
 import { Html, escapeHtml, html } from '../portal/html.js';
 import { PORTAL_STYLE } from '../portal/developer/layout.js';
-import type { ConsoleContext } from './context.js';
+import type { ConsoleContext, V1Result } from './context.js';
 
 export type ConsoleSection = 'home' | 'tenants' | 'apis' | 'consumers' | 'keys' | 'clients' | 'users' | 'signing-keys' | 'audit' | 'usage' | 'debugger' | 'operators';
 
@@ -97,7 +97,7 @@ export function consoleReply(reply: FastifyReply, status: number, page: string):
 }
 
 /** A /v1 problem as an alert box (title, detail and code), or nothing for a success. */
-export function problemBox(result: { status: number; body: any }): Html {
+export function problemBox(result: V1Result): Html {
   if (result.status < 400) return html``;
   const body = (result.body ?? {}) as { title?: string; detail?: string; code?: string };
   return html`<div class="error" role="alert"><strong>${body.title ?? `HTTP ${result.status}`}</strong>${body.detail ? html`: ${body.detail}` : ''}${body.code ? html` <code>${body.code}</code>` : ''}</div>`;
@@ -107,7 +107,7 @@ export function problemBox(result: { status: number; body: any }): Html {
  * A whole page for a /v1 refusal (403, 404, …), with its status: what the operator may not see
  * or do, said plainly, and nothing of what they may not see.
  */
-export function refused(reply: FastifyReply, c: ConsoleContext, section: ConsoleSection, result: { status: number; body: any }, tenant: string | null = null): FastifyReply {
+export function refused(reply: FastifyReply, c: ConsoleContext, section: ConsoleSection, result: V1Result, tenant: string | null = null): FastifyReply {
   const title = result.status === 404 ? 'Not found' : result.status === 403 ? 'Not allowed' : 'Something went wrong';
   const lead =
     result.status === 404

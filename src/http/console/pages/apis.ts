@@ -3,11 +3,9 @@ import type { Keygate } from '../../../services/keygate.js';
 import { param, type Form } from '../../oauth/form.js';
 import { when } from '../../portal/developer/format.js';
 import { html, type Html } from '../../portal/html.js';
-import { operatorForm, requireOperator, type ConsoleContext } from '../context.js';
+import { operatorForm, requireOperator, type ConsoleContext, type V1Result } from '../context.js';
 import { consoleAsset, consolePage, consoleReply, doneNotice, pager, problemBox, refused, tenantPath } from '../layout.js';
 import { checked, lines, orNull, queryText, text, whole, zipRows } from './form-input.js';
-
-type V1Result = { status: number; body: any };
 
 interface ScopeDefinition {
   name: string;

@@ -4,7 +4,7 @@ import type { Keygate } from '../../../services/keygate.js';
 import { param, type Form } from '../../oauth/form.js';
 import { when } from '../../portal/developer/format.js';
 import { Html, html } from '../../portal/html.js';
-import { operatorForm, requireOperator, type ConsoleContext } from '../context.js';
+import { operatorForm, requireOperator, type ConsoleContext, type V1Result } from '../context.js';
 import { consoleAsset, consolePage, consoleReply, doneNotice, pager, problemBox, refused, tenantPath } from '../layout.js';
 
 /** A client as `/v1/tenants/{slug}/clients` answers it. */
@@ -27,8 +27,6 @@ interface ApiView {
   name: string;
   scopes: { name: string; description: string }[];
 }
-
-type V1Result = { status: number; body: any };
 
 const DAY_MS = 86_400_000;
 

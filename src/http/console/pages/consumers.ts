@@ -3,7 +3,7 @@ import type { Keygate } from '../../../services/keygate.js';
 import { param, type Form } from '../../oauth/form.js';
 import { when } from '../../portal/developer/format.js';
 import { Html, html } from '../../portal/html.js';
-import { operatorForm, requireOperator, type ConsoleContext } from '../context.js';
+import { operatorForm, requireOperator, type ConsoleContext, type V1Result } from '../context.js';
 import { consolePage, consoleReply, doneNotice, pager, problemBox, refused, tenantPath } from '../layout.js';
 import {
   creditsWords,
@@ -25,7 +25,6 @@ import {
   type ApiView,
   type Credits,
   type Ratelimit,
-  type V1Result,
 } from './key-fields.js';
 import { keyStatus, keyUrl, secretPage, type KeyView } from './keys.js';
 

@@ -1,7 +1,7 @@
 import { formatDuration, parseDuration } from '../../../cli/durations.js';
 import { param, type Form } from '../../oauth/form.js';
 import { Html, html } from '../../portal/html.js';
-import type { ConsoleContext } from '../context.js';
+import type { ConsoleContext, V1Result } from '../context.js';
 
 /**
  * The fields the key and consumer pages share — rate limits, credits, an expiry date, scopes —
@@ -10,7 +10,6 @@ import type { ConsoleContext } from '../context.js';
  */
 
 /** A /v1 answer: status and parsed body (problem details on error). */
-export type V1Result = { status: number; body: any };
 
 /** A rate limit as /v1 takes and gives it. */
 export interface Ratelimit {

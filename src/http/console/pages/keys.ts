@@ -3,7 +3,7 @@ import type { Keygate } from '../../../services/keygate.js';
 import { param, type Form } from '../../oauth/form.js';
 import { when } from '../../portal/developer/format.js';
 import { Html, html } from '../../portal/html.js';
-import { operatorForm, requireOperator, type ConsoleContext } from '../context.js';
+import { operatorForm, requireOperator, type ConsoleContext, type V1Result } from '../context.js';
 import { consoleAsset, consolePage, consoleReply, doneNotice, pager, problemBox, refused, secretField, tenantPath } from '../layout.js';
 import {
   creditsWords,
@@ -23,7 +23,6 @@ import {
   type ApiView,
   type Credits,
   type Ratelimit,
-  type V1Result,
 } from './key-fields.js';
 
 /** A key as `/v1/tenants/{slug}/keys` answers it (never its secret). */

@@ -2,11 +2,9 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Keygate } from '../../../services/keygate.js';
 import { when } from '../../portal/developer/format.js';
 import { html, type Html } from '../../portal/html.js';
-import { operatorForm, requireOperator, type ConsoleContext } from '../context.js';
+import { operatorForm, requireOperator, type ConsoleContext, type V1Result } from '../context.js';
 import { consoleAsset, consolePage, consoleReply, doneNotice, problemBox, refused, tenantPath } from '../layout.js';
 import { queryText, text, whole } from './form-input.js';
-
-type V1Result = { status: number; body: any };
 
 /** A signing key as `GET /v1/tenants/{slug}/signing-keys` answers it. */
 interface SigningKeyView {

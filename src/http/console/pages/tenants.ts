@@ -3,7 +3,7 @@ import type { Keygate } from '../../../services/keygate.js';
 import { param } from '../../oauth/form.js';
 import { when } from '../../portal/developer/format.js';
 import { html, type Html } from '../../portal/html.js';
-import { operatorForm, requireOperator, type ConsoleContext } from '../context.js';
+import { operatorForm, requireOperator, type ConsoleContext, type V1Result } from '../context.js';
 import { TENANT_NAV, consolePage, consoleReply, doneNotice, pager, problemBox, refused, tenantPath } from '../layout.js';
 import { checked, queryText } from './form-input.js';
 
@@ -18,8 +18,6 @@ interface TenantView {
   hs256MaxLifetime: number;
   createdAt: string;
 }
-
-type V1Result = { status: number; body: any };
 
 const SIGNING_ALGS = [
   { value: 'EdDSA', label: 'EdDSA (Ed25519): small and fast; the default' },

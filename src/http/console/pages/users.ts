@@ -3,7 +3,7 @@ import type { Keygate } from '../../../services/keygate.js';
 import { param, type Form } from '../../oauth/form.js';
 import { when } from '../../portal/developer/format.js';
 import { html } from '../../portal/html.js';
-import { operatorForm, requireOperator, type ConsoleContext } from '../context.js';
+import { operatorForm, requireOperator, type ConsoleContext, type V1Result } from '../context.js';
 import { consolePage, consoleReply, doneNotice, pager, problemBox, refused, tenantPath } from '../layout.js';
 
 /** A user as `/v1/tenants/{slug}/users` answers it. */
@@ -24,8 +24,6 @@ interface GrantView {
   createdAt: string;
   lastUsedAt: string | null;
 }
-
-type V1Result = { status: number; body: any };
 
 const DONE: Record<string, string> = {
   created: 'The user is created: they can sign in with the password you gave them.',
