@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { AUTH_METHOD_REGISTRY, GRANT_TYPE_REGISTRY, GRANT_TYPES, SECRET_AUTH_METHODS, TOKEN_ENDPOINT_AUTH_METHODS } from '../../../domain/oauth/registry.js';
 import type { Keygate } from '../../../services/keygate.js';
 import { param, type Form } from '../../oauth/form.js';
+import { formProblem, listQuery } from './form-input.js';
 import { when } from '../../portal/developer/format.js';
 import { Html, html } from '../../portal/html.js';
 import { operatorForm, requireOperator, type ConsoleContext, type V1Result } from '../context.js';
@@ -64,7 +65,7 @@ export function clientPages(app: FastifyInstance, keygate: Keygate): void {
     const c = await requireOperator(keygate, request, reply);
     if (c === null) return reply;
     const { slug } = request.params as { slug: string };
-    return listPage(reply, c, slug, { status: 200, query: listQuery(request.query), done: (request.query as { done?: string }).done });
+    return listPage(reply, c, slug, { status: 200, query: listQuery(request.query, ['search', 'cursor']), done: (request.query as { done?: string }).done });
   });
 
   app.post('/console/tenants/:slug/clients', { schema: { hide: true } }, async (request, reply) => {
@@ -154,16 +155,6 @@ function clientUrl(slug: string, id: string): string {
   return `${clientsUrl(slug)}/${encodeURIComponent(id)}`;
 }
 
-/** A problem of the console's own, in /v1's shape, for a form the page refuses before calling /v1. */
-function formProblem(detail: string): V1Result {
-  return { status: 400, body: { title: 'The form is not complete', detail, code: 'INVALID_REQUEST' } };
-}
-
-/** The list's query: the search and the cursor, as strings (anything else is dropped). */
-function listQuery(query: unknown): Record<string, string> {
-  const { search, cursor } = (query ?? {}) as { search?: unknown; cursor?: unknown };
-  return { search: typeof search === 'string' ? search.trim() : '', cursor: typeof cursor === 'string' ? cursor : '' };
-}
 
 /**
  * The client fields of the register and edit forms, as /v1's body. Checks only what the form

@@ -8,9 +8,7 @@ import { consolePage, consoleReply, doneNotice, pager, problemBox, refused, tena
 import {
   creditsWords,
   dateOf,
-  formProblem,
   limitFields,
-  lines,
   parseCredits,
   parseExpiry,
   parseRatelimits,
@@ -20,12 +18,12 @@ import {
   scopeBoxes,
   scopeTokens,
   tenantApis,
-  text,
   FormProblem,
   type ApiView,
   type Credits,
   type Ratelimit,
 } from './key-fields.js';
+import { formProblem, lines, listQuery, text } from './form-input.js';
 import { keyStatus, keyUrl, secretPage, type KeyView } from './keys.js';
 
 /** A grant as `/v1/tenants/{slug}/consumers` answers it. */
@@ -90,7 +88,7 @@ export function consumerPages(app: FastifyInstance, keygate: Keygate): void {
     if (c === null) return reply;
     const { slug } = request.params as { slug: string };
     const query = request.query as Record<string, unknown>;
-    return listPage(reply, c, slug, { status: 200, query: listQuery(query), done: typeof query['done'] === 'string' ? query['done'] : undefined });
+    return listPage(reply, c, slug, { status: 200, query: listQuery(query, ['search', 'cursor', 'limit']), done: typeof query['done'] === 'string' ? query['done'] : undefined });
   });
 
   app.post('/console/tenants/:slug/consumers', { schema: { hide: true } }, async (request, reply) => {
@@ -198,14 +196,6 @@ function consumerUrl(slug: string, id: string): string {
   return `${consumersUrl(slug)}/${encodeURIComponent(id)}`;
 }
 
-function listQuery(query: Record<string, unknown>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const name of ['search', 'cursor', 'limit'] as const) {
-    const value = query[name];
-    out[name] = typeof value === 'string' ? value.trim() : '';
-  }
-  return out;
-}
 
 /** The body of POST …/consumers from the create form. */
 function createInput(form: Form): Record<string, unknown> {

@@ -1,7 +1,8 @@
 import { param, type Form } from '../../oauth/form.js';
+import type { V1Result } from '../context.js';
 
 /**
- * Reading the console's forms and queries the same way on every page of mine: trimmed texts,
+ * Reading the console's forms and queries the same way on every page: trimmed texts,
  * ticked checkboxes, numbers left as typed when they are not whole (so /v1 refuses them in its
  * own words and the form comes back as sent), and rows of repeated fields.
  */
@@ -56,4 +57,15 @@ export function queryText(query: unknown, names: readonly string[]): Record<stri
     if (typeof value === 'string') out[name] = value;
   }
   return out;
+}
+
+/** A list page's query: each named parameter as a trimmed text, '' when missing or repeated (/v1 checks the values). */
+export function listQuery(query: unknown, names: readonly string[]): Record<string, string> {
+  const record = (query ?? {}) as Record<string, unknown>;
+  return Object.fromEntries(names.map((name) => [name, typeof record[name] === 'string' ? (record[name] as string).trim() : '']));
+}
+
+/** A problem of the console's own, in /v1's shape, for a form the page refuses before calling /v1. */
+export function formProblem(detail: string): V1Result {
+  return { status: 400, body: { title: 'The form is not complete', detail, code: 'INVALID_REQUEST' } };
 }

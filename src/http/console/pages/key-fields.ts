@@ -1,7 +1,8 @@
-import { formatDuration, parseDuration } from '../../../cli/durations.js';
-import { param, type Form } from '../../oauth/form.js';
+import { formatDuration, parseDuration } from '../../../domain/durations.js';
+import type { Form } from '../../oauth/form.js';
 import { Html, html } from '../../portal/html.js';
 import type { ConsoleContext, V1Result } from '../context.js';
+import { formProblem, lines, text } from './form-input.js';
 
 /**
  * The fields the key and consumer pages share — rate limits, credits, an expiry date, scopes —
@@ -41,11 +42,6 @@ export interface ApiView {
 /** What the page's form got wrong before /v1 was asked: shown as /v1's problems are. */
 export class FormProblem extends Error {}
 
-/** A problem of the console's own, in /v1's shape. */
-export function formProblem(detail: string): V1Result {
-  return { status: 400, body: { title: 'The form is not complete', detail, code: 'INVALID_REQUEST' } };
-}
-
 /** Runs `read`; a FormProblem it throws becomes a 400 result instead. */
 export function readForm<T>(read: () => T): { value: T; problem?: undefined } | { value?: undefined; problem: V1Result } {
   try {
@@ -56,17 +52,6 @@ export function readForm<T>(read: () => T): { value: T; problem?: undefined } | 
   }
 }
 
-/** The form's one value of `name`, trimmed ('' when absent). */
-export function text(form: Form, name: string): string {
-  return (param(form, name) ?? '').trim();
-}
-
-export function lines(value: string): string[] {
-  return value
-    .split(/\r?\n/)
-    .map((line) => line.trim())
-    .filter((line) => line !== '');
-}
 
 /** Rate limits, one per line as `name limit window` (`per-minute 600 1m`). */
 export function parseRatelimits(value: string): Ratelimit[] {

@@ -7,8 +7,6 @@ import { operatorForm, requireOperator, type ConsoleContext, type V1Result } fro
 import { consoleAsset, consolePage, consoleReply, doneNotice, pager, problemBox, refused, secretField, tenantPath } from '../layout.js';
 import {
   creditsWords,
-  formProblem,
-  lines,
   limitFields,
   parseCredits,
   parseExpiry,
@@ -18,12 +16,12 @@ import {
   scopeBoxes,
   scopeTokens,
   tenantApis,
-  text,
   FormProblem,
   type ApiView,
   type Credits,
   type Ratelimit,
 } from './key-fields.js';
+import { formProblem, lines, listQuery, text } from './form-input.js';
 
 /** A key as `/v1/tenants/{slug}/keys` answers it (never its secret). */
 export interface KeyView {
@@ -84,7 +82,7 @@ export function keyPages(app: FastifyInstance, keygate: Keygate): void {
     if (c === null) return reply;
     const { slug } = request.params as { slug: string };
     const query = request.query as Record<string, unknown>;
-    return listPage(reply, c, slug, { query: listQuery(query), done: typeof query['done'] === 'string' ? query['done'] : undefined, now: keygate.clock() });
+    return listPage(reply, c, slug, { query: listQuery(query, [...FILTERS, 'cursor', 'limit']), done: typeof query['done'] === 'string' ? query['done'] : undefined, now: keygate.clock() });
   });
 
   app.get('/console/tenants/:slug/keys/new', { schema: { hide: true } }, async (request, reply) => {
@@ -173,15 +171,6 @@ export function keyUrl(slug: string, id: string): string {
   return `${keysUrl(slug)}/${encodeURIComponent(id)}`;
 }
 
-/** The list's query: the filters, cursor and page size, as strings (anything else is dropped; /v1 checks them). */
-function listQuery(query: Record<string, unknown>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const name of [...FILTERS, 'cursor', 'limit'] as const) {
-    const value = query[name];
-    out[name] = typeof value === 'string' ? value.trim() : '';
-  }
-  return out;
-}
 
 export type KeyStatus = 'active' | 'revoked' | 'expired' | 'disabled';
 

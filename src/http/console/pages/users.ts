@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Keygate } from '../../../services/keygate.js';
 import { param, type Form } from '../../oauth/form.js';
+import { formProblem, listQuery } from './form-input.js';
 import { when } from '../../portal/developer/format.js';
 import { html } from '../../portal/html.js';
 import { operatorForm, requireOperator, type ConsoleContext, type V1Result } from '../context.js';
@@ -58,7 +59,7 @@ export function userPages(app: FastifyInstance, keygate: Keygate): void {
     const c = await requireOperator(keygate, request, reply);
     if (c === null) return reply;
     const { slug } = request.params as { slug: string };
-    return listPage(reply, c, slug, { status: 200, query: listQuery(request.query), done: (request.query as { done?: string }).done });
+    return listPage(reply, c, slug, { status: 200, query: listQuery(request.query, ['search', 'cursor']), done: (request.query as { done?: string }).done });
   });
 
   app.post('/console/tenants/:slug/users', { schema: { hide: true } }, async (request, reply) => {
@@ -154,16 +155,6 @@ function userUrl(slug: string, id: string): string {
   return `${usersUrl(slug)}/${encodeURIComponent(id)}`;
 }
 
-/** A problem of the console's own, in /v1's shape, for a form the page refuses before calling /v1. */
-function formProblem(detail: string): V1Result {
-  return { status: 400, body: { title: 'The form is not complete', detail, code: 'INVALID_REQUEST' } };
-}
-
-/** The list's query: the search and the cursor, as strings (anything else is dropped). */
-function listQuery(query: unknown): Record<string, string> {
-  const { search, cursor } = (query ?? {}) as { search?: unknown; cursor?: unknown };
-  return { search: typeof search === 'string' ? search.trim() : '', cursor: typeof cursor === 'string' ? cursor : '' };
-}
 
 function status(user: UserView): string {
   return user.disabled ? `disabled since ${when(Date.parse(user.disabledAt ?? user.createdAt))}` : 'active';
