@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, Option } from 'commander';
 import type { GrantSpec, Jwks, Ratelimit, Refill, ScopeDefinition } from './api-types.js';
 import { UsageError } from './cli-errors.js';
-import { parseDuration, parseExpiry, parseInstant } from './durations.js';
+import { parseDuration, parseExpiry, parseInstant } from '../domain/durations.js';
 
 /**
  * Commander argument parsers for the values the management commands take. Each throws

@@ -6,7 +6,7 @@ import type { Api, ApiDocument, RefreshTokens, ScopeDefinition } from '../api-ty
 import { UsageError } from '../cli-errors.js';
 import { connect, withConnection, type ConnectionFlags } from '../connection.js';
 import { formatFields, formatTable } from '../format-table.js';
-import { formatDuration } from '../durations.js';
+import { formatDuration } from '../../domain/durations.js';
 import { collectExternalIssuer, collectImplication, collectScopeDefinition, parseSecondsArg, required, tenantOption } from '../option-parsers.js';
 import { print, printJson } from '../output.js';
 import { fetchList, printPage, withPaging, type PagingFlags } from '../paging.js';

@@ -3,7 +3,7 @@ import { DEFAULT_AUTH_METHOD, GRANT_TYPES, TOKEN_ENDPOINT_AUTH_METHODS, isGrantT
 import type { ClientView, IssuedClient, Jwks, NotBefore } from '../api-types.js';
 import { UsageError } from '../cli-errors.js';
 import { connect, withConnection, type ConnectionFlags } from '../connection.js';
-import { formatDuration } from '../durations.js';
+import { formatDuration } from '../../domain/durations.js';
 import { formatFields } from '../format-table.js';
 import { collect, collectAllowance, parseDurationArg, parseJwks, required, tenantOption } from '../option-parsers.js';
 import { print, printJson, printSecret } from '../output.js';

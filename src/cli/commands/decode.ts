@@ -3,7 +3,7 @@ import type { JWTPayload, ProtectedHeaderParameters } from 'jose';
 import type { VerificationResult } from '../api-types.js';
 import { CliError, UsageError } from '../cli-errors.js';
 import { DEFAULT_URL, connect, type ConnectionFlags } from '../connection.js';
-import { expiryInWords, timeInWords } from '../durations.js';
+import { expiryInWords, timeInWords } from '../../domain/durations.js';
 import { EXIT_CODES, type ExitCode } from '../exit-codes.js';
 import { formatFields, type Cell } from '../format-table.js';
 import type { SignatureStatus } from '../jwt-inspect.js';

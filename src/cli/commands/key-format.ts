@@ -1,5 +1,5 @@
 import type { Credits, KeyView, Ratelimit, VerificationResult } from '../api-types.js';
-import { formatDuration } from '../durations.js';
+import { formatDuration } from '../../domain/durations.js';
 import { formatFields, type Cell } from '../format-table.js';
 
 /**

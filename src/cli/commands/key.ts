@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import type { IssuedKey, KeyView, Ratelimit, Refill } from '../api-types.js';
 import { UsageError } from '../cli-errors.js';
 import { connect, withConnection, type ConnectionFlags } from '../connection.js';
-import { formatDuration } from '../durations.js';
+import { formatDuration } from '../../domain/durations.js';
 import {
   collect,
   collectRatelimit,

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import type { RootKeyCreated, RootKeyView } from '../api-types.js';
 import { connect, withConnection, type ConnectionFlags } from '../connection.js';
-import { formatDuration } from '../durations.js';
+import { formatDuration } from '../../domain/durations.js';
 import { formatFields } from '../format-table.js';
 import { collect, parseDurationArg, required } from '../option-parsers.js';
 import { print, printJson, printSecret } from '../output.js';

@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import { SIGNING_ALGORITHMS } from '../../domain/tokens/jwt.js';
 import type { SigningAlg, SigningKey } from '../api-types.js';
 import { connect, withConnection, type ConnectionFlags } from '../connection.js';
-import { timeInWords } from '../durations.js';
+import { timeInWords } from '../../domain/durations.js';
 import { formatFields, formatTable } from '../format-table.js';
 import { parseSecondsArg, required, tenantOption } from '../option-parsers.js';
 import { print, printJson } from '../output.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { expiryInWords, formatDuration, parseDuration, parseExpiry, parseInstant, timeInWords } from '../../src/cli/durations.js';
+import { expiryInWords, formatDuration, parseDuration, parseExpiry, parseInstant, timeInWords } from '../../src/domain/durations.js';
 
 const NOW = Date.parse('2030-01-01T00:00:00.000Z');
 
