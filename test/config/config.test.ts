@@ -43,6 +43,14 @@ describe('configuration', () => {
     expect(loadConfig({ env: { KEYGATE_ROOT_KEY: 'k'.repeat(512) } }).rootKey).toHaveLength(512);
   });
 
+  it('keeps console sessions short by default and refuses lifetimes out of range or not whole', () => {
+    expect(loadConfig({ env: {} })).toMatchObject({ consoleIdleMinutes: 30, consoleSessionHours: 8 });
+    for (const [name, value] of [['KEYGATE_CONSOLE_IDLE_MINUTES', '0'], ['KEYGATE_CONSOLE_IDLE_MINUTES', '1441'], ['KEYGATE_CONSOLE_IDLE_MINUTES', '15.5'], ['KEYGATE_CONSOLE_SESSION_HOURS', '0'], ['KEYGATE_CONSOLE_SESSION_HOURS', 'forever']]) {
+      expect(() => loadConfig({ env: { [name]: value } }), `${name}=${value}`).toThrow(new RegExp(name));
+    }
+    expect(loadConfig({ env: { KEYGATE_CONSOLE_IDLE_MINUTES: '5', KEYGATE_CONSOLE_SESSION_HOURS: '1' } })).toMatchObject({ consoleIdleMinutes: 5, consoleSessionHours: 1 });
+  });
+
   it('warns about a reset-link delivery in clear over a network, naming the host, never the password', () => {
     const warned = (env: Record<string, string | undefined>): string[] => plaintextDeliveryWarnings(loadConfig({ env }));
     const smtp = warned({ SMTP_URL: 'smtp://user:hunter2@mail.example.com:587?requireTLS=false', SMTP_FROM: 'a@example.com' });
