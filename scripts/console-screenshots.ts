@@ -3,8 +3,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request as httpRequest } from 'node:http';
 import { startTestServer } from '../test/helpers/server.js';
-import { OPERATOR_PASSWORD, createOperator } from '../test/http/console/operator-fixture.js';
-import { DOCUMENT, launchChromium } from '../test/e2e/portal-harness.js';
+import { createOperator } from '../test/http/console/operator-fixture.js';
+import { DOCUMENT, launchChromium, signInToConsole } from '../test/e2e/portal-harness.js';
 
 /**
  * Regenerates the console's screenshots in docs/images/ (README, docs/console.md): Keygate on
@@ -65,11 +65,7 @@ try {
   });
   const page = await (await browser.newContext({ viewport: { width: 1100, height: 760 } })).newPage();
   const shot = (name: string): Promise<Buffer> => page.screenshot({ path: new URL(`console-${name}.png`, out).pathname, fullPage: true });
-  await page.goto(`${t.url}/console/login`);
-  await page.getByLabel('Email').fill('ada@example.com');
-  await page.getByLabel('Password').fill(OPERATOR_PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL(`${t.url}/console`);
+  await signInToConsole(page, t.url, 'ada@example.com');
   // The operator revokes the export key on its page, then the key is refused at the gateway.
   await page.goto(`${t.url}/console/tenants/acme/keys/${worker.id}/revoke`);
   await page.getByRole('button', { name: 'Revoke the key' }).click();

@@ -45,7 +45,7 @@ describe('configuration', () => {
 
   it('keeps console sessions short by default and refuses lifetimes out of range or not whole', () => {
     expect(loadConfig({ env: {} })).toMatchObject({ consoleIdleMinutes: 30, consoleSessionHours: 8 });
-    for (const [name, value] of [['KEYGATE_CONSOLE_IDLE_MINUTES', '0'], ['KEYGATE_CONSOLE_IDLE_MINUTES', '1441'], ['KEYGATE_CONSOLE_IDLE_MINUTES', '15.5'], ['KEYGATE_CONSOLE_SESSION_HOURS', '0'], ['KEYGATE_CONSOLE_SESSION_HOURS', 'forever']]) {
+    for (const [name, value] of [['KEYGATE_CONSOLE_IDLE_MINUTES', '0'], ['KEYGATE_CONSOLE_IDLE_MINUTES', '1441'], ['KEYGATE_CONSOLE_IDLE_MINUTES', '15.5'], ['KEYGATE_CONSOLE_SESSION_HOURS', '0'], ['KEYGATE_CONSOLE_SESSION_HOURS', 'forever']] as const) {
       expect(() => loadConfig({ env: { [name]: value } }), `${name}=${value}`).toThrow(new RegExp(name));
     }
     expect(loadConfig({ env: { KEYGATE_CONSOLE_IDLE_MINUTES: '5', KEYGATE_CONSOLE_SESSION_HOURS: '1' } })).toMatchObject({ consoleIdleMinutes: 5, consoleSessionHours: 1 });

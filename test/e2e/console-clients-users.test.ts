@@ -2,8 +2,8 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postForm } from '../helpers/oauth.js';
 import { seedTenant, startTestServer, type TestServer } from '../helpers/server.js';
-import { OPERATOR_PASSWORD, createOperator } from '../http/console/operator-fixture.js';
-import { launchChromium, overflowsSideways, seriousViolations } from './portal-harness.js';
+import { createOperator } from '../http/console/operator-fixture.js';
+import { launchChromium, overflowsSideways, seriousViolations, signInToConsole } from './portal-harness.js';
 
 /**
  * The console's client and user pages in Chromium: an operator registers a client, copies its
@@ -30,13 +30,7 @@ describe.each(['sqlite'] as const)('console clients and users in Chromium (%s)',
     await t?.close();
   });
 
-  async function signIn(page: Page, path: string): Promise<void> {
-    await page.goto(`${t.url}${path}`);
-    await page.getByLabel('Email').fill('admin@ops.test');
-    await page.getByLabel('Password').fill(OPERATOR_PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL(`${t.url}${path}`);
-  }
+  const signIn = (page: Page, path: string): Promise<void> => signInToConsole(page, t.url, 'admin@ops.test', path);
 
   async function token(clientId: string, secret: string): Promise<number> {
     const basic = Buffer.from(`${clientId}:${secret}`).toString('base64');

@@ -1,8 +1,8 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectStatus, seedTenant, startTestServer, type TestServer } from '../helpers/server.js';
-import { OPERATOR_PASSWORD, createOperator } from '../http/console/operator-fixture.js';
-import { launchChromium, overflowsSideways, seriousViolations } from './portal-harness.js';
+import { createOperator } from '../http/console/operator-fixture.js';
+import { launchChromium, overflowsSideways, seriousViolations, signInToConsole } from './portal-harness.js';
 
 /**
  * The console's consumer and key pages in Chromium: an operator creates a consumer with a member
@@ -34,13 +34,7 @@ describe.each(['sqlite'] as const)('console consumers and keys in Chromium (%s)'
     await t?.close();
   });
 
-  async function signIn(page: Page, path: string): Promise<void> {
-    await page.goto(`${t.url}${path}`);
-    await page.getByLabel('Email').fill('admin@ops.test');
-    await page.getByLabel('Password').fill(OPERATOR_PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL(`${t.url}${path}`);
-  }
+  const signIn = (page: Page, path: string): Promise<void> => signInToConsole(page, t.url, 'admin@ops.test', path);
 
   async function verify(credential: string): Promise<string> {
     const response = await t.call('POST', '/v1/verify', { api, credential, scopes: ['read:users'] });

@@ -1,8 +1,8 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectStatus, seedTenant, startTestServer, type TestServer } from '../helpers/server.js';
-import { OPERATOR_PASSWORD, createOperator } from '../http/console/operator-fixture.js';
-import { launchChromium, overflowsSideways, seriousViolations } from './portal-harness.js';
+import { createOperator } from '../http/console/operator-fixture.js';
+import { launchChromium, overflowsSideways, seriousViolations, signInToConsole } from './portal-harness.js';
 
 const API = 'https://api.acme.test';
 const API_PAGE = `/console/tenants/acme/apis/${encodeURIComponent(API)}`;
@@ -44,11 +44,7 @@ describe.each(['sqlite'] as const)('console tenants, APIs and signing keys in a 
     context = await browser.newContext();
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: t.url });
     page = await context.newPage();
-    await page.goto(`${t.url}/console/login`);
-    await page.getByLabel('Email').fill(EMAIL);
-    await page.getByLabel('Password').fill(OPERATOR_PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL(`${t.url}/console`);
+    await signInToConsole(page, t.url, EMAIL);
   });
   afterAll(async () => {
     await browser?.close();

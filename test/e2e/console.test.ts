@@ -7,7 +7,7 @@ import { Person } from '../helpers/person.js';
 import { expectStatus, startTestServer, type TestServer } from '../helpers/server.js';
 import { snapshotState } from '../helpers/snapshot.js';
 import { OPERATOR_PASSWORD, consoleCsrf, createOperator } from '../http/console/operator-fixture.js';
-import { DOCUMENT, launchChromium, overflowsSideways, seriousViolations } from './portal-harness.js';
+import { DOCUMENT, launchChromium, overflowsSideways, seriousViolations, signInToConsole } from './portal-harness.js';
 
 const API = 'https://api.acme.test';
 const OPERATOR = { email: 'ops@keygate.test', password: OPERATOR_PASSWORD };
@@ -224,11 +224,7 @@ describe.each(BACKENDS)('the owner console in a browser (%s)', (backend) => {
     await createOperator(t, { email: 'beta-ops@keygate.test', scopes: ['keys:write', 'tenants:read', 'apis:read'], tenant: 'beta' });
     const other = await browser.newContext();
     const limited = await other.newPage();
-    await limited.goto(`${t.url}/console/login`);
-    await limited.getByLabel('Email').fill('beta-ops@keygate.test');
-    await limited.getByLabel('Password').fill(OPERATOR_PASSWORD);
-    await limited.getByRole('button', { name: 'Sign in' }).click();
-    await limited.waitForURL(`${t.url}/console`);
+    await signInToConsole(limited, t.url, 'beta-ops@keygate.test');
     expect(await limited.locator('body').textContent()).not.toContain('acme');
     for (const path of ['/console/tenants/acme', '/console/tenants/acme/keys', `/console/tenants/acme/keys/${keyId}`, '/console/tenants/acme/audit', '/console/tenants/acme/usage']) {
       const response = await limited.goto(`${t.url}${path}`);

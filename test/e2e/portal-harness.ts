@@ -5,6 +5,7 @@ import { AxeBuilder } from '@axe-core/playwright';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { BackendName } from '../helpers/backends.js';
 import { expectStatus, seedTenant, startTestServer, type TestServer } from '../helpers/server.js';
+import { OPERATOR_PASSWORD } from '../http/console/operator-fixture.js';
 import { PASSWORD, createConsumer, createUser } from '../http/portal/member-fixture.js';
 
 /** Debian's Chromium: the only browser these tests drive (never a downloaded one). */
@@ -104,6 +105,15 @@ export async function signIn(page: Page, world: PortalWorld, path: string): Prom
   await page.getByLabel('Password').fill(MEMBER.password);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.waitForURL(`${world.t.url}${path}`);
+}
+
+/** Opens the console's `path`, signs in as the operator on the sign-in page it leads to, and waits to be back. */
+export async function signInToConsole(page: Page, origin: string, email: string, path = '/console'): Promise<void> {
+  await page.goto(`${origin}${path}`);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(OPERATOR_PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(`${origin}${path}`);
 }
 
 /** The serious and critical axe-core violations of the page as it is now, by rule and target. */
