@@ -25,7 +25,13 @@ function withStatementCache(database: SQLite.Database): SQLite.Database {
         // Native methods check that `this` is the real database, not the proxy.
         return typeof value === 'function' ? value.bind(target) : value;
       }
-      return (sql: string) => {
+      return (text: string) => {
+        // Kysely begins every transaction DEFERRED. With a second process on the file
+        // (`keygate start --workers N`), a deferred transaction that reads and then writes gets
+        // SQLITE_BUSY at once, without the busy timeout, whenever the other process holds or has
+        // just taken the write lock. IMMEDIATE takes the write lock at BEGIN, where the busy
+        // timeout applies: concurrent writers wait their turn instead of failing.
+        const sql = text === 'begin' ? 'begin immediate' : text;
         let statement = statements.get(sql);
         if (statement === undefined) {
           statement = target.prepare(sql);
@@ -39,7 +45,9 @@ function withStatementCache(database: SQLite.Database): SQLite.Database {
 
 /**
  * The embedded default: one SQLite file in WAL mode. better-sqlite3 is synchronous, so a query
- * costs no event-loop round trip; a busy timeout covers a second process (the CLI) writing.
+ * costs no event-loop round trip; a second process writing the file (a worker of
+ * `keygate start --workers N`) is waited for, up to the busy timeout, at the statement or
+ * transaction that needs the write lock. Readers never wait (WAL).
  *
  * @example
  * const store = openSqliteStore({ file: '.keygate/keygate.db' });
