@@ -8,7 +8,7 @@ import { OAuthError } from '../domain/oauth/errors.js';
 import { isCodeVerifier } from '../domain/oauth/pkce.js';
 import { scopeParameter, type TokenResponse } from '../domain/oauth/token-request.js';
 import { isRefreshReplay, type Grant, type RefreshToken } from '../domain/people.js';
-import type { Page, PageRequest } from '../store/store.js';
+import type { GrantInUse, Page, PageRequest } from '../store/store.js';
 import type { Actor, ServiceContextWith } from './context.js';
 import type { RevocationsService } from './revocations-service.js';
 import type { TokensService } from './tokens-service.js';
@@ -59,10 +59,10 @@ export class DelegationService {
     const hash = hashSecret(input.refreshToken);
     const rotated = await this.ctx.store.people.rotateRefreshToken(hash, now);
     if (rotated === null || rotated.token.tenantId !== tenant.id) throw new OAuthError('invalid_grant', 'the refresh token is invalid');
-    const { token, won } = rotated;
+    const { token } = rotated;
     if (token.clientId !== client.id) throw new OAuthError('invalid_grant', 'the refresh token was issued to another client');
-    if (!won) {
-      const reuseInterval = (await this.ctx.store.directory.findApiById(token.apiId))?.refreshTokens.reuseInterval ?? 0;
+    if (!rotated.won) {
+      const reuseInterval = (await this.ctx.directory.apiById(token.apiId))?.refreshTokens.reuseInterval ?? 0;
       if (isRefreshReplay(token, now, reuseInterval)) {
         // The grant ends, as for a replayed code: a mark alone would leave it live, so the app's
         // next authorization would reuse it silently and get tokens the mark revokes at birth.
@@ -73,7 +73,8 @@ export class DelegationService {
     }
     if (token.expiresAt <= now || token.familyExpiresAt <= now) throw new OAuthError('invalid_grant', 'the refresh token has expired');
     const api = await this.liveApi(tenant, token.apiId, input.resource);
-    const grant = await this.liveGrant(tenant, token.grantId);
+    // The grant and its person were read by the rotating statement itself.
+    const grant = usableGrant(rotated.grant, rotated.personEnabled);
     let scopes = stillAllowed(client, api, token.scopes.filter((s) => grant.scopes.includes(s)));
     const asked = scopeParameter(input.scope);
     if (asked !== null) {
@@ -127,16 +128,17 @@ export class DelegationService {
     return revoked;
   }
 
-  private async issue(tenant: Tenant, client: Client, api: Api, grant: Grant, scopes: string[], previous: RefreshToken | null, now: number): Promise<TokenResponse> {
-    const access = await this.tokens.issueAccessToken({ tenant, api, subject: grant.userId, clientId: client.id, scopes, grantId: grant.id });
+  private async issue(tenant: Tenant, client: Client, api: Api, grant: GrantInUse, scopes: string[], previous: RefreshToken | null, now: number): Promise<TokenResponse> {
+    // The access token is signed on the thread pool while the refresh token is written.
+    const signing = this.tokens.issueAccessToken({ tenant, api, subject: grant.userId, clientId: client.id, scopes, grantId: grant.id });
     // "Last used" is shown by the minute: one write a minute per grant is enough.
-    if (grant.lastUsedAt === null || now - grant.lastUsedAt > GRANT_TOUCH_INTERVAL_MS) await this.ctx.store.people.touchGrant(grant.id, now);
-    const response: TokenResponse = { access_token: access.token, token_type: 'Bearer', expires_in: access.expiresIn, scope: access.scope };
-    if (client.grantTypes.includes('refresh_token') && api.refreshTokens.enabled) {
-      const value = `kgrt_${randomBytes(32).toString('base64url')}`;
+    const touchGrantAt = grant.lastUsedAt === null || now - grant.lastUsedAt > GRANT_TOUCH_INTERVAL_MS ? now : undefined;
+    const refreshToken = client.grantTypes.includes('refresh_token') && api.refreshTokens.enabled ? `kgrt_${randomBytes(32).toString('base64url')}` : undefined;
+    let writing: Promise<boolean>;
+    if (refreshToken !== undefined) {
       const familyExpiresAt = previous?.familyExpiresAt ?? now + api.refreshTokens.absoluteTtl * 1000;
-      await this.ctx.store.people.createRefreshToken({
-        hash: hashSecret(value),
+      const token: RefreshToken = {
+        hash: hashSecret(refreshToken),
         familyId: previous?.familyId ?? newId('family', now),
         tenantId: tenant.id,
         grantId: grant.id,
@@ -149,14 +151,21 @@ export class DelegationService {
         familyExpiresAt,
         rotatedAt: null,
         revokedAt: null,
-      });
-      response.refresh_token = value;
+      };
+      writing = this.ctx.store.people.createRefreshTokenOfLiveGrant(token, touchGrantAt === undefined ? {} : { touchGrantAt });
+    } else {
+      writing = touchGrantAt === undefined ? Promise.resolve(true) : this.ctx.store.people.touchGrant(grant.id, touchGrantAt).then(() => true);
     }
+    const [live, access] = await Promise.all([writing, signing]);
+    // A revoke or disable committed after the grant was read: nothing is handed out.
+    if (!live) throw new OAuthError('invalid_grant', 'the person can no longer use this app');
+    const response: TokenResponse = { access_token: access.token, token_type: 'Bearer', expires_in: access.expiresIn, scope: access.scope };
+    if (refreshToken !== undefined) response.refresh_token = refreshToken;
     return response;
   }
 
   private async liveApi(tenant: Tenant, apiId: string, resource: string | undefined): Promise<Api> {
-    const api = await this.ctx.store.directory.findApiById(apiId);
+    const api = await this.ctx.directory.apiById(apiId);
     if (api === null || api.tenantId !== tenant.id) throw new OAuthError('invalid_grant', 'the API no longer exists');
     if (resource !== undefined && resource !== api.identifier) throw new OAuthError('invalid_target', 'the resource differs from the one the grant is for');
     return api;
@@ -168,11 +177,17 @@ export class DelegationService {
    */
   private async liveGrant(tenant: Tenant, grantId: string): Promise<Grant> {
     const grant = await this.ctx.store.people.findGrantById(tenant.id, grantId);
-    if (grant === null || grant.revokedAt !== null) throw new OAuthError('invalid_grant', 'the person has revoked this app');
+    if (grant === null || grant.revokedAt !== null) return usableGrant<Grant>(null, false);
     const person = await this.ctx.store.people.findUser(tenant.id, grant.userId);
-    if (person === null || person.disabledAt !== null) throw new OAuthError('invalid_grant', 'the person can no longer use this app');
-    return grant;
+    return usableGrant(grant, person !== null && person.disabledAt === null);
   }
+}
+
+/** The grant if it is live (null: revoked or gone) and its person exists and is enabled. */
+function usableGrant<G extends GrantInUse>(grant: G | null, personEnabled: boolean): G {
+  if (grant === null) throw new OAuthError('invalid_grant', 'the person has revoked this app');
+  if (!personEnabled) throw new OAuthError('invalid_grant', 'the person can no longer use this app');
+  return grant;
 }
 
 /**

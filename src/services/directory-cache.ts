@@ -23,6 +23,7 @@ const MAX_ENTRIES = 50_000;
 export class DirectoryCache {
   private readonly tenants = new Map<string, Entry<Tenant | null>>();
   private readonly apis = new Map<string, Entry<Api | null>>();
+  private readonly apisById = new Map<string, Entry<Api | null>>();
   private readonly clients = new Map<string, Entry<{ client: Client; secrets: ClientSecretRecord[] } | null>>();
 
   constructor(
@@ -56,6 +57,11 @@ export class DirectoryCache {
     return hit !== undefined && this.clock() - hit.at < DIRECTORY_TTL_MS ? hit.value : undefined;
   }
 
+  /** The API with this id, of any tenant (the caller compares `tenantId`): what codes and refresh tokens name. */
+  apiById(id: string): Promise<Api | null> {
+    return this.read(this.apisById, id, () => this.store.findApiById(id));
+  }
+
   client(tenantId: string, id: string): Promise<{ client: Client; secrets: ClientSecretRecord[] } | null> {
     return this.read(this.clients, `${tenantId} ${id}`, async () => {
       const client = await this.store.findClient(tenantId, id);
@@ -73,6 +79,7 @@ export class DirectoryCache {
   clear(): void {
     this.tenants.clear();
     this.apis.clear();
+    this.apisById.clear();
     this.clients.clear();
   }
 
@@ -81,6 +88,7 @@ export class DirectoryCache {
     if (ids.some((id) => id.startsWith('ten_') || id.startsWith('api_'))) {
       this.tenants.clear();
       this.apis.clear();
+      this.apisById.clear();
     }
     for (const id of ids) {
       if (!id.startsWith('cli_')) continue;

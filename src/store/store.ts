@@ -14,7 +14,7 @@ export type { ConsumerKeyChanges, ConsumersStore, NewGrantKey } from './aggregat
 export type { ApiDocument, ApiUse, ClientSecretRecord, DirectoryStore, GatewayApi } from './aggregates/directory.js';
 export type { CreditSpend, KeyBySecret, KeyFilter, KeysStore, UsageEntry } from './aggregates/keys.js';
 export type { OperatorsStore, StoredSession } from './aggregates/operators.js';
-export type { PeopleStore } from './aggregates/people.js';
+export type { GrantInUse, PeopleStore, RefreshRotation } from './aggregates/people.js';
 export type { RevocationFactory, StoredSigningKey, TokensStore } from './aggregates/tokens.js';
 export type { Page, PageRequest } from './page.js';
 

@@ -1,4 +1,5 @@
 import * as client from 'openid-client';
+import { Person } from './person.js';
 import { expectStatus, type TestServer } from './server.js';
 
 export const ORDERS_API = 'https://orders.acme.test';
@@ -63,4 +64,30 @@ export function discoverAs(issuer: string, clientId: string, auth: { secret: str
   const options = { algorithm: 'oauth2' as const, execute: [client.allowInsecureRequests] };
   if ('secret' in auth) return client.discovery(new URL(issuer), clientId, undefined, client.ClientSecretBasic(auth.secret), options);
   return client.discovery(new URL(issuer), clientId, { redirect_uris: [auth.redirectUri], token_endpoint_auth_method: 'none' }, client.None(), options);
+}
+
+/** Where the public test app of `registerPhoneApp` is sent back to (nothing listens there). */
+export const PHONE_APP_CALLBACK = 'http://127.0.0.1:9/callback';
+
+/** Refresh tokens on for the API of tenant `acme`, and a public app with refresh tokens registered for it. */
+export async function registerPhoneApp(t: TestServer, api: string): Promise<{ app: client.Configuration; clientId: string }> {
+  expectStatus(await t.call('PATCH', `/v1/tenants/acme/apis/${encodeURIComponent(api)}`, { refreshTokens: { enabled: true } }), 200);
+  const registered = await t.call('POST', '/v1/tenants/acme/clients', {
+    name: 'Phone app',
+    grantTypes: ['authorization_code', 'refresh_token'],
+    tokenEndpointAuthMethod: 'none',
+    redirectUris: [PHONE_APP_CALLBACK],
+    scopes: { [api]: ['read:users'] },
+  });
+  expectStatus(registered, 201);
+  const issuer = (await t.call('GET', '/v1/tenants/acme')).body.issuer;
+  return { app: await discoverAs(issuer, registered.body.clientId, { redirectUri: PHONE_APP_CALLBACK }), clientId: registered.body.clientId };
+}
+
+/** The person's first (or next) tokens from the app of `registerPhoneApp`, through the code flow (`read:users`, PKCE). */
+export async function authorizeApp(t: TestServer, app: client.Configuration, api: string, person: { email: string; password: string }): Promise<client.TokenEndpointResponse> {
+  const verifier = client.randomPKCECodeVerifier();
+  const url = client.buildAuthorizationUrl(app, { redirect_uri: PHONE_APP_CALLBACK, scope: 'read:users', resource: api, code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' });
+  const callback = await new Person(t.url).authorize(url.toString(), person);
+  return client.authorizationCodeGrant(app, new URL(callback), { pkceCodeVerifier: verifier });
 }

@@ -1,37 +1,12 @@
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS } from '../helpers/backends.js';
-import { discoverAs, postForm } from '../helpers/oauth.js';
-import { Person } from '../helpers/person.js';
+import { authorizeApp, postForm, registerPhoneApp } from '../helpers/oauth.js';
 import { snapshotAll } from '../helpers/snapshot.js';
 import { ROOT_KEY, expectStatus, seedTenant, startTestServer, type TestServer } from '../helpers/server.js';
 import { runCli } from '../cli/run-cli.js';
 
-const CALLBACK = 'http://127.0.0.1:9/callback';
 const PASSWORD = 'correct horse battery staple';
-
-/** Refresh tokens on for the API, and a public app with refresh tokens registered for it. */
-async function phoneApp(t: TestServer, api: string): Promise<{ app: client.Configuration; clientId: string }> {
-  expectStatus(await t.call('PATCH', `/v1/tenants/acme/apis/${encodeURIComponent(api)}`, { refreshTokens: { enabled: true } }), 200);
-  const registered = await t.call('POST', '/v1/tenants/acme/clients', {
-    name: 'Phone app',
-    grantTypes: ['authorization_code', 'refresh_token'],
-    tokenEndpointAuthMethod: 'none',
-    redirectUris: [CALLBACK],
-    scopes: { [api]: ['read:users'] },
-  });
-  expectStatus(registered, 201);
-  const issuer = (await t.call('GET', '/v1/tenants/acme')).body.issuer;
-  return { app: await discoverAs(issuer, registered.body.clientId, { redirectUri: CALLBACK }), clientId: registered.body.clientId };
-}
-
-/** The person's first (or next) tokens from the app, through the code flow. */
-async function authorize(t: TestServer, app: client.Configuration, api: string, person: { email: string; password: string }): Promise<client.TokenEndpointResponse> {
-  const verifier = client.randomPKCECodeVerifier();
-  const url = client.buildAuthorizationUrl(app, { redirect_uri: CALLBACK, scope: 'read:users', resource: api, code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' });
-  const callback = await new Person(t.url).authorize(url.toString(), person);
-  return client.authorizationCodeGrant(app, new URL(callback), { pkceCodeVerifier: verifier });
-}
 
 /**
  * Invariant 11 (issue 7): a rotated refresh token presented again is a replay, and the family
@@ -54,7 +29,7 @@ describe.each(BACKENDS)('refresh-token reuse (%s)', (backend) => {
   async function tokens(): Promise<client.TokenEndpointResponse> {
     const person = { email: `person${++people}@example.com`, password: PASSWORD };
     expectStatus(await t.call('POST', '/v1/tenants/acme/users', person), 201);
-    return authorize(t, app, api, person);
+    return authorizeApp(t, app, api, person);
   }
   const verifyCode = async (token: string): Promise<string> => (await t.call('POST', '/v1/verify', { credential: token, api })).body.code;
   const setReuseInterval = async (reuseInterval: number): Promise<void> => expectStatus(await t.call('PATCH', apiPath, { refreshTokens: { reuseInterval } }), 200);
@@ -63,7 +38,7 @@ describe.each(BACKENDS)('refresh-token reuse (%s)', (backend) => {
     t = await startTestServer(backend);
     ({ api } = await seedTenant(t));
     apiPath = `/v1/tenants/acme/apis/${encodeURIComponent(api)}`;
-    app = (await phoneApp(t, api)).app;
+    app = (await registerPhoneApp(t, api)).app;
   });
   afterAll(() => t.close());
 
@@ -144,20 +119,20 @@ describe.each(BACKENDS)('a refresh-token replay ends the grant (%s)', (backend) 
     t = await startTestServer(backend, {}, { clock: () => now });
     ({ api } = await seedTenant(t));
     userId = (await t.call('POST', '/v1/tenants/acme/users', person)).body.id;
-    ({ app, clientId } = await phoneApp(t, api));
+    ({ app, clientId } = await registerPhoneApp(t, api));
   });
   afterAll(() => t?.close());
 
   it('revokes the grant with every refresh token, and the next authorization gets a new grant whose tokens are valid', async () => {
-    const first = await authorize(t, app, api, person);
+    const first = await authorizeApp(t, app, api, person);
     const [grant] = await liveGrants();
-    const otherDevice = await authorize(t, app, api, person);
+    const otherDevice = await authorizeApp(t, app, api, person);
     const second = await client.refreshTokenGrant(app, first.refresh_token!);
     await expect(client.refreshTokenGrant(app, first.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
     expect(await verifyCode(second.access_token)).toBe('REVOKED');
     expect(await liveGrants()).toEqual([]);
     expect((await postForm(t, '/t/acme/oauth/token', { grant_type: 'refresh_token', client_id: clientId, refresh_token: otherDevice.refresh_token! })).body.error).toBe('invalid_grant');
-    const again = await authorize(t, app, api, person);
+    const again = await authorizeApp(t, app, api, person);
     expect(await verifyCode(again.access_token)).toBe('VALID');
     expect((await liveGrants()).map((g) => g.id)).not.toContain(grant!.id);
   });

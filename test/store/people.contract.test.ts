@@ -44,6 +44,52 @@ describe.each(BACKENDS)('Store contract: people (%s)', (backendName) => {
     expect((await store.people.rotateRefreshToken('rt-2', now + 1))?.won).toBe(true);
   });
 
+  it("gives the rotation's winner its grant while live and whether the grant's person is enabled, read by the same statement", async () => {
+    const person = (id: string) => ({ id, tenantId: tenant.id, email: `${id}@b.c`, name: null, createdAt: now, disabledAt: null });
+    const grant = (id: string, userId: string) => ({ id, tenantId: tenant.id, userId, clientId: 'cli_1', apiId: api.id, scopes: ['a', 'b'], createdAt: now, lastUsedAt: null, revokedAt: null });
+    const token = (hash: string, grantId: string, userId: string): RefreshToken => ({ hash, familyId: `fam_${hash}`, tenantId: tenant.id, grantId, clientId: 'cli_1', userId, apiId: api.id, scopes: ['a'], createdAt: now, expiresAt: now + 60_000, familyExpiresAt: now + 120_000, rotatedAt: null, revokedAt: null });
+    await store.people.createUser(person('usr_rot'), 'hash', event('user.create'));
+    await store.people.createUser(person('usr_rot_off'), 'hash', event('user.create'));
+    await store.people.saveGrant(grant('grt_rot', 'usr_rot'), event('grant.create'));
+    await store.people.saveGrant(grant('grt_rot_gone', 'usr_rot'), event('grant.create'));
+    await store.people.saveGrant(grant('grt_rot_off', 'usr_rot_off'), event('grant.create'));
+    await store.people.touchGrant('grt_rot', now + 7);
+    expect(await store.people.revokeGrant(tenant.id, 'grt_rot_gone', now, event('grant.revoke'))).toBe(true);
+    await store.people.updateUser({ ...person('usr_rot_off'), disabledAt: now }, { fields: ['disabledAt'], endAccess: null, at: now }, event('user.update'));
+    for (const [hash, grantId, userId] of [['rt-live', 'grt_rot', 'usr_rot'], ['rt-gone', 'grt_rot_gone', 'usr_rot'], ['rt-off', 'grt_rot_off', 'usr_rot_off'], ['rt-none', 'grt_none', 'usr_rot']] as const) {
+      await store.people.createRefreshToken(token(hash, grantId, userId));
+    }
+
+    expect(await store.people.rotateRefreshToken('rt-live', now + 10)).toEqual({
+      token: { ...token('rt-live', 'grt_rot', 'usr_rot'), rotatedAt: now + 10 },
+      won: true,
+      grant: { id: 'grt_rot', userId: 'usr_rot', scopes: ['a', 'b'], lastUsedAt: now + 7 },
+      personEnabled: true,
+    });
+    // The loser learns the token only: it never uses a grant.
+    expect(await store.people.rotateRefreshToken('rt-live', now + 11)).toEqual({ token: { ...token('rt-live', 'grt_rot', 'usr_rot'), rotatedAt: now + 10 }, won: false });
+    expect(await store.people.rotateRefreshToken('rt-gone', now + 10)).toMatchObject({ won: true, grant: null, personEnabled: false });
+    expect(await store.people.rotateRefreshToken('rt-off', now + 10)).toMatchObject({ won: true, grant: { id: 'grt_rot_off' }, personEnabled: false });
+    expect(await store.people.rotateRefreshToken('rt-none', now + 10)).toMatchObject({ won: true, grant: null, personEnabled: false });
+  });
+
+  it('stores the next refresh token only while its grant is live and its person enabled, touching the grant in the same step when asked', async () => {
+    const token = (hash: string, grantId: string, userId: string): RefreshToken => ({ hash, familyId: 'fam_next', tenantId: tenant.id, grantId, clientId: 'cli_1', userId, apiId: api.id, scopes: ['a'], createdAt: now, expiresAt: now + 60_000, familyExpiresAt: now + 120_000, rotatedAt: null, revokedAt: null });
+    expect(await store.people.createRefreshTokenOfLiveGrant(token('rt-next', 'grt_rot', 'usr_rot'))).toBe(true);
+    expect(await store.people.findRefreshToken('rt-next')).toEqual(token('rt-next', 'grt_rot', 'usr_rot'));
+    expect((await store.people.findGrantById(tenant.id, 'grt_rot'))?.lastUsedAt).toBe(now + 7);
+    expect(await store.people.createRefreshTokenOfLiveGrant(token('rt-next-2', 'grt_rot', 'usr_rot'), { touchGrantAt: now + 20 })).toBe(true);
+    expect((await store.people.findGrantById(tenant.id, 'grt_rot'))?.lastUsedAt).toBe(now + 20);
+    // A revoked grant, a disabled person, an unknown grant, another tenant: nothing is written, nothing touched.
+    for (const [hash, grantId, userId] of [['rt-next-gone', 'grt_rot_gone', 'usr_rot'], ['rt-next-off', 'grt_rot_off', 'usr_rot_off'], ['rt-next-none', 'grt_none', 'usr_rot']] as const) {
+      expect(await store.people.createRefreshTokenOfLiveGrant(token(hash, grantId, userId), { touchGrantAt: now + 30 })).toBe(false);
+      expect(await store.people.findRefreshToken(hash)).toBeNull();
+    }
+    expect(await store.people.createRefreshTokenOfLiveGrant({ ...token('rt-next-other', 'grt_rot', 'usr_rot'), tenantId: 'ten_other' })).toBe(false);
+    expect(await store.people.findRefreshToken('rt-next-other')).toBeNull();
+    expect((await store.people.findGrantById(tenant.id, 'grt_rot_off'))?.lastUsedAt).toBeNull();
+  });
+
   it('saves, lists, extends and revokes grants, revoking their refresh tokens', async () => {
     const grant = { id: 'grt_9', tenantId: tenant.id, userId: 'usr_1', clientId: 'cli_1', apiId: api.id, scopes: ['a'], createdAt: now, lastUsedAt: null, revokedAt: null };
     await store.people.saveGrant(grant, event('grant.create'));

@@ -1,8 +1,9 @@
-import { sql, type Transaction } from 'kysely';
+import { sql, type Expression, type Kysely, type Transaction } from 'kysely';
 import type { AuditEvent } from '../../domain/audit.js';
 import type { Revocation } from '../../domain/clients.js';
 import type { AuthorizationCode, Grant, Interaction, RefreshToken, User } from '../../domain/people.js';
-import { numberOrNull, paginate, type Db, type KyselyContext, type TenantRows } from '../kysely-context.js';
+import type { Dialect } from '../dialect.js';
+import { numberOrNull, paginate, PreparedQuery, type Db, type KyselyContext, type TenantRows } from '../kysely-context.js';
 import type { Page, PageRequest } from '../page.js';
 import { containsAny } from '../search.js';
 import type { AuthorizationCodesTable, Database, GrantsTable, InteractionsTable, RefreshTokensTable, UsersTable } from '../schema.js';
@@ -59,8 +60,21 @@ export interface PeopleStore {
   consumeCode(hash: string, now: number): Promise<{ code: AuthorizationCode; first: boolean } | null>;
 
   createRefreshToken(token: RefreshToken): Promise<void>;
-  /** Marks the token rotated; `won` is false when it was already rotated or revoked. */
-  rotateRefreshToken(hash: string, now: number): Promise<{ token: RefreshToken; won: boolean } | null>;
+  /**
+   * Stores a token that a grant produced (a code exchange or a refresh) only while the grant is
+   * live and its person enabled, checked by the INSERT itself: a revoke or disable that committed
+   * after the caller's own checks still ends what it issues. (SQLite runs one write at a time;
+   * on PostgreSQL a revoke or disable still committing while the insert runs can miss the row.)
+   * With `touchGrantAt`, also records the grant's use, in the same transaction. False, and
+   * nothing written, when the grant or its person no longer qualifies.
+   */
+  createRefreshTokenOfLiveGrant(token: RefreshToken, options?: { touchGrantAt?: number }): Promise<boolean>;
+  /**
+   * Marks the token rotated; `won` is false when it was already rotated or revoked. The winner
+   * also gets, from the same statement, its grant while live and whether the grant's person may
+   * still use it.
+   */
+  rotateRefreshToken(hash: string, now: number): Promise<RefreshRotation | null>;
   findRefreshToken(hash: string): Promise<RefreshToken | null>;
 
   /** Stores a reset link's hash; with `event` (an operator sent it), writes the event in the same transaction. */
@@ -79,6 +93,12 @@ export interface PeopleStore {
     event: (userId: string) => AuditEvent,
   ): Promise<{ userId: string } | null>;
 }
+
+/** What the refresh grant needs of the grant it rotates under: null once revoked or deleted. */
+export type GrantInUse = Pick<Grant, 'id' | 'userId' | 'scopes' | 'lastUsedAt'>;
+
+/** A rotation: the token as it now is, and for the winner its grant and person read with it. */
+export type RefreshRotation = { token: RefreshToken; won: false } | { token: RefreshToken; won: true; grant: GrantInUse | null; personEnabled: boolean };
 
 export function rowToUser(row: UsersTable): User {
   return { id: row.id, tenantId: row.tenant_id, email: row.email, name: row.name, createdAt: Number(row.created_at), disabledAt: row.disabled_at === null ? null : Number(row.disabled_at) };
@@ -238,8 +258,83 @@ export async function pruneExpiredPeopleRows(db: Db, now: number): Promise<numbe
   return deleted;
 }
 
+/**
+ * The refresh grant's statements, built and compiled once (see `PreparedQuery`): it runs the
+ * rotation and the insert per request, and a point query costs less than building it.
+ */
+function refreshStatements(db: Kysely<Database>, dialect: Dialect) {
+  const liveGrant = (tenantId: string | Expression<string>, grantId: string | Expression<string>) =>
+    db.selectFrom('grants').where('grants.tenant_id', '=', tenantId).where('grants.id', '=', grantId).where('grants.revoked_at', 'is', null);
+  const enabledPersonOf = (tenantId: string | Expression<string>, grantId: string | Expression<string>) =>
+    liveGrant(tenantId, grantId)
+      .innerJoin('users', (join) => join.onRef('users.tenant_id', '=', 'grants.tenant_id').onRef('users.id', '=', 'grants.user_id'))
+      .where('users.disabled_at', 'is', null)
+      .select('users.id');
+  const bigint = <K extends string>(slot: (name: K) => number, name: K) => sql<number>`${slot(name)}${dialect.bigint}`;
+  type NewToken = Omit<RefreshTokensTable, 'rotated_at' | 'revoked_at'>;
+  return {
+    // The grant and its person come back from the rotating UPDATE itself (scalar subqueries in
+    // RETURNING), so the winner needs no second read.
+    rotate: PreparedQuery.of<{ hash: string; now: number }, RefreshTokensTable & { grant_user_id: string | null; grant_scopes: string | null; grant_last_used_at: number | string | null; person_id: string | null }>(db, (slot) =>
+      db
+        .updateTable('refresh_tokens')
+        .set({ rotated_at: slot('now') })
+        .where('hash', '=', slot('hash'))
+        .where('rotated_at', 'is', null)
+        .where('revoked_at', 'is', null)
+        .returningAll()
+        .returning((eb) => {
+          const tenantId = eb.ref('refresh_tokens.tenant_id');
+          const grantId = eb.ref('refresh_tokens.grant_id');
+          const grant = liveGrant(tenantId, grantId);
+          return [
+            grant.select('grants.user_id').as('grant_user_id'),
+            grant.select('grants.scopes').as('grant_scopes'),
+            grant.select('grants.last_used_at').as('grant_last_used_at'),
+            enabledPersonOf(tenantId, grantId).as('person_id'),
+          ];
+        }),
+    ),
+    // INSERT … SELECT … WHERE EXISTS: the row is written only while the grant is live and its
+    // person enabled, at the moment of writing. PostgreSQL types a bound value of a SELECT list
+    // as text, so the times are cast.
+    insertOfLiveGrant: PreparedQuery.of<NewToken, never>(db, (slot) =>
+      db
+        .insertInto('refresh_tokens')
+        .columns(['hash', 'family_id', 'tenant_id', 'grant_id', 'client_id', 'user_id', 'api_id', 'scopes', 'created_at', 'expires_at', 'family_expires_at'])
+        .expression(
+          db
+            .selectNoFrom((eb) => [
+              eb.val(slot('hash')).as('hash'),
+              eb.val(slot('family_id')).as('family_id'),
+              eb.val(slot('tenant_id')).as('tenant_id'),
+              eb.val(slot('grant_id')).as('grant_id'),
+              eb.val(slot('client_id')).as('client_id'),
+              eb.val(slot('user_id')).as('user_id'),
+              eb.val(slot('api_id')).as('api_id'),
+              eb.val(slot('scopes')).as('scopes'),
+              bigint(slot, 'created_at').as('created_at'),
+              bigint(slot, 'expires_at').as('expires_at'),
+              bigint(slot, 'family_expires_at').as('family_expires_at'),
+            ])
+            .where((eb) => eb.exists(enabledPersonOf(slot('tenant_id'), slot('grant_id')))),
+        ),
+    ),
+    touchGrant: PreparedQuery.of<{ id: string; at: number }, never>(db, (slot) =>
+      db
+        .updateTable('grants')
+        .set({ last_used_at: sql<number>`case when last_used_at is null or last_used_at < ${slot('at')} then ${slot('at')} else last_used_at end` })
+        .where('id', '=', slot('id')),
+    ),
+  };
+}
+
 export class KyselyPeopleStore implements PeopleStore {
-  constructor(private readonly k: KyselyContext) {}
+  private readonly refresh: ReturnType<typeof refreshStatements>;
+
+  constructor(private readonly k: KyselyContext) {
+    this.refresh = refreshStatements(k.db, k.dialect);
+  }
 
   createUser(user: User, passwordHash: string, event: AuditEvent): Promise<void> {
     return this.k.guard(
@@ -441,11 +536,7 @@ export class KyselyPeopleStore implements PeopleStore {
 
   touchGrant(grantId: string, at: number): Promise<void> {
     return this.k.guard(async () => {
-      await this.k.db
-        .updateTable('grants')
-        .set({ last_used_at: sql<number>`case when last_used_at is null or last_used_at < ${at} then ${at} else last_used_at end` })
-        .where('id', '=', grantId)
-        .execute();
+      await this.refresh.touchGrant.execute(this.k.db, { id: grantId, at });
     });
   }
 
@@ -472,18 +563,28 @@ export class KyselyPeopleStore implements PeopleStore {
     });
   }
 
-  rotateRefreshToken(hash: string, now: number): Promise<{ token: RefreshToken; won: boolean } | null> {
+  createRefreshTokenOfLiveGrant(token: RefreshToken, options: { touchGrantAt?: number } = {}): Promise<boolean> {
+    const { rotated_at: _rotated, revoked_at: _revoked, ...row } = refreshToRow(token);
+    const { touchGrantAt } = options;
     return this.k.guard(async () => {
-      // The common case is one statement: the winner gets the row back from the UPDATE itself.
-      const won = await this.k.db
-        .updateTable('refresh_tokens')
-        .set({ rotated_at: now })
-        .where('hash', '=', hash)
-        .where('rotated_at', 'is', null)
-        .where('revoked_at', 'is', null)
-        .returningAll()
-        .executeTakeFirst();
-      if (won) return { token: rowToRefreshToken(won), won: true };
+      if (touchGrantAt === undefined) return Number((await this.refresh.insertOfLiveGrant.execute(this.k.db, row)).numAffectedRows) === 1;
+      return this.k.db.transaction().execute(async (trx) => {
+        if (Number((await this.refresh.insertOfLiveGrant.execute(trx, row)).numAffectedRows) !== 1) return false;
+        await this.refresh.touchGrant.execute(trx, { id: token.grantId, at: touchGrantAt });
+        return true;
+      });
+    });
+  }
+
+  rotateRefreshToken(hash: string, now: number): Promise<RefreshRotation | null> {
+    return this.k.guard(async () => {
+      // The common case is one statement: the winner gets the row, its grant and its person back
+      // from the UPDATE itself.
+      const [won] = (await this.refresh.rotate.execute(this.k.db, { hash, now })).rows;
+      if (won) {
+        const grant = won.grant_user_id === null ? null : { id: won.grant_id, userId: won.grant_user_id, scopes: JSON.parse(won.grant_scopes!) as string[], lastUsedAt: numberOrNull(won.grant_last_used_at) };
+        return { token: rowToRefreshToken(won), won: true, grant, personEnabled: won.person_id !== null };
+      }
       const row = await this.k.db.selectFrom('refresh_tokens').selectAll().where('hash', '=', hash).executeTakeFirst();
       return row ? { token: rowToRefreshToken(row), won: false } : null;
     });
