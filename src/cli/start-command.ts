@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import type { Command } from 'commander';
 import { ConfigError, SETTINGS, loadConfig, plaintextDeliveryWarnings, type Config } from '../config/schema.js';
 import { ALL_MANAGEMENT_SCOPES } from '../domain/management.js';
@@ -39,6 +40,9 @@ async function run(flags: Record<string, string>, mode: { gatewayOnly: boolean }
     console.error('keygate gateway: set GATEWAY_PORT (or --gateway-port) to the port the gateway listens on');
     process.exit(2);
   }
+  // `--workers N`: this process supervises N workers running this same command (start-workers.ts).
+  const workers = config.workers > 1 ? await import('./start-workers.js') : null;
+  if (workers !== null && cluster.isPrimary) return workers.superviseWorkers(config, mode);
   // Loaded here, not at the top: management subcommands should not pay for the server's imports.
   const { startServer } = await import('../server.js');
   const publicUrlGiven = given.publicUrl !== undefined || Boolean(process.env['PUBLIC_URL']);
@@ -59,7 +63,11 @@ async function run(flags: Record<string, string>, mode: { gatewayOnly: boolean }
   const log = server.app.log;
   // Before anything says "listening": a SIGTERM sent on reading the summary must find its
   // handler, not Node's default, which ends the process before it has shut down.
+  let stopping = false;
   const stop = async (signal: string): Promise<void> => {
+    // A worker may be told twice (its own signal, and the primary's request): one shutdown.
+    if (stopping) return;
+    stopping = true;
     log.info(`${signal}: shutting down`);
     await server.close();
     process.exit(0);
@@ -105,6 +113,7 @@ async function run(flags: Record<string, string>, mode: { gatewayOnly: boolean }
         '(keygate is node dist/cli/main.js, or on your PATH after npm link). It prints a password once: sign in with it (docs/console.md).',
     );
   }
+  workers?.joinPrimary({ registry: keygate.metrics.registry, stop: (signal) => void stop(signal) });
 }
 
 /** An address that means "every interface": fine to listen on, never a URL a client can use. */

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { parseMasterKey } from '../crypto/master-key.js';
 import { parseHostSuffixes } from '../domain/gateway/host-policy.js';
 
@@ -29,6 +30,8 @@ export interface Config {
   redisUrl: string | undefined;
   redisFailure: 'local' | 'closed';
   redisTimeoutMs: number;
+  /** Worker processes of `keygate start` (`auto`, one per core, is resolved to its number here). */
+  workers: number;
   rootKey: string | undefined;
   masterKey: string | undefined;
   trustProxy: string;
@@ -71,6 +74,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'redisUrl', env: 'REDIS_URL', flag: '--redis-url', type: 'url', default: undefined, secret: true, description: 'Redis URL for rate limits and cache invalidation shared by several instances. Unset: in-process.' },
   { key: 'redisFailure', env: 'KEYGATE_REDIS_FAILURE', flag: '--redis-failure', type: 'string', default: 'local', description: 'While Redis is away: `local` counts rate limits per instance (each instance allows up to the limit), `closed` refuses every rate-limited key (`RATE_LIMITED`) and every `private_key_jwt` assertion (whose single use cannot be checked across instances then). Throttles count per instance either way; keys without limits are unaffected (docs/scale-out.md).' },
   { key: 'redisTimeoutMs', env: 'KEYGATE_REDIS_TIMEOUT_MS', flag: '--redis-timeout-ms', type: 'integer', default: 50, min: 1, max: 10_000, description: 'Longest a request waits for Redis before it falls back as `KEYGATE_REDIS_FAILURE` says; Redis is then left alone (probed once a second) until it answers again. A Redis known to be down costs no wait at all.' },
+  { key: 'workers', env: 'KEYGATE_WORKERS', flag: '--workers', type: 'string', default: '1', description: 'Worker processes `keygate start` (or `keygate gateway`) runs on the same ports through node:cluster, `auto` for one per core. More than 1 needs `REDIS_URL`: rate limits, throttles, one-time claims, cache invalidations and revocation pushes must be shared between processes. The first worker runs migrations and the first-start setup alone before the others start; a worker that dies is replaced (docs/scale-out.md).' },
   { key: 'rootKey', env: 'KEYGATE_ROOT_KEY', flag: '--root-key', type: 'string', default: undefined, secret: true, min: 32, max: 512, description: 'Seeds a root key with every management scope at start (32 to 512 characters: management authentication reads no longer bearer). A new value retires (revokes) the key seeded from the previous one and the key printed at first start; a revoked value refuses to start. With no root key at all, Keygate creates one at first start and prints it once.' },
   { key: 'masterKey', env: 'KEYGATE_MASTER_KEY', flag: '--master-key', type: 'string', default: undefined, secret: true, description: 'Encrypts signing keys and HS256 secrets at rest: 32 bytes as 64 hex digits or 43 base64url characters (`openssl rand -hex 32`). Unset: read from `{data dir}/master.key`, or generated there at first start with a warning (with `DATABASE_URL`, only while the database is empty). Instances sharing a database must share it: the database keeps a check value sealed with the key of its first start, and an instance whose key cannot open it refuses to start.' },
   { key: 'trustProxy', env: 'KEYGATE_TRUST_PROXY', flag: '--trust-proxy', type: 'string', default: 'false', description: 'Whose `X-Forwarded-For` to believe for the caller IP: `false`, `true`, a hop count, or a comma-separated list of proxy IPs/CIDRs.' },
@@ -181,6 +185,16 @@ export function loadConfig(input: { env: Record<string, string | undefined>; fla
   if (config.smtpUrl && !config.smtpFrom) problems.push('SMTP_FROM: required when SMTP_URL is set');
   if (config.webhookUrl && !/^https?:\/\//.test(config.webhookUrl)) problems.push('KEYGATE_WEBHOOK_URL: must start with https:// or http://');
   if (config.webhookUrl && !config.webhookSecret) problems.push('KEYGATE_WEBHOOK_SECRET: required when KEYGATE_WEBHOOK_URL is set');
+  const workers = parseWorkers(String(config.workers));
+  if (workers === null) problems.push(`${sourceOf(input, 'workers')}: "${config.workers}" is not a whole number of workers in 1–${MAX_WORKERS} or auto`);
+  else if (workers > 1 && !config.redisUrl) {
+    problems.push(
+      `${sourceOf(input, 'workers')}: ${workers} workers need REDIS_URL (e.g. redis://127.0.0.1:6379). Each worker is a process with its own memory: ` +
+        'without Redis a key revoked through one worker stays valid on the others for up to KEYGATE_CACHE_TTL_MS, rate limits and throttles ' +
+        'count per worker (so N times the limit), and a private_key_jwt assertion could be replayed on another worker. Set REDIS_URL, or run one worker.',
+    );
+  }
+  config.workers = workers ?? 1;
   if (problems.length > 0) throw new ConfigError(problems);
   config.publicUrl = (config.publicUrl ?? `http://${config.host}:${config.port}`).replace(/\/+$/, '');
   return config;
@@ -227,6 +241,22 @@ export function trustProxyOption(value: string): boolean | number | string[] {
   if (value === 'false') return false;
   if (/^\d+$/.test(value)) return Number(value);
   return value.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+/** Most workers `--workers` takes: far beyond any core count a Keygate host has, but not unbounded. */
+const MAX_WORKERS = 256;
+
+/** `auto` (one per core) or a whole number in 1–MAX_WORKERS; null otherwise. */
+function parseWorkers(raw: string): number | null {
+  if (raw === 'auto') return Math.min(availableParallelism(), MAX_WORKERS);
+  const n = /^\d+$/.test(raw) ? Number(raw) : NaN;
+  return Number.isSafeInteger(n) && n >= 1 && n <= MAX_WORKERS ? n : null;
+}
+
+/** How the user named a setting: its flag when given as one, else its env var. */
+function sourceOf(input: { flags?: Partial<Record<keyof Config, string>> }, key: keyof Config): string {
+  const setting = SETTINGS.find((s) => s.key === key)!;
+  return input.flags?.[key] !== undefined ? setting.flag : setting.env;
 }
 
 function emptyToUndefined(value: string | undefined): string | undefined {
