@@ -27,6 +27,7 @@ const BENCHMARKS = [
   'authorization-code',
   'audit-denials',
   'gateway',
+  'workers',
 ] as const;
 
 const args = parseArgs(process.argv.slice(2), { quick: 'flag', only: 'value' });

@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { treeCpuSeconds } from './common.js';
 
 export interface ChildServer<T> {
   info: T;
@@ -16,7 +17,14 @@ export interface ChildServer<T> {
 
 const CLOCK_TICKS = 100; // USER_HZ on Linux
 
-export async function startChild<T>(script: string, options: { readyTimeoutMs?: number; env?: NodeJS.ProcessEnv; nodeArgs?: string[]; args?: string[] } = {}): Promise<ChildServer<T>> {
+/**
+ * `tree`: the server starts processes of its own (cluster workers, a Redis): `cpuSeconds()`
+ * counts them all.
+ */
+export async function startChild<T>(
+  script: string,
+  options: { readyTimeoutMs?: number; env?: NodeJS.ProcessEnv; nodeArgs?: string[]; args?: string[]; tree?: boolean } = {},
+): Promise<ChildServer<T>> {
   const child: ChildProcess = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', script, ...(options.args ?? [])], {
     stdio: ['pipe', 'pipe', 'inherit'],
     env: options.env ?? process.env,
@@ -46,6 +54,7 @@ export async function startChild<T>(script: string, options: { readyTimeoutMs?: 
     info,
     pid,
     cpuSeconds() {
+      if (options.tree === true) return treeCpuSeconds(pid);
       try {
         // Fields after the ")" of the command name: utime is the 14th field, stime the 15th.
         const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

@@ -164,28 +164,66 @@ export function fmtCores(cores: number | null): string {
   return cores === null ? '?' : cores.toFixed(2);
 }
 
-/** CPU seconds used so far by every process whose command name is `name` (e.g. "postgres"). */
-export function processesCpuSeconds(name: string): number | null {
+/** One process as /proc/<pid>/stat describes it: its parent, command name and CPU seconds so far. */
+interface ProcStat {
+  pid: number;
+  ppid: number;
+  name: string;
+  cpuSeconds: number;
+}
+
+/** Every process of the machine, or null off Linux. */
+function procStats(): ProcStat[] | null {
+  let entries: string[];
   try {
-    let total = 0;
-    for (const entry of readdirSync('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      let stat: string;
-      try {
-        stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      } catch {
-        continue; // exited meanwhile
-      }
-      const open = stat.indexOf('(');
-      const close = stat.lastIndexOf(')');
-      if (stat.slice(open + 1, close) !== name) continue;
-      const fields = stat.slice(close + 2).split(' ');
-      total += (Number(fields[11]) + Number(fields[12])) / 100;
-    }
-    return total;
+    entries = readdirSync('/proc');
   } catch {
     return null;
   }
+  const stats: ProcStat[] = [];
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    const open = stat.indexOf('(');
+    const close = stat.lastIndexOf(')');
+    // Fields after the ")" of the command name: state, ppid, …; utime is the 14th field, stime the 15th.
+    const fields = stat.slice(close + 2).split(' ');
+    stats.push({ pid: Number(entry), ppid: Number(fields[1]), name: stat.slice(open + 1, close), cpuSeconds: (Number(fields[11]) + Number(fields[12])) / 100 });
+  }
+  return stats;
+}
+
+/** CPU seconds used so far by every process whose command name is `name` (e.g. "postgres"). */
+export function processesCpuSeconds(name: string): number | null {
+  const stats = procStats();
+  return stats === null ? null : stats.filter((p) => p.name === name).reduce((sum, p) => sum + p.cpuSeconds, 0);
+}
+
+/**
+ * CPU seconds used so far by process `root` and every process below it: a server's cluster
+ * workers, a Redis it started. Null off Linux or once `root` has exited.
+ */
+export function treeCpuSeconds(root: number): number | null {
+  const stats = procStats();
+  if (stats === null || !stats.some((p) => p.pid === root)) return null;
+  const below = new Set([root]);
+  let total = 0;
+  // Parents are listed before their children only mostly (pids wrap): repeat until nothing is added.
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const p of stats) {
+      if (below.has(p.pid) || !below.has(p.ppid)) continue;
+      below.add(p.pid);
+      grew = true;
+    }
+  }
+  for (const p of stats) if (below.has(p.pid)) total += p.cpuSeconds;
+  return total;
 }
 
 /** Noise above which a measurement is repeated (cores used by other processes). */
