@@ -27,6 +27,7 @@ const BENCHMARKS = [
   'authorization-code',
   'audit-denials',
   'gateway',
+  'startup',
   'workers',
 ] as const;
 

@@ -1,5 +1,4 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import addFormats from 'ajv-formats';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { trustProxyOption } from '../config/schema.js';
 import { newRequestId } from '../crypto/secrets.js';
@@ -7,6 +6,7 @@ import type { Keygate } from '../services/keygate.js';
 import { prettyLogStream } from '../observability/pretty-log.js';
 import { registerApiDocs } from './api-docs.js';
 import { healthRoutes } from './health.js';
+import { lazyCompilers } from './lazy-compilers.js';
 import { metricsRoutes } from './metrics.js';
 import { boundJsonDepth } from './json-body.js';
 import { apiRoutes } from './management/apis.js';
@@ -44,6 +44,8 @@ export interface AppOptions {
  */
 export async function buildApp(keygate: Keygate, options: AppOptions = {}): Promise<FastifyInstance> {
   const { config } = keygate;
+  // Each route's schemas are compiled by its first request, not all before listening (lazy-compilers.ts).
+  const compilers = lazyCompilers();
   const app = Fastify({
     logger: loggerOptions(options, config, ['req.headers.authorization']),
     // Per-request log lines would cost more than verify itself; failures are logged by the error handler.
@@ -55,10 +57,11 @@ export async function buildApp(keygate: Keygate, options: AppOptions = {}): Prom
     ajv: {
       // allErrors: a refused request lists every problem at once (docs/errors.md, INVALID_REQUEST).
       customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: true },
-      plugins: [addFormats as never],
     },
+    schemaController: { compilersFactory: compilers.compilersFactory },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  compilers.decorate(app);
   recordRoutes(app);
   boundJsonDepth(app);
   app.decorateRequest('principal', null);
