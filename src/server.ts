@@ -4,7 +4,6 @@ import type { Cluster } from './cluster/cluster.js';
 import type { Clock } from './domain/clock.js';
 import { loadConfig, type Config } from './config/schema.js';
 import { buildApp } from './http/app.js';
-import { buildGatewayApp } from './http/gateway/gateway-app.js';
 import { listenForMetrics, type MetricsListener } from './http/metrics.js';
 import type { Logger } from './observability/logger.js';
 import { createKeygate, type Keygate } from './services/keygate.js';
@@ -90,7 +89,11 @@ export async function startServer(
   log = app.log;
   for (const write of early) write(app.log);
   const gatewayHost = keygate.config.gatewayHost ?? keygate.config.host;
-  const gateway = keygate.config.gatewayPort === undefined ? null : buildGatewayApp(keygate, keygate.gateway, options.logger === undefined || options.logger === true ? {} : { logger: options.logger });
+  // The gateway's engine (undici and its handlers) is loaded only where a gateway listens.
+  const gateway =
+    keygate.config.gatewayPort === undefined
+      ? null
+      : (await import('./http/gateway/gateway-app.js')).buildGatewayApp(keygate, keygate.gateway, options.logger === undefined || options.logger === true ? {} : { logger: options.logger });
   let metrics: MetricsListener | null = null;
   let gatewayUrl: string | null = null;
   let listening = { settings: 'HOST and PORT', host: keygate.config.host, port: keygate.config.port };

@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import { Agent, request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { jwksKeys, type JwksKeys } from '../crypto/jwks.js';
 import { hashSecret } from '../crypto/secrets.js';
 import type { Api } from '../domain/apis.js';
@@ -49,6 +49,12 @@ export class JwksUnavailableError extends Error {
   }
 }
 
+/** How a JWK Set is fetched: undici's `request` through the verifier's one agent. */
+interface JwksHttp {
+  request: typeof import('undici').request;
+  dispatcher: Dispatcher;
+}
+
 /** An issuer's JWK Set, fetched once and kept, refetched for an unknown kid (throttled) and past its max-age. */
 class RemoteJwks {
   private keys: JwksKeys | null = null;
@@ -60,7 +66,7 @@ class RemoteJwks {
   constructor(
     private readonly uri: string,
     private readonly clock: Clock,
-    private readonly dispatcher: Dispatcher,
+    private readonly http: () => Promise<JwksHttp>,
   ) {}
 
   async find(header: JwtHeader): Promise<JwtKey | null> {
@@ -95,8 +101,9 @@ class RemoteJwks {
       const controller = new AbortController();
       const timeout = setTimeout(() => controller.abort(new Error('timed out')), FETCH_TIMEOUT_MS);
       try {
+        const { request, dispatcher } = await this.http();
         // No redirect is followed (undici's request follows none): the JWKS is at the URL that was checked.
-        const response = await request(this.uri, { dispatcher: this.dispatcher, headers: { accept: 'application/json' }, signal: controller.signal });
+        const response = await request(this.uri, { dispatcher, headers: { accept: 'application/json' }, signal: controller.signal });
         if (response.statusCode !== 200) {
           controller.abort();
           throw new Error(`HTTP ${response.statusCode}`);
@@ -178,7 +185,8 @@ export class ExternalIssuerVerifier {
     revocations: () => NO_REVOCATIONS,
   };
 
-  private readonly dispatcher: Dispatcher;
+  /** Made by the first JWKS fetch (with undici, which a Keygate without external issuers never loads). */
+  private http: Promise<JwksHttp> | null = null;
 
   /**
    * `addresses`: where a JWKS URL may lead, checked at each connection as for the gateway's
@@ -187,10 +195,8 @@ export class ExternalIssuerVerifier {
    */
   constructor(
     private readonly clock: Clock,
-    addresses: UpstreamAddressRules = { allowLinkLocal: false, ownPorts: [] },
-  ) {
-    this.dispatcher = new Agent({ connect: upstreamConnector({ ...addresses, timeoutMs: FETCH_TIMEOUT_MS }) });
-  }
+    private readonly addresses: UpstreamAddressRules = { allowLinkLocal: false, ownPorts: [] },
+  ) {}
 
   /** Whether the token names one of the API's external issuers (read without trusting it: only to pick the verifier). */
   static names(api: Api, iss: string | null): boolean {
@@ -249,10 +255,18 @@ export class ExternalIssuerVerifier {
     };
   }
 
+  private jwksHttp(): Promise<JwksHttp> {
+    this.http ??= import('undici').then(({ Agent, request }) => ({
+      request,
+      dispatcher: new Agent({ connect: upstreamConnector({ ...this.addresses, timeoutMs: FETCH_TIMEOUT_MS }) }),
+    }));
+    return this.http;
+  }
+
   private setFor(uri: string): RemoteJwks {
     let set = this.sets.get(uri);
     if (set === undefined) {
-      set = new RemoteJwks(uri, this.clock, this.dispatcher);
+      set = new RemoteJwks(uri, this.clock, () => this.jwksHttp());
       this.sets.set(uri, set);
     }
     return set;

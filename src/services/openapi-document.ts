@@ -1,5 +1,4 @@
-import { dereference, validate, type ParserOptions } from '@readme/openapi-parser';
-import { parse as parseYaml } from 'yaml';
+import type { ParserOptions } from '@readme/openapi-parser';
 import { KeygateError } from '../domain/errors.js';
 import { compileOpenApi } from '../domain/gateway/openapi.js';
 import type { CompiledRoutes } from '../domain/gateway/routes.js';
@@ -27,9 +26,16 @@ export class InvalidOpenApiError extends KeygateError {
   }
 }
 
-function parseText(text: string, format: 'json' | 'yaml'): unknown {
+/*
+ * The parser and the YAML reader are loaded by the first document read, not at every start: most
+ * instances never see one, and together they are a tenth of a start's CPU (bench/startup.ts).
+ */
+const openApiParser = (): Promise<typeof import('@readme/openapi-parser')> => import('@readme/openapi-parser');
+
+async function parseText(text: string, format: 'json' | 'yaml'): Promise<unknown> {
+  const parseYaml = format === 'yaml' ? (await import('yaml')).parse : null;
   try {
-    return format === 'json' ? JSON.parse(text) : parseYaml(text, { maxAliasCount: 100, uniqueKeys: true });
+    return parseYaml === null ? JSON.parse(text) : parseYaml(text, { maxAliasCount: 100, uniqueKeys: true });
   } catch (err) {
     throw new InvalidOpenApiError([`the document is not valid ${format.toUpperCase()}: ${(err as Error).message.split('\n')[0]}`]);
   }
@@ -55,7 +61,8 @@ function nestsDeeperThan(value: unknown, max: number): boolean {
  * const document = await readDocument(stored.document, stored.format);
  */
 export async function readDocument(text: string, format: 'json' | 'yaml'): Promise<unknown> {
-  const parsed = parseText(text, format);
+  const parsed = await parseText(text, format);
+  const { dereference } = await openApiParser();
   try {
     return await dereference(parsed as Parameters<typeof dereference>[0], PARSER_OPTIONS);
   } catch (err) {
@@ -72,12 +79,13 @@ export async function readDocument(text: string, format: 'json' | 'yaml'): Promi
  * const routes = await compileDocument(await readFile('openapi.yaml', 'utf8'), 'yaml', api.scopes);
  */
 export async function compileDocument(text: string, format: 'json' | 'yaml', catalog: readonly ScopeDefinition[]): Promise<CompiledRoutes> {
-  const parsed = parseText(text, format);
+  const parsed = await parseText(text, format);
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new InvalidOpenApiError(['the document must be an object']);
   if (nestsDeeperThan(parsed, MAX_OPENAPI_DEPTH)) throw new InvalidOpenApiError([`the document nests more than ${MAX_OPENAPI_DEPTH} levels deep`]);
   if (typeof (parsed as Record<string, unknown>)['openapi'] !== 'string') {
     throw new InvalidOpenApiError(['only OpenAPI 3.0 and 3.1 documents are accepted (the "openapi" field)']);
   }
+  const { dereference, validate } = await openApiParser();
   let dereferenced: unknown;
   try {
     const result = await validate(structuredClone(parsed) as Parameters<typeof validate>[0], PARSER_OPTIONS);

@@ -1,4 +1,4 @@
-import { createTransport } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import { isLoopback, type Config } from '../config/schema.js';
 import { WEBHOOK_SIGNATURE_HEADER, signWebhook } from '../crypto/webhook-signature.js';
 import type { Clock } from '../domain/clock.js';
@@ -59,10 +59,13 @@ export function smtpTransportOptions(url: string): { url: string; requireTLS: bo
 }
 
 function smtpDelivery(url: string, from: string, clock: Clock): PasswordResetHook {
-  const transport = createTransport(smtpTransportOptions(url));
+  const options = smtpTransportOptions(url);
+  // nodemailer is loaded by the first reset mail, not at every start (bench/startup.ts).
+  let transport: Promise<Transporter> | null = null;
   return async ({ email, url: link, expiresAt }) => {
     const minutes = Math.round((expiresAt - clock()) / 60_000);
-    await transport.sendMail({
+    transport ??= import('nodemailer').then(({ createTransport }) => createTransport(options));
+    await (await transport).sendMail({
       from,
       to: email,
       subject: 'Reset your password',

@@ -1,6 +1,7 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { createRequire } from 'node:module';
 import type { LookupFunction } from 'node:net';
-import { buildConnector } from 'undici';
+import type { buildConnector } from 'undici';
 import { isLoopbackAddress, upstreamAddressProblem } from '../domain/gateway/settings.js';
 
 /**
@@ -107,8 +108,10 @@ function lookupWithin(resolve: LookupFunction, reach: Reach): LookupFunction {
  */
 export function upstreamConnector(options: UpstreamAddressRules & { timeoutMs: number }): buildConnector.connector {
   const resolve = options.lookup ?? dnsLookup;
+  // undici is loaded by the first connector made (the gateway's, a JWKS fetch's), not at every start.
+  const { buildConnector: build } = createRequire(import.meta.url)('undici') as typeof import('undici');
   const connectorFor = (reach: Reach): buildConnector.connector =>
-    buildConnector({ rejectUnauthorized: true, timeout: options.timeoutMs, lookup: lookupWithin(resolve, reach) });
+    build({ rejectUnauthorized: true, timeout: options.timeoutMs, lookup: lookupWithin(resolve, reach) });
   // One connector for every port but Keygate's own, one for each of those: a lookup is per
   // connector, and only the port says whether loopback is allowed.
   const elsewhere = connectorFor({ allowLinkLocal: options.allowLinkLocal, ownPort: null });
