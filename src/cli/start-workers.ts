@@ -142,7 +142,7 @@ class Supervisor {
     }
     this.stopping = reason;
     for (const timer of this.timers) clearTimeout(timer);
-    this.log.info(`${reason}: stopping ${this.alive.size} worker(s)`);
+    if (this.alive.size > 0) this.log.info(`${reason}: stopping ${this.alive.size} worker(s)`);
     const exited = new Promise<void>((resolve) => (this.alive.size === 0 ? resolve() : (this.allExited = resolve)));
     for (const worker of this.alive) {
       // A worker still starting has no stop handler yet, and nothing in flight: a signal ends it.

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -69,23 +69,46 @@ afterAll(async () => {
   await redis?.stop();
 });
 
+describe('--workers: a first worker that cannot start', () => {
+  it('ends the primary with its exit code and its message, without starting the others', async () => {
+    const backend = await createBackend('sqlite');
+    try {
+      // A data directory that cannot be made: the worker's StartupError, exit 1.
+      writeFileSync(join(backend.config.dataDir, 'a-file'), '');
+      const failed = startKeygateProcess({ workers: 2, args: ['--port', '0'], env: { KEYGATE_DATA_DIR: join(backend.config.dataDir, 'a-file', 'data'), REDIS_URL: redis.url } });
+      await expect(failed).rejects.toThrow(/exited \(1\)/);
+      const error = await failed.catch((err: Error) => err.message);
+      expect(error).toContain('a worker exited during start-up (code 1): stopping');
+      expect(error).toContain('keygate: Cannot write the data directory');
+      expect(error).not.toContain('worker 1 (pid');
+    } finally {
+      await backend.destroy();
+    }
+  });
+});
+
 describe.each(BACKENDS)('keygate start --workers 2 (%s + Redis)', (backendName) => {
   let backend: Backend;
   let kg: KeygateProcess;
   let rootKey: string;
   /** One keep-alive connection served by each worker, by pid. */
   let connections: Map<number, Connection>;
+  let gatewayUrl: string;
+  let metricsUrl: string;
 
   beforeAll(async () => {
     backend = await createBackend(backendName);
     // A first start: no root key and no master key given, so both are made, once.
     kg = await startKeygateProcess({
       workers: 2,
-      args: ['--port', '0', '--host', '127.0.0.1'],
+      args: ['--port', '0', '--host', '127.0.0.1', '--gateway-port', '0', '--metrics-port', '0'],
       env: { KEYGATE_DATA_DIR: backend.config.dataDir, DATABASE_URL: backend.config.databaseUrl, REDIS_URL: redis.url },
     });
     rootKey = /shown only this once:\s+(\S+)/.exec(kg.stdout())![1]!;
     connections = await connectionsToEach(kg.url, kg.pids);
+    const summary = kg.lines().find((line) => /^Keygate listening on /.test(line['msg']))!;
+    gatewayUrl = summary['gateway'];
+    metricsUrl = String(summary['metrics']).replace(/ \(no authentication\)$/, '');
   });
   afterAll(async () => {
     for (const connection of connections?.values() ?? []) connection.agent.destroy();
@@ -110,6 +133,12 @@ describe.each(BACKENDS)('keygate start --workers 2 (%s + Redis)', (backendName) 
     expect(kg.stdout().split('No root key existed').length - 1).toBe(1);
     expect(kg.lines().filter((line) => /^generated a master key/.test(line['msg'])).length).toBe(1);
     expect([...connections.keys()].sort()).toEqual([...kg.pids].sort());
+    // Every worker listens on every port the primary chose: the main one, the gateway's and the metrics port.
+    for (const url of [gatewayUrl, metricsUrl]) {
+      const others = await connectionsToEach(url, kg.pids);
+      expect([...others.keys()].sort()).toEqual([...kg.pids].sort());
+      for (const connection of others.values()) connection.agent.destroy();
+    }
     for (const [, connection] of each()) {
       const health = await connection.call('GET', '/healthz');
       expect(health.body).toMatchObject({ status: 'ok', store: backendName, cluster: 'redis' });
@@ -160,10 +189,19 @@ describe.each(BACKENDS)('keygate start --workers 2 (%s + Redis)', (backendName) 
     expect(revoked.map((response) => response.status)).toEqual(revoked.map(() => 200));
   });
 
-  it("answers /metrics for every worker, whichever worker the scrape reaches", async () => {
+  it('answers /metrics (main port and METRICS_PORT) for every worker, whichever worker the scrape reaches', async () => {
     for (const [, connection] of each()) for (let i = 0; i < 20; i++) expect((await connection.call('GET', '/healthz')).status).toBe(200);
-    for (const [, connection] of each()) {
-      const text = (await connection.call('GET', '/metrics', undefined, rootKey)).text;
+    const unauthenticated = async (): Promise<{ text: string }> => {
+      const connection = connect(metricsUrl);
+      try {
+        return await connection.call('GET', '');
+      } finally {
+        connection.agent.destroy();
+      }
+    };
+    const scrapes = [...each().map(([, connection]) => () => connection.call('GET', '/metrics', undefined, rootKey)), unauthenticated];
+    for (const scrape of scrapes) {
+      const text = (await scrape()).text;
       expect(text).toMatch(/^keygate_workers 2$/m);
       expect(text).toMatch(/^keygate_redis_connected 1$/m);
       // 40 health checks alone, 20 on each worker: one worker's own count could not reach it.
