@@ -24,7 +24,7 @@ const args = parseArgs(process.argv.slice(2), { 'redis-url': 'value', 'no-analyt
 const redisUrl = args.get('redis-url');
 const redis = typeof redisUrl === 'string' ? { redisUrl } : {};
 const server = await startServer({ port: 0, host: '127.0.0.1', dataDir, rootKey, ...redis }, { logger: false, env: {} });
-if (args.has('no-analytics')) server.keygate.analytics.record = () => undefined;
+if (args.has('no-analytics')) server.keygate.analytics.record = server.keygate.analytics.count = () => undefined;
 const credential = await createBenchKey(server.keygate, redisUrl === undefined ? {} : { ratelimits: [{ name: 'bench', limit: 1_000_000_000, duration: 60_000 }] });
 const info: BenchServerInfo = { url: server.url, rootKey, credential, api: BENCH_API, scopes: BENCH_SCOPES };
 process.stdout.write(`${JSON.stringify(info)}\n`);

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyBaseLogger } from 'fastify';
 import { Type } from 'typebox';
-import { ALLOWED } from '../domain/usage.js';
+import { ALLOWED, type UsageSeriesKey } from '../domain/usage.js';
 import { VERIFICATION_CODES, type VerificationCode, type VerificationResult } from '../domain/verification.js';
 import type { Keygate } from '../services/keygate.js';
 import type { UsageEvent } from '../services/usage-analytics.js';
@@ -59,12 +59,31 @@ export const verifyRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => asy
     async (request, reply) => {
       const principal = request.principal!;
       const tenant = principal.kind === 'root' && principal.tenant !== null ? principal.tenant : undefined;
-      const result = await keygate.verify(request.body, { ...(tenant ? { tenant } : {}), requestId: request.id });
-      recordUsage(keygate, result, { tenant: result.tenant ?? tenant ?? null, api: result.api ?? request.body.api, latencyMs: reply.elapsedTime, log: request.log });
+      const result = await keygate.verify(request.body, tenant === undefined ? { requestId: request.id } : { tenant, requestId: request.id });
+      // A frozen result is a cached key's unchanging VALID answer (VerifyService): its usage series
+      // and its JSON are worked out once, not on every call.
+      const shared = Object.isFrozen(result) ? answers.get(result) : undefined;
+      if (shared !== undefined) {
+        keygate.analytics.count(shared.series, null, reply.elapsedTime, keygate.clock());
+        // A JSON string with a JSON content type is sent as it is (the schema's type cannot say so).
+        return reply.type(JSON_TYPE).send(shared.json as never);
+      }
+      const series = recordUsage(keygate, result, { tenant: result.tenant ?? tenant ?? null, api: result.api ?? request.body.api, latencyMs: reply.elapsedTime, log: request.log });
+      if (series !== undefined && Object.isFrozen(result)) answers.set(result, { series, json: reply.serialize(result) as string });
       return result;
     },
   );
 };
+
+/** Fastify's own content type for a serialized object, sent with a JSON string we serialized. */
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/**
+ * What was worked out for a shared (frozen) result: the usage series it counts under and its
+ * response body as the route's schema serializes it. Weak: an entry goes with its result, which
+ * goes when the key cache drops the key (so a changed key, tenant or API is never answered from here).
+ */
+const answers = new WeakMap<VerificationResult, { series: UsageSeriesKey; json: string }>();
 
 /**
  * Counts a verify call in usage analytics under the tenant and API it was about: the key's, or,
@@ -77,18 +96,23 @@ function recordUsage(
   keygate: Keygate,
   result: VerificationResult,
   about: { tenant: string | null; api: string; latencyMs: number; log: FastifyBaseLogger },
-): void {
-  if (about.tenant === null) return;
+): UsageSeriesKey | undefined {
+  if (about.tenant === null) return undefined;
   const at = keygate.clock();
   const tenant = keygate.directory.tenantIfCached(about.tenant);
   const api = tenant ? keygate.directory.apiIfCached(tenant.id, about.api) : undefined;
-  if (tenant && api) return keygate.analytics.record(verifyEvent(result, tenant.id, api.id, about.latencyMs, at));
-  if (tenant === null || api === null) return;
+  if (tenant && api) {
+    const event = verifyEvent(result, tenant.id, api.id, about.latencyMs, at);
+    keygate.analytics.record(event);
+    return event;
+  }
+  if (tenant === null || api === null) return undefined;
   void (async () => {
     const found = tenant ?? (await keygate.directory.tenant(about.tenant!));
     const foundApi = found === null ? null : await keygate.directory.api(found.id, about.api);
     if (found !== null && foundApi !== null) keygate.analytics.record(verifyEvent(result, found.id, foundApi.id, about.latencyMs, at));
   })().catch((err: unknown) => about.log.warn({ err }, 'a verify call could not be counted in usage analytics'));
+  return undefined;
 }
 
 function verifyEvent(result: VerificationResult, tenantId: string, apiId: string, latencyMs: number, at: number): UsageEvent {

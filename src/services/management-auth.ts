@@ -4,6 +4,7 @@ import { checkKey } from '../domain/keys/check-key.js';
 import { checkKeyShape } from '../domain/keys/format.js';
 import { MANAGEMENT_API, SYSTEM_TENANT_SLUG } from '../domain/management.js';
 import type { ServiceContextWith } from './context.js';
+import type { CachedKey } from './key-lookup.js';
 
 /** Who called the management API. */
 export type Principal =
@@ -16,6 +17,7 @@ export type Principal =
   | { kind: 'key'; keyId: string; tenant: string };
 
 const MAX_BEARER_LENGTH = 512;
+const NO_SCOPES: readonly string[] = Object.freeze([]);
 
 /** The shape of a delegated bearer (`delegate`): never a key, never stored, never sent over a network. */
 const DELEGATED_PREFIX = 'kgdelegated_';
@@ -27,6 +29,8 @@ const DELEGATION_TTL_MS = 30_000;
  */
 export class ManagementAuth {
   private readonly seededHash: string | null;
+  /** The principal of each cached key entry: it goes when the key cache drops the entry. */
+  private readonly principals = new WeakMap<CachedKey, Principal>();
   /** Delegated bearers by hash, each good for one request (`delegate`). */
   private readonly delegated = new Map<string, { principal: Principal; expiresAt: number }>();
 
@@ -43,20 +47,46 @@ export class ManagementAuth {
    * sub-key authenticates only while its effective state (`effectiveKey`) is usable.
    */
   async authenticate(bearer: string, ip?: string): Promise<Principal | null> {
+    return this.authenticateNow(bearer, ip);
+  }
+
+  /**
+   * `authenticate`, answered at once when the bearer's key is in the key cache (every request
+   * after the first), and as a promise only when the store must be asked: the management routes'
+   * hook then runs without a microtask.
+   *
+   * The principal is memoized per cached key entry, i.e. per bearer hash (a WeakMap on the entry,
+   * never the secret or its prefix): the entry is bounded with the key cache, and dropped from it
+   * by every change to the key or an ancestor (revoke, roll, delete, scopes) in this process and,
+   * through the invalidation bus, in every other. The checks that depend on the clock or the
+   * caller (expiry, a retired secret after a roll, the allowlist) still run on every request.
+   */
+  authenticateNow(bearer: string, ip?: string): Principal | null | Promise<Principal | null> {
     if (bearer.length === 0 || bearer.length > MAX_BEARER_LENGTH) return null;
     const hash = hashSecret(bearer);
     if (bearer.startsWith(DELEGATED_PREFIX)) return this.redeem(hash);
-    // Shape and checksum first: an invented bearer costs no lookup and takes no cache space.
-    if (checkKeyShape(bearer) === 0 && (this.seededHash === null || !safeEqual(hash, this.seededHash))) return null;
     const now = this.ctx.clock();
-    const facts = await this.ctx.lookup.find(hash, now);
+    const facts = this.ctx.lookup.cached(hash, now);
+    if (facts !== undefined) return this.admit(facts, ip, now);
+    // Only a secret that was issued can be in the cache, so the shape and checksum (or the
+    // seeded key) are checked on a miss: an invented bearer costs no lookup and takes no cache space.
+    if (checkKeyShape(bearer) === 0 && (this.seededHash === null || !safeEqual(hash, this.seededHash))) return null;
+    return this.ctx.lookup.load(hash, now).then((loaded) => this.admit(loaded, ip, now));
+  }
+
+  private admit(facts: CachedKey | null, ip: string | undefined, now: number): Principal | null {
     if (facts === null) return null;
-    const code = checkKey(facts, { api: facts.apiIdentifier, scopes: [], match: 'all', ip }, now);
-    if (code !== 'VALID') return null;
-    if (facts.tenantSlug === SYSTEM_TENANT_SLUG && facts.apiIdentifier === MANAGEMENT_API) {
-      return { kind: 'root', keyId: facts.key.id, scopes: facts.effective.heldScopes, tenant: facts.key.consumer };
+    if (checkKey(facts, { api: facts.apiIdentifier, scopes: NO_SCOPES, match: 'all', ip }, now) !== 'VALID') return null;
+    let principal = this.principals.get(facts);
+    if (principal === undefined) {
+      principal = Object.freeze(
+        facts.tenantSlug === SYSTEM_TENANT_SLUG && facts.apiIdentifier === MANAGEMENT_API
+          ? { kind: 'root' as const, keyId: facts.key.id, scopes: facts.effective.heldScopes, tenant: facts.key.consumer }
+          : { kind: 'key' as const, keyId: facts.key.id, tenant: facts.tenantSlug },
+      );
+      this.principals.set(facts, principal);
     }
-    return { kind: 'key', keyId: facts.key.id, tenant: facts.tenantSlug };
+    return principal;
   }
 
   /**

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeBase64url } from '../../src/domain/tokens/jwt.js';
+import { decodeBase64url, decodeJwt } from '../../src/domain/tokens/jwt.js';
 import { INTERACTION_BOUNDS } from '../../src/domain/people.js';
-import { MAX_JSON_DEPTH } from '../../src/http/json-body.js';
+import { MAX_JSON_DEPTH, jsonNestsDeeperThan } from '../../src/http/json-body.js';
 import { BACKENDS } from '../helpers/backends.js';
 import { basic, postForm, registerMachineClient } from '../helpers/oauth.js';
 import { snapshotAll, snapshotState } from '../helpers/snapshot.js';
@@ -42,9 +42,37 @@ describe('decodeBase64url: the one decoder of JWS segments (RFC 7515 §2)', () =
       for (const segment of jws.split('.')) expect(Buffer.from(decodeBase64url(segment)!).equals(Buffer.from(segment, 'base64url')), title).toBe(true);
       for (const [name, bad] of misspellings(jws)) expect(bad.split('.').some((segment) => decodeBase64url(segment) === null), `${title}: ${name}`).toBe(true);
     }
-    expect(decodeBase64url('')).toEqual(new Uint8Array(0));
+    expect(decodeBase64url('')?.length).toBe(0);
     for (const bad of ['A', 'AB==', 'AB=', 'A+B/', 'AB C', 'ABé', 'AB\u0000', 'AR']) expect(decodeBase64url(bad), bad).toBeNull();
     expect(Buffer.from(decodeBase64url('AQ')!)).toEqual(Buffer.from([1]));
+  });
+
+  it('refuses a header or payload that is not UTF-8, and reads one with a byte order mark as TextDecoder does', () => {
+    const segment = (bytes: Buffer): string => bytes.toString('base64url');
+    const json = (value: unknown): Buffer => Buffer.from(JSON.stringify(value));
+    const header = segment(json({ alg: 'HS256', kid: 'hs_1' }));
+    const payload = segment(json({ iss: 'i', sub: 's' }));
+    expect(decodeJwt(`${header}.${payload}.c2ln`)).toEqual({ header: { alg: 'HS256', kid: 'hs_1' }, payload: { iss: 'i', sub: 's' } });
+    const invalid = Buffer.concat([Buffer.from('{"iss":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]);
+    const overlong = Buffer.concat([Buffer.from('{"iss":"'), Buffer.from([0xc0, 0xaf]), Buffer.from('"}')]);
+    for (const bad of [invalid, overlong]) {
+      expect(decodeJwt(`${header}.${segment(bad)}.c2ln`)).toBeNull();
+      expect(decodeJwt(`${segment(bad)}.${payload}.c2ln`)).toBeNull();
+    }
+    const bom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), json({ iss: 'i', sub: 's' })]);
+    expect(decodeJwt(`${header}.${segment(bom)}.c2ln`)?.payload).toEqual({ iss: 'i', sub: 's' });
+  });
+});
+
+describe('jsonNestsDeeperThan: the depth bound read off the text before parsing', () => {
+  it('counts nesting, not brackets, and only outside strings', () => {
+    expect(jsonNestsDeeperThan(nested(MAX_JSON_DEPTH), MAX_JSON_DEPTH)).toBe(false);
+    expect(jsonNestsDeeperThan(nested(MAX_JSON_DEPTH + 1), MAX_JSON_DEPTH)).toBe(true);
+    // Many brackets side by side (past the quick count) nest one level deep.
+    expect(jsonNestsDeeperThan(`[${'[],{},'.repeat(100)}[]]`, 2)).toBe(false);
+    expect(jsonNestsDeeperThan(`{"a":"${'['.repeat(100)}"}`, 1)).toBe(false);
+    expect(jsonNestsDeeperThan(`{"a":"\\\\",${'['.repeat(3)}${']'.repeat(3)}}`, 3)).toBe(true);
+    expect(jsonNestsDeeperThan('{"credential":"kg_x","api":"https://api.test","scopes":["read:users"]}', MAX_JSON_DEPTH)).toBe(false);
   });
 });
 
