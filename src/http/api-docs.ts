@@ -1,10 +1,6 @@
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import type { Config } from '../config/schema.js';
-import { OAUTH_COMPONENTS, oauthPaths } from './oauth/openapi.js';
-import { portalPaths } from './portal/openapi.js';
-import { consolePaths } from './console/openapi.js';
+import { lazyCompilers } from './lazy-compilers.js';
 
 const TITLE = 'Keygate';
 
@@ -27,10 +23,66 @@ const ICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><r
  * pages, which parse their own forms, by oauth/openapi.ts and portal/openapi.ts. Routes that
  * need no root key say so (`security: []`), read off the route table.
  *
+ * Both are made by the first request for either, not at start: @fastify/swagger and
+ * @fastify/swagger-ui (with @fastify/static and yaml) were a tenth of a start's CPU
+ * (bench/startup.ts). Each route is noted as it is registered; the first request builds a docs
+ * app from those notes (`buildDocsApp`), and a /docs request is answered by it through `inject`,
+ * then sent as this app's own answer, so this app's hooks, not-found answer and error handler
+ * apply to /docs as before.
+ *
  * @example
  * await registerApiDocs(app, config);
  */
 export async function registerApiDocs(app: FastifyInstance, config: Pick<Config, 'publicUrl'>): Promise<void> {
+  const routes: RouteOptions[] = [];
+  // @fastify/swagger leaves hidden and HEAD routes out of the document: they are not noted.
+  app.addHook('onRoute', (route) => {
+    if (route.method !== 'HEAD' && (route.schema as { hide?: boolean } | undefined)?.hide !== true) routes.push(route);
+  });
+  let docs: Promise<DocsApp> | null = null;
+  const docsApp = (): Promise<DocsApp> => {
+    docs ??= buildDocsApp(app, config, routes).catch((err: unknown) => {
+      docs = null;
+      throw err;
+    });
+    return docs;
+  };
+  app.get('/openapi.json', { schema: { hide: true } }, async () => (await docsApp()).app.swagger());
+  const forward = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => (await docsApp()).forward(request, reply);
+  app.get('/docs', { schema: { hide: true } }, forward);
+  app.get('/docs/*', { schema: { hide: true } }, forward);
+}
+
+interface DocsApp {
+  app: FastifyInstance;
+  /** Answers a /docs request from the docs app, as the main app's own answer. */
+  forward(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply>;
+}
+
+/** Headers of the docs app's answer that the main app sets itself, or that belong to a connection. */
+const OWN_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'date']);
+
+/**
+ * A Fastify app of its own holding what @fastify/swagger describes (each noted route again, by
+ * method, URL, schema and config, with a handler never called) and the branded UI under /docs,
+ * as the main app held them when they were loaded at start.
+ */
+async function buildDocsApp(main: FastifyInstance, config: Pick<Config, 'publicUrl'>, routes: readonly RouteOptions[]): Promise<DocsApp> {
+  const [{ default: Fastify }, { default: swagger }, { default: swaggerUi }, { OAUTH_COMPONENTS, oauthPaths }, { portalPaths }, { consolePaths }] = await Promise.all([
+    import('fastify'),
+    import('@fastify/swagger'),
+    import('@fastify/swagger-ui'),
+    import('./oauth/openapi.js'),
+    import('./portal/openapi.js'),
+    import('./console/openapi.js'),
+  ]);
+  const app = Fastify({ logger: false, schemaController: { compilersFactory: lazyCompilers().compilersFactory } });
+  // A fault in the docs app is the main app's to answer and log: kept per request, thrown again there.
+  const faults = new WeakMap<object, unknown>();
+  app.setErrorHandler((err, request, reply) => {
+    faults.set(request.raw, err);
+    return reply.code(500).send();
+  });
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -56,7 +108,7 @@ export async function registerApiDocs(app: FastifyInstance, config: Pick<Config,
       const document = openapiObject as { paths?: Record<string, Record<string, Record<string, unknown>>>; components?: Record<string, unknown> };
       document.paths = { ...document.paths, ...oauthPaths(), ...portalPaths(), ...consolePaths() };
       document.components = { ...document.components, schemas: { ...(document.components?.['schemas'] as object), ...OAUTH_COMPONENTS } };
-      markOpenRoutes(app, document.paths);
+      markOpenRoutes(main, document.paths);
       return openapiObject;
     },
   });
@@ -70,7 +122,26 @@ export async function registerApiDocs(app: FastifyInstance, config: Pick<Config,
     logo: { type: 'image/svg+xml', content: LOGO_SVG, href: '/docs', target: '_self' },
     uiConfig: { docExpansion: 'list', defaultModelsExpandDepth: 0, tryItOutEnabled: false },
   });
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  const described = (): never => {
+    throw new Error('this route is registered to be described, not called');
+  };
+  for (const route of routes) app.route({ method: route.method, url: route.url, schema: route.schema ?? {}, config: route.config ?? {}, handler: described });
+  await app.ready();
+  return {
+    app,
+    async forward(request, reply) {
+      // HEAD is asked as GET: the main app sends the answer without its body, as for any GET route.
+      const answer = await app.inject({ method: 'GET', url: request.url, headers: request.headers });
+      const fault = faults.get(answer.raw.req);
+      if (fault !== undefined) throw fault;
+      if (answer.statusCode === 404) {
+        reply.callNotFound();
+        return reply;
+      }
+      for (const [name, value] of Object.entries(answer.headers)) if (!OWN_HEADERS.has(name) && value !== undefined) void reply.header(name, value);
+      return reply.code(answer.statusCode).send(answer.rawPayload.length === 0 ? undefined : answer.rawPayload);
+    },
+  };
 }
 
 /** Operations of routes that take no root key (health, OAuth, portal) need none in the document either. */
