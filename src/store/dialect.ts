@@ -1,4 +1,4 @@
-import type { RawBuilder, Transaction } from 'kysely';
+import type { QueryResult, RawBuilder, Transaction } from 'kysely';
 import type { Database } from './schema.js';
 
 /** The tables whose rows a writer locks before it reads and changes them. */
@@ -19,6 +19,13 @@ export interface Dialect {
   lockRows(trx: Transaction<Database>, table: LockableTable, ids: readonly string[], options?: { tenantId?: string }): Promise<void>;
   /** The cast that makes a bound number of a VALUES list a bigint (PostgreSQL), or nothing (SQLite). */
   readonly bigint: RawBuilder<unknown>;
+  /**
+   * Runs a statement compiled once (`PreparedQuery`) on the connection itself, past Kysely's
+   * executor, when the backend can do so now without joining another caller's transaction;
+   * undefined when it cannot, and the caller goes through Kysely. SQLite: synchronously, when no
+   * transaction is open on its one connection. PostgreSQL: never (each pooled query is its own).
+   */
+  runPrepared(sql: string, parameters: readonly unknown[]): QueryResult<unknown> | undefined;
   /** A driver error that is a unique violation. */
   isUniqueViolation(err: unknown): boolean;
   /** A driver error that means the database is not there for us, not that the query was wrong. */

@@ -41,6 +41,31 @@ export class KyselyContext {
     }
   }
 
+  /**
+   * Runs a `PreparedQuery` with `values`: in `trx` when given; otherwise straight on the
+   * connection where the dialect can (`Dialect.runPrepared`: SQLite outside a transaction, with no
+   * promise or executor between the call and the row), else through Kysely. The observer hears of
+   * it either way.
+   */
+  run<P extends Record<string, unknown>, R>(query: PreparedQuery<P, R>, values: P, trx?: Transaction<Database>): Promise<QueryResult<R>> {
+    const parameters = query.parameters(values);
+    if (trx === undefined) {
+      const started = performance.now();
+      let direct: QueryResult<unknown> | undefined;
+      try {
+        direct = this.dialect.runPrepared(query.compiled.sql, parameters);
+      } catch (err) {
+        this.observer?.onQuery((performance.now() - started) / 1000);
+        return Promise.reject(err);
+      }
+      if (direct !== undefined) {
+        this.observer?.onQuery((performance.now() - started) / 1000);
+        return Promise.resolve(direct as QueryResult<R>);
+      }
+    }
+    return (trx ?? this.db).executeQuery<R>({ ...query.compiled, parameters });
+  }
+
   translate(err: unknown, conflict?: ConflictCode): unknown {
     if (err instanceof KeygateError) return err;
     if (this.dialect.isUniqueViolation(err)) {
@@ -79,15 +104,16 @@ const SLOT = '\u0000keygate-slot:';
 /**
  * A statement built and compiled by Kysely once, then run with new values: a hot path (the
  * refresh grant) skips the building and compiling, which cost more than the point query itself.
- * `build` writes the query with `slot(name)` wherever a value goes; `execute` fills them in.
+ * `build` writes the query with `slot(name)` wherever a value goes; `KyselyContext.run` fills
+ * them in.
  *
  * @example
  * const touch = PreparedQuery.of<{ id: string; at: number }, never>(db, (slot) => db.updateTable('grants').set({ last_used_at: slot('at') }).where('id', '=', slot('id')));
- * await touch.execute(db, { id, at });
+ * await k.run(touch, { id, at });
  */
 export class PreparedQuery<P extends Record<string, unknown>, R> {
   private constructor(
-    private readonly compiled: CompiledQuery<R>,
+    readonly compiled: CompiledQuery<R>,
     /** Per parameter of the compiled SQL: the value's name, or a constant the query holds. */
     private readonly slots: readonly ({ name: keyof P } | { constant: unknown })[],
   ) {}
@@ -100,9 +126,8 @@ export class PreparedQuery<P extends Record<string, unknown>, R> {
     return new PreparedQuery(compiled, slots);
   }
 
-  /** Runs the statement on `db` (the connection or an open transaction) with `values` in its slots. */
-  execute(db: Db, values: P): Promise<QueryResult<R>> {
-    const parameters = this.slots.map((slot) => ('name' in slot ? values[slot.name] : slot.constant));
-    return db.executeQuery<R>({ ...this.compiled, parameters });
+  /** The compiled statement's parameters, `values` in their slots. */
+  parameters(values: P): unknown[] {
+    return this.slots.map((slot) => ('name' in slot ? values[slot.name] : slot.constant));
   }
 }

@@ -536,7 +536,7 @@ export class KyselyPeopleStore implements PeopleStore {
 
   touchGrant(grantId: string, at: number): Promise<void> {
     return this.k.guard(async () => {
-      await this.refresh.touchGrant.execute(this.k.db, { id: grantId, at });
+      await this.k.run(this.refresh.touchGrant, { id: grantId, at });
     });
   }
 
@@ -567,10 +567,10 @@ export class KyselyPeopleStore implements PeopleStore {
     const { rotated_at: _rotated, revoked_at: _revoked, ...row } = refreshToRow(token);
     const { touchGrantAt } = options;
     return this.k.guard(async () => {
-      if (touchGrantAt === undefined) return Number((await this.refresh.insertOfLiveGrant.execute(this.k.db, row)).numAffectedRows) === 1;
+      if (touchGrantAt === undefined) return Number((await this.k.run(this.refresh.insertOfLiveGrant, row)).numAffectedRows) === 1;
       return this.k.db.transaction().execute(async (trx) => {
-        if (Number((await this.refresh.insertOfLiveGrant.execute(trx, row)).numAffectedRows) !== 1) return false;
-        await this.refresh.touchGrant.execute(trx, { id: token.grantId, at: touchGrantAt });
+        if (Number((await this.k.run(this.refresh.insertOfLiveGrant, row, trx)).numAffectedRows) !== 1) return false;
+        await this.k.run(this.refresh.touchGrant, { id: token.grantId, at: touchGrantAt }, trx);
         return true;
       });
     });
@@ -580,7 +580,7 @@ export class KyselyPeopleStore implements PeopleStore {
     return this.k.guard(async () => {
       // The common case is one statement: the winner gets the row, its grant and its person back
       // from the UPDATE itself.
-      const [won] = (await this.refresh.rotate.execute(this.k.db, { hash, now })).rows;
+      const [won] = (await this.k.run(this.refresh.rotate, { hash, now })).rows;
       if (won) {
         const grant = won.grant_user_id === null ? null : { id: won.grant_id, userId: won.grant_user_id, scopes: JSON.parse(won.grant_scopes!) as string[], lastUsedAt: numberOrNull(won.grant_last_used_at) };
         return { token: rowToRefreshToken(won), won: true, grant, personEnabled: won.person_id !== null };

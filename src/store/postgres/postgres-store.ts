@@ -54,6 +54,8 @@ const POSTGRES_DIALECT: Dialect = {
   },
   // A bound parameter of a VALUES list is text to PostgreSQL until cast.
   bigint: sql`::bigint`,
+  // A pooled query waits for a connection anyway: Kysely's executor is the way.
+  runPrepared: () => undefined,
   isUniqueViolation: (err) => (err as { code?: unknown })?.code === '23505',
   isUnavailable: (err) => {
     const code = (err as { code?: unknown })?.code;

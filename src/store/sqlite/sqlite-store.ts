@@ -67,12 +67,27 @@ export function openSqliteStore(options: { file: string; observer?: StoreObserve
 }
 
 function sqliteDialect(database: SQLite.Database): Dialect {
+  // Only PreparedQuery's statements come here, a fixed set: no bound needed.
+  const prepared = new Map<string, SQLite.Statement>();
   return {
     name: 'sqlite',
     // One write transaction at a time: a writer that began has every row to itself already.
     lockRows: async () => {},
     // Integers are integers; a bound number needs no cast.
     bigint: sql``,
+    runPrepared: (text, parameters) => {
+      // Inside a transaction that Kysely holds open across awaits, a statement run here would
+      // become part of it (and roll back with it): then it queues on Kysely's connection instead.
+      // Otherwise it runs at once and commits on its own, as Kysely would run it.
+      if (database.inTransaction) return undefined;
+      let statement = prepared.get(text);
+      if (statement === undefined) {
+        statement = database.prepare(text);
+        prepared.set(text, statement);
+      }
+      if (statement.reader) return { rows: statement.all(parameters as unknown[]) };
+      return { rows: [], numAffectedRows: BigInt(statement.run(parameters as unknown[]).changes) };
+    },
     isUniqueViolation: (err) => {
       const code = String((err as { code?: unknown })?.code ?? '');
       return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
