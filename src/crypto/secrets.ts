@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, randomFillSync, timingSafeEqual } from 'node:crypto';
 import * as nodeCrypto from 'node:crypto';
 import { formatId, nextBase62Chars, type IdKind } from '../domain/ids.js';
 
@@ -21,6 +21,29 @@ export const hashSecret: (secret: string) => string = oneShot
 /** Cryptographically random bytes. */
 export function random(size: number): Uint8Array {
   return randomBytes(size);
+}
+
+const POOL_SIZE = 4096;
+const pool = Buffer.allocUnsafeSlow(POOL_SIZE);
+let poolOffset = POOL_SIZE;
+
+/**
+ * `size` cryptographically random bytes (at most 4096), base64url: a secret's random part.
+ * Drawn from a pool one `randomFillSync` refills every 4 KiB, as Node's randomUUID does: a
+ * crypto job per secret cost microseconds on every refresh. Each byte is handed out once; the
+ * pool never leaves this module.
+ *
+ * @example
+ * `kgrt_${randomBase64url(32)}` // 43 characters after the prefix
+ */
+export function randomBase64url(size: number): string {
+  if (poolOffset + size > POOL_SIZE) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  const value = pool.toString('base64url', poolOffset, poolOffset + size);
+  poolOffset += size;
+  return value;
 }
 
 let lastEventId = '';

@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import { verifiesChallenge } from '../crypto/pkce.js';
-import { hashSecret, newId } from '../crypto/secrets.js';
+import { hashSecret, newId, randomBase64url } from '../crypto/secrets.js';
 import { allowanceFor, type Client } from '../domain/clients.js';
 import type { Api } from '../domain/apis.js';
 import type { Tenant } from '../domain/tenants.js';
@@ -133,7 +132,7 @@ export class DelegationService {
     const signing = this.tokens.issueAccessToken({ tenant, api, subject: grant.userId, clientId: client.id, scopes, grantId: grant.id });
     // "Last used" is shown by the minute: one write a minute per grant is enough.
     const touchGrantAt = grant.lastUsedAt === null || now - grant.lastUsedAt > GRANT_TOUCH_INTERVAL_MS ? now : undefined;
-    const refreshToken = client.grantTypes.includes('refresh_token') && api.refreshTokens.enabled ? `kgrt_${randomBytes(32).toString('base64url')}` : undefined;
+    const refreshToken = client.grantTypes.includes('refresh_token') && api.refreshTokens.enabled ? `kgrt_${randomBase64url(32)}` : undefined;
     let writing: Promise<boolean>;
     if (refreshToken !== undefined) {
       const familyExpiresAt = previous?.familyExpiresAt ?? now + api.refreshTokens.absoluteTtl * 1000;

@@ -1,0 +1,17 @@
+import { describe, expect, it } from 'vitest';
+import { randomBase64url } from '../../src/crypto/secrets.js';
+
+/** The pooled source of secrets' random parts (refresh tokens): every draw fresh, across refills of the pool. */
+describe('randomBase64url', () => {
+  it('gives base64url of the size asked, never the same value twice, across many refills of the pool', () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 1000; i++) {
+      const value = randomBase64url(32);
+      expect(value).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      seen.add(value);
+    }
+    expect(seen.size).toBe(1000);
+    // Draws that do not divide the pool evenly still come whole.
+    for (let i = 0; i < 200; i++) expect(Buffer.from(randomBase64url(33), 'base64url')).toHaveLength(33);
+  });
+});
