@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyBaseLogger } from 'fastify';
+import type { FastifyBaseLogger, FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import { ALLOWED, type UsageSeriesKey } from '../domain/usage.js';
 import { VERIFICATION_CODES, type VerificationCode, type VerificationResult } from '../domain/verification.js';
@@ -56,24 +56,39 @@ export const verifyRoutes = (keygate: Keygate): FastifyPluginAsyncTypebox => asy
         response: { 200: VerificationResultSchema, ...ERROR_RESPONSES },
       },
     },
-    async (request, reply) => {
+    // Not an async handler: a cached key's answer is sent at once, without a promise (verifyNow).
+    (request, reply) => {
       const principal = request.principal!;
       const tenant = principal.kind === 'root' && principal.tenant !== null ? principal.tenant : undefined;
-      const result = await keygate.verify(request.body, tenant === undefined ? { requestId: request.id } : { tenant, requestId: request.id });
-      // A frozen result is a cached key's unchanging VALID answer (VerifyService): its usage series
-      // and its JSON are worked out once, not on every call.
-      const shared = Object.isFrozen(result) ? answers.get(result) : undefined;
-      if (shared !== undefined) {
-        keygate.analytics.count(shared.series, null, reply.elapsedTime, keygate.clock());
-        // A JSON string with a JSON content type is sent as it is (the schema's type cannot say so).
-        return reply.type(JSON_TYPE).send(shared.json as never);
-      }
-      const series = recordUsage(keygate, result, { tenant: result.tenant ?? tenant ?? null, api: result.api ?? request.body.api, latencyMs: reply.elapsedTime, log: request.log });
-      if (series !== undefined && Object.isFrozen(result)) answers.set(result, { series, json: reply.serialize(result) as string });
-      return result;
+      const found = keygate.verifyNow(request.body, tenant === undefined ? { requestId: request.id } : { tenant, requestId: request.id });
+      if (found instanceof Promise) return found.then((result) => answer(keygate, request, reply, result, tenant));
+      return answer(keygate, request, reply, found, tenant);
     },
   );
 };
+
+/**
+ * Counts the call in usage analytics and answers it. A frozen result is a cached key's
+ * unchanging VALID answer (VerifyService): its usage series and its JSON are worked out once,
+ * and sent as they are (undefined: the reply is sent).
+ */
+function answer(
+  keygate: Keygate,
+  request: { body: { api: string }; log: FastifyBaseLogger },
+  reply: FastifyReply,
+  result: VerificationResult,
+  tenant: string | undefined,
+): VerificationResult | undefined {
+  const shared = Object.isFrozen(result) ? answers.get(result) : undefined;
+  if (shared !== undefined) {
+    keygate.analytics.count(shared.series, null, reply.elapsedTime, keygate.clock());
+    reply.type(JSON_TYPE).send(shared.json);
+    return undefined;
+  }
+  const series = recordUsage(keygate, result, { tenant: result.tenant ?? tenant ?? null, api: result.api ?? request.body.api, latencyMs: reply.elapsedTime, log: request.log });
+  if (series !== undefined && Object.isFrozen(result)) answers.set(result, { series, json: reply.serialize(result) as string });
+  return result;
+}
 
 /** Fastify's own content type for a serialized object, sent with a JSON string we serialized. */
 const JSON_TYPE = 'application/json; charset=utf-8';

@@ -41,6 +41,65 @@ function hotCounters<K extends string>(
   return counters;
 }
 
+/**
+ * A histogram for the hot paths (verify, the token endpoint): `observe` adds to plain numbers,
+ * where a prom-client child allocates a label object and a closure per call (about 0.7 µs of a
+ * verify request that costs 30). The registry reads it at scrape time in prom-client's
+ * histogram format (cumulative `_bucket` series with `le`, `_sum`, `_count`), summed across
+ * workers like any histogram.
+ */
+export class HotHistogram {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  /** Observations per bucket, not cumulative; the last one is +Inf. */
+  private readonly counts: Float64Array;
+  private sum = 0;
+  private count = 0;
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly buckets: readonly number[],
+    registers: readonly Registry[],
+  ) {
+    this.counts = new Float64Array(buckets.length + 1);
+    // prom-client reads a metric through get() and reset(); this one is made for that.
+    for (const registry of registers) registry.registerMetric(this as unknown as Parameters<Registry['registerMetric']>[0]);
+  }
+
+  /** One observation, in seconds; a value that is no finite number is not counted. */
+  observe(value: number): void {
+    if (!Number.isFinite(value)) return;
+    let bucket = 0;
+    while (bucket < this.buckets.length && value > this.buckets[bucket]!) bucket++;
+    this.counts[bucket]! += 1;
+    this.sum += value;
+    this.count += 1;
+  }
+
+  async get(): Promise<{ name: string; help: string; type: 'histogram'; aggregator: 'sum'; values: { labels: Record<string, string | number>; value: number; metricName: string }[] }> {
+    const bucketName = `${this.name}_bucket`;
+    const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
+    let cumulative = 0;
+    for (let i = 0; i < this.buckets.length; i++) {
+      cumulative += this.counts[i]!;
+      values.push({ labels: { le: this.buckets[i]! }, value: cumulative, metricName: bucketName });
+    }
+    values.push(
+      { labels: { le: '+Inf' }, value: this.count, metricName: bucketName },
+      { labels: {}, value: this.sum, metricName: `${this.name}_sum` },
+      { labels: {}, value: this.count, metricName: `${this.name}_count` },
+    );
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+
+  reset(): void {
+    this.counts.fill(0);
+    this.sum = 0;
+    this.count = 0;
+  }
+}
+
 /** How a credential presented to verify was read. */
 export type CredentialKind = 'api_key' | 'jwt';
 
@@ -87,7 +146,7 @@ export class KeygateMetrics implements StoreObserver {
   readonly registry = new Registry();
   readonly verifications: Readonly<Record<CredentialKind, VerificationCounters>>;
   /** Duration of `POST /v1/verify` requests, from request to response. */
-  readonly verifyDuration: HistogramChild;
+  readonly verifyDuration: HotHistogram;
   /** Duration of token endpoint requests, from request to response. */
   readonly tokenDuration: HistogramChild;
   readonly tokensIssued: Readonly<Record<GrantType, HotCounter>>;
@@ -117,12 +176,7 @@ export class KeygateMetrics implements StoreObserver {
       },
     });
     this.verifications = verifications;
-    this.verifyDuration = new Histogram({
-      name: 'keygate_verify_request_duration_seconds',
-      help: 'Duration of POST /v1/verify requests, from request to response.',
-      buckets: FAST_BUCKETS,
-      registers,
-    }).labels();
+    this.verifyDuration = new HotHistogram('keygate_verify_request_duration_seconds', 'Duration of POST /v1/verify requests, from request to response.', FAST_BUCKETS, registers);
     this.tokenDuration = new Histogram({
       name: 'keygate_token_request_duration_seconds',
       help: 'Duration of token endpoint requests (POST /t/{tenant}/oauth/token), from request to response.',

@@ -123,6 +123,8 @@ export interface Keygate {
   readonly portalUsage: PortalUsageService;
   /** Verifies a credential exactly as `POST /v1/verify` does. */
   verify(request: VerifyRequest, options?: VerifyOptions): Promise<VerificationResult>;
+  /** `verify`, answered at once (not as a promise) when nothing needs waiting for: `POST /v1/verify`'s hot path. */
+  verifyNow(request: VerifyRequest, options?: VerifyOptions): VerificationResult | Promise<VerificationResult>;
   /** Writes batched usage and audit events now (tests, shutdown). */
   flush(): Promise<void>;
   close(): Promise<void>;
@@ -253,6 +255,7 @@ export async function createKeygate(options: KeygateOptions = {}): Promise<Keyga
     usageQueries: new UsageQueryService(store.analytics, clock),
     portalUsage: new PortalUsageService(ctx, store.analytics),
     verify: verifier.verify.bind(verifier),
+    verifyNow: verifier.verifyNow.bind(verifier),
     async flush() {
       await Promise.all([audit.flush(), usage.flush(), analytics.flush()]);
     },

@@ -10,7 +10,8 @@ import type { ScopeMatch } from '../domain/scopes.js';
 import { emptyResult, type RatelimitState, type VerificationCode, type VerificationResult } from '../domain/verification.js';
 import type { VerificationCounters } from '../observability/metrics.js';
 import type { ServiceContextWith } from './context.js';
-import type { JwtVerifier } from './jwt-verifier.js';
+import type { Awaitable } from '../domain/tokens/pipeline.js';
+import type { JwtOutcome, JwtVerifier } from './jwt-verifier.js';
 import type { CachedKey } from './key-lookup.js';
 import type { UsageRecorder } from './usage-recorder.js';
 
@@ -66,6 +67,15 @@ export class VerifyService {
   }
 
   async verify(request: VerifyRequest, options: VerifyOptions = NO_OPTIONS): Promise<VerificationResult> {
+    return this.verifyNow(request, options);
+  }
+
+  /**
+   * `verify`, answered at once (not as a promise) when nothing needs waiting for: a cached key
+   * without rate limits or credits, any refusal of a cached key, a JWT whose tenant, key and API
+   * are in memory. `POST /v1/verify` then answers without a promise of its own.
+   */
+  verifyNow(request: VerifyRequest, options: VerifyOptions = NO_OPTIONS): Awaitable<VerificationResult> {
     const { credential } = request;
     if (typeof credential !== 'string') return this.refuse('MALFORMED');
     if (credential.length > MAX_KEY_LENGTH) {
@@ -73,13 +83,15 @@ export class VerifyService {
     }
     const now = this.ctx.clock();
     const hash = hashSecret(credential);
-    let facts = this.ctx.lookup.cached(hash, now);
-    if (facts === undefined) {
-      // Only a secret that was issued can be in the cache, so the shape and checksum are checked
-      // on a miss: a typo or an invented string is MALFORMED before any store lookup.
-      if (checkKeyShape(credential) === 0) return this.refuse('MALFORMED');
-      facts = await this.ctx.lookup.load(hash, now);
-    }
+    const facts = this.ctx.lookup.cached(hash, now);
+    if (facts !== undefined) return this.decide(facts, request, options, now);
+    // Only a secret that was issued can be in the cache, so the shape and checksum are checked
+    // on a miss: a typo or an invented string is MALFORMED before any store lookup.
+    if (checkKeyShape(credential) === 0) return this.refuse('MALFORMED');
+    return this.ctx.lookup.load(hash, now).then((loaded) => this.decide(loaded, request, options, now));
+  }
+
+  private decide(facts: CachedKey | null, request: VerifyRequest, options: VerifyOptions, now: number): Awaitable<VerificationResult> {
     // Root keys live in the system tenant; verify never reveals them.
     if (facts === null || isReservedSlug(facts.tenantSlug) || (options.tenant !== undefined && facts.tenantSlug !== options.tenant)) {
       return this.refuse('NOT_FOUND');
@@ -90,7 +102,15 @@ export class VerifyService {
       now,
     );
     if (code !== 'VALID') return this.deny({ facts, code, request, options });
+    if (facts.effective.ratelimits !== null || facts.effective.credits.length > 0) return this.limit(facts, request, options, now);
+    this.usage.record(facts.key.id, now);
+    this.apiKeyCounts.VALID.inc();
+    // Nothing in this answer varies between calls: build it once per cached key.
+    return (facts.validResult ??= Object.freeze(result(facts, 'VALID', NO_RATELIMITS, null)));
+  }
 
+  /** A key that passed the stateless checks and has rate limits or credits: the shared state decides. */
+  private async limit(facts: CachedKey, request: VerifyRequest, options: VerifyOptions, now: number): Promise<VerificationResult> {
     const { key, effective } = facts;
     let ratelimits = NO_RATELIMITS;
     if (effective.ratelimits !== null) {
@@ -120,10 +140,6 @@ export class VerifyService {
 
     this.usage.record(key.id, now);
     this.apiKeyCounts.VALID.inc();
-    if (ratelimits === NO_RATELIMITS && credits === null) {
-      // Nothing in this answer varies between calls: build it once per cached key.
-      return (facts.validResult ??= Object.freeze(result(facts, 'VALID', NO_RATELIMITS, null)));
-    }
     return result(facts, 'VALID', ratelimits, credits);
   }
 
@@ -148,14 +164,19 @@ export class VerifyService {
     return smallest;
   }
 
-  private async verifyJwt(token: string, request: VerifyRequest, options: VerifyOptions): Promise<VerificationResult> {
-    const { result, tenant } = await this.jwts.verify(token, {
+  private verifyJwt(token: string, request: VerifyRequest, options: VerifyOptions): Awaitable<VerificationResult> {
+    const outcome = this.jwts.verify(token, {
       api: request.api,
       scopes: request.scopes ?? NO_SCOPES,
       match: request.match ?? 'all',
       anyOf: request.anyOf,
       tenant: options.tenant,
     });
+    return outcome instanceof Promise ? outcome.then((found) => this.answerJwt(found, request, options)) : this.answerJwt(outcome, request, options);
+  }
+
+  /** A JWT's outcome counted, and audited when it is a refusal of a token of a known tenant. */
+  private answerJwt({ result, tenant }: JwtOutcome, request: VerifyRequest, options: VerifyOptions): VerificationResult {
     this.jwtCounts[result.code].inc();
     if (!result.valid && tenant !== null) {
       this.ctx.audit.enqueue(

@@ -154,6 +154,11 @@ describe.each(BACKENDS)('GET /metrics (%s)', (backendName) => {
     expect(after.types.get('keygate_verify_request_duration_seconds')).toBe('histogram');
     expect(moved('keygate_verify_request_duration_seconds_count')).toBe(7);
     expect(moved('keygate_verify_request_duration_seconds_sum')).toBeGreaterThan(0);
+    // Cumulative buckets: +Inf holds every observation, and no bucket holds more than the next.
+    expect(moved('keygate_verify_request_duration_seconds_bucket', { le: '+Inf' })).toBe(7);
+    const buckets = after.samples.filter((s) => s.name === 'keygate_verify_request_duration_seconds_bucket').map((s) => s.value);
+    expect(buckets.length).toBeGreaterThan(1);
+    expect(buckets).toEqual([...buckets].sort((a, b) => a - b));
     expect(moved('keygate_tokens_issued_total', { grant_type: 'client_credentials' })).toBe(2);
     expect(moved('keygate_tokens_issued_total', { grant_type: 'refresh_token' })).toBe(0);
     expect(moved('keygate_token_request_duration_seconds_count')).toBe(3);
