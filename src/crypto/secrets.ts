@@ -37,6 +37,9 @@ let poolOffset = POOL_SIZE;
  * `kgrt_${randomBase64url(32)}` // 43 characters after the prefix
  */
 export function randomBase64url(size: number): string {
+  // A size that is not a whole number of bytes within the pool would hand out nothing, or bytes
+  // already handed out: refused, whoever the caller.
+  if (!Number.isInteger(size) || size < 1 || size > POOL_SIZE) throw new RangeError(`randomBase64url takes 1 to ${POOL_SIZE} bytes, not ${size}`);
   if (poolOffset + size > POOL_SIZE) {
     randomFillSync(pool);
     poolOffset = 0;
