@@ -53,15 +53,19 @@ export class KeyLookup {
     });
   }
 
-  /** Cached facts, or undefined when the store must be asked. */
+  /**
+   * Cached facts, or undefined when the store must be asked. Only a hit is counted here: a miss
+   * is counted by `load`, so a bearer its caller refuses by shape alone (an invented one) is no
+   * lookup at all, and cannot skew the hit ratio.
+   */
   cached(hash: string, now: number): CachedKey | null | undefined {
     const hit = this.cache.get(hash, now);
-    if (hit === undefined) this.misses.inc();
-    else this.hits.inc();
+    if (hit !== undefined) this.hits.inc();
     return hit;
   }
 
   async load(hash: string, now: number): Promise<CachedKey | null> {
+    this.misses.inc();
     const generation = this.generation;
     const found = await this.store.findBySecret(hash);
     if (found === null) {

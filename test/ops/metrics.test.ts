@@ -170,6 +170,18 @@ describe.each(BACKENDS)('GET /metrics (%s)', (backendName) => {
     expect(moved('keygate_store_query_duration_seconds_count')).toBeGreaterThan(0);
   });
 
+  it('counts no cache lookup for an invented credential or bearer, which is refused by its shape', async () => {
+    const before = parsePrometheus((await scrape(`${t.url}/metrics`)).text);
+    for (let i = 0; i < 5; i++) {
+      expect((await t.call('POST', '/v1/verify', { api, credential: `kg_invented_${i}` })).body.code).toBe('MALFORMED');
+      const refused = await fetch(`${t.url}/v1/tenants`, { headers: { authorization: `Bearer kg_invented_bearer_${i}` } });
+      expect(refused.status).toBe(401);
+    }
+    const after = parsePrometheus((await scrape(`${t.url}/metrics`)).text);
+    const moved = (result: string): number => valueOf(after, 'keygate_key_cache_lookups_total', { result }) - valueOf(before, 'keygate_key_cache_lookups_total', { result });
+    expect(moved('miss')).toBe(0);
+  });
+
   it('reports store conflicts, queues, the pool (PostgreSQL only) and process metrics', async () => {
     const before = parsePrometheus((await scrape(`${t.url}/metrics`)).text);
     // The slug is taken: the unique index refuses the insert.
