@@ -1,17 +1,18 @@
+import * as nodeCrypto from 'node:crypto';
 import {
   KeyObject,
   constants,
+  createHash,
   createHmac,
   createPrivateKey,
   createPublicKey,
   createSecretKey,
   generateKeyPairSync,
   sign as signWith,
-  timingSafeEqual,
   verify as verifyWith,
   type JsonWebKey,
 } from 'node:crypto';
-import { decodeBase64url, type JwsAlgorithm, type SigningAlgorithm } from '../domain/tokens/jwt.js';
+import { MAX_TOKEN_LENGTH, decodeBase64url, type JwsAlgorithm, type SigningAlgorithm } from '../domain/tokens/jwt.js';
 
 /**
  * Keygate's one JOSE stack: key pairs, compact-JWS signing and signature checks, each a direct,
@@ -125,26 +126,81 @@ export function signatureVerifier(options: { alg: JwsAlgorithm; key: KeyObject |
     options.key instanceof KeyObject ? options.key : options.alg === 'HS256' ? createSecretKey(Buffer.from(options.key)) : createPublicKey(options.key);
   if (!keyFitsAlgorithm(key, options.alg)) throw new TypeError(`a ${key.asymmetricKeyType ?? key.type} key cannot check ${options.alg} signatures`);
   if (options.alg === 'HS256') {
-    return (token) =>
-      checkCompact(token, (input, signature) => {
-        const expected = createHmac('sha256', key).update(input).digest();
-        return signature.length === expected.length && timingSafeEqual(signature, expected);
-      });
+    const pads = hmacPads(key.export());
+    return (token) => {
+      const dot = token.lastIndexOf('.');
+      if (dot < 0 || dot === token.length - 1) return false;
+      // The expected signature in its canonical spelling: a loose one (padding, `+`, `/`, set
+      // unused bits) never equals it, so no decoding is needed to be strict (RFC 7515 §2).
+      return constantTimeEqual(hmacSha256(pads, token, dot), token, dot + 1);
+    };
   }
   const { digest, options: verifyOptions } = ALGORITHMS[options.alg];
   const withOptions = Object.keys(verifyOptions).length === 0 ? key : { key, ...verifyOptions };
-  return (token) => checkCompact(token, (input, signature) => verifyWith(digest, input, withOptions, signature));
+  return (token) => checkCompact(token, (input, signature) => verifyWith(digest, Buffer.from(input), withOptions, signature));
 }
 
-function checkCompact(token: string, verify: (input: Buffer, signature: Buffer) => boolean): boolean {
+/** SHA-256's block size, B in RFC 2104. */
+const SHA256_BLOCK = 64;
+type OneShotHash = (algorithm: string, data: Uint8Array, encoding: 'buffer' | 'base64url') => Buffer | string;
+const oneShot = (nodeCrypto as unknown as { hash?: OneShotHash }).hash;
+/** The inner pad and a signing input as long as any token Keygate reads, UTF-8 encoded. */
+const innerScratch = Buffer.alloc(SHA256_BLOCK + 3 * MAX_TOKEN_LENGTH);
+/** The outer pad and the inner digest. */
+const outerScratch = Buffer.alloc(SHA256_BLOCK + 32);
+
+interface HmacPads {
+  key: Buffer;
+  inner: Buffer;
+  outer: Buffer;
+}
+
+/** The key XOR ipad and XOR opad blocks of RFC 2104 §2, made once per key (a longer key is hashed first). */
+function hmacPads(secret: Buffer): HmacPads {
+  const key = secret.length > SHA256_BLOCK ? createHash('sha256').update(secret).digest() : secret;
+  const inner = Buffer.alloc(SHA256_BLOCK, 0x36);
+  const outer = Buffer.alloc(SHA256_BLOCK, 0x5c);
+  for (let i = 0; i < key.length; i++) {
+    inner[i]! ^= key[i]!;
+    outer[i]! ^= key[i]!;
+  }
+  return { key: secret, inner, outer };
+}
+
+/**
+ * HMAC-SHA256 (RFC 2104) of `text[0, end)`, base64url: two one-shot SHA-256 digests over the
+ * pads made once per key and the module's scratch buffers. createHmac gives the same bytes but
+ * makes and re-keys an Hmac object per token, a third of a first-seen HS256 token's cost. The
+ * scratch buffers are safe to share: this is synchronous, so two calls never interleave.
+ */
+function hmacSha256(pads: HmacPads, text: string, end: number): string {
+  if (oneShot === undefined || end > MAX_TOKEN_LENGTH) return createHmac('sha256', pads.key).update(text.slice(0, end)).digest('base64url');
+  pads.inner.copy(innerScratch, 0);
+  const length = innerScratch.write(text.slice(0, end), SHA256_BLOCK, 'utf8');
+  pads.outer.copy(outerScratch, 0);
+  (oneShot('sha256', innerScratch.subarray(0, SHA256_BLOCK + length), 'buffer') as Buffer).copy(outerScratch, SHA256_BLOCK);
+  return oneShot('sha256', outerScratch, 'base64url') as string;
+}
+
+/**
+ * Whether `expected` equals `text` from `from` to its end, in time that depends only on the
+ * lengths: every character is compared, whatever the first difference.
+ */
+function constantTimeEqual(expected: string, text: string, from: number): boolean {
+  if (text.length - from !== expected.length) return false;
+  let difference = 0;
+  for (let i = 0; i < expected.length; i++) difference |= expected.charCodeAt(i) ^ text.charCodeAt(from + i);
+  return difference === 0;
+}
+
+function checkCompact(token: string, verify: (input: string, signature: Buffer) => boolean): boolean {
   const dot = token.lastIndexOf('.');
   if (dot < 0 || dot === token.length - 1) return false;
   // Node's base64url decoder skips `=`, `+`, `/` and whitespace: a signature must be strict (RFC 7515 §2).
-  const bytes = decodeBase64url(token, dot + 1);
-  if (bytes === null) return false;
-  const signature = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const signature = decodeBase64url(token, dot + 1);
+  if (signature === null) return false;
   try {
-    return verify(Buffer.from(token.slice(0, dot)), signature);
+    return verify(token.slice(0, dot), signature);
   } catch {
     return false;
   }

@@ -1,4 +1,3 @@
-import { LRUCache } from 'lru-cache';
 import type { Api } from '../domain/apis.js';
 import type { Tenant } from '../domain/tenants.js';
 import { expandScopes, type ScopeMatch } from '../domain/scopes.js';
@@ -8,6 +7,7 @@ import {
   authenticateJwt,
   isRejection,
   type AdmissionSources,
+  type Awaitable,
   type AuthenticatedJwt,
   type JwtIssuer,
   type JwtKey,
@@ -15,9 +15,10 @@ import {
   type Rejection,
   type TokenProfile,
 } from '../domain/tokens/pipeline.js';
-import { emptyResult, type VerificationCode, type VerificationResult } from '../domain/verification.js';
+import { emptyResult, type RatelimitState, type VerificationCode, type VerificationResult } from '../domain/verification.js';
 import { hashSecret } from '../crypto/secrets.js';
 import type { ServiceContext } from './context.js';
+import type { SignatureVerifier } from '../crypto/signing.js';
 import type { Hs256SecretsService } from './hs256-secrets-service.js';
 import type { RevocationsService } from './revocations-service.js';
 import type { SigningKeysService } from './signing-keys-service.js';
@@ -60,14 +61,13 @@ interface VerifiedToken {
   kid: string;
   hs: boolean;
   audience: string | null;
-  scopes: string[];
+  /** Frozen: shared by the tokens of one scope text, and handed out in results. */
+  scopes: readonly string[];
   expiresAtIso: string;
   /** When the cache entry dies: the token's exp. */
   expiresAtMs: number;
   /** The scopes with the API's implications, for the API object they were computed from. */
   held: { api: Api; scopes: ReadonlySet<string> } | null;
-  /** The rules of an HS256 token, for the tenant object (and so the lifetime cap) they were made from. */
-  profile: { tenant: Tenant; profile: TokenProfile } | null;
 }
 
 /** One presentation of a verified token: what steps 8 and 9 look things up for. */
@@ -76,15 +76,65 @@ interface Presentation {
   check: JwtCheck;
 }
 
-const VERIFIED_CACHE_SIZE = 10_000;
+/** Tokens remembered: between this many and twice as many (`RecentTokens`). */
+const VERIFIED_CACHE_SIZE = 5_000;
+
+/**
+ * Token hash → what authentication established, for the last `max` to `2 × max` tokens
+ * authenticated, in two generations: new tokens go into the young Map, and when it holds `max`
+ * the old one is dropped whole and the young one takes its place. Every first-seen token is
+ * added, so adding must cost little: lru-cache's bookkeeping, or deleting a Map's oldest entry
+ * (and a Map's `keys().next()`, which walks over deleted entries), cost more than the rest of
+ * the lookup. A token seen in the old generation is moved to the young one.
+ */
+class RecentTokens {
+  private young = new Map<string, VerifiedToken>();
+  private old = new Map<string, VerifiedToken>();
+
+  constructor(private readonly max: number) {}
+
+  get(hash: string): VerifiedToken | undefined {
+    const found = this.young.get(hash);
+    if (found !== undefined || this.old.size === 0) return found;
+    const older = this.old.get(hash);
+    if (older !== undefined) this.set(hash, older);
+    return older;
+  }
+
+  set(hash: string, token: VerifiedToken): void {
+    if (this.young.size >= this.max) {
+      this.old = this.young;
+      this.young = new Map();
+    }
+    this.young.set(hash, token);
+  }
+
+  delete(hash: string): void {
+    this.young.delete(hash);
+    this.old.delete(hash);
+  }
+}
 
 /** Keygate's own access tokens (RFC 9068): signed by a tenant's signing key, `typ` at+jwt. */
 const KEYGATE_TOKENS: TokenProfile = Object.freeze({ algorithms: SIGNING_ALGORITHMS, requireAtJwt: true, requireKid: true, clockToleranceSec: 0 });
 
 /** A tenant's self-issued token: HS256 with a secret it holds, claims it chose, bounded by its cap. */
 function selfIssuedTokens(tenant: Tenant): TokenProfile {
-  return { algorithms: ['HS256'], requireAtJwt: false, requireKid: true, clockToleranceSec: 0, selfIssued: { maxLifetimeSec: tenant.hs256MaxLifetime } };
+  let profile = selfIssuedProfiles.get(tenant);
+  if (profile === undefined) {
+    profile = Object.freeze({ algorithms: ['HS256'], requireAtJwt: false, requireKid: true, clockToleranceSec: 0, selfIssued: { maxLifetimeSec: tenant.hs256MaxLifetime } } as const);
+    selfIssuedProfiles.set(tenant, profile);
+  }
+  return profile;
 }
+
+/**
+ * What is made once per tenant object, HS256 secret or scope text rather than per token (a
+ * tenant object is replaced when the tenant changes, so its rules are never stale).
+ */
+const selfIssuedProfiles = new WeakMap<Tenant, TokenProfile>();
+const tenantIssuers = new WeakMap<Tenant, { hs: JwtIssuer<TokenTenant>; signed: JwtIssuer<TokenTenant> }>();
+const hs256Keys = new WeakMap<SignatureVerifier, JwtKey>();
 
 const NO_SUCH_API: Rejection = Object.freeze({ code: 'NOT_FOUND', detail: 'the API of the token is gone' });
 const OTHER_API: Rejection = Object.freeze({ code: 'WRONG_AUDIENCE', detail: 'aud names no API of the tenant' });
@@ -101,7 +151,8 @@ const OTHER_API: Rejection = Object.freeze({ code: 'WRONG_AUDIENCE', detail: 'au
  */
 export class JwtVerifier {
   private readonly issuerPrefix: string;
-  private readonly verified = new LRUCache<string, VerifiedToken>({ max: VERIFIED_CACHE_SIZE });
+  private lastIssuer = { iss: '', slug: '' };
+  private readonly verified = new RecentTokens(VERIFIED_CACHE_SIZE);
   private readonly source: JwtSource<TokenTenant>;
   private readonly admission: AdmissionSources<Presentation>;
 
@@ -119,47 +170,76 @@ export class JwtVerifier {
     };
   }
 
-  async verify(token: string, check: JwtCheck): Promise<JwtOutcome> {
+  /**
+   * The outcome at once, not a promise, when everything it needs is in memory: the tenant, the
+   * HS256 secret or signing key, the API and the revocations (every token after a tenant's first).
+   */
+  verify(token: string, check: JwtCheck): Awaitable<JwtOutcome> {
     const now = this.ctx.clock();
     const hash = hashSecret(token);
-    let verified = this.verified.get(hash);
-    if (verified !== undefined && (verified.expiresAtMs <= now || (verified.hs && (await this.hs256.verifier(verified.tenant.id, verified.kid)) === null))) {
-      this.verified.delete(hash);
-      verified = undefined;
-    }
-    if (verified === undefined) {
-      const authenticated = await authenticateJwt(token, this.source);
-      if (isRejection(authenticated)) return fail(authenticated.code);
-      verified = verifiedToken(authenticated);
-      this.verified.set(hash, verified);
-    }
+    const verified = this.verified.get(hash);
+    if (verified === undefined) return this.authenticate(token, hash, check, now);
+    if (verified.expiresAtMs <= now) return this.forget(token, hash, check, now);
+    if (!verified.hs) return this.admit(verified, check, now);
+    // A revoked HS256 secret takes the tokens it signed with it, however recently they were seen.
+    const live = this.hs256.verifierIfCached(verified.tenant.id, verified.kid);
+    if (live === undefined) return this.hs256.verifier(verified.tenant.id, verified.kid).then((found) => (found === null ? this.forget(token, hash, check, now) : this.admit(verified, check, now)));
+    return live === null ? this.forget(token, hash, check, now) : this.admit(verified, check, now);
+  }
+
+  private forget(token: string, hash: string, check: JwtCheck, now: number): Awaitable<JwtOutcome> {
+    this.verified.delete(hash);
+    return this.authenticate(token, hash, check, now);
+  }
+
+  /** Pipeline steps 1–6 for a token not (or no longer) remembered, then 7–10. */
+  private authenticate(token: string, hash: string, check: JwtCheck, now: number): Awaitable<JwtOutcome> {
+    const authenticated = authenticateJwt(token, this.source);
+    if (authenticated instanceof Promise) return authenticated.then((found) => this.remember(found, hash, check, now));
+    return this.remember(authenticated, hash, check, now);
+  }
+
+  private remember(authenticated: AuthenticatedJwt<TokenTenant> | Rejection, hash: string, check: JwtCheck, now: number): Awaitable<JwtOutcome> {
+    if (isRejection(authenticated)) return fail(authenticated.code);
+    const verified = verifiedToken(authenticated);
+    this.verified.set(hash, verified);
+    return this.admit(verified, check, now);
+  }
+
+  private admit(verified: VerifiedToken, check: JwtCheck, now: number): Awaitable<JwtOutcome> {
     if (check.tenant !== undefined && verified.slug !== check.tenant) return fail('NOT_FOUND');
     return this.evaluate(verified, check, now);
   }
 
   /** Pipeline step 2: the tenant the issuer names. The directory answers a reserved slug (`_system`) as unknown: no token is ever of it. */
-  private async issuerOf(iss: string, header: JwtHeader): Promise<JwtIssuer<TokenTenant> | null> {
+  private issuerOf(iss: string, header: JwtHeader): Awaitable<JwtIssuer<TokenTenant> | null> {
     if (!iss.startsWith(this.issuerPrefix)) return null;
-    const slug = iss.slice(this.issuerPrefix.length);
-    const tenant = await this.ctx.directory.tenant(slug);
-    if (tenant === null) return null;
-    const hs = typeof header.kid === 'string' && isHs256Kid(header.kid);
-    return { issuer: iss, profile: hs ? selfIssuedTokens(tenant) : KEYGATE_TOKENS, context: { slug, tenant, hs } };
+    // The slug of the last issuer again when it is the same (one string, whose hash the Map keeps).
+    if (iss !== this.lastIssuer.iss) this.lastIssuer = { iss, slug: iss.slice(this.issuerPrefix.length) };
+    const { slug } = this.lastIssuer;
+    const cached = this.ctx.directory.tenantIfCached(slug);
+    if (cached === undefined) return this.ctx.directory.tenant(slug).then((tenant) => issuerFor(iss, slug, tenant, header));
+    return issuerFor(iss, slug, cached, header);
   }
 
   /** Pipeline step 5: a signing key of the tenant, or one of its live HS256 secrets. */
-  private async keyOf({ tenant, hs }: TokenTenant, header: JwtHeader): Promise<JwtKey | null> {
+  private keyOf({ tenant, hs }: TokenTenant, header: JwtHeader): Awaitable<JwtKey | null> {
     const kid = header.kid as string;
     if (!hs) return this.signingKeys.verifier(tenant.id, kid);
-    const verify = await this.hs256.verifier(tenant.id, kid);
-    return verify === null ? null : { alg: 'HS256', verify };
+    const cached = this.hs256.verifierIfCached(tenant.id, kid);
+    if (cached === undefined) return this.hs256.verifier(tenant.id, kid).then(hs256Key);
+    return hs256Key(cached);
   }
 
   /** Pipeline steps 7–10 on every presentation, with the tenant's current rules. */
-  private async evaluate(token: VerifiedToken, check: JwtCheck, now: number): Promise<JwtOutcome> {
+  private evaluate(token: VerifiedToken, check: JwtCheck, now: number): Awaitable<JwtOutcome> {
     // A self-issued token is held to its tenant's current cap, so lowering the cap binds tokens already out.
     const cachedTenant = token.hs ? this.ctx.directory.tenantIfCached(token.slug) : token.tenant;
-    const current = cachedTenant !== undefined ? cachedTenant : await this.ctx.directory.tenant(token.slug);
+    if (cachedTenant === undefined) return this.ctx.directory.tenant(token.slug).then((current) => this.evaluateFor(token, current, check, now));
+    return this.evaluateFor(token, cachedTenant, check, now);
+  }
+
+  private evaluateFor(token: VerifiedToken, current: Tenant | null, check: JwtCheck, now: number): Awaitable<JwtOutcome> {
     if (current === null) return outcome(token, 'NOT_FOUND');
     const admitted = admitJwt(token.payload, token.payload.iss, {
       profile: this.profileOf(token, current),
@@ -171,14 +251,12 @@ export class JwtVerifier {
       sources: this.admission,
       subject: { token, check },
     });
-    const rejection = admitted instanceof Promise ? await admitted : admitted;
-    return outcome(token, rejection === null ? 'VALID' : rejection.code);
+    if (admitted instanceof Promise) return admitted.then((rejection) => outcome(token, rejection === null ? 'VALID' : rejection.code));
+    return outcome(token, admitted === null ? 'VALID' : admitted.code);
   }
 
   private profileOf(token: VerifiedToken, current: Tenant): TokenProfile {
-    if (!token.hs) return KEYGATE_TOKENS;
-    if (token.profile === null || token.profile.tenant !== current) token.profile = { tenant: current, profile: selfIssuedTokens(current) };
-    return token.profile.profile;
+    return token.hs ? selfIssuedTokens(current) : KEYGATE_TOKENS;
   }
 
   /** Pipeline step 8: the token's scopes with its API's implications. The common case needs no promise: the API is in memory. */
@@ -190,10 +268,52 @@ export class JwtVerifier {
   }
 }
 
+function issuerFor(iss: string, slug: string, tenant: Tenant | null, header: JwtHeader): JwtIssuer<TokenTenant> | null {
+  if (tenant === null) return null;
+  const hs = typeof header.kid === 'string' && isHs256Kid(header.kid);
+  let issuers = tenantIssuers.get(tenant);
+  if (issuers === undefined || issuers.hs.issuer !== iss) {
+    issuers = Object.freeze({
+      hs: Object.freeze({ issuer: iss, profile: selfIssuedTokens(tenant), context: Object.freeze({ slug, tenant, hs: true }) }),
+      signed: Object.freeze({ issuer: iss, profile: KEYGATE_TOKENS, context: Object.freeze({ slug, tenant, hs: false }) }),
+    });
+    tenantIssuers.set(tenant, issuers);
+  }
+  return hs ? issuers.hs : issuers.signed;
+}
+
+function hs256Key(verify: SignatureVerifier | null): JwtKey | null {
+  if (verify === null) return null;
+  let key = hs256Keys.get(verify);
+  if (key === undefined) hs256Keys.set(verify, (key = Object.freeze({ alg: 'HS256', verify } as const)));
+  return key;
+}
+
 function heldFor(token: VerifiedToken, api: Api | null, check: JwtCheck): ReadonlySet<string> | Rejection {
   if (api === null) return check.api === null ? NO_SUCH_API : OTHER_API;
-  if (token.held === null || token.held.api !== api) token.held = { api, scopes: expandScopes(token.scopes, api.scopes) };
+  if (token.held === null || token.held.api !== api) token.held = { api, scopes: heldScopesOf(api, token.payload.scope, token.scopes) };
   return token.held.scopes;
+}
+
+/**
+ * The scopes a token holds at an API, with the API's implications, shared by the tokens whose
+ * `scope` claim is the same text (a client's tokens mostly are): per API object, so a changed
+ * catalog (a new object) starts afresh; at most MAX_HELD_PER_API texts per API. Read-only.
+ */
+const heldByApi = new WeakMap<Api, Map<string, ReadonlySet<string>>>();
+const MAX_HELD_PER_API = 64;
+
+function heldScopesOf(api: Api, scopeText: string | undefined, scopes: readonly string[]): ReadonlySet<string> {
+  if (scopeText === undefined) return expandScopes(scopes, api.scopes);
+  let byText = heldByApi.get(api);
+  if (byText === undefined) heldByApi.set(api, (byText = new Map()));
+  let held = byText.get(scopeText);
+  if (held === undefined) {
+    if (byText.size >= MAX_HELD_PER_API) byText.clear();
+    held = expandScopes(scopes, api.scopes);
+    byText.set(scopeText, held);
+  }
+  return held;
 }
 
 function verifiedToken({ header, payload, issuer }: AuthenticatedJwt<TokenTenant>): VerifiedToken {
@@ -206,13 +326,43 @@ function verifiedToken({ header, payload, issuer }: AuthenticatedJwt<TokenTenant
     kid: header.kid as string,
     hs,
     audience: audienceOf(payload),
-    scopes: scopesOf(payload),
-    // The claims step admitted only a NumericDate (up to year 9999), which every Date can hold.
-    expiresAtIso: new Date(payload.exp! * 1000).toISOString(),
+    scopes: scopeListOf(payload),
+    expiresAtIso: isoOfExp(payload.exp!),
     expiresAtMs: payload.exp! * 1000,
     held: null,
-    profile: null,
   };
+}
+
+/** A token's scopes, shared (frozen) by the tokens whose `scope` claim is the same text; at most MAX_SCOPE_TEXTS kept. */
+const scopeLists = new Map<string, readonly string[]>();
+const MAX_SCOPE_TEXTS = 256;
+
+function scopeListOf(payload: TokenClaims): readonly string[] {
+  const text = payload.scope;
+  if (text === undefined) return Object.freeze(scopesOf(payload));
+  let scopes = scopeLists.get(text);
+  if (scopes === undefined) {
+    if (scopeLists.size >= MAX_SCOPE_TEXTS) scopeLists.clear();
+    scopes = Object.freeze(scopesOf(payload));
+    scopeLists.set(text, scopes);
+  }
+  return scopes;
+}
+
+const NO_META: Readonly<Record<string, unknown>> = Object.freeze({});
+const NO_RATELIMITS: RatelimitState[] = Object.freeze([]) as unknown as RatelimitState[];
+
+/** The last `exp` formatted, and its text: tokens minted in the same second share it, and a Date's ISO text costs a microsecond. */
+let lastExp = -1;
+let lastExpIso = '';
+
+function isoOfExp(exp: number): string {
+  if (exp !== lastExp) {
+    // The claims step admitted only a NumericDate (up to year 9999), which every Date can hold.
+    lastExpIso = new Date(exp * 1000).toISOString();
+    lastExp = exp;
+  }
+  return lastExpIso;
 }
 
 function outcome(token: VerifiedToken, code: VerificationCode): JwtOutcome {
@@ -225,10 +375,10 @@ function outcome(token: VerifiedToken, code: VerificationCode): JwtOutcome {
       tenant: token.slug,
       api: token.audience,
       consumer: payload.sub ?? null,
-      scopes: token.scopes,
-      meta: typeof payload.client_id === 'string' ? { clientId: payload.client_id } : {},
+      scopes: token.scopes as string[],
+      meta: typeof payload.client_id === 'string' ? { clientId: payload.client_id } : NO_META,
       expiresAt: token.expiresAtIso,
-      ratelimits: [],
+      ratelimits: NO_RATELIMITS,
       credits: null,
     },
     // Claims Keygate refuses to accept are nobody's to act on (revocation, introspection).

@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { createHmac, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { jwkThumbprint } from '../../src/crypto/jwks.js';
@@ -68,6 +68,33 @@ describe('what we sign, we verify', () => {
     const token = await tokenSigner({ alg: 'HS256', kid: 'hs_1', key: secret, typ: 'JWT' })({ sub: 'x' });
     expect(signatureVerifier({ alg: 'HS256', key: secret })(token)).toBe(true);
     expect(signatureVerifier({ alg: 'HS256', key: 'b'.repeat(43) })(token)).toBe(false);
+  });
+
+  // The HS256 check computes HMAC-SHA256 from two SHA-256 digests over pads made once per key
+  // (RFC 2104): it must agree with node:crypto's HMAC for every key length (a key longer than
+  // the 64-byte block is hashed first: RFC 4231 test cases 6 and 7 use 131 bytes) and input.
+  it.each([32, 43, 64, 65, 131])('HS256 agrees with createHmac for a %i-byte secret', (size) => {
+    const secret = randomBytes(size);
+    const verify = signatureVerifier({ alg: 'HS256', key: secret });
+    const segment = (text: string): string => Buffer.from(text).toString('base64url');
+    const inputs = ['', 'a', 'x'.repeat(55), 'x'.repeat(56), 'x'.repeat(64), 'x'.repeat(200), 'é😀 not ascii', 'y'.repeat(9_000)].map(
+      (text) => `${segment('{"alg":"HS256"}')}.${segment(text)}`,
+    );
+    for (const input of inputs) {
+      const signature = createHmac('sha256', secret).update(input).digest('base64url');
+      expect(verify(`${input}.${signature}`), `${input.length} characters`).toBe(true);
+      const other = signature.startsWith('A') ? `B${signature.slice(1)}` : `A${signature.slice(1)}`;
+      expect(verify(`${input}.${other}`)).toBe(false);
+      expect(verify(`${input}x.${signature}`)).toBe(false);
+      expect(verify(`${input}.${signature}=`)).toBe(false);
+      expect(verify(`${input}.${signature.slice(0, -1)}`)).toBe(false);
+    }
+    // The raw-bytes text of a signature is not its base64url: only the canonical spelling verifies.
+    const input = inputs[1]!;
+    const digest = createHmac('sha256', secret).update(input).digest();
+    expect(verify(`${input}.${digest.toString('base64')}`)).toBe(digest.toString('base64') === digest.toString('base64url'));
+    expect(verify(`${input}.`)).toBe(false);
+    expect(verify('no dots at all')).toBe(false);
   });
 });
 

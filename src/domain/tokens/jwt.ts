@@ -1,3 +1,4 @@
+import { Buffer, isAscii, isUtf8 } from 'node:buffer';
 import { ID_PREFIXES } from '../ids.js';
 import { fromStructured, type StructuredScopes } from '../scopes.js';
 import type { VerificationCode } from '../verification.js';
@@ -61,8 +62,6 @@ export interface DecodedJwt {
   payload: TokenClaims;
 }
 
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
-
 /** The value of each base64url character (RFC 4648 §5), -1 for every other code below 128. */
 const BASE64URL_VALUES = ((): Int8Array => {
   const values = new Int8Array(128).fill(-1);
@@ -71,37 +70,40 @@ const BASE64URL_VALUES = ((): Int8Array => {
   return values;
 })();
 
+/** Only base64url characters: no `=` padding, no whitespace, no `+` or `/`. */
+const BASE64URL_TEXT = /^[A-Za-z0-9_-]*$/;
+
+/**
+ * Whether `text[from, to)` is base64url as strictly as RFC 7515 §2 requires: only
+ * `A-Z a-z 0-9 - _`, no `=` padding, no whitespace, no `+` or `/`, and the canonical encoding
+ * only (unused trailing bits zero), so one byte string has exactly one accepted spelling.
+ *
+ * @example
+ * isBase64url('eyJhIjoxfQ') // true
+ * isBase64url('eyJhIjoxfR') // false: a trailing bit set that encodes nothing
+ */
+export function isBase64url(text: string, from = 0, to = text.length): boolean {
+  const length = to - from;
+  const rest = length % 4;
+  if (length < 0 || rest === 1) return false;
+  // One native scan (no per-character JavaScript): this runs on every segment of every first-seen token.
+  if (!BASE64URL_TEXT.test(from === 0 && to === text.length ? text : text.slice(from, to))) return false;
+  // The last character of 2 (3) leftover characters carries 4 (2) bits that encode nothing.
+  return rest === 0 || (BASE64URL_VALUES[text.charCodeAt(to - 1)]! & (rest === 2 ? 0b1111 : 0b11)) === 0;
+}
+
 /**
  * The one base64url decoder for JWS segments (headers, payloads, signatures, client assertions),
- * strict as RFC 7515 §2 requires: only `A-Z a-z 0-9 - _`, no `=` padding, no whitespace, no
- * `+` or `/`, and the canonical encoding only (unused trailing bits zero), so one byte string has
- * exactly one accepted spelling. Null for anything else. Decodes `text[from, to)` without slicing.
+ * strict as `isBase64url`: null for anything else. Node's own decoder, which skips what it does
+ * not know, runs only on text that passed.
  *
  * @example
  * decodeBase64url('eyJhIjoxfQ') // bytes of '{"a":1}'
  * decodeBase64url('eyJhIjoxfQ==') // null
  */
-export function decodeBase64url(text: string, from = 0, to = text.length): Uint8Array | null {
-  const length = to - from;
-  if (length < 0 || length % 4 === 1) return null;
-  const bytes = new Uint8Array((length * 3) >> 2);
-  let buffer = 0;
-  let bits = 0;
-  let out = 0;
-  // A table lookup per character: this runs on every first-seen token, so no regex and no copies.
-  for (let i = from; i < to; i++) {
-    const code = text.charCodeAt(i);
-    const value = code < 128 ? BASE64URL_VALUES[code]! : -1;
-    if (value < 0) return null;
-    buffer = ((buffer << 6) | value) & 0xffffff;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      bytes[out++] = (buffer >> bits) & 0xff;
-    }
-  }
-  if ((buffer & ((1 << bits) - 1)) !== 0) return null;
-  return bytes;
+export function decodeBase64url(text: string, from = 0, to = text.length): Buffer | null {
+  if (!isBase64url(text, from, to)) return null;
+  return Buffer.from(from === 0 && to === text.length ? text : text.slice(from, to), 'base64url');
 }
 
 /** Three non-empty base64url segments: the shape of a compact JWS. */
@@ -111,25 +113,69 @@ export function looksLikeJwt(candidate: string): boolean {
   return first > 0 && second > first + 1 && candidate.indexOf('.', second + 1) === -1 && second < candidate.length - 1;
 }
 
+/** The UTF-8 byte order mark, which a JSON parser may ignore (RFC 8259 §8.1), as TextDecoder does. */
+const BOM = [0xef, 0xbb, 0xbf] as const;
+
+/**
+ * Where JSON segments are decoded: a header or payload of a token under MAX_TOKEN_LENGTH fits
+ * (3 bytes for every 4 characters). Decoding is synchronous, so one buffer serves every call.
+ */
+const segmentScratch = Buffer.alloc(MAX_TOKEN_LENGTH);
+
 function decodeJsonSegment(token: string, from: number, to: number): unknown {
-  const bytes = decodeBase64url(token, from, to);
-  return bytes === null ? undefined : JSON.parse(UTF8.decode(bytes));
+  if (!isBase64url(token, from, to)) return undefined;
+  const length = segmentScratch.write(token.slice(from, to), 'base64url');
+  // Invalid UTF-8 is refused (as a fatal TextDecoder would), never replaced.
+  const bytes = segmentScratch.subarray(0, length);
+  if (!isAscii(bytes) && !isUtf8(bytes)) return undefined;
+  const start = bytes[0] === BOM[0] && bytes[1] === BOM[1] && bytes[2] === BOM[2] ? 3 : 0;
+  return JSON.parse(bytes.toString('utf8', start));
+}
+
+/**
+ * Decoded headers by their base64url text: the tokens of one issuer and key share one header,
+ * so it is decoded once, not per token. The same text always decodes to the same header, and
+ * the kept ones are frozen, so sharing one cannot change what a verifier reads. Bounded: it
+ * starts again once full.
+ */
+const decodedHeaders = new Map<string, JwtHeader>();
+const MAX_DECODED_HEADERS = 256;
+
+/** The last header decoded or found, and its text: comparing it with the next token's costs less than hashing that token's header text. */
+let lastHeader: { text: string; header: JwtHeader } | null = null;
+
+function headerOf(token: string, end: number): JwtHeader | null {
+  if (lastHeader !== null && end === lastHeader.text.length && token.startsWith(lastHeader.text)) return lastHeader.header;
+  const text = token.slice(0, end);
+  const known = decodedHeaders.get(text);
+  if (known !== undefined) {
+    lastHeader = { text, header: known };
+    return known;
+  }
+  const header = decodeJsonSegment(token, 0, end);
+  if (!isObject(header) || typeof header['alg'] !== 'string') return null;
+  if (decodedHeaders.size >= MAX_DECODED_HEADERS) decodedHeaders.clear();
+  decodedHeaders.set(text, Object.freeze(header) as JwtHeader);
+  lastHeader = { text, header: header as JwtHeader };
+  return header as JwtHeader;
 }
 
 /**
  * Decodes header and payload without verifying anything; null when the token is not a compact
  * JWS of three strict base64url segments (the signature's too) with JSON object header and payload.
+ * The header is shared and frozen (`headerOf`).
  */
 export function decodeJwt(token: string): DecodedJwt | null {
   if (token.length > MAX_TOKEN_LENGTH || !looksLikeJwt(token)) return null;
   const first = token.indexOf('.');
   const second = token.indexOf('.', first + 1);
-  if (decodeBase64url(token, second + 1) === null) return null;
+  // The signature is only checked for its spelling here; the signature step checks the rest.
+  if (!isBase64url(token, second + 1)) return null;
   try {
-    const header = decodeJsonSegment(token, 0, first);
+    const header = headerOf(token, first);
     const payload = decodeJsonSegment(token, first + 1, second);
-    if (!isObject(header) || !isObject(payload) || typeof header['alg'] !== 'string') return null;
-    return { header: header as JwtHeader, payload: payload as TokenClaims };
+    if (header === null || !isObject(payload)) return null;
+    return { header, payload: payload as TokenClaims };
   } catch {
     return null;
   }

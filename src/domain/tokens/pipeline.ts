@@ -187,24 +187,33 @@ export function isRejection(value: unknown): value is Rejection {
 
 /**
  * Steps 1–4: everything that needs no key. A verifier that cannot check the signature itself
- * (the middleware, for a tenant's HS256 token) runs these before asking Keygate.
+ * (the middleware, for a tenant's HS256 token) runs these before asking Keygate. Answers at
+ * once, not as a promise, when the source does (an issuer in memory).
  */
-export async function precheckJwt<C>(token: string, source: Pick<JwtSource<C>, 'issuer'>): Promise<PrecheckedJwt<C> | Rejection> {
+export function precheckJwt<C>(token: string, source: Pick<JwtSource<C>, 'issuer'>): Awaitable<PrecheckedJwt<C> | Rejection> {
   const decoded = decodeStep(token);
   if (isRejection(decoded)) return decoded;
   const { header, payload } = decoded;
   // A token whose iss is no string is MALFORMED (the shape step would say so); it names no issuer to look up.
   if (typeof payload.iss !== 'string') return CLAIM_PROBLEMS['MALFORMED']!;
-  const issuer = issuerStep(await source.issuer(payload.iss, header));
+  const found = source.issuer(payload.iss, header);
+  return found instanceof Promise ? found.then((issuer) => afterIssuer(decoded, issuer)) : afterIssuer(decoded, found);
+}
+
+function afterIssuer<C>(decoded: DecodedJwt, found: JwtIssuer<C> | null): PrecheckedJwt<C> | Rejection {
+  const issuer = issuerStep(found);
   if (isRejection(issuer)) return issuer;
-  const rejection = headerStep(header, issuer.profile) ?? shapeStep(payload, issuer.issuer);
+  const rejection = headerStep(decoded.header, issuer.profile) ?? shapeStep(decoded.payload, issuer.issuer);
   return rejection ?? { decoded, issuer };
 }
 
-/** Steps 5–6, after `precheckJwt`: the key the header names, and the signature. */
-export async function checkSignature<C>(token: string, prechecked: PrecheckedJwt<C>, source: Pick<JwtSource<C>, 'key'>): Promise<AuthenticatedJwt<C> | Rejection> {
-  const { decoded, issuer } = prechecked;
-  const key = await source.key(issuer, decoded.header);
+/** Steps 5–6, after `precheckJwt`: the key the header names, and the signature. At once when the key is in memory. */
+export function checkSignature<C>(token: string, prechecked: PrecheckedJwt<C>, source: Pick<JwtSource<C>, 'key'>): Awaitable<AuthenticatedJwt<C> | Rejection> {
+  const key = source.key(prechecked.issuer, prechecked.decoded.header);
+  return key instanceof Promise ? key.then((found) => afterKey(token, prechecked, found)) : afterKey(token, prechecked, key);
+}
+
+function afterKey<C>(token: string, { decoded, issuer }: PrecheckedJwt<C>, key: JwtKey | null): AuthenticatedJwt<C> | Rejection {
   const rejection = keyStep(decoded.header, key) ?? signatureStep(token, key!);
   return rejection ?? { header: decoded.header, payload: decoded.payload, issuer, key: key! };
 }
@@ -212,10 +221,12 @@ export async function checkSignature<C>(token: string, prechecked: PrecheckedJwt
 /**
  * Steps 1–6: whether the token is a genuine token of an issuer this verifier knows. The answer
  * holds until the token's `exp`, so callers may keep it, keyed by the token's hash, and run only
- * `admitJwt` on every presentation, the first included.
+ * `admitJwt` on every presentation, the first included. Synchronous when the sources answer from
+ * memory, so a first-seen token of a known issuer costs no promise either.
  */
-export async function authenticateJwt<C>(token: string, source: JwtSource<C>): Promise<AuthenticatedJwt<C> | Rejection> {
-  const prechecked = await precheckJwt(token, source);
+export function authenticateJwt<C>(token: string, source: JwtSource<C>): Awaitable<AuthenticatedJwt<C> | Rejection> {
+  const prechecked = precheckJwt(token, source);
+  if (prechecked instanceof Promise) return prechecked.then((found) => (isRejection(found) ? found : checkSignature(token, found, source)));
   return isRejection(prechecked) ? prechecked : checkSignature(token, prechecked, source);
 }
 
