@@ -9,10 +9,12 @@
  * Why: Node 20 spends most of a start loading ES modules one by one (resolve, read, compile,
  * link: about 0.4 ms and 25 KB each). Keygate's own ~250 modules, TypeBox's 373 and Kysely's 262
  * were about half the CPU `keygate start` took to listen; bundled, they are a few files
- * (bench/startup.ts; docs/scale-out.md, "Start-up and memory"). Other packages stay in
- * node_modules: Fastify and its plugins, whose files find their own (@fastify/swagger-ui serves
- * its static folder), the native better-sqlite3, and those loaded on first use. Code is not
- * minified and keeps its names, so stack traces still read.
+ * (bench/startup.ts; docs/scale-out.md, "Start-up and memory"). Every other package stays in
+ * node_modules, where `npm update` reaches it without a rebuild: above all Fastify, its plugins
+ * and Ajv, which read what callers send (bundling Fastify too would save another ~50 ms of CPU,
+ * not worth a server that keeps a parser its operator believes updated); also the native
+ * better-sqlite3, and what loads on first use. Code is not minified and keeps its names, so
+ * stack traces still read.
  *
  * `import.meta.url` in a bundled source file means its tsc twin's URL in dist/ (the console's
  * and portal's script folders are found next to it, tsc copies them there), so every output
