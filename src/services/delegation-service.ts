@@ -151,12 +151,16 @@ export class DelegationService {
         rotatedAt: null,
         revokedAt: null,
       };
-      writing = this.ctx.store.people.createRefreshTokenOfLiveGrant(token, touchGrantAt === undefined ? {} : { touchGrantAt });
+      // `replaces`: a password reset or disable that revoked the rotated token since also stops this one.
+      writing = this.ctx.store.people.createRefreshTokenOfLiveGrant(token, {
+        ...(touchGrantAt === undefined ? {} : { touchGrantAt }),
+        ...(previous === null ? {} : { replaces: previous.hash }),
+      });
     } else {
       writing = touchGrantAt === undefined ? Promise.resolve(true) : this.ctx.store.people.touchGrant(grant.id, touchGrantAt).then(() => true);
     }
     const [live, access] = await Promise.all([writing, signing]);
-    // A revoke or disable committed after the grant was read: nothing is handed out.
+    // A revoke, disable or reset committed after the grant was read: nothing is handed out.
     if (!live) throw new OAuthError('invalid_grant', 'the person can no longer use this app');
     const response: TokenResponse = { access_token: access.token, token_type: 'Bearer', expires_in: access.expiresIn, scope: access.scope };
     if (refreshToken !== undefined) response.refresh_token = refreshToken;

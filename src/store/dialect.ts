@@ -2,7 +2,7 @@ import type { QueryResult, RawBuilder, Transaction } from 'kysely';
 import type { Database } from './schema.js';
 
 /** The tables whose rows a writer locks before it reads and changes them. */
-export type LockableTable = 'keys' | 'apis' | 'consumers';
+export type LockableTable = 'keys' | 'apis' | 'consumers' | 'users' | 'grants';
 
 /**
  * Everything in which the SQL of the backends differs, handed to every aggregate by
@@ -15,8 +15,18 @@ export interface Dialect {
    * Locks the rows, in id order, until the transaction ends, so a concurrent writer waits for it
    * (PostgreSQL: SELECT … FOR UPDATE). SQLite runs one write transaction at a time: nothing to do.
    * `tenantId` narrows the rows to one tenant's: a consumer's id is unique within its tenant only.
+   * `share`: a shared lock (FOR SHARE): holders do not wait for each other, a writer of the rows
+   * waits for them all, and they for a writer holding the rows.
    */
-  lockRows(trx: Transaction<Database>, table: LockableTable, ids: readonly string[], options?: { tenantId?: string }): Promise<void>;
+  lockRows(trx: Transaction<Database>, table: LockableTable, ids: readonly string[], options?: { tenantId?: string; share?: boolean }): Promise<void>;
+  /**
+   * True when the backend runs one write at a time (SQLite: one connection per process, and each
+   * write statement or BEGIN IMMEDIATE transaction holds the file's write lock across processes):
+   * a single writing statement's conditions are then read after every writer that committed
+   * before it, and every writer after it sees its row, with no lock taken. False on PostgreSQL,
+   * where a statement reads the snapshot of its start (READ COMMITTED) while others commit.
+   */
+  readonly serialWrites: boolean;
   /** The cast that makes a bound number of a VALUES list a bigint (PostgreSQL), or nothing (SQLite). */
   readonly bigint: RawBuilder<unknown>;
   /**

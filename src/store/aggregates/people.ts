@@ -62,13 +62,18 @@ export interface PeopleStore {
   createRefreshToken(token: RefreshToken): Promise<void>;
   /**
    * Stores a token that a grant produced (a code exchange or a refresh) only while the grant is
-   * live and its person enabled, checked by the INSERT itself: a revoke or disable that committed
-   * after the caller's own checks still ends what it issues. (SQLite runs one write at a time;
-   * on PostgreSQL a revoke or disable still committing while the insert runs can miss the row.)
-   * With `touchGrantAt`, also records the grant's use, in the same transaction. False, and
-   * nothing written, when the grant or its person no longer qualifies.
+   * live, its person enabled and, with `replaces` (the hash of the token it rotates), that token
+   * not revoked since: checked by the INSERT itself, so a revoke, disable, delete or password reset
+   * that committed after the caller's own checks still ends what it issues. Each of those writes
+   * the person's row (a grant revoke: the grant's row) before it revokes refresh tokens, in one
+   * transaction; on PostgreSQL this insert first takes a shared lock on both rows, so either it
+   * waits for such a writer and its INSERT then sees what that writer committed, or the writer
+   * waits for it and its revoking UPDATE then sees the new row. SQLite runs one write at a time:
+   * the single INSERT is enough. With `touchGrantAt`, also records the grant's use, in the same
+   * transaction. False, and nothing written, when the grant, its person or the replaced token no
+   * longer qualifies.
    */
-  createRefreshTokenOfLiveGrant(token: RefreshToken, options?: { touchGrantAt?: number }): Promise<boolean>;
+  createRefreshTokenOfLiveGrant(token: RefreshToken, options?: { touchGrantAt?: number; replaces?: string }): Promise<boolean>;
   /**
    * Marks the token rotated; `won` is false when it was already rotated or revoked. The winner
    * also gets, from the same statement, its grant while live and whether the grant's person may
@@ -271,7 +276,7 @@ function refreshStatements(db: Kysely<Database>, dialect: Dialect) {
       .where('users.disabled_at', 'is', null)
       .select('users.id');
   const bigint = <K extends string>(slot: (name: K) => number, name: K) => sql<number>`${slot(name)}${dialect.bigint}`;
-  type NewToken = Omit<RefreshTokensTable, 'rotated_at' | 'revoked_at'>;
+  type NewToken = Omit<RefreshTokensTable, 'rotated_at' | 'revoked_at'> & { replaces: string | null };
   return {
     // The grant and its person come back from the rotating UPDATE itself (scalar subqueries in
     // RETURNING), so the winner needs no second read.
@@ -295,9 +300,11 @@ function refreshStatements(db: Kysely<Database>, dialect: Dialect) {
           ];
         }),
     ),
-    // INSERT … SELECT … WHERE EXISTS: the row is written only while the grant is live and its
-    // person enabled, at the moment of writing. PostgreSQL types a bound value of a SELECT list
-    // as text, so the times are cast.
+    // INSERT … SELECT … WHERE EXISTS: the row is written only while the grant is live, its
+    // person enabled and the token it replaces (if any) not revoked, at the moment of writing: a
+    // password reset changes nothing else the check reads, but it revokes rotated tokens too.
+    // `hash = null` matches nothing, so a code exchange (no token replaced) passes that part.
+    // PostgreSQL types a bound value of a SELECT list as text, so the times are cast.
     insertOfLiveGrant: PreparedQuery.of<NewToken, never>(db, (slot) =>
       db
         .insertInto('refresh_tokens')
@@ -317,7 +324,18 @@ function refreshStatements(db: Kysely<Database>, dialect: Dialect) {
               bigint(slot, 'expires_at').as('expires_at'),
               bigint(slot, 'family_expires_at').as('family_expires_at'),
             ])
-            .where((eb) => eb.exists(enabledPersonOf(slot('tenant_id'), slot('grant_id')))),
+            .where((eb) => eb.exists(enabledPersonOf(slot('tenant_id'), slot('grant_id'))))
+            .where((eb) =>
+              eb.not(
+                eb.exists(
+                  db
+                    .selectFrom('refresh_tokens as replaced')
+                    .select('replaced.hash')
+                    .where('replaced.hash', '=', slot('replaces') as string)
+                    .where('replaced.revoked_at', 'is not', null),
+                ),
+              ),
+            ),
         ),
     ),
     touchGrant: PreparedQuery.of<{ id: string; at: number }, never>(db, (slot) =>
@@ -382,6 +400,8 @@ export class KyselyPeopleStore implements PeopleStore {
     return this.k.guard(
       () =>
         this.k.db.transaction().execute(async (trx) => {
+          // The users row is written before endUserAccess revokes refresh tokens: a refresh storing
+          // its next token serializes on it (see createRefreshTokenOfLiveGrant).
           await trx
             .updateTable('users')
             .set({
@@ -407,6 +427,9 @@ export class KyselyPeopleStore implements PeopleStore {
     return this.k.guard(
       () =>
         this.k.db.transaction().execute(async (trx) => {
+          // The person's row first: a refresh storing a token waits, or is waited for (see
+          // createRefreshTokenOfLiveGrant).
+          await this.k.dialect.lockRows(trx, 'users', [id], { tenantId });
           const found = await trx.selectFrom('users').select('id').where('tenant_id', '=', tenantId).where('id', '=', id).executeTakeFirst();
           if (!found) return null;
           const cutOffs = await endUserAccess(trx, tenantId, id, options.at, options.revocation);
@@ -527,6 +550,7 @@ export class KyselyPeopleStore implements PeopleStore {
           .where('revoked_at', 'is', null)
           .executeTakeFirst();
         if (Number(result.numUpdatedRows) === 0) return false;
+        // The grant's row is written first: a refresh storing its next token serializes on it.
         await trx.updateTable('refresh_tokens').set({ revoked_at: at }).where('grant_id', '=', id).where('revoked_at', 'is', null).execute();
         await insertEvents(trx, [event]);
         return true;
@@ -563,14 +587,23 @@ export class KyselyPeopleStore implements PeopleStore {
     });
   }
 
-  createRefreshTokenOfLiveGrant(token: RefreshToken, options: { touchGrantAt?: number } = {}): Promise<boolean> {
-    const { rotated_at: _rotated, revoked_at: _revoked, ...row } = refreshToRow(token);
+  createRefreshTokenOfLiveGrant(token: RefreshToken, options: { touchGrantAt?: number; replaces?: string } = {}): Promise<boolean> {
+    const { rotated_at: _rotated, revoked_at: _revoked, ...fields } = refreshToRow(token);
+    const row = { ...fields, replaces: options.replaces ?? null };
     const { touchGrantAt } = options;
+    const { dialect } = this.k;
     return this.k.guard(async () => {
-      if (touchGrantAt === undefined) return Number((await this.k.run(this.refresh.insertOfLiveGrant, row)).numAffectedRows) === 1;
+      // SQLite: the one statement, straight on the connection, as before.
+      if (touchGrantAt === undefined && dialect.serialWrites) return Number((await this.k.run(this.refresh.insertOfLiveGrant, row)).numAffectedRows) === 1;
       return this.k.db.transaction().execute(async (trx) => {
+        // PostgreSQL: the person's row, then the grant's, the order every writer of both takes
+        // (deleteUser). Shared, so refreshes do not wait for each other; a refresh that touches
+        // the grant takes it for update, as its UPDATE would, so two of them cannot deadlock
+        // each holding a shared lock the other's UPDATE waits for. Nothing on SQLite.
+        await dialect.lockRows(trx, 'users', [token.userId], { tenantId: token.tenantId, share: true });
+        await dialect.lockRows(trx, 'grants', [token.grantId], { tenantId: token.tenantId, share: touchGrantAt === undefined });
         if (Number((await this.k.run(this.refresh.insertOfLiveGrant, row, trx)).numAffectedRows) !== 1) return false;
-        await this.k.run(this.refresh.touchGrant, { id: token.grantId, at: touchGrantAt }, trx);
+        if (touchGrantAt !== undefined) await this.k.run(this.refresh.touchGrant, { id: token.grantId, at: touchGrantAt }, trx);
         return true;
       });
     });
@@ -638,6 +671,8 @@ export class KyselyPeopleStore implements PeopleStore {
           .executeTakeFirst();
         if (used === undefined) return null;
         const userId = used.user_id;
+        // Before the refresh tokens are revoked: a refresh storing its next token serializes on
+        // this row, and the revoke below marks rotated tokens too, which its INSERT checks.
         await trx.updateTable('users').set({ password_hash: reset.passwordHash, updated_at: reset.at }).where('tenant_id', '=', reset.tenantId).where('id', '=', userId).execute();
         // Whoever knew the old password may hold a session or a refresh token: both end here.
         await trx.deleteFrom('sessions').where('user_id', '=', userId).execute();

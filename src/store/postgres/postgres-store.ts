@@ -50,8 +50,10 @@ const POSTGRES_DIALECT: Dialect = {
     if (ids.length === 0) return;
     const tenant = options.tenantId === undefined ? sql`` : sql`tenant_id = ${options.tenantId} and `;
     // In id order: two writers locking overlapping rows take them in the same order, so neither deadlocks.
-    await sql`select id from ${sql.table(table)} where ${tenant}id in (${sql.join(ids)}) order by id for update`.execute(trx);
+    const mode = options.share === true ? sql`for share` : sql`for update`;
+    await sql`select id from ${sql.table(table)} where ${tenant}id in (${sql.join(ids)}) order by id ${mode}`.execute(trx);
   },
+  serialWrites: false,
   // A bound parameter of a VALUES list is text to PostgreSQL until cast.
   bigint: sql`::bigint`,
   // A pooled query waits for a connection anyway: Kysely's executor is the way.

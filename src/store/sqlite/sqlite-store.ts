@@ -73,6 +73,7 @@ function sqliteDialect(database: SQLite.Database): Dialect {
     name: 'sqlite',
     // One write transaction at a time: a writer that began has every row to itself already.
     lockRows: async () => {},
+    serialWrites: true,
     // Integers are integers; a bound number needs no cast.
     bigint: sql``,
     runPrepared: (text, parameters) => {
