@@ -104,7 +104,7 @@ try {
   ];
   if (diagnose) {
     const steps = [
-      ['reqid', 'baseline + Keygate request ids (newId)', 'ok'],
+      ['reqid', 'baseline + Keygate request ids (newRequestId)', 'ok'],
       ['verify', 'bare route: await keygate.verify(body)', 'valid'],
       ['route', "Keygate's verify route plugin (auth, schemas)", 'valid'],
     ] as const;

@@ -3,7 +3,7 @@
  * baseline and the full Keygate app, built from Keygate's own parts, to attribute the HTTP
  * overhead. One feature set per process, given as argv[2]:
  *
- *   reqid   bare route answering {ok:true}, plus Keygate's request ids (genReqId: newId('request'))
+ *   reqid   bare route answering {ok:true}, plus Keygate's request ids (genReqId: newRequestId, as http/app.ts)
  *   verify  bare route whose handler returns `await keygate.verify(body)`: no auth hook, no schemas
  *   route   Keygate's own verifyRoutes plugin (root-key auth hook, TypeBox body and response
  *           schemas, verify) on a Fastify with app.ts's ajv options, but without swagger,
@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import addFormats from 'ajv-formats';
 import Fastify from 'fastify';
-import { newId } from '../../src/crypto/secrets.js';
+import { newRequestId } from '../../src/crypto/secrets.js';
 import { verifyRoutes } from '../../src/http/verify.js';
 import { createKeygate } from '../../src/services/keygate.js';
 import type { VerifyRequest } from '../../src/services/verify-service.js';
@@ -35,7 +35,7 @@ const credential = await createBenchKey(keygate);
 
 const app = Fastify({
   logger: false,
-  ...(variant === 'reqid' ? { genReqId: () => newId('request') } : {}),
+  ...(variant === 'reqid' ? { genReqId: newRequestId } : {}),
   ...(variant === 'route'
     ? { ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false }, plugins: [addFormats as never] } }
     : {}),
