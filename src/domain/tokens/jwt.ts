@@ -265,7 +265,10 @@ export function checkClaims(
 
 /** Whether `aud` (a string or an array) names the expected audience, or one of the expected ones. */
 function hasAudience(aud: unknown, expected: string | readonly string[]): boolean {
-  const audiences: readonly unknown[] = Array.isArray(aud) ? aud : [aud];
+  // A single audience is the common case: compared without an array around it.
+  if (typeof aud === 'string') return typeof expected === 'string' ? aud === expected : expected.includes(aud);
+  if (!Array.isArray(aud)) return false;
+  const audiences: readonly unknown[] = aud;
   if (typeof expected === 'string') return audiences.includes(expected);
   return audiences.some((candidate) => typeof candidate === 'string' && expected.includes(candidate));
 }
