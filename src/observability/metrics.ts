@@ -148,7 +148,7 @@ export class KeygateMetrics implements StoreObserver {
   /** Duration of `POST /v1/verify` requests, from request to response. */
   readonly verifyDuration: HotHistogram;
   /** Duration of token endpoint requests, from request to response. */
-  readonly tokenDuration: HistogramChild;
+  readonly tokenDuration: HotHistogram;
   readonly tokensIssued: Readonly<Record<GrantType, HotCounter>>;
   /** HTTP responses by status class: index 0 for 1xx up to 4 for 5xx. */
   readonly httpResponses: readonly HotCounter[];
@@ -177,12 +177,12 @@ export class KeygateMetrics implements StoreObserver {
     });
     this.verifications = verifications;
     this.verifyDuration = new HotHistogram('keygate_verify_request_duration_seconds', 'Duration of POST /v1/verify requests, from request to response.', FAST_BUCKETS, registers);
-    this.tokenDuration = new Histogram({
-      name: 'keygate_token_request_duration_seconds',
-      help: 'Duration of token endpoint requests (POST /t/{tenant}/oauth/token), from request to response.',
-      buckets: TOKEN_BUCKETS,
+    this.tokenDuration = new HotHistogram(
+      'keygate_token_request_duration_seconds',
+      'Duration of token endpoint requests (POST /t/{tenant}/oauth/token), from request to response.',
+      TOKEN_BUCKETS,
       registers,
-    }).labels();
+    );
     const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
     const responses = hotCounters({ name: 'keygate_http_responses_total', help: 'HTTP responses of the main listener, by status class (2xx, 4xx, 5xx…).', labelName: 'class', registers }, STATUS_CLASSES);
     this.httpResponses = STATUS_CLASSES.map((statusClass) => responses[statusClass]);
