@@ -68,6 +68,18 @@ async function start<T>(name: string, file: string, argv: string[] = []): Promis
 
 const load = (target: Target, seconds: number): Promise<LoadRun> => loadRun(target, { connections, seconds });
 
+/** One of the two floor servers (fastify-floor-tokens.ts, on the main thread or `--pool`) as a load target. */
+function floorTarget(name: 'floor' | 'floor-pool', description: string, server: ChildServer<FloorTokensServerInfo>, body: string): Target {
+  return {
+    name,
+    description,
+    server: server as ChildServer<unknown>,
+    url: server.info.tokenEndpoint,
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth(server.info.clientId, server.info.clientSecret) },
+    body,
+  };
+}
+
 try {
   const keygate = await start<KeygateTokensServerInfo>('keygate', script('keygate-tokens-server.ts'));
   const oidc = await start<OidcProviderServerInfo>('oidc-provider', script('oidc-provider-server.ts'), [TOKENS_API]);
@@ -92,22 +104,8 @@ try {
       headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth(setup.clientId, setup.clientSecret) },
       body,
     },
-    {
-      name: 'floor',
-      description: 'reference: bare Fastify 5 + form + Basic check + fast-jwt EdDSA sign',
-      server: floor as ChildServer<unknown>,
-      url: floor.info.tokenEndpoint,
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth(floor.info.clientId, floor.info.clientSecret) },
-      body,
-    },
-    {
-      name: 'floor-pool',
-      description: 'reference: the same, signing with crypto.sign(…, callback) on the thread pool',
-      server: floorPool as ChildServer<unknown>,
-      url: floorPool.info.tokenEndpoint,
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth(floorPool.info.clientId, floorPool.info.clientSecret) },
-      body,
-    },
+    floorTarget('floor', 'reference: bare Fastify 5 + form + Basic check + fast-jwt EdDSA sign', floor, body),
+    floorTarget('floor-pool', 'reference: the same, signing with crypto.sign(…, callback) on the thread pool', floorPool, body),
   ];
 
   // Same job on every side, checked once outside the timed part.
